@@ -1,1 +1,12 @@
+//! `stockade audit`: readers that turn Kubernetes manifests, compose files, Dockerfiles and OCI
+//! configs into typed workloads with source locations, the orchestration that asks `policy` for
+//! violations, and the reporters (text, JSON, SARIF).
 
+pub mod compose;
+pub mod dockerfile;
+pub mod k8s;
+pub mod oci;
+pub mod source;
+pub mod yaml;
+
+pub use source::{FieldLines, FileReport, Item, ObjectRef, Problem, Subject, Suppression};

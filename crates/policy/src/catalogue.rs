@@ -1,1 +1,311 @@
+//! The rule catalogue: every rule Stockade knows, with a stable id, loaded from the TOML files in
+//! `crates/policy/rules/` that are compiled into the binary.
+//!
+//! The same id is used by every moment: `audit` and `admission` (declared), the runtime's policy
+//! gate (started) and `watch` (running). Rules are data; the code that evaluates them lives in
+//! the modules beside this one and refers to rules by id through [`rule`].
 
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown severity {s:?} (info, low, medium, high, critical)"))
+    }
+}
+
+/// A policy level. Levels nest: `baseline` ⊂ `restricted` ⊂ `hardened`. The first two are the
+/// Pod Security Standards levels; `hardened` adds Stockade's least-privilege rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Baseline,
+    Restricted,
+    Hardened,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::Baseline, Level::Restricted, Level::Hardened];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Baseline => "baseline",
+            Level::Restricted => "restricted",
+            Level::Hardened => "hardened",
+        }
+    }
+
+    /// Whether a rule whose minimum level is `rule_level` applies when auditing at `self`.
+    pub fn includes(self, rule_level: Level) -> bool {
+        rule_level <= self
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown level {s:?} (baseline, restricted, hardened)"))
+    }
+}
+
+/// What kind of input a rule is evaluated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Kubernetes,
+    Compose,
+    Dockerfile,
+    Oci,
+    Runtime,
+}
+
+/// The moment of a container's life at which a rule is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Moment {
+    Declared,
+    Started,
+    Running,
+}
+
+/// One rule of the catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Stable id, e.g. `SKD-PSS-002`. Never reused.
+    pub id: String,
+    /// Short kebab-case name.
+    pub slug: String,
+    pub title: String,
+    pub severity: Severity,
+    /// The lowest policy level at which the rule applies.
+    pub level: Level,
+    /// Whether the rule is one of the Pod Security Standards checks.
+    #[serde(default)]
+    pub pss: bool,
+    /// The check id used by Kubernetes' pod-security-admission code, for PSS rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// For a cross-format rule: the PSS rule that reports the same thing on Kubernetes objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_equivalent: Option<String>,
+    pub formats: Vec<Format>,
+    pub moments: Vec<Moment>,
+    /// What the rule checks, in one or two sentences.
+    pub checks: String,
+    /// The escape techniques (E-numbers of the reference catalogue) and CVEs it prevents.
+    pub prevents: Vec<String>,
+    pub remediation: String,
+}
+
+impl Rule {
+    /// Pod Security level of the rule, when it is a PSS check.
+    pub fn pss_level(&self) -> Option<Level> {
+        self.pss.then_some(self.level)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    rule: Vec<Rule>,
+}
+
+/// The rule files compiled into the binary, in catalogue order.
+const RULE_FILES: &[(&str, &str)] = &[
+    ("pss.toml", include_str!("../rules/pss.toml")),
+    ("escape.toml", include_str!("../rules/escape.toml")),
+    ("k8s.toml", include_str!("../rules/k8s.toml")),
+    ("dockerfile.toml", include_str!("../rules/dockerfile.toml")),
+    ("input.toml", include_str!("../rules/input.toml")),
+];
+
+/// The loaded catalogue.
+#[derive(Debug)]
+pub struct Catalogue {
+    rules: Vec<Rule>,
+    by_id: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("rules/{file}: {source}")]
+    Parse {
+        file: &'static str,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("rules/{file}: duplicate rule id {id}")]
+    Duplicate { file: &'static str, id: String },
+    #[error("rules/{file}: rule {id}: {reason}")]
+    Invalid {
+        file: &'static str,
+        id: String,
+        reason: String,
+    },
+}
+
+impl Catalogue {
+    fn load() -> Result<Catalogue, CatalogueError> {
+        let mut rules = Vec::new();
+        let mut by_id = BTreeMap::new();
+        for (file, text) in RULE_FILES {
+            let parsed: RuleFile =
+                toml::from_str(text).map_err(|source| CatalogueError::Parse { file, source })?;
+            for rule in parsed.rule {
+                let invalid = |reason: &str| CatalogueError::Invalid {
+                    file,
+                    id: rule.id.clone(),
+                    reason: reason.to_string(),
+                };
+                if !rule.id.starts_with("SKD-") {
+                    return Err(invalid("ids start with SKD-"));
+                }
+                if rule.pss && rule.upstream.is_none() {
+                    return Err(invalid("a PSS rule names its upstream check"));
+                }
+                if rule.formats.is_empty() || rule.moments.is_empty() {
+                    return Err(invalid("formats and moments must not be empty"));
+                }
+                if by_id.insert(rule.id.clone(), rules.len()).is_some() {
+                    return Err(CatalogueError::Duplicate { file, id: rule.id });
+                }
+                rules.push(rule);
+            }
+        }
+        for rule in &rules {
+            if let Some(eq) = &rule.pss_equivalent {
+                if !by_id.contains_key(eq) {
+                    return Err(CatalogueError::Invalid {
+                        file: "escape.toml",
+                        id: rule.id.clone(),
+                        reason: format!("pss_equivalent {eq} is not a rule"),
+                    });
+                }
+            }
+        }
+        Ok(Catalogue { rules, by_id })
+    }
+
+    /// Every rule, in catalogue order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with this id (case-insensitive), or the PSS rule with this upstream check id.
+    pub fn find(&self, id: &str) -> Option<&Rule> {
+        if let Some(&i) = self.by_id.get(&id.to_ascii_uppercase()) {
+            return Some(&self.rules[i]);
+        }
+        self.rules
+            .iter()
+            .find(|r| r.upstream.as_deref() == Some(id) || r.slug.eq_ignore_ascii_case(id))
+    }
+}
+
+/// The catalogue compiled into this binary.
+///
+/// The rule files are part of the source tree and covered by tests, so a parse failure is a
+/// build defect, not user input; it is still reported, never a panic, through [`try_catalogue`].
+pub fn try_catalogue() -> Result<&'static Catalogue, &'static CatalogueError> {
+    static CATALOGUE: OnceLock<Result<Catalogue, CatalogueError>> = OnceLock::new();
+    CATALOGUE.get_or_init(Catalogue::load).as_ref()
+}
+
+/// The catalogue. See [`try_catalogue`]; the test suite proves it loads.
+pub fn catalogue() -> &'static Catalogue {
+    match try_catalogue() {
+        Ok(c) => c,
+        Err(e) => panic!("built-in rule catalogue is invalid: {e}"),
+    }
+}
+
+/// The rule with this exact id. Evaluation code names its rules with this; a test checks that
+/// every id used in code exists.
+pub fn rule(id: &str) -> &'static Rule {
+    match catalogue().find(id) {
+        Some(r) => r,
+        None => panic!("rule {id} used in code is missing from the catalogue"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_loads_with_unique_ids() {
+        let c = try_catalogue().expect("catalogue loads");
+        assert!(c.rules().len() >= 60, "{} rules", c.rules().len());
+        let pss: Vec<_> = c.rules().iter().filter(|r| r.pss).collect();
+        assert_eq!(pss.len(), 19, "all 19 upstream PSS checks");
+    }
+
+    #[test]
+    fn find_by_upstream_and_slug() {
+        assert_eq!(catalogue().find("privileged").unwrap().id, "SKD-PSS-002");
+        assert_eq!(
+            catalogue().find("skd-esc-020").unwrap().slug,
+            "runtime-socket"
+        );
+        assert!(catalogue().find("SKD-NOPE-1").is_none());
+    }
+
+    #[test]
+    fn levels_nest() {
+        assert!(Level::Hardened.includes(Level::Baseline));
+        assert!(!Level::Baseline.includes(Level::Restricted));
+    }
+}

@@ -1,1 +1,19 @@
+//! Stockade's policy: the rule catalogue, the normalized workload model, and evaluation of
+//! workloads to violations. This crate parses no files and touches no kernel: readers (`audit`),
+//! the admission webhook, the runtime's policy gate and `watch` hand it typed values.
+
 pub mod catalogue;
+pub mod cluster;
+pub mod dockerfile;
+pub mod escape;
+pub mod eval;
+pub mod k8s;
+pub mod model;
+pub mod oci;
+pub mod paths;
+pub mod pss;
+
+pub use catalogue::{catalogue, rule, Format, Level, Moment, Rule, Severity};
+pub use eval::{evaluate_pod, evaluate_view, Options};
+pub use model::{Field, PodWorkload, Violation, WorkloadView};
+pub use pss::PssVersion;

@@ -1,0 +1,183 @@
+//! What a reader produces: the auditable items of one file, each with its location and a map from
+//! field paths to lines, plus the problems met while reading.
+//!
+//! Field paths: keys joined with `.`, list indices as `[i]`; a key that is not a plain identifier
+//! (`[A-Za-z_][A-Za-z0-9_]*`) is written `['key']`, e.g.
+//! `metadata.annotations['container.apparmor.security.beta.kubernetes.io/app']`.
+
+use policy::catalogue::Format;
+use policy::model::{PodWorkload, WorkloadView};
+use std::collections::BTreeMap;
+
+/// Append a key to a field path, quoting it when it is not a plain identifier.
+pub fn push_key(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    match (path.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}['{key}']"),
+    }
+}
+
+/// Append a list index to a field path.
+pub fn push_index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// Line (1-based) and column (1-based) of every field of a document.
+#[derive(Debug, Clone, Default)]
+pub struct FieldLines {
+    map: BTreeMap<String, (u32, u32)>,
+}
+
+impl FieldLines {
+    pub fn insert(&mut self, field: String, line: u32, column: u32) {
+        self.map.entry(field).or_insert((line, column));
+    }
+
+    /// The position of `field`, or of its nearest ancestor that has one.
+    pub fn position(&self, field: &str) -> Option<(u32, u32)> {
+        let mut f = field;
+        loop {
+            if let Some(p) = self.map.get(f) {
+                return Some(*p);
+            }
+            let cut = f.rfind(['.', '[']);
+            match cut {
+                Some(i) if i > 0 => f = &f[..i],
+                _ => return self.map.get("").copied(),
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The object a finding is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectRef {
+    /// `Pod`, `Deployment`, `service` (compose), `Dockerfile`, `config.json`, ...
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// An in-file suppression: `stockade.io/ignore: "ID[,ID]: reason"` on a Kubernetes object, the
+/// `x-stockade-ignore` extension on a compose service, or a `# stockade:ignore ID: reason` comment
+/// in a Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Suppression {
+    pub rule_ids: Vec<String>,
+    pub reason: String,
+}
+
+/// What an item is, for evaluation.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A Kubernetes pod-bearing object.
+    Pod(Box<PodWorkload>),
+    /// A compose service or an OCI config, already normalized.
+    View(Box<WorkloadView>),
+    /// A Dockerfile.
+    Dockerfile(Box<policy::dockerfile::Dockerfile>),
+    /// A Kubernetes object that matters only across objects (Namespace, NetworkPolicy,
+    /// ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding).
+    Cluster(Box<policy::cluster::ClusterObject>),
+    /// Anything else (a ConfigMap, a Service): read, nothing to check.
+    Other,
+}
+
+/// One auditable object of a file.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub object: ObjectRef,
+    /// 0-based index of the YAML document in its file (0 for single-document formats).
+    pub document: usize,
+    /// Line where the object starts.
+    pub line: u32,
+    pub lines: FieldLines,
+    pub suppressions: Vec<Suppression>,
+    pub subject: Subject,
+}
+
+/// Something wrong with the input itself. It becomes a finding of an `SKD-INPUT-*` rule: an
+/// auditor that cannot read a document never reports it clean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub rule_id: &'static str,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// The object it concerns, when known.
+    pub object: Option<ObjectRef>,
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything read from one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The path as given (`-` for stdin).
+    pub path: String,
+    pub format: Option<Format>,
+    pub items: Vec<Item>,
+    pub problems: Vec<Problem>,
+    /// Why the file was not read at all (binary, too large), if so.
+    pub skipped: Option<String>,
+}
+
+impl FileReport {
+    pub fn new(path: &str, format: Option<Format>) -> Self {
+        FileReport {
+            path: path.to_string(),
+            format,
+            items: Vec::new(),
+            problems: Vec::new(),
+            skipped: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths() {
+        let p = push_key("", "spec");
+        let p = push_key(&p, "containers");
+        let p = push_index(&p, 0);
+        assert_eq!(
+            push_key(&p, "securityContext"),
+            "spec.containers[0].securityContext"
+        );
+        assert_eq!(
+            push_key("metadata.annotations", "stockade.io/ignore"),
+            "metadata.annotations['stockade.io/ignore']"
+        );
+    }
+
+    #[test]
+    fn position_falls_back_to_ancestor() {
+        let mut l = FieldLines::default();
+        l.insert(String::new(), 1, 1);
+        l.insert("spec".into(), 3, 1);
+        l.insert("spec.containers[0]".into(), 5, 5);
+        assert_eq!(
+            l.position("spec.containers[0].securityContext.privileged"),
+            Some((5, 5))
+        );
+        assert_eq!(l.position("spec.volumes[2]"), Some((3, 1)));
+        assert_eq!(l.position("metadata"), Some((1, 1)));
+    }
+}

@@ -1,0 +1,201 @@
+//! Host path classification: engine sockets and sensitive host directories, in any spelling.
+//!
+//! Paths are normalised lexically the way the kernel would resolve them without symlinks:
+//! repeated and trailing slashes collapse, `.` disappears, `..` pops (never above `/`), and
+//! `/var/run` is the same directory as `/run` (a symlink on every current distribution).
+
+/// The lexical normal form of an absolute host path. Relative paths are taken from `/`.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.first() == Some(&"var") && parts.get(1) == Some(&"run") {
+        parts.remove(0);
+    }
+    let mut out = String::with_capacity(path.len() + 1);
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Whether `ancestor` is `path` or one of its parent directories (both normalised).
+pub fn is_at_or_above(ancestor: &str, path: &str) -> bool {
+    ancestor == "/"
+        || path == ancestor
+        || (path.starts_with(ancestor) && path.as_bytes().get(ancestor.len()) == Some(&b'/'))
+}
+
+/// Engine API sockets, normalised (so `/var/run/...` is listed as `/run/...`).
+pub const ENGINE_SOCKETS: &[&str] = &[
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/run/k3s/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/cri-dockerd.sock",
+    "/run/podman/podman.sock",
+    "/run/buildkit/buildkitd.sock",
+    "/run/dockershim.sock",
+];
+
+/// Socket file names recognised anywhere (a socket bind-mounted from an unusual directory).
+pub const ENGINE_SOCKET_NAMES: &[&str] = &[
+    "docker.sock",
+    "containerd.sock",
+    "crio.sock",
+    "cri-dockerd.sock",
+    "podman.sock",
+    "buildkitd.sock",
+    "dockershim.sock",
+];
+
+/// Engine state directories whose contents include a socket or give equivalent control.
+pub const ENGINE_DIRS: &[&str] = &[
+    "/run/docker",
+    "/run/containerd",
+    "/run/crio",
+    "/run/podman",
+    "/run/buildkit",
+    "/run/k3s",
+];
+
+/// If the host path exposes a container-engine socket, the socket (or directory) it exposes.
+///
+/// A mount exposes a socket when it is the socket, a directory holding it, or a parent of those.
+pub fn engine_socket(host_path: &str) -> Option<String> {
+    let p = normalize(host_path);
+    let name = p.rsplit('/').next().unwrap_or("");
+    if ENGINE_SOCKET_NAMES.contains(&name) {
+        return Some(p);
+    }
+    // /var holds /var/run, which is /run on current systems and a real directory on old ones.
+    if p == "/var" {
+        return Some("/var/run".to_string());
+    }
+    for s in ENGINE_SOCKETS.iter().chain(ENGINE_DIRS) {
+        if is_at_or_above(&p, s) || is_at_or_above(s, &p) {
+            return Some((*s).to_string());
+        }
+    }
+    None
+}
+
+/// Host directories whose exposure gives a route to host root or to cluster credentials.
+pub const SENSITIVE_PATHS: &[&str] = &[
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/sys/fs/cgroup",
+    "/dev",
+    "/boot",
+    "/lib",
+    "/lib64",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/root",
+    "/home",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/containers",
+    "/var/lib/etcd",
+    "/etc/kubernetes",
+    "/var/log",
+    "/lib/modules",
+    "/run",
+    "/etc/cni",
+    "/opt/cni/bin",
+];
+
+/// If the host path is a sensitive directory, at or above one, or inside one of those whose
+/// every entry matters (`/proc`, `/sys`, `/dev`, `/etc`, ...), the sensitive path it touches.
+pub fn sensitive(host_path: &str) -> Option<&'static str> {
+    let p = normalize(host_path);
+    // Exact match or a parent of a sensitive path: the mount exposes all of it.
+    if let Some(s) = SENSITIVE_PATHS.iter().find(|s| is_at_or_above(&p, s)) {
+        return Some(s);
+    }
+    // Inside a sensitive tree: everything under these is sensitive (/proc/1/root, /etc/shadow).
+    const WHOLE_TREE: &[&str] = &[
+        "/proc",
+        "/sys",
+        "/dev",
+        "/etc",
+        "/boot",
+        "/root",
+        "/var/lib/kubelet",
+        "/var/lib/docker",
+        "/var/lib/containerd",
+        "/var/lib/etcd",
+        "/lib/modules",
+    ];
+    WHOLE_TREE.iter().copied().find(|s| is_at_or_above(s, &p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_spellings() {
+        assert_eq!(normalize("/var/run/docker.sock"), "/run/docker.sock");
+        assert_eq!(normalize("//var//run/"), "/run");
+        assert_eq!(
+            normalize("/var/lib/../run/./docker.sock"),
+            "/run/docker.sock"
+        );
+        assert_eq!(normalize("/../../"), "/");
+        assert_eq!(normalize(""), "/");
+        assert_eq!(normalize("/etc/"), "/etc");
+    }
+
+    #[test]
+    fn engine_sockets_in_any_spelling() {
+        for p in [
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "//var/run/docker.sock",
+            "/var/run/",
+            "/run",
+            "/var/run/docker.sock/",
+            "/tmp/../var/run/docker.sock",
+            "/run/containerd",
+            "/run/containerd/containerd.sock",
+            "/var/run/crio/crio.sock",
+            "/run/podman/podman.sock",
+            "/",
+            "/var",
+            "/srv/sockets/docker.sock",
+        ] {
+            assert!(engine_socket(p).is_some(), "{p} exposes an engine socket");
+        }
+        for p in ["/data", "/var/lib/app", "/run2", "/var/runner"] {
+            assert!(engine_socket(p).is_none(), "{p} is not an engine socket");
+        }
+    }
+
+    #[test]
+    fn sensitive_paths() {
+        assert_eq!(sensitive("/etc/"), Some("/etc"));
+        assert_eq!(sensitive("/etc/shadow"), Some("/etc"));
+        assert_eq!(sensitive("/proc/1/root"), Some("/proc"));
+        assert_eq!(sensitive("/var"), Some("/var/lib/kubelet"));
+        assert_eq!(sensitive("/sys/fs/cgroup/"), Some("/sys/fs/cgroup"));
+        assert_eq!(sensitive("/lib/modules/6.1"), Some("/lib/modules"));
+        assert_eq!(sensitive("/data/app"), None);
+        assert_eq!(sensitive("/var/lib/app"), None);
+    }
+}
