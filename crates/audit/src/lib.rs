@@ -3,6 +3,9 @@
 //! violations, and the reporters (text, JSON, SARIF).
 
 pub mod compose;
+pub mod ignore;
+pub mod report;
+pub mod run;
 pub mod dockerfile;
 pub mod k8s;
 pub mod oci;

@@ -1,1 +1,77 @@
-fn main() {}
+//! `stockade`: container-escape prevention at the three moments an escape needs.
+//!
+//! This binary only wires the crates together: argument parsing, human output and exit codes.
+
+mod audit_cmd;
+mod rules_cmd;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::process::ExitCode;
+
+const ABOUT: &str = "Stockade stops container escapes when a workload is declared, started and run.";
+
+const LONG_ABOUT: &str = "\
+Stockade stops container escapes at the three moments an escape needs a weakness:
+
+  declared  `stockade audit` checks Kubernetes manifests, compose files, Dockerfiles and OCI
+            configs for escape vectors and the Pod Security Standards.
+  started   (runtime) a hardened, runc-compatible OCI runtime.
+  running   (watch) eBPF detection of escape behaviour.
+
+Every finding names a rule of one catalogue: `stockade rules` lists them, `stockade explain ID`
+tells what a rule checks, what escape it prevents and how to fix it.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  stockade audit k8s/                         audit every manifest under k8s/ (restricted level)
+  helm template . | stockade audit -          audit rendered charts from stdin
+  stockade audit --format sarif -o out.sarif . for code-scanning UIs
+  stockade audit --pss-only --level baseline --pss-version v1.30 pod.yaml
+                                              the verdict Kubernetes' Pod Security admission gives
+  stockade explain SKD-ESC-020                what the engine-socket rule checks and why
+
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.";
+
+#[derive(Parser)]
+#[command(
+    name = "stockade",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit manifests, compose files, Dockerfiles and OCI configs for escape vectors.
+    Audit(audit_cmd::AuditArgs),
+    /// List the rule catalogue.
+    Rules(rules_cmd::RulesArgs),
+    /// Explain one rule: what it checks, what escape it prevents, how to fix it.
+    Explain(rules_cmd::ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Audit(a) => audit_cmd::run(a),
+        Command::Rules(a) => rules_cmd::rules(a),
+        Command::Explain(a) => rules_cmd::explain(a),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "stockade", &mut std::io::stdout());
+            0
+        }
+    };
+    ExitCode::from(code)
+}

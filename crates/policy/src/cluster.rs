@@ -4,3 +4,11 @@
 /// A Kubernetes object used by the cross-object rules (being written).
 #[derive(Debug, Clone)]
 pub enum ClusterObject {}
+
+/// Evaluate the cross-object rules (being written).
+pub fn evaluate(
+    _objects: &[(usize, &ClusterObject)],
+    _pods: &[(usize, &crate::model::PodWorkload)],
+) -> Vec<(usize, crate::model::Violation)> {
+    Vec::new()
+}

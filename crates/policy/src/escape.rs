@@ -1,10 +1,415 @@
 //! Cross-format escape rules over the normalized [`WorkloadView`]: engine sockets, sensitive host
 //! paths, dangerous capabilities one by one, propagation, limits, seccomp, LSMs, devices, sysctls.
+//!
+//! The same functions run for Kubernetes pods (through `k8s::pod_view`), compose services, OCI
+//! configs in `stockade audit`, and the runtime's policy gate at `create`.
 
-use crate::model::{Violation, WorkloadView};
+use crate::catalogue::{rule, Format};
+use crate::model::{ContainerView, Namespace, Seccomp, Violation, WorkloadView};
+use crate::paths;
 
-/// Evaluate every cross-format escape rule on a view. Rules that have a Pod Security equivalent
-/// are skipped for Kubernetes views (the PSS check reports the same field).
-pub fn evaluate(_view: &WorkloadView) -> Vec<Violation> {
-    Vec::new()
+/// Capabilities that get a rule of their own, by normalized name.
+const NAMED_CAPS: &[(&str, &str)] = &[
+    ("SYS_ADMIN", "SKD-ESC-010"),
+    ("SYS_PTRACE", "SKD-ESC-011"),
+    ("SYS_MODULE", "SKD-ESC-012"),
+    ("DAC_READ_SEARCH", "SKD-ESC-013"),
+    ("NET_ADMIN", "SKD-ESC-014"),
+    ("BPF", "SKD-ESC-015"),
+    ("PERFMON", "SKD-ESC-016"),
+    ("SYS_RAWIO", "SKD-ESC-017"),
+    ("ALL", "SKD-ESC-018"),
+];
+
+/// Other capabilities with host-wide effect (SKD-ESC-019).
+const OTHER_DANGEROUS_CAPS: &[&str] = &[
+    "SYS_BOOT",
+    "SYS_TIME",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "LINUX_IMMUTABLE",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_PACCT",
+    "SYS_TTY_CONFIG",
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "LEASE",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "CHECKPOINT_RESTORE",
+];
+
+/// A capability name without case or the `CAP_` prefix: `cap_sys_admin` → `SYS_ADMIN`.
+pub fn normalize_cap(cap: &str) -> String {
+    let up = cap.trim().to_ascii_uppercase();
+    match up.strip_prefix("CAP_") {
+        Some(rest) => rest.to_string(),
+        None => up,
+    }
+}
+
+/// Sysctls Pod Security allows at its newest version: namespaced and safe.
+pub const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+];
+
+/// Whether a rule with a Pod Security equivalent should be left to the PSS check for this view.
+fn left_to_pss(view: &WorkloadView, id: &str) -> bool {
+    view.format == Format::Kubernetes && rule(id).pss_equivalent.is_some()
+}
+
+/// Evaluate every cross-format escape rule on a view.
+pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut push = |id: &str, field: &str, message: String| {
+        if !left_to_pss(view, id) {
+            out.push(Violation::new(id, field, message));
+        }
+    };
+
+    for ns in &view.host_namespaces {
+        push(
+            "SKD-ESC-002",
+            &ns.field,
+            format!("shares the host's {} namespace", ns.value.as_str()),
+        );
+    }
+    if let Some(f) = &view.shared_pid_namespace {
+        push(
+            "SKD-ESC-030",
+            f,
+            "containers share one PID namespace: each can read the others' /proc/<pid>/root and environ".into(),
+        );
+    }
+
+    for m in &view.host_mounts {
+        let shown = if m.target.is_empty() {
+            format!("host path {:?}", m.host_path)
+        } else {
+            format!("host path {:?} at {:?}", m.host_path, m.target)
+        };
+        if let Some(sock) = paths::engine_socket(&m.host_path) {
+            push(
+                "SKD-ESC-020",
+                &m.field,
+                format!("{shown} exposes the container-engine socket {sock}"),
+            );
+        }
+        match (paths::sensitive(&m.host_path), m.read_only) {
+            (Some(s), false) => push(
+                "SKD-ESC-021",
+                &m.field,
+                format!("{shown} is writable and exposes the sensitive host path {s}"),
+            ),
+            (Some(s), true) => push(
+                "SKD-ESC-022",
+                &m.field,
+                format!("{shown} exposes the sensitive host path {s} (read-only)"),
+            ),
+            (None, false) => push(
+                "SKD-ESC-023",
+                &m.mount_field,
+                format!("{shown} is mounted writable"),
+            ),
+            (None, true) => {}
+        }
+        if let Some(p) = &m.propagation {
+            let lower = p.to_ascii_lowercase();
+            if lower == "bidirectional" || lower == "shared" || lower == "rshared" {
+                push(
+                    "SKD-ESC-026",
+                    &m.mount_field,
+                    format!("{shown} uses {p} mount propagation: mounts made inside reach the host"),
+                );
+            }
+        }
+    }
+    if let Some(p) = &view.rootfs_propagation {
+        let lower = p.value.to_ascii_lowercase();
+        if lower == "shared" || lower == "rshared" {
+            push(
+                "SKD-ESC-026",
+                &p.field,
+                format!("root filesystem propagation is {}", p.value),
+            );
+        }
+    }
+
+    for d in &view.devices {
+        push(
+            "SKD-ESC-038",
+            &d.field,
+            format!("host device {} is exposed", d.value),
+        );
+    }
+    if let Some(f) = &view.device_allow_all {
+        push(
+            "SKD-ESC-038",
+            f,
+            "the device cgroup allows every device (block devices, /dev/mem)".into(),
+        );
+    }
+    for s in &view.sysctls {
+        let name = s.value.split('=').next().unwrap_or("").trim();
+        if !SAFE_SYSCTLS.contains(&name) {
+            push(
+                "SKD-ESC-039",
+                &s.field,
+                format!("sysctl {name} is not in the safe, namespaced set"),
+            );
+        }
+    }
+
+    for c in &view.containers {
+        container(view, c, &mut push);
+    }
+    out
+}
+
+fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str, &str, String)) {
+    let who = container_label(view, c);
+    if let Some(f) = &c.privileged {
+        push("SKD-ESC-001", f, format!("{who} is privileged"));
+    }
+    for cap in &c.cap_add {
+        let name = normalize_cap(&cap.value);
+        if let Some((_, id)) = NAMED_CAPS.iter().find(|(n, _)| *n == name) {
+            push(id, &cap.field, format!("{who} adds capability {}", cap.value));
+        } else if OTHER_DANGEROUS_CAPS.contains(&name.as_str()) {
+            push(
+                "SKD-ESC-019",
+                &cap.field,
+                format!("{who} adds capability {}", cap.value),
+            );
+        }
+    }
+    match &c.seccomp.value {
+        Seccomp::Unconfined => push(
+            "SKD-ESC-034",
+            &c.seccomp.field,
+            format!("{who} runs without a deny-by-default seccomp profile"),
+        ),
+        Seccomp::Unset if view.format == Format::Oci => push(
+            "SKD-ESC-034",
+            &c.seccomp.field,
+            format!("{who} has no seccomp profile"),
+        ),
+        _ => {}
+    }
+    for l in &c.lsm_unconfined {
+        push(
+            "SKD-ESC-035",
+            &l.field,
+            format!("{who} disables LSM confinement ({})", l.value),
+        );
+    }
+    if c.no_new_privs.value != Some(true) {
+        push(
+            "SKD-ESC-036",
+            &c.no_new_privs.field,
+            format!("{who} does not set no_new_privs"),
+        );
+    }
+    let root = match (&c.user.uid, &c.user.name) {
+        (Some(uid), _) => uid.value == 0,
+        (None, Some(name)) => name.value == "root",
+        (None, None) => true,
+    };
+    if root && !c.user.userns {
+        let field = c
+            .user
+            .uid
+            .as_ref()
+            .map(|u| u.field.clone())
+            .or_else(|| c.user.name.as_ref().map(|n| n.field.clone()))
+            .unwrap_or_else(|| c.field.clone());
+        push(
+            "SKD-ESC-037",
+            &field,
+            format!("{who} runs as root without a user namespace"),
+        );
+    }
+    if c.read_only_root.value != Some(true) {
+        push(
+            "SKD-ESC-031",
+            &c.read_only_root.field,
+            format!("{who} has a writable root filesystem"),
+        );
+    }
+    match c.memory_limit.value {
+        Some(n) if n > 0 => {}
+        _ => push(
+            "SKD-ESC-032",
+            &c.memory_limit.field,
+            format!("{who} has no memory limit"),
+        ),
+    }
+    if let Some(p) = &c.pids_limit {
+        match p.value {
+            Some(n) if n > 0 => {}
+            _ => push("SKD-ESC-033", &p.field, format!("{who} has no pids limit")),
+        }
+    }
+    if let Some(cwd) = &c.cwd {
+        if cwd_through_fd(&cwd.value) {
+            push(
+                "SKD-ESC-043",
+                &cwd.field,
+                format!(
+                    "{who} starts in {:?}, a directory reached through a file descriptor (CVE-2024-21626 shape)",
+                    cwd.value
+                ),
+            );
+        }
+    }
+}
+
+/// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` or similar.
+pub fn cwd_through_fd(cwd: &str) -> bool {
+    let p = paths::normalize(cwd);
+    let mut it = p.trim_start_matches('/').split('/');
+    if it.next() != Some("proc") {
+        return false;
+    }
+    let pid = it.next().unwrap_or("");
+    let is_pid = pid == "self"
+        || pid == "thread-self"
+        || (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+    let what = it.next().unwrap_or("");
+    is_pid && matches!(what, "fd" | "cwd" | "root" | "task" | "fdinfo" | "map_files")
+}
+
+fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
+    match view.format {
+        Format::Kubernetes => format!("container {:?}", c.name),
+        Format::Compose => format!("service {:?}", c.name),
+        Format::Oci | Format::Runtime => "the container process".to_string(),
+        Format::Dockerfile => "the image".to_string(),
+    }
+}
+
+/// Whether a view shares the given namespace with the host.
+pub fn shares(view: &WorkloadView, ns: Namespace) -> bool {
+    view.host_namespaces.iter().any(|f| f.value == ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Field, HostMount, UserView};
+
+    fn base(format: Format) -> WorkloadView {
+        let mut v = WorkloadView::new(format);
+        v.containers.push(ContainerView {
+            name: "app".into(),
+            field: "services.app".into(),
+            privileged: None,
+            cap_add: vec![],
+            cap_bounding: None,
+            user: UserView {
+                uid: Some(Field::new(1000, "services.app.user")),
+                name: None,
+                userns: false,
+            },
+            seccomp: Field::new(Seccomp::RuntimeDefault, "services.app.security_opt"),
+            lsm_unconfined: vec![],
+            no_new_privs: Field::new(Some(true), "services.app.security_opt"),
+            read_only_root: Field::new(Some(true), "services.app.read_only"),
+            memory_limit: Field::new(Some(1 << 28), "services.app.mem_limit"),
+            pids_limit: Some(Field::new(Some(100), "services.app.pids_limit")),
+            cwd: None,
+        });
+        v
+    }
+
+    fn ids(v: &WorkloadView) -> Vec<String> {
+        evaluate(v).into_iter().map(|x| x.rule.id.clone()).collect()
+    }
+
+    #[test]
+    fn clean_view_is_clean() {
+        assert!(ids(&base(Format::Compose)).is_empty());
+    }
+
+    #[test]
+    fn caps_are_named_individually_in_any_spelling() {
+        let mut v = base(Format::Compose);
+        for (i, c) in ["cap_sys_admin", "SYS_PTRACE", "CAP_BPF", "all", "NET_RAW", "sys_time"]
+            .iter()
+            .enumerate()
+        {
+            v.containers[0]
+                .cap_add
+                .push(Field::new(c.to_string(), format!("services.app.cap_add[{i}]")));
+        }
+        assert_eq!(
+            ids(&v),
+            ["SKD-ESC-010", "SKD-ESC-011", "SKD-ESC-015", "SKD-ESC-018", "SKD-ESC-019"]
+        );
+    }
+
+    #[test]
+    fn socket_and_sensitive_mounts() {
+        let mut v = base(Format::Compose);
+        let mount = |p: &str, ro: bool| HostMount {
+            host_path: p.into(),
+            target: "/x".into(),
+            read_only: ro,
+            propagation: None,
+            sub_path: false,
+            field: "services.app.volumes[0]".into(),
+            mount_field: "services.app.volumes[0]".into(),
+        };
+        v.host_mounts.push(mount("/var/run/docker.sock", true));
+        assert_eq!(ids(&v), ["SKD-ESC-020", "SKD-ESC-022"]);
+        v.host_mounts[0] = mount("/etc/", false);
+        assert_eq!(ids(&v), ["SKD-ESC-021"]);
+        v.host_mounts[0] = mount("/data", false);
+        assert_eq!(ids(&v), ["SKD-ESC-023"]);
+        v.host_mounts[0] = mount("/data", true);
+        assert!(ids(&v).is_empty());
+    }
+
+    #[test]
+    fn pss_equivalents_are_left_to_pss_for_pods() {
+        let mut v = base(Format::Kubernetes);
+        v.containers[0].privileged = Some("spec.containers[0].securityContext.privileged".into());
+        assert!(ids(&v).is_empty());
+        v.format = Format::Compose;
+        assert_eq!(ids(&v), ["SKD-ESC-001"]);
+    }
+
+    #[test]
+    fn cwd_shapes() {
+        assert!(cwd_through_fd("/proc/self/fd/7"));
+        assert!(cwd_through_fd("/proc/1/cwd/.."));
+        assert!(cwd_through_fd("//proc/./self/fd/8/"));
+        assert!(!cwd_through_fd("/proc"));
+        assert!(!cwd_through_fd("/app/proc/self/fd"));
+    }
+
+    #[test]
+    fn oci_without_seccomp_and_root_without_userns() {
+        let mut v = base(Format::Oci);
+        v.containers[0].seccomp.value = Seccomp::Unset;
+        v.containers[0].user.uid = Some(Field::new(0, "process.user.uid"));
+        assert_eq!(ids(&v), ["SKD-ESC-034", "SKD-ESC-037"]);
+        v.containers[0].user.userns = true;
+        assert_eq!(ids(&v), ["SKD-ESC-034"]);
+    }
 }

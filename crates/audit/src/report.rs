@@ -1,0 +1,409 @@
+//! Reporters: text for people, JSON (versioned schema `stockade.audit/v1`, documented in
+//! docs/output.md), and SARIF 2.1.0 for code-scanning UIs.
+
+use crate::run::{AuditReport, Finding};
+use policy::catalogue::{Rule, Severity};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// The JSON schema id; bumped on any incompatible change.
+pub const JSON_SCHEMA: &str = "stockade.audit/v1";
+
+fn object_label(f: &Finding) -> String {
+    match &f.object {
+        Some(o) => match &o.namespace {
+            Some(ns) => format!("{} {}/{}", o.kind, ns, o.name),
+            None if o.name.is_empty() => o.kind.clone(),
+            None => format!("{} {}", o.kind, o.name),
+        },
+        None => "(document)".to_string(),
+    }
+}
+
+fn paint(color: bool, code: &str, s: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn severity_color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    }
+}
+
+/// Text for people: grouped by file and object, one line per finding with its position, severity,
+/// rule id and message, then the fix. Suppressed findings are counted, not listed.
+pub fn text(report: &AuditReport, color: bool) -> String {
+    let mut out = String::new();
+    let mut by_file: BTreeMap<&str, BTreeMap<String, Vec<&Finding>>> = BTreeMap::new();
+    let mut suppressed = 0;
+    for f in &report.findings {
+        if f.suppressed.is_some() {
+            suppressed += 1;
+            continue;
+        }
+        by_file
+            .entry(&f.file)
+            .or_default()
+            .entry(object_label(f))
+            .or_default()
+            .push(f);
+    }
+    for (file, objects) in &by_file {
+        let _ = writeln!(out, "{}", paint(color, "1;4", file));
+        for (obj, findings) in objects {
+            let _ = writeln!(out, "  {}", paint(color, "1", obj));
+            for f in findings {
+                let pos = match (f.line, f.column) {
+                    (Some(l), Some(c)) => format!("{l}:{c}"),
+                    (Some(l), None) => format!("{l}"),
+                    _ => "-".to_string(),
+                };
+                let sev = format!("{:<8}", f.rule.severity.as_str());
+                let _ = writeln!(
+                    out,
+                    "    {:>7}  {}  {}  {}",
+                    pos,
+                    paint(color, severity_color(f.rule.severity), &sev),
+                    paint(color, "1", &f.rule.id),
+                    f.message
+                );
+                let _ = writeln!(
+                    out,
+                    "    {:>7}  {}",
+                    "",
+                    paint(color, "2", &format!("fix: {}", f.rule.remediation))
+                );
+            }
+        }
+        out.push('\n');
+    }
+    for s in &report.skipped {
+        let _ = writeln!(out, "{}: skipped: {}", s.file, s.reason);
+    }
+    let counted: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .collect();
+    let mut sev_counts = Vec::new();
+    for s in Severity::ALL.iter().rev() {
+        let n = counted.iter().filter(|f| f.rule.severity == *s).count();
+        if n > 0 {
+            sev_counts.push(format!("{n} {s}"));
+        }
+    }
+    let summary = if counted.is_empty() {
+        "no findings".to_string()
+    } else {
+        format!("{} findings ({})", counted.len(), sev_counts.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "{} in {} objects across {} files{}",
+        summary,
+        report.objects,
+        report.files,
+        if suppressed > 0 {
+            format!("; {suppressed} suppressed")
+        } else {
+            String::new()
+        }
+    );
+    out
+}
+
+/// The JSON form of a rule, shared by `stockade rules --format json` and the reports.
+pub fn rule_json(r: &Rule) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+/// JSON output (schema `stockade.audit/v1`).
+pub fn json(report: &AuditReport) -> Value {
+    let findings: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "rule_id": f.rule.id,
+                "rule": f.rule.slug,
+                "title": f.rule.title,
+                "severity": f.rule.severity,
+                "level": f.rule.level,
+                "pss": f.rule.pss,
+                "upstream": f.rule.upstream,
+                "file": f.file,
+                "line": f.line,
+                "column": f.column,
+                "object": f.object,
+                "field": f.field,
+                "message": f.message,
+                "remediation": f.rule.remediation,
+                "suppressed": f.suppressed,
+            })
+        })
+        .collect();
+    let mut by_severity = BTreeMap::new();
+    for s in Severity::ALL {
+        by_severity.insert(
+            s.as_str(),
+            report
+                .findings
+                .iter()
+                .filter(|f| f.suppressed.is_none() && f.rule.severity == s)
+                .count(),
+        );
+    }
+    json!({
+        "schema": JSON_SCHEMA,
+        "tool": {"name": "stockade", "version": env!("CARGO_PKG_VERSION")},
+        "summary": {
+            "files": report.files,
+            "objects": report.objects,
+            "findings": report.findings.iter().filter(|f| f.suppressed.is_none()).count(),
+            "suppressed": report.findings.iter().filter(|f| f.suppressed.is_some()).count(),
+            "by_severity": by_severity,
+        },
+        "findings": findings,
+        "skipped": report.skipped,
+    })
+}
+
+fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
+    use serde_sarif::sarif::ResultLevel;
+    match s {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low | Severity::Info => ResultLevel::Note,
+    }
+}
+
+/// GitHub code scanning reads `security-severity` (0.0–10.0) from rule properties.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
+    use serde_sarif::sarif::{
+        MultiformatMessageString, PropertyBag, ReportingConfiguration, ReportingDescriptor,
+    };
+    let mut props = BTreeMap::new();
+    props.insert(
+        "security-severity".to_string(),
+        json!(security_severity(r.severity)),
+    );
+    props.insert("severity".to_string(), json!(r.severity));
+    props.insert("level".to_string(), json!(r.level));
+    if let Some(u) = &r.upstream {
+        props.insert("pss-check".to_string(), json!(u));
+    }
+    let mut tags = vec!["security".to_string(), "container-escape".to_string()];
+    if r.pss {
+        tags.push("pod-security-standards".to_string());
+    }
+    let help_text = format!(
+        "{}\n\nPrevents: {}\n\nFix: {}",
+        r.checks,
+        r.prevents.join("; "),
+        r.remediation
+    );
+    let help_md = format!(
+        "**{}**\n\n{}\n\n**Prevents:** {}\n\n**Fix:** {}",
+        r.title,
+        r.checks,
+        r.prevents.join("; "),
+        r.remediation
+    );
+    ReportingDescriptor::builder()
+        .id(r.id.clone())
+        .name(r.slug.clone())
+        .short_description(MultiformatMessageString::builder().text(r.title.clone()).build())
+        .full_description(MultiformatMessageString::builder().text(r.checks.clone()).build())
+        .help(
+            MultiformatMessageString::builder()
+                .text(help_text)
+                .markdown(help_md)
+                .build(),
+        )
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(json!(sarif_level(r.severity).to_string()))
+                .build(),
+        )
+        .properties(
+            PropertyBag::builder()
+                .tags(tags)
+                .additional_properties(props)
+                .build(),
+        )
+        .build()
+}
+
+/// SARIF 2.1.0 output: one run, the rules that fired as tool rules (with help), results with
+/// physical locations, suppressed findings as results carrying a `suppressions` entry.
+pub fn sarif(report: &AuditReport) -> Value {
+    use serde_sarif::sarif::{
+        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result,
+        Run, Sarif, Suppression, Tool, ToolComponent,
+    };
+    let ids: BTreeSet<&str> = report.findings.iter().map(|f| f.rule.id.as_str()).collect();
+    let rules: Vec<&Rule> = policy::catalogue()
+        .rules()
+        .iter()
+        .filter(|r| ids.contains(r.id.as_str()))
+        .collect();
+    let index: BTreeMap<&str, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let results: Vec<Result> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let uri = f.file.trim_start_matches("./").to_string();
+            let mut region = Region::builder().build();
+            region.start_line = f.line.map(i64::from);
+            region.start_column = f.column.map(i64::from);
+            let location = Location::builder()
+                .physical_location(
+                    PhysicalLocation::builder()
+                        .artifact_location(ArtifactLocation::builder().uri(uri).build())
+                        .region(region)
+                        .build(),
+                )
+                .build();
+            let mut props = BTreeMap::new();
+            props.insert("field".to_string(), json!(f.field));
+            if let Some(o) = &f.object {
+                props.insert("object".to_string(), json!(o));
+            }
+            let mut r = Result::builder()
+                .message(Message::builder().text(f.message.clone()).build())
+                .rule_id(f.rule.id.clone())
+                .level(sarif_level(f.rule.severity))
+                .locations(vec![location])
+                .properties(PropertyBag::builder().additional_properties(props).build())
+                .build();
+            r.rule_index = index.get(f.rule.id.as_str()).map(|&i| i as i64);
+            if let Some(s) = &f.suppressed {
+                r.suppressions = Some(vec![Suppression::builder()
+                    .kind(json!(if s.source == "annotation" {
+                        "inSource"
+                    } else {
+                        "external"
+                    }))
+                    .justification(s.reason.clone())
+                    .build()]);
+            }
+            r
+        })
+        .collect();
+    let driver = ToolComponent::builder()
+        .name("stockade")
+        .version(env!("CARGO_PKG_VERSION"))
+        .rules(rules.into_iter().map(sarif_rule).collect::<Vec<_>>())
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(results)
+        .build();
+    let log = Sarif::builder()
+        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build();
+    serde_json::to_value(log).unwrap_or(Value::Null)
+}
+
+/// The catalogue as Markdown: docs/rules.md is this output (a test fails when it is stale).
+pub fn rules_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("<!-- Generated by `stockade rules --format markdown`; do not edit. -->\n");
+    out.push_str("# Stockade rule catalogue\n\n");
+    out.push_str(
+        "Every rule has a stable id used by every moment: `stockade audit` and `stockade admission` \
+         (declared), the runtime's policy gate (started) and `stockade watch` (running). \
+         `Level` is the lowest policy level (`baseline` ⊂ `restricted` ⊂ `hardened`) at which the \
+         rule applies; PSS rules mirror the Kubernetes pod-security-admission check named in \
+         `Upstream`.\n\n",
+    );
+    out.push_str("| Id | Rule | Severity | Level | PSS | Formats | Moments |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    let fmt_list = |v: Vec<String>| v.join(", ");
+    for r in policy::catalogue().rules() {
+        let _ = writeln!(
+            out,
+            "| [{id}](#{anchor}) | {title} | {sev} | {lvl} | {pss} | {formats} | {moments} |",
+            id = r.id,
+            anchor = r.id.to_ascii_lowercase(),
+            title = r.title,
+            sev = r.severity,
+            lvl = r.level,
+            pss = r.upstream.as_deref().unwrap_or(""),
+            formats = fmt_list(r.formats.iter().map(|f| format!("{f:?}").to_ascii_lowercase()).collect()),
+            moments = fmt_list(r.moments.iter().map(|m| format!("{m:?}").to_ascii_lowercase()).collect()),
+        );
+    }
+    out.push('\n');
+    for r in policy::catalogue().rules() {
+        out.push_str(&explain_markdown(r));
+        out.push('\n');
+    }
+    out
+}
+
+/// One rule as Markdown (a section of docs/rules.md).
+pub fn explain_markdown(r: &Rule) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## {}\n", r.id);
+    let _ = writeln!(out, "**{}** (`{}`)\n", r.title, r.slug);
+    let _ = writeln!(out, "- Severity: {}", r.severity);
+    let _ = writeln!(out, "- Level: {}", r.level);
+    if let Some(u) = &r.upstream {
+        let _ = writeln!(out, "- Pod Security check: `{u}`");
+    }
+    if let Some(e) = &r.pss_equivalent {
+        let _ = writeln!(out, "- On Kubernetes objects reported as: {e}");
+    }
+    let _ = writeln!(out, "- Checks: {}", r.checks);
+    let _ = writeln!(out, "- Prevents: {}", r.prevents.join("; "));
+    let _ = writeln!(out, "- Fix: {}", r.remediation);
+    out
+}
+
+/// One rule as text for `stockade explain`.
+pub fn explain_text(r: &Rule) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  {}  ({})", r.id, r.title, r.slug);
+    let _ = writeln!(out, "severity:    {}", r.severity);
+    let _ = writeln!(out, "level:       {}", r.level);
+    if let Some(u) = &r.upstream {
+        let _ = writeln!(out, "pss check:   {u}");
+    }
+    if let Some(e) = &r.pss_equivalent {
+        let _ = writeln!(out, "on pods:     reported as {e}");
+    }
+    let fmts: Vec<String> = r.formats.iter().map(|f| format!("{f:?}").to_ascii_lowercase()).collect();
+    let moments: Vec<String> = r.moments.iter().map(|m| format!("{m:?}").to_ascii_lowercase()).collect();
+    let _ = writeln!(out, "formats:     {}", fmts.join(", "));
+    let _ = writeln!(out, "moments:     {}", moments.join(", "));
+    let _ = writeln!(out, "checks:      {}", r.checks);
+    let _ = writeln!(out, "prevents:    {}", r.prevents.join("; "));
+    let _ = writeln!(out, "fix:         {}", r.remediation);
+    out
+}

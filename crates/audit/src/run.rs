@@ -1,0 +1,401 @@
+//! Orchestration: find the files, read each with its reader, ask `policy` for violations, attach
+//! locations and suppressions, and hand the findings to a reporter.
+
+use crate::ignore::IgnoreConfig;
+use crate::source::{FileReport, Item, ObjectRef, Subject};
+use policy::catalogue::{Format, Level, Rule, Severity};
+use policy::model::Violation;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are skipped with a message.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    pub policy: policy::Options,
+    pub ignore: IgnoreConfig,
+    pub max_file_size: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            policy: policy::Options::default(),
+            ignore: IgnoreConfig::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// Why a finding is not counted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Suppressed {
+    /// `annotation` (in the file) or `config` (the ignore file).
+    pub source: &'static str,
+    pub reason: String,
+}
+
+/// One rule broken at one place.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub file: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub object: Option<ObjectRef>,
+    pub field: String,
+    pub message: String,
+    pub suppressed: Option<Suppressed>,
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        self.rule.severity
+    }
+}
+
+/// A file that was not audited, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+/// The result of an audit run.
+#[derive(Debug, Clone, Default)]
+pub struct AuditReport {
+    pub files: usize,
+    pub objects: usize,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl AuditReport {
+    /// Unsuppressed findings at or above `severity`.
+    pub fn failing(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.suppressed.is_none() && f.severity() >= severity)
+            .count()
+    }
+}
+
+/// An error that stops the audit (as opposed to a finding about bad input).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What kind of file this is, from its name and, failing that, its content.
+pub fn detect_format(path: &str, text: &str) -> Format {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if name.starts_with("dockerfile")
+        || name.starts_with("containerfile")
+        || name.ends_with(".dockerfile")
+        || name.ends_with(".containerfile")
+    {
+        return Format::Dockerfile;
+    }
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    if yaml && (name.starts_with("compose") || name.starts_with("docker-compose")) {
+        return Format::Compose;
+    }
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') && text.contains("\"ociVersion\"") {
+        return Format::Oci;
+    }
+    if !yaml && !name.ends_with(".json") && looks_like_dockerfile(text) {
+        return Format::Dockerfile;
+    }
+    let top_level = |key: &str| {
+        text.lines()
+            .any(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
+    };
+    if top_level("services") && !top_level("apiVersion") && !top_level("kind") {
+        return Format::Compose;
+    }
+    Format::Kubernetes
+}
+
+fn looks_like_dockerfile(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let w = l.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            w == "FROM" || w == "ARG"
+        })
+        .unwrap_or(false)
+}
+
+/// Read one file's text with the reader for its format.
+pub fn read_text(path: &str, text: &str) -> FileReport {
+    match detect_format(path, text) {
+        Format::Kubernetes | Format::Runtime => crate::k8s::read(path, text),
+        Format::Compose => crate::compose::read(path, text),
+        Format::Dockerfile => crate::dockerfile::read(path, text),
+        Format::Oci => crate::oci::read(path, text),
+    }
+}
+
+/// Whether a file found while walking a directory is one we read.
+fn wanted(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".json")
+        || name.starts_with("dockerfile")
+        || name.starts_with("containerfile")
+        || name.ends_with(".dockerfile")
+        || name.ends_with(".containerfile")
+}
+
+/// Expand the command-line paths: files as given, directories recursively (hidden directories
+/// and `target`/`node_modules` skipped), `-` for stdin. Sorted for stable output.
+pub fn collect_inputs(paths: &[String]) -> Result<Vec<String>, AuditError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(p.clone());
+            continue;
+        }
+        let meta = std::fs::metadata(p).map_err(|source| AuditError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(Path::new(p), &mut found).map_err(|source| AuditError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            found.sort();
+            out.extend(found.into_iter().map(|f| f.to_string_lossy().into_owned()));
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if ft.is_dir() {
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            walk(&path, out)?;
+        } else if ft.is_file() && wanted(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Load one input: stdin or a file, with the size and binary checks.
+fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    if path == "-" {
+        std::io::stdin()
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        let f = std::fs::File::open(path).map_err(io)?;
+        f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    }
+    if bytes.len() as u64 > max {
+        return Ok(Err(format!("larger than {max} bytes; not audited")));
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Ok(Err("binary file (NUL bytes); not audited".into()));
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(Ok(s)),
+        Err(e) => Ok(Err(format!(
+            "not UTF-8 text (invalid byte at offset {}); not audited",
+            e.utf8_error().valid_up_to()
+        ))),
+    }
+}
+
+/// Audit files and directories (and `-` for stdin).
+pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport, AuditError> {
+    let inputs = collect_inputs(paths)?;
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for path in &inputs {
+        match load(path, opts.max_file_size)? {
+            Ok(text) => files.push(read_text(path, &text)),
+            Err(reason) => skipped.push(Skipped {
+                file: path.clone(),
+                reason,
+            }),
+        }
+    }
+    let mut report = evaluate_files(&files, opts);
+    for f in &files {
+        if let Some(reason) = &f.skipped {
+            skipped.push(Skipped {
+                file: f.path.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    report.skipped = skipped;
+    Ok(report)
+}
+
+/// Evaluate already-read files as one set (cross-object rules see every file).
+pub fn evaluate_files(files: &[FileReport], opts: &AuditOptions) -> AuditReport {
+    let mut report = AuditReport {
+        files: files.len(),
+        ..AuditReport::default()
+    };
+    // Items across every file, for the cross-object rules.
+    let all: Vec<(&FileReport, &Item)> = files
+        .iter()
+        .flat_map(|f| f.items.iter().map(move |i| (f, i)))
+        .collect();
+    report.objects = all.len();
+
+    for f in files {
+        for p in &f.problems {
+            let rule = policy::rule(p.rule_id);
+            if !opts.policy.level.includes(rule.level) && !opts.policy.pss_only {
+                continue;
+            }
+            report.findings.push(Finding {
+                rule,
+                file: f.path.clone(),
+                line: p.line,
+                column: p.column,
+                object: p.object.clone(),
+                field: p.field.clone(),
+                message: p.message.clone(),
+                suppressed: None,
+            });
+        }
+    }
+
+    for (f, item) in &all {
+        for v in evaluate_item(item, &opts.policy) {
+            report.findings.push(finding(f, item, v));
+        }
+    }
+
+    if !opts.policy.pss_only {
+        let cluster: Vec<(usize, &policy::cluster::ClusterObject)> = all
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, it))| match &it.subject {
+                Subject::Cluster(c) => Some((i, c.as_ref())),
+                _ => None,
+            })
+            .collect();
+        let pods: Vec<(usize, &policy::PodWorkload)> = all
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, it))| match &it.subject {
+                Subject::Pod(p) => Some((i, p.as_ref())),
+                _ => None,
+            })
+            .collect();
+        for (i, v) in policy::cluster::evaluate(&cluster, &pods) {
+            if !opts.policy.level.includes(v.rule.level) {
+                continue;
+            }
+            if let Some((f, item)) = all.get(i) {
+                report.findings.push(finding(f, item, v));
+            }
+        }
+    }
+
+    for fd in &mut report.findings {
+        if fd.suppressed.is_none() {
+            fd.suppressed = opts.ignore.matches(fd);
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        (&a.file, a.line, &a.rule.id, &a.field).cmp(&(&b.file, b.line, &b.rule.id, &b.field))
+    });
+    report
+}
+
+/// Violations of one item (not the cross-object ones).
+pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
+    match &item.subject {
+        Subject::Pod(w) => policy::evaluate_pod(w, opts),
+        Subject::View(v) => policy::evaluate_view(v, opts),
+        Subject::Dockerfile(d) => {
+            if opts.pss_only {
+                Vec::new()
+            } else {
+                policy::dockerfile::evaluate(d)
+                    .into_iter()
+                    .filter(|v| opts.level.includes(v.rule.level))
+                    .collect()
+            }
+        }
+        Subject::Cluster(_) | Subject::Other => Vec::new(),
+    }
+}
+
+fn finding(f: &FileReport, item: &Item, v: Violation) -> Finding {
+    let pos = item.lines.position(&v.field);
+    let suppressed = item
+        .suppressions
+        .iter()
+        .find(|s| s.rule_ids.iter().any(|id| rule_matches(id, v.rule)))
+        .map(|s| Suppressed {
+            source: "annotation",
+            reason: s.reason.clone(),
+        });
+    Finding {
+        rule: v.rule,
+        file: f.path.clone(),
+        line: pos.map(|p| p.0).or(Some(item.line)),
+        column: pos.map(|p| p.1),
+        object: Some(item.object.clone()),
+        field: v.field,
+        message: v.message,
+        suppressed,
+    }
+}
+
+/// Whether a suppression's rule reference names this rule (id, slug or upstream PSS id; `*`).
+pub fn rule_matches(reference: &str, rule: &Rule) -> bool {
+    let r = reference.trim();
+    r == "*"
+        || r.eq_ignore_ascii_case(&rule.id)
+        || r.eq_ignore_ascii_case(&rule.slug)
+        || rule.upstream.as_deref() == Some(r)
+}
+
+/// The level value for messages.
+pub fn level_name(l: Level) -> &'static str {
+    l.as_str()
+}

@@ -1,0 +1,149 @@
+//! `stockade audit`.
+
+use audit::ignore::IgnoreConfig;
+use audit::run::{audit_paths, AuditOptions};
+use clap::{Args, ValueEnum};
+use policy::catalogue::{Level, Severity};
+use policy::PssVersion;
+use std::io::{IsTerminal, Write};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args)]
+#[command(after_help = "\
+Reads Kubernetes YAML/JSON (multi-document, List kinds, every pod-bearing kind, RBAC, \
+NetworkPolicy, Namespace), compose files, Dockerfiles/Containerfiles and OCI config.json. \
+Directories are searched recursively; `-` reads stdin.
+
+Suppress a finding on a Kubernetes object with the annotation
+  stockade.io/ignore: \"SKD-ESC-031,SKD-ESC-032: reason\"
+or in a file passed with --ignore-file (see docs/audit.md). Suppressed findings stay in JSON and
+SARIF output, marked with their reason.")]
+pub struct AuditArgs {
+    /// Files or directories to audit; `-` for stdin.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    format: OutputFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    output: Option<String>,
+    /// Policy level: baseline and restricted are the Pod Security levels; hardened adds
+    /// Stockade's least-privilege rules (read-only root, memory limits, NetworkPolicies...).
+    #[arg(long, default_value = "restricted")]
+    level: Level,
+    /// Pod Security version whose checks apply: v1.N or latest.
+    #[arg(long, default_value = "latest")]
+    pss_version: PssVersion,
+    /// Only the Pod Security checks, with Kubernetes' own verdict: exit 1 exactly when Pod
+    /// Security admission would reject the Pod at --level and --pss-version.
+    #[arg(long)]
+    pss_only: bool,
+    /// Lowest severity that makes the exit code 1 (default: low; info with --pss-only).
+    #[arg(long)]
+    fail_on: Option<Severity>,
+    /// A TOML file of reviewed suppressions (see docs/audit.md).
+    #[arg(long)]
+    ignore_file: Option<String>,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+pub fn run(a: AuditArgs) -> u8 {
+    if a.pss_only && a.level == Level::Hardened {
+        eprintln!("stockade: --pss-only takes --level baseline or restricted (hardened is not a Pod Security level)");
+        return 2;
+    }
+    let ignore = match &a.ignore_file {
+        Some(p) => match IgnoreConfig::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return 2;
+            }
+        },
+        None => IgnoreConfig::default(),
+    };
+    let opts = AuditOptions {
+        policy: policy::Options {
+            level: a.level,
+            pss_version: a.pss_version,
+            pss_only: a.pss_only,
+        },
+        ignore,
+        ..AuditOptions::default()
+    };
+    let report = match audit_paths(&a.paths, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            return 2;
+        }
+    };
+    let to_file = a.output.is_some();
+    let color = match a.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            !to_file && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let body = match a.format {
+        OutputFormat::Text => audit::report::text(&report, color),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&audit::report::json(&report)).unwrap_or_default() + "\n"
+        }
+        OutputFormat::Sarif => {
+            serde_json::to_string_pretty(&audit::report::sarif(&report)).unwrap_or_default() + "\n"
+        }
+    };
+    let written = match &a.output {
+        Some(p) => std::fs::write(p, body.as_bytes()).map_err(|e| format!("{p}: {e}")),
+        None => {
+            let mut o = std::io::stdout().lock();
+            match o.write_all(body.as_bytes()).and_then(|_| o.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("writing output: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("stockade: {e}");
+        return 2;
+    }
+    // A document that cannot be decoded is an input error: it is reported as a finding (so it
+    // is never taken for clean) and the exit code says the input was bad.
+    let undecodable = report
+        .findings
+        .iter()
+        .any(|f| f.suppressed.is_none() && f.rule.id == "SKD-INPUT-001");
+    if undecodable {
+        return 2;
+    }
+    let fail_on = a.fail_on.unwrap_or(if a.pss_only {
+        Severity::Info
+    } else {
+        Severity::Low
+    });
+    if report.failing(fail_on) > 0 {
+        1
+    } else {
+        0
+    }
+}
