@@ -151,9 +151,13 @@ mod tests {
         let e = IgnoreConfig::parse("x.toml", "[[ignore]]\nrules=[\"SKD-NOPE\"]\nreason=\"r\"\n")
             .unwrap_err();
         assert!(e.to_string().contains("ignore[0]: unknown rule"), "{e}");
-        let e = IgnoreConfig::parse("x.toml", "[[ignore]]\nrules=[\"*\"]\nreason=\" \"\n")
-            .unwrap_err();
+        let e =
+            IgnoreConfig::parse("x.toml", "[[ignore]]\nrules=[\"*\"]\nreason=\" \"\n").unwrap_err();
         assert!(e.to_string().contains("reason"), "{e}");
-        assert!(IgnoreConfig::parse("x.toml", "[[ignore]]\nrules=[\"privileged\"]\nreason=\"ok\"\n").is_ok());
+        assert!(IgnoreConfig::parse(
+            "x.toml",
+            "[[ignore]]\nrules=[\"privileged\"]\nreason=\"ok\"\n"
+        )
+        .is_ok());
     }
 }

@@ -3,12 +3,12 @@
 //! violations, and the reporters (text, JSON, SARIF).
 
 pub mod compose;
-pub mod ignore;
-pub mod report;
-pub mod run;
 pub mod dockerfile;
+pub mod ignore;
 pub mod k8s;
 pub mod oci;
+pub mod report;
+pub mod run;
 pub mod source;
 pub mod yaml;
 

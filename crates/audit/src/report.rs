@@ -231,8 +231,16 @@ fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
     ReportingDescriptor::builder()
         .id(r.id.clone())
         .name(r.slug.clone())
-        .short_description(MultiformatMessageString::builder().text(r.title.clone()).build())
-        .full_description(MultiformatMessageString::builder().text(r.checks.clone()).build())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(r.title.clone())
+                .build(),
+        )
+        .full_description(
+            MultiformatMessageString::builder()
+                .text(r.checks.clone())
+                .build(),
+        )
         .help(
             MultiformatMessageString::builder()
                 .text(help_text)
@@ -257,8 +265,8 @@ fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
 /// physical locations, suppressed findings as results carrying a `suppressions` entry.
 pub fn sarif(report: &AuditReport) -> Value {
     use serde_sarif::sarif::{
-        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result,
-        Run, Sarif, Suppression, Tool, ToolComponent,
+        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result, Run,
+        Sarif, Suppression, Tool, ToolComponent,
     };
     let ids: BTreeSet<&str> = report.findings.iter().map(|f| f.rule.id.as_str()).collect();
     let rules: Vec<&Rule> = policy::catalogue()
@@ -355,8 +363,18 @@ pub fn rules_markdown() -> String {
             sev = r.severity,
             lvl = r.level,
             pss = r.upstream.as_deref().unwrap_or(""),
-            formats = fmt_list(r.formats.iter().map(|f| format!("{f:?}").to_ascii_lowercase()).collect()),
-            moments = fmt_list(r.moments.iter().map(|m| format!("{m:?}").to_ascii_lowercase()).collect()),
+            formats = fmt_list(
+                r.formats
+                    .iter()
+                    .map(|f| format!("{f:?}").to_ascii_lowercase())
+                    .collect()
+            ),
+            moments = fmt_list(
+                r.moments
+                    .iter()
+                    .map(|m| format!("{m:?}").to_ascii_lowercase())
+                    .collect()
+            ),
         );
     }
     out.push('\n');
@@ -398,8 +416,16 @@ pub fn explain_text(r: &Rule) -> String {
     if let Some(e) = &r.pss_equivalent {
         let _ = writeln!(out, "on pods:     reported as {e}");
     }
-    let fmts: Vec<String> = r.formats.iter().map(|f| format!("{f:?}").to_ascii_lowercase()).collect();
-    let moments: Vec<String> = r.moments.iter().map(|m| format!("{m:?}").to_ascii_lowercase()).collect();
+    let fmts: Vec<String> = r
+        .formats
+        .iter()
+        .map(|f| format!("{f:?}").to_ascii_lowercase())
+        .collect();
+    let moments: Vec<String> = r
+        .moments
+        .iter()
+        .map(|m| format!("{m:?}").to_ascii_lowercase())
+        .collect();
     let _ = writeln!(out, "formats:     {}", fmts.join(", "));
     let _ = writeln!(out, "moments:     {}", moments.join(", "));
     let _ = writeln!(out, "checks:      {}", r.checks);

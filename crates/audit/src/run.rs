@@ -132,7 +132,11 @@ fn looks_like_dockerfile(text: &str) -> bool {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let w = l.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let w = l
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             w == "FROM" || w == "ARG"
         })
         .unwrap_or(false)

@@ -8,7 +8,8 @@ mod rules_cmd;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-const ABOUT: &str = "Stockade stops container escapes when a workload is declared, started and run.";
+const ABOUT: &str =
+    "Stockade stops container escapes when a workload is declared, started and run.";
 
 const LONG_ABOUT: &str = "\
 Stockade stops container escapes at the three moments an escape needs a weakness:

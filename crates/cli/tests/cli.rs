@@ -22,8 +22,8 @@ fn repo_root() -> std::path::PathBuf {
 fn docs_rules_md_is_generated_from_the_catalogue() {
     let o = stockade(&["rules", "--format", "markdown"]);
     assert!(o.status.success());
-    let committed = std::fs::read_to_string(repo_root().join("docs/rules.md"))
-        .expect("docs/rules.md exists");
+    let committed =
+        std::fs::read_to_string(repo_root().join("docs/rules.md")).expect("docs/rules.md exists");
     assert!(
         committed == stdout(&o),
         "docs/rules.md is stale: run `stockade rules --format markdown > docs/rules.md`"
@@ -38,7 +38,15 @@ fn rules_json_lists_every_rule_with_its_fields() {
     let rules = v.as_array().expect("array");
     assert_eq!(rules.len(), policy::catalogue().rules().len());
     for r in rules {
-        for k in ["id", "title", "severity", "level", "checks", "prevents", "remediation"] {
+        for k in [
+            "id",
+            "title",
+            "severity",
+            "level",
+            "checks",
+            "prevents",
+            "remediation",
+        ] {
             assert!(r.get(k).is_some(), "rule {r} lacks {k}");
         }
     }

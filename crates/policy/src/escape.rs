@@ -134,7 +134,9 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
                 push(
                     "SKD-ESC-026",
                     &m.mount_field,
-                    format!("{shown} uses {p} mount propagation: mounts made inside reach the host"),
+                    format!(
+                        "{shown} uses {p} mount propagation: mounts made inside reach the host"
+                    ),
                 );
             }
         }
@@ -189,7 +191,11 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
     for cap in &c.cap_add {
         let name = normalize_cap(&cap.value);
         if let Some((_, id)) = NAMED_CAPS.iter().find(|(n, _)| *n == name) {
-            push(id, &cap.field, format!("{who} adds capability {}", cap.value));
+            push(
+                id,
+                &cap.field,
+                format!("{who} adds capability {}", cap.value),
+            );
         } else if OTHER_DANGEROUS_CAPS.contains(&name.as_str()) {
             push(
                 "SKD-ESC-019",
@@ -291,7 +297,11 @@ pub fn cwd_through_fd(cwd: &str) -> bool {
         || pid == "thread-self"
         || (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
     let what = it.next().unwrap_or("");
-    is_pid && matches!(what, "fd" | "cwd" | "root" | "task" | "fdinfo" | "map_files")
+    is_pid
+        && matches!(
+            what,
+            "fd" | "cwd" | "root" | "task" | "fdinfo" | "map_files"
+        )
 }
 
 fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
@@ -349,17 +359,31 @@ mod tests {
     #[test]
     fn caps_are_named_individually_in_any_spelling() {
         let mut v = base(Format::Compose);
-        for (i, c) in ["cap_sys_admin", "SYS_PTRACE", "CAP_BPF", "all", "NET_RAW", "sys_time"]
-            .iter()
-            .enumerate()
+        for (i, c) in [
+            "cap_sys_admin",
+            "SYS_PTRACE",
+            "CAP_BPF",
+            "all",
+            "NET_RAW",
+            "sys_time",
+        ]
+        .iter()
+        .enumerate()
         {
-            v.containers[0]
-                .cap_add
-                .push(Field::new(c.to_string(), format!("services.app.cap_add[{i}]")));
+            v.containers[0].cap_add.push(Field::new(
+                c.to_string(),
+                format!("services.app.cap_add[{i}]"),
+            ));
         }
         assert_eq!(
             ids(&v),
-            ["SKD-ESC-010", "SKD-ESC-011", "SKD-ESC-015", "SKD-ESC-018", "SKD-ESC-019"]
+            [
+                "SKD-ESC-010",
+                "SKD-ESC-011",
+                "SKD-ESC-015",
+                "SKD-ESC-018",
+                "SKD-ESC-019"
+            ]
         );
     }
 
