@@ -1,15 +1,667 @@
-//! Kubernetes pod specs: the normalized view of a pod (for the cross-format escape rules) and the
-//! escape rules that only exist in Kubernetes terms (gitRepo, subPath, shareProcessNamespace, ...).
+//! Kubernetes pod specs: API-server defaulting, the normalized view of a pod (for the
+//! cross-format escape rules) and the escape rules that only exist in Kubernetes terms (gitRepo,
+//! subPath on hostPath, Bidirectional propagation, shareProcessNamespace).
+//!
+//! Field paths are prefixed with the workload's `spec_path` and use the manifest's own key names:
+//! `spec.template.spec.containers[0].securityContext.privileged`.
 
 use crate::catalogue::Format;
-use crate::model::{PodWorkload, Violation, WorkloadView};
+use crate::model::{
+    ContainerView, Field, HostMount, Namespace, PodWorkload, Seccomp, UserView, Violation,
+    WorkloadView,
+};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EmptyDirVolumeSource, EphemeralContainer, Lifecycle, PodSpec, Probe,
+    ResourceRequirements, SecurityContext, Volume, VolumeMount,
+};
 
-/// The normalized view of a pod-bearing object.
-pub fn pod_view(_w: &PodWorkload) -> WorkloadView {
-    WorkloadView::new(Format::Kubernetes)
+// ------------------------------------------------------------------------------------------------
+// Defaulting
+// ------------------------------------------------------------------------------------------------
+
+/// Apply the API server's defaulting that Pod Security admission can observe.
+///
+/// PSA runs on the object *after* the API server has defaulted it, so a static check must do the
+/// same or it disagrees with the cluster. Two defaults change what the checks see
+/// (`k8s.io/kubernetes/pkg/apis/core/v1/defaults.go`):
+///
+/// * a volume that names no source becomes an `emptyDir` (`setDefaults_Volume`) — without this,
+///   the restricted `restrictedVolumes` check would reject it as an unknown volume type;
+/// * with `hostNetwork: true`, every port of a container or init container that has no
+///   `hostPort` gets `hostPort := containerPort` (`defaultHostNetworkPorts`). Current API servers
+///   do this for Pods only (templates behind a feature gate); we do it for every pod spec, which
+///   changes only PSA's message, never its verdict (hostNetwork already fails baseline).
+///
+/// Every other default (dnsPolicy, restartPolicy, probe timings, imagePullPolicy, an empty pod
+/// `securityContext`, ...) is invisible to the checks and left alone. The function is
+/// idempotent. [`crate::pss::evaluate`] applies it itself (on a copy, only when it would change
+/// something), so callers need not; readers may call it too so that every consumer sees the
+/// defaulted object.
+pub fn apply_defaults(spec: &mut PodSpec) {
+    for v in spec.volumes.iter_mut().flatten() {
+        if volume_has_no_source(v) {
+            v.empty_dir = Some(EmptyDirVolumeSource::default());
+        }
+    }
+    if spec.host_network == Some(true) {
+        let init = spec.init_containers.iter_mut().flatten();
+        for c in spec.containers.iter_mut().chain(init) {
+            for p in c.ports.iter_mut().flatten() {
+                if p.host_port.unwrap_or(0) == 0 {
+                    p.host_port = Some(p.container_port);
+                }
+            }
+        }
+    }
 }
 
-/// Kubernetes-only escape rules on one object.
-pub fn evaluate(_w: &PodWorkload) -> Vec<Violation> {
-    Vec::new()
+/// Whether [`apply_defaults`] would change this spec.
+pub fn needs_defaults(spec: &PodSpec) -> bool {
+    spec.volumes.iter().flatten().any(volume_has_no_source)
+        || (spec.host_network == Some(true)
+            && spec
+                .containers
+                .iter()
+                .chain(spec.init_containers.iter().flatten())
+                .flat_map(|c| c.ports.iter().flatten())
+                .any(|p| p.host_port.unwrap_or(0) == 0))
+}
+
+/// Every volume source a `Volume` can name, with its JSON key (in the order of the Go struct).
+pub(crate) fn volume_sources(v: &Volume) -> [(&'static str, bool); 30] {
+    [
+        ("hostPath", v.host_path.is_some()),
+        ("emptyDir", v.empty_dir.is_some()),
+        ("gcePersistentDisk", v.gce_persistent_disk.is_some()),
+        ("awsElasticBlockStore", v.aws_elastic_block_store.is_some()),
+        ("gitRepo", v.git_repo.is_some()),
+        ("secret", v.secret.is_some()),
+        ("nfs", v.nfs.is_some()),
+        ("iscsi", v.iscsi.is_some()),
+        ("glusterfs", v.glusterfs.is_some()),
+        ("persistentVolumeClaim", v.persistent_volume_claim.is_some()),
+        ("rbd", v.rbd.is_some()),
+        ("flexVolume", v.flex_volume.is_some()),
+        ("cinder", v.cinder.is_some()),
+        ("cephfs", v.cephfs.is_some()),
+        ("flocker", v.flocker.is_some()),
+        ("downwardAPI", v.downward_api.is_some()),
+        ("fc", v.fc.is_some()),
+        ("azureFile", v.azure_file.is_some()),
+        ("configMap", v.config_map.is_some()),
+        ("vsphereVolume", v.vsphere_volume.is_some()),
+        ("quobyte", v.quobyte.is_some()),
+        ("azureDisk", v.azure_disk.is_some()),
+        ("photonPersistentDisk", v.photon_persistent_disk.is_some()),
+        ("projected", v.projected.is_some()),
+        ("portworxVolume", v.portworx_volume.is_some()),
+        ("scaleIO", v.scale_io.is_some()),
+        ("storageos", v.storageos.is_some()),
+        ("csi", v.csi.is_some()),
+        ("ephemeral", v.ephemeral.is_some()),
+        ("image", v.image.is_some()),
+    ]
+}
+
+fn volume_has_no_source(v: &Volume) -> bool {
+    volume_sources(v).iter().all(|(_, set)| !set)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Containers and field paths
+// ------------------------------------------------------------------------------------------------
+
+/// Which list a container comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContainerKind {
+    Init,
+    Regular,
+    Ephemeral,
+}
+
+/// One container of any of the pod's three lists, borrowed, with its field path.
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerRef<'a> {
+    #[allow(dead_code)]
+    pub kind: ContainerKind,
+    /// `spec.containers[0]`, `spec.initContainers[1]`, `spec.ephemeralContainers[0]`.
+    pub path: String,
+    pub name: &'a str,
+    pub security_context: Option<&'a SecurityContext>,
+    pub ports: &'a [ContainerPort],
+    pub liveness_probe: Option<&'a Probe>,
+    pub readiness_probe: Option<&'a Probe>,
+    pub startup_probe: Option<&'a Probe>,
+    pub lifecycle: Option<&'a Lifecycle>,
+    pub volume_mounts: &'a [VolumeMount],
+    pub resources: Option<&'a ResourceRequirements>,
+    pub working_dir: Option<&'a str>,
+}
+
+impl<'a> ContainerRef<'a> {
+    fn from_container(c: &'a Container, kind: ContainerKind, path: String) -> Self {
+        ContainerRef {
+            kind,
+            path,
+            name: &c.name,
+            security_context: c.security_context.as_ref(),
+            ports: c.ports.as_deref().unwrap_or(&[]),
+            liveness_probe: c.liveness_probe.as_ref(),
+            readiness_probe: c.readiness_probe.as_ref(),
+            startup_probe: c.startup_probe.as_ref(),
+            lifecycle: c.lifecycle.as_ref(),
+            volume_mounts: c.volume_mounts.as_deref().unwrap_or(&[]),
+            resources: c.resources.as_ref(),
+            working_dir: c.working_dir.as_deref(),
+        }
+    }
+
+    fn from_ephemeral(c: &'a EphemeralContainer, path: String) -> Self {
+        ContainerRef {
+            kind: ContainerKind::Ephemeral,
+            path,
+            name: &c.name,
+            security_context: c.security_context.as_ref(),
+            ports: c.ports.as_deref().unwrap_or(&[]),
+            liveness_probe: c.liveness_probe.as_ref(),
+            readiness_probe: c.readiness_probe.as_ref(),
+            startup_probe: c.startup_probe.as_ref(),
+            lifecycle: c.lifecycle.as_ref(),
+            volume_mounts: c.volume_mounts.as_deref().unwrap_or(&[]),
+            resources: c.resources.as_ref(),
+            working_dir: c.working_dir.as_deref(),
+        }
+    }
+}
+
+/// Every container in PSA's visiting order: initContainers, containers, ephemeralContainers.
+pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &str) -> Vec<ContainerRef<'a>> {
+    let mut out = Vec::new();
+    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+        let path = format!("{spec_path}.initContainers[{i}]");
+        out.push(ContainerRef::from_container(c, ContainerKind::Init, path));
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        let path = format!("{spec_path}.containers[{i}]");
+        out.push(ContainerRef::from_container(
+            c,
+            ContainerKind::Regular,
+            path,
+        ));
+    }
+    for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
+        let path = format!("{spec_path}.ephemeralContainers[{i}]");
+        out.push(ContainerRef::from_ephemeral(c, path));
+    }
+    out
+}
+
+/// The field path of the pod metadata that goes with `spec_path`: `spec` → `metadata`,
+/// `spec.template.spec` → `spec.template.metadata`.
+pub(crate) fn metadata_path(spec_path: &str) -> String {
+    match spec_path.strip_suffix("spec") {
+        Some(prefix) if prefix.is_empty() || prefix.ends_with('.') => format!("{prefix}metadata"),
+        _ => "metadata".to_string(),
+    }
+}
+
+/// A map key appended to a field path: `.name` for identifier-like keys, `['key']` otherwise.
+pub(crate) fn key_path(base: &str, key: &str) -> String {
+    let ident = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        format!("{base}.{key}")
+    } else {
+        format!(
+            "{base}['{}']",
+            key.replace('\\', "\\\\").replace('\'', "\\'")
+        )
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Quantities
+// ------------------------------------------------------------------------------------------------
+
+/// Parse a Kubernetes resource quantity (`512Mi`, `1G`, `1.5Gi`, `128974848`, `129e6`, `100m`)
+/// to a whole number of units, rounding up as `Quantity.Value()` does. `None` for anything that
+/// is not a valid quantity or does not fit in an `i64`.
+pub fn parse_quantity(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, suffix) = split_quantity(s)?;
+    let (neg, digits) = match num.as_bytes().first() {
+        Some(b'-') => (true, &num[1..]),
+        Some(b'+') => (false, &num[1..]),
+        _ => (false, num),
+    };
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (digits, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // value = mantissa * base^exp10 * 2^exp2, where mantissa = int.frac as an integer and the
+    // fraction's length lowers the decimal exponent.
+    let mantissa: u128 = format!("{int_part}{frac_part}").parse().ok()?;
+    let (mut exp10, exp2): (i64, u32) = match suffix {
+        "" => (0, 0),
+        "Ki" => (0, 10),
+        "Mi" => (0, 20),
+        "Gi" => (0, 30),
+        "Ti" => (0, 40),
+        "Pi" => (0, 50),
+        "Ei" => (0, 60),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        e if e.starts_with(['e', 'E']) => (e[1..].parse::<i64>().ok()?, 0),
+        _ => return None,
+    };
+    exp10 -= frac_part.len() as i64;
+    let mut value = mantissa.checked_mul(1u128.checked_shl(exp2)?)?;
+    if exp10 >= 0 {
+        let p = 10u128.checked_pow(u32::try_from(exp10).ok()?)?;
+        value = value.checked_mul(p)?;
+    } else {
+        let p = 10u128.checked_pow(u32::try_from(-exp10).ok()?);
+        value = match p {
+            Some(p) => value.div_ceil(p),
+            // Divisor beyond u128: any non-zero value rounds up to 1.
+            None => u128::from(value != 0),
+        };
+    }
+    let value = i64::try_from(value).ok()?;
+    Some(if neg { -value } else { value })
+}
+
+fn split_quantity(s: &str) -> Option<(&str, &str)> {
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || ((c == '-' || c == '+') && i == 0)))
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    if end == 0 {
+        return None;
+    }
+    Some((&s[..end], &s[end..]))
+}
+
+// ------------------------------------------------------------------------------------------------
+// The normalized view
+// ------------------------------------------------------------------------------------------------
+
+/// The normalized view of a pod-bearing object, for the cross-format escape rules.
+///
+/// Values are the effective ones: a container's securityContext overrides the pod's for the
+/// user and seccomp; AppArmor and SELinux likewise. Unset values stay unset (`None`, `Unset`)
+/// with the field where they would go.
+pub fn pod_view(w: &PodWorkload) -> WorkloadView {
+    let spec = &w.spec;
+    let sp = w.spec_path.as_str();
+    let mp = metadata_path(sp);
+    let pod_sc = spec.security_context.as_ref();
+    let mut view = WorkloadView::new(Format::Kubernetes);
+
+    let userns = spec.host_users == Some(false);
+    for c in containers(spec, sp) {
+        let sc = c.security_context;
+        let scp = format!("{}.securityContext", c.path);
+
+        let privileged = sc
+            .and_then(|s| s.privileged)
+            .filter(|p| *p)
+            .map(|_| format!("{scp}.privileged"));
+
+        let cap_add = sc
+            .and_then(|s| s.capabilities.as_ref())
+            .and_then(|caps| caps.add.as_ref())
+            .map(|add| {
+                add.iter()
+                    .enumerate()
+                    .map(|(j, cap)| Field::new(cap.clone(), format!("{scp}.capabilities.add[{j}]")))
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let uid = match sc.and_then(|s| s.run_as_user) {
+            Some(u) => Some(Field::new(u, format!("{scp}.runAsUser"))),
+            None => pod_sc
+                .and_then(|p| p.run_as_user)
+                .map(|u| Field::new(u, format!("{sp}.securityContext.runAsUser"))),
+        };
+        let user = UserView {
+            uid,
+            name: None,
+            userns,
+        };
+
+        let seccomp = match sc.and_then(|s| s.seccomp_profile.as_ref()) {
+            Some(p) => Field::new(seccomp_kind(&p.type_), format!("{scp}.seccompProfile.type")),
+            None => match pod_sc.and_then(|p| p.seccomp_profile.as_ref()) {
+                Some(p) => Field::new(
+                    seccomp_kind(&p.type_),
+                    format!("{sp}.securityContext.seccompProfile.type"),
+                ),
+                None => Field::new(Seccomp::Unset, format!("{scp}.seccompProfile")),
+            },
+        };
+
+        let mut lsm_unconfined = Vec::new();
+        match sc.and_then(|s| s.app_armor_profile.as_ref()) {
+            Some(p) => {
+                if p.type_ == "Unconfined" {
+                    lsm_unconfined.push(Field::new(
+                        "apparmor:Unconfined".to_string(),
+                        format!("{scp}.appArmorProfile.type"),
+                    ));
+                }
+            }
+            None => {
+                if let Some(p) = pod_sc.and_then(|p| p.app_armor_profile.as_ref()) {
+                    if p.type_ == "Unconfined" {
+                        lsm_unconfined.push(Field::new(
+                            "apparmor:Unconfined".to_string(),
+                            format!("{sp}.securityContext.appArmorProfile.type"),
+                        ));
+                    }
+                }
+            }
+        }
+        let aa_key = format!("container.apparmor.security.beta.kubernetes.io/{}", c.name);
+        if let Some(v) = w
+            .pod_metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&aa_key))
+        {
+            if v == "unconfined" {
+                lsm_unconfined.push(Field::new(
+                    format!("apparmor:{v}"),
+                    key_path(&format!("{mp}.annotations"), &aa_key),
+                ));
+            }
+        }
+        let selinux = match sc.and_then(|s| s.se_linux_options.as_ref()) {
+            Some(o) => Some((o, format!("{scp}.seLinuxOptions.type"))),
+            None => pod_sc
+                .and_then(|p| p.se_linux_options.as_ref())
+                .map(|o| (o, format!("{sp}.securityContext.seLinuxOptions.type"))),
+        };
+        if let Some((o, field)) = selinux {
+            if let Some(t) = o.type_.as_deref() {
+                if matches!(t, "spc_t" | "unconfined_t") {
+                    lsm_unconfined.push(Field::new(format!("selinux:{t}"), field));
+                }
+            }
+        }
+
+        let no_new_privs = Field::new(
+            sc.and_then(|s| s.allow_privilege_escalation)
+                .map(|ape| !ape),
+            format!("{scp}.allowPrivilegeEscalation"),
+        );
+        let read_only_root = Field::new(
+            sc.and_then(|s| s.read_only_root_filesystem),
+            format!("{scp}.readOnlyRootFilesystem"),
+        );
+        let memory_limit = Field::new(
+            c.resources
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get("memory"))
+                .and_then(|q| parse_quantity(&q.0)),
+            format!("{}.resources.limits.memory", c.path),
+        );
+        let cwd = c
+            .working_dir
+            .map(|d| Field::new(d.to_string(), format!("{}.workingDir", c.path)));
+
+        view.containers.push(ContainerView {
+            name: c.name.to_string(),
+            field: c.path.clone(),
+            privileged,
+            cap_add,
+            cap_bounding: None,
+            user,
+            seccomp,
+            lsm_unconfined,
+            no_new_privs,
+            read_only_root,
+            memory_limit,
+            pids_limit: None,
+            cwd,
+        });
+    }
+
+    for (set, ns, key) in [
+        (spec.host_network, Namespace::Network, "hostNetwork"),
+        (spec.host_pid, Namespace::Pid, "hostPID"),
+        (spec.host_ipc, Namespace::Ipc, "hostIPC"),
+    ] {
+        if set == Some(true) {
+            view.host_namespaces
+                .push(Field::new(ns, format!("{sp}.{key}")));
+        }
+    }
+    if spec.share_process_namespace == Some(true) {
+        view.shared_pid_namespace = Some(format!("{sp}.shareProcessNamespace"));
+    }
+
+    let all = containers(spec, sp);
+    for (i, vol) in spec.volumes.iter().flatten().enumerate() {
+        let Some(hp) = vol.host_path.as_ref() else {
+            continue;
+        };
+        let mounts: Vec<(String, &VolumeMount)> = all
+            .iter()
+            .flat_map(|c| {
+                c.volume_mounts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.name == vol.name)
+                    .map(|(j, m)| (format!("{}.volumeMounts[{j}]", c.path), m))
+            })
+            .collect();
+        let read_only = !mounts.is_empty() && mounts.iter().all(|(_, m)| m.read_only == Some(true));
+        let propagation = mounts
+            .iter()
+            .filter_map(|(_, m)| m.mount_propagation.as_deref())
+            .max_by_key(|p| propagation_rank(p))
+            .map(str::to_string);
+        let sub_path = mounts.iter().any(|(_, m)| has_sub_path(m));
+        let mount_field = mounts
+            .iter()
+            .find(|(_, m)| m.read_only != Some(true))
+            .map(|(f, _)| format!("{f}.readOnly"))
+            .or_else(|| {
+                mounts
+                    .iter()
+                    .find(|(_, m)| m.mount_propagation.is_some())
+                    .map(|(f, _)| format!("{f}.mountPropagation"))
+            })
+            .or_else(|| mounts.first().map(|(f, _)| f.clone()))
+            .unwrap_or_else(|| format!("{sp}.volumes[{i}]"));
+        view.host_mounts.push(HostMount {
+            host_path: hp.path.clone(),
+            target: mounts
+                .first()
+                .map(|(_, m)| m.mount_path.clone())
+                .unwrap_or_default(),
+            read_only,
+            propagation,
+            sub_path,
+            field: format!("{sp}.volumes[{i}].hostPath.path"),
+            mount_field,
+        });
+    }
+
+    if let Some(sysctls) = pod_sc.and_then(|p| p.sysctls.as_ref()) {
+        for (i, s) in sysctls.iter().enumerate() {
+            view.sysctls.push(Field::new(
+                s.name.clone(),
+                format!("{sp}.securityContext.sysctls[{i}].name"),
+            ));
+        }
+    }
+    view
+}
+
+fn seccomp_kind(t: &str) -> Seccomp {
+    match t {
+        "RuntimeDefault" => Seccomp::RuntimeDefault,
+        "Localhost" => Seccomp::Profile,
+        // `Unconfined`, and anything the API server would not accept: fail closed.
+        _ => Seccomp::Unconfined,
+    }
+}
+
+fn propagation_rank(p: &str) -> u8 {
+    match p {
+        "Bidirectional" => 2,
+        "HostToContainer" => 1,
+        _ => 0,
+    }
+}
+
+fn has_sub_path(m: &VolumeMount) -> bool {
+    m.sub_path.as_deref().is_some_and(|s| !s.is_empty())
+        || m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Kubernetes-only escape rules
+// ------------------------------------------------------------------------------------------------
+
+/// Kubernetes-only escape rules on one object: SKD-ESC-024 (subPath on a hostPath volume),
+/// SKD-ESC-025 (gitRepo volume), SKD-ESC-026 (Bidirectional mount propagation on any volume) and
+/// SKD-ESC-030 (shareProcessNamespace).
+pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
+    let spec = &w.spec;
+    let sp = w.spec_path.as_str();
+    let mut out = Vec::new();
+    let volumes = spec.volumes.as_deref().unwrap_or(&[]);
+
+    for (i, v) in volumes.iter().enumerate() {
+        if let Some(g) = &v.git_repo {
+            out.push(Violation::new(
+                "SKD-ESC-025",
+                format!("{sp}.volumes[{i}].gitRepo"),
+                format!(
+                    "volume {:?} clones {:?} with git on the node (gitRepo)",
+                    v.name, g.repository
+                ),
+            ));
+        }
+    }
+
+    for c in containers(spec, sp) {
+        for (j, m) in c.volume_mounts.iter().enumerate() {
+            let mp = format!("{}.volumeMounts[{j}]", c.path);
+            let host_path = volumes
+                .iter()
+                .find(|v| v.name == m.name)
+                .and_then(|v| v.host_path.as_ref());
+            if let Some(hp) = host_path {
+                for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
+                    if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
+                        out.push(Violation::new(
+                            "SKD-ESC-024",
+                            format!("{mp}.{key}"),
+                            format!(
+                                "container {:?} mounts hostPath volume {:?} ({}) with {key} {:?}",
+                                c.name, m.name, hp.path, s
+                            ),
+                        ));
+                    }
+                }
+            }
+            if m.mount_propagation.as_deref() == Some("Bidirectional") {
+                out.push(Violation::new(
+                    "SKD-ESC-026",
+                    format!("{mp}.mountPropagation"),
+                    format!(
+                        "container {:?} mounts volume {:?} at {} with mountPropagation=Bidirectional",
+                        c.name, m.name, m.mount_path
+                    ),
+                ));
+            }
+        }
+    }
+
+    if spec.share_process_namespace == Some(true) {
+        out.push(Violation::new(
+            "SKD-ESC-030",
+            format!("{sp}.shareProcessNamespace"),
+            "pod must not set shareProcessNamespace=true",
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("512Mi"), Some(512 << 20));
+        assert_eq!(parse_quantity("1G"), Some(1_000_000_000));
+        assert_eq!(parse_quantity("1Gi"), Some(1 << 30));
+        assert_eq!(parse_quantity("1.5Gi"), Some(3 << 29));
+        assert_eq!(parse_quantity("128974848"), Some(128_974_848));
+        assert_eq!(parse_quantity("129e6"), Some(129_000_000));
+        assert_eq!(parse_quantity("129E6"), Some(129_000_000));
+        assert_eq!(parse_quantity("123Ki"), Some(123 * 1024));
+        assert_eq!(parse_quantity("100m"), Some(1));
+        assert_eq!(parse_quantity("0.5"), Some(1));
+        assert_eq!(parse_quantity("1k"), Some(1000));
+        assert_eq!(parse_quantity(".5k"), Some(500));
+        assert_eq!(parse_quantity("-1"), Some(-1));
+        assert_eq!(parse_quantity("0"), Some(0));
+        assert_eq!(parse_quantity(""), None);
+        assert_eq!(parse_quantity("Mi"), None);
+        assert_eq!(parse_quantity("12 Mi"), None);
+        assert_eq!(parse_quantity("1Xi"), None);
+        assert_eq!(parse_quantity("1.2.3"), None);
+        assert_eq!(parse_quantity("99999999999Ei"), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(metadata_path("spec"), "metadata");
+        assert_eq!(
+            metadata_path("spec.template.spec"),
+            "spec.template.metadata"
+        );
+        assert_eq!(
+            metadata_path("spec.jobTemplate.spec.template.spec"),
+            "spec.jobTemplate.spec.template.metadata"
+        );
+        assert_eq!(metadata_path("template.spec"), "template.metadata");
+        assert_eq!(
+            key_path("metadata.annotations", "a_b"),
+            "metadata.annotations.a_b"
+        );
+        assert_eq!(
+            key_path(
+                "metadata.annotations",
+                "container.apparmor.security.beta.kubernetes.io/app"
+            ),
+            "metadata.annotations['container.apparmor.security.beta.kubernetes.io/app']"
+        );
+    }
 }
