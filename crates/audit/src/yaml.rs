@@ -1,1 +1,1126 @@
-//! (being written)
+//! YAML (and JSON, which is YAML) read the way Kubernetes reads it.
+//!
+//! kubectl, Helm and the API server convert YAML to JSON with `sigs.k8s.io/yaml`, a fork of
+//! go-yaml v2: YAML 1.1 scalar resolution (`resolve.go`), merge keys, and duplicate keys where the
+//! last one wins. This module reproduces that on top of `saphyr-parser` events:
+//!
+//! 1. The text is split into documents at `---` / `...` lines, so that a broken document does not
+//!    hide the ones after it (a document marker at column 0 ends any scalar, so the split is safe).
+//! 2. Each document is parsed into a small tree with positions (anchors kept as shared nodes),
+//!    with a nesting-depth limit checked while parsing.
+//! 3. The tree is expanded into a [`YNode`]: plain scalars resolved with YAML 1.1 rules, aliases
+//!    and merge keys (`<<`, single or list) expanded under a node budget (billion laughs), map
+//!    keys turned into strings as `sigs.k8s.io/yaml` does (`yes:` is the key `"true"`).
+//! 4. [`YNode::to_json`] gives the `serde_json::Value` to decode typed objects from and
+//!    [`YNode::field_lines`] the line of every field.
+//!
+//! Problems are reported, never silently skipped: a document that does not parse or expand is an
+//! `SKD-INPUT-001` problem; a duplicate key is `SKD-INPUT-002` (the document is still decoded,
+//! last key wins, as Kubernetes does); a plain scalar that Kubernetes reads as a boolean or number
+//! but a YAML 1.2 tool reads differently (`On`, `yes`, `00`, `0o17`, `1_000`) is `SKD-INPUT-003`.
+//!
+//! Deliberate differences from go-yaml: `!!binary` scalars are kept as their base64 text; a
+//! value `.inf` / `.nan` is resolved (it is a float) but cannot become JSON, so the document is
+//! undecodable, as it is for kubectl.
+
+// A `Problem` is what this module reports; boxing it would only move the allocation.
+#![allow(clippy::result_large_err)]
+
+use crate::source::{push_index, push_key, FieldLines, Problem};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
+use serde_json::{Map, Number, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+/// Rule id of a document that cannot be read.
+pub const UNDECODABLE: &str = "SKD-INPUT-001";
+/// Rule id of a duplicate key.
+pub const DUPLICATE_KEY: &str = "SKD-INPUT-002";
+/// Rule id of a YAML 1.1 scalar read differently by YAML 1.2 tools.
+pub const YAML11_SCALAR: &str = "SKD-INPUT-003";
+
+/// Bounds on what one input may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest input accepted, in bytes.
+    pub max_bytes: usize,
+    /// Most documents read from one input; the rest are reported as one problem.
+    pub max_documents: usize,
+    /// Deepest nesting of mappings and sequences (after alias expansion).
+    pub max_depth: usize,
+    /// Most nodes one document may expand to, on top of 10 per parsed node (alias bombs).
+    pub max_expanded_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 64 * 1024 * 1024,
+            max_documents: 100_000,
+            max_depth: 256,
+            max_expanded_nodes: 1_000_000,
+        }
+    }
+}
+
+/// A resolved YAML value with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YNode {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    pub value: YValue,
+}
+
+/// A resolved YAML value, as go-yaml v2 would decode it into `interface{}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum YValue {
+    Null,
+    Bool(bool),
+    /// An integer (i64 or u64).
+    Int(Number),
+    Float(f64),
+    Str(String),
+    Seq(Vec<YNode>),
+    /// Entries in source order, keys unique (the last duplicate won).
+    Map(Vec<YEntry>),
+}
+
+/// One entry of a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YEntry {
+    pub key: String,
+    /// Position of the key.
+    pub line: u32,
+    pub column: u32,
+    pub value: YNode,
+}
+
+/// One document of a stream.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// 0-based index in the stream.
+    pub index: usize,
+    /// Line where the document's content (or its `---`) starts.
+    pub line: u32,
+    /// The content, or why it could not be read (an `SKD-INPUT-001` problem).
+    pub root: Result<YNode, Problem>,
+    /// Duplicate keys and YAML 1.1 scalars met in this document.
+    pub problems: Vec<Problem>,
+}
+
+impl YNode {
+    /// The value of `key` if this is a mapping that has it.
+    pub fn get(&self, key: &str) -> Option<&YNode> {
+        match &self.value {
+            YValue::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
+            _ => None,
+        }
+    }
+
+    /// The entry of `key` (with the key's position) if this is a mapping that has it.
+    pub fn entry(&self, key: &str) -> Option<&YEntry> {
+        match &self.value {
+            YValue::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            YValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, YValue::Null)
+    }
+
+    /// The JSON value Kubernetes would decode (`sigs.k8s.io/yaml.YAMLToJSON`). Fails on values
+    /// JSON cannot hold (`.inf`, `.nan`), naming where.
+    pub fn to_json(&self) -> Result<Value, Problem> {
+        let mut path = String::new();
+        self.to_json_at(&mut path)
+    }
+
+    fn to_json_at(&self, path: &mut String) -> Result<Value, Problem> {
+        Ok(match &self.value {
+            YValue::Null => Value::Null,
+            YValue::Bool(b) => Value::Bool(*b),
+            YValue::Int(n) => Value::Number(n.clone()),
+            YValue::Float(f) => float_to_json(*f).ok_or_else(|| Problem {
+                rule_id: UNDECODABLE,
+                line: Some(self.line),
+                column: Some(self.column),
+                object: None,
+                field: path.clone(),
+                message: format!("the float {f} has no JSON form; Kubernetes rejects the document"),
+            })?,
+            YValue::Str(s) => Value::String(s.clone()),
+            YValue::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    out.push(item.to_json_at(path)?);
+                    path.truncate(len);
+                }
+                Value::Array(out)
+            }
+            YValue::Map(entries) => {
+                let mut out = Map::new();
+                for e in entries {
+                    let child = push_key(path, &e.key);
+                    let mut child_path = child;
+                    let v = e.value.to_json_at(&mut child_path)?;
+                    out.insert(e.key.clone(), v);
+                }
+                Value::Object(out)
+            }
+        })
+    }
+
+    /// The position of every field under this node, with paths relative to it (`""` is this
+    /// node). Mapping entries are placed at their key, sequence items at the item.
+    pub fn field_lines(&self) -> FieldLines {
+        let mut lines = FieldLines::default();
+        lines.insert(String::new(), self.line, self.column);
+        self.collect_lines("", &mut lines);
+        lines
+    }
+
+    fn collect_lines(&self, path: &str, lines: &mut FieldLines) {
+        match &self.value {
+            YValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let child = push_index(path, i);
+                    lines.insert(child.clone(), item.line, item.column);
+                    item.collect_lines(&child, lines);
+                }
+            }
+            YValue::Map(entries) => {
+                for e in entries {
+                    let child = push_key(path, &e.key);
+                    lines.insert(child.clone(), e.line, e.column);
+                    e.value.collect_lines(&child, lines);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// JSON for a float the way Go's `json.Marshal` writes it: integral values become integers (so
+/// `runAsUser: 08`, a YAML 1.1 float, still decodes into an integer field as it does in Go).
+fn float_to_json(f: f64) -> Option<Value> {
+    if !f.is_finite() {
+        return None;
+    }
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        return Some(Value::Number(Number::from(f as i64)));
+    }
+    Number::from_f64(f).map(Value::Number)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting the stream into documents.
+
+/// A piece of the input holding whole documents, with the line it starts on.
+struct Chunk<'a> {
+    text: &'a str,
+    first_line: u32,
+}
+
+fn is_marker(line: &str, marker: &str) -> bool {
+    line.strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// Split at lines that start with `---` (a new document). Directive lines (`%...`) just before a
+/// `---` go with the document they introduce.
+fn split_documents(text: &str) -> Vec<Chunk<'_>> {
+    let mut starts: Vec<(usize, u32)> = vec![(0, 1)];
+    let mut offset = 0usize;
+    // Offset and line of a run of directive lines that may belong to the next document.
+    let mut directive_start: Option<(usize, u32)> = None;
+    for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
+        if is_marker(line, "---") {
+            let start = directive_start.unwrap_or((offset, line_no));
+            if start.0 > 0 {
+                starts.push(start);
+            }
+            directive_start = None;
+        } else if line.starts_with('%') {
+            if directive_start.is_none() {
+                directive_start = Some((offset, line_no));
+            }
+        } else if !(line.trim().is_empty() || line.trim_start().starts_with('#')) {
+            directive_start = None;
+        }
+        offset += line.len();
+    }
+    starts.dedup_by_key(|s| s.0);
+    let mut chunks = Vec::with_capacity(starts.len());
+    for (i, &(start, first_line)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map_or(text.len(), |s| s.0);
+        chunks.push(Chunk {
+            text: &text[start..end],
+            first_line,
+        });
+    }
+    chunks
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing a chunk into raw trees.
+
+#[derive(Debug)]
+enum RawKind {
+    Scalar {
+        text: String,
+        style: ScalarStyle,
+        tag: Option<Tag>,
+    },
+    Seq(Vec<Rc<RawNode>>),
+    /// Keys and values alternate.
+    Map(Vec<Rc<RawNode>>),
+    Alias(Rc<RawNode>),
+}
+
+#[derive(Debug)]
+struct RawNode {
+    line: u32,
+    column: u32,
+    kind: RawKind,
+}
+
+/// A container being built.
+struct Open {
+    line: u32,
+    column: u32,
+    anchor: usize,
+    is_map: bool,
+    children: Vec<Rc<RawNode>>,
+}
+
+struct RawDocument {
+    line: u32,
+    root: Result<Option<Rc<RawNode>>, Problem>,
+    nodes: usize,
+}
+
+fn input_problem(line: u32, column: u32, message: String) -> Problem {
+    Problem {
+        rule_id: UNDECODABLE,
+        line: Some(line),
+        column: Some(column),
+        object: None,
+        field: String::new(),
+        message,
+    }
+}
+
+fn scan_problem(e: &ScanError, first_line: u32) -> Problem {
+    let m = e.marker();
+    input_problem(
+        m.line() as u32 + first_line - 1,
+        m.col() as u32 + 1,
+        format!("YAML syntax error: {}", e.info()),
+    )
+}
+
+/// Parse one chunk into its documents. Stops at the first error, which becomes the last
+/// document's problem.
+fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, budget: usize) {
+    let mut parser = Parser::new_from_str(chunk.text);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut anchors: HashMap<usize, Rc<RawNode>> = HashMap::new();
+    let mut current: Option<RawDocument> = None;
+    let mut root: Option<Rc<RawNode>> = None;
+    let mut nodes = 0usize;
+    let line_of = |l: usize| l as u32 + chunk.first_line - 1;
+    loop {
+        let (event, span) = match parser.next_event() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let p = scan_problem(&e, chunk.first_line);
+                let line = current.as_ref().map_or(p.line.unwrap_or(1), |d| d.line);
+                out.push(RawDocument {
+                    line,
+                    root: Err(p),
+                    nodes,
+                });
+                return;
+            }
+        };
+        let line = line_of(span.start.line());
+        let column = span.start.col() as u32 + 1;
+        let mut finished: Option<(Rc<RawNode>, usize)> = None;
+        let is_map = matches!(event, Event::MappingStart(..));
+        match event {
+            Event::StreamStart | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                anchors.clear();
+                stack.clear();
+                root = None;
+                nodes = 0;
+                current = Some(RawDocument {
+                    line,
+                    root: Ok(None),
+                    nodes: 0,
+                });
+            }
+            Event::DocumentEnd => {
+                if let Some(mut d) = current.take() {
+                    d.root = Ok(root.take());
+                    d.nodes = nodes;
+                    out.push(d);
+                }
+            }
+            Event::Alias(id) => match anchors.get(&id) {
+                Some(target) => {
+                    finished = Some((
+                        Rc::new(RawNode {
+                            line,
+                            column,
+                            kind: RawKind::Alias(target.clone()),
+                        }),
+                        0,
+                    ))
+                }
+                None => {
+                    out.push(RawDocument {
+                        line: current.as_ref().map_or(line, |d| d.line),
+                        root: Err(input_problem(
+                            line,
+                            column,
+                            "alias to an anchor that is not defined before it (or that contains \
+                             the alias)"
+                                .into(),
+                        )),
+                        nodes,
+                    });
+                    return;
+                }
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                finished = Some((
+                    Rc::new(RawNode {
+                        line,
+                        column,
+                        kind: RawKind::Scalar {
+                            text: text.into_owned(),
+                            style,
+                            tag: tag.map(|t| t.into_owned()),
+                        },
+                    }),
+                    anchor,
+                ));
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= limits.max_depth {
+                    out.push(RawDocument {
+                        line: current.as_ref().map_or(line, |d| d.line),
+                        root: Err(input_problem(
+                            line,
+                            column,
+                            format!("nesting deeper than {} levels", limits.max_depth),
+                        )),
+                        nodes,
+                    });
+                    return;
+                }
+                stack.push(Open {
+                    line,
+                    column,
+                    anchor,
+                    is_map,
+                    children: Vec::new(),
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(open) = stack.pop() {
+                    let kind = if open.is_map {
+                        RawKind::Map(open.children)
+                    } else {
+                        RawKind::Seq(open.children)
+                    };
+                    finished = Some((
+                        Rc::new(RawNode {
+                            line: open.line,
+                            column: open.column,
+                            kind,
+                        }),
+                        open.anchor,
+                    ));
+                }
+            }
+        }
+        if let Some((node, anchor)) = finished {
+            nodes += 1;
+            if nodes > budget {
+                out.push(RawDocument {
+                    line: current.as_ref().map_or(line, |d| d.line),
+                    root: Err(input_problem(
+                        line,
+                        column,
+                        format!("document has more than {budget} nodes"),
+                    )),
+                    nodes,
+                });
+                return;
+            }
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                Some(parent) => parent.children.push(node),
+                None => root = Some(node),
+            }
+        }
+    }
+    if let Some(mut d) = current.take() {
+        d.root = Ok(root.take());
+        d.nodes = nodes;
+        out.push(d);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar resolution (go-yaml v2 resolve.go).
+
+/// A resolved plain scalar, and whether YAML 1.2 tools would read it differently.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Null,
+    Bool(bool),
+    Int(Number),
+    Float(f64),
+    Str,
+}
+
+/// Resolve a plain (unquoted, untagged) scalar as Kubernetes does. The flag says the text is a
+/// non-canonical YAML 1.1 form (`On`, `y`, `00`, `0o17`, `0x1f`, `+1`, `1_000`, `0b1`).
+pub fn resolve_plain(s: &str) -> (Scalar, bool) {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return (Scalar::Null, false),
+        "true" | "True" | "TRUE" => return (Scalar::Bool(true), false),
+        "false" | "False" | "FALSE" => return (Scalar::Bool(false), false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return (Scalar::Bool(true), true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return (Scalar::Bool(false), true)
+        }
+        ".nan" | ".NaN" | ".NAN" => return (Scalar::Float(f64::NAN), false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return (Scalar::Float(f64::INFINITY), false)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return (Scalar::Float(f64::NEG_INFINITY), false),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    match first {
+        b'.' => {
+            if s.bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
+                if let Ok(f) = s.parse::<f64>() {
+                    if f.is_finite() {
+                        return (Scalar::Float(f), false);
+                    }
+                }
+            }
+            (Scalar::Str, false)
+        }
+        b'+' | b'-' | b'0'..=b'9' => {
+            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            let canonical_int = is_canonical_decimal(s);
+            if let Some(n) = go_parse_int(&plain) {
+                return (Scalar::Int(n), !canonical_int);
+            }
+            if is_yaml_style_float(&plain) {
+                if let Ok(f) = plain.parse::<f64>() {
+                    if f.is_finite() {
+                        let odd = s.contains('_') || has_leading_zero(&plain);
+                        return (Scalar::Float(f), odd);
+                    }
+                }
+            }
+            let (neg, digits) = match plain.strip_prefix("-0b") {
+                Some(d) => (true, Some(d)),
+                None => (false, plain.strip_prefix("0b")),
+            };
+            if let Some(d) = digits {
+                if !d.is_empty() && d.bytes().all(|c| c == b'0' || c == b'1') {
+                    if let Ok(v) = u64::from_str_radix(d, 2) {
+                        let n = if neg {
+                            i64::try_from(v).ok().map(|v| Number::from(-v))
+                        } else {
+                            Some(Number::from(v))
+                        };
+                        if let Some(n) = n {
+                            return (Scalar::Int(n), true);
+                        }
+                    }
+                }
+            }
+            (Scalar::Str, false)
+        }
+        _ => (Scalar::Str, false),
+    }
+}
+
+fn is_canonical_decimal(s: &str) -> bool {
+    let d = s.strip_prefix('-').unwrap_or(s);
+    !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()) && (d == "0" || !d.starts_with('0'))
+}
+
+fn has_leading_zero(s: &str) -> bool {
+    let d = s.trim_start_matches(['+', '-']);
+    d.len() > 1 && d.starts_with('0') && d.as_bytes()[1].is_ascii_digit()
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)` for values above i64.
+fn go_parse_int(s: &str) -> Option<Number> {
+    let (neg, signed, body) = match s.as_bytes().first()? {
+        b'+' => (false, true, &s[1..]),
+        b'-' => (true, true, &s[1..]),
+        _ => (false, false, s),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let (radix, digits) = if let Some(rest) = body.strip_prefix('0') {
+        let lower = rest.as_bytes().first().map(|c| c.to_ascii_lowercase());
+        match lower {
+            Some(b'x') if body.len() >= 3 => (16, &body[2..]),
+            Some(b'o') if body.len() >= 3 => (8, &body[2..]),
+            Some(b'b') if body.len() >= 3 => (2, &body[2..]),
+            _ => (8, rest),
+        }
+    } else {
+        (10, body)
+    };
+    if !digits.bytes().all(|c| (c as char).is_digit(radix)) {
+        return None;
+    }
+    let v: u64 = if digits.is_empty() {
+        0
+    } else {
+        u64::from_str_radix(digits, radix).ok()?
+    };
+    if neg {
+        if v <= i64::MAX as u64 {
+            Some(Number::from(-(v as i64)))
+        } else if v == i64::MAX as u64 + 1 {
+            Some(Number::from(i64::MIN))
+        } else {
+            None
+        }
+    } else if v <= i64::MAX as u64 || !signed {
+        Some(Number::from(v))
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expansion of raw trees into resolved nodes.
+
+fn core_tag(tag: &Option<Tag>) -> Option<&str> {
+    tag.as_ref()
+        .filter(|t| t.is_yaml_core_schema())
+        .map(|t| t.suffix.as_str())
+}
+
+struct Expander<'p> {
+    budget: usize,
+    used: usize,
+    max_depth: usize,
+    problems: &'p mut Vec<Problem>,
+    path: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Origin {
+    Explicit,
+    Merged,
+}
+
+impl Expander<'_> {
+    fn fail(&self, node: &RawNode, message: String) -> Problem {
+        Problem {
+            rule_id: UNDECODABLE,
+            line: Some(node.line),
+            column: Some(node.column),
+            object: None,
+            field: self.path.clone(),
+            message,
+        }
+    }
+
+    fn count(&mut self, node: &RawNode) -> Result<(), Problem> {
+        self.used += 1;
+        if self.used > self.budget {
+            return Err(self.fail(
+                node,
+                format!(
+                    "aliases expand to more than {} nodes (an alias bomb?)",
+                    self.budget
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn scalar(&mut self, node: &RawNode) -> Result<YValue, Problem> {
+        let RawKind::Scalar { text, style, tag } = &node.kind else {
+            return Err(self.fail(node, "expected a scalar".into()));
+        };
+        let plain = *style == ScalarStyle::Plain;
+        let resolved = match core_tag(tag) {
+            Some("str") | Some("binary") | Some("timestamp") => Scalar::Str,
+            Some(t @ ("int" | "bool" | "float" | "null")) => {
+                let (r, _) = resolve_plain(text);
+                match (t, r) {
+                    ("int", r @ Scalar::Int(_)) => r,
+                    ("bool", r @ Scalar::Bool(_)) => r,
+                    ("null", r @ Scalar::Null) => r,
+                    ("float", Scalar::Float(f)) => Scalar::Float(f),
+                    ("float", Scalar::Int(n)) => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
+                    _ => return Err(self.fail(node, format!("cannot decode `{text}` as a !!{t}"))),
+                }
+            }
+            Some(other) if !matches!(other, "map" | "seq" | "merge") => Scalar::Str,
+            _ if tag.is_some() && core_tag(tag).is_none() => Scalar::Str,
+            _ if !plain => Scalar::Str,
+            _ => {
+                let (r, odd) = resolve_plain(text);
+                if odd {
+                    let read = match &r {
+                        Scalar::Bool(b) => b.to_string(),
+                        Scalar::Int(n) => n.to_string(),
+                        Scalar::Float(f) => f.to_string(),
+                        _ => String::new(),
+                    };
+                    self.problems.push(Problem {
+                        rule_id: YAML11_SCALAR,
+                        line: Some(node.line),
+                        column: Some(node.column),
+                        object: None,
+                        field: self.path.clone(),
+                        message: format!(
+                            "`{text}` is read by Kubernetes (YAML 1.1) as {read}; YAML 1.2 tools \
+                             read it differently; write {read}"
+                        ),
+                    });
+                }
+                r
+            }
+        };
+        Ok(match resolved {
+            Scalar::Null => YValue::Null,
+            Scalar::Bool(b) => YValue::Bool(b),
+            Scalar::Int(n) => YValue::Int(n),
+            Scalar::Float(f) => YValue::Float(f),
+            Scalar::Str => YValue::Str(text.clone()),
+        })
+    }
+
+    fn expand(&mut self, node: &RawNode, depth: usize) -> Result<YNode, Problem> {
+        self.count(node)?;
+        if depth > self.max_depth {
+            return Err(self.fail(
+                node,
+                format!("nesting deeper than {} levels", self.max_depth),
+            ));
+        }
+        let value = match &node.kind {
+            RawKind::Alias(target) => {
+                let mut n = self.expand(target, depth)?;
+                n.line = node.line;
+                n.column = node.column;
+                return Ok(n);
+            }
+            RawKind::Scalar { .. } => self.scalar(node)?,
+            RawKind::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let len = self.path.len();
+                    self.path.push_str(&format!("[{i}]"));
+                    out.push(self.expand(item, depth + 1)?);
+                    self.path.truncate(len);
+                }
+                YValue::Seq(out)
+            }
+            RawKind::Map(kv) => YValue::Map(self.mapping(node, kv, depth)?),
+        };
+        Ok(YNode {
+            line: node.line,
+            column: node.column,
+            value,
+        })
+    }
+
+    fn key(&mut self, key: &RawNode) -> Result<String, Problem> {
+        let target = deref(key);
+        match &target.kind {
+            RawKind::Scalar { .. } => match self.scalar(target)? {
+                YValue::Str(s) => Ok(s),
+                YValue::Bool(b) => Ok(b.to_string()),
+                YValue::Int(n) => Ok(n.to_string()),
+                YValue::Float(f) if f.is_nan() => Ok(".nan".into()),
+                YValue::Float(f) if f.is_infinite() => {
+                    Ok(if f > 0.0 { ".inf" } else { "-.inf" }.into())
+                }
+                YValue::Float(f) => Ok(f.to_string()),
+                _ => Err(self.fail(key, "a mapping key is null".into())),
+            },
+            _ => Err(self.fail(
+                key,
+                "a mapping key is a mapping or sequence; Kubernetes accepts only scalar keys"
+                    .into(),
+            )),
+        }
+    }
+
+    fn mapping(
+        &mut self,
+        node: &RawNode,
+        kv: &[Rc<RawNode>],
+        depth: usize,
+    ) -> Result<Vec<YEntry>, Problem> {
+        let mut entries: Vec<YEntry> = Vec::with_capacity(kv.len() / 2);
+        let mut index: HashMap<String, (usize, Origin)> = HashMap::new();
+        for pair in kv.chunks(2) {
+            let (k, v) = (&pair[0], pair.get(1));
+            let Some(v) = v else {
+                return Err(self.fail(node, "mapping key without a value".into()));
+            };
+            if is_merge_key(k) {
+                let merged = self.merge_sources(v, depth)?;
+                for e in merged {
+                    self.set(&mut entries, &mut index, e, Origin::Merged, k);
+                }
+                continue;
+            }
+            let key = self.key(k)?;
+            let len = self.path.len();
+            let child = push_key(&self.path, &key);
+            self.path = child;
+            let value = self.expand(v, depth + 1)?;
+            self.path.truncate(len);
+            let entry = YEntry {
+                key,
+                line: k.line,
+                column: k.column,
+                value,
+            };
+            self.set(&mut entries, &mut index, entry, Origin::Explicit, k);
+        }
+        Ok(entries)
+    }
+
+    fn set(
+        &mut self,
+        entries: &mut Vec<YEntry>,
+        index: &mut HashMap<String, (usize, Origin)>,
+        entry: YEntry,
+        origin: Origin,
+        key_node: &RawNode,
+    ) {
+        match index.get(&entry.key).copied() {
+            Some((i, was)) => {
+                let prev = &entries[i];
+                let field = push_key(&self.path, &entry.key);
+                match (was, origin) {
+                    (Origin::Explicit, Origin::Explicit) => self.problems.push(Problem {
+                        rule_id: DUPLICATE_KEY,
+                        line: Some(entry.line),
+                        column: Some(entry.column),
+                        object: None,
+                        field,
+                        message: format!(
+                            "key `{}` appears again (first at line {}); Kubernetes keeps this \
+                             last one, other tools may keep the first",
+                            entry.key, prev.line
+                        ),
+                    }),
+                    (Origin::Explicit, Origin::Merged) => self.problems.push(Problem {
+                        rule_id: DUPLICATE_KEY,
+                        line: Some(key_node.line),
+                        column: Some(key_node.column),
+                        object: None,
+                        field,
+                        message: format!(
+                            "the merge key `<<` after `{}` (line {}) overrides it with the \
+                             value from line {}; Kubernetes (go-yaml v2) keeps the merged \
+                             value, YAML 1.2 tools keep the explicit one",
+                            entry.key, prev.line, entry.line
+                        ),
+                    }),
+                    _ => {}
+                }
+                entries[i] = entry;
+                index.insert(entries[i].key.clone(), (i, origin));
+            }
+            None => {
+                index.insert(entry.key.clone(), (entries.len(), origin));
+                entries.push(entry);
+            }
+        }
+    }
+
+    /// The entries a `<<` value merges, in the order they are applied (go-yaml v2: a list is
+    /// applied last to first, so earlier maps win among themselves).
+    fn merge_sources(&mut self, v: &RawNode, depth: usize) -> Result<Vec<YEntry>, Problem> {
+        let target = deref(v);
+        match &target.kind {
+            RawKind::Map(kv) => {
+                self.count(target)?;
+                self.mapping(target, kv, depth)
+            }
+            RawKind::Seq(items) => {
+                let mut out = Vec::new();
+                for item in items.iter().rev() {
+                    let t = deref(item);
+                    let RawKind::Map(kv) = &t.kind else {
+                        return Err(self.fail(
+                            item,
+                            "a merge key `<<` needs a mapping or a list of mappings".into(),
+                        ));
+                    };
+                    self.count(t)?;
+                    out.extend(self.mapping(t, kv, depth)?);
+                }
+                Ok(out)
+            }
+            _ => Err(self.fail(
+                v,
+                "a merge key `<<` needs a mapping or a list of mappings".into(),
+            )),
+        }
+    }
+}
+
+fn deref(node: &RawNode) -> &RawNode {
+    let mut n = node;
+    // Aliases point at finished nodes, which cannot be aliases to themselves.
+    while let RawKind::Alias(t) = &n.kind {
+        n = t;
+    }
+    n
+}
+
+fn is_merge_key(k: &RawNode) -> bool {
+    match &k.kind {
+        RawKind::Scalar { text, style, tag } => {
+            text == "<<"
+                && ((*style == ScalarStyle::Plain && tag.is_none())
+                    || core_tag(tag) == Some("merge"))
+        }
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points.
+
+/// Read every document of a YAML (or JSON) stream with the default limits.
+pub fn load(text: &str) -> Result<Vec<Document>, Problem> {
+    load_with(text, &Limits::default())
+}
+
+/// Read every document of a YAML (or JSON) stream. `Err` when the whole input is refused (too
+/// large); otherwise one [`Document`] per document, each either read or carrying its problem.
+pub fn load_with(text: &str, limits: &Limits) -> Result<Vec<Document>, Problem> {
+    if text.len() > limits.max_bytes {
+        return Err(Problem {
+            rule_id: UNDECODABLE,
+            line: None,
+            column: None,
+            object: None,
+            field: String::new(),
+            message: format!(
+                "input is {} bytes, more than the limit of {}",
+                text.len(),
+                limits.max_bytes
+            ),
+        });
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut docs = Vec::new();
+    let raw_budget = limits.max_expanded_nodes;
+    let mut raw: Vec<RawDocument> = Vec::new();
+    for chunk in split_documents(text) {
+        if raw.len() > limits.max_documents {
+            break;
+        }
+        parse_chunk(&chunk, limits, &mut raw, raw_budget);
+    }
+    let total = raw.len();
+    for (index, rd) in raw.into_iter().enumerate() {
+        if index == limits.max_documents {
+            docs.push(Document {
+                index,
+                line: rd.line,
+                root: Err(input_problem(
+                    rd.line,
+                    1,
+                    format!(
+                        "more than {} documents; this one and the {} after it were not read",
+                        limits.max_documents,
+                        total - index - 1
+                    ),
+                )),
+                problems: Vec::new(),
+            });
+            break;
+        }
+        let mut problems = Vec::new();
+        let root = match rd.root {
+            Err(p) => Err(p),
+            Ok(None) => Ok(YNode {
+                line: rd.line,
+                column: 1,
+                value: YValue::Null,
+            }),
+            Ok(Some(node)) => {
+                let mut ex = Expander {
+                    budget: limits
+                        .max_expanded_nodes
+                        .saturating_add(rd.nodes.saturating_mul(10)),
+                    used: 0,
+                    max_depth: limits.max_depth,
+                    problems: &mut problems,
+                    path: String::new(),
+                };
+                ex.expand(&node, 1)
+            }
+        };
+        dedup(&mut problems);
+        docs.push(Document {
+            index,
+            line: rd.line,
+            root,
+            problems,
+        });
+    }
+    Ok(docs)
+}
+
+/// One problem per place and message (an anchor used twice reports its problems once).
+fn dedup(problems: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    problems.retain(|p| seen.insert((p.rule_id, p.line, p.column, p.message.clone())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(s: &str) -> Option<i64> {
+        match resolve_plain(s).0 {
+            Scalar::Int(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn yaml11_ints() {
+        assert_eq!(int("0o17"), Some(15));
+        assert_eq!(int("0x1f"), Some(31));
+        assert_eq!(int("017"), Some(15));
+        assert_eq!(int("0b101"), Some(5));
+        assert_eq!(int("-0b101"), Some(-5));
+        assert_eq!(int("+1"), Some(1));
+        assert_eq!(int("-0"), Some(0));
+        assert_eq!(int("1_000"), Some(1000));
+        assert_eq!(int("0_0"), Some(0));
+        assert_eq!(int("00"), Some(0));
+        assert_eq!(int("0"), Some(0));
+        assert_eq!(int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(resolve_plain("08").0, Scalar::Float(8.0));
+        assert_eq!(resolve_plain("1e3").0, Scalar::Float(1000.0));
+        assert_eq!(resolve_plain("0x").0, Scalar::Str);
+        assert_eq!(resolve_plain("1.2.3").0, Scalar::Str);
+        assert_eq!(resolve_plain("2001-12-14").0, Scalar::Str);
+        assert_eq!(resolve_plain("_1").0, Scalar::Str);
+        assert_eq!(resolve_plain("1e400").0, Scalar::Str);
+        assert!(!resolve_plain("10").1);
+        assert!(resolve_plain("010").1);
+        assert!(resolve_plain("0o0").1);
+    }
+
+    #[test]
+    fn yaml11_bools_and_nulls() {
+        for t in ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON"] {
+            assert_eq!(resolve_plain(t), (Scalar::Bool(true), true), "{t}");
+        }
+        for t in ["n", "N", "no", "No", "NO", "off", "Off", "OFF"] {
+            assert_eq!(resolve_plain(t), (Scalar::Bool(false), true), "{t}");
+        }
+        for t in ["true", "True", "TRUE"] {
+            assert_eq!(resolve_plain(t), (Scalar::Bool(true), false), "{t}");
+        }
+        assert_eq!(resolve_plain("yEs").0, Scalar::Str);
+        for t in ["", "~", "null", "Null", "NULL"] {
+            assert_eq!(resolve_plain(t).0, Scalar::Null);
+        }
+        assert_eq!(resolve_plain(".inf").0, Scalar::Float(f64::INFINITY));
+        assert_eq!(resolve_plain(".5").0, Scalar::Float(0.5));
+    }
+
+    #[test]
+    fn split_keeps_directives_with_their_document() {
+        let c = split_documents("a: 1\n...\n%YAML 1.1\n---\nb: 2\n");
+        assert_eq!(c.len(), 2);
+        assert!(c[1].text.starts_with("%YAML"));
+        assert_eq!(c[1].first_line, 3);
+    }
+}
