@@ -1,8 +1,479 @@
-//! (being written)
+//! Dockerfile / Containerfile reader: a small lexer that reads the file the way BuildKit's
+//! parser does, into [`policy::dockerfile::Dockerfile`].
+//!
+//! What it handles, in BuildKit's order:
+//! 1. parser directives at the very top (`# syntax=`, `# escape=`, `# check=`), until the first
+//!    line that is not a directive (a blank line, a comment, an instruction);
+//! 2. comment lines (`#` as the first non-blank character) and blank lines, also in the middle of
+//!    a continued instruction, where BuildKit drops them too;
+//! 3. line continuations: the escape character (`\` or the `# escape=` one) as the last
+//!    non-blank character of a line;
+//! 4. heredocs on `RUN`, `COPY` and `ADD`: every word `<<NAME`, `<<-NAME`, `<<"NAME"`,
+//!    `<<'NAME'` of the instruction line opens one, in order; their bodies follow the line;
+//! 5. flags (`--name=value`) before the arguments, then JSON (exec) form when the arguments are a
+//!    JSON array of strings, else shell form.
+//!
+//! Field paths are documented in `policy::dockerfile`: `globalArgs[i]`, `stages[s]` (the FROM),
+//! `stages[s].instructions[i]`, `stages[s].instructions[i].heredocs[h]`; each maps to its line.
+//!
+//! Suppressions are comment lines `# stockade:ignore ID[,ID]: reason` anywhere in the file.
 
-use crate::source::FileReport;
+use crate::source::{FieldLines, FileReport, Item, ObjectRef, Problem, Subject, Suppression};
+use policy::catalogue::Format;
+use policy::dockerfile::{Args, Dockerfile, Flag, Heredoc, Instruction, Stage};
 
-/// Read a file (being written).
-pub fn read(path: &str, _text: &str) -> FileReport {
-    FileReport::new(path, None)
+const KEYWORDS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Instructions whose arguments may be a JSON array.
+const EXEC_FORM: &[&str] = &["RUN", "CMD", "ENTRYPOINT", "SHELL", "ADD", "COPY", "VOLUME"];
+
+/// Instructions that take heredocs.
+const HEREDOC: &[&str] = &["RUN", "COPY", "ADD"];
+
+/// What the lexer produced.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub dockerfile: Dockerfile,
+    pub lines: FieldLines,
+    pub suppressions: Vec<Suppression>,
+    pub problems: Vec<Problem>,
+}
+
+/// Read one Dockerfile into a report with one item (`Subject::Dockerfile`).
+pub fn read(path: &str, text: &str) -> FileReport {
+    let mut report = FileReport::new(path, Some(Format::Dockerfile));
+    let parsed = parse(text);
+    let object = ObjectRef {
+        kind: "Dockerfile".to_string(),
+        name: path.rsplit('/').next().unwrap_or(path).to_string(),
+        namespace: None,
+    };
+    for mut p in parsed.problems {
+        p.object = Some(object.clone());
+        report.problems.push(p);
+    }
+    report.items.push(Item {
+        object,
+        document: 0,
+        line: 1,
+        lines: parsed.lines,
+        suppressions: parsed.suppressions,
+        subject: Subject::Dockerfile(Box::new(parsed.dockerfile)),
+    });
+    report
+}
+
+fn problem(line: u32, column: u32, field: &str, message: String) -> Problem {
+    Problem {
+        rule_id: "SKD-INPUT-001",
+        line: Some(line),
+        column: Some(column),
+        object: None,
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// Parse Dockerfile text.
+pub fn parse(text: &str) -> Parsed {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let mut out = Parsed::default();
+    out.dockerfile.escape = '\\';
+    out.lines.insert(String::new(), 1, 1);
+
+    // 1. Parser directives.
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((name, value)) = directive(lines[i]) else {
+            break;
+        };
+        if name == "escape" {
+            match value.as_str() {
+                "\\" => out.dockerfile.escape = '\\',
+                "`" => out.dockerfile.escape = '`',
+                v => out.problems.push(problem(
+                    i as u32 + 1,
+                    1,
+                    "",
+                    format!("invalid escape directive {v:?}: it must be ` or \\"),
+                )),
+            }
+        }
+        if out.dockerfile.directives.iter().any(|(n, _)| *n == name) {
+            out.problems.push(problem(
+                i as u32 + 1,
+                1,
+                "",
+                format!("the {name} directive is given twice"),
+            ));
+        }
+        out.dockerfile.directives.push((name, value));
+        i += 1;
+    }
+    let escape = out.dockerfile.escape;
+
+    // 2.-5. Instructions.
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() {
+            i += 1;
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            comment(trimmed, &mut out.suppressions);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let column = (line.len() - trimmed.len()) as u32 + 1;
+        // Join continuation lines.
+        let mut logical = String::new();
+        loop {
+            let l = lines[i];
+            i += 1;
+            match continued(l, escape) {
+                Some(body) => {
+                    logical.push_str(body);
+                    while i < lines.len() {
+                        let t = lines[i].trim_start();
+                        if t.is_empty() {
+                            i += 1;
+                        } else if t.starts_with('#') {
+                            comment(t, &mut out.suppressions);
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                    if i >= lines.len() {
+                        break;
+                    }
+                }
+                None => {
+                    logical.push_str(l);
+                    break;
+                }
+            }
+        }
+        let logical = logical.trim();
+        let (kw, rest) = split_first_word(logical);
+        let keyword = kw.to_ascii_uppercase();
+        let mut ins = Instruction {
+            keyword: keyword.clone(),
+            line: start as u32 + 1,
+            ..Instruction::default()
+        };
+
+        // Flags, then arguments.
+        let mut rest = rest.trim_start();
+        while rest.starts_with("--") {
+            let (word, after) = split_first_word(rest);
+            let body = &word[2..];
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            ins.flags.push(Flag {
+                name: name.to_ascii_lowercase(),
+                value,
+            });
+            rest = after.trim_start();
+        }
+        ins.args = if EXEC_FORM.contains(&keyword.as_str()) && rest.starts_with('[') {
+            match serde_json::from_str::<Vec<String>>(rest) {
+                Ok(v) => Args::Exec(v),
+                Err(_) => Args::Shell(rest.to_string()),
+            }
+        } else {
+            Args::Shell(rest.to_string())
+        };
+
+        // Heredoc bodies follow the instruction line.
+        if HEREDOC.contains(&keyword.as_str()) && matches!(ins.args, Args::Shell(_)) {
+            for (name, strip_tabs, expand) in heredoc_words(rest, escape) {
+                let body_start = i;
+                let mut body: Vec<&str> = Vec::new();
+                let mut closed = false;
+                while i < lines.len() {
+                    let l = lines[i];
+                    i += 1;
+                    let l = if strip_tabs {
+                        l.trim_start_matches('\t')
+                    } else {
+                        l
+                    };
+                    if l == name {
+                        closed = true;
+                        break;
+                    }
+                    body.push(l);
+                }
+                if !closed {
+                    out.problems.push(problem(
+                        ins.line,
+                        column,
+                        "",
+                        format!(
+                            "heredoc <<{name} opened on line {} is never closed",
+                            ins.line
+                        ),
+                    ));
+                }
+                let mut content = body.join("\n");
+                if closed {
+                    content.push('\n');
+                }
+                ins.heredocs.push(Heredoc {
+                    name,
+                    content,
+                    expand,
+                    strip_tabs,
+                    line: body_start as u32 + 1,
+                });
+            }
+        }
+        ins.end_line = i as u32;
+
+        if !KEYWORDS.contains(&keyword.as_str()) {
+            out.problems.push(problem(
+                ins.line,
+                column,
+                "",
+                format!("unknown instruction {kw}"),
+            ));
+            continue;
+        }
+        let df = &mut out.dockerfile;
+        if keyword == "FROM" {
+            let s = df.stages.len();
+            ins.field = format!("stages[{s}]");
+            let text = ins.args.text();
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let base = words.first().copied().unwrap_or("").to_string();
+            let name = match words.as_slice() {
+                [_, as_kw, n, ..] if as_kw.eq_ignore_ascii_case("as") => {
+                    Some(n.to_ascii_lowercase())
+                }
+                _ => None,
+            };
+            if base.is_empty() {
+                out.problems.push(problem(
+                    ins.line,
+                    column,
+                    &ins.field,
+                    "FROM names no image".to_string(),
+                ));
+            }
+            insert_lines(&mut out.lines, &ins, column);
+            df.stages.push(Stage {
+                field: ins.field.clone(),
+                from: ins,
+                base,
+                name,
+                instructions: Vec::new(),
+            });
+        } else if !df.stages.is_empty() {
+            let s = df.stages.len() - 1;
+            let stage = &mut df.stages[s];
+            ins.field = format!("stages[{s}].instructions[{}]", stage.instructions.len());
+            insert_lines(&mut out.lines, &ins, column);
+            stage.instructions.push(ins);
+        } else if keyword == "ARG" {
+            ins.field = format!("globalArgs[{}]", df.global_args.len());
+            insert_lines(&mut out.lines, &ins, column);
+            df.global_args.push(ins);
+        } else {
+            out.problems.push(problem(
+                ins.line,
+                column,
+                "",
+                format!("{keyword} before the first FROM (only ARG may come before FROM)"),
+            ));
+        }
+    }
+    if out.dockerfile.stages.is_empty() {
+        out.problems.push(problem(
+            1,
+            1,
+            "",
+            "no FROM instruction: this is not a Dockerfile BuildKit can build".to_string(),
+        ));
+    }
+    out
+}
+
+fn insert_lines(lines: &mut FieldLines, ins: &Instruction, column: u32) {
+    lines.insert(ins.field.clone(), ins.line, column);
+    for (h, doc) in ins.heredocs.iter().enumerate() {
+        lines.insert(ins.heredoc_field(h), doc.line, 1);
+    }
+}
+
+/// `# name=value` at the top of the file, for a known directive.
+fn directive(line: &str) -> Option<(String, String)> {
+    let body = line.trim_start().strip_prefix('#')?;
+    let (name, value) = body.split_once('=')?;
+    let name = name.trim().to_ascii_lowercase();
+    let known = matches!(name.as_str(), "syntax" | "escape" | "check");
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric());
+    (known && plain).then(|| (name, value.trim().to_string()))
+}
+
+/// A comment line; records a `stockade:ignore` suppression.
+fn comment(trimmed: &str, suppressions: &mut Vec<Suppression>) {
+    let body = trimmed.trim_start_matches('#').trim();
+    let Some(rest) = body.strip_prefix("stockade:ignore") else {
+        return;
+    };
+    let (ids, reason) = match rest.split_once(':') {
+        Some((ids, reason)) => (ids, reason.trim()),
+        None => (rest, ""),
+    };
+    let rule_ids: Vec<String> = ids
+        .split([',', ' ', '\t'])
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    if !rule_ids.is_empty() {
+        suppressions.push(Suppression {
+            rule_ids,
+            reason: reason.to_string(),
+        });
+    }
+}
+
+/// The line without its trailing escape character, when it continues on the next line.
+fn continued(line: &str, escape: char) -> Option<&str> {
+    let t = line.trim_end_matches([' ', '\t']);
+    t.strip_suffix(escape)
+}
+
+fn split_first_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(p) => (&s[..p], &s[p..]),
+        None => (s, ""),
+    }
+}
+
+/// Heredoc openers among the words of an instruction line: (name, strip tabs, expand).
+///
+/// Words are split like BuildKit's shell lexer with raw quotes: a quoted `"<<EOF"` is not an
+/// opener, `<<"EOF"` is one whose body is not expanded.
+fn heredoc_words(line: &str, escape: char) -> Vec<(String, bool, bool)> {
+    let mut out = Vec::new();
+    for w in raw_words(line, escape) {
+        let Some(spec) = w.strip_prefix("<<") else {
+            continue;
+        };
+        if spec.starts_with('<') {
+            continue; // here-string <<<
+        }
+        let (strip_tabs, spec) = match spec.strip_prefix('-') {
+            Some(s) => (true, s),
+            None => (false, spec),
+        };
+        // The delimiter ends where a redirection or operator starts.
+        let end = spec
+            .find(['>', '<', '|', ';', '&', ')'])
+            .unwrap_or(spec.len());
+        let raw = &spec[..end];
+        let quoted = raw.contains(['"', '\'']);
+        let name: String = raw.chars().filter(|c| *c != '"' && *c != '\'').collect();
+        if name.is_empty() {
+            continue;
+        }
+        out.push((name, strip_tabs, !quoted));
+    }
+    out
+}
+
+/// Split on unquoted blanks, keeping quotes and escapes as written.
+fn raw_words(line: &str, escape: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == escape && q == '"' {
+                    if let Some(d) = chars.next() {
+                        cur.push(d);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == ' ' || c == '\t' => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            None => {
+                cur.push(c);
+                if c == escape {
+                    if let Some(d) = chars.next() {
+                        cur.push(d);
+                    }
+                } else if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heredoc_openers() {
+        let h = heredoc_words(r#"<<EOF cat <<-"X" > f "<<NOT" <<<str <<'Y'"#, '\\');
+        assert_eq!(
+            h,
+            vec![
+                ("EOF".to_string(), false, true),
+                ("X".to_string(), true, false),
+                ("Y".to_string(), false, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn continuation_uses_escape() {
+        assert_eq!(continued("RUN a \\  ", '\\'), Some("RUN a "));
+        assert_eq!(continued("RUN a `", '`'), Some("RUN a "));
+        assert_eq!(continued("RUN a \\", '`'), None);
+    }
 }
