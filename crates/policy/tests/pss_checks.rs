@@ -333,6 +333,29 @@ fn app_armor_annotations() {
 }
 
 #[test]
+fn app_armor_many_annotations_aggregate_like_psa() {
+    let w = with(json!({"metadata": {"annotations": {
+        "container.apparmor.security.beta.kubernetes.io/": "bogus",
+        "container.apparmor.security.beta.kubernetes.io/a": "",
+        "container.apparmor.security.beta.kubernetes.io/b": "runtime/default",
+        "container.apparmor.security.beta.kubernetes.io/c": "localhost/",
+        "container.apparmor.security.beta.kubernetes.io/e": "unconfined",
+        "container.apparmor.security.beta.kubernetes.io/f": "unknown",
+        "unrelated.example.com/e": "unconfined"
+    }}}));
+    assert_eq!(pss::evaluate(&w, B, v(36)).len(), 3);
+    assert_eq!(
+        psa(&w, B, 36),
+        concat!(
+            r#"forbidden AppArmor profiles (annotations must not set AppArmor profile type to "#,
+            r#""container.apparmor.security.beta.kubernetes.io/="bogus"", "#,
+            r#""container.apparmor.security.beta.kubernetes.io/e="unconfined"", "#,
+            r#""container.apparmor.security.beta.kubernetes.io/f="unknown"")"#
+        )
+    );
+}
+
+#[test]
 fn se_linux_options() {
     for good in ["", "container_t", "container_init_t", "container_kvm_t"] {
         let w = container_sc(json!({"seLinuxOptions": {"type": good, "level": "s0:c1,c2"}}));
@@ -601,6 +624,11 @@ fn restricted_volumes() {
     ] {
         fails(&vol(bad), R, 36, "SKD-PSS-013");
     }
+    // Invalid (the API server rejects two sources), but never let a hostPath through restricted
+    // just because an allowed source sits beside it.
+    let mixed = vol(json!({"name": "m", "emptyDir": {}, "hostPath": {"path": "/"}}));
+    fails(&mixed, B, 36, "SKD-PSS-004");
+    fails(&mixed, R, 36, "SKD-PSS-013");
     let two = with(json!({"spec": {"volumes": [
         {"name": "a", "nfs": {"server": "s", "path": "/"}},
         {"name": "b", "hostPath": {"path": "/"}},

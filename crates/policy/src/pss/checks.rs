@@ -1277,15 +1277,21 @@ fn restricted_volumes(ctx: &Ctx) -> Option<Outcome> {
     let mut items = Vec::new();
     for (i, vol) in ctx.spec.volumes.iter().flatten().enumerate() {
         let sources = volume_sources(vol);
-        if sources.iter().any(|(k, set)| *set && ALLOWED.contains(k)) {
-            continue;
-        }
+        let allowed = sources.iter().any(|(k, set)| *set && ALLOWED.contains(k));
         // The first restricted source in upstream's switch order names the type.
-        let kind = sources
+        let restricted = sources
             .iter()
-            .find(|(_, set)| *set)
-            .map(|(k, _)| *k)
-            .unwrap_or("unknown");
+            .find(|(k, set)| *set && !ALLOWED.contains(k))
+            .map(|(k, _)| *k);
+        // Upstream lets a volume through as soon as it has an allowed source. A volume with an
+        // allowed *and* a restricted source (`emptyDir` + `hostPath`) never reaches PSA — API
+        // validation rejects it first — but a static audit does see it, and at restricted the
+        // baseline hostPath check is overridden; so we fail it (same cluster verdict).
+        let kind = match (allowed, restricted) {
+            (true, None) => continue,
+            (_, Some(k)) => k,
+            (false, None) => "unknown",
+        };
         let field = if kind == "unknown" {
             format!("{}.volumes[{i}]", ctx.sp)
         } else {
