@@ -276,11 +276,31 @@ fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            c if go_unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// The non-ASCII characters (below U+10000) that Go's `strconv.IsPrint` rejects and that can
+/// plausibly appear in a manifest: C1 controls, non-ASCII spaces, and invisible format
+/// characters (zero-width, bidi controls, BOM).
+fn go_unprintable(c: char) -> bool {
+    matches!(c as u32,
+        0x80..=0x9f
+        | 0xa0
+        | 0xad
+        | 0x1680
+        | 0x180e
+        | 0x2000..=0x200f
+        | 0x2028..=0x202f
+        | 0x205f..=0x2064
+        | 0x2066..=0x206f
+        | 0x3000
+        | 0xfeff
+        | 0xfff9..=0xfffb)
 }
 
 /// `container "a"` / `containers "a", "b"`.
@@ -1470,4 +1490,26 @@ fn run_as_user_1_35(ctx: &Ctx) -> Option<Outcome> {
         return None;
     }
     run_as_user_1_23(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("unconfined"), r#""unconfined""#);
+        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(go_quote("x\ny\u{1}"), r#""x\ny\x01""#);
+        assert_eq!(go_quote("zero\u{200b}width"), r#""zero\u200bwidth""#);
+        assert_eq!(go_quote("caf\u{e9}"), "\"caf\u{e9}\"");
+    }
+
+    #[test]
+    fn joins_like_psa() {
+        assert_eq!(join_quote::<&str>(&[]), "");
+        assert_eq!(join_quote(&["a", "b"]), r#""a", "b""#);
+        assert_eq!(containers_phrase(&["a"]), r#"container "a""#);
+        assert_eq!(containers_phrase(&["a", "b"]), r#"containers "a", "b""#);
+    }
 }
