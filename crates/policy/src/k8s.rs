@@ -111,19 +111,9 @@ fn volume_has_no_source(v: &Volume) -> bool {
 // Containers and field paths
 // ------------------------------------------------------------------------------------------------
 
-/// Which list a container comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ContainerKind {
-    Init,
-    Regular,
-    Ephemeral,
-}
-
 /// One container of any of the pod's three lists, borrowed, with its field path.
 #[derive(Debug, Clone)]
 pub(crate) struct ContainerRef<'a> {
-    #[allow(dead_code)]
-    pub kind: ContainerKind,
     /// `spec.containers[0]`, `spec.initContainers[1]`, `spec.ephemeralContainers[0]`.
     pub path: String,
     pub name: &'a str,
@@ -139,9 +129,8 @@ pub(crate) struct ContainerRef<'a> {
 }
 
 impl<'a> ContainerRef<'a> {
-    fn from_container(c: &'a Container, kind: ContainerKind, path: String) -> Self {
+    fn from_container(c: &'a Container, path: String) -> Self {
         ContainerRef {
-            kind,
             path,
             name: &c.name,
             security_context: c.security_context.as_ref(),
@@ -158,7 +147,6 @@ impl<'a> ContainerRef<'a> {
 
     fn from_ephemeral(c: &'a EphemeralContainer, path: String) -> Self {
         ContainerRef {
-            kind: ContainerKind::Ephemeral,
             path,
             name: &c.name,
             security_context: c.security_context.as_ref(),
@@ -179,15 +167,11 @@ pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &str) -> Vec<Containe
     let mut out = Vec::new();
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let path = format!("{spec_path}.initContainers[{i}]");
-        out.push(ContainerRef::from_container(c, ContainerKind::Init, path));
+        out.push(ContainerRef::from_container(c, path));
     }
     for (i, c) in spec.containers.iter().enumerate() {
         let path = format!("{spec_path}.containers[{i}]");
-        out.push(ContainerRef::from_container(
-            c,
-            ContainerKind::Regular,
-            path,
-        ));
+        out.push(ContainerRef::from_container(c, path));
     }
     for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
         let path = format!("{spec_path}.ephemeralContainers[{i}]");

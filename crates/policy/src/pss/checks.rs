@@ -276,11 +276,31 @@ fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            c if go_unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// The non-ASCII characters (below U+10000) that Go's `strconv.IsPrint` rejects and that can
+/// plausibly appear in a manifest: C1 controls, non-ASCII spaces, and invisible format
+/// characters (zero-width, bidi controls, BOM).
+fn go_unprintable(c: char) -> bool {
+    matches!(c as u32,
+        0x80..=0x9f
+        | 0xa0
+        | 0xad
+        | 0x1680
+        | 0x180e
+        | 0x2000..=0x200f
+        | 0x2028..=0x202f
+        | 0x205f..=0x2064
+        | 0x2066..=0x206f
+        | 0x3000
+        | 0xfeff
+        | 0xfff9..=0xfffb)
 }
 
 /// `container "a"` / `containers "a", "b"`.
@@ -1277,15 +1297,21 @@ fn restricted_volumes(ctx: &Ctx) -> Option<Outcome> {
     let mut items = Vec::new();
     for (i, vol) in ctx.spec.volumes.iter().flatten().enumerate() {
         let sources = volume_sources(vol);
-        if sources.iter().any(|(k, set)| *set && ALLOWED.contains(k)) {
-            continue;
-        }
+        let allowed = sources.iter().any(|(k, set)| *set && ALLOWED.contains(k));
         // The first restricted source in upstream's switch order names the type.
-        let kind = sources
+        let restricted = sources
             .iter()
-            .find(|(_, set)| *set)
-            .map(|(k, _)| *k)
-            .unwrap_or("unknown");
+            .find(|(k, set)| *set && !ALLOWED.contains(k))
+            .map(|(k, _)| *k);
+        // Upstream lets a volume through as soon as it has an allowed source. A volume with an
+        // allowed *and* a restricted source (`emptyDir` + `hostPath`) never reaches PSA — API
+        // validation rejects it first — but a static audit does see it, and at restricted the
+        // baseline hostPath check is overridden; so we fail it (same cluster verdict).
+        let kind = match (allowed, restricted) {
+            (true, None) => continue,
+            (_, Some(k)) => k,
+            (false, None) => "unknown",
+        };
         let field = if kind == "unknown" {
             format!("{}.volumes[{i}]", ctx.sp)
         } else {
@@ -1464,4 +1490,26 @@ fn run_as_user_1_35(ctx: &Ctx) -> Option<Outcome> {
         return None;
     }
     run_as_user_1_23(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("unconfined"), r#""unconfined""#);
+        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(go_quote("x\ny\u{1}"), r#""x\ny\x01""#);
+        assert_eq!(go_quote("zero\u{200b}width"), r#""zero\u200bwidth""#);
+        assert_eq!(go_quote("caf\u{e9}"), "\"caf\u{e9}\"");
+    }
+
+    #[test]
+    fn joins_like_psa() {
+        assert_eq!(join_quote::<&str>(&[]), "");
+        assert_eq!(join_quote(&["a", "b"]), r#""a", "b""#);
+        assert_eq!(containers_phrase(&["a"]), r#"container "a""#);
+        assert_eq!(containers_phrase(&["a", "b"]), r#"containers "a", "b""#);
+    }
 }
