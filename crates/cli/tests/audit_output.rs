@@ -61,7 +61,13 @@ fn examples_json_report_names_file_line_object_and_field() {
     let v = json(&o);
     assert_eq!(v["schema"], "stockade.audit/v1");
     let ids = rule_ids(&v);
-    for id in ["SKD-PSS-001", "SKD-PSS-002", "SKD-ESC-010", "SKD-ESC-011", "SKD-ESC-020"] {
+    for id in [
+        "SKD-PSS-001",
+        "SKD-PSS-002",
+        "SKD-ESC-010",
+        "SKD-ESC-011",
+        "SKD-ESC-020",
+    ] {
         assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
     }
     let sock = v["findings"]
@@ -101,7 +107,12 @@ fn restricted_example_is_clean_at_hardened_level() {
 fn stdin_is_read_like_a_file() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: yes\n  containers:\n  - name: c\n    image: x\n";
     let o = stockade_stdin(&["audit", "--pss-only", "--level", "baseline", "-"], pod);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("SKD-PSS-001"));
 }
 
@@ -109,7 +120,15 @@ fn stdin_is_read_like_a_file() {
 fn annotation_suppression_is_kept_and_marked() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    stockade.io/ignore: \"SKD-PSS-001: node exporter needs host PID\"\nspec:\n  hostPID: true\n  containers:\n  - name: c\n    image: x\n";
     let o = stockade_stdin(
-        &["audit", "--pss-only", "--level", "baseline", "--format", "json", "-"],
+        &[
+            "audit",
+            "--pss-only",
+            "--level",
+            "baseline",
+            "--format",
+            "json",
+            "-",
+        ],
         pod,
     );
     let v = json(&o);
@@ -186,7 +205,10 @@ fn sarif_is_valid_and_carries_rule_help() {
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
     assert!(!rules.is_empty());
     for r in rules {
-        assert!(r["help"]["text"].as_str().is_some_and(|t| !t.is_empty()), "{r}");
+        assert!(
+            r["help"]["text"].as_str().is_some_and(|t| !t.is_empty()),
+            "{r}"
+        );
         assert!(r["properties"]["security-severity"].is_string(), "{r}");
     }
     for res in run["results"].as_array().expect("results") {
@@ -221,7 +243,11 @@ fn sarif_is_valid_and_carries_rule_help() {
         .arg(&input)
         .output()
         .expect("run sarif-multitool");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stdout));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
     let errors: Vec<_> = report["runs"][0]["results"]

@@ -89,7 +89,10 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             format!("shares the host's {} namespace", ns.value.as_str()),
         );
     }
-    if let Some(f) = &view.shared_pid_namespace {
+    // For pods, shareProcessNamespace and Bidirectional propagation (on any volume, not only
+    // hostPath) are reported by `k8s::evaluate`.
+    let kubernetes = view.format == Format::Kubernetes;
+    if let (Some(f), false) = (&view.shared_pid_namespace, kubernetes) {
         push(
             "SKD-ESC-030",
             f,
@@ -128,7 +131,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             ),
             (None, true) => {}
         }
-        if let Some(p) = &m.propagation {
+        if let (Some(p), false) = (&m.propagation, kubernetes) {
             let lower = p.to_ascii_lowercase();
             if lower == "bidirectional" || lower == "shared" || lower == "rshared" {
                 push(
@@ -287,8 +290,9 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
 
 /// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` or similar.
 pub fn cwd_through_fd(cwd: &str) -> bool {
-    let p = paths::normalize(cwd);
-    let mut it = p.trim_start_matches('/').split('/');
+    // Not `paths::normalize`: `..` after a magic link is resolved by the kernel against the
+    // link's target, so `/proc/1/cwd/..` is outside, not `/proc/1`.
+    let mut it = cwd.split('/').filter(|s| !s.is_empty() && *s != ".");
     if it.next() != Some("proc") {
         return false;
     }
@@ -400,7 +404,7 @@ mod tests {
             mount_field: "services.app.volumes[0]".into(),
         };
         v.host_mounts.push(mount("/var/run/docker.sock", true));
-        assert_eq!(ids(&v), ["SKD-ESC-020", "SKD-ESC-022"]);
+        assert_eq!(ids(&v), ["SKD-ESC-020"]);
         v.host_mounts[0] = mount("/etc/", false);
         assert_eq!(ids(&v), ["SKD-ESC-021"]);
         v.host_mounts[0] = mount("/data", false);
