@@ -1,8 +1,814 @@
-//! (being written)
+//! The compose reader: compose v2, v3 and the Compose Specification (and v1 files, whose services
+//! sit at the top level) into one normalized [`WorkloadView`] per service.
+//!
+//! Read through the Kubernetes-flavoured YAML loader, so anchors, merge keys and extension fields
+//! (`x-*`) work, and YAML 1.1 booleans count (compose-go also casts `yes`/`on` to true).
+//!
+//! What maps where (field paths like `services.web.cap_add[0]`):
+//! - `privileged`, `cap_add`, `user`, `read_only`, `working_dir`;
+//! - `security_opt`: `seccomp:unconfined` / `seccomp=unconfined` (seccomp), a seccomp profile path
+//!   (a custom profile), `apparmor:unconfined`, `label:disable`, `label:type:spc_t`,
+//!   `systempaths=unconfined` (LSM / masking disabled), `no-new-privileges[:true|false]`;
+//! - `pid`, `ipc`, `network_mode` (and v1 `net`), `uts`, `userns_mode`, `cgroup` set to `host`:
+//!   host namespaces; `pid: service:x` / `container:x`: a shared PID namespace;
+//! - `volumes` (short `src:dst[:opts]` and long syntax) whose source is a host path (starts with
+//!   `/`, `.` or `~`; relative paths are resolved against the compose file's directory), and named
+//!   volumes whose top-level definition binds a host path (`driver_opts` with `o: bind` or
+//!   `type: none` and a `device`);
+//! - `devices` (short and long), `device_cgroup_rules` allowing every device (`a`, `*:*`);
+//! - `sysctls` (list or map; the sysctl names);
+//! - `mem_limit` / `deploy.resources.limits.memory` (`512m`, `1g`, bytes), `pids_limit` /
+//!   `deploy.resources.limits.pids`;
+//! - `extends` within the same file (the base service's settings first, then the service's own).
+//!
+//! `${VAR:-default}` and `${VAR-default}` are read as their default; other variables are kept
+//! as written. `x-stockade-ignore` on a service (a string or a list of `ID[,ID]: reason`) gives
+//! suppressions. `cap_drop` and `cgroup_parent` have no place in the model and are read only for
+//! their types. A value of the wrong type is an `SKD-INPUT-001` problem, never a pass.
 
-use crate::source::FileReport;
+// A `Problem` is what this module reports; boxing it would only move the allocation.
+#![allow(clippy::result_large_err)]
 
-/// Read a file (being written).
-pub fn read(path: &str, _text: &str) -> FileReport {
-    FileReport::new(path, None)
+use crate::k8s::parse_suppressions;
+use crate::source::{push_index, push_key, FileReport, Item, ObjectRef, Problem};
+use crate::source::{Subject, Suppression};
+use crate::yaml::{self, YNode, YValue};
+use policy::catalogue::Format;
+use policy::model::{ContainerView, Field, HostMount, Namespace, Seccomp, UserView, WorkloadView};
+
+/// Most `extends` hops followed.
+const MAX_EXTENDS: usize = 8;
+
+/// Read a compose file.
+pub fn read(path: &str, text: &str) -> FileReport {
+    let mut report = FileReport::new(path, Some(Format::Compose));
+    let docs = match yaml::load(text) {
+        Ok(d) => d,
+        Err(p) => {
+            report.skipped = Some(p.message);
+            return report;
+        }
+    };
+    let base_dir = project_dir(path);
+    for doc in docs {
+        match doc.root {
+            Err(p) => report.problems.push(p),
+            Ok(root) => {
+                let first = report.items.len();
+                read_document(&root, doc.index, &base_dir, &mut report);
+                for mut p in doc.problems {
+                    if let Some(item) = report.items[first..].iter().find(|i| {
+                        let prefix = push_key("services", &i.object.name);
+                        p.field == prefix
+                            || p.field.starts_with(&format!("{prefix}."))
+                            || p.field.starts_with(&format!("{prefix}["))
+                    }) {
+                        p.object = Some(item.object.clone());
+                    }
+                    report.problems.push(p);
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The absolute directory relative host paths are taken from.
+fn project_dir(path: &str) -> String {
+    let p = std::path::Path::new(if path == "-" { "." } else { path });
+    let dir = if path == "-" {
+        p.to_path_buf()
+    } else {
+        p.parent().map(|d| d.to_path_buf()).unwrap_or_default()
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        dir
+    };
+    std::path::absolute(&dir)
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn problem(node: &YNode, field: &str, object: Option<&ObjectRef>, message: String) -> Problem {
+    Problem {
+        rule_id: yaml::UNDECODABLE,
+        line: Some(node.line),
+        column: Some(node.column),
+        object: object.cloned(),
+        field: field.to_string(),
+        message,
+    }
+}
+
+fn read_document(root: &YNode, document: usize, base_dir: &str, report: &mut FileReport) {
+    let YValue::Map(top) = &root.value else {
+        if !root.is_null() {
+            report.problems.push(problem(
+                root,
+                "",
+                None,
+                "a compose file must be a mapping with `services`".into(),
+            ));
+        }
+        return;
+    };
+    let (services, prefix): (Vec<(&str, &YNode, u32, u32)>, &str) = match root.get("services") {
+        Some(s) => match &s.value {
+            YValue::Map(entries) => (
+                entries
+                    .iter()
+                    .map(|e| (e.key.as_str(), &e.value, e.line, e.column))
+                    .collect(),
+                "services",
+            ),
+            YValue::Null => (Vec::new(), "services"),
+            _ => {
+                report.problems.push(problem(
+                    s,
+                    "services",
+                    None,
+                    "`services` must be a mapping".into(),
+                ));
+                return;
+            }
+        },
+        None => {
+            // Compose v1: services at the top level.
+            let v1: Vec<_> = top
+                .iter()
+                .filter(|e| !e.key.starts_with("x-") && e.key != "version")
+                .collect();
+            let looks_v1 = !v1.is_empty()
+                && v1
+                    .iter()
+                    .all(|e| e.value.get("image").is_some() || e.value.get("build").is_some());
+            if !looks_v1 {
+                report.problems.push(problem(
+                    root,
+                    "",
+                    None,
+                    "no `services` in this compose file".into(),
+                ));
+                return;
+            }
+            (
+                v1.iter()
+                    .map(|e| (e.key.as_str(), &e.value, e.line, e.column))
+                    .collect(),
+                "",
+            )
+        }
+    };
+    let lines = root.field_lines();
+    let volumes = root.get("volumes");
+    for &(name, node, line, _column) in &services {
+        let object = ObjectRef {
+            kind: "service".into(),
+            name: name.to_string(),
+            namespace: None,
+        };
+        let service_path = push_key(prefix, name);
+        let mut reader = ServiceReader {
+            object: &object,
+            problems: Vec::new(),
+            base_dir,
+            volumes,
+        };
+        // The chain of `extends` within this file, base first.
+        let mut chain = vec![(service_path.clone(), node)];
+        let mut current = node;
+        for _ in 0..MAX_EXTENDS {
+            let base = match current.get("extends").map(|e| &e.value) {
+                Some(YValue::Str(s)) => Some(s.as_str()),
+                Some(YValue::Map(_)) => {
+                    let ext = current.get("extends").expect("present");
+                    if ext.get("file").is_some() {
+                        None
+                    } else {
+                        ext.get("service").and_then(|s| s.as_str())
+                    }
+                }
+                _ => None,
+            };
+            let Some(base) = base else { break };
+            let Some(&(_, base_node, _, _)) = services.iter().find(|(n, ..)| *n == base) else {
+                break;
+            };
+            if chain.iter().any(|(_, n)| std::ptr::eq(*n, base_node)) {
+                break;
+            }
+            chain.push((push_key(prefix, base), base_node));
+            current = base_node;
+        }
+        let mut view = WorkloadView::new(Format::Compose);
+        let mut container = empty_container(name, &service_path);
+        let mut suppressions = Vec::new();
+        if !matches!(node.value, YValue::Map(_) | YValue::Null) {
+            report.problems.push(problem(
+                node,
+                &service_path,
+                Some(&object),
+                format!("service `{name}` must be a mapping"),
+            ));
+            continue;
+        }
+        for (path, n) in chain.iter().rev() {
+            reader.apply(n, path, &mut view, &mut container);
+        }
+        let failed = !reader.problems.is_empty();
+        if let Some(ignore) = node.get("x-stockade-ignore") {
+            suppressions =
+                reader.suppressions(ignore, &push_key(&service_path, "x-stockade-ignore"));
+        }
+        view.containers.push(container);
+        report.problems.append(&mut reader.problems);
+        if failed {
+            continue;
+        }
+        report.items.push(Item {
+            object,
+            document,
+            line,
+            lines: lines.clone(),
+            suppressions,
+            subject: Subject::View(Box::new(view)),
+        });
+    }
+}
+
+fn empty_container(name: &str, path: &str) -> ContainerView {
+    ContainerView {
+        name: name.to_string(),
+        field: path.to_string(),
+        privileged: None,
+        cap_add: Vec::new(),
+        cap_bounding: None,
+        user: UserView::default(),
+        seccomp: Field::new(Seccomp::Unset, push_key(path, "security_opt")),
+        lsm_unconfined: Vec::new(),
+        no_new_privs: Field::new(None, push_key(path, "security_opt")),
+        read_only_root: Field::new(None, push_key(path, "read_only")),
+        memory_limit: Field::new(None, push_key(path, "mem_limit")),
+        pids_limit: Some(Field::new(None, push_key(path, "pids_limit"))),
+        cwd: None,
+    }
+}
+
+struct ServiceReader<'a> {
+    object: &'a ObjectRef,
+    problems: Vec<Problem>,
+    base_dir: &'a str,
+    volumes: Option<&'a YNode>,
+}
+
+/// `${VAR:-default}` / `${VAR-default}` become their default, `$$` a `$`.
+fn interpolate(s: &str) -> String {
+    if !s.contains('$') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(body) = after.strip_prefix('{') {
+            match body.find('}') {
+                Some(end) => {
+                    let inner = &body[..end];
+                    if let Some((_, d)) = inner.split_once(":-").or_else(|| inner.split_once('-')) {
+                        out.push_str(d);
+                    } else {
+                        out.push_str(&rest[i..i + 2 + end + 1]);
+                    }
+                    rest = &body[end + 1..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Docker's `RAMInBytes`: a number with an optional binary unit (b, k, m, g, t, p; `kb`, `kib`).
+pub fn parse_bytes(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let unit = unit.trim();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b').filter(|u| !u.is_empty()))
+        .unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" | "b" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return None,
+    };
+    let v = num * mult;
+    (v.is_finite() && v < 9.0e18).then_some(v as i64)
+}
+
+fn is_host_path(src: &str) -> bool {
+    src.starts_with('/') || src.starts_with('.') || src.starts_with('~')
+}
+
+impl ServiceReader<'_> {
+    fn bad(&mut self, node: &YNode, field: &str, what: &str) {
+        self.problems.push(problem(
+            node,
+            field,
+            Some(self.object),
+            format!("`{field}` must be {what}, not {}", type_name(&node.value)),
+        ));
+    }
+
+    /// A boolean as compose-go reads it (YAML booleans, and strings it casts).
+    fn boolean(&mut self, node: &YNode, field: &str) -> Option<bool> {
+        match &node.value {
+            YValue::Bool(b) => Some(*b),
+            YValue::Null => None,
+            YValue::Str(s) => match interpolate(s).to_ascii_lowercase().as_str() {
+                "y" | "yes" | "true" | "on" => Some(true),
+                "n" | "no" | "false" | "off" => Some(false),
+                _ => {
+                    self.bad(node, field, "a boolean");
+                    None
+                }
+            },
+            _ => {
+                self.bad(node, field, "a boolean");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &YNode, field: &str) -> Option<String> {
+        match &node.value {
+            YValue::Str(s) => Some(interpolate(s)),
+            YValue::Int(n) => Some(n.to_string()),
+            YValue::Float(f) => Some(f.to_string()),
+            YValue::Bool(b) => Some(b.to_string()),
+            YValue::Null => None,
+            _ => {
+                self.bad(node, field, "a string");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, node: &YNode, field: &str) -> Option<i64> {
+        match &node.value {
+            YValue::Int(n) => n.as_i64(),
+            YValue::Str(s) => match interpolate(s).trim().parse() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    self.bad(node, field, "an integer");
+                    None
+                }
+            },
+            YValue::Null => None,
+            _ => {
+                self.bad(node, field, "an integer");
+                None
+            }
+        }
+    }
+
+    fn bytes(&mut self, node: &YNode, field: &str) -> Option<i64> {
+        match &node.value {
+            YValue::Int(n) => n.as_i64(),
+            YValue::Float(f) => Some(*f as i64),
+            YValue::Str(s) => match parse_bytes(&interpolate(s)) {
+                Some(v) => Some(v),
+                None => {
+                    self.bad(node, field, "a byte size such as 512m or 1g");
+                    None
+                }
+            },
+            YValue::Null => None,
+            _ => {
+                self.bad(node, field, "a byte size");
+                None
+            }
+        }
+    }
+
+    fn list<'n>(&mut self, node: &'n YNode, field: &str) -> Vec<(String, &'n YNode)> {
+        match &node.value {
+            YValue::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (push_index(field, i), n))
+                .collect(),
+            YValue::Null => Vec::new(),
+            _ => {
+                self.bad(node, field, "a list");
+                Vec::new()
+            }
+        }
+    }
+
+    fn suppressions(&mut self, node: &YNode, field: &str) -> Vec<Suppression> {
+        let texts: Vec<(String, String)> = match &node.value {
+            YValue::Str(s) => vec![(field.to_string(), s.clone())],
+            YValue::Seq(_) => {
+                let items = self.list(node, field);
+                let mut out = Vec::new();
+                for (f, n) in items {
+                    if let Some(s) = self.string(n, &f) {
+                        out.push((f, s));
+                    }
+                }
+                out
+            }
+            _ => {
+                self.bad(node, field, "a string or a list of strings");
+                Vec::new()
+            }
+        };
+        let mut out = Vec::new();
+        for (f, text) in texts {
+            match parse_suppressions(&text) {
+                Ok(mut s) => out.append(&mut s),
+                Err(message) => self.problems.push(Problem {
+                    rule_id: yaml::UNDECODABLE,
+                    line: Some(node.line),
+                    column: Some(node.column),
+                    object: Some(self.object.clone()),
+                    field: f,
+                    message,
+                }),
+            }
+        }
+        out
+    }
+
+    /// Apply one service definition (a base of `extends`, then the service itself).
+    fn apply(&mut self, svc: &YNode, path: &str, view: &mut WorkloadView, c: &mut ContainerView) {
+        let YValue::Map(entries) = &svc.value else {
+            return;
+        };
+        for e in entries {
+            let field = push_key(path, &e.key);
+            let v = &e.value;
+            match e.key.as_str() {
+                "privileged" => {
+                    if let Some(b) = self.boolean(v, &field) {
+                        c.privileged = b.then(|| field.clone());
+                    }
+                }
+                "cap_add" => {
+                    for (f, n) in self.list(v, &field) {
+                        if let Some(s) = self.string(n, &f) {
+                            c.cap_add.push(Field::new(s, f));
+                        }
+                    }
+                }
+                "cap_drop" | "group_add" | "dns" | "ports" | "expose" => {
+                    for (f, n) in self.list(v, &field) {
+                        self.string(n, &f);
+                    }
+                }
+                "user" => {
+                    if let Some(s) = self.string(v, &field) {
+                        let user = s.split(':').next().unwrap_or("").trim().to_string();
+                        if let Ok(uid) = user.parse::<i64>() {
+                            c.user.uid = Some(Field::new(uid, field));
+                            c.user.name = None;
+                        } else if user == "root" {
+                            c.user.uid = Some(Field::new(0, field.clone()));
+                            c.user.name = Some(Field::new(user, field));
+                        } else {
+                            c.user.uid = None;
+                            c.user.name = Some(Field::new(user, field));
+                        }
+                    }
+                }
+                "read_only" => {
+                    if let Some(b) = self.boolean(v, &field) {
+                        c.read_only_root = Field::new(Some(b), field);
+                    }
+                }
+                "working_dir" => {
+                    if let Some(s) = self.string(v, &field) {
+                        c.cwd = Some(Field::new(s, field));
+                    }
+                }
+                "mem_limit" => {
+                    if let Some(b) = self.bytes(v, &field) {
+                        c.memory_limit = Field::new((b > 0).then_some(b), field);
+                    }
+                }
+                "pids_limit" => {
+                    if let Some(n) = self.integer(v, &field) {
+                        c.pids_limit = Some(Field::new(Some(n), field));
+                    }
+                }
+                "deploy" => self.deploy(v, &field, c),
+                "security_opt" => {
+                    for (f, n) in self.list(v, &field) {
+                        if let Some(s) = self.string(n, &f) {
+                            security_opt(&s, f, c);
+                        }
+                    }
+                }
+                "pid" => {
+                    if let Some(s) = self.string(v, &field) {
+                        if s == "host" {
+                            view.host_namespaces.push(Field::new(Namespace::Pid, field));
+                        } else if s.starts_with("service:") || s.starts_with("container:") {
+                            view.shared_pid_namespace = Some(field);
+                        }
+                    }
+                }
+                "ipc" | "network_mode" | "net" | "uts" | "userns_mode" | "cgroup" => {
+                    if let Some(s) = self.string(v, &field) {
+                        if s == "host" {
+                            let ns = match e.key.as_str() {
+                                "ipc" => Namespace::Ipc,
+                                "network_mode" | "net" => Namespace::Network,
+                                "uts" => Namespace::Uts,
+                                "userns_mode" => Namespace::User,
+                                _ => Namespace::Cgroup,
+                            };
+                            view.host_namespaces.push(Field::new(ns, field));
+                        }
+                    }
+                }
+                "cgroup_parent" => {
+                    self.string(v, &field);
+                }
+                "volumes" => {
+                    for (f, n) in self.list(v, &field) {
+                        self.volume(n, &f, view);
+                    }
+                }
+                "devices" => {
+                    for (f, n) in self.list(v, &field) {
+                        let host = match &n.value {
+                            YValue::Map(_) => n
+                                .get("source")
+                                .and_then(|s| self.string(s, &push_key(&f, "source"))),
+                            _ => self
+                                .string(n, &f)
+                                .map(|s| s.split(':').next().unwrap_or("").to_string()),
+                        };
+                        if let Some(h) = host {
+                            view.devices.push(Field::new(h, f));
+                        }
+                    }
+                }
+                "device_cgroup_rules" => {
+                    for (f, n) in self.list(v, &field) {
+                        if let Some(s) = self.string(n, &f) {
+                            let mut parts = s.split_whitespace();
+                            let kind = parts.next().unwrap_or("");
+                            let numbers = parts.next().unwrap_or("*:*");
+                            if (kind == "a" || numbers == "*:*") && view.device_allow_all.is_none()
+                            {
+                                view.device_allow_all = Some(f);
+                            }
+                        }
+                    }
+                }
+                "sysctls" => match &v.value {
+                    YValue::Map(entries) => {
+                        for s in entries {
+                            view.sysctls
+                                .push(Field::new(s.key.clone(), push_key(&field, &s.key)));
+                        }
+                    }
+                    _ => {
+                        for (f, n) in self.list(v, &field) {
+                            if let Some(s) = self.string(n, &f) {
+                                let name = s.split('=').next().unwrap_or("").trim().to_string();
+                                view.sysctls.push(Field::new(name, f));
+                            }
+                        }
+                    }
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn deploy(&mut self, deploy: &YNode, field: &str, c: &mut ContainerView) {
+        let limits_path = push_key(&push_key(field, "resources"), "limits");
+        let Some(limits) = deploy.get("resources").and_then(|r| r.get("limits")) else {
+            return;
+        };
+        if let Some(m) = limits.get("memory") {
+            let f = push_key(&limits_path, "memory");
+            if let Some(b) = self.bytes(m, &f) {
+                c.memory_limit = Field::new((b > 0).then_some(b), f);
+            }
+        }
+        if let Some(p) = limits.get("pids") {
+            let f = push_key(&limits_path, "pids");
+            if let Some(n) = self.integer(p, &f) {
+                c.pids_limit = Some(Field::new(Some(n), f));
+            }
+        }
+    }
+
+    fn resolve_host(&self, src: &str) -> String {
+        if src.starts_with('.') {
+            format!("{}/{}", self.base_dir.trim_end_matches('/'), src)
+        } else {
+            src.to_string()
+        }
+    }
+
+    /// A named volume's host path, from its top-level `driver_opts`.
+    fn named_volume(&self, name: &str) -> Option<(String, String)> {
+        let def = self.volumes?.get(name)?;
+        let opts = def.get("driver_opts")?;
+        let device = opts.get("device")?.as_str()?;
+        let o = opts.get("o").and_then(|o| o.as_str()).unwrap_or("");
+        let ty = opts.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let binds = o.split(',').any(|x| x.trim() == "bind") || ty == "none";
+        if !binds || !is_host_path(device) {
+            return None;
+        }
+        let field = push_key(
+            &push_key(&push_key("volumes", name), "driver_opts"),
+            "device",
+        );
+        Some((self.resolve_host(device), field))
+    }
+
+    fn volume(&mut self, n: &YNode, field: &str, view: &mut WorkloadView) {
+        match &n.value {
+            YValue::Map(_) => {
+                let get = |k: &str| n.get(k);
+                let ty = get("type").and_then(|t| t.as_str()).unwrap_or("volume");
+                let source = match get("source") {
+                    Some(s) => self.string(s, &push_key(field, "source")),
+                    None => None,
+                };
+                let target = match get("target") {
+                    Some(t) => self.string(t, &push_key(field, "target")),
+                    None => None,
+                }
+                .unwrap_or_default();
+                let read_only = match get("read_only") {
+                    Some(r) => self
+                        .boolean(r, &push_key(field, "read_only"))
+                        .unwrap_or(false),
+                    None => false,
+                };
+                let propagation = get("bind")
+                    .and_then(|b| b.get("propagation"))
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string);
+                let Some(source) = source else { return };
+                let host = match ty {
+                    "bind" => Some((self.resolve_host(&source), push_key(field, "source"))),
+                    "volume" if is_host_path(&source) => {
+                        Some((self.resolve_host(&source), push_key(field, "source")))
+                    }
+                    "volume" => self.named_volume(&source),
+                    _ => None,
+                };
+                if let Some((host_path, host_field)) = host {
+                    view.host_mounts.push(HostMount {
+                        host_path,
+                        target,
+                        read_only,
+                        propagation,
+                        sub_path: false,
+                        field: host_field,
+                        mount_field: field.to_string(),
+                    });
+                }
+            }
+            _ => {
+                let Some(s) = self.string(n, field) else {
+                    return;
+                };
+                let parts: Vec<&str> = s.split(':').collect();
+                if parts.len() < 2 {
+                    return; // An anonymous volume.
+                }
+                let (src, target) = (parts[0], parts[1]);
+                let opts: Vec<&str> = parts
+                    .get(2)
+                    .map(|o| o.split(',').map(str::trim).collect())
+                    .unwrap_or_default();
+                let read_only = opts.iter().any(|o| *o == "ro" || *o == "readonly");
+                let propagation = opts
+                    .iter()
+                    .find(|o| {
+                        matches!(
+                            **o,
+                            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
+                        )
+                    })
+                    .map(|o| o.to_string());
+                let host = if is_host_path(src) {
+                    Some((self.resolve_host(src), field.to_string()))
+                } else {
+                    self.named_volume(src)
+                };
+                if let Some((host_path, host_field)) = host {
+                    view.host_mounts.push(HostMount {
+                        host_path,
+                        target: target.to_string(),
+                        read_only,
+                        propagation,
+                        sub_path: false,
+                        field: host_field,
+                        mount_field: field.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One `security_opt` entry.
+fn security_opt(s: &str, field: String, c: &mut ContainerView) {
+    let (key, value) = match s.find([':', '=']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    match (key.trim(), value.map(str::trim)) {
+        ("seccomp", Some("unconfined")) => c.seccomp = Field::new(Seccomp::Unconfined, field),
+        ("seccomp", Some(_)) => c.seccomp = Field::new(Seccomp::Profile, field),
+        ("apparmor", Some("unconfined")) => c.lsm_unconfined.push(Field::new(s.to_string(), field)),
+        ("label", Some(v))
+            if v == "disable"
+                || v.strip_prefix("type:")
+                    .or_else(|| v.strip_prefix("type="))
+                    .is_some_and(|t| t == "spc_t" || t == "unconfined_t") =>
+        {
+            c.lsm_unconfined.push(Field::new(s.to_string(), field))
+        }
+        ("systempaths", Some("unconfined")) => {
+            c.lsm_unconfined.push(Field::new(s.to_string(), field))
+        }
+        ("no-new-privileges", None) | ("no-new-privileges", Some("true")) => {
+            c.no_new_privs = Field::new(Some(true), field)
+        }
+        ("no-new-privileges", Some("false")) => c.no_new_privs = Field::new(Some(false), field),
+        _ => {}
+    }
+}
+
+fn type_name(v: &YValue) -> &'static str {
+    match v {
+        YValue::Null => "null",
+        YValue::Bool(_) => "a boolean",
+        YValue::Int(_) | YValue::Float(_) => "a number",
+        YValue::Str(_) => "a string",
+        YValue::Seq(_) => "a list",
+        YValue::Map(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes() {
+        assert_eq!(parse_bytes("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_bytes("1g"), Some(1 << 30));
+        assert_eq!(parse_bytes("1GB"), Some(1 << 30));
+        assert_eq!(parse_bytes("2kib"), Some(2048));
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("12x"), None);
+    }
+
+    #[test]
+    fn interpolation_takes_defaults() {
+        assert_eq!(
+            interpolate("${A:-/var/run}/docker.sock"),
+            "/var/run/docker.sock"
+        );
+        assert_eq!(interpolate("${A-x}y"), "xy");
+        assert_eq!(interpolate("$${A}"), "${A}");
+        assert_eq!(interpolate("${A}"), "${A}");
+    }
 }

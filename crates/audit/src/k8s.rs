@@ -1,8 +1,637 @@
-//! (being written)
+//! The Kubernetes reader: YAML or JSON manifests (multi-document, `List` kinds) into typed
+//! objects with field lines.
+//!
+//! - Pod-bearing kinds (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+//!   ReplicationController, Job, CronJob, PodTemplate) become [`Subject::Pod`]; their pod
+//!   template is decoded into `k8s-openapi` types, whatever the `apiVersion` (old
+//!   `extensions/v1beta1` Deployments have the same template).
+//! - Namespace, NetworkPolicy, ServiceAccount, Role, ClusterRole, RoleBinding and
+//!   ClusterRoleBinding become [`Subject::Cluster`].
+//! - Any other kind is [`Subject::Other`].
+//!
+//! Fail closed: a document that does not parse, an object without `kind` or `apiVersion`, or an
+//! object whose pod template (or metadata) does not decode — a type mismatch such as
+//! `privileged: "maybe"`, a missing required field — is an `SKD-INPUT-001` problem naming the
+//! field and line; the rest of the file is still read. Unknown fields are ignored, as the API
+//! server's non-strict decoding does.
+//!
+//! A mapping with none of `apiVersion`, `kind`, `metadata`, `spec`, `template` or `items` is not
+//! taken for a Kubernetes object and is skipped (a Helm `values.yaml`, say).
 
-use crate::source::FileReport;
+// A `Problem` is what this module reports; boxing it would only move the allocation.
+#![allow(clippy::result_large_err)]
 
-/// Read a file (being written).
-pub fn read(path: &str, _text: &str) -> FileReport {
-    FileReport::new(path, None)
+use crate::source::{push_index, push_key, FieldLines, FileReport, Item, ObjectRef, Problem};
+use crate::source::{Subject, Suppression};
+use crate::yaml::{self, YNode, YValue};
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::Resource;
+use policy::catalogue::Format;
+use policy::cluster::ClusterObject;
+use policy::model::PodWorkload;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The suppression annotation.
+pub const IGNORE_ANNOTATION: &str = "stockade.io/ignore";
+
+/// Kinds that carry a pod template, and the field path of their pod spec.
+pub const POD_KINDS: &[(&str, &str)] = &[
+    ("Pod", "spec"),
+    ("Deployment", "spec.template.spec"),
+    ("StatefulSet", "spec.template.spec"),
+    ("DaemonSet", "spec.template.spec"),
+    ("ReplicaSet", "spec.template.spec"),
+    ("ReplicationController", "spec.template.spec"),
+    ("Job", "spec.template.spec"),
+    ("CronJob", "spec.jobTemplate.spec.template.spec"),
+    ("PodTemplate", "template.spec"),
+];
+
+/// Deepest nesting of `List`s inside `List`s that is expanded.
+const MAX_LIST_NESTING: usize = 8;
+
+/// Read a Kubernetes manifest file (YAML or JSON, any number of documents).
+pub fn read(path: &str, text: &str) -> FileReport {
+    let mut report = FileReport::new(path, Some(Format::Kubernetes));
+    let docs = match yaml::load(text) {
+        Ok(d) => d,
+        Err(p) => {
+            report.skipped = Some(p.message);
+            return report;
+        }
+    };
+    for doc in docs {
+        let root = match doc.root {
+            Ok(r) => r,
+            Err(p) => {
+                report.problems.push(p);
+                continue;
+            }
+        };
+        let mut objects: Vec<(String, ObjectRef)> = Vec::new();
+        read_object(&root, "", doc.index, None, 0, &mut report, &mut objects);
+        // Attach the document's YAML problems to the object they are in, with item-relative
+        // fields.
+        for mut p in doc.problems {
+            if let Some((prefix, obj)) = objects
+                .iter()
+                .filter(|(prefix, _)| is_under(&p.field, prefix))
+                .max_by_key(|(prefix, _)| prefix.len())
+            {
+                p.object = Some(obj.clone());
+                p.field = relative(&p.field, prefix).to_string();
+            }
+            report.problems.push(p);
+        }
+    }
+    report
+}
+
+fn is_under(field: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || field == prefix
+        || (field.starts_with(prefix)
+            && matches!(field.as_bytes().get(prefix.len()), Some(b'.') | Some(b'[')))
+}
+
+fn relative<'a>(field: &'a str, prefix: &str) -> &'a str {
+    if prefix.is_empty() {
+        return field;
+    }
+    let rest = &field[prefix.len()..];
+    rest.strip_prefix('.').unwrap_or(rest)
+}
+
+fn problem(
+    node: &YNode,
+    object: Option<ObjectRef>,
+    field: impl Into<String>,
+    message: String,
+) -> Problem {
+    Problem {
+        rule_id: yaml::UNDECODABLE,
+        line: Some(node.line),
+        column: Some(node.column),
+        object,
+        field: field.into(),
+        message,
+    }
+}
+
+fn type_name(v: &YValue) -> &'static str {
+    match v {
+        YValue::Null => "null",
+        YValue::Bool(_) => "a boolean",
+        YValue::Int(_) | YValue::Float(_) => "a number",
+        YValue::Str(_) => "a string",
+        YValue::Seq(_) => "a sequence",
+        YValue::Map(_) => "a mapping",
+    }
+}
+
+/// Read one object (or a `List` of them). `doc_path` is the object's path in its document,
+/// `inherited` the kind and apiVersion of a typed list's items.
+fn read_object(
+    node: &YNode,
+    doc_path: &str,
+    document: usize,
+    inherited: Option<(&str, &str)>,
+    nesting: usize,
+    report: &mut FileReport,
+    objects: &mut Vec<(String, ObjectRef)>,
+) {
+    let YValue::Map(_) = &node.value else {
+        if !node.is_null() {
+            report.problems.push(problem(
+                node,
+                None,
+                doc_path,
+                format!(
+                    "the document is {}, not a Kubernetes object",
+                    type_name(&node.value)
+                ),
+            ));
+        }
+        return;
+    };
+    let string_field = |key: &str| -> Result<Option<String>, Problem> {
+        match node.get(key) {
+            None => Ok(None),
+            Some(YNode {
+                value: YValue::Str(s),
+                ..
+            }) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(v) => Err(problem(
+                v,
+                None,
+                push_key(doc_path, key),
+                format!("`{key}` must be a non-empty string"),
+            )),
+        }
+    };
+    let (kind, api_version) = match (string_field("kind"), string_field("apiVersion")) {
+        (Ok(k), Ok(a)) => (k, a),
+        (Err(p), _) | (_, Err(p)) => {
+            report.problems.push(p);
+            return;
+        }
+    };
+    let (kind, api_version) = match (kind, api_version, inherited) {
+        (Some(k), Some(a), _) => (k, a),
+        (k, a, Some((ik, ia))) => (
+            k.unwrap_or_else(|| ik.to_string()),
+            a.unwrap_or_else(|| ia.to_string()),
+        ),
+        (k, a, None) => {
+            let looks_like_object = [
+                "apiVersion",
+                "kind",
+                "metadata",
+                "spec",
+                "template",
+                "items",
+            ]
+            .iter()
+            .any(|k| node.get(k).is_some());
+            if looks_like_object {
+                let missing = match (&k, &a) {
+                    (None, None) => "`kind` and `apiVersion`",
+                    (None, _) => "`kind`",
+                    _ => "`apiVersion`",
+                };
+                report.problems.push(problem(
+                    node,
+                    None,
+                    doc_path,
+                    format!(
+                        "object has no {missing}; Kubernetes cannot decode it{}",
+                        k.map(|k| format!(" (kind {k})")).unwrap_or_default()
+                    ),
+                ));
+            }
+            return;
+        }
+    };
+
+    // Lists: `List`, and typed lists (`PodList`, ...) that have `items`.
+    let items = node.get("items");
+    if kind == "List" || (kind.ends_with("List") && items.is_some()) {
+        if nesting >= MAX_LIST_NESTING {
+            report.problems.push(problem(
+                node,
+                None,
+                doc_path,
+                format!("lists nested more than {MAX_LIST_NESTING} deep"),
+            ));
+            return;
+        }
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        match items.map(|i| &i.value) {
+            None | Some(YValue::Null) => {}
+            Some(YValue::Seq(list)) => {
+                let items_path = push_key(doc_path, "items");
+                for (i, item) in list.iter().enumerate() {
+                    read_object(
+                        item,
+                        &push_index(&items_path, i),
+                        document,
+                        item_kind.map(|k| (k, api_version.as_str())),
+                        nesting + 1,
+                        report,
+                        objects,
+                    );
+                }
+            }
+            Some(_) => report.problems.push(problem(
+                node,
+                None,
+                push_key(doc_path, "items"),
+                format!("{kind} `items` must be a sequence"),
+            )),
+        }
+        return;
+    }
+
+    let meta_node = node.get("metadata");
+    let text_of = |key: &str| {
+        meta_node
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let object = ObjectRef {
+        kind: kind.clone(),
+        name: text_of("name")
+            .or_else(|| text_of("generateName"))
+            .unwrap_or_default(),
+        namespace: text_of("namespace"),
+    };
+    objects.push((doc_path.to_string(), object.clone()));
+
+    let json = match node.to_json() {
+        Ok(j) => j,
+        Err(mut p) => {
+            p.object = Some(object.clone());
+            p.field = relative(&p.field, doc_path).to_string();
+            report.problems.push(p);
+            return;
+        }
+    };
+    let lines = node.field_lines();
+
+    let metadata: ObjectMeta = match decode_field(&json, "metadata", &lines) {
+        Ok(Some(m)) => m,
+        Ok(None) => ObjectMeta::default(),
+        Err((field, line, column, message)) => {
+            report.problems.push(Problem {
+                rule_id: yaml::UNDECODABLE,
+                line: Some(line),
+                column: Some(column),
+                object: Some(object.clone()),
+                field,
+                message,
+            });
+            return;
+        }
+    };
+    let mut suppressions = Vec::new();
+    let mut subject = Subject::Other;
+
+    if let Some(&(_, spec_path)) = POD_KINDS.iter().find(|(k, _)| *k == kind) {
+        let (pod_metadata, spec) = if kind == "Pod" {
+            match decode_field(&json, "spec", &lines) {
+                Ok(spec) => (Ok(metadata.clone()), spec),
+                Err(e) => {
+                    report_decode(report, &object, e);
+                    return;
+                }
+            }
+        } else {
+            let template_path = spec_path.strip_suffix(".spec").unwrap_or(spec_path);
+            match decode_field::<PodTemplateSpec>(&json, template_path, &lines) {
+                Ok(Some(t)) => (Ok(t.metadata.unwrap_or_default()), t.spec),
+                Ok(None) => (Err(()), None),
+                Err(e) => {
+                    report_decode(report, &object, e);
+                    return;
+                }
+            }
+        };
+        let Some(spec) = spec else {
+            let (line, column) = lines
+                .position(spec_path)
+                .unwrap_or((node.line, node.column));
+            report.problems.push(Problem {
+                rule_id: yaml::UNDECODABLE,
+                line: Some(line),
+                column: Some(column),
+                object: Some(object.clone()),
+                field: spec_path.to_string(),
+                message: format!(
+                    "{kind} has no pod spec at `{spec_path}`; the API server would reject it"
+                ),
+            });
+            return;
+        };
+        let pod_metadata = pod_metadata.unwrap_or_default();
+        if kind != "Pod" {
+            let meta_path = format!(
+                "{}.metadata",
+                spec_path.strip_suffix(".spec").unwrap_or(spec_path)
+            );
+            suppressions.extend(annotation_suppressions(
+                &pod_metadata,
+                &meta_path,
+                &lines,
+                report,
+                &object,
+            ));
+        }
+        subject = Subject::Pod(Box::new(PodWorkload {
+            kind: kind.clone(),
+            api_version: api_version.clone(),
+            metadata: metadata.clone(),
+            pod_metadata,
+            spec,
+            spec_path: spec_path.to_string(),
+        }));
+    } else if ClusterObject::KINDS.contains(&kind.as_str()) {
+        let decoded =
+            match kind.as_str() {
+                "Namespace" => {
+                    decode_resource::<Namespace>(&json, &lines).map(ClusterObject::Namespace)
+                }
+                "NetworkPolicy" => decode_resource::<NetworkPolicy>(&json, &lines)
+                    .map(ClusterObject::NetworkPolicy),
+                "ServiceAccount" => decode_resource::<ServiceAccount>(&json, &lines)
+                    .map(ClusterObject::ServiceAccount),
+                "Role" => decode_resource::<Role>(&json, &lines).map(ClusterObject::Role),
+                "ClusterRole" => {
+                    decode_resource::<ClusterRole>(&json, &lines).map(ClusterObject::ClusterRole)
+                }
+                "RoleBinding" => {
+                    decode_resource::<RoleBinding>(&json, &lines).map(ClusterObject::RoleBinding)
+                }
+                _ => decode_resource::<ClusterRoleBinding>(&json, &lines)
+                    .map(ClusterObject::ClusterRoleBinding),
+            };
+        match decoded {
+            Ok(o) => subject = Subject::Cluster(Box::new(o)),
+            Err(e) => {
+                report_decode(report, &object, e);
+                return;
+            }
+        }
+    }
+    let mut own = annotation_suppressions(&metadata, "metadata", &lines, report, &object);
+    own.append(&mut suppressions);
+    report.items.push(Item {
+        object,
+        document,
+        line: node.line,
+        lines,
+        suppressions: own,
+        subject,
+    });
+}
+
+type DecodeError = (String, u32, u32, String);
+
+fn report_decode(report: &mut FileReport, object: &ObjectRef, e: DecodeError) {
+    let (field, line, column, message) = e;
+    report.problems.push(Problem {
+        rule_id: yaml::UNDECODABLE,
+        line: Some(line),
+        column: Some(column),
+        object: Some(object.clone()),
+        field,
+        message,
+    });
+}
+
+/// Decode the value at `path` (absent or null: `None`); on failure, the field and line of the
+/// value that does not fit and the decoder's reason.
+fn decode_field<T: DeserializeOwned>(
+    root: &Value,
+    path: &str,
+    lines: &FieldLines,
+) -> Result<Option<T>, DecodeError> {
+    // A missing step in the path, or a step that is not a mapping, is reported as such.
+    let mut v = root;
+    let mut walked = String::new();
+    for key in path.split('.') {
+        let here = push_key(&walked, key);
+        match v {
+            Value::Object(m) => match m.get(key) {
+                None | Some(Value::Null) => return Ok(None),
+                Some(next) => v = next,
+            },
+            other => {
+                let (line, column) = lines.position(&walked).unwrap_or((1, 1));
+                return Err((
+                    walked.clone(),
+                    line,
+                    column,
+                    format!("`{walked}` must be a mapping, not {}", json_type(other)),
+                ));
+            }
+        }
+        walked = here;
+    }
+    decode_value(v, path, lines).map(Some)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Decode `v` (found at `base` in the object) into `T`, locating any error.
+fn decode_value<T: DeserializeOwned>(
+    v: &Value,
+    base: &str,
+    lines: &FieldLines,
+) -> Result<T, DecodeError> {
+    match T::deserialize(v) {
+        Ok(t) => Ok(t),
+        Err(first) => {
+            // serde_json errors on a `Value` carry no path; decode again from JSON text written
+            // one field per line, so the error's line names the field.
+            let (text, paths) = annotated_json(v, base);
+            let (field, message) = match serde_json::from_str::<T>(&text) {
+                Ok(_) => (base.to_string(), first.to_string()),
+                Err(e) => {
+                    let field = paths
+                        .get(e.line().saturating_sub(1))
+                        .cloned()
+                        .unwrap_or_else(|| base.to_string());
+                    let msg = e.to_string();
+                    let msg = match msg.rfind(" at line ") {
+                        Some(i) => msg[..i].to_string(),
+                        None => msg,
+                    };
+                    (field, msg)
+                }
+            };
+            let (line, column) = lines.position(&field).unwrap_or((1, 1));
+            Err((field.clone(), line, column, format!("`{field}`: {message}")))
+        }
+    }
+}
+
+/// Decode a whole cluster object, whatever its `apiVersion` (RBAC `v1beta1` has the v1 shape).
+fn decode_resource<T: DeserializeOwned + Resource>(
+    v: &Value,
+    lines: &FieldLines,
+) -> Result<T, DecodeError> {
+    let mut v = v.clone();
+    if let Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), Value::String(T::API_VERSION.into()));
+        m.insert("kind".into(), Value::String(T::KIND.into()));
+    }
+    decode_value(&v, "", lines)
+}
+
+/// JSON text of `v` with every field on its own line, and the field path of each line.
+fn annotated_json(v: &Value, base: &str) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut paths = vec![base.to_string()];
+    write_annotated(v, base, &mut out, &mut paths);
+    (out, paths)
+}
+
+fn write_annotated(v: &Value, path: &str, out: &mut String, paths: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, val)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let child = push_key(path, k);
+                out.push('\n');
+                paths.push(child.clone());
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_annotated(val, &child, out, paths);
+            }
+            out.push('\n');
+            paths.push(path.to_string());
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, val) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let child = push_index(path, i);
+                out.push('\n');
+                paths.push(child.clone());
+                write_annotated(val, &child, out, paths);
+            }
+            out.push('\n');
+            paths.push(path.to_string());
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Suppressions written in `stockade.io/ignore` on `meta` (found at `meta_path`).
+fn annotation_suppressions(
+    meta: &ObjectMeta,
+    meta_path: &str,
+    lines: &FieldLines,
+    report: &mut FileReport,
+    object: &ObjectRef,
+) -> Vec<Suppression> {
+    let Some(value) = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(IGNORE_ANNOTATION))
+    else {
+        return Vec::new();
+    };
+    match parse_suppressions(value) {
+        Ok(s) => s,
+        Err(message) => {
+            let field = push_key(&push_key(meta_path, "annotations"), IGNORE_ANNOTATION);
+            let (line, column) = lines.position(&field).unwrap_or((1, 1));
+            report.problems.push(Problem {
+                rule_id: yaml::UNDECODABLE,
+                line: Some(line),
+                column: Some(column),
+                object: Some(object.clone()),
+                field,
+                message,
+            });
+            Vec::new()
+        }
+    }
+}
+
+/// Parse a suppression: `ID[,ID]: reason`, several separated by `;`. Ids are upper-cased. A
+/// suppression without a reason or without ids is refused (so it cannot silently hide a
+/// finding).
+pub fn parse_suppressions(value: &str) -> Result<Vec<Suppression>, String> {
+    let mut out = Vec::new();
+    for part in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((ids, reason)) = part.split_once(':') else {
+            return Err(format!(
+                "suppression `{part}` has no reason; write `ID[,ID]: reason`"
+            ));
+        };
+        let rule_ids: Vec<String> = ids
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let reason = reason.trim();
+        if rule_ids.is_empty() || reason.is_empty() {
+            return Err(format!(
+                "suppression `{part}` needs rule ids and a reason: `ID[,ID]: reason`"
+            ));
+        }
+        out.push(Suppression {
+            rule_ids,
+            reason: reason.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suppressions_parse() {
+        let s =
+            parse_suppressions("skd-esc-001, SKD-PSS-002: needed for the CNI; SKD-X: y").unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].rule_ids, ["SKD-ESC-001", "SKD-PSS-002"]);
+        assert_eq!(s[0].reason, "needed for the CNI");
+        assert!(parse_suppressions("SKD-ESC-001").is_err());
+        assert!(parse_suppressions("SKD-ESC-001:  ").is_err());
+    }
+
+    #[test]
+    fn annotated_json_locates_errors() {
+        let v: Value = serde_json::json!({"a": {"b": [1, {"c": "x"}]}});
+        let (text, paths) = annotated_json(&v, "spec");
+        assert_eq!(text.lines().count(), paths.len());
+        let i = text.lines().position(|l| l.contains("\"c\"")).unwrap();
+        assert_eq!(paths[i], "spec.a.b[1].c");
+    }
 }
