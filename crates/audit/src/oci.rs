@@ -268,6 +268,218 @@ fn suppression(value: &str) -> Option<Suppression> {
     })
 }
 
+/// Every key of the Linux parts of the OCI runtime spec, as `oci_spec` decodes them (generated
+/// from oci-spec 0.10's runtime structs).
+const SPEC_KEYS: &[&str] = &[
+    "access",
+    "action",
+    "additionalGids",
+    "allow",
+    "ambient",
+    "annotations",
+    "apparmorProfile",
+    "architectures",
+    "args",
+    "blockIO",
+    "bounding",
+    "burst",
+    "capabilities",
+    "cgroupsPath",
+    "checkBeforeUpdate",
+    "class",
+    "classID",
+    "closID",
+    "commandLine",
+    "consoleSize",
+    "containerID",
+    "cpu",
+    "cpus",
+    "createContainer",
+    "createRuntime",
+    "cwd",
+    "deadline",
+    "defaultAction",
+    "defaultErrnoRet",
+    "destination",
+    "devices",
+    "disableOOMKiller",
+    "domain",
+    "domainname",
+    "effective",
+    "enableCmt",
+    "enableMbm",
+    "enableMonitoring",
+    "env",
+    "errnoRet",
+    "execCPUAffinity",
+    "fileMode",
+    "final",
+    "flags",
+    "gid",
+    "gidMappings",
+    "hard",
+    "hcaHandles",
+    "hcaObjects",
+    "height",
+    "hooks",
+    "hostID",
+    "hostname",
+    "hugepageLimits",
+    "idle",
+    "index",
+    "inheritable",
+    "initial",
+    "intelRdt",
+    "ioPriority",
+    "kernel",
+    "kernelTCP",
+    "l3CacheSchema",
+    "leafWeight",
+    "limit",
+    "linux",
+    "listenerMetadata",
+    "listenerPath",
+    "major",
+    "maskedPaths",
+    "memBwSchema",
+    "memory",
+    "memoryPolicy",
+    "mems",
+    "minor",
+    "mode",
+    "mountLabel",
+    "mounts",
+    "name",
+    "names",
+    "namespaces",
+    "nanosecs",
+    "netDevices",
+    "network",
+    "nice",
+    "noNewPrivileges",
+    "nodes",
+    "ociVersion",
+    "oomScoreAdj",
+    "op",
+    "options",
+    "pageSize",
+    "path",
+    "period",
+    "permitted",
+    "personality",
+    "pids",
+    "policy",
+    "poststart",
+    "poststop",
+    "prestart",
+    "priorities",
+    "priority",
+    "process",
+    "quota",
+    "rate",
+    "rdma",
+    "readonly",
+    "readonlyPaths",
+    "realtimePeriod",
+    "realtimeRuntime",
+    "reservation",
+    "resources",
+    "rlimits",
+    "root",
+    "rootfsPropagation",
+    "runtime",
+    "scheduler",
+    "schemata",
+    "seccomp",
+    "secs",
+    "selinuxLabel",
+    "shares",
+    "size",
+    "soft",
+    "solaris",
+    "source",
+    "startContainer",
+    "swap",
+    "swappiness",
+    "syscalls",
+    "sysctl",
+    "terminal",
+    "throttleReadBpsDevice",
+    "throttleReadIOPSDevice",
+    "throttleWriteBpsDevice",
+    "throttleWriteIOPSDevice",
+    "timeOffsets",
+    "timeout",
+    "type",
+    "uid",
+    "uidMappings",
+    "umask",
+    "unified",
+    "useHierarchy",
+    "user",
+    "username",
+    "value",
+    "valueTwo",
+    "vm",
+    "weight",
+    "weightDevice",
+    "width",
+    "windows",
+    "zos",
+];
+
+/// Keys whose values are maps with free-form keys.
+const MAP_KEYS: &[&str] = &[
+    "annotations",
+    "sysctl",
+    "unified",
+    "netDevices",
+    "rdma",
+    "timeOffsets",
+    "windows",
+    "solaris",
+    "vm",
+    "zos",
+];
+
+/// Fold a key the way Go's encoding/json matches struct fields: ASCII case-insensitively, plus
+/// the two non-ASCII letters whose simple case folding reaches ASCII (`ſ` → s, Kelvin `K` → k).
+fn go_fold(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The first key that a Go runtime (runc) would read as a spec field but this decoder would
+/// ignore: `"NoNewPrivileges"`, `"Bounding"`, `"capabilitieſ"`. Returns (path, canonical key).
+fn go_case_alias(v: &serde_json::Value, path: &str) -> Option<(String, &'static str)> {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => o.iter().find_map(|(k, child)| {
+            let here = push_key(path, k);
+            if !SPEC_KEYS.contains(&k.as_str()) {
+                let f = go_fold(k);
+                if let Some(canon) = SPEC_KEYS.iter().find(|n| n.to_ascii_lowercase() == f) {
+                    return Some((here, *canon));
+                }
+            }
+            if MAP_KEYS.contains(&k.as_str()) {
+                return None;
+            }
+            go_case_alias(child, &here)
+        }),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, child)| go_case_alias(child, &push_index(path, i))),
+        _ => None,
+    }
+}
+
 /// Why a config.json is not a usable OCI config: position, field and reason.
 struct DecodeError {
     line: u32,
@@ -306,7 +518,9 @@ impl DecodeError {
 ///
 /// Beyond serde_json's own checks: the top level must be an object, and no object of the spec
 /// may be written as a JSON array (serde accepts a struct as a positional array; runc does not,
-/// and the audit must not read a different config than the runtime).
+/// and the audit must not read a different config than the runtime), and no key may differ from
+/// a spec key only in case (Go's encoding/json, which runc uses, matches keys case-insensitively;
+/// serde ignores them, so `"NoNewPrivileges": false` would be seen by runc and not by the audit).
 fn decode(text: &str, positions: &JsonPositions) -> Result<oci_spec::runtime::Spec, DecodeError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DecodeError::from_serde(&e, positions))?;
@@ -315,6 +529,16 @@ fn decode(text: &str, positions: &JsonPositions) -> Result<oci_spec::runtime::Sp
             String::new(),
             positions,
             "the top level must be a JSON object".to_string(),
+        ));
+    }
+    if let Some((field, canon)) = go_case_alias(&value, "") {
+        return Err(DecodeError::at_field(
+            field.clone(),
+            positions,
+            format!(
+                "{field}: runc reads this key as {canon:?} (Go matches JSON keys without regard to case) \
+                 but other tools ignore it; write {canon:?}"
+            ),
         ));
     }
     let spec: oci_spec::runtime::Spec =

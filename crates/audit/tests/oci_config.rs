@@ -196,3 +196,31 @@ fn positional_structs_are_refused() {
     );
     assert_eq!(r.problems[0].field, "process.user");
 }
+
+#[test]
+fn go_case_insensitive_keys_are_refused() {
+    // runc (Go encoding/json) would apply these; serde would silently ignore them.
+    for (text, field) in [
+        (
+            "{\"process\": {\"user\": {\"uid\": 0, \"gid\": 0}, \"cwd\": \"/\", \"noNewPrivileges\": true, \"NoNewPrivileges\": false}}",
+            "process.NoNewPrivileges",
+        ),
+        (
+            "{\"process\": {\"user\": {\"uid\": 0, \"gid\": 0}, \"cwd\": \"/\", \"capabilities\": {\"Bounding\": [\"CAP_SYS_ADMIN\"]}}}",
+            "process.capabilities.Bounding",
+        ),
+        ("{\"capabilitie\u{17f}\": {}}", "['capabilitie\u{17f}']"),
+        ("{\"linux\": {\"MASKEDPATHS\": []}}", "linux.MASKEDPATHS"),
+    ] {
+        let r = audit::oci::read("config.json", text);
+        assert_eq!(r.problems.len(), 1, "{text}");
+        assert_eq!(r.problems[0].field, field);
+        assert!(r.problems[0].message.contains("runc reads this key"));
+    }
+    // Free-form map keys are not spec keys.
+    let r = audit::oci::read(
+        "config.json",
+        "{\"annotations\": {\"Process\": \"x\"}, \"linux\": {\"sysctl\": {\"Linux\": \"1\"}}}",
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+}
