@@ -87,8 +87,12 @@ pub struct Suppression {
 pub enum Subject {
     /// A Kubernetes pod-bearing object.
     Pod(Box<PodWorkload>),
-    /// A compose service or an OCI config, already normalized.
+    /// A compose service, already normalized.
     View(Box<WorkloadView>),
+    /// An OCI runtime config. Evaluate with `policy::oci::evaluate_config`, which runs the
+    /// cross-format rules over `policy::oci::view` and the OCI-only rules (masked paths, sysfs,
+    /// hooks) that need the whole spec.
+    Oci(Box<oci_spec::runtime::Spec>),
     /// A Dockerfile.
     Dockerfile(Box<policy::dockerfile::Dockerfile>),
     /// A Kubernetes object that matters only across objects (Namespace, NetworkPolicy,
