@@ -354,6 +354,7 @@ pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
     match &item.subject {
         Subject::Pod(w) => policy::evaluate_pod(w, opts),
         Subject::View(v) => policy::evaluate_view(v, opts),
+        Subject::Oci(spec) => policy::oci::evaluate_config(spec, opts),
         Subject::Dockerfile(d) => {
             if opts.pss_only {
                 Vec::new()

@@ -107,11 +107,18 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             format!("host path {:?} at {:?}", m.host_path, m.target)
         };
         if let Some(sock) = paths::engine_socket(&m.host_path) {
+            // An engine socket works read-only as well: the socket rule says all there is to
+            // say about this mount (unless it also exposes a wider sensitive tree, like `/`).
             push(
                 "SKD-ESC-020",
                 &m.field,
                 format!("{shown} exposes the container-engine socket {sock}"),
             );
+            let wider = paths::sensitive(&m.host_path)
+                .is_some_and(|s| paths::is_at_or_above(&paths::normalize(&m.host_path), s));
+            if !wider {
+                continue;
+            }
         }
         match (paths::sensitive(&m.host_path), m.read_only) {
             (Some(s), false) => push(
