@@ -19,7 +19,7 @@ ls "$work/corpus" | head -n "$SUBSET" | while read -r f; do cp "$work/corpus/$f"
 
 measure() { # prints "seconds maxrss_kib"
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
-  cat "$work/time"
+  tail -n 1 "$work/time"
 }
 
 # Warm the page cache once for both inputs.

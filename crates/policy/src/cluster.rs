@@ -55,10 +55,616 @@ impl ClusterObject {
     }
 }
 
-/// Evaluate the cross-object rules (being written).
+// ---------------------------------------------------------------------------------------------
+// Evaluation.
+//
+// The audited set is what the caller hands over (typically every file of one `stockade audit`
+// run). Objects without `metadata.namespace` are taken to be in `default`, the namespace kubectl
+// applies them to without `-n`. Rules that need the whole set are careful with partial sets:
+//
+// - SKD-K8S-001 only fires when a binding in the set grants the account something; an account
+//   whose bindings live elsewhere is not guessed at. Bindings to the built-in ClusterRoles
+//   `cluster-admin`, `admin` and `edit` count even when those roles are not in the set.
+// - SKD-K8S-010 only fires for a namespace when the set holds that Namespace object or at least
+//   one NetworkPolicy somewhere: a set with neither (a single Deployment, a Helm chart without
+//   policies) says nothing about the cluster's NetworkPolicies, so no finding is made.
+// - SKD-K8S-011 only judges Namespace objects in the set.
+
+use crate::model::{PodWorkload, Violation};
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use std::collections::{BTreeMap, BTreeSet};
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+const PSA_ENFORCE_VERSION: &str = "pod-security.kubernetes.io/enforce-version";
+
+/// Resources whose create/update/patch gives a pod spec, by API group.
+const WORKLOADS: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("", "replicationcontrollers"),
+    ("", "podtemplates"),
+    ("apps", "deployments"),
+    ("apps", "daemonsets"),
+    ("apps", "statefulsets"),
+    ("apps", "replicasets"),
+    ("extensions", "deployments"),
+    ("extensions", "daemonsets"),
+    ("extensions", "replicasets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+];
+const WORKLOAD_VERBS: &[&str] = &["create", "update", "patch"];
+
+/// What one policy rule lets its holder do, as far as the escalation rules care.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Powers {
+    create_workloads: bool,
+    exec: bool,
+    nodes_proxy: bool,
+    escalate: bool,
+    secrets: bool,
+    wildcard: bool,
+}
+
+impl Powers {
+    fn or(self, o: Powers) -> Powers {
+        Powers {
+            create_workloads: self.create_workloads || o.create_workloads,
+            exec: self.exec || o.exec,
+            nodes_proxy: self.nodes_proxy || o.nodes_proxy,
+            escalate: self.escalate || o.escalate,
+            secrets: self.secrets || o.secrets,
+            wildcard: self.wildcard || o.wildcard,
+        }
+    }
+
+    /// What makes a mounted token dangerous (SKD-K8S-001).
+    fn token_danger(self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.create_workloads {
+            out.push("create pods or workloads");
+        }
+        if self.exec || self.nodes_proxy {
+            out.push("exec into pods");
+        }
+        if self.secrets {
+            out.push("read secrets");
+        }
+        if self.escalate {
+            out.push("grant itself more permissions");
+        }
+        out
+    }
+}
+
+fn list(v: &Option<Vec<String>>) -> &[String] {
+    v.as_deref().unwrap_or(&[])
+}
+
+/// RBAC's `VerbMatches`.
+fn verb_matches(rule: &PolicyRule, verb: &str) -> bool {
+    rule.verbs.iter().any(|v| v == "*" || v == verb)
+}
+
+/// RBAC's `APIGroupMatches`.
+fn group_matches(rule: &PolicyRule, group: &str) -> bool {
+    list(&rule.api_groups)
+        .iter()
+        .any(|g| g == "*" || g == group)
+}
+
+/// RBAC's `ResourceMatches`: `*`, the exact `resource[/subresource]`, or `*/subresource`.
+fn resource_matches(rule: &PolicyRule, resource: &str) -> bool {
+    let sub = resource.split_once('/').map(|(_, s)| s);
+    list(&rule.resources)
+        .iter()
+        .any(|r| r == "*" || r == resource || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s)))
+}
+
+/// The first verb of `verbs` the rule grants on `group`/`resource`, if any.
+fn grants<'v>(
+    rule: &PolicyRule,
+    group: &str,
+    resource: &str,
+    verbs: &[&'v str],
+) -> Option<&'v str> {
+    if !group_matches(rule, group) || !resource_matches(rule, resource) {
+        return None;
+    }
+    verbs.iter().copied().find(|v| verb_matches(rule, v))
+}
+
+/// What a rule grants, with a phrase per power for messages.
+fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
+    let mut p = Powers::default();
+    let mut why: Vec<(&'static str, String)> = Vec::new();
+    if list(&rule.resources).is_empty() {
+        return (p, why); // Non-resource URLs only.
+    }
+    for (group, res) in WORKLOADS {
+        if let Some(verb) = grants(rule, group, res, WORKLOAD_VERBS) {
+            p.create_workloads = true;
+            why.push(("SKD-K8S-002", format!("{verb} on {res}")));
+            break;
+        }
+    }
+    for (res, verbs) in [
+        ("pods/exec", &["create", "get"][..]),
+        ("pods/attach", &["create", "get"][..]),
+        ("pods/ephemeralcontainers", &["update", "patch"][..]),
+    ] {
+        if let Some(verb) = grants(rule, "", res, verbs) {
+            p.exec = true;
+            why.push(("SKD-K8S-003", format!("{verb} on {res}")));
+            break;
+        }
+    }
+    if group_matches(rule, "") && resource_matches(rule, "nodes/proxy") && !rule.verbs.is_empty() {
+        p.nodes_proxy = true;
+        why.push((
+            "SKD-K8S-004",
+            format!("{} on nodes/proxy", rule.verbs.join(",")),
+        ));
+    }
+    let escalations: [(&str, &str, &[&str]); 7] = [
+        (RBAC_GROUP, "roles", &["escalate", "bind"]),
+        (RBAC_GROUP, "clusterroles", &["escalate", "bind"]),
+        ("", "users", &["impersonate"]),
+        ("", "groups", &["impersonate"]),
+        ("", "serviceaccounts", &["impersonate"]),
+        ("authentication.k8s.io", "uids", &["impersonate"]),
+        (
+            "authentication.k8s.io",
+            "userextras/scopes",
+            &["impersonate"],
+        ),
+    ];
+    for (group, res, verbs) in escalations {
+        if let Some(verb) = grants(rule, group, res, verbs) {
+            p.escalate = true;
+            why.push(("SKD-K8S-005", format!("{verb} on {res}")));
+            break;
+        }
+    }
+    if list(&rule.resource_names).is_empty() {
+        if let Some(verb) = grants(rule, "", "secrets", &["get", "list", "watch"]) {
+            p.secrets = true;
+            why.push(("SKD-K8S-007", format!("{verb} on secrets")));
+        }
+    }
+    let mut wild = Vec::new();
+    if rule.verbs.iter().any(|v| v == "*") {
+        wild.push("verbs");
+    }
+    if list(&rule.resources).iter().any(|r| r == "*") {
+        wild.push("resources");
+    }
+    if list(&rule.api_groups).iter().any(|g| g == "*") {
+        wild.push("apiGroups");
+    }
+    if !wild.is_empty() {
+        p.wildcard = true;
+        why.push(("SKD-K8S-006", format!("`*` in {}", wild.join(", "))));
+    }
+    (p, why)
+}
+
+fn rules_powers(rules: &[PolicyRule]) -> Powers {
+    rules
+        .iter()
+        .fold(Powers::default(), |acc, r| acc.or(rule_powers(r).0))
+}
+
+fn ns_of(meta: &ObjectMeta) -> &str {
+    meta.namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+}
+
+fn name_of(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or("")
+}
+
+fn label_field(key: &str) -> String {
+    format!("metadata.labels['{key}']")
+}
+
+/// Whether a label selector matches a set of labels (an empty selector matches everything).
+pub fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    if let Some(m) = &sel.match_labels {
+        if m.iter().any(|(k, v)| labels.get(k) != Some(v)) {
+            return false;
+        }
+    }
+    for e in sel.match_expressions.as_deref().unwrap_or(&[]) {
+        let values = e.values.as_deref().unwrap_or(&[]);
+        let ok = match e.operator.as_str() {
+            "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
+            "NotIn" => !labels.get(&e.key).is_some_and(|v| values.contains(v)),
+            "Exists" => labels.contains_key(&e.key),
+            "DoesNotExist" => !labels.contains_key(&e.key),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Rules of the built-in ClusterRoles that matter here, for bindings to roles not in the set.
+fn builtin_cluster_role(name: &str) -> Option<Vec<PolicyRule>> {
+    let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+        resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    match name {
+        "cluster-admin" => Some(vec![rule(&["*"], &["*"], &["*"])]),
+        "admin" | "edit" => Some(vec![
+            rule(
+                &[""],
+                &["pods", "pods/exec", "pods/attach", "secrets"],
+                &[
+                    "create", "get", "list", "watch", "update", "patch", "delete",
+                ],
+            ),
+            rule(
+                &["apps"],
+                &["deployments", "daemonsets", "statefulsets", "replicasets"],
+                &["create", "update", "patch", "delete"],
+            ),
+            rule(
+                &["batch"],
+                &["jobs", "cronjobs"],
+                &["create", "update", "patch"],
+            ),
+        ]),
+        _ => None,
+    }
+}
+
+struct Index<'a> {
+    roles: BTreeMap<(&'a str, &'a str), &'a Role>,
+    cluster_roles: BTreeMap<&'a str, &'a ClusterRole>,
+}
+
+impl Index<'_> {
+    /// Every rule of a ClusterRole, including those it aggregates.
+    fn cluster_role_rules(
+        &self,
+        name: &str,
+        seen: &mut BTreeSet<String>,
+    ) -> Option<Vec<PolicyRule>> {
+        if !seen.insert(name.to_string()) {
+            return Some(Vec::new());
+        }
+        let Some(cr) = self.cluster_roles.get(name) else {
+            return builtin_cluster_role(name);
+        };
+        let mut rules = cr.rules.clone().unwrap_or_default();
+        let selectors = cr
+            .aggregation_rule
+            .as_ref()
+            .and_then(|a| a.cluster_role_selectors.clone())
+            .unwrap_or_default();
+        if !selectors.is_empty() {
+            let empty = BTreeMap::new();
+            for (other, o) in &self.cluster_roles {
+                let labels = o.metadata.labels.as_ref().unwrap_or(&empty);
+                if *other != name && selectors.iter().any(|s| selector_matches(s, labels)) {
+                    rules.extend(self.cluster_role_rules(other, seen).unwrap_or_default());
+                }
+            }
+        }
+        Some(rules)
+    }
+}
+
+/// Evaluate the cross-object rules. Indices are the caller's item indices, so each violation
+/// can be attached to the object it is about.
 pub fn evaluate(
-    _objects: &[(usize, &ClusterObject)],
-    _pods: &[(usize, &crate::model::PodWorkload)],
-) -> Vec<(usize, crate::model::Violation)> {
-    Vec::new()
+    objects: &[(usize, &ClusterObject)],
+    pods: &[(usize, &PodWorkload)],
+) -> Vec<(usize, Violation)> {
+    let mut out = Vec::new();
+    let mut index = Index {
+        roles: BTreeMap::new(),
+        cluster_roles: BTreeMap::new(),
+    };
+    let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
+    let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut policies: BTreeSet<&str> = BTreeSet::new();
+    for &(i, o) in objects {
+        match o {
+            ClusterObject::Role(r) => {
+                index
+                    .roles
+                    .insert((ns_of(&r.metadata), name_of(&r.metadata)), r);
+            }
+            ClusterObject::ClusterRole(r) => {
+                index.cluster_roles.insert(name_of(&r.metadata), r);
+            }
+            ClusterObject::ServiceAccount(sa) => {
+                service_accounts.insert((ns_of(&sa.metadata), name_of(&sa.metadata)), sa);
+            }
+            ClusterObject::Namespace(n) => {
+                namespaces.entry(name_of(&n.metadata)).or_insert(i);
+            }
+            ClusterObject::NetworkPolicy(np) => {
+                policies.insert(ns_of(&np.metadata));
+            }
+            _ => {}
+        }
+    }
+
+    // SKD-K8S-002..007: what each Role and ClusterRole grants.
+    for &(i, o) in objects {
+        let (kind, meta, rules) = match o {
+            ClusterObject::Role(r) => ("Role", &r.metadata, r.rules.as_deref()),
+            ClusterObject::ClusterRole(r) => ("ClusterRole", &r.metadata, r.rules.as_deref()),
+            _ => continue,
+        };
+        for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
+            for (id, what) in rule_powers(rule).1 {
+                out.push((
+                    i,
+                    Violation::new(
+                        id,
+                        format!("rules[{n}]"),
+                        format!("{kind} \"{}\" grants {what}", name_of(meta)),
+                    ),
+                ));
+            }
+        }
+    }
+
+    // SKD-K8S-008: dangerous bindings.
+    for &(i, o) in objects {
+        let (kind, meta, role_ref, subjects) = match o {
+            ClusterObject::RoleBinding(b) => ("RoleBinding", &b.metadata, &b.role_ref, &b.subjects),
+            ClusterObject::ClusterRoleBinding(b) => {
+                ("ClusterRoleBinding", &b.metadata, &b.role_ref, &b.subjects)
+            }
+            _ => continue,
+        };
+        if role_ref.kind == "ClusterRole" && role_ref.name == "cluster-admin" {
+            out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-008",
+                    "roleRef.name",
+                    format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
+                ),
+            ));
+        }
+        for (n, s) in subjects.as_deref().unwrap_or(&[]).iter().enumerate() {
+            let dangerous = matches!(
+                (s.kind.as_str(), s.name.as_str()),
+                ("User", "system:anonymous")
+                    | ("Group", "system:unauthenticated")
+                    | ("Group", "system:authenticated")
+                    | ("Group", "system:masters")
+            );
+            if dangerous {
+                out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-008",
+                        format!("subjects[{n}].name"),
+                        format!(
+                            "{kind} \"{}\" grants {} to {} {}",
+                            name_of(meta),
+                            role_ref.name,
+                            s.kind,
+                            s.name
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+
+    // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
+    for &(i, w) in pods {
+        let spec = &w.spec;
+        let ns = ns_of(&w.metadata);
+        let sa = spec
+            .service_account_name
+            .as_deref()
+            .or(spec.service_account.as_deref())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default");
+        let mounted = match spec.automount_service_account_token {
+            Some(b) => b,
+            None => service_accounts
+                .get(&(ns, sa))
+                .and_then(|a| a.automount_service_account_token)
+                .unwrap_or(true),
+        };
+        if !mounted {
+            continue;
+        }
+        let mut powers = Powers::default();
+        let mut via: Vec<String> = Vec::new();
+        for &(_, o) in objects {
+            let (kind, meta, role_ref, subjects, binding_ns) = match o {
+                ClusterObject::RoleBinding(b) => (
+                    "RoleBinding",
+                    &b.metadata,
+                    &b.role_ref,
+                    &b.subjects,
+                    Some(ns_of(&b.metadata)),
+                ),
+                ClusterObject::ClusterRoleBinding(b) => (
+                    "ClusterRoleBinding",
+                    &b.metadata,
+                    &b.role_ref,
+                    &b.subjects,
+                    None,
+                ),
+                _ => continue,
+            };
+            let applies =
+                subjects
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|s| match s.kind.as_str() {
+                        "ServiceAccount" => {
+                            s.name == sa
+                                && s.namespace
+                                    .as_deref()
+                                    .filter(|n| !n.is_empty())
+                                    .or(binding_ns)
+                                    == Some(ns)
+                        }
+                        "Group" => {
+                            s.name == "system:serviceaccounts"
+                                || s.name == "system:authenticated"
+                                || s.name == format!("system:serviceaccounts:{ns}")
+                        }
+                        "User" => s.name == format!("system:serviceaccount:{ns}:{sa}"),
+                        _ => false,
+                    });
+            if !applies {
+                continue;
+            }
+            let rules = match role_ref.kind.as_str() {
+                "Role" => binding_ns
+                    .and_then(|bns| index.roles.get(&(bns, role_ref.name.as_str())))
+                    .map(|r| r.rules.clone().unwrap_or_default()),
+                "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
+                _ => None,
+            };
+            let p = rules_powers(&rules.unwrap_or_default());
+            if !p.token_danger().is_empty() {
+                powers = powers.or(p);
+                via.push(format!(
+                    "{kind} \"{}\" ({} \"{}\")",
+                    name_of(meta),
+                    role_ref.kind,
+                    role_ref.name
+                ));
+            }
+        }
+        let danger = powers.token_danger();
+        if danger.is_empty() {
+            continue;
+        }
+        let field = if spec.automount_service_account_token == Some(true) {
+            format!("{}.automountServiceAccountToken", w.spec_path)
+        } else {
+            format!("{}.serviceAccountName", w.spec_path)
+        };
+        out.push((
+            i,
+            Violation::new(
+                "SKD-K8S-001",
+                field,
+                format!(
+                    "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
+                    w.kind,
+                    w.name(),
+                    via.join(" and "),
+                    danger.join(", ")
+                ),
+            ),
+        ));
+    }
+
+    // SKD-K8S-010: namespaces with workloads and no NetworkPolicy.
+    let mut workloads: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &(i, w) in pods {
+        workloads.entry(ns_of(&w.metadata)).or_default().push(i);
+    }
+    for (ns, items) in &workloads {
+        if policies.contains(ns) {
+            continue;
+        }
+        let ns_object = namespaces.get(ns).copied();
+        if ns_object.is_none() && policies.is_empty() {
+            continue; // A partial set: nothing is known about this namespace's policies.
+        }
+        let message = format!(
+            "namespace \"{ns}\" has {} workload(s) in the audited set and no NetworkPolicy",
+            items.len()
+        );
+        match ns_object {
+            Some(i) => out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message))),
+            None => out.push((
+                items[0],
+                Violation::new("SKD-K8S-010", "metadata.namespace", message),
+            )),
+        }
+    }
+
+    // SKD-K8S-011: Namespace Pod Security labels.
+    for &(i, o) in objects {
+        let ClusterObject::Namespace(n) = o else {
+            continue;
+        };
+        let name = name_of(&n.metadata);
+        let labels = n.metadata.labels.clone().unwrap_or_default();
+        match labels.get(PSA_ENFORCE).map(String::as_str) {
+            None => out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-011",
+                    "metadata.labels",
+                    format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
+                ),
+            )),
+            Some("baseline") | Some("restricted") => {}
+            Some("privileged") => out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-011",
+                    label_field(PSA_ENFORCE),
+                    format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
+                ),
+            )),
+            Some(other) => out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-011",
+                    label_field(PSA_ENFORCE),
+                    format!(
+                        "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
+                         (baseline or restricted)"
+                    ),
+                ),
+            )),
+        }
+        if let Some(v) = labels.get(PSA_ENFORCE_VERSION) {
+            if !valid_psa_version(v) {
+                out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-011",
+                        label_field(PSA_ENFORCE_VERSION),
+                        format!(
+                            "Namespace \"{name}\" has an invalid {PSA_ENFORCE_VERSION} \"{v}\" \
+                             (latest or v1.N)"
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `latest` or `v1.N` (N without leading zeros), as Pod Security admission parses it.
+fn valid_psa_version(v: &str) -> bool {
+    v == "latest"
+        || v.strip_prefix("v1.").is_some_and(|n| {
+            !n.is_empty()
+                && n.bytes().all(|c| c.is_ascii_digit())
+                && (n == "0" || !n.starts_with('0'))
+                && n.len() < 5
+        })
 }
