@@ -8,7 +8,7 @@
 
 use crate::state::cap;
 use crate::{errno_name, sys, Ctx, Outcome, Technique};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,8 @@ fn run(ctx: &Ctx) -> Outcome {
     }
     let state = Arc::new(AtomicU8::new(RUN));
     let st2 = state.clone();
+    let swaps = Arc::new(AtomicU64::new(0));
+    let sw2 = swaps.clone();
     let racer = std::thread::spawn(move || {
         let a = sys::cstr("victim");
         let b = sys::cstr("link");
@@ -84,6 +86,7 @@ fn run(ctx: &Ctx) -> Outcome {
                     libc::RENAME_EXCHANGE,
                 )
             };
+            sw2.fetch_add(1, Ordering::Relaxed);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -97,6 +100,9 @@ fn run(ctx: &Ctx) -> Outcome {
             continue; // the check caught the symlink this time
         }
         tries += 1;
+        // The gap between a runtime's check and its mount (path joins, logging, other work): on
+        // two busy cores, give the racer a chance to run in it, as a loaded host would.
+        std::thread::yield_now();
         match sys::mount("src", "victim", "", libc::MS_BIND, None) {
             Ok(()) => {
                 mounted += 1;
@@ -108,7 +114,12 @@ fn run(ctx: &Ctx) -> Outcome {
                     redirected += 1;
                 }
                 unmount_all();
+                let seen = swaps.load(Ordering::Relaxed);
                 state.store(RUN, Ordering::Release);
+                // Wait for the racer to be swapping again.
+                while swaps.load(Ordering::Relaxed) == seen && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
             }
             Err(e) => {
                 mount_err = Some(e);

@@ -73,7 +73,28 @@ fn run(ctx: &Ctx) -> Outcome {
     let _ = write(&agent_file, "\n");
     let _ = std::fs::remove_dir(mnt.join("x"));
     let _ = sys::umount(&mnt);
+    destroy_hierarchy(&mnt, &name);
     result
+}
+
+/// A v1 hierarchy is destroyed when its last mount goes away *and* its root has no children; a
+/// just-removed child stays on the list until its css is released (RCU), so the first unmount
+/// can leave an empty hierarchy alive. Remount and unmount until it is gone.
+fn destroy_hierarchy(mnt: &std::path::Path, opts: &str) {
+    let tag = opts.trim_start_matches("none,");
+    for _ in 0..20 {
+        let alive = sys::read_to_string("/proc/self/cgroup")
+            .map(|t| t.lines().any(|l| l.split(':').nth(1) == Some(tag)))
+            .unwrap_or(false);
+        if !alive {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if sys::mount("cgroup", mnt, "cgroup", 0, Some(opts)).is_ok() {
+            let _ = std::fs::remove_dir(mnt.join("x"));
+            let _ = sys::umount(mnt);
+        }
+    }
 }
 
 fn trigger(

@@ -26,39 +26,44 @@ const NAMES: [&str; 7] = [
     "runsc",
 ];
 
+fn ppid_of(pid: i32) -> Option<i32> {
+    let stat = sys::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The comm field may contain spaces; fields after the last ')' are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `--runtime-pid`, or else the nearest ancestor that runs a different binary than ours: with a
+/// shared pid namespace that is the runtime (or shim) that started the container. Only our own
+/// ancestry is examined, never unrelated host processes.
 fn candidates(ctx: &Ctx) -> Vec<(i32, String)> {
-    let mut v = Vec::new();
     if let Some(p) = ctx.cfg.runtime_pid {
-        v.push((p, "--runtime-pid".to_string()));
+        return vec![(p, "--runtime-pid".to_string())];
     }
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    // The battery's own processes (parent and technique children) run our binary: skip them.
     let own = sys::stat("/proc/self/exe").map(|s| sys::dev_ino(&s)).ok();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            if pid == me || v.iter().any(|(p, _)| *p == pid) {
-                continue;
-            }
-            if own.is_some()
-                && sys::stat(format!("/proc/{pid}/exe"))
-                    .map(|s| sys::dev_ino(&s))
-                    .ok()
-                    == own
-            {
-                continue;
-            }
+    // SAFETY: getppid has no preconditions.
+    let mut pid = unsafe { libc::getppid() };
+    for _ in 0..16 {
+        if pid <= 1 {
+            break;
+        }
+        let exe = sys::stat(format!("/proc/{pid}/exe"))
+            .map(|s| sys::dev_ino(&s))
+            .ok();
+        if exe.is_some() && exe != own {
             let comm = sys::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let comm = comm.trim();
+            let comm = comm.trim().to_string();
             if NAMES.iter().any(|n| comm.starts_with(n)) {
-                v.push((pid, comm.to_string()));
+                return vec![(pid, comm)];
             }
+            break;
+        }
+        match ppid_of(pid) {
+            Some(p) => pid = p,
+            None => break,
         }
     }
-    v
+    Vec::new()
 }
 
 fn run(ctx: &Ctx) -> Outcome {
