@@ -231,7 +231,30 @@ fn host_caps() -> Vec<String> {
         .collect()
 }
 
-fn write_config(fx: &Fixture, t: &Targets, privileged: bool) -> PathBuf {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    /// `runc spec` as generated.
+    Default,
+    /// `runc spec` plus a small seccomp deny list (EPERM), to check seccomp attribution.
+    DefaultSeccomp,
+    /// Everything open.
+    Privileged,
+}
+
+/// Syscalls the `DefaultSeccomp` profile denies with EPERM (a subset of what moby denies).
+const DENIED: [&str; 8] = [
+    "keyctl",
+    "add_key",
+    "request_key",
+    "io_uring_setup",
+    "userfaultfd",
+    "bpf",
+    "perf_event_open",
+    "unshare",
+];
+
+fn write_config(fx: &Fixture, t: &Targets, profile: Profile) -> PathBuf {
+    let privileged = profile == Profile::Privileged;
     use serde_json::{json, Value};
     let bundle = fx.dir.join("bundle");
     let _ = std::fs::remove_file(bundle.join("config.json"));
@@ -240,6 +263,13 @@ fn write_config(fx: &Fixture, t: &Targets, privileged: bool) -> PathBuf {
     let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     c["process"]["terminal"] = json!(false);
     c["process"]["args"] = json!(t.args);
+    if profile == Profile::DefaultSeccomp {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    }
     if privileged {
         let caps = host_caps();
         for set in [
@@ -378,7 +408,7 @@ fn battery_under_runc_default_and_privileged() {
     let tag = std::process::id();
 
     // 1. runc spec, unchanged apart from the process.
-    let bundle = write_config(&fx, &t, false);
+    let bundle = write_config(&fx, &t, Profile::Default);
     let default = run_battery(&mut fx, &bundle, &format!("probe-default-{tag}"), None);
     show("runc spec (default)", &default);
     let d = by_id(&default);
@@ -431,8 +461,53 @@ fn battery_under_runc_default_and_privileged() {
         }
     ));
 
-    // 2. privileged.
-    let bundle = write_config(&fx, &t, true);
+    // 2. runc spec + a seccomp deny list: blocks are attributed to seccomp where the capability
+    // is not what is missing.
+    let bundle = write_config(&fx, &t, Profile::DefaultSeccomp);
+    let filtered = run_battery(&mut fx, &bundle, &format!("probe-seccomp-{tag}"), None);
+    show("runc spec + seccomp deny list", &filtered);
+    let f = by_id(&filtered);
+    for id in [
+        "keyctl",
+        "io-uring",
+        "userfaultfd",
+        "perf-event",
+        "userns-caps",
+    ] {
+        assert!(
+            matches!(
+                f[id],
+                Outcome::Blocked {
+                    layer: Layer::Seccomp,
+                    errno: Some(libc::EPERM),
+                    ..
+                }
+            ),
+            "{id}: {:?}",
+            f[id]
+        );
+    }
+    assert!(
+        matches!(
+            f["bpf"],
+            Outcome::Blocked {
+                layer: Layer::CapabilityOrSeccomp,
+                ..
+            }
+        ),
+        "{:?}",
+        f["bpf"]
+    );
+    assert!(matches!(
+        f["no-seccomp"],
+        Outcome::Blocked {
+            layer: Layer::Seccomp,
+            ..
+        }
+    ));
+
+    // 3. privileged.
+    let bundle = write_config(&fx, &t, Profile::Privileged);
     let privileged = run_battery(
         &mut fx,
         &bundle,

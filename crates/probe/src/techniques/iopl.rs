@@ -26,6 +26,11 @@ fn run(ctx: &Ctx) -> Outcome {
     }
     match sys::errno() {
         libc::ENOSYS if !ctx.state.seccomp_on() => Outcome::na("kernel without iopl emulation"),
+        libc::ENOSYS => Outcome::blocked(
+            libc::ENOSYS,
+            crate::Layer::Unknown,
+            "iopl(3): ENOSYS (kernel without iopl emulation, or a seccomp ENOSYS stub)",
+        ),
         e => ctx.blocked(e, Some(cap::SYS_RAWIO), "iopl(3)"),
     }
 }

@@ -15,6 +15,11 @@ pub const T: Technique = Technique {
 };
 
 fn run(ctx: &Ctx) -> Outcome {
+    if std::path::Path::new("/sys/kernel").exists()
+        && !std::path::Path::new("/sys/kernel/kexec_loaded").exists()
+    {
+        return Outcome::na("kernel built without kexec (no /sys/kernel/kexec_loaded)");
+    }
     // SAFETY: NULL segments, nr_segments 17 (> KEXEC_SEGMENT_MAX) and an undefined flag bit:
     // rejected with EINVAL right after the permission checks.
     let r = unsafe {
