@@ -79,7 +79,7 @@ fn run(ctx: &Ctx) -> Outcome {
             return ctx.blocked(
                 e,
                 Some(cap::SYS_ADMIN),
-                "no cgroupfs visible; unshare(mount ns)",
+                "no cgroup hierarchy root visible; unshare(mount ns)",
             );
         }
         let mp = scratch.join("cg2");
@@ -88,7 +88,7 @@ fn run(ctx: &Ctx) -> Outcome {
             return ctx.blocked(
                 e,
                 Some(cap::SYS_ADMIN),
-                "no cgroupfs visible; mount cgroup2",
+                "no cgroup hierarchy root visible; mount cgroup2",
             );
         }
         let r = try_root(&mp);
