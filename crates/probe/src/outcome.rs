@@ -130,6 +130,8 @@ pub enum Layer {
     Kernel,
     /// An rlimit (RLIMIT_NPROC, RLIMIT_AS).
     Rlimit,
+    /// Plain file permissions: the probe runs as a non-root uid.
+    Dac,
     /// The errno does not identify a layer.
     Unknown,
 }
@@ -158,6 +160,7 @@ impl Layer {
             Layer::Sysctl => "sysctl",
             Layer::Kernel => "kernel",
             Layer::Rlimit => "rlimit",
+            Layer::Dac => "dac",
             Layer::Unknown => "unknown",
         }
     }
@@ -167,7 +170,7 @@ impl Layer {
     }
 }
 
-const ALL_LAYERS: [Layer; 22] = [
+const ALL_LAYERS: [Layer; 23] = [
     Layer::UserNamespace,
     Layer::Capability,
     Layer::CapabilityOrSeccomp,
@@ -189,6 +192,7 @@ const ALL_LAYERS: [Layer; 22] = [
     Layer::Sysctl,
     Layer::Kernel,
     Layer::Rlimit,
+    Layer::Dac,
     Layer::Unknown,
 ];
 

@@ -164,6 +164,8 @@ impl ProcState {
                 }
                 if self.seccomp_on() {
                     Layer::Seccomp
+                } else if errno == libc::EACCES && self.uid != 0 {
+                    Layer::Dac
                 } else if self.in_user_ns {
                     Layer::UserNamespace
                 } else if errno == libc::EACCES {

@@ -237,6 +237,8 @@ enum Profile {
     Default,
     /// `runc spec` plus a small seccomp deny list (EPERM), to check seccomp attribution.
     DefaultSeccomp,
+    /// `runc spec` plus pids.max=64 and a 64 MiB memory limit; only the exhaustion techniques.
+    Limits,
     /// Everything open.
     Privileged,
 }
@@ -263,6 +265,16 @@ fn write_config(fx: &Fixture, t: &Targets, profile: Profile) -> PathBuf {
     let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     c["process"]["terminal"] = json!(false);
     c["process"]["args"] = json!(t.args);
+    if profile == Profile::Limits {
+        let mut args = t.args.clone();
+        args.extend([
+            "--only".to_string(),
+            "fork-bomb,memory-exhaustion".to_string(),
+        ]);
+        c["process"]["args"] = json!(args);
+        c["linux"]["resources"]["pids"] = json!({"limit": 64});
+        c["linux"]["resources"]["memory"] = json!({"limit": 64u64 << 20});
+    }
     if profile == Profile::DefaultSeccomp {
         c["linux"]["seccomp"] = json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -506,7 +518,36 @@ fn battery_under_runc_default_and_privileged() {
         }
     ));
 
-    // 3. privileged.
+    // 3. runc spec + pids and memory limits: the exhaustion techniques are stopped by cgroups.
+    let bundle = write_config(&fx, &t, Profile::Limits);
+    let limited = run_battery(&mut fx, &bundle, &format!("probe-limits-{tag}"), None);
+    show("runc spec + pids.max=64, memory 64 MiB", &limited);
+    let l = by_id(&limited);
+    assert!(
+        matches!(
+            l["fork-bomb"],
+            Outcome::Blocked {
+                layer: Layer::CgroupLimit,
+                errno: Some(libc::EAGAIN),
+                ..
+            }
+        ),
+        "{:?}",
+        l["fork-bomb"]
+    );
+    assert!(
+        matches!(
+            l["memory-exhaustion"],
+            Outcome::Blocked {
+                layer: Layer::CgroupLimit,
+                ..
+            }
+        ),
+        "{:?}",
+        l["memory-exhaustion"]
+    );
+
+    // 4. privileged.
     let bundle = write_config(&fx, &t, Profile::Privileged);
     let privileged = run_battery(
         &mut fx,

@@ -141,6 +141,13 @@ fn attribution_distinguishes_capability_seccomp_and_userns() {
     );
     assert_eq!(admin_filtered.attribute(libc::EPERM, None), Layer::Seccomp);
 
+    let nobody = ProcState::parse(
+        &status(0, 0).replace("Uid:\t0\t0", "Uid:\t65534\t65534"),
+        Some(IDENTITY),
+    );
+    assert_eq!(nobody.uid, 65534);
+    assert_eq!(nobody.attribute(libc::EACCES, None), Layer::Dac);
+
     let userns = ProcState::parse(&status(u64::MAX >> 23, 0), Some("0 100000 65536\n"));
     assert!(userns.in_user_ns);
     assert_eq!(
