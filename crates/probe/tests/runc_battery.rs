@@ -241,6 +241,9 @@ enum Profile {
     Limits,
     /// Everything open.
     Privileged,
+    /// The privileged config inside a user namespace (container root = host uid 100000) with its
+    /// own pid namespace: what the user namespace alone takes away.
+    PrivilegedUserns,
 }
 
 /// Syscalls the `DefaultSeccomp` profile denies with EPERM (a subset of what moby denies).
@@ -255,8 +258,10 @@ const DENIED: [&str; 8] = [
     "unshare",
 ];
 
+const USERNS_BASE: u32 = 100_000;
+
 fn write_config(fx: &Fixture, t: &Targets, profile: Profile) -> PathBuf {
-    let privileged = profile == Profile::Privileged;
+    let privileged = matches!(profile, Profile::Privileged | Profile::PrivilegedUserns);
     use serde_json::{json, Value};
     let bundle = fx.dir.join("bundle");
     let _ = std::fs::remove_file(bundle.join("config.json"));
@@ -302,7 +307,7 @@ fn write_config(fx: &Fixture, t: &Targets, profile: Profile) -> PathBuf {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|n| n["type"] != "pid")
+            .filter(|n| n["type"] != "pid" || profile == Profile::PrivilegedUserns)
             .cloned()
             .collect();
         c["linux"]["namespaces"] = json!(ns);
@@ -312,6 +317,17 @@ fn write_config(fx: &Fixture, t: &Targets, profile: Profile) -> PathBuf {
                 opts.retain(|o| o != "ro");
             }
         }
+        if profile == Profile::PrivilegedUserns {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": USERNS_BASE, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": USERNS_BASE, "size": 65536}]);
+        }
+        let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(json!({"destination": "/hostdir", "type": "bind", "source": t.hostdir, "options": ["rbind", "ro"]}));
         mounts.push(json!({"destination": "/run/engine.sock", "type": "bind", "source": t.hostdir.join("engine.sock"), "options": ["bind"]}));
     }
@@ -584,6 +600,53 @@ fn battery_under_runc_default_and_privileged() {
             p[id]
         );
     }
+
+    // 5. privileged inside a user namespace: the host-root techniques lose their teeth.
+    let bundle = write_config(&fx, &t, Profile::PrivilegedUserns);
+    let userns = run_battery(&mut fx, &bundle, &format!("probe-userns-{tag}"), None);
+    show(
+        "privileged + user namespace (root = host uid 100000)",
+        &userns,
+    );
+    let u = by_id(&userns);
+    for id in [
+        "core-pattern",
+        "procsys-write",
+        "release-agent",
+        "block-dev-mount",
+        "shocker",
+        "sysfs-write",
+        "binfmt-misc",
+        "cgroupfs-write",
+    ] {
+        assert!(
+            !u[id].is_escaped(),
+            "{id} escaped despite the user namespace: {:?}",
+            u[id]
+        );
+    }
+    assert!(
+        matches!(
+            u["core-pattern"],
+            Outcome::Blocked {
+                layer: Layer::UserNamespace,
+                ..
+            }
+        ),
+        "{:?}",
+        u["core-pattern"]
+    );
+    assert!(
+        matches!(
+            u["dangerous-caps"],
+            Outcome::Blocked {
+                layer: Layer::UserNamespace,
+                ..
+            }
+        ),
+        "{:?}",
+        u["dangerous-caps"]
+    );
 
     // Nothing on the host changed.
     assert_eq!(
