@@ -316,6 +316,8 @@ pub fn unescape_mountinfo(s: &str) -> String {
 /// One line of /proc/self/mountinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {
+    /// `major:minor` of the device backing the mount.
+    pub dev: String,
     pub root: String,
     pub mount_point: String,
     pub options: String,
@@ -336,6 +338,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
             continue;
         }
         out.push(MountInfo {
+            dev: f[2].to_string(),
             root: unescape_mountinfo(f[3]),
             mount_point: unescape_mountinfo(f[4]),
             options: f[5].to_string(),

@@ -264,6 +264,7 @@ fn mountinfo_parsing_and_unescape() {
     let m = probe::sys::parse_mountinfo(text);
     assert_eq!(m.len(), 2);
     assert_eq!(m[0].mount_point, "/mnt dir");
+    assert_eq!(m[0].dev, "98:0");
     assert_eq!(m[0].root, "/mnt1");
     assert_eq!(m[0].optional, vec!["master:1", "shared:7"]);
     assert_eq!(m[0].fstype, "ext3");

@@ -22,6 +22,15 @@ fn run(ctx: &Ctx) -> Outcome {
     let Some((maj, min)) = ctx.cfg.block_dev else {
         return Outcome::na("no target (pass --block-dev MAJ:MIN of a scratch loop device)");
     };
+    // Never touch a device that backs a mounted file system here (the host disk under a
+    // bind-mounted rootfs): the target must be the caller's scratch loop device.
+    let majmin = format!("{maj}:{min}");
+    if let Some(m) = sys::mountinfo().into_iter().find(|m| m.dev == majmin) {
+        return Outcome::na(format!(
+            "refusing {majmin}: it backs {} here; pass a scratch loop device",
+            m.mount_point
+        ));
+    }
     let scratch = match sys::Scratch::new(ctx.cfg.scratch.as_deref(), "blk", true) {
         Ok(s) => s,
         Err(e) => {
