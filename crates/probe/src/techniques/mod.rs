@@ -42,6 +42,7 @@ pub mod no_seccomp;
 pub mod perf_event;
 pub mod proc_pid_root;
 pub mod process_vm_readv;
+pub mod procfs_sanity;
 pub mod procsys_write;
 pub mod ptrace;
 pub mod release_agent;
@@ -87,6 +88,7 @@ pub const ALL: &[Technique] = &[
     mount_target_swap::T,
     dev_null::T,
     masked_paths::T,
+    procfs_sanity::T,
     console_pts::T,
     keyctl::T,
     userns_caps::T,
