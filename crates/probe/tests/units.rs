@@ -1,0 +1,296 @@
+//! Unit tests that need no privileges: result formatting, the wire format, attribution,
+//! configuration and the technique registry.
+
+use probe::report::{decode, encode, json, table};
+use probe::state::cap;
+use probe::{Config, Layer, Outcome, ProbeResult, ProcState};
+
+fn status(cap_eff: u64, seccomp: u8) -> String {
+    format!(
+        "Name:\tprobe\nUid:\t0\t0\t0\t0\nNoNewPrivs:\t1\nCapEff:\t{cap_eff:016x}\nCapBnd:\t000001ffffffffff\nSeccomp:\t{seccomp}\nSeccomp_filters:\t1\n"
+    )
+}
+
+const IDENTITY: &str = "         0          0 4294967295\n";
+
+fn results() -> Vec<ProbeResult> {
+    let r = |id: &str, eid: &str, o: Outcome| ProbeResult {
+        id: id.into(),
+        eid: eid.into(),
+        title: format!("title of {id}"),
+        outcome: o,
+    };
+    vec![
+        r(
+            "core-pattern",
+            "E04",
+            Outcome::escaped("wrote \"core\"\tback\nnewline"),
+        ),
+        r("keyctl", "E24", Outcome::exposed("add_key ok")),
+        r(
+            "shocker",
+            "E26",
+            Outcome::blocked(libc::EPERM, Layer::Capability, "open_by_handle_at: EPERM"),
+        ),
+        r(
+            "dev-null",
+            "E20",
+            Outcome::blocked_by(Layer::SafePath, "char 1:3"),
+        ),
+        r("af-alg", "E37", Outcome::na("kernel lacks AF_ALG")),
+        r("swap", "E19", Outcome::inconclusive("race not won")),
+    ]
+}
+
+#[test]
+fn wire_format_round_trips_every_variant() {
+    for r in results() {
+        let line = encode(&r.outcome);
+        assert!(
+            !line.contains('\n'),
+            "encoded outcome spans lines: {line:?}"
+        );
+        assert_eq!(decode(&line), Some(r.outcome.clone()), "{line}");
+    }
+    assert_eq!(decode("B\tx\tcapability\tbad errno"), None);
+    assert_eq!(decode("B\t1\tno-such-layer\td"), None);
+    assert_eq!(decode("Q\twhat"), None);
+    assert_eq!(decode(""), None);
+}
+
+#[test]
+fn table_is_aligned_and_counts_results() {
+    let st = ProcState::parse(&status(1 << cap::SYS_ADMIN, 2), Some(IDENTITY));
+    let t = table(&results(), &st);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[0].contains("Seccomp=2"), "{}", lines[0]);
+    let header = lines[1];
+    let col = header.find("RESULT").unwrap();
+    for l in &lines[2..8] {
+        let label = &l[col..];
+        assert!(
+            ["ESCAPED", "exposed", "blocked", "n/a", "??"]
+                .iter()
+                .any(|k| label.starts_with(k)),
+            "misaligned row: {l}"
+        );
+    }
+    assert!(lines[2].contains("ESCAPED"));
+    assert!(lines[4].contains("EPERM") && lines[4].contains("capability"));
+    assert!(lines[5].contains("safe-path"), "{}", lines[5]);
+    assert!(!lines[2].contains('\n'));
+    assert_eq!(
+        lines.last().unwrap(),
+        &"6 techniques: 1 escaped, 1 exposed, 2 blocked, 1 not applicable, 1 inconclusive"
+    );
+}
+
+#[test]
+fn json_is_valid_and_complete() {
+    let st = ProcState::parse(
+        &status((1 << cap::SYS_ADMIN) | (1 << cap::MKNOD), 0),
+        Some(IDENTITY),
+    );
+    let doc = json(&results(), &st);
+    let v: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
+    assert_eq!(v["probe"], "stockade-probe");
+    assert_eq!(v["context"]["seccomp"], 0);
+    assert_eq!(
+        v["context"]["caps"],
+        serde_json::json!(["SYS_ADMIN", "MKNOD"])
+    );
+    let rs = v["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 6);
+    assert_eq!(rs[0]["result"], "escaped");
+    assert_eq!(rs[0]["detail"], "wrote \"core\"\tback\nnewline");
+    assert_eq!(rs[2]["result"], "blocked");
+    assert_eq!(rs[2]["errno"], "EPERM");
+    assert_eq!(rs[2]["errno_code"], 1);
+    assert_eq!(rs[2]["layer"], "capability");
+    assert_eq!(rs[3]["errno"], serde_json::Value::Null);
+    assert_eq!(rs[4]["result"], "not-applicable");
+    assert_eq!(rs[5]["result"], "inconclusive");
+}
+
+#[test]
+fn attribution_distinguishes_capability_seccomp_and_userns() {
+    let no_caps = ProcState::parse(&status(0, 0), Some(IDENTITY));
+    assert_eq!(
+        no_caps.attribute(libc::EPERM, Some(cap::SYS_ADMIN)),
+        Layer::Capability
+    );
+    assert_eq!(no_caps.attribute(libc::EROFS, None), Layer::ReadOnlyMount);
+    assert_eq!(no_caps.attribute(libc::ENOSYS, None), Layer::Kernel);
+    assert_eq!(no_caps.attribute(libc::EPERM, None), Layer::Unknown);
+    assert_eq!(no_caps.attribute(libc::EACCES, None), Layer::Lsm);
+
+    let no_caps_filtered = ProcState::parse(&status(0, 2), Some(IDENTITY));
+    assert_eq!(
+        no_caps_filtered.attribute(libc::EPERM, Some(cap::SYS_ADMIN)),
+        Layer::CapabilityOrSeccomp
+    );
+    assert_eq!(
+        no_caps_filtered.attribute(libc::ENOSYS, None),
+        Layer::Seccomp
+    );
+
+    let admin_filtered = ProcState::parse(&status(1 << cap::SYS_ADMIN, 2), Some(IDENTITY));
+    assert_eq!(
+        admin_filtered.attribute(libc::EPERM, Some(cap::SYS_ADMIN)),
+        Layer::Seccomp
+    );
+    assert_eq!(admin_filtered.attribute(libc::EPERM, None), Layer::Seccomp);
+
+    let nobody = ProcState::parse(
+        &status(0, 0).replace("Uid:\t0\t0", "Uid:\t65534\t65534"),
+        Some(IDENTITY),
+    );
+    assert_eq!(nobody.uid, 65534);
+    assert_eq!(nobody.attribute(libc::EACCES, None), Layer::Dac);
+
+    let userns = ProcState::parse(&status(u64::MAX >> 23, 0), Some("0 100000 65536\n"));
+    assert!(userns.in_user_ns);
+    assert_eq!(
+        userns.attribute(libc::EPERM, Some(cap::SYS_ADMIN)),
+        Layer::UserNamespace
+    );
+    assert_eq!(userns.attribute(libc::EACCES, None), Layer::UserNamespace);
+}
+
+#[test]
+fn proc_state_parses_status() {
+    let st = ProcState::parse(&status(0x00000000a80425fb, 2), Some(IDENTITY));
+    assert!(!st.in_user_ns);
+    assert!(st.no_new_privs);
+    assert_eq!(st.seccomp, 2);
+    assert!(st.has_cap(cap::MKNOD) && !st.has_cap(cap::SYS_ADMIN));
+    assert_eq!(
+        st.cap_names().len(),
+        14,
+        "Docker's default set: {:?}",
+        st.cap_names()
+    );
+    assert_eq!(
+        Layer::from_name("capability|seccomp"),
+        Some(Layer::CapabilityOrSeccomp)
+    );
+}
+
+#[test]
+fn config_flags_env_and_selection() {
+    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let env = |k: &str| match k {
+        "STOCKADE_PROBE_CANARY" => Some("/env/canary".to_string()),
+        "STOCKADE_PROBE_SOCKET" => Some("/a.sock,/b.sock".to_string()),
+        _ => None,
+    };
+    let c = Config::parse(
+        args(&[
+            "--block-dev",
+            "7:3",
+            "--target-pid=4242",
+            "--socket",
+            "/c.sock",
+            "--only",
+            "E01,core-pattern",
+            "--json",
+        ]),
+        env,
+    )
+    .unwrap();
+    assert_eq!(c.block_dev, Some((7, 3)));
+    assert_eq!(c.target_pid, Some(4242));
+    assert_eq!(
+        c.canary.as_deref(),
+        Some(std::path::Path::new("/env/canary"))
+    );
+    assert_eq!(c.sockets.len(), 3);
+    assert!(c.json);
+    assert!(c.selected("block-dev-mount", "E01"));
+    assert!(c.selected("core-pattern", "E04"));
+    assert!(!c.selected("shocker", "E26"));
+
+    let none = |_: &str| None;
+    assert!(Config::parse(args(&["--target-pid", "1"]), none)
+        .unwrap_err()
+        .contains("never pid 1"));
+    assert!(Config::parse(args(&["--block-dev", "vda"]), none).is_err());
+    assert!(Config::parse(args(&["--bogus", "x"]), none).is_err());
+    assert_eq!(Config::parse(args(&["--help"]), none).unwrap_err(), "");
+    let skip = Config::parse(args(&["--skip", "fork-bomb"]), none).unwrap();
+    assert!(!skip.selected("fork-bomb", "E28") && skip.selected("shocker", "E26"));
+}
+
+#[test]
+fn registry_has_at_least_30_unique_documented_techniques() {
+    let all = probe::techniques::ALL;
+    assert!(all.len() >= 30, "{} techniques", all.len());
+    let mut ids: Vec<&str> = all.iter().map(|t| t.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "duplicate technique ids");
+    for t in all {
+        assert!(
+            t.eid == "-" || (t.eid.starts_with('E') && t.eid[1..].parse::<u32>().is_ok()),
+            "{}: bad E-number {}",
+            t.id,
+            t.eid
+        );
+        assert!(!t.layers.is_empty() && !t.title.is_empty(), "{}", t.id);
+    }
+    let eids: std::collections::BTreeSet<&str> = all.iter().map(|t| t.eid).collect();
+    for must in [
+        "E01", "E02", "E04", "E11", "E13", "E14", "E15", "E17", "E18", "E19", "E20", "E26",
+    ] {
+        assert!(eids.contains(must), "{must} missing");
+    }
+}
+
+#[test]
+fn dirty_pipe_version_range() {
+    use probe::techniques::dirty_pipe::vulnerable;
+    assert!(vulnerable("5.10.40"));
+    assert!(vulnerable("5.16.10-generic"));
+    assert!(!vulnerable("5.16.11"));
+    assert!(!vulnerable("5.10.102"));
+    assert!(!vulnerable("5.7.0"));
+    assert!(!vulnerable("6.18.44-fc-v595"));
+}
+
+#[test]
+fn mountinfo_parsing_and_unescape() {
+    let text = "36 35 98:0 /mnt1 /mnt\\040dir rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n\
+                40 36 0:5 / /proc rw - proc proc rw\n";
+    let m = probe::sys::parse_mountinfo(text);
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].mount_point, "/mnt dir");
+    assert_eq!(m[0].dev, "98:0");
+    assert_eq!(m[0].root, "/mnt1");
+    assert_eq!(m[0].optional, vec!["master:1", "shared:7"]);
+    assert_eq!(m[0].fstype, "ext3");
+    assert_eq!(m[1].fstype, "proc");
+    assert!(m[1].optional.is_empty());
+}
+
+#[test]
+fn unprivileged_techniques_run_isolated() {
+    // Runs real techniques that need no privilege and change nothing, through the fork/pipe path.
+    let cfg = Config::parse(
+        [
+            "--only",
+            "no-seccomp,dev-null,mount-propagation,dirty-pipe,host-canary",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+        |_| None,
+    )
+    .unwrap();
+    let ctx = probe::Ctx::new(cfg);
+    let rs = probe::run_battery(&ctx);
+    assert_eq!(rs.len(), 5);
+    for r in &rs {
+        assert!(!matches!(r.outcome, Outcome::Inconclusive { .. }), "{r:?}");
+    }
+    let canary = rs.iter().find(|r| r.id == "host-canary").unwrap();
+    assert!(matches!(canary.outcome, Outcome::NotApplicable { .. }));
+}
