@@ -251,13 +251,10 @@ pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport,
     let inputs = collect_inputs(paths)?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
-    for path in &inputs {
-        match load(path, opts.max_file_size)? {
-            Ok(text) => files.push(read_text(path, &text)),
-            Err(reason) => skipped.push(Skipped {
-                file: path.clone(),
-                reason,
-            }),
+    for loaded in read_all(&inputs, opts.max_file_size) {
+        match loaded? {
+            Ok(report) => files.push(report),
+            Err(skip) => skipped.push(skip),
         }
     }
     let mut report = evaluate_files(&files, opts);
@@ -271,6 +268,55 @@ pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport,
     }
     report.skipped = skipped;
     Ok(report)
+}
+
+type Loaded = Result<Result<FileReport, Skipped>, AuditError>;
+
+/// Load and read every input, on as many threads as the machine has cores (reading is most of
+/// the work; files are independent). Results come back in input order.
+fn read_all(inputs: &[String], max: u64) -> Vec<Loaded> {
+    let one = |path: &String| -> Loaded {
+        Ok(match load(path, max)? {
+            Ok(text) => Ok(read_text(path, &text)),
+            Err(reason) => Err(Skipped {
+                file: path.clone(),
+                reason,
+            }),
+        })
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len());
+    if threads <= 1 {
+        return inputs.iter().map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Loaded)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = inputs.get(i) else { break };
+                        mine.push((i, one(path)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                // A reader panic is a bug; re-raise it rather than lose files silently.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Evaluate already-read files as one set (cross-object rules see every file).
