@@ -42,14 +42,28 @@ impl Endpoint {
     }
 }
 
+/// Computes the violations of a workload for every mode of a namespace policy.
+pub type Evaluator = dyn Fn(&PodWorkload, &NamespacePolicy) -> Verdicts + Send + Sync;
+
 /// Everything a review needs besides the request: configuration, namespace labels, metrics.
-#[derive(Debug)]
 pub struct Engine {
     pub config: Config,
     /// Policy for namespaces whose labels say nothing, from the configuration.
     pub defaults: NamespacePolicy,
     pub labels: Option<NamespaceLabels>,
     pub metrics: Metrics,
+    /// [`verdicts`] (the policy crate) unless replaced with [`Engine::with_evaluator`].
+    evaluator: Box<Evaluator>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("defaults", &self.defaults)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An HTTP answer: status, content type, body.
@@ -108,7 +122,17 @@ impl Engine {
             defaults,
             labels,
             metrics: Metrics::default(),
+            evaluator: Box::new(verdicts),
         })
+    }
+
+    /// Replace the policy evaluation (tests and embedders; the server uses [`verdicts`]).
+    pub fn with_evaluator(
+        mut self,
+        f: impl Fn(&PodWorkload, &NamespacePolicy) -> Verdicts + Send + Sync + 'static,
+    ) -> Self {
+        self.evaluator = Box::new(f);
+        self
     }
 
     /// The policy of `namespace` for a review at `endpoint`: its labels (when the snapshot has
@@ -195,7 +219,7 @@ impl Engine {
                 };
             }
         }
-        let body = match serde_json::to_vec(&resp.into_review()) {
+        let body = match encode(resp) {
             Ok(b) => b,
             Err(e) => return Answer::text(500, format!("cannot encode response: {e}")),
         };
@@ -335,7 +359,7 @@ impl Engine {
                     }
                 }
                 let policy = self.namespace_policy(endpoint, namespace);
-                let verdicts = verdicts(&w, &policy);
+                let verdicts = (self.evaluator)(&w, &policy);
                 let subject = Subject {
                     group,
                     resource: resource_of(kind).unwrap_or("pods"),
@@ -354,6 +378,18 @@ impl Engine {
             }
         }
     }
+}
+
+/// The response review as JSON. `kube-core` writes `patch` (a Go `[]byte`) as an array of
+/// numbers; Go's encoder, and so every Kubernetes component, writes base64, which is what is sent.
+fn encode(resp: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
+    use base64::Engine as _;
+    let patch = resp.patch.clone();
+    let mut v = serde_json::to_value(resp.into_review())?;
+    if let (Some(bytes), Some(slot)) = (patch, v.pointer_mut("/response/patch")) {
+        *slot = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    serde_json::to_vec(&v)
 }
 
 fn invalid(message: String) -> (Decision, Option<Hardening>, Outcome) {
