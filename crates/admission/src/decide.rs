@@ -324,7 +324,7 @@ mod tests {
 
     fn ape_violation() -> Violation {
         Violation::new(
-            "SKD-PSS-013",
+            "SKD-PSS-014",
             "spec.containers[0].securityContext.allowPrivilegeEscalation",
             "allowPrivilegeEscalation != false (container \"c\" must set securityContext.allowPrivilegeEscalation=false)",
         )
@@ -382,7 +382,7 @@ mod tests {
             "would violate PodSecurity \"restricted:v1.36\": privileged (container \"c\" must not set securityContext.privileged=true), allowPrivilegeEscalation != false"
         ));
         assert_eq!(d.denied_by, vec!["SKD-PSS-002"]);
-        assert_eq!(d.found, vec!["SKD-PSS-002", "SKD-PSS-013"]);
+        assert_eq!(d.found, vec!["SKD-PSS-002", "SKD-PSS-014"]);
     }
 
     #[test]

@@ -181,7 +181,7 @@ pub fn stand_in_evaluator(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
             for (field, name, sc) in containers() {
                 if sc.as_ref().and_then(|s| s.allow_privilege_escalation) != Some(false) {
                     v.push(Violation::new(
-                        "SKD-PSS-013",
+                        "SKD-PSS-014",
                         format!("{field}.securityContext.allowPrivilegeEscalation"),
                         format!("allowPrivilegeEscalation != false (container {name:?} must set securityContext.allowPrivilegeEscalation=false)"),
                     ));
