@@ -228,6 +228,33 @@ async fn stockade_enforce_label_adds_the_escape_rules() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_labels_snapshot_is_reloaded() {
+    let labels = labels_file(json!({"team-a": {}}));
+    let s = stand_in_server(Config::default(), Some(&labels)).await;
+    let c = s.client();
+    let review = || ReviewBuilder::new(pod("p", privileged_spec())).build();
+    // Unlabelled namespace on /validate: the config default, privileged.
+    assert_eq!(c.review("/validate", &review()).await["allowed"], true);
+    std::thread::sleep(Duration::from_millis(20));
+    let tmp = labels.with_extension("tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(&json!({"team-a": {"pod-security.kubernetes.io/enforce": "baseline"}}))
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &labels).unwrap();
+    let denied = eventually(Duration::from_secs(10), || {
+        let c = c.clone();
+        let r = review();
+        async move { c.review("/validate", &r).await["allowed"] == false }
+    })
+    .await;
+    assert!(denied, "new labels applied within 10 s, without a restart");
+    let _ = std::fs::remove_dir_all(labels.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exemptions_by_namespace_user_and_runtime_class() {
     let config: Config = toml::from_str(
         r#"
