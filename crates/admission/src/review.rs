@@ -359,7 +359,19 @@ impl Engine {
                     }
                 }
                 let policy = self.namespace_policy(endpoint, namespace);
-                let verdicts = (self.evaluator)(&w, &policy);
+                // A panic in evaluation must not take the webhook down with it: the request is
+                // denied (fail closed) and the server goes on. (Only effective where panics
+                // unwind; the workspace's release profile aborts, see docs/admission.md.)
+                let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (self.evaluator)(&w, &policy)
+                }));
+                let Ok(verdicts) = evaluated else {
+                    tracing::error!(kind, name = %req.name, "policy evaluation panicked");
+                    return invalid(format!(
+                        "internal error evaluating {kind} {:?}; denied (fail closed)",
+                        req.name
+                    ));
+                };
                 let subject = Subject {
                     group,
                     resource: resource_of(kind).unwrap_or("pods"),

@@ -390,3 +390,31 @@ async fn connection_limit_closes_the_excess_at_once() {
         .unwrap();
     assert!(rejected >= 20, "{m}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_evaluation_denies_and_the_server_goes_on() {
+    let s = TestServer::start(
+        engine(Config::default(), None).with_evaluator(|w, p| {
+            if w.name() == "boom" {
+                panic!("evaluator bug");
+            }
+            stand_in_evaluator(w, p)
+        }),
+        test_limits(),
+    )
+    .await;
+    let c = s.client();
+    let r = c
+        .review(
+            "/validate/baseline",
+            &ReviewBuilder::new(pod("boom", restricted_spec())).build(),
+        )
+        .await;
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["code"], 400);
+    assert!(r["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("denied (fail closed)"));
+    normal_request_is_quick(&c).await;
+}
