@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The tests here measure time; run them one at a time so one's storm is not another's noise.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// "Quickly" for a normal request while the server is under attack. Debug build, two shared
 /// cores: generous, but two orders of magnitude below any of the timeouts involved.
 const QUICK: Duration = Duration::from_millis(750);
@@ -30,6 +33,7 @@ async fn normal_request_is_quick(c: &Client) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_and_wrong_kinds_get_400() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::default().await;
     let c = s.client();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -79,6 +83,7 @@ async fn malformed_json_and_wrong_kinds_get_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_mib_bodies_get_413() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::default().await;
     let c = s.client();
     let big = vec![b' '; 10 * 1024 * 1024];
@@ -143,6 +148,7 @@ async fn ten_mib_bodies_get_413() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_and_slow_bodies_time_out() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::default().await;
     let c = s.client();
 
@@ -213,6 +219,7 @@ async fn slowloris_and_slow_bodies_time_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_connections_are_closed() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::default().await;
     let c = s.client();
     // TCP only, no ClientHello: closed after the 1 s handshake timeout.
@@ -269,6 +276,7 @@ async fn half_open_connections_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections() {
+    let _serial = SERIAL.lock().await;
     // Production timeouts here: with 1 s, debug-build handshakes queued behind 999 others time
     // out (a bounded error, but this test wants to see all 1,000 answered).
     let s = TestServer::start(
@@ -343,6 +351,7 @@ async fn a_thousand_concurrent_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_limit_closes_the_excess_at_once() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::start(
         engine(Config::default(), None),
         Limits {
@@ -393,6 +402,7 @@ async fn connection_limit_closes_the_excess_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_evaluation_denies_and_the_server_goes_on() {
+    let _serial = SERIAL.lock().await;
     let s = TestServer::start(
         engine(Config::default(), None).with_evaluator(|w, p| {
             if w.name() == "boom" {
