@@ -196,10 +196,20 @@ pub fn decide(subject: &Subject, ns: &NamespacePolicy, v: &Verdicts) -> Decision
             .insert(ANNOTATION_ERROR.into(), ns.errors.join("; "));
     }
 
-    // Enforce: pods only.
+    // A namespace privileged in every mode, without escape rules, is not evaluated (PSA's
+    // short-circuit: no annotations either).
+    let fully_privileged = [ns.enforce, ns.audit, ns.warn]
+        .iter()
+        .all(|lv| lv.level == PsaLevel::Privileged)
+        && ns.escape.is_none();
+    if fully_privileged {
+        return d;
+    }
+
+    // Enforce: pods only. Every evaluated pod is annotated with the enforce policy, as PSA does.
     let enforce_pss = subject.is_pod && ns.enforce.level != PsaLevel::Privileged;
     let enforce_escape = subject.is_pod && ns.escape.is_some();
-    if subject.is_pod && (enforce_pss || enforce_escape) {
+    if subject.is_pod {
         d.audit_annotations
             .insert(ANNOTATION_ENFORCE_POLICY.into(), ns.enforce.to_string());
     }
@@ -471,6 +481,23 @@ mod tests {
         let d = decide(&pod("p"), &p, &v);
         assert!(d.allowed && d.warnings.is_empty());
         assert!(!d.audit_annotations.contains_key("enforce-policy"));
+    }
+
+    #[test]
+    fn privileged_enforce_still_annotates_evaluated_pods() {
+        let p = ns(
+            "privileged:latest",
+            "privileged:latest",
+            "restricted:latest",
+        );
+        let v = Verdicts {
+            warn: vec![ape_violation()],
+            ..Verdicts::default()
+        };
+        let d = decide(&pod("p"), &p, &v);
+        assert!(d.allowed);
+        assert_eq!(d.audit_annotations["enforce-policy"], "privileged:latest");
+        assert_eq!(d.warnings.len(), 1);
     }
 
     #[test]
