@@ -55,6 +55,8 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Explain one rule: what it checks, what escape it prevents, how to fix it.
     Explain(rules_cmd::ExplainArgs),
+    /// Kubernetes admission webhook: serve it, or make certificates for it.
+    Admission(admission::AdmissionArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
+        Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "stockade", &mut std::io::stdout());

@@ -1,0 +1,206 @@
+//! `stockade admission serve` and `stockade admission certs`.
+
+use crate::config::Config;
+use crate::nslabels::NamespaceLabels;
+use crate::review::Engine;
+use crate::server::{Limits, Server};
+use clap::{Args, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `stockade admission ...`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stockade admission certs --out tls --dns stockade-admission.stockade-system.svc
+  stockade admission serve --tls-dir tls --listen 127.0.0.1:8443
+  stockade admission serve --tls-dir /tls --config /etc/stockade/admission.toml \\
+      --namespace-labels /var/run/stockade/namespaces.json
+
+Endpoints: POST /validate, /validate/baseline, /validate/restricted, /validate/hardened,
+/mutate; GET /healthz, /readyz, /metrics. See docs/admission.md.")]
+pub struct AdmissionArgs {
+    #[command(subcommand)]
+    pub command: AdmissionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdmissionCommand {
+    /// Serve the admission webhook over HTTPS.
+    Serve(ServeArgs),
+    /// Write a CA and a serving certificate (ca.crt, tls.crt, tls.key) for local use.
+    Certs(CertsArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory with tls.crt and tls.key (reloaded when they change).
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Configuration file (TOML): defaults, exemptions, mutation. See docs/admission.md.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Namespace labels snapshot (`kubectl get namespaces -o json`, or a map of namespace to
+    /// labels), reloaded when it changes. Without it the level comes from the request path.
+    #[arg(long, value_name = "FILE")]
+    pub namespace_labels: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 3 * 1024 * 1024)]
+    pub max_body: usize,
+    /// Connections served at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds allowed for a TLS handshake, a request head, and a request body (each).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub read_timeout: u64,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub shutdown_grace: u64,
+    /// Log format (one JSON object per line, or text).
+    #[arg(long, value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+    /// Log filter (RUST_LOG syntax): `info` logs denials and warnings, `debug` every decision.
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    pub log: String,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Directory to write ca.crt, tls.crt and tls.key into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// DNS name for the serving certificate (repeatable), e.g.
+    /// stockade-admission.stockade-system.svc. localhost, 127.0.0.1 and ::1 are always included.
+    #[arg(long, value_name = "NAME")]
+    pub dns: Vec<String>,
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => b.json().flatten_event(true).try_init(),
+        LogFormat::Text => b.with_ansi(false).try_init(),
+    };
+}
+
+/// Run a `stockade admission` command; the exit code (0 ok, 1 failure, 2 bad input).
+pub fn run(args: AdmissionArgs) -> i32 {
+    match args.command {
+        AdmissionCommand::Certs(a) => match crate::tls::generate(&a.out, &a.dns) {
+            Ok(()) => {
+                for f in [
+                    crate::tls::CA_CERT,
+                    crate::tls::TLS_CERT,
+                    crate::tls::TLS_KEY,
+                ] {
+                    println!("{}", a.out.join(f).display());
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("stockade admission certs: {e}");
+                1
+            }
+        },
+        AdmissionCommand::Serve(a) => serve(a),
+    }
+}
+
+fn serve(a: ServeArgs) -> i32 {
+    init_logging(a.log_format, &a.log);
+    let config = match &a.config {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("stockade admission serve: {e}");
+                return 2;
+            }
+        },
+        None => Config::default(),
+    };
+    let labels = match &a.namespace_labels {
+        Some(p) => match NamespaceLabels::load(p) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("stockade admission serve: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let engine = match Engine::new(config, labels) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("stockade admission serve: {e}");
+            return 2;
+        }
+    };
+    let timeout = Duration::from_secs(a.read_timeout.max(1));
+    let limits = Limits {
+        max_body: a.max_body,
+        handshake_timeout: timeout,
+        header_timeout: timeout,
+        body_timeout: timeout,
+        max_connections: a.max_connections.max(1),
+        shutdown_grace: Duration::from_secs(a.shutdown_grace),
+        ..Limits::default()
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = a.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stockade admission serve: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let server = match Server::bind(a.listen, a.tls_dir.clone(), engine, limits).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("stockade admission serve: {e}");
+                return 1;
+            }
+        };
+        server.run(shutdown_signal()).await;
+        0
+    })
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => tracing::info!("SIGTERM received"),
+                _ = i.recv() => tracing::info!("SIGINT received"),
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

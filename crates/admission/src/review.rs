@@ -1,0 +1,516 @@
+//! One AdmissionReview in, one out: decode, route by operation and subresource, apply
+//! exemptions, evaluate with `policy`, decide, and encode the response in the request's own API
+//! version (v1, or v1beta1 answered in kind).
+//!
+//! Synchronous and free of I/O: the HTTP layer hands it the body and sends what it returns.
+
+use crate::config::Config;
+use crate::decide::{decide, Decision, Exemption, Subject, Verdicts};
+use crate::metrics::Metrics;
+use crate::mutate::{harden, Hardening};
+use crate::nslabels::NamespaceLabels;
+use crate::nspolicy::{LevelVersion, NamespacePolicy};
+use crate::workload::{extract, resource_of, Extracted};
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube_core::response::{StatusCause, StatusDetails};
+use kube_core::{DynamicObject, Status};
+use policy::{evaluate_pod, Level, Options, PodWorkload, PssVersion, Violation};
+use std::time::Instant;
+
+pub const API_V1: &str = "admission.k8s.io/v1";
+pub const API_V1BETA1: &str = "admission.k8s.io/v1beta1";
+
+/// Which endpoint a review came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/validate` (policy from namespace labels or config defaults) or `/validate/<level>`
+    /// (that level where namespace labels say nothing).
+    Validate(Option<Level>),
+    /// `/mutate`.
+    Mutate,
+}
+
+impl Endpoint {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Validate(None) => "validate",
+            Endpoint::Validate(Some(Level::Baseline)) => "validate/baseline",
+            Endpoint::Validate(Some(Level::Restricted)) => "validate/restricted",
+            Endpoint::Validate(Some(Level::Hardened)) => "validate/hardened",
+            Endpoint::Mutate => "mutate",
+        }
+    }
+}
+
+/// Computes the violations of a workload for every mode of a namespace policy.
+pub type Evaluator = dyn Fn(&PodWorkload, &NamespacePolicy) -> Verdicts + Send + Sync;
+
+/// Everything a review needs besides the request: configuration, namespace labels, metrics.
+pub struct Engine {
+    pub config: Config,
+    /// Policy for namespaces whose labels say nothing, from the configuration.
+    pub defaults: NamespacePolicy,
+    pub labels: Option<NamespaceLabels>,
+    pub metrics: Metrics,
+    /// [`verdicts`] (the policy crate) unless replaced with [`Engine::with_evaluator`].
+    evaluator: Box<Evaluator>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("defaults", &self.defaults)
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An HTTP answer: status, content type, body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub json: bool,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(status: u16, msg: impl Into<String>) -> Self {
+        let mut body = msg.into().into_bytes();
+        body.push(b'\n');
+        Answer {
+            status,
+            json: false,
+            body,
+        }
+    }
+}
+
+/// How a review ended, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ignored,
+    Exempt,
+    Allowed,
+    Warned,
+    Denied,
+    Invalid,
+    Mutated,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ignored => "ignored",
+            Outcome::Exempt => "exempt",
+            Outcome::Allowed => "allowed",
+            Outcome::Warned => "warned",
+            Outcome::Denied => "denied",
+            Outcome::Invalid => "invalid",
+            Outcome::Mutated => "mutated",
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(config: Config, labels: Option<NamespaceLabels>) -> Result<Engine, String> {
+        let defaults = config
+            .default_policy()
+            .map_err(|(f, r)| format!("config: {f}: {r}"))?;
+        Ok(Engine {
+            config,
+            defaults,
+            labels,
+            metrics: Metrics::default(),
+            evaluator: Box::new(verdicts),
+        })
+    }
+
+    /// Replace the policy evaluation (tests and embedders; the server uses [`verdicts`]).
+    pub fn with_evaluator(
+        mut self,
+        f: impl Fn(&PodWorkload, &NamespacePolicy) -> Verdicts + Send + Sync + 'static,
+    ) -> Self {
+        self.evaluator = Box::new(f);
+        self
+    }
+
+    /// The policy of `namespace` for a review at `endpoint`: its labels (when the snapshot has
+    /// the namespace), over the path's level (when the path names one), over the configured
+    /// defaults.
+    pub fn namespace_policy(&self, endpoint: Endpoint, namespace: &str) -> NamespacePolicy {
+        let base = match endpoint {
+            Endpoint::Validate(Some(level)) => NamespacePolicy::uniform(level),
+            _ => self.defaults.clone(),
+        };
+        match self.labels.as_ref().and_then(|l| l.get(namespace)) {
+            Some(labels) => NamespacePolicy::from_labels(&labels, &base),
+            None => base,
+        }
+    }
+
+    /// Answer one request body.
+    pub fn review(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
+        let start = Instant::now();
+        let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => return self.refuse(format!("invalid AdmissionReview: {e}")),
+        };
+        if review.types.kind != "AdmissionReview" {
+            return self.refuse(format!(
+                "expected kind AdmissionReview, got {:?}",
+                review.types.kind
+            ));
+        }
+        if review.types.api_version != API_V1 && review.types.api_version != API_V1BETA1 {
+            return self.refuse(format!(
+                "unsupported apiVersion {:?} (admission.k8s.io/v1 or v1beta1)",
+                review.types.api_version
+            ));
+        }
+        let req: AdmissionRequest<DynamicObject> = match review.try_into() {
+            Ok(r) => r,
+            Err(_) => return self.refuse("AdmissionReview has no request".into()),
+        };
+        if req.uid.is_empty() {
+            return self.refuse("AdmissionReview request has no uid".into());
+        }
+
+        let (decision, hardening, outcome) = self.process(endpoint, &req);
+        let kind = req.kind.kind.as_str();
+        let resource = resource_of(kind).unwrap_or(req.resource.resource.as_str());
+
+        let mut resp = AdmissionResponse::from(&req);
+        resp.allowed = decision.allowed;
+        if let Some(den) = &decision.denial {
+            let causes = den
+                .causes
+                .iter()
+                .map(|c| StatusCause {
+                    reason: c.rule.clone(),
+                    message: c.message.clone(),
+                    field: c.field.clone(),
+                })
+                .collect();
+            resp.result = Status::failure(&den.message, den.reason)
+                .with_code(den.code)
+                .with_details(StatusDetails {
+                    name: req.name.clone(),
+                    group: req.kind.group.clone(),
+                    kind: resource.to_string(),
+                    uid: String::new(),
+                    causes,
+                    retry_after_seconds: 0,
+                });
+        }
+        if !decision.warnings.is_empty() {
+            resp.warnings = Some(decision.warnings.clone());
+        }
+        resp.audit_annotations = decision
+            .audit_annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(h) = &hardening {
+            if !h.patch.0.is_empty() {
+                resp = match resp.with_patch(h.patch.clone()) {
+                    Ok(r) => r,
+                    Err(e) => return Answer::text(500, format!("cannot encode patch: {e}")),
+                };
+            }
+        }
+        let body = match encode(resp) {
+            Ok(b) => b,
+            Err(e) => return Answer::text(500, format!("cannot encode response: {e}")),
+        };
+
+        let took = start.elapsed();
+        let m = &self.metrics;
+        m.record_request(endpoint.name(), kind, outcome.as_str(), took);
+        for r in &decision.denied_by {
+            m.record_rule(r, "deny");
+        }
+        for r in &decision.found {
+            if !decision.denied_by.contains(r) {
+                let action = if decision.warnings.is_empty() {
+                    "audit"
+                } else {
+                    "warn"
+                };
+                m.record_rule(r, action);
+            }
+        }
+        let user = req.user_info.username.as_deref().unwrap_or("");
+        let ns = req.namespace.as_deref().unwrap_or("");
+        let op = format!("{:?}", req.operation).to_ascii_uppercase();
+        let sub = req.sub_resource.as_deref().unwrap_or("");
+        let changes = hardening.map(|h| h.changes.join(", ")).unwrap_or_default();
+        if matches!(
+            outcome,
+            Outcome::Denied | Outcome::Warned | Outcome::Invalid
+        ) {
+            tracing::info!(
+                uid = %req.uid, endpoint = endpoint.name(), operation = %op, kind, subresource = sub,
+                namespace = ns, name = %req.name, user, dry_run = req.dry_run,
+                decision = outcome.as_str(), rules = %decision.found.join(","),
+                message = decision.denial.as_ref().map(|d| d.message.as_str()).unwrap_or(""),
+                warnings = %decision.warnings.join(" | "),
+                took_us = took.as_micros() as u64, "admission decision"
+            );
+        } else {
+            tracing::debug!(
+                uid = %req.uid, endpoint = endpoint.name(), operation = %op, kind, subresource = sub,
+                namespace = ns, name = %req.name, user, dry_run = req.dry_run,
+                decision = outcome.as_str(), changes = %changes,
+                took_us = took.as_micros() as u64, "admission decision"
+            );
+        }
+        Answer {
+            status: 200,
+            json: true,
+            body,
+        }
+    }
+
+    fn refuse(&self, message: String) -> Answer {
+        self.metrics
+            .bad_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(error = %message, "bad admission request");
+        Answer::text(400, message)
+    }
+
+    fn process(
+        &self,
+        endpoint: Endpoint,
+        req: &AdmissionRequest<DynamicObject>,
+    ) -> (Decision, Option<Hardening>, Outcome) {
+        let ignored = (Decision::allow(), None, Outcome::Ignored);
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return ignored;
+        }
+        let group = req.kind.group.as_str();
+        let kind = req.kind.kind.as_str();
+        let sub = req.sub_resource.as_deref().unwrap_or("");
+        let ephemeral = sub == "ephemeralcontainers" && group.is_empty() && kind == "Pod";
+        if !sub.is_empty() && !ephemeral {
+            // status, binding, eviction, exec, attach, ...: not a change to what runs.
+            return ignored;
+        }
+        if resource_of(kind).is_none() {
+            return ignored;
+        }
+        let ex = &self.config.exemptions;
+        let namespace = req.namespace.as_deref().unwrap_or("");
+        if ex.namespaces.contains(namespace) {
+            return (
+                Decision::exempt(Exemption::Namespace),
+                None,
+                Outcome::Exempt,
+            );
+        }
+        if let Some(user) = req.user_info.username.as_deref() {
+            if ex.usernames.contains(user) {
+                return (Decision::exempt(Exemption::User), None, Outcome::Exempt);
+            }
+        }
+        let Some(object) = req.object.as_ref() else {
+            return invalid("the request has no object".into());
+        };
+        let api_version = if group.is_empty() {
+            req.kind.version.clone()
+        } else {
+            format!("{group}/{}", req.kind.version)
+        };
+        let w = match to_workload(group, kind, &api_version, object) {
+            Ok(Some(w)) => w,
+            Ok(None) => return ignored,
+            Err(e) => return invalid(e),
+        };
+        if let Some(rc) = w.spec.runtime_class_name.as_deref() {
+            if ex.runtime_classes.contains(rc) {
+                return (
+                    Decision::exempt(Exemption::RuntimeClass),
+                    None,
+                    Outcome::Exempt,
+                );
+            }
+        }
+
+        match endpoint {
+            Endpoint::Mutate => {
+                if req.operation != Operation::Create || !sub.is_empty() {
+                    return ignored;
+                }
+                match harden(&w, &self.config.mutate) {
+                    Ok(h) if h.patch.0.is_empty() => (Decision::allow(), None, Outcome::Allowed),
+                    Ok(h) => (Decision::allow(), Some(h), Outcome::Mutated),
+                    Err(e) => invalid(e.to_string()),
+                }
+            }
+            Endpoint::Validate(_) => {
+                if req.operation == Operation::Update && sub.is_empty() {
+                    if let Some(old) = req.old_object.as_ref() {
+                        if let Ok(Some(old)) = to_workload(group, kind, &api_version, old) {
+                            if !significant_update(&w, &old) {
+                                return (Decision::allow(), None, Outcome::Ignored);
+                            }
+                        }
+                    }
+                }
+                let policy = self.namespace_policy(endpoint, namespace);
+                // A panic in evaluation must not take the webhook down with it: the request is
+                // denied (fail closed) and the server goes on. (Only effective where panics
+                // unwind; the workspace's release profile aborts, see docs/admission.md.)
+                let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (self.evaluator)(&w, &policy)
+                }));
+                let Ok(verdicts) = evaluated else {
+                    tracing::error!(kind, name = %req.name, "policy evaluation panicked");
+                    return invalid(format!(
+                        "internal error evaluating {kind} {:?}; denied (fail closed)",
+                        req.name
+                    ));
+                };
+                let subject = Subject {
+                    group,
+                    resource: resource_of(kind).unwrap_or("pods"),
+                    name: &req.name,
+                    is_pod: w.is_pod(),
+                };
+                let d = decide(&subject, &policy, &verdicts);
+                let outcome = if !d.allowed {
+                    Outcome::Denied
+                } else if !d.warnings.is_empty() {
+                    Outcome::Warned
+                } else {
+                    Outcome::Allowed
+                };
+                (d, None, outcome)
+            }
+        }
+    }
+}
+
+/// The response review as JSON. `kube-core` writes `patch` (a Go `[]byte`) as an array of
+/// numbers; Go's encoder, and so every Kubernetes component, writes base64, which is what is sent.
+fn encode(resp: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
+    use base64::Engine as _;
+    let patch = resp.patch.clone();
+    let mut v = serde_json::to_value(resp.into_review())?;
+    if let (Some(bytes), Some(slot)) = (patch, v.pointer_mut("/response/patch")) {
+        *slot = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    serde_json::to_vec(&v)
+}
+
+fn invalid(message: String) -> (Decision, Option<Hardening>, Outcome) {
+    (Decision::bad_request(message), None, Outcome::Invalid)
+}
+
+fn to_workload(
+    group: &str,
+    kind: &str,
+    api_version: &str,
+    object: &DynamicObject,
+) -> Result<Option<PodWorkload>, String> {
+    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    match extract(group, kind, api_version, value) {
+        Ok(Extracted::Workload(w)) => Ok(Some(*w)),
+        Ok(Extracted::NotPodBearing) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether an UPDATE can change what Pod Security checks. For Pods, as Kubernetes' Pod Security
+/// admission decides it (most of a pod's spec is immutable): container images, the number of
+/// containers, and the seccomp annotations. For controllers: any change to the pod template's
+/// spec or annotations (a scale or a label change is not evaluated again).
+pub fn significant_update(new: &PodWorkload, old: &PodWorkload) -> bool {
+    if !new.is_pod() {
+        return new.spec != old.spec
+            || new.pod_metadata.annotations != old.pod_metadata.annotations;
+    }
+    const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+    const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+    let ann = |w: &PodWorkload, k: &str| {
+        w.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k).cloned())
+    };
+    if ann(new, SECCOMP_POD) != ann(old, SECCOMP_POD) {
+        return true;
+    }
+    let lists = |w: &PodWorkload| {
+        [
+            w.spec.containers.clone(),
+            w.spec.init_containers.clone().unwrap_or_default(),
+        ]
+    };
+    let (n, o) = (lists(new), lists(old));
+    for (nl, ol) in n.iter().zip(o.iter()) {
+        if nl.len() != ol.len() {
+            return true;
+        }
+        for (nc, oc) in nl.iter().zip(ol.iter()) {
+            let key = format!("{SECCOMP_CONTAINER}{}", nc.name);
+            if nc.image != oc.image || ann(new, &key) != ann(old, &key) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn pss_for(
+    w: &PodWorkload,
+    lv: LevelVersion,
+    cache: &mut Vec<(Level, PssVersion, Vec<Violation>)>,
+) -> Vec<Violation> {
+    let Some(level) = lv.level.policy_level() else {
+        return Vec::new();
+    };
+    let version = lv.version.pss();
+    if let Some((_, _, v)) = cache
+        .iter()
+        .find(|(l, ver, _)| *l == level && *ver == version)
+    {
+        return v.clone();
+    }
+    let v = evaluate_pod(
+        w,
+        &Options {
+            level,
+            pss_version: version,
+            pss_only: true,
+        },
+    );
+    cache.push((level, version, v.clone()));
+    v
+}
+
+/// Evaluate a workload for every mode of a namespace policy (each level and version once).
+pub fn verdicts(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
+    let mut cache = Vec::new();
+    let mut v = Verdicts {
+        enforce: pss_for(w, p.enforce, &mut cache),
+        audit: pss_for(w, p.audit, &mut cache),
+        warn: pss_for(w, p.warn, &mut cache),
+        escape: Vec::new(),
+    };
+    if let Some(level) = p.escape {
+        v.escape = evaluate_pod(
+            w,
+            &Options {
+                level,
+                pss_version: PssVersion::LATEST,
+                pss_only: false,
+            },
+        )
+        .into_iter()
+        .filter(|x| !x.rule.pss)
+        .collect();
+    }
+    v
+}

@@ -1,0 +1,377 @@
+//! The HTTPS server: a TCP accept loop with a connection limit, a TLS handshake with a deadline,
+//! HTTP/1.1 (hyper) with a header-read deadline, and an axum router whose review handlers read
+//! the body under a size limit and a deadline.
+//!
+//! Every hostile client ends in a bounded error or a timeout: too many connections → closed at
+//! once; no TLS ClientHello → closed after the handshake timeout; no (or slow) request head →
+//! closed after the header timeout; slow body → 408; body over the limit → 413 (by
+//! Content-Length before reading, or while reading); malformed JSON or a wrong kind → 400.
+
+use crate::review::{Answer, Endpoint, Engine};
+use crate::tls::{server_config, ReloadingCert, TlsError};
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use policy::Level;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Limits and timings of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (the API server sends at most a few MiB).
+    pub max_body: usize,
+    /// Deadline for the TLS handshake after the TCP connection is accepted.
+    pub handshake_timeout: Duration,
+    /// Deadline for a request head (also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// Deadline for reading a request body once its head arrived.
+    pub body_timeout: Duration,
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// How often certificate and namespace-label files are checked for changes.
+    pub reload_interval: Duration,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 3 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            reload_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct AppState {
+    engine: Engine,
+    limits: Limits,
+    ready: AtomicBool,
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    cert: Arc<ReloadingCert>,
+    tls: Arc<rustls::ServerConfig>,
+}
+
+impl Server {
+    /// Load the certificate from `tls_dir` and bind `listen`.
+    pub async fn bind(
+        listen: SocketAddr,
+        tls_dir: PathBuf,
+        engine: Engine,
+        limits: Limits,
+    ) -> Result<Server, ServeError> {
+        let cert = Arc::new(ReloadingCert::load(&tls_dir)?);
+        let tls = Arc::new(server_config(cert.clone())?);
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState {
+                engine,
+                limits,
+                ready: AtomicBool::new(false),
+            }),
+            cert,
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting, let in-flight requests finish
+    /// (up to the grace period) and return.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            listener,
+            state,
+            cert,
+            tls,
+        } = self;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let router = router(state.clone());
+        let graceful = GracefulShutdown::new();
+        let conns = Arc::new(Semaphore::new(state.limits.max_connections));
+        let reloader = tokio::spawn(reload_loop(state.clone(), cert));
+        state.ready.store(true, Ordering::SeqCst);
+        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving");
+
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let Ok(permit) = conns.clone().try_acquire_owned() else {
+                state
+                    .engine
+                    .metrics
+                    .connections_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                drop(tcp);
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let state2 = state.clone();
+            let router = router.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let m = &state2.engine.metrics;
+                let limits = &state2.limits;
+                let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                    .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        m.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        m.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                m.connections_open.fetch_add(1, Ordering::Relaxed);
+                let mut b = hyper::server::conn::http1::Builder::new();
+                b.timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
+                    .max_buf_size(64 * 1024)
+                    .keep_alive(true);
+                let conn = b.serve_connection(TokioIo::new(tls), TowerToHyperService::new(router));
+                let conn = watcher.watch(conn);
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                m.connections_open.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+
+        state.ready.store(false, Ordering::SeqCst);
+        drop(listener);
+        reloader.abort();
+        tracing::info!("shutting down: waiting for in-flight requests");
+        tokio::select! {
+            _ = graceful.shutdown() => tracing::info!("all connections closed"),
+            _ = tokio::time::sleep(state.limits.shutdown_grace) => {
+                tracing::warn!("grace period over; closing remaining connections")
+            }
+        }
+    }
+}
+
+async fn reload_loop(state: Arc<AppState>, cert: Arc<ReloadingCert>) {
+    let mut tick = tokio::time::interval(state.limits.reload_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let m = &state.engine.metrics;
+        match cert.reload_if_changed() {
+            Ok(true) => {
+                m.certificate_reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("serving certificate reloaded");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                m.certificate_reload_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "certificate reload failed; keeping the previous one");
+            }
+        }
+        if let Some(l) = &state.engine.labels {
+            match l.reload_if_changed() {
+                Ok(true) => tracing::info!("namespace labels reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "namespace labels reload failed; keeping the previous ones")
+                }
+            }
+        }
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/validate/{level}", post(validate_level))
+        .route("/mutate", post(mutate))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn respond(a: Answer) -> Response {
+    let ct = if a.json {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut r = Response::new(Body::from(a.body));
+    *r.status_mut() = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r
+}
+
+fn refuse(state: &AppState, status: u16, msg: String) -> Response {
+    state
+        .engine
+        .metrics
+        .bad_requests
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::info!(status, error = %msg, "request refused");
+    respond(Answer::text(status, msg))
+}
+
+/// Read the body of a review under the size limit and the body deadline.
+async fn read_body(state: &AppState, req: Request) -> Result<axum::body::Bytes, Response> {
+    let max = state.limits.max_body;
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ok = ct
+            .to_str()
+            .map(|s| s.trim_start().starts_with("application/json"))
+            .unwrap_or(false);
+        if !ok {
+            return Err(refuse(
+                state,
+                415,
+                "Content-Type must be application/json".into(),
+            ));
+        }
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(refuse(
+            state,
+            413,
+            format!("request body larger than {max} bytes"),
+        ));
+    }
+    match tokio::time::timeout(
+        state.limits.body_timeout,
+        axum::body::to_bytes(req.into_body(), max),
+    )
+    .await
+    {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            // `to_bytes` fails on the length limit or on a broken connection.
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit");
+            if too_big {
+                Err(refuse(
+                    state,
+                    413,
+                    format!("request body larger than {max} bytes"),
+                ))
+            } else {
+                Err(refuse(state, 400, format!("cannot read request body: {e}")))
+            }
+        }
+        Err(_) => Err(refuse(
+            state,
+            408,
+            "request body not received in time".into(),
+        )),
+    }
+}
+
+async fn answer(state: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response {
+    let body = match read_body(&state, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    respond(state.engine.review(endpoint, &body))
+}
+
+async fn validate(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    answer(state, Endpoint::Validate(None), req).await
+}
+
+async fn validate_level(
+    State(state): State<Arc<AppState>>,
+    UrlPath(level): UrlPath<String>,
+    req: Request,
+) -> Response {
+    match level.parse::<Level>() {
+        Ok(l) => answer(state, Endpoint::Validate(Some(l)), req).await,
+        Err(e) => refuse(&state, 404, e),
+    }
+}
+
+async fn mutate(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    answer(state, Endpoint::Mutate, req).await
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::SeqCst) {
+        "ok\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut r = Response::new(Body::from(state.engine.metrics.render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
