@@ -19,12 +19,21 @@ fn own_manifests_are_clean_or_annotated() {
         "stockade audit deploy/ found unsuppressed findings:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // AFTER MERGE (with the Kubernetes reader): the DaemonSet's findings are reported as
-    // suppressed, and nothing else is.
-    // let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    // let findings = v["findings"].as_array().unwrap();
-    // assert!(findings.iter().all(|f| f["object"]["kind"] == "DaemonSet"
-    //     && f["object"]["name"] == "stockade-watch"
-    //     && f["suppressed"]["source"] == "annotation"), "{stdout}");
-    // assert!(findings.iter().any(|f| f["rule_id"] == "SKD-PSS-001"), "{stdout}");
+    // The watch DaemonSet's findings (and its privileged namespace's) are reported as
+    // suppressed by annotations with their reasons, and nothing else is reported.
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["object"]["name"] == "stockade-watch"
+                && ["DaemonSet", "Namespace"]
+                    .contains(&f["object"]["kind"].as_str().unwrap_or(""))
+                && f["suppressed"]["source"] == "annotation"),
+        "{stdout}"
+    );
+    assert!(
+        findings.iter().any(|f| f["rule_id"] == "SKD-PSS-001"),
+        "{stdout}"
+    );
 }
