@@ -332,3 +332,16 @@ fn bad_suppression_is_reported() {
     assert_eq!(r.problems.len(), 1);
     assert_eq!(r.problems[0].line, Some(6));
 }
+
+#[test]
+fn value_without_json_form_in_a_list_item_is_reported() {
+    let r = audit::k8s::read(
+        "x",
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    activeDeadlineSeconds: .inf\n    containers: [{name: c, image: i}]\n",
+    );
+    assert!(r.items.is_empty());
+    assert_eq!(r.problems.len(), 1);
+    assert_eq!(r.problems[0].field, "spec.activeDeadlineSeconds");
+    assert!(r.problems[0].message.contains("JSON"));
+    assert_eq!(r.problems[0].line, Some(8));
+}
