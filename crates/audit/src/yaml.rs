@@ -183,34 +183,52 @@ impl YNode {
     }
 
     /// The position of every field under this node, with paths relative to it (`""` is this
-    /// node). Mapping entries are placed at their key, sequence items at the item.
+    /// node). Mapping entries are placed at their key, sequence items at the item. At most
+    /// [`FIELD_LINES_BUDGET`] bytes of paths are kept (a deep, wide document cannot exhaust
+    /// memory); fields past it fall back to their nearest recorded ancestor.
     pub fn field_lines(&self) -> FieldLines {
         let mut lines = FieldLines::default();
         lines.insert(String::new(), self.line, self.column);
-        self.collect_lines("", &mut lines);
+        let mut budget = FIELD_LINES_BUDGET;
+        self.collect_lines("", &mut lines, &mut budget);
         lines
     }
 
-    fn collect_lines(&self, path: &str, lines: &mut FieldLines) {
+    fn collect_lines(&self, path: &str, lines: &mut FieldLines, budget: &mut usize) {
+        fn add(lines: &mut FieldLines, child: &str, at: (u32, u32), budget: &mut usize) -> bool {
+            if *budget < child.len() {
+                return false;
+            }
+            *budget -= child.len();
+            lines.insert(child.to_string(), at.0, at.1);
+            true
+        }
         match &self.value {
             YValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let child = push_index(path, i);
-                    lines.insert(child.clone(), item.line, item.column);
-                    item.collect_lines(&child, lines);
+                    if !add(lines, &child, (item.line, item.column), budget) {
+                        return;
+                    }
+                    item.collect_lines(&child, lines, budget);
                 }
             }
             YValue::Map(entries) => {
                 for e in entries {
                     let child = push_key(path, &e.key);
-                    lines.insert(child.clone(), e.line, e.column);
-                    e.value.collect_lines(&child, lines);
+                    if !add(lines, &child, (e.line, e.column), budget) {
+                        return;
+                    }
+                    e.value.collect_lines(&child, lines, budget);
                 }
             }
             _ => {}
         }
     }
 }
+
+/// Bytes of field paths one [`YNode::field_lines`] keeps.
+pub const FIELD_LINES_BUDGET: usize = 16 * 1024 * 1024;
 
 /// JSON for a float the way Go's `json.Marshal` writes it: integral values become integers (so
 /// `runAsUser: 08`, a YAML 1.1 float, still decodes into an integer field as it does in Go).
