@@ -272,15 +272,8 @@ fn read_object(
     let metadata: ObjectMeta = match decode_field(node, "metadata", &lines) {
         Ok(Some(m)) => m,
         Ok(None) => ObjectMeta::default(),
-        Err((field, line, column, message)) => {
-            report.problems.push(Problem {
-                rule_id: yaml::UNDECODABLE,
-                line: Some(line),
-                column: Some(column),
-                object: Some(object.clone()),
-                field,
-                message,
-            });
+        Err(e) => {
+            report_decode(report, &object, e);
             return;
         }
     };
@@ -290,7 +283,7 @@ fn read_object(
     if let Some(&(_, spec_path)) = POD_KINDS.iter().find(|(k, _)| *k == kind) {
         let (pod_metadata, spec) = if kind == "Pod" {
             match decode_field(node, "spec", &lines) {
-                Ok(spec) => (Ok(metadata.clone()), spec),
+                Ok(spec) => (metadata.clone(), spec),
                 Err(e) => {
                     report_decode(report, &object, e);
                     return;
@@ -299,8 +292,8 @@ fn read_object(
         } else {
             let template_path = spec_path.strip_suffix(".spec").unwrap_or(spec_path);
             match decode_field::<PodTemplateSpec>(node, template_path, &lines) {
-                Ok(Some(t)) => (Ok(t.metadata.unwrap_or_default()), t.spec),
-                Ok(None) => (Err(()), None),
+                Ok(Some(t)) => (t.metadata.unwrap_or_default(), t.spec),
+                Ok(None) => (ObjectMeta::default(), None),
                 Err(e) => {
                     report_decode(report, &object, e);
                     return;
@@ -323,7 +316,6 @@ fn read_object(
             });
             return;
         };
-        let pod_metadata = pod_metadata.unwrap_or_default();
         if kind != "Pod" {
             let meta_path = format!(
                 "{}.metadata",

@@ -352,6 +352,7 @@ fn scan_problem(e: &ScanError, first_line: u32) -> Problem {
 /// Parse one chunk into its documents. Stops at the first error, which becomes the last
 /// document's problem.
 fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, budget: usize) {
+    let chunk_start = out.len();
     let mut parser = Parser::new_from_str(chunk.text);
     let mut stack: Vec<Open> = Vec::new();
     let mut anchors: HashMap<usize, Rc<RawNode>> = HashMap::new();
@@ -364,6 +365,13 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
             None => break,
             Some(Ok(e)) => e,
             Some(Err(e)) => {
+                // Concatenated JSON objects (`{..}{..}`, what `jq -c` writes) are a stream
+                // kubectl reads but YAML does not.
+                if let Some(docs) = json_stream(chunk) {
+                    out.truncate(chunk_start);
+                    out.extend(docs);
+                    return;
+                }
                 let p = scan_problem(&e, chunk.first_line);
                 let line = current.as_ref().map_or(p.line.unwrap_or(1), |d| d.line);
                 out.push(RawDocument {
@@ -506,6 +514,77 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
         d.nodes = nodes;
         out.push(d);
     }
+}
+
+/// Read a chunk as a stream of JSON values, if it is one (every field placed at the line where
+/// its value starts; duplicate keys keep the last, as in the YAML path).
+fn json_stream(chunk: &Chunk<'_>) -> Option<Vec<RawDocument>> {
+    let text = chunk.text;
+    if !text.trim_start().starts_with(['{', '[']) {
+        return None;
+    }
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut offset = 0usize;
+    let mut line = chunk.first_line;
+    loop {
+        let rest = &text[offset..];
+        let skipped = rest.len() - rest.trim_start().len();
+        line += rest[..skipped].matches('\n').count() as u32;
+        offset += skipped;
+        match stream.next() {
+            None => break,
+            Some(Err(_)) => return None,
+            Some(Ok(v)) => {
+                let mut nodes = 0;
+                let root = json_to_raw(&v, line, &mut nodes);
+                docs.push(RawDocument {
+                    line,
+                    root: Ok(Some(root)),
+                    nodes,
+                });
+                let end = stream.byte_offset();
+                line += text[offset..end].matches('\n').count() as u32;
+                offset = end;
+            }
+        }
+    }
+    Some(docs)
+}
+
+fn json_to_raw(v: &Value, line: u32, nodes: &mut usize) -> Rc<RawNode> {
+    *nodes += 1;
+    let scalar = |text: String, style| RawKind::Scalar {
+        text,
+        style,
+        tag: None,
+    };
+    let kind = match v {
+        Value::Null => scalar("null".into(), ScalarStyle::Plain),
+        Value::Bool(b) => scalar(b.to_string(), ScalarStyle::Plain),
+        Value::Number(n) => scalar(n.to_string(), ScalarStyle::Plain),
+        Value::String(s) => scalar(s.clone(), ScalarStyle::DoubleQuoted),
+        Value::Array(a) => RawKind::Seq(a.iter().map(|x| json_to_raw(x, line, nodes)).collect()),
+        Value::Object(m) => RawKind::Map(
+            m.iter()
+                .flat_map(|(k, x)| {
+                    [
+                        Rc::new(RawNode {
+                            line,
+                            column: 1,
+                            kind: scalar(k.clone(), ScalarStyle::DoubleQuoted),
+                        }),
+                        json_to_raw(x, line, nodes),
+                    ]
+                })
+                .collect(),
+        ),
+    };
+    Rc::new(RawNode {
+        line,
+        column: 1,
+        kind,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

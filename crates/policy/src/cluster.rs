@@ -668,3 +668,70 @@ fn valid_psa_version(v: &str) -> bool {
                 && n.len() < 5
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rbac_resource_matching_is_exact() {
+        let r = rule(&[""], &["pods/*"], &["create"]);
+        assert!(!resource_matches(&r, "pods/exec"));
+        let r = rule(&[""], &["*/exec"], &["create"]);
+        assert!(resource_matches(&r, "pods/exec"));
+        assert!(!resource_matches(&r, "pods"));
+        let r = rule(&["apps"], &["pods"], &["create"]);
+        assert_eq!(rule_powers(&r).0, Powers::default());
+        let r = rule(&["*"], &["*"], &["*"]);
+        let p = rule_powers(&r).0;
+        assert!(p.create_workloads && p.exec && p.nodes_proxy && p.escalate && p.secrets);
+        assert!(p.wildcard);
+    }
+
+    #[test]
+    fn named_secret_get_is_not_secrets_read() {
+        let mut r = rule(&[""], &["secrets"], &["get"]);
+        r.resource_names = Some(vec!["tls".into()]);
+        assert!(!rule_powers(&r).0.secrets);
+    }
+
+    #[test]
+    fn psa_versions() {
+        for ok in ["latest", "v1.0", "v1.30", "v1.37"] {
+            assert!(valid_psa_version(ok), "{ok}");
+        }
+        for bad in ["1.30", "v1.030", "v2.1", "v1.", "v1.x", "Latest"] {
+            assert!(!valid_psa_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_selectors() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let labels: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into();
+        let sel = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "In".into(),
+                values: Some(vec!["1".into(), "2".into()]),
+            }]),
+            ..Default::default()
+        };
+        assert!(selector_matches(&sel, &labels));
+        assert!(selector_matches(&LabelSelector::default(), &labels));
+        let sel = LabelSelector {
+            match_labels: Some([("a".to_string(), "2".to_string())].into()),
+            ..Default::default()
+        };
+        assert!(!selector_matches(&sel, &labels));
+    }
+}
