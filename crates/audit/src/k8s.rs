@@ -56,10 +56,16 @@ const MAX_LIST_NESTING: usize = 8;
 /// Read a Kubernetes manifest file (YAML or JSON, any number of documents).
 pub fn read(path: &str, text: &str) -> FileReport {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
+    // Guessing scans the text from the start, so only the first few broken documents get it.
+    let mut guesses = 32;
     let mut reading = |doc: yaml::Document| {
         let root = match doc.root {
             Ok(r) => r,
-            Err(p) => {
+            Err(mut p) => {
+                if guesses > 0 {
+                    guesses -= 1;
+                    p.object = guess_object(text, doc.line);
+                }
                 report.problems.push(p);
                 return;
             }
@@ -84,6 +90,42 @@ pub fn read(path: &str, text: &str) -> FileReport {
         report.skipped = Some(p.message);
     }
     report
+}
+
+/// The kind and name of a document that does not parse, read from its text as well as can be
+/// (top-level `kind:` and the `name:` under `metadata:`), so the problem names the object.
+fn guess_object(text: &str, first_line: u32) -> Option<ObjectRef> {
+    let mut kind = None;
+    let mut name = None;
+    let mut in_metadata = false;
+    let unquote = |v: &str| {
+        let v = v.split(" #").next().unwrap_or("").trim();
+        v.trim_matches(|c| c == '"' || c == '\'').to_string()
+    };
+    let lines = text.lines().enumerate();
+    for (i, line) in lines.skip(first_line.saturating_sub(1) as usize).take(400) {
+        if i + 1 > first_line as usize && line.starts_with("---") {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("kind:") {
+            kind = Some(unquote(v));
+        } else if line.starts_with("metadata:") {
+            in_metadata = true;
+        } else if !line.starts_with([' ', '#']) && !line.trim().is_empty() {
+            in_metadata = false;
+        } else if in_metadata && name.is_none() {
+            if let Some(v) = line.trim_start().strip_prefix("name:") {
+                if line.len() - line.trim_start().len() <= 4 {
+                    name = Some(unquote(v));
+                }
+            }
+        }
+    }
+    kind.filter(|k| !k.is_empty()).map(|kind| ObjectRef {
+        kind,
+        name: name.unwrap_or_default(),
+        namespace: None,
+    })
 }
 
 fn is_under(field: &str, prefix: &str) -> bool {

@@ -172,6 +172,9 @@ fn broken_document_is_reported_and_the_others_are_read() {
     assert_eq!(e.rule_id, "SKD-INPUT-001");
     let l = e.line.unwrap();
     assert!((10..=13).contains(&l), "line {l}: {}", e.message);
+    // The problem still names the object it hides.
+    let o = e.object.as_ref().expect("object guessed");
+    assert_eq!((o.kind.as_str(), o.name.as_str()), ("Pod", "broken"));
 }
 
 #[test]
