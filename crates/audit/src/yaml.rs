@@ -190,40 +190,63 @@ impl YNode {
         let mut lines = FieldLines::default();
         lines.insert(String::new(), self.line, self.column);
         let mut budget = FIELD_LINES_BUDGET;
-        self.collect_lines("", &mut lines, &mut budget);
+        let mut path = String::with_capacity(128);
+        self.collect_lines(&mut path, &mut lines, &mut budget);
         lines
     }
 
-    fn collect_lines(&self, path: &str, lines: &mut FieldLines, budget: &mut usize) {
-        fn add(lines: &mut FieldLines, child: &str, at: (u32, u32), budget: &mut usize) -> bool {
-            if *budget < child.len() {
-                return false;
-            }
-            *budget -= child.len();
-            lines.insert(child.to_string(), at.0, at.1);
-            true
-        }
+    /// `path` is a scratch buffer holding this node's path; it is restored before returning.
+    fn collect_lines(&self, path: &mut String, lines: &mut FieldLines, budget: &mut usize) {
+        let len = path.len();
         match &self.value {
             YValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let child = push_index(path, i);
-                    if !add(lines, &child, (item.line, item.column), budget) {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                    if *budget < path.len() {
+                        path.truncate(len);
                         return;
                     }
-                    item.collect_lines(&child, lines, budget);
+                    *budget -= path.len();
+                    lines.insert(path.clone(), item.line, item.column);
+                    item.collect_lines(path, lines, budget);
+                    path.truncate(len);
                 }
             }
             YValue::Map(entries) => {
                 for e in entries {
-                    let child = push_key(path, &e.key);
-                    if !add(lines, &child, (e.line, e.column), budget) {
+                    append_key(path, &e.key);
+                    if *budget < path.len() {
+                        path.truncate(len);
                         return;
                     }
-                    e.value.collect_lines(&child, lines, budget);
+                    *budget -= path.len();
+                    lines.insert(path.clone(), e.line, e.column);
+                    e.value.collect_lines(path, lines, budget);
+                    path.truncate(len);
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// [`push_key`] into a buffer.
+fn append_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| c == b'_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if plain {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    } else {
+        path.push_str("['");
+        path.push_str(key);
+        path.push_str("']");
     }
 }
 
@@ -1318,6 +1341,22 @@ mod tests {
         }
         assert_eq!(resolve_plain(".inf").0, Scalar::Float(f64::INFINITY));
         assert_eq!(resolve_plain(".5").0, Scalar::Float(0.5));
+    }
+
+    #[test]
+    fn append_key_matches_push_key() {
+        for (base, key) in [
+            ("", "a"),
+            ("a", "b_1"),
+            ("a", "x.y/z"),
+            ("", "1a"),
+            ("a", ""),
+            ("", "é"),
+        ] {
+            let mut buf = base.to_string();
+            append_key(&mut buf, key);
+            assert_eq!(buf, push_key(base, key));
+        }
     }
 
     #[test]
