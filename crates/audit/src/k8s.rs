@@ -311,7 +311,7 @@ fn read_object(
 
     let lines = node.field_lines();
 
-    let metadata: ObjectMeta = match decode_field(node, "metadata", &lines) {
+    let mut metadata: ObjectMeta = match decode_field(node, "metadata", &lines) {
         Ok(Some(m)) => m,
         Ok(None) => ObjectMeta::default(),
         Err(e) => {
@@ -319,6 +319,9 @@ fn read_object(
             return;
         }
     };
+    // Server-side-apply bookkeeping (`kubectl get -o yaml` output): large, never security
+    // relevant.
+    metadata.managed_fields = None;
     let mut suppressions = Vec::new();
     let mut subject = Subject::Other;
 

@@ -192,6 +192,7 @@ impl YNode {
         let mut budget = FIELD_LINES_BUDGET;
         let mut path = String::with_capacity(128);
         self.collect_lines(&mut path, &mut lines, &mut budget);
+        lines.shrink_to_fit();
         lines
     }
 
