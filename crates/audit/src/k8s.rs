@@ -32,8 +32,7 @@ use k8s_openapi::Resource;
 use policy::catalogue::Format;
 use policy::cluster::ClusterObject;
 use policy::model::PodWorkload;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Deserialize;
 
 /// The suppression annotation.
 pub const IGNORE_ANNOTATION: &str = "stockade.io/ignore";
@@ -57,19 +56,18 @@ const MAX_LIST_NESTING: usize = 8;
 /// Read a Kubernetes manifest file (YAML or JSON, any number of documents).
 pub fn read(path: &str, text: &str) -> FileReport {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
-    let docs = match yaml::load(text) {
-        Ok(d) => d,
-        Err(p) => {
-            report.skipped = Some(p.message);
-            return report;
-        }
-    };
-    for doc in docs {
+    // Guessing scans the text from the start, so only the first few broken documents get it.
+    let mut guesses = 32;
+    let mut reading = |doc: yaml::Document| {
         let root = match doc.root {
             Ok(r) => r,
-            Err(p) => {
+            Err(mut p) => {
+                if guesses > 0 {
+                    guesses -= 1;
+                    p.object = guess_object(text, doc.line);
+                }
                 report.problems.push(p);
-                continue;
+                return;
             }
         };
         let mut objects: Vec<(String, ObjectRef)> = Vec::new();
@@ -87,8 +85,47 @@ pub fn read(path: &str, text: &str) -> FileReport {
             }
             report.problems.push(p);
         }
+    };
+    if let Err(p) = yaml::for_each_document(text, &yaml::Limits::default(), &mut reading) {
+        report.skipped = Some(p.message);
     }
     report
+}
+
+/// The kind and name of a document that does not parse, read from its text as well as can be
+/// (top-level `kind:` and the `name:` under `metadata:`), so the problem names the object.
+fn guess_object(text: &str, first_line: u32) -> Option<ObjectRef> {
+    let mut kind = None;
+    let mut name = None;
+    let mut in_metadata = false;
+    let unquote = |v: &str| {
+        let v = v.split(" #").next().unwrap_or("").trim();
+        v.trim_matches(|c| c == '"' || c == '\'').to_string()
+    };
+    let lines = text.lines().enumerate();
+    for (i, line) in lines.skip(first_line.saturating_sub(1) as usize).take(400) {
+        if i + 1 > first_line as usize && line.starts_with("---") {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("kind:") {
+            kind = Some(unquote(v));
+        } else if line.starts_with("metadata:") {
+            in_metadata = true;
+        } else if !line.starts_with([' ', '#']) && !line.trim().is_empty() {
+            in_metadata = false;
+        } else if in_metadata && name.is_none() {
+            if let Some(v) = line.trim_start().strip_prefix("name:") {
+                if line.len() - line.trim_start().len() <= 4 {
+                    name = Some(unquote(v));
+                }
+            }
+        }
+    }
+    kind.filter(|k| !k.is_empty()).map(|kind| ObjectRef {
+        kind,
+        name: name.unwrap_or_default(),
+        namespace: None,
+    })
 }
 
 fn is_under(field: &str, prefix: &str) -> bool {
@@ -272,39 +309,26 @@ fn read_object(
     };
     objects.push((doc_path.to_string(), object.clone()));
 
-    let json = match node.to_json() {
-        Ok(j) => j,
-        Err(mut p) => {
-            p.object = Some(object.clone());
-            p.field = relative(&p.field, doc_path).to_string();
-            report.problems.push(p);
-            return;
-        }
-    };
     let lines = node.field_lines();
 
-    let metadata: ObjectMeta = match decode_field(&json, "metadata", &lines) {
+    let mut metadata: ObjectMeta = match decode_field(node, "metadata", &lines) {
         Ok(Some(m)) => m,
         Ok(None) => ObjectMeta::default(),
-        Err((field, line, column, message)) => {
-            report.problems.push(Problem {
-                rule_id: yaml::UNDECODABLE,
-                line: Some(line),
-                column: Some(column),
-                object: Some(object.clone()),
-                field,
-                message,
-            });
+        Err(e) => {
+            report_decode(report, &object, e);
             return;
         }
     };
+    // Server-side-apply bookkeeping (`kubectl get -o yaml` output): large, never security
+    // relevant.
+    metadata.managed_fields = None;
     let mut suppressions = Vec::new();
     let mut subject = Subject::Other;
 
     if let Some(&(_, spec_path)) = POD_KINDS.iter().find(|(k, _)| *k == kind) {
         let (pod_metadata, spec) = if kind == "Pod" {
-            match decode_field(&json, "spec", &lines) {
-                Ok(spec) => (Ok(metadata.clone()), spec),
+            match decode_field(node, "spec", &lines) {
+                Ok(spec) => (metadata.clone(), spec),
                 Err(e) => {
                     report_decode(report, &object, e);
                     return;
@@ -312,9 +336,9 @@ fn read_object(
             }
         } else {
             let template_path = spec_path.strip_suffix(".spec").unwrap_or(spec_path);
-            match decode_field::<PodTemplateSpec>(&json, template_path, &lines) {
-                Ok(Some(t)) => (Ok(t.metadata.unwrap_or_default()), t.spec),
-                Ok(None) => (Err(()), None),
+            match decode_field::<PodTemplateSpec>(node, template_path, &lines) {
+                Ok(Some(t)) => (t.metadata.unwrap_or_default(), t.spec),
+                Ok(None) => (ObjectMeta::default(), None),
                 Err(e) => {
                     report_decode(report, &object, e);
                     return;
@@ -337,7 +361,6 @@ fn read_object(
             });
             return;
         };
-        let pod_metadata = pod_metadata.unwrap_or_default();
         if kind != "Pod" {
             let meta_path = format!(
                 "{}.metadata",
@@ -360,25 +383,24 @@ fn read_object(
             spec_path: spec_path.to_string(),
         }));
     } else if ClusterObject::KINDS.contains(&kind.as_str()) {
-        let decoded =
-            match kind.as_str() {
-                "Namespace" => {
-                    decode_resource::<Namespace>(&json, &lines).map(ClusterObject::Namespace)
-                }
-                "NetworkPolicy" => decode_resource::<NetworkPolicy>(&json, &lines)
-                    .map(ClusterObject::NetworkPolicy),
-                "ServiceAccount" => decode_resource::<ServiceAccount>(&json, &lines)
-                    .map(ClusterObject::ServiceAccount),
-                "Role" => decode_resource::<Role>(&json, &lines).map(ClusterObject::Role),
-                "ClusterRole" => {
-                    decode_resource::<ClusterRole>(&json, &lines).map(ClusterObject::ClusterRole)
-                }
-                "RoleBinding" => {
-                    decode_resource::<RoleBinding>(&json, &lines).map(ClusterObject::RoleBinding)
-                }
-                _ => decode_resource::<ClusterRoleBinding>(&json, &lines)
-                    .map(ClusterObject::ClusterRoleBinding),
-            };
+        let decoded = match kind.as_str() {
+            "Namespace" => decode_resource::<Namespace>(node, &lines).map(ClusterObject::Namespace),
+            "NetworkPolicy" => {
+                decode_resource::<NetworkPolicy>(node, &lines).map(ClusterObject::NetworkPolicy)
+            }
+            "ServiceAccount" => {
+                decode_resource::<ServiceAccount>(node, &lines).map(ClusterObject::ServiceAccount)
+            }
+            "Role" => decode_resource::<Role>(node, &lines).map(ClusterObject::Role),
+            "ClusterRole" => {
+                decode_resource::<ClusterRole>(node, &lines).map(ClusterObject::ClusterRole)
+            }
+            "RoleBinding" => {
+                decode_resource::<RoleBinding>(node, &lines).map(ClusterObject::RoleBinding)
+            }
+            _ => decode_resource::<ClusterRoleBinding>(node, &lines)
+                .map(ClusterObject::ClusterRoleBinding),
+        };
         match decoded {
             Ok(o) => subject = Subject::Cluster(Box::new(o)),
             Err(e) => {
@@ -415,137 +437,52 @@ fn report_decode(report: &mut FileReport, object: &ObjectRef, e: DecodeError) {
 
 /// Decode the value at `path` (absent or null: `None`); on failure, the field and line of the
 /// value that does not fit and the decoder's reason.
-fn decode_field<T: DeserializeOwned>(
-    root: &Value,
+fn decode_field<'n, T: Deserialize<'n>>(
+    root: &'n YNode,
     path: &str,
     lines: &FieldLines,
 ) -> Result<Option<T>, DecodeError> {
-    // A missing step in the path, or a step that is not a mapping, is reported as such.
     let mut v = root;
     let mut walked = String::new();
     for key in path.split('.') {
-        let here = push_key(&walked, key);
-        match v {
-            Value::Object(m) => match m.get(key) {
-                None | Some(Value::Null) => return Ok(None),
+        match &v.value {
+            YValue::Map(_) => match v.get(key) {
+                None => return Ok(None),
+                Some(n) if n.is_null() => return Ok(None),
                 Some(next) => v = next,
             },
             other => {
-                let (line, column) = lines.position(&walked).unwrap_or((1, 1));
+                let (line, column) = lines.position(&walked).unwrap_or((v.line, v.column));
                 return Err((
                     walked.clone(),
                     line,
                     column,
-                    format!("`{walked}` must be a mapping, not {}", json_type(other)),
+                    format!("`{walked}` must be a mapping, not {}", type_name(other)),
                 ));
             }
         }
-        walked = here;
+        walked = push_key(&walked, key);
     }
-    decode_value(v, path, lines).map(Some)
+    v.decode(path).map(Some).map_err(|e| located(e, lines))
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a sequence",
-        Value::Object(_) => "a mapping",
-    }
-}
-
-/// Decode `v` (found at `base` in the object) into `T`, locating any error.
-fn decode_value<T: DeserializeOwned>(
-    v: &Value,
-    base: &str,
-    lines: &FieldLines,
-) -> Result<T, DecodeError> {
-    match T::deserialize(v) {
-        Ok(t) => Ok(t),
-        Err(first) => {
-            // serde_json errors on a `Value` carry no path; decode again from JSON text written
-            // one field per line, so the error's line names the field.
-            let (text, paths) = annotated_json(v, base);
-            let (field, message) = match serde_json::from_str::<T>(&text) {
-                Ok(_) => (base.to_string(), first.to_string()),
-                Err(e) => {
-                    let field = paths
-                        .get(e.line().saturating_sub(1))
-                        .cloned()
-                        .unwrap_or_else(|| base.to_string());
-                    let msg = e.to_string();
-                    let msg = match msg.rfind(" at line ") {
-                        Some(i) => msg[..i].to_string(),
-                        None => msg,
-                    };
-                    (field, msg)
-                }
-            };
-            let (line, column) = lines.position(&field).unwrap_or((1, 1));
-            Err((field.clone(), line, column, format!("`{field}`: {message}")))
-        }
-    }
+fn located(e: yaml::DecodeError, lines: &FieldLines) -> DecodeError {
+    let (line, column) = lines.position(&e.field).unwrap_or((e.line, e.column));
+    let message = if e.field.is_empty() {
+        e.message
+    } else {
+        format!("`{}`: {}", e.field, e.message)
+    };
+    (e.field, line, column, message)
 }
 
 /// Decode a whole cluster object, whatever its `apiVersion` (RBAC `v1beta1` has the v1 shape).
-fn decode_resource<T: DeserializeOwned + Resource>(
-    v: &Value,
+fn decode_resource<'n, T: Deserialize<'n> + Resource>(
+    node: &'n YNode,
     lines: &FieldLines,
 ) -> Result<T, DecodeError> {
-    let mut v = v.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("apiVersion".into(), Value::String(T::API_VERSION.into()));
-        m.insert("kind".into(), Value::String(T::KIND.into()));
-    }
-    decode_value(&v, "", lines)
-}
-
-/// JSON text of `v` with every field on its own line, and the field path of each line.
-fn annotated_json(v: &Value, base: &str) -> (String, Vec<String>) {
-    let mut out = String::new();
-    let mut paths = vec![base.to_string()];
-    write_annotated(v, base, &mut out, &mut paths);
-    (out, paths)
-}
-
-fn write_annotated(v: &Value, path: &str, out: &mut String, paths: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, val)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let child = push_key(path, k);
-                out.push('\n');
-                paths.push(child.clone());
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_annotated(val, &child, out, paths);
-            }
-            out.push('\n');
-            paths.push(path.to_string());
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, val) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let child = push_index(path, i);
-                out.push('\n');
-                paths.push(child.clone());
-                write_annotated(val, &child, out, paths);
-            }
-            out.push('\n');
-            paths.push(path.to_string());
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
+    node.decode_as(T::API_VERSION, T::KIND)
+        .map_err(|e| located(e, lines))
 }
 
 /// Suppressions written in `stockade.io/ignore` on `meta` (found at `meta_path`).
@@ -624,14 +561,5 @@ mod tests {
         assert_eq!(s[0].reason, "needed for the CNI");
         assert!(parse_suppressions("SKD-ESC-001").is_err());
         assert!(parse_suppressions("SKD-ESC-001:  ").is_err());
-    }
-
-    #[test]
-    fn annotated_json_locates_errors() {
-        let v: Value = serde_json::json!({"a": {"b": [1, {"c": "x"}]}});
-        let (text, paths) = annotated_json(&v, "spec");
-        assert_eq!(text.lines().count(), paths.len());
-        let i = text.lines().position(|l| l.contains("\"c\"")).unwrap();
-        assert_eq!(paths[i], "spec.a.b[1].c");
     }
 }

@@ -7,7 +7,6 @@
 
 use policy::catalogue::Format;
 use policy::model::{PodWorkload, WorkloadView};
-use std::collections::BTreeMap;
 
 /// Append a key to a field path, quoting it when it is not a plain identifier.
 pub fn push_key(path: &str, key: &str) -> String {
@@ -29,37 +28,102 @@ pub fn push_index(path: &str, i: usize) -> String {
 }
 
 /// Line (1-based) and column (1-based) of every field of a document.
+///
+/// Stored compactly (one string holding every path, 16 bytes per field) because every audited
+/// object keeps one until its findings are reported; lookups scan small documents and binary
+/// search a sorted index (built on first use) in large ones. The first position inserted for a
+/// field wins.
 #[derive(Debug, Clone, Default)]
 pub struct FieldLines {
-    map: BTreeMap<String, (u32, u32)>,
+    paths: String,
+    entries: Vec<FieldEntry>,
+    sorted: std::sync::OnceLock<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FieldEntry {
+    start: u32,
+    len: u32,
+    line: u32,
+    column: u32,
 }
 
 impl FieldLines {
+    /// Documents with at most this many fields are searched linearly.
+    const LINEAR: usize = 64;
+
     pub fn insert(&mut self, field: String, line: u32, column: u32) {
-        self.map.entry(field).or_insert((line, column));
+        let (Ok(start), Ok(len)) = (u32::try_from(self.paths.len()), u32::try_from(field.len()))
+        else {
+            return;
+        };
+        if start.checked_add(len).is_none() {
+            return;
+        }
+        self.paths.push_str(&field);
+        self.entries.push(FieldEntry {
+            start,
+            len,
+            line,
+            column,
+        });
+        self.sorted = std::sync::OnceLock::new();
+    }
+
+    fn path(&self, e: &FieldEntry) -> &str {
+        &self.paths[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    fn get(&self, field: &str) -> Option<(u32, u32)> {
+        let found = if self.entries.len() <= Self::LINEAR {
+            self.entries.iter().find(|e| self.path(e) == field)
+        } else {
+            let sorted = self.sorted.get_or_init(|| {
+                let mut v: Vec<u32> = (0..self.entries.len() as u32).collect();
+                // Stable: among equal paths the first inserted stays first.
+                v.sort_by(|&a, &b| {
+                    self.path(&self.entries[a as usize])
+                        .cmp(self.path(&self.entries[b as usize]))
+                });
+                v
+            });
+            let i = sorted.partition_point(|&k| self.path(&self.entries[k as usize]) < field);
+            sorted
+                .get(i)
+                .map(|&k| &self.entries[k as usize])
+                .filter(|e| self.path(e) == field)
+        };
+        found.map(|e| (e.line, e.column))
     }
 
     /// The position of `field`, or of its nearest ancestor that has one.
     pub fn position(&self, field: &str) -> Option<(u32, u32)> {
         let mut f = field;
         loop {
-            if let Some(p) = self.map.get(f) {
-                return Some(*p);
+            if let Some(p) = self.get(f) {
+                return Some(p);
             }
             let cut = f.rfind(['.', '[']);
             match cut {
                 Some(i) if i > 0 => f = &f[..i],
-                _ => return self.map.get("").copied(),
+                _ => return self.get(""),
             }
         }
     }
 
+    /// Release spare capacity once every field is in.
+    pub fn shrink_to_fit(&mut self) {
+        self.paths.shrink_to_fit();
+        self.entries.shrink_to_fit();
+    }
+
+    /// Number of fields recorded.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -183,5 +247,20 @@ mod tests {
         );
         assert_eq!(l.position("spec.volumes[2]"), Some((3, 1)));
         assert_eq!(l.position("metadata"), Some((1, 1)));
+    }
+
+    #[test]
+    fn large_field_lines_use_the_sorted_index_and_first_insert_wins() {
+        let mut l = FieldLines::default();
+        l.insert(String::new(), 1, 1);
+        for i in 0..500u32 {
+            l.insert(format!("items[{i}]"), i + 2, 3);
+        }
+        l.insert("items[7]".into(), 999, 9);
+        assert_eq!(l.position("items[7]"), Some((9, 3)));
+        assert_eq!(l.position("items[499].spec"), Some((501, 3)));
+        assert_eq!(l.position("other"), Some((1, 1)));
+        l.insert("other".into(), 5, 5);
+        assert_eq!(l.position("other.x"), Some((5, 5)));
     }
 }

@@ -183,34 +183,76 @@ impl YNode {
     }
 
     /// The position of every field under this node, with paths relative to it (`""` is this
-    /// node). Mapping entries are placed at their key, sequence items at the item.
+    /// node). Mapping entries are placed at their key, sequence items at the item. At most
+    /// [`FIELD_LINES_BUDGET`] bytes of paths are kept (a deep, wide document cannot exhaust
+    /// memory); fields past it fall back to their nearest recorded ancestor.
     pub fn field_lines(&self) -> FieldLines {
         let mut lines = FieldLines::default();
         lines.insert(String::new(), self.line, self.column);
-        self.collect_lines("", &mut lines);
+        let mut budget = FIELD_LINES_BUDGET;
+        let mut path = String::with_capacity(128);
+        self.collect_lines(&mut path, &mut lines, &mut budget);
+        lines.shrink_to_fit();
         lines
     }
 
-    fn collect_lines(&self, path: &str, lines: &mut FieldLines) {
+    /// `path` is a scratch buffer holding this node's path; it is restored before returning.
+    fn collect_lines(&self, path: &mut String, lines: &mut FieldLines, budget: &mut usize) {
+        let len = path.len();
         match &self.value {
             YValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let child = push_index(path, i);
-                    lines.insert(child.clone(), item.line, item.column);
-                    item.collect_lines(&child, lines);
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                    if *budget < path.len() {
+                        path.truncate(len);
+                        return;
+                    }
+                    *budget -= path.len();
+                    lines.insert(path.clone(), item.line, item.column);
+                    item.collect_lines(path, lines, budget);
+                    path.truncate(len);
                 }
             }
             YValue::Map(entries) => {
                 for e in entries {
-                    let child = push_key(path, &e.key);
-                    lines.insert(child.clone(), e.line, e.column);
-                    e.value.collect_lines(&child, lines);
+                    append_key(path, &e.key);
+                    if *budget < path.len() {
+                        path.truncate(len);
+                        return;
+                    }
+                    *budget -= path.len();
+                    lines.insert(path.clone(), e.line, e.column);
+                    e.value.collect_lines(path, lines, budget);
+                    path.truncate(len);
                 }
             }
             _ => {}
         }
     }
 }
+
+/// [`push_key`] into a buffer.
+fn append_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| c == b'_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if plain {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    } else {
+        path.push_str("['");
+        path.push_str(key);
+        path.push_str("']");
+    }
+}
+
+/// Bytes of field paths one [`YNode::field_lines`] keeps.
+pub const FIELD_LINES_BUDGET: usize = 16 * 1024 * 1024;
 
 /// JSON for a float the way Go's `json.Marshal` writes it: integral values become integers (so
 /// `runAsUser: 08`, a YAML 1.1 float, still decodes into an integer field as it does in Go).
@@ -334,6 +376,7 @@ fn scan_problem(e: &ScanError, first_line: u32) -> Problem {
 /// Parse one chunk into its documents. Stops at the first error, which becomes the last
 /// document's problem.
 fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, budget: usize) {
+    let chunk_start = out.len();
     let mut parser = Parser::new_from_str(chunk.text);
     let mut stack: Vec<Open> = Vec::new();
     let mut anchors: HashMap<usize, Rc<RawNode>> = HashMap::new();
@@ -346,6 +389,13 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
             None => break,
             Some(Ok(e)) => e,
             Some(Err(e)) => {
+                // Concatenated JSON objects (`{..}{..}`, what `jq -c` writes) are a stream
+                // kubectl reads but YAML does not.
+                if let Some(docs) = json_stream(chunk) {
+                    out.truncate(chunk_start);
+                    out.extend(docs);
+                    return;
+                }
                 let p = scan_problem(&e, chunk.first_line);
                 let line = current.as_ref().map_or(p.line.unwrap_or(1), |d| d.line);
                 out.push(RawDocument {
@@ -488,6 +538,77 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
         d.nodes = nodes;
         out.push(d);
     }
+}
+
+/// Read a chunk as a stream of JSON values, if it is one (every field placed at the line where
+/// its value starts; duplicate keys keep the last, as in the YAML path).
+fn json_stream(chunk: &Chunk<'_>) -> Option<Vec<RawDocument>> {
+    let text = chunk.text;
+    if !text.trim_start().starts_with(['{', '[']) {
+        return None;
+    }
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut offset = 0usize;
+    let mut line = chunk.first_line;
+    loop {
+        let rest = &text[offset..];
+        let skipped = rest.len() - rest.trim_start().len();
+        line += rest[..skipped].matches('\n').count() as u32;
+        offset += skipped;
+        match stream.next() {
+            None => break,
+            Some(Err(_)) => return None,
+            Some(Ok(v)) => {
+                let mut nodes = 0;
+                let root = json_to_raw(&v, line, &mut nodes);
+                docs.push(RawDocument {
+                    line,
+                    root: Ok(Some(root)),
+                    nodes,
+                });
+                let end = stream.byte_offset();
+                line += text[offset..end].matches('\n').count() as u32;
+                offset = end;
+            }
+        }
+    }
+    Some(docs)
+}
+
+fn json_to_raw(v: &Value, line: u32, nodes: &mut usize) -> Rc<RawNode> {
+    *nodes += 1;
+    let scalar = |text: String, style| RawKind::Scalar {
+        text,
+        style,
+        tag: None,
+    };
+    let kind = match v {
+        Value::Null => scalar("null".into(), ScalarStyle::Plain),
+        Value::Bool(b) => scalar(b.to_string(), ScalarStyle::Plain),
+        Value::Number(n) => scalar(n.to_string(), ScalarStyle::Plain),
+        Value::String(s) => scalar(s.clone(), ScalarStyle::DoubleQuoted),
+        Value::Array(a) => RawKind::Seq(a.iter().map(|x| json_to_raw(x, line, nodes)).collect()),
+        Value::Object(m) => RawKind::Map(
+            m.iter()
+                .flat_map(|(k, x)| {
+                    [
+                        Rc::new(RawNode {
+                            line,
+                            column: 1,
+                            kind: scalar(k.clone(), ScalarStyle::DoubleQuoted),
+                        }),
+                        json_to_raw(x, line, nodes),
+                    ]
+                })
+                .collect(),
+        ),
+    };
+    Rc::new(RawNode {
+        line,
+        column: 1,
+        kind,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,12 +799,38 @@ fn core_tag(tag: &Option<Tag>) -> Option<&str> {
         .map(|t| t.suffix.as_str())
 }
 
-struct Expander<'p> {
+struct Expander<'p, 'r> {
     budget: usize,
     used: usize,
     max_depth: usize,
     problems: &'p mut Vec<Problem>,
-    path: String,
+    /// Where the expansion is, rendered to a field path only when a problem needs it.
+    segs: Vec<Seg<'r>>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'r> {
+    Key(&'r RawNode),
+    Index(usize),
+}
+
+/// The string a key node becomes (for paths in problems).
+fn key_text(k: &RawNode) -> String {
+    match &deref(k).kind {
+        RawKind::Scalar {
+            text,
+            style: ScalarStyle::Plain,
+            tag: None,
+        } => match resolve_plain(text).0 {
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Int(n) => n.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Null => "null".into(),
+            Scalar::Str => text.clone(),
+        },
+        RawKind::Scalar { text, .. } => text.clone(),
+        _ => "?".into(),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -692,14 +839,87 @@ enum Origin {
     Merged,
 }
 
-impl Expander<'_> {
+/// Finds a key among a mapping's entries: a linear scan for the small mappings manifests are
+/// made of, a hash map past [`KeyIndex::SMALL`] entries. Also remembers which entries came from a
+/// merge key (only allocated once a merge happens).
+#[derive(Default)]
+struct KeyIndex {
+    map: Option<HashMap<String, usize>>,
+    merged: Option<Vec<bool>>,
+}
+
+impl KeyIndex {
+    const SMALL: usize = 16;
+
+    fn get(&self, entries: &[YEntry], key: &str) -> Option<(usize, Origin)> {
+        let i = match &self.map {
+            Some(m) => m.get(key).copied(),
+            None => entries.iter().position(|e| e.key == key),
+        }?;
+        let merged = self
+            .merged
+            .as_ref()
+            .is_some_and(|m| m.get(i).copied().unwrap_or(false));
+        Some((
+            i,
+            if merged {
+                Origin::Merged
+            } else {
+                Origin::Explicit
+            },
+        ))
+    }
+
+    fn set_origin(&mut self, i: usize, origin: Origin) {
+        if origin == Origin::Merged || self.merged.is_some() {
+            let m = self.merged.get_or_insert_with(Vec::new);
+            if m.len() <= i {
+                m.resize(i + 1, false);
+            }
+            m[i] = origin == Origin::Merged;
+        }
+    }
+
+    /// Record that `key` is entry `i` (about to be pushed after `entries`).
+    fn push(&mut self, entries: &[YEntry], key: &str, i: usize, origin: Origin) {
+        self.set_origin(i, origin);
+        match &mut self.map {
+            Some(m) => {
+                m.insert(key.to_string(), i);
+            }
+            None if i + 1 > Self::SMALL => {
+                let mut m: HashMap<String, usize> = entries
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| (e.key.clone(), j))
+                    .collect();
+                m.insert(key.to_string(), i);
+                self.map = Some(m);
+            }
+            None => {}
+        }
+    }
+}
+
+impl<'r> Expander<'_, 'r> {
+    fn path(&self) -> String {
+        let mut p = String::new();
+        for s in &self.segs {
+            p = match s {
+                Seg::Key(k) => push_key(&p, &key_text(k)),
+                Seg::Index(i) => push_index(&p, *i),
+            };
+        }
+        p
+    }
+
     fn fail(&self, node: &RawNode, message: String) -> Problem {
         Problem {
             rule_id: UNDECODABLE,
             line: Some(node.line),
             column: Some(node.column),
             object: None,
-            field: self.path.clone(),
+            field: self.path(),
             message,
         }
     }
@@ -753,7 +973,7 @@ impl Expander<'_> {
                         line: Some(node.line),
                         column: Some(node.column),
                         object: None,
-                        field: self.path.clone(),
+                        field: self.path(),
                         message: format!(
                             "`{text}` is read by Kubernetes (YAML 1.1) as {read}; YAML 1.2 tools \
                              read it differently; write {read}"
@@ -772,7 +992,7 @@ impl Expander<'_> {
         })
     }
 
-    fn expand(&mut self, node: &RawNode, depth: usize) -> Result<YNode, Problem> {
+    fn expand(&mut self, node: &'r RawNode, depth: usize) -> Result<YNode, Problem> {
         self.count(node)?;
         if depth > self.max_depth {
             return Err(self.fail(
@@ -791,10 +1011,9 @@ impl Expander<'_> {
             RawKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let len = self.path.len();
-                    self.path.push_str(&format!("[{i}]"));
+                    self.segs.push(Seg::Index(i));
                     out.push(self.expand(item, depth + 1)?);
-                    self.path.truncate(len);
+                    self.segs.pop();
                 }
                 YValue::Seq(out)
             }
@@ -831,12 +1050,12 @@ impl Expander<'_> {
 
     fn mapping(
         &mut self,
-        node: &RawNode,
-        kv: &[Rc<RawNode>],
+        node: &'r RawNode,
+        kv: &'r [Rc<RawNode>],
         depth: usize,
     ) -> Result<Vec<YEntry>, Problem> {
         let mut entries: Vec<YEntry> = Vec::with_capacity(kv.len() / 2);
-        let mut index: HashMap<String, (usize, Origin)> = HashMap::new();
+        let mut index = KeyIndex::default();
         for pair in kv.chunks(2) {
             let (k, v) = (&pair[0], pair.get(1));
             let Some(v) = v else {
@@ -850,11 +1069,9 @@ impl Expander<'_> {
                 continue;
             }
             let key = self.key(k)?;
-            let len = self.path.len();
-            let child = push_key(&self.path, &key);
-            self.path = child;
+            self.segs.push(Seg::Key(k));
             let value = self.expand(v, depth + 1)?;
-            self.path.truncate(len);
+            self.segs.pop();
             let entry = YEntry {
                 key,
                 line: k.line,
@@ -869,15 +1086,15 @@ impl Expander<'_> {
     fn set(
         &mut self,
         entries: &mut Vec<YEntry>,
-        index: &mut HashMap<String, (usize, Origin)>,
+        index: &mut KeyIndex,
         entry: YEntry,
         origin: Origin,
         key_node: &RawNode,
     ) {
-        match index.get(&entry.key).copied() {
+        match index.get(entries, &entry.key) {
             Some((i, was)) => {
                 let prev = &entries[i];
-                let field = push_key(&self.path, &entry.key);
+                let field = push_key(&self.path(), &entry.key);
                 match (was, origin) {
                     (Origin::Explicit, Origin::Explicit) => self.problems.push(Problem {
                         rule_id: DUPLICATE_KEY,
@@ -907,10 +1124,10 @@ impl Expander<'_> {
                     _ => {}
                 }
                 entries[i] = entry;
-                index.insert(entries[i].key.clone(), (i, origin));
+                index.set_origin(i, origin);
             }
             None => {
-                index.insert(entry.key.clone(), (entries.len(), origin));
+                index.push(entries, &entry.key, entries.len(), origin);
                 entries.push(entry);
             }
         }
@@ -918,7 +1135,7 @@ impl Expander<'_> {
 
     /// The entries a `<<` value merges, in the order they are applied (go-yaml v2: a list is
     /// applied last to first, so earlier maps win among themselves).
-    fn merge_sources(&mut self, v: &RawNode, depth: usize) -> Result<Vec<YEntry>, Problem> {
+    fn merge_sources(&mut self, v: &'r RawNode, depth: usize) -> Result<Vec<YEntry>, Problem> {
         let target = deref(v);
         match &target.kind {
             RawKind::Map(kv) => {
@@ -979,6 +1196,18 @@ pub fn load(text: &str) -> Result<Vec<Document>, Problem> {
 /// Read every document of a YAML (or JSON) stream. `Err` when the whole input is refused (too
 /// large); otherwise one [`Document`] per document, each either read or carrying its problem.
 pub fn load_with(text: &str, limits: &Limits) -> Result<Vec<Document>, Problem> {
+    let mut docs = Vec::new();
+    for_each_document(text, limits, |d| docs.push(d))?;
+    Ok(docs)
+}
+
+/// Like [`load_with`], handing each document to `f` as soon as it is read, so that only one
+/// document's tree is in memory at a time.
+pub fn for_each_document(
+    text: &str,
+    limits: &Limits,
+    mut f: impl FnMut(Document),
+) -> Result<(), Problem> {
     if text.len() > limits.max_bytes {
         return Err(Problem {
             rule_id: UNDECODABLE,
@@ -994,64 +1223,63 @@ pub fn load_with(text: &str, limits: &Limits) -> Result<Vec<Document>, Problem> 
         });
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut docs = Vec::new();
-    let raw_budget = limits.max_expanded_nodes;
+    let mut index = 0usize;
     let mut raw: Vec<RawDocument> = Vec::new();
     for chunk in split_documents(text) {
-        if raw.len() > limits.max_documents {
-            break;
-        }
-        parse_chunk(&chunk, limits, &mut raw, raw_budget);
-    }
-    let total = raw.len();
-    for (index, rd) in raw.into_iter().enumerate() {
-        if index == limits.max_documents {
-            docs.push(Document {
-                index,
-                line: rd.line,
-                root: Err(input_problem(
-                    rd.line,
-                    1,
-                    format!(
-                        "more than {} documents; this one and the {} after it were not read",
-                        limits.max_documents,
-                        total - index - 1
-                    ),
-                )),
-                problems: Vec::new(),
-            });
-            break;
-        }
-        let mut problems = Vec::new();
-        let root = match rd.root {
-            Err(p) => Err(p),
-            Ok(None) => Ok(YNode {
-                line: rd.line,
-                column: 1,
-                value: YValue::Null,
-            }),
-            Ok(Some(node)) => {
-                let mut ex = Expander {
-                    budget: limits
-                        .max_expanded_nodes
-                        .saturating_add(rd.nodes.saturating_mul(10)),
-                    used: 0,
-                    max_depth: limits.max_depth,
-                    problems: &mut problems,
-                    path: String::new(),
-                };
-                ex.expand(&node, 1)
+        parse_chunk(&chunk, limits, &mut raw, limits.max_expanded_nodes);
+        for rd in raw.drain(..) {
+            if index == limits.max_documents {
+                f(Document {
+                    index,
+                    line: rd.line,
+                    root: Err(input_problem(
+                        rd.line,
+                        1,
+                        format!(
+                            "more than {} documents; this one and those after it were not read",
+                            limits.max_documents
+                        ),
+                    )),
+                    problems: Vec::new(),
+                });
+                return Ok(());
             }
-        };
-        dedup(&mut problems);
-        docs.push(Document {
-            index,
-            line: rd.line,
-            root,
-            problems,
-        });
+            f(expand_document(rd, index, limits));
+            index += 1;
+        }
     }
-    Ok(docs)
+    Ok(())
+}
+
+fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
+    let mut problems = Vec::new();
+    let root = match rd.root {
+        Err(p) => Err(p),
+        Ok(None) => Ok(YNode {
+            line: rd.line,
+            column: 1,
+            value: YValue::Null,
+        }),
+        Ok(Some(node)) => {
+            let mut ex = Expander {
+                budget: limits
+                    .max_expanded_nodes
+                    .saturating_add(rd.nodes.saturating_mul(10)),
+                used: 0,
+                max_depth: limits.max_depth,
+                problems: &mut problems,
+                segs: Vec::new(),
+            };
+            ex.expand(&node, 1)
+        }
+    };
+    dedup(&mut problems);
+    Document {
+        index,
+        line: rd.line,
+        root,
+        problems,
+    }
 }
 
 /// One problem per place and message (an anchor used twice reports its problems once).
@@ -1117,10 +1345,312 @@ mod tests {
     }
 
     #[test]
+    fn append_key_matches_push_key() {
+        for (base, key) in [
+            ("", "a"),
+            ("a", "b_1"),
+            ("a", "x.y/z"),
+            ("", "1a"),
+            ("a", ""),
+            ("", "é"),
+        ] {
+            let mut buf = base.to_string();
+            append_key(&mut buf, key);
+            assert_eq!(buf, push_key(base, key));
+        }
+    }
+
+    #[test]
     fn split_keeps_directives_with_their_document() {
         let c = split_documents("a: 1\n...\n%YAML 1.1\n---\nb: 2\n");
         assert_eq!(c.len(), 2);
         assert!(c[1].text.starts_with("%YAML"));
         assert_eq!(c[1].first_line, 3);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding typed values straight from a `YNode` (no `serde_json::Value` in between).
+
+/// Why a [`YNode`] did not decode into a type: where (innermost value) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Field path relative to the node decoded.
+    pub field: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    /// Path segments, innermost first, while the error travels out.
+    segs: Vec<PathPart>,
+    located: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathPart {
+    Key(String),
+    Index(usize),
+}
+
+impl DecodeError {
+    fn at(mut self, node: &YNode) -> Self {
+        if !self.located {
+            self.located = true;
+            self.line = node.line;
+            self.column = node.column;
+        }
+        self
+    }
+
+    fn within(mut self, part: PathPart) -> Self {
+        self.segs.push(part);
+        self
+    }
+
+    fn finish(mut self, base: &str) -> Self {
+        let mut p = base.to_string();
+        for part in self.segs.iter().rev() {
+            p = match part {
+                PathPart::Key(k) => push_key(&p, k),
+                PathPart::Index(i) => push_index(&p, *i),
+            };
+        }
+        self.field = p;
+        self.segs.clear();
+        self
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl serde::de::Error for DecodeError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        DecodeError {
+            field: String::new(),
+            line: 0,
+            column: 0,
+            message: msg.to_string(),
+            segs: Vec::new(),
+            located: false,
+        }
+    }
+}
+
+impl YNode {
+    /// Decode this node into `T` the way Kubernetes' JSON decoding would decode the JSON form
+    /// of it (unknown fields ignored). `base` is this node's field path, for the error.
+    pub fn decode<'de, T: serde::Deserialize<'de>>(
+        &'de self,
+        base: &str,
+    ) -> Result<T, DecodeError> {
+        T::deserialize(self).map_err(|e| e.at(self).finish(base))
+    }
+
+    /// Like [`YNode::decode`] for a top-level object, with `apiVersion` and `kind` presented as
+    /// given (typed `k8s-openapi` objects insist on their own).
+    pub fn decode_as<'de, T: serde::Deserialize<'de>>(
+        &'de self,
+        api_version: &'static str,
+        kind: &'static str,
+    ) -> Result<T, DecodeError> {
+        let root = Overridden {
+            node: self,
+            api_version,
+            kind,
+        };
+        T::deserialize(root).map_err(|e| e.at(self).finish(""))
+    }
+}
+
+fn visit_node<'de, V: serde::de::Visitor<'de>>(
+    node: &'de YNode,
+    visitor: V,
+    extra: Option<(&'static str, &'static str)>,
+) -> Result<V::Value, DecodeError> {
+    use serde::de::Error;
+    let r = match &node.value {
+        YValue::Null => visitor.visit_unit(),
+        YValue::Bool(b) => visitor.visit_bool(*b),
+        YValue::Int(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => visitor.visit_i64(i),
+            (_, Some(u)) => visitor.visit_u64(u),
+            _ => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        YValue::Float(f) => {
+            if !f.is_finite() {
+                Err(DecodeError::custom(format!(
+                    "the float {f} has no JSON form; Kubernetes rejects the document"
+                )))
+            } else if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                // Go's json.Marshal writes integral floats as integers.
+                visitor.visit_i64(*f as i64)
+            } else {
+                visitor.visit_f64(*f)
+            }
+        }
+        YValue::Str(s) => visitor.visit_borrowed_str(s),
+        YValue::Seq(items) => visitor.visit_seq(SeqDe {
+            items: items.iter().enumerate(),
+        }),
+        YValue::Map(entries) => visitor.visit_map(MapDe {
+            entries: entries.iter(),
+            value: None,
+            extra: extra.map(|(a, k)| [("apiVersion", a), ("kind", k)]),
+            extra_at: 0,
+        }),
+    };
+    r.map_err(|e| e.at(node))
+}
+
+impl<'de> serde::Deserializer<'de> for &'de YNode {
+    type Error = DecodeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, DecodeError> {
+        visit_node(self, v, None)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, DecodeError> {
+        match self.value {
+            YValue::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, DecodeError> {
+        v.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: serde::de::Visitor<'de>>(
+        self,
+        v: V,
+    ) -> Result<V::Value, DecodeError> {
+        v.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map struct enum identifier
+    }
+}
+
+/// A top-level object whose `apiVersion` and `kind` are replaced.
+struct Overridden<'de> {
+    node: &'de YNode,
+    api_version: &'static str,
+    kind: &'static str,
+}
+
+impl<'de> serde::Deserializer<'de> for Overridden<'de> {
+    type Error = DecodeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, DecodeError> {
+        visit_node(self.node, v, Some((self.api_version, self.kind)))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+struct SeqDe<'de> {
+    items: std::iter::Enumerate<std::slice::Iter<'de, YNode>>,
+}
+
+impl<'de> serde::de::SeqAccess<'de> for SeqDe<'de> {
+    type Error = DecodeError;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DecodeError> {
+        match self.items.next() {
+            None => Ok(None),
+            Some((i, item)) => seed
+                .deserialize(item)
+                .map(Some)
+                .map_err(|e| e.at(item).within(PathPart::Index(i))),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct MapDe<'de> {
+    entries: std::slice::Iter<'de, YEntry>,
+    value: Option<&'de YEntry>,
+    /// Entries presented first, replacing the node's own (apiVersion and kind).
+    extra: Option<[(&'static str, &'static str); 2]>,
+    extra_at: usize,
+}
+
+impl<'de> serde::de::MapAccess<'de> for MapDe<'de> {
+    type Error = DecodeError;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DecodeError> {
+        use serde::de::value::BorrowedStrDeserializer;
+        if let Some(extra) = &self.extra {
+            if let Some((k, _)) = extra.get(self.extra_at) {
+                return seed.deserialize(BorrowedStrDeserializer::new(k)).map(Some);
+            }
+        }
+        loop {
+            let Some(e) = self.entries.next() else {
+                return Ok(None);
+            };
+            if self.extra.is_some() && (e.key == "apiVersion" || e.key == "kind") {
+                continue;
+            }
+            self.value = Some(e);
+            return seed
+                .deserialize(BorrowedStrDeserializer::new(e.key.as_str()))
+                .map(Some);
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DecodeError> {
+        use serde::de::value::BorrowedStrDeserializer;
+        use serde::de::Error;
+        if let Some(extra) = &self.extra {
+            if let Some((_, v)) = extra.get(self.extra_at) {
+                self.extra_at += 1;
+                return seed.deserialize(BorrowedStrDeserializer::new(v));
+            }
+        }
+        let e = self
+            .value
+            .take()
+            .ok_or_else(|| DecodeError::custom("value without a key"))?;
+        seed.deserialize(&e.value).map_err(|err| {
+            let err = if err.located {
+                err
+            } else {
+                DecodeError {
+                    located: true,
+                    line: e.line,
+                    column: e.column,
+                    ..err
+                }
+            };
+            err.within(PathPart::Key(e.key.clone()))
+        })
     }
 }

@@ -172,6 +172,9 @@ fn broken_document_is_reported_and_the_others_are_read() {
     assert_eq!(e.rule_id, "SKD-INPUT-001");
     let l = e.line.unwrap();
     assert!((10..=13).contains(&l), "line {l}: {}", e.message);
+    // The problem still names the object it hides.
+    let o = e.object.as_ref().expect("object guessed");
+    assert_eq!((o.kind.as_str(), o.name.as_str()), ("Pod", "broken"));
 }
 
 #[test]
@@ -331,4 +334,56 @@ fn bad_suppression_is_reported() {
     assert!(r.items[0].suppressions.is_empty());
     assert_eq!(r.problems.len(), 1);
     assert_eq!(r.problems[0].line, Some(6));
+}
+
+#[test]
+fn value_without_json_form_in_a_list_item_is_reported() {
+    let r = audit::k8s::read(
+        "x",
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    activeDeadlineSeconds: .inf\n    containers: [{name: c, image: i}]\n",
+    );
+    assert!(r.items.is_empty());
+    assert_eq!(r.problems.len(), 1);
+    assert_eq!(r.problems[0].field, "spec.activeDeadlineSeconds");
+    assert!(r.problems[0].message.contains("JSON"));
+    assert_eq!(r.problems[0].line, Some(8));
+}
+
+#[test]
+fn quantities_and_int_or_string_decode_like_json() {
+    let r = audit::k8s::read(
+        "x",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers:\n  - name: c\n    image: i\n    resources: {limits: {memory: 512, cpu: 0.5}}\n    livenessProbe: {httpGet: {port: http}}\n    readinessProbe: {httpGet: {port: 8080}}\n    securityContext: {runAsUser: 1e3}\n",
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let (_, p) = pod(&r, "q");
+    let c = &p.spec.containers[0];
+    let limits = c.resources.as_ref().unwrap().limits.as_ref().unwrap();
+    assert_eq!(limits["memory"].0, "512");
+    assert_eq!(limits["cpu"].0, "0.5");
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let port = |probe: &Option<k8s_openapi::api::core::v1::Probe>| {
+        probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .port
+            .clone()
+    };
+    assert_eq!(port(&c.liveness_probe), IntOrString::String("http".into()));
+    assert_eq!(port(&c.readiness_probe), IntOrString::Int(8080));
+    assert_eq!(c.security_context.as_ref().unwrap().run_as_user, Some(1000));
+}
+
+#[test]
+fn number_where_a_string_belongs_is_an_error_as_in_kubectl() {
+    let r = audit::k8s::read(
+        "x",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: e}\nspec:\n  containers:\n  - name: c\n    image: i\n    env:\n    - name: PORT\n      value: 8080\n",
+    );
+    assert!(r.items.is_empty());
+    assert_eq!(r.problems[0].field, "spec.containers[0].env[0].value");
+    assert_eq!(r.problems[0].line, Some(10));
 }

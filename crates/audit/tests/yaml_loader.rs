@@ -210,3 +210,17 @@ fn limits_are_enforced() {
     };
     assert!(yaml::load_with("a: 12345", &small).is_err());
 }
+
+#[test]
+fn concatenated_json_objects_are_a_stream() {
+    let text = "{\"kind\": \"Pod\", \"n\": 1}\n\n{\n  \"kind\": \"Service\",\n  \"x\": [true, null, \"s\"]\n}\n";
+    let docs = yaml::load(text).unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].line, 1);
+    assert_eq!(docs[1].line, 3);
+    let second = docs[1].root.as_ref().unwrap().to_json().unwrap();
+    assert_eq!(second, json!({"kind": "Service", "x": [true, null, "s"]}));
+    // Broken JSON is still reported.
+    let docs = yaml::load("{\"a\": 1}\n{\"b\": \n").unwrap();
+    assert!(docs.iter().any(|d| d.root.is_err()));
+}

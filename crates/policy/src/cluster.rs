@@ -364,11 +364,63 @@ impl Index<'_> {
     }
 }
 
+/// What the cross-object rules need of a pod-bearing object: a few hundred bytes where a
+/// [`PodWorkload`] takes kilobytes, so a caller can keep these for the whole audited set and
+/// drop the workloads once each is evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRef {
+    /// `Pod`, `Deployment`, ...
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// `serviceAccountName` (or the deprecated `serviceAccount`), if set and not empty.
+    pub service_account: Option<String>,
+    /// The pod's `automountServiceAccountToken`.
+    pub automount_token: Option<bool>,
+    /// Field path of the pod spec (`spec`, `spec.template.spec`, ...).
+    pub spec_path: String,
+}
+
+impl PodRef {
+    pub fn of(w: &PodWorkload) -> PodRef {
+        PodRef {
+            kind: w.kind.clone(),
+            name: w.name().to_string(),
+            namespace: w.metadata.namespace.clone(),
+            service_account: w
+                .spec
+                .service_account_name
+                .as_deref()
+                .or(w.spec.service_account.as_deref())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            automount_token: w.spec.automount_service_account_token,
+            spec_path: w.spec_path.clone(),
+        }
+    }
+
+    fn namespace(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("default")
+    }
+}
+
 /// Evaluate the cross-object rules. Indices are the caller's item indices, so each violation
 /// can be attached to the object it is about.
 pub fn evaluate(
     objects: &[(usize, &ClusterObject)],
     pods: &[(usize, &PodWorkload)],
+) -> Vec<(usize, Violation)> {
+    let refs: Vec<(usize, PodRef)> = pods.iter().map(|&(i, w)| (i, PodRef::of(w))).collect();
+    evaluate_refs(objects, &refs)
+}
+
+/// [`evaluate`] over [`PodRef`]s.
+pub fn evaluate_refs(
+    objects: &[(usize, &ClusterObject)],
+    pods: &[(usize, PodRef)],
 ) -> Vec<(usize, Violation)> {
     let mut out = Vec::new();
     let mut index = Index {
@@ -469,16 +521,11 @@ pub fn evaluate(
     }
 
     // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
-    for &(i, w) in pods {
-        let spec = &w.spec;
-        let ns = ns_of(&w.metadata);
-        let sa = spec
-            .service_account_name
-            .as_deref()
-            .or(spec.service_account.as_deref())
-            .filter(|s| !s.is_empty())
-            .unwrap_or("default");
-        let mounted = match spec.automount_service_account_token {
+    for (i, w) in pods {
+        let i = *i;
+        let ns = w.namespace();
+        let sa = w.service_account.as_deref().unwrap_or("default");
+        let mounted = match w.automount_token {
             Some(b) => b,
             None => service_accounts
                 .get(&(ns, sa))
@@ -555,7 +602,7 @@ pub fn evaluate(
         if danger.is_empty() {
             continue;
         }
-        let field = if spec.automount_service_account_token == Some(true) {
+        let field = if w.automount_token == Some(true) {
             format!("{}.automountServiceAccountToken", w.spec_path)
         } else {
             format!("{}.serviceAccountName", w.spec_path)
@@ -568,7 +615,7 @@ pub fn evaluate(
                 format!(
                     "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
                     w.kind,
-                    w.name(),
+                    w.name,
                     via.join(" and "),
                     danger.join(", ")
                 ),
@@ -578,8 +625,8 @@ pub fn evaluate(
 
     // SKD-K8S-010: namespaces with workloads and no NetworkPolicy.
     let mut workloads: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for &(i, w) in pods {
-        workloads.entry(ns_of(&w.metadata)).or_default().push(i);
+    for (i, w) in pods {
+        workloads.entry(w.namespace()).or_default().push(*i);
     }
     for (ns, items) in &workloads {
         if policies.contains(ns) {
@@ -667,4 +714,71 @@ fn valid_psa_version(v: &str) -> bool {
                 && (n == "0" || !n.starts_with('0'))
                 && n.len() < 5
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rbac_resource_matching_is_exact() {
+        let r = rule(&[""], &["pods/*"], &["create"]);
+        assert!(!resource_matches(&r, "pods/exec"));
+        let r = rule(&[""], &["*/exec"], &["create"]);
+        assert!(resource_matches(&r, "pods/exec"));
+        assert!(!resource_matches(&r, "pods"));
+        let r = rule(&["apps"], &["pods"], &["create"]);
+        assert_eq!(rule_powers(&r).0, Powers::default());
+        let r = rule(&["*"], &["*"], &["*"]);
+        let p = rule_powers(&r).0;
+        assert!(p.create_workloads && p.exec && p.nodes_proxy && p.escalate && p.secrets);
+        assert!(p.wildcard);
+    }
+
+    #[test]
+    fn named_secret_get_is_not_secrets_read() {
+        let mut r = rule(&[""], &["secrets"], &["get"]);
+        r.resource_names = Some(vec!["tls".into()]);
+        assert!(!rule_powers(&r).0.secrets);
+    }
+
+    #[test]
+    fn psa_versions() {
+        for ok in ["latest", "v1.0", "v1.30", "v1.37"] {
+            assert!(valid_psa_version(ok), "{ok}");
+        }
+        for bad in ["1.30", "v1.030", "v2.1", "v1.", "v1.x", "Latest"] {
+            assert!(!valid_psa_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_selectors() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let labels: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into();
+        let sel = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "In".into(),
+                values: Some(vec!["1".into(), "2".into()]),
+            }]),
+            ..Default::default()
+        };
+        assert!(selector_matches(&sel, &labels));
+        assert!(selector_matches(&LabelSelector::default(), &labels));
+        let sel = LabelSelector {
+            match_labels: Some([("a".to_string(), "2".to_string())].into()),
+            ..Default::default()
+        };
+        assert!(!selector_matches(&sel, &labels));
+    }
 }
