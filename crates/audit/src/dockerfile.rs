@@ -335,11 +335,16 @@ fn insert_lines(lines: &mut FieldLines, ins: &Instruction, column: u32) {
 
 /// `# name=value` at the top of the file, for a known directive.
 fn directive(line: &str) -> Option<(String, String)> {
-    let body = line.trim_start().strip_prefix('#')?;
+    // BuildKit: ^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$
+    let body = line.strip_prefix('#')?;
     let (name, value) = body.split_once('=')?;
     let name = name.trim().to_ascii_lowercase();
     let known = matches!(name.as_str(), "syntax" | "escape" | "check");
-    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric());
+    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if value.trim().is_empty() {
+        return None;
+    }
     (known && plain).then(|| (name, value.trim().to_string()))
 }
 
@@ -382,32 +387,35 @@ fn split_first_word(s: &str) -> (&str, &str) {
 
 /// Heredoc openers among the words of an instruction line: (name, strip tabs, expand).
 ///
-/// Words are split like BuildKit's shell lexer with raw quotes: a quoted `"<<EOF"` is not an
-/// opener, `<<"EOF"` is one whose body is not expanded.
+/// As BuildKit's `heredocsFromLine`/`ParseHeredoc`: words are split with raw quotes (a quoted
+/// `"<<EOF"` is not an opener); a word `[digits]<<[-]NAME` whose NAME holds no `<` opens one; when
+/// NAME holds quotes, the delimiter is what lies between the first and the last quote and the body
+/// is not expanded. NAME is taken whole, so `<<EOF>out` is delimited by the line `EOF>out`, as in
+/// BuildKit.
 fn heredoc_words(line: &str, escape: char) -> Vec<(String, bool, bool)> {
     let mut out = Vec::new();
     for w in raw_words(line, escape) {
-        let Some(spec) = w.strip_prefix("<<") else {
+        let Some((fd, spec)) = w.split_once("<<") else {
             continue;
         };
-        if spec.starts_with('<') {
-            continue; // here-string <<<
+        if !fd.bytes().all(|b| b.is_ascii_digit()) || spec.contains('<') {
+            continue; // not an opener, or a here-string <<<
         }
         let (strip_tabs, spec) = match spec.strip_prefix('-') {
             Some(s) => (true, s),
             None => (false, spec),
         };
-        // The delimiter ends where a redirection or operator starts.
-        let end = spec
-            .find(['>', '<', '|', ';', '&', ')'])
-            .unwrap_or(spec.len());
-        let raw = &spec[..end];
-        let quoted = raw.contains(['"', '\'']);
-        let name: String = raw.chars().filter(|c| *c != '"' && *c != '\'').collect();
+        let spec = spec.trim_start();
+        let open = spec.find(['"', '\'']);
+        let close = spec.rfind(['"', '\'']);
+        let (name, expand) = match (open, close) {
+            (Some(o), Some(c)) if o != c => (spec[o + 1..c].to_string(), false),
+            _ => (spec.replace(escape, ""), true),
+        };
         if name.is_empty() {
             continue;
         }
-        out.push((name, strip_tabs, !quoted));
+        out.push((name, strip_tabs, expand));
     }
     out
 }
@@ -459,13 +467,20 @@ mod tests {
 
     #[test]
     fn heredoc_openers() {
-        let h = heredoc_words(r#"<<EOF cat <<-"X" > f "<<NOT" <<<str <<'Y'"#, '\\');
+        let h = heredoc_words(
+            r#"<<EOF cat <<-"X" > f "<<NOT" <<<str <<'Y' 3<<Z <<E>out"#,
+            '\\',
+        );
+        let names: Vec<(&str, bool, bool)> =
+            h.iter().map(|(n, t, e)| (n.as_str(), *t, *e)).collect();
         assert_eq!(
-            h,
+            names,
             vec![
-                ("EOF".to_string(), false, true),
-                ("X".to_string(), true, false),
-                ("Y".to_string(), false, false)
+                ("EOF", false, true),
+                ("X", true, false),
+                ("Y", false, false),
+                ("Z", false, true),
+                ("E>out", false, true)
             ]
         );
     }

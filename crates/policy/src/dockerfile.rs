@@ -550,7 +550,7 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
 fn heredoc_is_script(text: &str) -> bool {
     let words: Vec<&str> = text
         .split_whitespace()
-        .filter(|w| !w.starts_with("<<"))
+        .filter(|w| !w.contains("<<"))
         .collect();
     match words.first() {
         None => true,
