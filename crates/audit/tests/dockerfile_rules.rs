@@ -438,3 +438,61 @@ fn crlf_and_bom() {
     let df = "\u{feff}FROM a\r\nRUN chmod u+s /x \\\r\n && true\r\nUSER 1\r\n";
     assert_eq!(findings(df), vec![("SKD-DKF-003".into(), 2)]);
 }
+
+// BuildKit parity ---------------------------------------------------------------------------------
+
+#[test]
+fn flags_are_unquoted_like_buildkit() {
+    let t = |s: &str| has(&format!("FROM a\n{s}{OK_TAIL}"), "SKD-DKF-002");
+    assert!(t("RUN --security=\"insecure\" make"));
+    assert!(t("RUN --network='host' make"));
+    assert!(t(
+        "RUN --mount=type=bind,\"source=/var/run/docker.sock\",target=/s x"
+    ));
+    assert!(t(
+        "RUN --mount=\"type=bind,source=/run/docker.sock,target=/s\" x"
+    ));
+    // `--` ends the flags: what follows is the command.
+    assert!(!t("RUN -- --security=insecure"));
+}
+
+#[test]
+fn escaped_escape_does_not_continue() {
+    // `\\` at the end is an escaped backslash (BuildKit's continuation regex), so the next line
+    // is an instruction of its own.
+    let r = report("FROM a\nRUN echo \\\\\nUSER 1\n");
+    let m = model(&r);
+    assert_eq!(m.stages[0].instructions.len(), 2);
+    assert_eq!(m.stages[0].instructions[1].keyword, "USER");
+}
+
+#[test]
+fn onbuild_heredoc_body_is_not_instructions() {
+    let r = report("FROM a\nONBUILD RUN <<EOF\nUSER root\nEOF\nUSER 1\n");
+    let m = model(&r);
+    assert_eq!(
+        m.stages[0].instructions.len(),
+        2,
+        "{:?}",
+        m.stages[0].instructions
+    );
+    assert_eq!(
+        findings("FROM a\nONBUILD RUN <<EOF\nUSER root\nEOF\nUSER 1\n"),
+        vec![]
+    );
+}
+
+#[test]
+fn directive_after_leading_blanks_and_heredoc_quotes() {
+    let r = report("  # escape=`\nFROM a\n");
+    assert_eq!(model(&r).escape, '`');
+    // A partly quoted delimiter: no expansion, delimiter without quotes.
+    let r = report("FROM a\nRUN <<E\"O\"F\nx\nEOF\nUSER 1\n");
+    let h = &model(&r).stages[0].instructions[0].heredocs[0];
+    assert_eq!(h.name, "EOF");
+    assert!(!h.expand);
+    // The delimiter line may end in \r\n.
+    let r = report("FROM a\nRUN <<EOF\r\nchmod u+s /x\r\nEOF\r\nUSER 1\r\n");
+    assert!(r.problems.is_empty());
+    assert_eq!(model(&r).stages[0].instructions.len(), 2);
+}

@@ -558,17 +558,40 @@ fn heredoc_is_script(text: &str) -> bool {
     }
 }
 
+/// The fields of a `--mount` value, read like BuildKit reads it (Go's encoding/csv): commas
+/// separate fields, a double-quoted field may hold commas, `""` inside quotes is one quote.
+fn csv_fields(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// The engine socket a `--mount` spec binds, if any.
 fn mount_binds_socket(spec: &str) -> Option<String> {
-    let mut typ = "bind";
+    let mut typ = "bind".to_string();
     let mut source = None;
     let mut target = None;
-    for kv in spec.split(',') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    for kv in csv_fields(spec) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        let v = v.trim().to_string();
         match k.trim().to_ascii_lowercase().as_str() {
-            "type" => typ = v.trim(),
-            "source" | "src" => source = Some(v.trim()),
-            "target" | "dst" | "destination" => target = Some(v.trim()),
+            "type" => typ = v,
+            "source" | "src" => source = Some(v),
+            "target" | "dst" | "destination" => target = Some(v),
             _ => {}
         }
     }
@@ -576,7 +599,7 @@ fn mount_binds_socket(spec: &str) -> Option<String> {
         return None;
     }
     [source, target].into_iter().flatten().find_map(|p| {
-        let n = crate::paths::normalize(p);
+        let n = crate::paths::normalize(&p);
         let name = n.rsplit('/').next().unwrap_or("");
         let inside = crate::paths::ENGINE_SOCKETS
             .iter()
