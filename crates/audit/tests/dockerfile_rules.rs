@@ -496,3 +496,11 @@ fn directive_after_leading_blanks_and_heredoc_quotes() {
     assert!(r.problems.is_empty());
     assert_eq!(model(&r).stages[0].instructions.len(), 2);
 }
+
+#[test]
+fn one_finding_per_rule_and_instruction() {
+    assert_eq!(
+        findings("FROM a\nRUN bash -c \"$(curl -fsSL https://x)\" && chmod u+s /a && chmod g+s /b\nUSER 1\n"),
+        vec![("SKD-DKF-005".into(), 2), ("SKD-DKF-003".into(), 2)]
+    );
+}

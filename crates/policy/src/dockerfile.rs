@@ -529,7 +529,10 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
                 format!("RUN executes a downloaded script without verifying it: `{cmd}`"),
             ),
         };
-        out.push(Violation::new(id, field.to_string(), msg));
+        // One finding per rule and field: `bash -c "$(curl ...)"` is one problem, not two.
+        if !out.iter().any(|v| v.rule.id == id && v.field == field) {
+            out.push(Violation::new(id, field.to_string(), msg));
+        }
     };
     for f in findings.drain(..) {
         push(&ins.field, f);
