@@ -504,3 +504,21 @@ fn one_finding_per_rule_and_instruction() {
         vec![("SKD-DKF-005".into(), 2), ("SKD-DKF-003".into(), 2)]
     );
 }
+
+#[test]
+fn scripts_behind_other_commands() {
+    let t = |s: &str, id: &str| has(&format!("FROM a\n{s}{OK_TAIL}"), id);
+    assert!(t("RUN echo \"$(curl -s https://x)\" | sh", "SKD-DKF-005"));
+    assert!(t("RUN cat <(wget -qO- https://x) | bash", "SKD-DKF-005"));
+    assert!(t("RUN su root -c 'chmod u+s /bin/x'", "SKD-DKF-003"));
+    assert!(t(
+        "RUN find /opt -type f -exec sh -c 'setcap cap_net_raw+ep \"$1\"' _ {} \\;",
+        "SKD-DKF-003"
+    ));
+    assert!(t(
+        "RUN busybox sh -c 'curl -s https://x | sh'",
+        "SKD-DKF-005"
+    ));
+    assert!(!t("RUN gcc -c main.c", "SKD-DKF-003"));
+    assert!(!t("RUN echo \"$(date)\" | sh", "SKD-DKF-005"));
+}

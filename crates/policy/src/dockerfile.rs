@@ -975,19 +975,28 @@ mod shell {
                 out.push(Finding::PipeToShell(all.join(" | ")));
                 fetched = false;
             }
-            if FETCHERS.contains(&name) || fetches(first) && cmd.len() == 1 {
+            // Output of a download: `curl ...`, `echo "$(curl ...)"`, `cat <(wget ...)`.
+            if FETCHERS.contains(&name) || cmd.iter().any(|w| fetches(w)) {
                 fetched = true;
             }
             // `$(curl ...)` as the command, or handed to a shell, eval or source.
             let runs_fetch = fetches(first)
                 || (is_shell(cmd) || matches!(name, "eval" | "source" | "."))
                     && cmd[1..].iter().any(|w| fetches(w));
-            if runs_fetch && !(fetches(first) && cmd.len() == 1 && pipeline.len() > 1) {
+            if runs_fetch {
                 out.push(Finding::PipeToShell(shown()));
             }
-            if is_shell(cmd) && depth < 4 {
-                if let Some(script) = dash_c(cmd) {
+            // Scripts handed to a shell (`sh -c`, `busybox sh -c`) or to anything else with `-c`
+            // (`su -c`, `runuser -c`, `find -exec sh -c`).
+            if depth < 4 {
+                if let Some(script) = dash_c(cmd).filter(|_| is_shell(cmd)) {
                     analyze(script, depth + 1, out);
+                }
+                for pair in words.windows(2) {
+                    if pair[0] == "-c" && !(is_shell(cmd) && dash_c(cmd) == Some(pair[1].as_str()))
+                    {
+                        analyze(&pair[1], depth + 1, out);
+                    }
                 }
             }
             mode_rules(words, out);
