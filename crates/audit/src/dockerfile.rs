@@ -98,7 +98,7 @@ pub fn parse(text: &str) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text
         .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .map(|l| l.trim_end_matches(['\r', '\n']))
         .collect();
     let mut out = Parsed::default();
     out.dockerfile.escape = '\\';
@@ -189,10 +189,10 @@ pub fn parse(text: &str) -> Parsed {
         };
 
         // Flags, then arguments.
-        let mut rest = rest.trim_start();
-        while rest.starts_with("--") {
-            let (word, after) = split_first_word(rest);
-            let body = &word[2..];
+        let (rest, flag_words) = extract_flags(rest);
+        let rest = rest.trim();
+        for word in flag_words {
+            let body = word.strip_prefix("--").unwrap_or(&word);
             let (name, value) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
@@ -201,7 +201,6 @@ pub fn parse(text: &str) -> Parsed {
                 name: name.to_ascii_lowercase(),
                 value,
             });
-            rest = after.trim_start();
         }
         ins.args = if EXEC_FORM.contains(&keyword.as_str()) && rest.starts_with('[') {
             match serde_json::from_str::<Vec<String>>(rest) {
@@ -213,8 +212,8 @@ pub fn parse(text: &str) -> Parsed {
         };
 
         // Heredoc bodies follow the instruction line.
-        if HEREDOC.contains(&keyword.as_str()) && matches!(ins.args, Args::Shell(_)) {
-            for (name, strip_tabs, expand) in heredoc_words(rest, escape) {
+        if takes_heredocs(&keyword, &ins.args) {
+            for (name, strip_tabs, expand) in heredoc_words(logical) {
                 let body_start = i;
                 let mut body: Vec<&str> = Vec::new();
                 let mut closed = false;
@@ -226,7 +225,7 @@ pub fn parse(text: &str) -> Parsed {
                     } else {
                         l
                     };
-                    if l == name {
+                    if l.trim_end_matches(['\r', '\n']) == name {
                         closed = true;
                         break;
                     }
@@ -335,11 +334,16 @@ fn insert_lines(lines: &mut FieldLines, ins: &Instruction, column: u32) {
 
 /// `# name=value` at the top of the file, for a known directive.
 fn directive(line: &str) -> Option<(String, String)> {
+    // BuildKit, on the line without leading blanks: ^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$
     let body = line.trim_start().strip_prefix('#')?;
     let (name, value) = body.split_once('=')?;
     let name = name.trim().to_ascii_lowercase();
     let known = matches!(name.as_str(), "syntax" | "escape" | "check");
-    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric());
+    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if value.trim().is_empty() {
+        return None;
+    }
     (known && plain).then(|| (name, value.trim().to_string()))
 }
 
@@ -367,9 +371,16 @@ fn comment(trimmed: &str, suppressions: &mut Vec<Suppression>) {
 }
 
 /// The line without its trailing escape character, when it continues on the next line.
+///
+/// BuildKit: `([^E])E[ \t]*$|^E[ \t]*$` for escape character E, so an escape character that is
+/// itself escaped (`\\` at the end) does not continue the line.
 fn continued(line: &str, escape: char) -> Option<&str> {
     let t = line.trim_end_matches([' ', '\t']);
-    t.strip_suffix(escape)
+    let body = t.strip_suffix(escape)?;
+    if body.ends_with(escape) {
+        return None;
+    }
+    Some(body)
 }
 
 fn split_first_word(s: &str) -> (&str, &str) {
@@ -380,36 +391,152 @@ fn split_first_word(s: &str) -> (&str, &str) {
     }
 }
 
+/// Whether an instruction's body lines may be heredocs: RUN, COPY, ADD in shell form, also as
+/// the command of an ONBUILD (BuildKit's `canContainHeredoc`).
+fn takes_heredocs(keyword: &str, args: &Args) -> bool {
+    let Args::Shell(text) = args else {
+        return false;
+    };
+    let kw = if keyword == "ONBUILD" {
+        let (sub, rest) = split_first_word(text);
+        let sub = sub.to_ascii_uppercase();
+        if rest.trim_start().starts_with('[') && EXEC_FORM.contains(&sub.as_str()) {
+            return false;
+        }
+        sub
+    } else {
+        keyword.to_string()
+    };
+    HEREDOC.contains(&kw.as_str())
+}
+
 /// Heredoc openers among the words of an instruction line: (name, strip tabs, expand).
 ///
-/// Words are split like BuildKit's shell lexer with raw quotes: a quoted `"<<EOF"` is not an
-/// opener, `<<"EOF"` is one whose body is not expanded.
-fn heredoc_words(line: &str, escape: char) -> Vec<(String, bool, bool)> {
+/// As BuildKit's `heredocsFromLine` and `ParseHeredoc`: the whole logical line is split into
+/// words with raw quotes and escapes, always with `\` as the escape (a quoted `"<<EOF"` is one
+/// word that is not an opener); a word `[digits]<<[-]REST` whose REST is non-empty and holds no
+/// `<` opens one. The delimiter is REST with quotes and escapes removed, and the body is expanded
+/// only when REST held no quotes. REST is taken whole: `<<EOF>out` is closed by the line
+/// `EOF>out`, as in BuildKit.
+fn heredoc_words(line: &str) -> Vec<(String, bool, bool)> {
     let mut out = Vec::new();
-    for w in raw_words(line, escape) {
-        let Some(spec) = w.strip_prefix("<<") else {
+    for w in raw_words(line, '\\') {
+        let Some((fd, spec)) = w.split_once("<<") else {
             continue;
         };
-        if spec.starts_with('<') {
-            continue; // here-string <<<
+        if !fd.bytes().all(|b| b.is_ascii_digit()) || spec.contains('<') {
+            continue; // not an opener, or a here-string <<<
         }
-        let (strip_tabs, spec) = match spec.strip_prefix('-') {
+        let (strip_tabs, rest) = match spec.strip_prefix('-') {
             Some(s) => (true, s),
             None => (false, spec),
         };
-        // The delimiter ends where a redirection or operator starts.
-        let end = spec
-            .find(['>', '<', '|', ';', '&', ')'])
-            .unwrap_or(spec.len());
-        let raw = &spec[..end];
-        let quoted = raw.contains(['"', '\'']);
-        let name: String = raw.chars().filter(|c| *c != '"' && *c != '\'').collect();
+        let mut words = unquoted_words(rest);
+        if words.len() != 1 {
+            continue;
+        }
+        let name = words.remove(0);
         if name.is_empty() {
             continue;
         }
-        out.push((name, strip_tabs, !quoted));
+        out.push((name, strip_tabs, !rest.contains(['"', '\''])));
     }
     out
+}
+
+/// Words with quotes and backslash escapes removed.
+fn unquoted_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                for d in chars.by_ref() {
+                    if d == '\'' {
+                        break;
+                    }
+                    cur.push(d);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(d) = chars.next() {
+                    match d {
+                        '"' => break,
+                        '\\' => cur.extend(chars.next()),
+                        d => cur.push(d),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.extend(chars.next());
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// Split the leading `--flag` words off an instruction's arguments, as BuildKit's
+/// `extractBuilderFlags`: quotes inside a flag word are removed (`--security="insecure"` is
+/// `--security=insecure`), `\` escapes the next character, and a bare `--` ends the flags.
+fn extract_flags(line: &str) -> (&str, Vec<String>) {
+    let b = line.as_bytes();
+    let mut words = Vec::new();
+    let mut pos = 0;
+    loop {
+        while pos < b.len() && (b[pos] as char).is_ascii_whitespace() {
+            pos += 1;
+        }
+        if pos >= b.len() {
+            return ("", words);
+        }
+        if !(b[pos] == b'-' && b.get(pos + 1) == Some(&b'-')) {
+            return (&line[pos..], words);
+        }
+        // One flag word, up to unquoted whitespace.
+        let mut word: Vec<u8> = Vec::new();
+        let mut quote: Option<u8> = None;
+        while pos < b.len() {
+            let c = b[pos];
+            match quote {
+                None if (c as char).is_ascii_whitespace() => break,
+                None if c == b'\'' || c == b'"' => quote = Some(c),
+                Some(q) if c == q => quote = None,
+                _ if c == b'\\' => {
+                    if pos + 1 < b.len() {
+                        pos += 1;
+                        word.push(b[pos]);
+                    }
+                }
+                _ => word.push(c),
+            }
+            pos += 1;
+        }
+        let word = String::from_utf8_lossy(&word).into_owned();
+        if word == "--" {
+            return (&line[pos..], words);
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
 }
 
 /// Split on unquoted blanks, keeping quotes and escapes as written.
@@ -459,19 +586,41 @@ mod tests {
 
     #[test]
     fn heredoc_openers() {
-        let h = heredoc_words(r#"<<EOF cat <<-"X" > f "<<NOT" <<<str <<'Y'"#, '\\');
+        let h =
+            heredoc_words(r#"RUN <<EOF cat <<-"X" > f "<<NOT" <<<str <<'Y' 3<<Z <<E>out <<E"O"F"#);
+        let names: Vec<(&str, bool, bool)> =
+            h.iter().map(|(n, t, e)| (n.as_str(), *t, *e)).collect();
         assert_eq!(
-            h,
+            names,
             vec![
-                ("EOF".to_string(), false, true),
-                ("X".to_string(), true, false),
-                ("Y".to_string(), false, false)
+                ("EOF", false, true),
+                ("X", true, false),
+                ("Y", false, false),
+                ("Z", false, true),
+                ("E>out", false, true),
+                ("EOF", false, false)
             ]
         );
     }
 
     #[test]
+    fn flags_like_buildkit() {
+        let (rest, f) =
+            extract_flags(r#"--security="insecure" --mount=type=bind,"source=/x" -- --not-a-flag"#);
+        assert_eq!(
+            f,
+            vec!["--security=insecure", "--mount=type=bind,source=/x"]
+        );
+        assert_eq!(rest.trim(), "--not-a-flag");
+        let (rest, f) = extract_flags("  --network=host echo --x");
+        assert_eq!(f, vec!["--network=host"]);
+        assert_eq!(rest, "echo --x");
+    }
+
+    #[test]
     fn continuation_uses_escape() {
+        assert_eq!(continued("RUN a \\\\", '\\'), None);
+        assert_eq!(continued("\\", '\\'), Some(""));
         assert_eq!(continued("RUN a \\  ", '\\'), Some("RUN a "));
         assert_eq!(continued("RUN a `", '`'), Some("RUN a "));
         assert_eq!(continued("RUN a \\", '`'), None);

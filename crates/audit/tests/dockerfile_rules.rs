@@ -438,3 +438,87 @@ fn crlf_and_bom() {
     let df = "\u{feff}FROM a\r\nRUN chmod u+s /x \\\r\n && true\r\nUSER 1\r\n";
     assert_eq!(findings(df), vec![("SKD-DKF-003".into(), 2)]);
 }
+
+// BuildKit parity ---------------------------------------------------------------------------------
+
+#[test]
+fn flags_are_unquoted_like_buildkit() {
+    let t = |s: &str| has(&format!("FROM a\n{s}{OK_TAIL}"), "SKD-DKF-002");
+    assert!(t("RUN --security=\"insecure\" make"));
+    assert!(t("RUN --network='host' make"));
+    assert!(t(
+        "RUN --mount=type=bind,\"source=/var/run/docker.sock\",target=/s x"
+    ));
+    assert!(t(
+        "RUN --mount=\"type=bind,source=/run/docker.sock,target=/s\" x"
+    ));
+    // `--` ends the flags: what follows is the command.
+    assert!(!t("RUN -- --security=insecure"));
+}
+
+#[test]
+fn escaped_escape_does_not_continue() {
+    // `\\` at the end is an escaped backslash (BuildKit's continuation regex), so the next line
+    // is an instruction of its own.
+    let r = report("FROM a\nRUN echo \\\\\nUSER 1\n");
+    let m = model(&r);
+    assert_eq!(m.stages[0].instructions.len(), 2);
+    assert_eq!(m.stages[0].instructions[1].keyword, "USER");
+}
+
+#[test]
+fn onbuild_heredoc_body_is_not_instructions() {
+    let r = report("FROM a\nONBUILD RUN <<EOF\nUSER root\nEOF\nUSER 1\n");
+    let m = model(&r);
+    assert_eq!(
+        m.stages[0].instructions.len(),
+        2,
+        "{:?}",
+        m.stages[0].instructions
+    );
+    assert_eq!(
+        findings("FROM a\nONBUILD RUN <<EOF\nUSER root\nEOF\nUSER 1\n"),
+        vec![]
+    );
+}
+
+#[test]
+fn directive_after_leading_blanks_and_heredoc_quotes() {
+    let r = report("  # escape=`\nFROM a\n");
+    assert_eq!(model(&r).escape, '`');
+    // A partly quoted delimiter: no expansion, delimiter without quotes.
+    let r = report("FROM a\nRUN <<E\"O\"F\nx\nEOF\nUSER 1\n");
+    let h = &model(&r).stages[0].instructions[0].heredocs[0];
+    assert_eq!(h.name, "EOF");
+    assert!(!h.expand);
+    // The delimiter line may end in \r\n.
+    let r = report("FROM a\nRUN <<EOF\r\nchmod u+s /x\r\nEOF\r\nUSER 1\r\n");
+    assert!(r.problems.is_empty());
+    assert_eq!(model(&r).stages[0].instructions.len(), 2);
+}
+
+#[test]
+fn one_finding_per_rule_and_instruction() {
+    assert_eq!(
+        findings("FROM a\nRUN bash -c \"$(curl -fsSL https://x)\" && chmod u+s /a && chmod g+s /b\nUSER 1\n"),
+        vec![("SKD-DKF-005".into(), 2), ("SKD-DKF-003".into(), 2)]
+    );
+}
+
+#[test]
+fn scripts_behind_other_commands() {
+    let t = |s: &str, id: &str| has(&format!("FROM a\n{s}{OK_TAIL}"), id);
+    assert!(t("RUN echo \"$(curl -s https://x)\" | sh", "SKD-DKF-005"));
+    assert!(t("RUN cat <(wget -qO- https://x) | bash", "SKD-DKF-005"));
+    assert!(t("RUN su root -c 'chmod u+s /bin/x'", "SKD-DKF-003"));
+    assert!(t(
+        "RUN find /opt -type f -exec sh -c 'setcap cap_net_raw+ep \"$1\"' _ {} \\;",
+        "SKD-DKF-003"
+    ));
+    assert!(t(
+        "RUN busybox sh -c 'curl -s https://x | sh'",
+        "SKD-DKF-005"
+    ));
+    assert!(!t("RUN gcc -c main.c", "SKD-DKF-003"));
+    assert!(!t("RUN echo \"$(date)\" | sh", "SKD-DKF-005"));
+}

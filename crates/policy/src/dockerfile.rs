@@ -529,7 +529,10 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
                 format!("RUN executes a downloaded script without verifying it: `{cmd}`"),
             ),
         };
-        out.push(Violation::new(id, field.to_string(), msg));
+        // One finding per rule and field: `bash -c "$(curl ...)"` is one problem, not two.
+        if !out.iter().any(|v| v.rule.id == id && v.field == field) {
+            out.push(Violation::new(id, field.to_string(), msg));
+        }
     };
     for f in findings.drain(..) {
         push(&ins.field, f);
@@ -550,7 +553,7 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
 fn heredoc_is_script(text: &str) -> bool {
     let words: Vec<&str> = text
         .split_whitespace()
-        .filter(|w| !w.starts_with("<<"))
+        .filter(|w| !w.contains("<<"))
         .collect();
     match words.first() {
         None => true,
@@ -558,17 +561,40 @@ fn heredoc_is_script(text: &str) -> bool {
     }
 }
 
+/// The fields of a `--mount` value, read like BuildKit reads it (Go's encoding/csv): commas
+/// separate fields, a double-quoted field may hold commas, `""` inside quotes is one quote.
+fn csv_fields(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// The engine socket a `--mount` spec binds, if any.
 fn mount_binds_socket(spec: &str) -> Option<String> {
-    let mut typ = "bind";
+    let mut typ = "bind".to_string();
     let mut source = None;
     let mut target = None;
-    for kv in spec.split(',') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    for kv in csv_fields(spec) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        let v = v.trim().to_string();
         match k.trim().to_ascii_lowercase().as_str() {
-            "type" => typ = v.trim(),
-            "source" | "src" => source = Some(v.trim()),
-            "target" | "dst" | "destination" => target = Some(v.trim()),
+            "type" => typ = v,
+            "source" | "src" => source = Some(v),
+            "target" | "dst" | "destination" => target = Some(v),
             _ => {}
         }
     }
@@ -576,7 +602,7 @@ fn mount_binds_socket(spec: &str) -> Option<String> {
         return None;
     }
     [source, target].into_iter().flatten().find_map(|p| {
-        let n = crate::paths::normalize(p);
+        let n = crate::paths::normalize(&p);
         let name = n.rsplit('/').next().unwrap_or("");
         let inside = crate::paths::ENGINE_SOCKETS
             .iter()
@@ -949,19 +975,28 @@ mod shell {
                 out.push(Finding::PipeToShell(all.join(" | ")));
                 fetched = false;
             }
-            if FETCHERS.contains(&name) || fetches(first) && cmd.len() == 1 {
+            // Output of a download: `curl ...`, `echo "$(curl ...)"`, `cat <(wget ...)`.
+            if FETCHERS.contains(&name) || cmd.iter().any(|w| fetches(w)) {
                 fetched = true;
             }
             // `$(curl ...)` as the command, or handed to a shell, eval or source.
             let runs_fetch = fetches(first)
                 || (is_shell(cmd) || matches!(name, "eval" | "source" | "."))
                     && cmd[1..].iter().any(|w| fetches(w));
-            if runs_fetch && !(fetches(first) && cmd.len() == 1 && pipeline.len() > 1) {
+            if runs_fetch {
                 out.push(Finding::PipeToShell(shown()));
             }
-            if is_shell(cmd) && depth < 4 {
-                if let Some(script) = dash_c(cmd) {
+            // Scripts handed to a shell (`sh -c`, `busybox sh -c`) or to anything else with `-c`
+            // (`su -c`, `runuser -c`, `find -exec sh -c`).
+            if depth < 4 {
+                if let Some(script) = dash_c(cmd).filter(|_| is_shell(cmd)) {
                     analyze(script, depth + 1, out);
+                }
+                for pair in words.windows(2) {
+                    if pair[0] == "-c" && !(is_shell(cmd) && dash_c(cmd) == Some(pair[1].as_str()))
+                    {
+                        analyze(&pair[1], depth + 1, out);
+                    }
                 }
             }
             mode_rules(words, out);

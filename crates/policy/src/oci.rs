@@ -434,6 +434,22 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         ));
     }
 
+    // SKD-ESC-040 too: a second procfs mounted writable elsewhere than /proc is not covered by
+    // the masked and read-only paths, which are all under /proc.
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = normalize(&m.destination().to_string_lossy());
+        if m.typ().as_deref() == Some("proc") && dest != "/proc" && !mount_options(m).read_only {
+            out.push(Violation::new(
+                "SKD-ESC-040",
+                format!("mounts[{i}]"),
+                format!(
+                    "procfs is also mounted writable at {dest}, where the masked and read-only \
+                     paths do not apply"
+                ),
+            ));
+        }
+    }
+
     // SKD-ESC-041: sysfs and cgroupfs writable.
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let typ = m.typ().as_deref().unwrap_or("");

@@ -495,3 +495,20 @@ fn evaluate_config_filters_by_level() {
     let all = policy::oci::evaluate_config(&s, &policy::Options::default());
     assert!(all.iter().any(|v| v.rule.id == "SKD-ESC-042"));
 }
+
+#[test]
+fn esc040_second_procfs() {
+    let got = rule_fields(&runc_with(|v| {
+        v["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/host-proc", "type": "proc", "source": "proc"}));
+    }));
+    assert_eq!(got, [("SKD-ESC-040".to_string(), "mounts[7]".to_string())]);
+    let got = rule_fields(&runc_with(|v| {
+        v["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/p", "type": "proc", "source": "proc", "options": ["ro"]}),
+        );
+    }));
+    assert!(got.is_empty());
+}
