@@ -15,7 +15,8 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --locked -q
 python3 bench/gen_corpus.py "$work/corpus" "$N"
 mkdir "$work/subset"
-ls "$work/corpus" | head -n "$SUBSET" | while read -r f; do cp "$work/corpus/$f" "$work/subset/"; done
+files=("$work"/corpus/*.yaml)
+cp "${files[@]:0:$SUBSET}" "$work/subset/"
 
 measure() { # prints "seconds maxrss_kib"
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true

@@ -247,52 +247,177 @@ fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
 }
 
 /// Audit files and directories (and `-` for stdin).
+///
+/// Files are read and evaluated on every core, one file at a time per worker; each worker keeps
+/// only the findings and the small context the cross-object rules need (cluster objects and
+/// [`policy::cluster::PodRef`]s), so memory stays flat however many manifests are audited.
 pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport, AuditError> {
     let inputs = collect_inputs(paths)?;
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    for loaded in read_all(&inputs, opts.max_file_size) {
-        match loaded? {
-            Ok(report) => files.push(report),
-            Err(skip) => skipped.push(skip),
-        }
-    }
-    let mut report = evaluate_files(&files, opts);
-    for f in &files {
-        if let Some(reason) = &f.skipped {
-            skipped.push(Skipped {
-                file: f.path.clone(),
-                reason: reason.clone(),
-            });
-        }
-    }
-    report.skipped = skipped;
-    Ok(report)
+    let partials = map_parallel(&inputs, |path| audit_one(path, opts))
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(combine(partials, opts))
 }
 
-type Loaded = Result<Result<FileReport, Skipped>, AuditError>;
+/// Evaluate already-read files as one set (cross-object rules see every file).
+pub fn evaluate_files(files: &[FileReport], opts: &AuditOptions) -> AuditReport {
+    let partials = files.iter().map(|f| partial(f, &opts.policy)).collect();
+    combine(partials, opts)
+}
 
-/// Load and read every input, on as many threads as the machine has cores (reading is most of
-/// the work; files are independent). Results come back in input order.
-fn read_all(inputs: &[String], max: u64) -> Vec<Loaded> {
-    let one = |path: &String| -> Loaded {
-        Ok(match load(path, max)? {
-            Ok(text) => Ok(read_text(path, &text)),
-            Err(reason) => Err(Skipped {
+/// Where a cross-object finding lands: the item it names.
+struct ItemCtx {
+    file: std::sync::Arc<str>,
+    object: ObjectRef,
+    line: u32,
+    lines: crate::source::FieldLines,
+    suppressions: Vec<crate::source::Suppression>,
+}
+
+/// What one file leaves behind after evaluation.
+struct Partial {
+    objects: usize,
+    findings: Vec<Finding>,
+    skipped: Option<Skipped>,
+    cluster: Vec<(ItemCtx, policy::cluster::ClusterObject)>,
+    pods: Vec<(ItemCtx, policy::cluster::PodRef)>,
+}
+
+fn audit_one(path: &String, opts: &AuditOptions) -> Result<Partial, AuditError> {
+    match load(path, opts.max_file_size)? {
+        Ok(text) => Ok(partial(&read_text(path, &text), &opts.policy)),
+        Err(reason) => Ok(Partial {
+            objects: 0,
+            findings: Vec::new(),
+            skipped: Some(Skipped {
                 file: path.clone(),
                 reason,
             }),
-        })
+            cluster: Vec::new(),
+            pods: Vec::new(),
+        }),
+    }
+}
+
+/// Evaluate one file's items and problems.
+fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
+    let file: std::sync::Arc<str> = f.path.as_str().into();
+    let mut out = Partial {
+        objects: f.items.len(),
+        findings: Vec::new(),
+        skipped: f.skipped.as_ref().map(|reason| Skipped {
+            file: f.path.clone(),
+            reason: reason.clone(),
+        }),
+        cluster: Vec::new(),
+        pods: Vec::new(),
     };
+    for p in &f.problems {
+        let rule = policy::rule(p.rule_id);
+        if !opts.level.includes(rule.level) && !opts.pss_only {
+            continue;
+        }
+        out.findings.push(Finding {
+            rule,
+            file: f.path.clone(),
+            line: p.line,
+            column: p.column,
+            object: p.object.clone(),
+            field: p.field.clone(),
+            message: p.message.clone(),
+            suppressed: None,
+        });
+    }
+    for item in &f.items {
+        for v in evaluate_item(item, opts) {
+            out.findings.push(finding(&f.path, item, v));
+        }
+        if opts.pss_only {
+            continue;
+        }
+        let ctx = || ItemCtx {
+            file: file.clone(),
+            object: item.object.clone(),
+            line: item.line,
+            lines: item.lines.clone(),
+            suppressions: item.suppressions.clone(),
+        };
+        match &item.subject {
+            Subject::Cluster(c) => out.cluster.push((ctx(), (**c).clone())),
+            Subject::Pod(w) => out.pods.push((ctx(), policy::cluster::PodRef::of(w))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Join the per-file results, run the cross-object rules, apply the ignore file, sort.
+fn combine(partials: Vec<Partial>, opts: &AuditOptions) -> AuditReport {
+    let mut report = AuditReport {
+        files: partials.len(),
+        ..AuditReport::default()
+    };
+    let mut ctxs: Vec<ItemCtx> = Vec::new();
+    let mut cluster = Vec::new();
+    let mut pods = Vec::new();
+    for p in partials {
+        report.objects += p.objects;
+        report.findings.extend(p.findings);
+        report.skipped.extend(p.skipped);
+        for (ctx, c) in p.cluster {
+            cluster.push((ctxs.len(), c));
+            ctxs.push(ctx);
+        }
+        for (ctx, r) in p.pods {
+            pods.push((ctxs.len(), r));
+            ctxs.push(ctx);
+        }
+    }
+    if !opts.policy.pss_only && !cluster.is_empty() {
+        let objects: Vec<(usize, &policy::cluster::ClusterObject)> =
+            cluster.iter().map(|(i, c)| (*i, c)).collect();
+        for (i, v) in policy::cluster::evaluate_refs(&objects, &pods) {
+            if !opts.policy.level.includes(v.rule.level) {
+                continue;
+            }
+            if let Some(ctx) = ctxs.get(i) {
+                let pos = ctx.lines.position(&v.field);
+                let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
+                report.findings.push(Finding {
+                    rule: v.rule,
+                    file: ctx.file.to_string(),
+                    line: pos.map(|p| p.0).or(Some(ctx.line)),
+                    column: pos.map(|p| p.1),
+                    object: Some(ctx.object.clone()),
+                    field: v.field,
+                    message: v.message,
+                    suppressed,
+                });
+            }
+        }
+    }
+    for fd in &mut report.findings {
+        if fd.suppressed.is_none() {
+            fd.suppressed = opts.ignore.matches(fd);
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        (&a.file, a.line, &a.rule.id, &a.field).cmp(&(&b.file, b.line, &b.rule.id, &b.field))
+    });
+    report
+}
+
+/// Run `f` over every input on as many threads as the machine has cores; results in input order.
+fn map_parallel<T: Send>(inputs: &[String], f: impl Fn(&String) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(inputs.len());
     if threads <= 1 {
-        return inputs.iter().map(one).collect();
+        return inputs.iter().map(&f).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, Loaded)> = std::thread::scope(|scope| {
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -300,7 +425,7 @@ fn read_all(inputs: &[String], max: u64) -> Vec<Loaded> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(path) = inputs.get(i) else { break };
-                        mine.push((i, one(path)));
+                        mine.push((i, f(path)));
                     }
                     mine
                 })
@@ -317,82 +442,6 @@ fn read_all(inputs: &[String], max: u64) -> Vec<Loaded> {
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Evaluate already-read files as one set (cross-object rules see every file).
-pub fn evaluate_files(files: &[FileReport], opts: &AuditOptions) -> AuditReport {
-    let mut report = AuditReport {
-        files: files.len(),
-        ..AuditReport::default()
-    };
-    // Items across every file, for the cross-object rules.
-    let all: Vec<(&FileReport, &Item)> = files
-        .iter()
-        .flat_map(|f| f.items.iter().map(move |i| (f, i)))
-        .collect();
-    report.objects = all.len();
-
-    for f in files {
-        for p in &f.problems {
-            let rule = policy::rule(p.rule_id);
-            if !opts.policy.level.includes(rule.level) && !opts.policy.pss_only {
-                continue;
-            }
-            report.findings.push(Finding {
-                rule,
-                file: f.path.clone(),
-                line: p.line,
-                column: p.column,
-                object: p.object.clone(),
-                field: p.field.clone(),
-                message: p.message.clone(),
-                suppressed: None,
-            });
-        }
-    }
-
-    for (f, item) in &all {
-        for v in evaluate_item(item, &opts.policy) {
-            report.findings.push(finding(f, item, v));
-        }
-    }
-
-    if !opts.policy.pss_only {
-        let cluster: Vec<(usize, &policy::cluster::ClusterObject)> = all
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, it))| match &it.subject {
-                Subject::Cluster(c) => Some((i, c.as_ref())),
-                _ => None,
-            })
-            .collect();
-        let pods: Vec<(usize, &policy::PodWorkload)> = all
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, it))| match &it.subject {
-                Subject::Pod(p) => Some((i, p.as_ref())),
-                _ => None,
-            })
-            .collect();
-        for (i, v) in policy::cluster::evaluate(&cluster, &pods) {
-            if !opts.policy.level.includes(v.rule.level) {
-                continue;
-            }
-            if let Some((f, item)) = all.get(i) {
-                report.findings.push(finding(f, item, v));
-            }
-        }
-    }
-
-    for fd in &mut report.findings {
-        if fd.suppressed.is_none() {
-            fd.suppressed = opts.ignore.matches(fd);
-        }
-    }
-    report.findings.sort_by(|a, b| {
-        (&a.file, a.line, &a.rule.id, &a.field).cmp(&(&b.file, b.line, &b.rule.id, &b.field))
-    });
-    report
 }
 
 /// Violations of one item (not the cross-object ones).
@@ -415,19 +464,12 @@ pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
     }
 }
 
-fn finding(f: &FileReport, item: &Item, v: Violation) -> Finding {
+fn finding(file: &str, item: &Item, v: Violation) -> Finding {
     let pos = item.lines.position(&v.field);
-    let suppressed = item
-        .suppressions
-        .iter()
-        .find(|s| s.rule_ids.iter().any(|id| rule_matches(id, v.rule)))
-        .map(|s| Suppressed {
-            source: "annotation",
-            reason: s.reason.clone(),
-        });
+    let suppressed = annotation_suppression(&item.suppressions, v.rule);
     Finding {
         rule: v.rule,
-        file: f.path.clone(),
+        file: file.to_string(),
         line: pos.map(|p| p.0).or(Some(item.line)),
         column: pos.map(|p| p.1),
         object: Some(item.object.clone()),
@@ -435,6 +477,19 @@ fn finding(f: &FileReport, item: &Item, v: Violation) -> Finding {
         message: v.message,
         suppressed,
     }
+}
+
+fn annotation_suppression(
+    suppressions: &[crate::source::Suppression],
+    rule: &Rule,
+) -> Option<Suppressed> {
+    suppressions
+        .iter()
+        .find(|s| s.rule_ids.iter().any(|id| rule_matches(id, rule)))
+        .map(|s| Suppressed {
+            source: "annotation",
+            reason: s.reason.clone(),
+        })
 }
 
 /// Whether a suppression's rule reference names this rule (id, slug or upstream PSS id; `*`).
