@@ -48,7 +48,10 @@ pub struct Limits {
     pub max_documents: usize,
     /// Deepest nesting of mappings and sequences (after alias expansion).
     pub max_depth: usize,
-    /// Most nodes one document may expand to, on top of 10 per parsed node (alias bombs).
+    /// Most nodes one document may have as written (a `kubectl get -A -o yaml` List of
+    /// thousands of pods is one document).
+    pub max_nodes: usize,
+    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs).
     pub max_expanded_nodes: usize,
 }
 
@@ -58,6 +61,7 @@ impl Default for Limits {
             max_bytes: 64 * 1024 * 1024,
             max_documents: 100_000,
             max_depth: 256,
+            max_nodes: 4_000_000,
             max_expanded_nodes: 1_000_000,
         }
     }
@@ -1226,7 +1230,7 @@ pub fn for_each_document(
     let mut index = 0usize;
     let mut raw: Vec<RawDocument> = Vec::new();
     for chunk in split_documents(text) {
-        parse_chunk(&chunk, limits, &mut raw, limits.max_expanded_nodes);
+        parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
         for rd in raw.drain(..) {
             if index == limits.max_documents {
                 f(Document {
