@@ -19,7 +19,8 @@
 //! - `sysctls` (list or map; the sysctl names);
 //! - `mem_limit` / `deploy.resources.limits.memory` (`512m`, `1g`, bytes), `pids_limit` /
 //!   `deploy.resources.limits.pids`;
-//! - `extends` within the same file (the base service's settings first, then the service's own).
+//! - `extends` within the same file (the base service's settings first, then the service's own);
+//! - `volumes_from: [service[:ro]]`: the other service's host mounts (one hop).
 //!
 //! `${VAR:-default}` and `${VAR-default}` are read as their default; other variables are kept
 //! as written. `x-stockade-ignore` on a service (a string or a list of `ID[,ID]: reason`) gives
@@ -164,6 +165,7 @@ fn read_document(root: &YNode, document: usize, base_dir: &str, report: &mut Fil
     };
     let lines = root.field_lines();
     let volumes = root.get("volumes");
+    let first_item = report.items.len();
     for &(name, node, line, _column) in &services {
         let object = ObjectRef {
             kind: "service".into(),
@@ -236,6 +238,49 @@ fn read_document(root: &YNode, document: usize, base_dir: &str, report: &mut Fil
             suppressions,
             subject: Subject::View(Box::new(view)),
         });
+    }
+    volumes_from(&services, prefix, &mut report.items[first_item..]);
+}
+
+/// `volumes_from: [service[:ro|rw]]` gives a service the host mounts of another service of this
+/// file (followed one hop; `container:` references name containers outside the file).
+fn volumes_from(services: &[(&str, &YNode, u32, u32)], prefix: &str, items: &mut [Item]) {
+    let mut added: Vec<(usize, Vec<HostMount>)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(&(_, node, _, _)) = services.iter().find(|(n, ..)| *n == item.object.name) else {
+            continue;
+        };
+        let Some(YValue::Seq(refs)) = node.get("volumes_from").map(|v| &v.value) else {
+            continue;
+        };
+        let field = push_key(&push_key(prefix, &item.object.name), "volumes_from");
+        let mut mounts = Vec::new();
+        for (n, r) in refs.iter().enumerate() {
+            let Some(text) = r.as_str() else { continue };
+            let mut parts = text.split(':');
+            let source = parts.next().unwrap_or("");
+            let read_only = parts.next() == Some("ro");
+            let Some(src) = items.iter().find(|it| it.object.name == source) else {
+                continue;
+            };
+            let Subject::View(v) = &src.subject else {
+                continue;
+            };
+            for m in &v.host_mounts {
+                let mut m = m.clone();
+                m.read_only |= read_only;
+                m.mount_field = push_index(&field, n);
+                mounts.push(m);
+            }
+        }
+        if !mounts.is_empty() {
+            added.push((i, mounts));
+        }
+    }
+    for (i, mounts) in added {
+        if let Subject::View(v) = &mut items[i].subject {
+            v.host_mounts.extend(mounts);
+        }
     }
 }
 

@@ -1,27 +1,37 @@
 //! YAML (and JSON, which is YAML) read the way Kubernetes reads it.
 //!
 //! kubectl, Helm and the API server convert YAML to JSON with `sigs.k8s.io/yaml`, a fork of
-//! go-yaml v2: YAML 1.1 scalar resolution (`resolve.go`), merge keys, and duplicate keys where the
-//! last one wins. This module reproduces that on top of `saphyr-parser` events:
+//! go-yaml v2: YAML 1.1 scalar resolution (`resolve.go`), merge keys applied in order, and
+//! duplicate keys where the last one wins. This module reproduces that on top of `saphyr-parser`
+//! events:
 //!
-//! 1. The text is split into documents at `---` / `...` lines, so that a broken document does not
-//!    hide the ones after it (a document marker at column 0 ends any scalar, so the split is safe).
+//! 1. The text is split into documents at `---` lines (as kubectl's YAML reader does), so that a
+//!    broken document does not hide the ones after it; a document marker at column 0 ends any
+//!    scalar, so the split is safe. A chunk that is concatenated JSON objects (`jq -c` output) is
+//!    read as a JSON stream.
 //! 2. Each document is parsed into a small tree with positions (anchors kept as shared nodes),
-//!    with a nesting-depth limit checked while parsing.
+//!    with nesting-depth and node-count limits checked while parsing.
 //! 3. The tree is expanded into a [`YNode`]: plain scalars resolved with YAML 1.1 rules, aliases
 //!    and merge keys (`<<`, single or list) expanded under a node budget (billion laughs), map
 //!    keys turned into strings as `sigs.k8s.io/yaml` does (`yes:` is the key `"true"`).
-//! 4. [`YNode::to_json`] gives the `serde_json::Value` to decode typed objects from and
-//!    [`YNode::field_lines`] the line of every field.
+//! 4. [`YNode::decode`] decodes typed values (k8s-openapi) straight from the tree, as Go's JSON
+//!    decoding would decode its JSON form, and names the field and line of a value that does not
+//!    fit; [`YNode::to_json`] gives the JSON itself and [`YNode::field_lines`] the line of every
+//!    field.
+//!
+//! Documents are handed out one at a time ([`for_each_document`]); [`load`] collects them.
 //!
 //! Problems are reported, never silently skipped: a document that does not parse or expand is an
 //! `SKD-INPUT-001` problem; a duplicate key is `SKD-INPUT-002` (the document is still decoded,
-//! last key wins, as Kubernetes does); a plain scalar that Kubernetes reads as a boolean or number
-//! but a YAML 1.2 tool reads differently (`On`, `yes`, `00`, `0o17`, `1_000`) is `SKD-INPUT-003`.
+//! last key wins, as Kubernetes does), and so is a merge key that overrides a key written before
+//! it (go-yaml v2 lets the merge win, YAML 1.2 tools the explicit key); a plain scalar that
+//! Kubernetes reads as a boolean or number but a YAML 1.2 tool reads differently (`On`, `yes`,
+//! `00`, `0o17`, `1_000`) is `SKD-INPUT-003`.
 //!
-//! Deliberate differences from go-yaml: `!!binary` scalars are kept as their base64 text; a
-//! value `.inf` / `.nan` is resolved (it is a float) but cannot become JSON, so the document is
-//! undecodable, as it is for kubectl.
+//! Deliberate differences from go-yaml: `!!binary` scalars are kept as their base64 text;
+//! timestamps stay strings (as go-yaml v2 leaves them when decoding into `interface{}`); a value
+//! `.inf` / `.nan` is resolved (it is a float) but has no JSON form, so decoding a field that
+//! holds one fails, as it does for kubectl.
 
 // A `Problem` is what this module reports; boxing it would only move the allocation.
 #![allow(clippy::result_large_err)]
@@ -48,7 +58,10 @@ pub struct Limits {
     pub max_documents: usize,
     /// Deepest nesting of mappings and sequences (after alias expansion).
     pub max_depth: usize,
-    /// Most nodes one document may expand to, on top of 10 per parsed node (alias bombs).
+    /// Most nodes one document may have as written (a `kubectl get -A -o yaml` List of
+    /// thousands of pods is one document).
+    pub max_nodes: usize,
+    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs).
     pub max_expanded_nodes: usize,
 }
 
@@ -58,6 +71,7 @@ impl Default for Limits {
             max_bytes: 64 * 1024 * 1024,
             max_documents: 100_000,
             max_depth: 256,
+            max_nodes: 4_000_000,
             max_expanded_nodes: 1_000_000,
         }
     }
@@ -1226,7 +1240,7 @@ pub fn for_each_document(
     let mut index = 0usize;
     let mut raw: Vec<RawDocument> = Vec::new();
     for chunk in split_documents(text) {
-        parse_chunk(&chunk, limits, &mut raw, limits.max_expanded_nodes);
+        parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
         for rd in raw.drain(..) {
             if index == limits.max_documents {
                 f(Document {

@@ -178,6 +178,21 @@ fn compose_v2_every_field() {
 }
 
 #[test]
+fn volumes_from_brings_the_other_services_host_mounts() {
+    let r = read("v2.yml");
+    let (_, v) = service(&r, "sidecar");
+    let sock = v
+        .host_mounts
+        .iter()
+        .find(|m| m.host_path == "/var/run/docker.sock")
+        .expect("docker.sock through volumes_from");
+    assert!(sock.read_only);
+    assert_eq!(sock.field, "services.agent.volumes[0]");
+    assert_eq!(sock.mount_field, "services.sidecar.volumes_from[0]");
+    assert_eq!(v.host_mounts.len(), 5);
+}
+
+#[test]
 fn compose_v3_long_syntax_merge_and_deploy() {
     let r = read("v3.yml");
     assert!(r.problems.is_empty(), "{:?}", r.problems);

@@ -209,6 +209,18 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(yaml::load_with("a: 12345", &small).is_err());
+    let few = Limits {
+        max_nodes: 10,
+        ..Limits::default()
+    };
+    let docs = yaml::load_with("a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n---\nb: 1\n", &few).unwrap();
+    assert!(docs[0]
+        .root
+        .as_ref()
+        .unwrap_err()
+        .message
+        .contains("more than 10 nodes"));
+    assert!(docs[1].root.is_ok());
 }
 
 #[test]

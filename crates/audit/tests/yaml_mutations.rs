@@ -1,4 +1,4 @@
-//! Mutated manifests never make the readers panic or hang: each reader either reads a document
+//! Mutated manifests never make the readers (or the cross-object rules) panic or hang: each reader either reads a document
 //! or reports it. (A cheap, deterministic cousin of the cargo-fuzz targets.)
 
 use std::time::Instant;
@@ -90,6 +90,27 @@ fn mutated_fixtures_never_panic() {
             }
         }
         let k = audit::k8s::read("m.yaml", &text);
+        let objects: Vec<_> = k
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| match &it.subject {
+                audit::Subject::Cluster(c) => Some((i, c.as_ref())),
+                _ => None,
+            })
+            .collect();
+        let pods: Vec<_> = k
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| match &it.subject {
+                audit::Subject::Pod(p) => Some((i, p.as_ref())),
+                _ => None,
+            })
+            .collect();
+        for (i, v) in policy::cluster::evaluate(&objects, &pods) {
+            assert!(k.items[i].lines.position(&v.field).is_some());
+        }
         let c = audit::compose::read("m.yml", &text);
         for p in k.problems.iter().chain(&c.problems) {
             assert!(p.rule_id.starts_with("SKD-INPUT-"));
