@@ -51,7 +51,7 @@ pub fn text(report: &AuditReport, color: bool) -> String {
             continue;
         }
         by_file
-            .entry(&f.file)
+            .entry(f.file.as_ref())
             .or_default()
             .entry(object_label(f))
             .or_default()
@@ -126,29 +126,72 @@ pub fn rule_json(r: &Rule) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
+#[derive(serde::Serialize)]
+struct JsonFinding<'a> {
+    rule_id: &'a str,
+    rule: &'a str,
+    title: &'a str,
+    severity: Severity,
+    level: policy::Level,
+    pss: bool,
+    upstream: Option<&'a str>,
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    object: Option<&'a crate::source::ObjectRef>,
+    field: &'a str,
+    message: &'a str,
+    remediation: &'a str,
+    suppressed: Option<&'a crate::run::Suppressed>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonTool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct JsonSummary {
+    files: usize,
+    objects: usize,
+    findings: usize,
+    suppressed: usize,
+    by_severity: BTreeMap<&'static str, usize>,
+}
+
+/// The JSON report (schema `stockade.audit/v1`), borrowing from the audit report; serialize it
+/// straight to a writer (`serde_json::to_writer_pretty`) so no intermediate tree is built.
+#[derive(serde::Serialize)]
+pub struct JsonReport<'a> {
+    schema: &'static str,
+    tool: JsonTool,
+    summary: JsonSummary,
+    findings: Vec<JsonFinding<'a>>,
+    skipped: &'a [crate::run::Skipped],
+}
+
 /// JSON output (schema `stockade.audit/v1`).
-pub fn json(report: &AuditReport) -> Value {
-    let findings: Vec<Value> = report
+pub fn json(report: &AuditReport) -> JsonReport<'_> {
+    let findings = report
         .findings
         .iter()
-        .map(|f| {
-            json!({
-                "rule_id": f.rule.id,
-                "rule": f.rule.slug,
-                "title": f.rule.title,
-                "severity": f.rule.severity,
-                "level": f.rule.level,
-                "pss": f.rule.pss,
-                "upstream": f.rule.upstream,
-                "file": f.file,
-                "line": f.line,
-                "column": f.column,
-                "object": f.object,
-                "field": f.field,
-                "message": f.message,
-                "remediation": f.rule.remediation,
-                "suppressed": f.suppressed,
-            })
+        .map(|f| JsonFinding {
+            rule_id: &f.rule.id,
+            rule: &f.rule.slug,
+            title: &f.rule.title,
+            severity: f.rule.severity,
+            level: f.rule.level,
+            pss: f.rule.pss,
+            upstream: f.rule.upstream.as_deref(),
+            file: &f.file,
+            line: f.line,
+            column: f.column,
+            object: f.object.as_ref(),
+            field: &f.field,
+            message: &f.message,
+            remediation: &f.rule.remediation,
+            suppressed: f.suppressed.as_ref(),
         })
         .collect();
     let mut by_severity = BTreeMap::new();
@@ -162,19 +205,27 @@ pub fn json(report: &AuditReport) -> Value {
                 .count(),
         );
     }
-    json!({
-        "schema": JSON_SCHEMA,
-        "tool": {"name": "stockade", "version": env!("CARGO_PKG_VERSION")},
-        "summary": {
-            "files": report.files,
-            "objects": report.objects,
-            "findings": report.findings.iter().filter(|f| f.suppressed.is_none()).count(),
-            "suppressed": report.findings.iter().filter(|f| f.suppressed.is_some()).count(),
-            "by_severity": by_severity,
+    let suppressed = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_some())
+        .count();
+    JsonReport {
+        schema: JSON_SCHEMA,
+        tool: JsonTool {
+            name: "stockade",
+            version: env!("CARGO_PKG_VERSION"),
         },
-        "findings": findings,
-        "skipped": report.skipped,
-    })
+        summary: JsonSummary {
+            files: report.files,
+            objects: report.objects,
+            findings: report.findings.len() - suppressed,
+            suppressed,
+            by_severity,
+        },
+        findings,
+        skipped: &report.skipped,
+    }
 }
 
 fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
@@ -263,7 +314,7 @@ fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
 
 /// SARIF 2.1.0 output: one run, the rules that fired as tool rules (with help), results with
 /// physical locations, suppressed findings as results carrying a `suppressions` entry.
-pub fn sarif(report: &AuditReport) -> Value {
+pub fn sarif(report: &AuditReport) -> serde_sarif::sarif::Sarif {
     use serde_sarif::sarif::{
         ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result, Run,
         Sarif, Suppression, Tool, ToolComponent,
@@ -335,7 +386,7 @@ pub fn sarif(report: &AuditReport) -> Value {
         .version(json!("2.1.0"))
         .runs(vec![run])
         .build();
-    serde_json::to_value(log).unwrap_or(Value::Null)
+    log
 }
 
 /// The catalogue as Markdown: docs/rules.md is this output (a test fails when it is stale).

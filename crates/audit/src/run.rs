@@ -40,7 +40,8 @@ pub struct Suppressed {
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub rule: &'static Rule,
-    pub file: String,
+    /// Shared by every finding of the file.
+    pub file: std::sync::Arc<str>,
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub object: Option<ObjectRef>,
@@ -319,7 +320,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
         }
         out.findings.push(Finding {
             rule,
-            file: f.path.clone(),
+            file: file.clone(),
             line: p.line,
             column: p.column,
             object: p.object.clone(),
@@ -330,21 +331,38 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
     }
     for item in &f.items {
         for v in evaluate_item(item, opts) {
-            out.findings.push(finding(&f.path, item, v));
+            out.findings.push(finding(&file, item, v));
         }
         if opts.pss_only {
             continue;
         }
-        let ctx = || ItemCtx {
+        let ctx = |lines| ItemCtx {
             file: file.clone(),
             object: item.object.clone(),
             line: item.line,
-            lines: item.lines.clone(),
+            lines,
             suppressions: item.suppressions.clone(),
         };
         match &item.subject {
-            Subject::Cluster(c) => out.cluster.push((ctx(), (**c).clone())),
-            Subject::Pod(w) => out.pods.push((ctx(), policy::cluster::PodRef::of(w))),
+            Subject::Cluster(c) => out
+                .cluster
+                .push((ctx(item.lines.clone()), (**c).clone())),
+            Subject::Pod(w) => {
+                // Keep the positions of only the fields the cross-object rules name on a pod.
+                let r = policy::cluster::PodRef::of(w);
+                let mut lines = crate::source::FieldLines::default();
+                for field in [
+                    format!("{}.automountServiceAccountToken", r.spec_path),
+                    format!("{}.serviceAccountName", r.spec_path),
+                    "metadata.name".to_string(),
+                    "metadata.namespace".to_string(),
+                ] {
+                    if let Some((l, c)) = item.lines.position(&field) {
+                        lines.insert(field, l, c);
+                    }
+                }
+                out.pods.push((ctx(lines), r));
+            }
             _ => {}
         }
     }
@@ -385,7 +403,7 @@ fn combine(partials: Vec<Partial>, opts: &AuditOptions) -> AuditReport {
                 let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
                 report.findings.push(Finding {
                     rule: v.rule,
-                    file: ctx.file.to_string(),
+                    file: ctx.file.clone(),
                     line: pos.map(|p| p.0).or(Some(ctx.line)),
                     column: pos.map(|p| p.1),
                     object: Some(ctx.object.clone()),
@@ -464,12 +482,12 @@ pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
     }
 }
 
-fn finding(file: &str, item: &Item, v: Violation) -> Finding {
+fn finding(file: &std::sync::Arc<str>, item: &Item, v: Violation) -> Finding {
     let pos = item.lines.position(&v.field);
     let suppressed = annotation_suppression(&item.suppressions, v.rule);
     Finding {
         rule: v.rule,
-        file: file.to_string(),
+        file: file.clone(),
         line: pos.map(|p| p.0).or(Some(item.line)),
         column: pos.map(|p| p.1),
         object: Some(item.object.clone()),

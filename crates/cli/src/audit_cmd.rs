@@ -102,27 +102,7 @@ pub fn run(a: AuditArgs) -> u8 {
             !to_file && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let body = match a.format {
-        OutputFormat::Text => audit::report::text(&report, color),
-        OutputFormat::Json => {
-            serde_json::to_string_pretty(&audit::report::json(&report)).unwrap_or_default() + "\n"
-        }
-        OutputFormat::Sarif => {
-            serde_json::to_string_pretty(&audit::report::sarif(&report)).unwrap_or_default() + "\n"
-        }
-    };
-    let written = match &a.output {
-        Some(p) => std::fs::write(p, body.as_bytes()).map_err(|e| format!("{p}: {e}")),
-        None => {
-            let mut o = std::io::stdout().lock();
-            match o.write_all(body.as_bytes()).and_then(|_| o.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(format!("writing output: {e}"))
-                }
-                _ => Ok(()),
-            }
-        }
-    };
+    let written = write_report(&a, &report, color);
     if let Err(e) = written {
         eprintln!("stockade: {e}");
         return 2;
@@ -145,5 +125,40 @@ pub fn run(a: AuditArgs) -> u8 {
         1
     } else {
         0
+    }
+}
+
+/// Write the report to `--output` or stdout, streaming JSON and SARIF straight to the writer.
+fn write_report(
+    a: &AuditArgs,
+    report: &audit::run::AuditReport,
+    color: bool,
+) -> Result<(), String> {
+    let (sink, name): (Box<dyn Write>, String) = match &a.output {
+        Some(p) => (
+            Box::new(std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?),
+            p.clone(),
+        ),
+        None => (Box::new(std::io::stdout().lock()), "stdout".to_string()),
+    };
+    let mut w = std::io::BufWriter::new(sink);
+    let result = match a.format {
+        OutputFormat::Text => w.write_all(audit::report::text(report, color).as_bytes()),
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut w, &audit::report::json(report))
+            .map_err(std::io::Error::from),
+        OutputFormat::Sarif => serde_json::to_writer_pretty(&mut w, &audit::report::sarif(report))
+            .map_err(std::io::Error::from),
+    }
+    .and_then(|_| {
+        if a.format != OutputFormat::Text {
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    });
+    match result {
+        // A closed pipe (`stockade audit . | head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing {name}: {e}")),
+        Ok(()) => Ok(()),
     }
 }
