@@ -115,6 +115,12 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
     rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
     rootfs::create_devices(&root, spec, cfg.new_userns)?;
+    // The working directory is created now, while the root is writable
+    // (like runc); it is entered after pivot_root.
+    let cwd = cfg.process.cwd();
+    root.check_escape(cwd, "process.cwd")?;
+    root.mkdir_all(cwd)
+        .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
 
     // 7. prestart and createRuntime hooks run in the runtime's namespaces
     //    (by the runtime); createContainer hooks here, before pivot_root.
@@ -178,10 +184,8 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     set_io_priority(cfg.process)?;
 
     // 13. The working directory, resolved in the new root.
-    let cwd = cfg.process.cwd();
-    root.check_escape(cwd, "process.cwd")?;
     let cwd_fd = root
-        .mkdir_all(cwd)
+        .resolve(cwd)
         .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
     nix::unistd::fchdir(cwd_fd.as_fd())
         .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
