@@ -151,6 +151,9 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
 
 /// `create`: set up the container and leave its init blocked until `start`.
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
+    if !util::valid_id(id) {
+        return Err(Error::InvalidId(id.to_string()));
+    }
     if opts.no_pivot {
         return Err(Error::Usage(
             "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
