@@ -89,6 +89,11 @@ fn create_start_state_kill_delete() {
     let out = env.stockade(&["state", &id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert!(!env.stockade(&["delete", &id]).status.success());
+    assert!(
+        env.stockade(&["delete", "--force", &id]).status.success(),
+        "--force on a missing container succeeds"
+    );
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
 

@@ -12,6 +12,7 @@ struct Podman {
     conf: PathBuf,
     storage: PathBuf,
     parent_existed: bool,
+    run_root_existed: bool,
 }
 
 const IMAGE: &str = "localhost/stockade-busybox:test";
@@ -80,11 +81,13 @@ impl Podman {
         .unwrap();
         let parent_existed = Path::new("/sys/fs/cgroup/memory/libpod_parent").exists()
             || Path::new("/sys/fs/cgroup/libpod_parent").exists();
+        let run_root_existed = Path::new("/run/stockade").exists();
         let p = Podman {
             env,
             conf,
             storage,
             parent_existed,
+            run_root_existed,
         };
         let out = p.podman(&[
             "import",
@@ -129,6 +132,9 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         let _ = self.podman(&["rmi", "-af"]);
+        if !self.run_root_existed {
+            let _ = std::fs::remove_dir("/run/stockade");
+        }
         if !self.parent_existed {
             // podman (conmon) made these; remove them if we caused them.
             for h in std::fs::read_dir("/sys/fs/cgroup")

@@ -529,7 +529,12 @@ pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
 
 /// `delete`: remove a stopped (or created) container; `force` kills first.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let locked = store.open(id)?;
+    let locked = match store.open(id) {
+        // Like runc: --force on a container that is already gone succeeds,
+        // so engines can call it unconditionally after a failed create.
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
     let st = match locked.load() {
         Ok(st) => st,
         // A create killed before its first state write left only the dir.
