@@ -297,3 +297,77 @@ fn hooks_get_state_on_stdin() {
     );
     clean(&env);
 }
+
+#[test]
+fn container_hooks_run_inside() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("chooks");
+    // createContainer runs in the container's namespaces before pivot_root
+    // (the host path is still reachable); startContainer runs in the
+    // container after pivot_root, so its path is the container's.
+    let log = env.dir.join("cc.log");
+    let out = inside(&env, "h", "cat /dev/shm/sc", |c| {
+        c["hooks"] = json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("hostname > {}; readlink /proc/self/ns/mnt >> {}", log.display(), log.display())]}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/sc"]}],
+        });
+        c["hostname"] = json!("hooked");
+    });
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "created");
+    let cc = std::fs::read_to_string(&log).unwrap();
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let lines: Vec<&str> = cc.lines().collect();
+    assert_ne!(
+        lines[1],
+        host_mnt.to_str().unwrap(),
+        "createContainer runs in the container's mount namespace"
+    );
+    clean(&env);
+}
+
+#[test]
+fn seccomp_notify_goes_to_listener() {
+    if !need_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let env = Env::new("notify");
+    let sock = env.dir.join("listener.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let b = env.bundle(
+        "n",
+        &["sh", "-c", "mkdir /dev/shm/x 2>&1; echo after"],
+        |c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": sock,
+                "listenerMetadata": "meta1",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+            });
+        },
+    );
+    let id = env.id("n");
+    let got = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let (payload, fd) = runtime::init::recv_fd(conn.as_raw_fd()).unwrap();
+        // Closing the notify fd makes the pending syscall fail (ENOSYS).
+        drop(fd.expect("seccomp fd"));
+        String::from_utf8(payload).unwrap()
+    });
+    let (code, out, err) = env.run(&id, &b);
+    let payload = got.join().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v["fds"], json!(["seccompFd"]));
+    assert_eq!(v["metadata"], "meta1");
+    assert_eq!(v["state"]["id"], id.as_str());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("after"), "{out}");
+    assert!(
+        out.contains("not implemented") || out.contains("Function not implemented"),
+        "{out}"
+    );
+    clean(&env);
+}

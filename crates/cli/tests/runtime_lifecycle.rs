@@ -412,3 +412,60 @@ fn json_log_for_shims() {
     assert!(v["msg"].as_str().unwrap().contains("does not exist"));
     assert!(v["time"].as_str().is_some());
 }
+
+#[test]
+fn exec_with_tty_and_caps() {
+    if !need_root() {
+        return;
+    }
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let env = Env::new("exectty");
+    let b = env.bundle("b", &["sleep", "1000"], |_| {});
+    let id = env.id("t");
+    assert!(env
+        .stockade(&["run", "-d", "-b", b.to_str().unwrap(), &id])
+        .status
+        .success());
+    let sock = env.dir.join("c.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let h = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let (_, fd) = runtime::init::recv_fd(conn.as_raw_fd()).unwrap();
+        let mut master = std::fs::File::from(fd.unwrap());
+        let mut s = Vec::new();
+        let mut chunk = [0u8; 256];
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            s.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let out = env.stockade(&[
+        "exec",
+        "--tty",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "sh",
+        "-c",
+        "tty; grep CapEff /proc/self/status",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = h.join().unwrap();
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    // The default caps plus CAP_SYS_ADMIN (bit 21).
+    let eff = text.lines().find(|l| l.starts_with("CapEff")).unwrap();
+    let v = u64::from_str_radix(eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert!(v & (1 << 21) != 0, "{eff}");
+    assert!(env.stockade(&["delete", "-f", &id]).status.success());
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
