@@ -229,6 +229,7 @@ fn create_inner(
         join: Vec::new(),
         new: CloneFlags::empty(),
         close: vec![locked.lock_fd()],
+        nondumpable: false,
     };
     let mut new_userns = false;
     let mut new_cgroupns = false;
@@ -641,6 +642,7 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         join: Vec::new(),
         new: CloneFlags::empty(),
         close: vec![locked.lock_fd()],
+        nondumpable: true,
     };
     let nss = st
         .spec

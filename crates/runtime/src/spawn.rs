@@ -27,6 +27,11 @@ pub struct Target {
     /// Fds the new process must not keep, such as the state-dir lock (an
     /// inherited copy would hold the flock for the container's lifetime).
     pub close: Vec<RawFd>,
+    /// Make the new process non-dumpable until its execve. Used for `exec`:
+    /// processes already running in the container could otherwise open
+    /// /proc/<pid>/exe of the joining runtime binary (CVE-2019-5736) or
+    /// ptrace it before it has dropped its privileges.
+    pub nondumpable: bool,
 }
 
 /// Fork/setns/clone; run `child` in the target. Returns the target's pid.
@@ -71,6 +76,11 @@ fn intermediate(mut target: Target, chan: Channel, child: impl FnOnce(Channel) -
         // SAFETY: closing an fd number of this (forked) process; the
         // runtime keeps its own copy.
         unsafe { libc::close(*fd) };
+    }
+    if target.nondumpable {
+        // SAFETY: prctl with integer arguments only; inherited by the clone
+        // below and reset by the kernel at execve.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     }
     target.join.sort_by_key(|(f, _)| {
         if *f == CloneFlags::CLONE_NEWUSER {
