@@ -182,6 +182,14 @@ fn other_refusals() {
     let b = env.bundle("tty", &["true"], |c| c["process"]["terminal"] = json!(true));
     let err = refused(&env, &b, "t");
     assert!(err.contains("--console-socket"), "{err}");
+    let b = env.bundle("rdt", &["true"], |c| {
+        c["linux"]["intelRdt"] = json!({"closID": "x"})
+    });
+    let err = refused(&env, &b, "i");
+    assert!(
+        err.contains("linux.intelRdt") && err.contains("not supported"),
+        "{err}"
+    );
     let b = env.bundle("ver", &["true"], |c| c["ociVersion"] = json!("2.0.0"));
     let err = refused(&env, &b, "v");
     assert!(err.contains("ociVersion"), "{err}");

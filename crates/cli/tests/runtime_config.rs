@@ -371,3 +371,19 @@ fn seccomp_notify_goes_to_listener() {
     );
     clean(&env);
 }
+
+#[test]
+fn scheduler_and_personality() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("sched");
+    let out = inside(&env, "s", "grep -E '^policy' /proc/self/sched; cut -d' ' -f19 /proc/self/stat; grep -i personality /proc/self/status; cat /proc/self/personality 2>/dev/null || true", |c| {
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+        c["linux"]["personality"] = json!({"domain": "LINUX"});
+    });
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert_eq!(lines[1], "5", "{out}");
+    clean(&env);
+}

@@ -129,6 +129,43 @@ fn validate(spec: &Spec) -> Result<()> {
             ));
         }
     }
+    // Fields this runtime does not implement are refused rather than
+    // silently ignored: a config that asks for them would run with less
+    // than it asked for.
+    for (present, field) in [
+        (linux.intel_rdt().is_some(), "linux.intelRdt"),
+        (linux.memory_policy().is_some(), "linux.memoryPolicy"),
+        (
+            linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+            "linux.netDevices",
+        ),
+        (
+            linux.time_offsets().as_ref().is_some_and(|d| !d.is_empty()),
+            "linux.timeOffsets",
+        ),
+        (
+            linux
+                .resources()
+                .as_ref()
+                .is_some_and(|r| r.rdma().as_ref().is_some_and(|d| !d.is_empty())),
+            "linux.resources.rdma",
+        ),
+        (
+            process.exec_cpu_affinity().is_some(),
+            "process.execCPUAffinity",
+        ),
+        (
+            process
+                .apparmor_profile()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+            "process.apparmorProfile (AppArmor is not available)",
+        ),
+    ] {
+        if present {
+            return Err(Error::unsupported(field, "not implemented"));
+        }
+    }
     let has = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t);
     if !has(LinuxNamespaceType::Mount) {
         return Err(Error::unsupported(

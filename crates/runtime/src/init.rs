@@ -182,6 +182,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     set_rlimits(cfg.process)?;
     set_personality(spec)?;
     set_io_priority(cfg.process)?;
+    set_scheduler(cfg.process)?;
 
     // 13. The working directory, resolved in the new root.
     let cwd_fd = root
@@ -564,6 +565,72 @@ fn set_io_priority(p: &Process) -> Result<()> {
     // SAFETY: ioprio_set takes integers only (IOPRIO_WHO_PROCESS, self).
     let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) };
     nix::errno::Errno::result(rc).ctx(|| "process.ioPriority".into())?;
+    Ok(())
+}
+
+/// `process.scheduler` through sched_setattr(2).
+fn set_scheduler(p: &Process) -> Result<()> {
+    let Some(sc) = p.scheduler() else {
+        return Ok(());
+    };
+    let name = |v: serde_json::Value| v.as_str().map(String::from).unwrap_or_default();
+    let policy = match name(serde_json::to_value(sc.policy()).unwrap_or_default()).as_str() {
+        "SCHED_OTHER" => 0,
+        "SCHED_FIFO" => 1,
+        "SCHED_RR" => 2,
+        "SCHED_BATCH" => 3,
+        "SCHED_ISO" => 4,
+        "SCHED_IDLE" => 5,
+        "SCHED_DEADLINE" => 6,
+        other => {
+            return Err(Error::field(
+                "process.scheduler.policy",
+                format!("unknown {other}"),
+            ))
+        }
+    };
+    let mut flags = 0u64;
+    for f in sc.flags().iter().flatten() {
+        flags |= match name(serde_json::to_value(f).unwrap_or_default()).as_str() {
+            "SCHED_FLAG_RESET_ON_FORK" => 0x01,
+            "SCHED_FLAG_RECLAIM" => 0x02,
+            "SCHED_FLAG_DL_OVERRUN" => 0x04,
+            "SCHED_FLAG_KEEP_POLICY" => 0x08,
+            "SCHED_FLAG_KEEP_PARAMS" => 0x10,
+            "SCHED_FLAG_UTIL_CLAMP_MIN" => 0x20,
+            "SCHED_FLAG_UTIL_CLAMP_MAX" => 0x40,
+            other => {
+                return Err(Error::field(
+                    "process.scheduler.flags",
+                    format!("unknown {other}"),
+                ))
+            }
+        };
+    }
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: sc.nice().unwrap_or(0),
+        priority: sc.priority().unwrap_or(0) as u32,
+        runtime: sc.runtime().unwrap_or(0),
+        deadline: sc.deadline().unwrap_or(0),
+        period: sc.period().unwrap_or(0),
+    };
+    // SAFETY: sched_setattr reads `size` bytes of the struct we pass.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    nix::errno::Errno::result(rc).ctx(|| "process.scheduler".into())?;
     Ok(())
 }
 
