@@ -387,3 +387,17 @@ fn scheduler_and_personality() {
     assert_eq!(lines[1], "5", "{out}");
     clean(&env);
 }
+
+#[test]
+fn device_rules_are_enforced() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("devices");
+    let out = inside(&env, "d", "head -c1 /dev/zero | wc -c; head -c1 /dev/kmsg 2>&1 | grep -c 'not permitted'; ls -l /dev/kmsg | cut -c1", |c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 420}]);
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    assert_eq!(out, "1\n1\nc\n", "{out}");
+    clean(&env);
+}

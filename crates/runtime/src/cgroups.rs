@@ -489,6 +489,15 @@ impl Cgroup {
                 }
             }
         }
+        // Hybrid hosts: also attach the eBPF device program to the unified
+        // hierarchy (defence in depth; the v1 controller above is the one
+        // that must work, so a failure here is not fatal).
+        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+            if let Some(h) = self.hier.iter().find(|h| h.v2) {
+                let _ =
+                    crate::devices_bpf::attach(&h.dir, devs, crate::devices_bpf::DEFAULT_ALLOWED);
+            }
+        }
         if let Some(u) = r.unified() {
             if !u.is_empty() {
                 let h = self.hier.iter().find(|h| h.v2).ok_or_else(|| {
@@ -607,8 +616,10 @@ impl Cgroup {
                 write(d, k, v, &format!("linux.resources.unified.{k}"))?;
             }
         }
-        // linux.resources.devices needs an eBPF device program on v2; not
-        // implemented yet (see the crate's README in the report).
+        // v2 has no devices files: the rules become an eBPF program.
+        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+            crate::devices_bpf::attach(d, devs, crate::devices_bpf::DEFAULT_ALLOWED)?;
+        }
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod devices_bpf;
 pub mod error;
 pub mod hooks;
 pub mod init;
