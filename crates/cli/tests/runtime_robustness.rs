@@ -61,6 +61,12 @@ fn many_lifecycles_leave_nothing() {
         .unwrap()
         .lines()
         .count();
+    // On hybrid hosts the unified root belongs to the host: the runtime must
+    // not enable controllers there.
+    let subtree = || {
+        std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.subtree_control").unwrap_or_default()
+    };
+    let before_subtree = subtree();
     let t = Instant::now();
     for i in 0..cycles {
         let id = env.id(&format!("l{i}"));
@@ -87,6 +93,11 @@ fn many_lifecycles_leave_nothing() {
     assert!(f.is_empty(), "{f:?}");
     // No mount anywhere on the host was added (the host root is private,
     // so nothing should propagate either).
+    assert_eq!(
+        subtree(),
+        before_subtree,
+        "unified cgroup.subtree_control changed"
+    );
     let after_mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()

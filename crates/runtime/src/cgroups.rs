@@ -178,6 +178,7 @@ impl Cgroup {
 
     /// Make the directories (recording which ones we made).
     pub fn create(&mut self) -> Result<()> {
+        let pure_v2 = self.is_v2_only();
         for h in self.hier.clone() {
             let rel = h
                 .dir
@@ -191,8 +192,11 @@ impl Cgroup {
                 if cur.is_dir() {
                     continue;
                 }
-                if h.v2 {
+                if h.v2 && pure_v2 {
                     // Delegate the available controllers down the path.
+                    // Not on hybrid hosts: the unified hierarchy's root
+                    // belongs to the host, and enabling a controller there
+                    // changes it for everyone (and breaks crun).
                     let avail = std::fs::read_to_string(parent.join("cgroup.controllers"))
                         .unwrap_or_default();
                     let want: Vec<String> =

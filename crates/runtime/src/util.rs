@@ -74,7 +74,7 @@ pub fn clean_in_root(path: &Path) -> Option<PathBuf> {
 pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = fields.first()?;
     let start = fields.get(19)?.parse().ok()?;
