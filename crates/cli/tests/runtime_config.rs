@@ -401,3 +401,32 @@ fn device_rules_are_enforced() {
     assert_eq!(out, "1\n1\nc\n", "{out}");
     clean(&env);
 }
+
+#[test]
+fn memory_swap_reservation_and_blkio() {
+    if !need_root()
+        || !std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    {
+        return;
+    }
+    let env = Env::new("memsw");
+    let out = inside(
+        &env,
+        "m",
+        "cd /sys/fs/cgroup/memory; cat memory.limit_in_bytes memory.memsw.limit_in_bytes memory.soft_limit_in_bytes memory.swappiness",
+        |c| {
+            c["linux"]["resources"] = json!({
+                "memory": {"limit": 33554432, "swap": 67108864, "reservation": 16777216, "swappiness": 10}
+            });
+        },
+    );
+    assert_eq!(out, "33554432\n67108864\n16777216\n10\n");
+    // An impossible value is an error naming the field, and nothing stays.
+    let b = env.bundle("bad", &["true"], |c| {
+        c["linux"]["resources"] = json!({"memory": {"swappiness": 200}});
+    });
+    let (code, _, err) = env.run(&env.id("bad"), &b);
+    assert_ne!(code, 0);
+    assert!(err.contains("linux.resources.memory.swappiness"), "{err}");
+    clean(&env);
+}

@@ -469,3 +469,102 @@ fn exec_with_tty_and_caps() {
     assert!(env.stockade(&["delete", "-f", &id]).status.success());
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
+
+#[test]
+fn shared_pid_namespace_delete_kills_every_process() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("hostpid");
+    let b = env.bundle(
+        "b",
+        &["sh", "-c", "sleep 1001 & sleep 1002 & exec sleep 1003"],
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "pid");
+        },
+    );
+    let id = env.id("h");
+    assert!(env
+        .stockade(&["run", "-d", "-b", b.to_str().unwrap(), &id])
+        .status
+        .success());
+    let t = Instant::now();
+    while env
+        .stockade(&["ps", "--format", "json", &id])
+        .stdout
+        .iter()
+        .filter(|c| **c == b',')
+        .count()
+        < 2
+    {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Killing pid 1 of the container does not take the others with it
+    // without a pid namespace; delete --force must kill the whole cgroup.
+    assert!(env.stockade(&["delete", "--force", &id]).status.success());
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+        .filter(|c| {
+            [
+                "sleep\x001001\x00",
+                "sleep\x001002\x00",
+                "sleep\x001003\x00",
+            ]
+            .contains(&c.as_str())
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
+#[test]
+fn exec_into_a_user_namespace() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("execuserns");
+    let b = env.bundle("b", &["sleep", "1000"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let id = env.id("u");
+    let out = env.stockade(&["run", "-d", "-b", b.to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.stockade(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        &id,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = s
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["1000", "0 200000 65536"]);
+    // On the host, the process runs as 201000.
+    assert!(env.stockade(&["delete", "-f", &id]).status.success());
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
