@@ -430,3 +430,27 @@ fn memory_swap_reservation_and_blkio() {
     assert!(err.contains("linux.resources.memory.swappiness"), "{err}");
     clean(&env);
 }
+
+#[test]
+fn rootfs_propagation_and_default_mounts() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("rprop");
+    let script = "awk '$5 == \"/\" {print ($0 ~ /shared:/) ? \"shared\" : \"not-shared\"}' /proc/self/mountinfo; \
+        for m in /proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup; do awk -v m=$m '$5 == m {split($0, a, \" - \"); split(a[2], b, \" \"); print m, b[1]}' /proc/self/mountinfo; done; \
+        ls -l /dev/ptmx /dev/fd /dev/stdin | awk '{print $(NF-2), $NF}'";
+    let out = inside(&env, "r", script, |c| {
+        c["linux"]["rootfsPropagation"] = json!("shared");
+    });
+    assert_eq!(
+        out,
+        "shared\n/proc proc\n/dev tmpfs\n/dev/pts devpts\n/dev/shm tmpfs\n/dev/mqueue mqueue\n/sys sysfs\n/sys/fs/cgroup tmpfs\n\
+/dev/fd /proc/self/fd\n/dev/ptmx pts/ptmx\n/dev/stdin /proc/self/fd/0\n"
+    );
+    let out = inside(&env, "p", "awk '$5 == \"/\" {print ($0 ~ /shared:/) ? \"shared\" : \"not-shared\"}' /proc/self/mountinfo", |c| {
+        c["linux"]["rootfsPropagation"] = json!("private");
+    });
+    assert_eq!(out, "not-shared\n");
+    clean(&env);
+}
