@@ -365,8 +365,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             id,
             command,
         } => {
-            let st = container::state(&store, &id)?;
-            let _ = st;
+            // Fail early, before reading --process, if the id is unknown.
+            container::state(&store, &id)?;
             let proc_ = match process {
                 Some(p) => {
                     let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;

@@ -540,10 +540,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         Ok(st) => st,
         // A create killed before its first state write left only the dir.
         Err(Error::NotFound(_)) => return locked.remove(),
-        Err(e) if force => {
-            let _ = e;
-            return locked.remove();
-        }
+        // An unreadable state cannot tell us what to clean; --force still
+        // removes the entry so the id can be reused.
+        Err(_) if force => return locked.remove(),
         Err(e) => return Err(e),
     };
     let status = st.status_in(&locked.dir);

@@ -65,7 +65,6 @@ pub fn spawn(
             unsafe { libc::_exit(code) }
         }
         drop(theirs);
-        let _ = ours;
         return Ok(Pid::from_raw(rc as i32));
     }
     // SAFETY: the runtime is single-threaded, so the child of fork() may use
