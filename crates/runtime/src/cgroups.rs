@@ -177,6 +177,24 @@ impl Cgroup {
     }
 
     /// Make the directories (recording which ones we made).
+    /// Directories `create` will make (parents first). The caller records
+    /// them in the state before calling `create`, so a runtime killed in
+    /// the middle leaves nothing `delete --force` does not know about.
+    pub fn missing_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for h in &self.hier {
+            let rel = h.dir.strip_prefix(&h.mount).unwrap_or(Path::new(""));
+            let mut cur = h.mount.clone();
+            for c in rel.components() {
+                cur.push(c);
+                if !cur.is_dir() && !out.contains(&cur) {
+                    out.push(cur.clone());
+                }
+            }
+        }
+        out
+    }
+
     pub fn create(&mut self) -> Result<()> {
         let pure_v2 = self.is_v2_only();
         for h in self.hier.clone() {
@@ -207,7 +225,11 @@ impl Cgroup {
                     }
                 }
                 match std::fs::create_dir(&cur) {
-                    Ok(()) => self.created.push(cur.clone()),
+                    Ok(()) => {
+                        if !self.created.contains(&cur) {
+                            self.created.push(cur.clone());
+                        }
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(cg_err(&cur, format!("mkdir: {e}"))),
                 }

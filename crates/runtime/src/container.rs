@@ -217,6 +217,7 @@ fn create_inner(
     // 1. Cgroups: recorded in the state before they exist, so a crash
     //    anywhere after this point is cleaned up by `delete --force`.
     st.cgroup = Cgroup::plan(linux.cgroups_path().as_deref(), &st.id)?;
+    st.cgroup.created = st.cgroup.missing_dirs();
     locked.save(st)?;
     st.cgroup.create()?;
     locked.save(st)?;
