@@ -568,3 +568,21 @@ fn exec_into_a_user_namespace() {
     assert!(env.stockade(&["delete", "-f", &id]).status.success());
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
+
+#[test]
+fn foreground_run_proxies_a_terminal() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("runtty");
+    let b = env.bundle("b", &["sh", "-c", "tty; echo done"], |c| {
+        c["process"]["terminal"] = json!(true);
+    });
+    let (code, out, err) = env.run(&env.id("t"), &b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("/dev/pts/0") && out.contains("done"),
+        "{out:?}"
+    );
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}

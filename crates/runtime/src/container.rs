@@ -762,7 +762,56 @@ pub fn wait_forwarding(pid: Pid) -> i32 {
 
 /// `run`: create + start, then (unless detached) wait and delete.
 pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
-    let pid = create(store, id, opts)?;
+    // A foreground `run` of a terminal process without --console-socket:
+    // like runc, receive the pty ourselves and copy between it and our stdio.
+    let wants_tty = !detach
+        && opts.console_socket.is_none()
+        && std::fs::read(opts.bundle.join("config.json"))
+            .ok()
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+            .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+            == Some(true);
+    let mut opts = opts.clone();
+    let mut console = None;
+    if wants_tty {
+        if !util::valid_id(id) {
+            return Err(Error::InvalidId(id.to_string()));
+        }
+        let path = store
+            .root()
+            .join(format!(".console-{id}-{}.sock", std::process::id()));
+        let listener = bind_long(&path)?;
+        opts.console_socket = Some(path.clone());
+        console = Some((listener, path));
+    }
+    let created = create(store, id, &opts);
+    let master = match console {
+        Some((listener, path)) => {
+            let _ = std::fs::remove_file(&path);
+            created?;
+            listener.set_nonblocking(true).ok();
+            let got = listener
+                .accept()
+                .map_err(|e| Error::io(&path, e))
+                .and_then(|(c, _)| init::recv_fd(c.as_raw_fd()));
+            match got {
+                Ok((_, Some(fd))) => Some(fd),
+                Ok((_, None)) => {
+                    let _ = delete(store, id, true);
+                    return Err(Error::Init("no pty received from the container".into()));
+                }
+                Err(e) => {
+                    let _ = delete(store, id, true);
+                    return Err(e);
+                }
+            }
+        }
+        None => {
+            created?;
+            None
+        }
+    };
+    let pid = store.open(id)?.load()?.pid;
     if let Err(e) = start(store, id) {
         let _ = delete(store, id, true);
         return Err(e);
@@ -770,7 +819,10 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
     if detach {
         return Ok(0);
     }
-    let code = wait_forwarding(Pid::from_raw(pid));
+    let code = match master {
+        Some(m) => crate::tty::proxy_while(m, || wait_forwarding(Pid::from_raw(pid))),
+        None => wait_forwarding(Pid::from_raw(pid)),
+    };
     if !keep {
         delete(store, id, true)?;
     }

@@ -28,6 +28,7 @@ pub mod seccomp;
 pub mod spawn;
 pub mod state;
 pub mod sync;
+pub mod tty;
 pub mod util;
 
 pub use error::{Error, Result};
