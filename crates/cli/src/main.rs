@@ -16,7 +16,8 @@ Stockade stops container escapes at the three moments an escape needs a weakness
 
   declared  `stockade audit` checks Kubernetes manifests, compose files, Dockerfiles and OCI
             configs for escape vectors and the Pod Security Standards.
-  started   (runtime) a hardened, runc-compatible OCI runtime.
+  started   `stockade create|start|run|...`: a runc-compatible OCI runtime that podman,
+            containerd and Kubernetes RuntimeClass can use in place of runc.
   running   (watch) eBPF detection of escape behaviour.
 
 Every finding names a rule of one catalogue: `stockade rules` lists them, `stockade explain ID`
@@ -30,6 +31,8 @@ Examples:
   stockade audit --pss-only --level baseline --pss-version v1.30 pod.yaml
                                               the verdict Kubernetes' Pod Security admission gives
   stockade explain SKD-ESC-020                what the engine-socket rule checks and why
+  stockade --root /run/stockade run -b bundle ctr1
+                                              run an OCI bundle (runc's command line)
 
 Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.";
 
@@ -43,6 +46,10 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.";
     propagate_version = true
 )]
 struct Cli {
+    /// The runc-compatible global options (`--root`, `--log`, `--log-format`, ...), accepted
+    /// before any subcommand so engines can call `stockade` exactly as they call runc.
+    #[command(flatten)]
+    global: runtime::cli::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +64,10 @@ enum Command {
     Explain(rules_cmd::ExplainArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
+    /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
+    /// ps, list, pause, resume, events, spec, features.
+    #[command(flatten)]
+    Runtime(runtime::cli::Command),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -71,6 +82,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
+        Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "stockade", &mut std::io::stdout());

@@ -1,0 +1,267 @@
+//! Rootful podman drives stockade as its OCI runtime (`--runtime`), with
+//! private configuration and storage, cgroupfs, no network, and the
+//! ulimits this sandbox allows (no CAP_SYS_RESOURCE; see engines.md).
+
+mod runtime_support;
+use runtime_support::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Podman {
+    env: Env,
+    conf: PathBuf,
+    storage: PathBuf,
+    parent_existed: bool,
+    run_root_existed: bool,
+}
+
+const IMAGE: &str = "localhost/stockade-busybox:test";
+
+impl Podman {
+    fn new() -> Option<Podman> {
+        if !need_root() || Command::new("podman").arg("--version").output().is_err() {
+            eprintln!("podman not installed: skipping (apt-get install podman)");
+            return None;
+        }
+        let env = Env::new("podman");
+        let d = &env.dir;
+        for sub in ["tmp", "net", "img/bin", "img/etc", "img/tmp", "img/root"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let img = d.join("img");
+        std::fs::set_permissions(&img, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        std::fs::set_permissions(
+            img.join("tmp"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
+        std::fs::copy(busybox(), img.join("bin/busybox")).unwrap();
+        let list = Command::new(busybox()).arg("--list").output().unwrap();
+        for a in String::from_utf8_lossy(&list.stdout).lines() {
+            if a != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", img.join("bin").join(a));
+            }
+        }
+        std::fs::write(
+            img.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(img.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+        let tgz = d.join("rootfs.tgz");
+        assert!(Command::new("tar")
+            .args(["--numeric-owner", "-C"])
+            .arg(&img)
+            .arg("-czf")
+            .arg(&tgz)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success());
+        let conf = d.join("containers.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\nnetns = \"none\"\n\
+                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n\
+                 [network]\nnetwork_config_dir = \"{0}/net\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let storage = d.join("storage.conf");
+        std::fs::write(
+            &storage,
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let parent_existed = Path::new("/sys/fs/cgroup/memory/libpod_parent").exists()
+            || Path::new("/sys/fs/cgroup/libpod_parent").exists();
+        let run_root_existed = Path::new("/run/stockade").exists();
+        let p = Podman {
+            env,
+            conf,
+            storage,
+            parent_existed,
+            run_root_existed,
+        };
+        let out = p.podman(&[
+            "import",
+            "--change",
+            "CMD [\"/bin/sh\"]",
+            tgz.to_str().unwrap(),
+            IMAGE,
+        ]);
+        assert!(out.0 == 0, "import: {}", out.2);
+        Some(p)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &self.conf)
+            .env("CONTAINERS_STORAGE_CONF", &self.storage);
+        c
+    }
+
+    fn podman(&self, args: &[&str]) -> (i32, String, String) {
+        let mut c = self.cmd();
+        c.args(args);
+        let out = self.env.output(c);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `podman run --rm --runtime stockade <extra> IMAGE <cmd>`.
+    fn run(&self, extra: &[&str], cmd: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["run", "--rm", "--runtime", BIN];
+        args.extend_from_slice(extra);
+        args.push(IMAGE);
+        args.extend_from_slice(cmd);
+        self.podman(&args)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-af", "-t", "0"]);
+        let _ = self.podman(&["rmi", "-af"]);
+        if !self.run_root_existed {
+            let _ = std::fs::remove_dir("/run/stockade");
+        }
+        if !self.parent_existed {
+            // podman (conmon) made these; remove them if we caused them.
+            for h in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let p = h.path().join("libpod_parent");
+                let _ = std::fs::remove_dir(p.join("conmon"));
+                let _ = std::fs::remove_dir(&p);
+            }
+        }
+    }
+}
+
+#[test]
+fn podman_uses_stockade() {
+    let Some(p) = Podman::new() else { return };
+    let (code, out, err) = p.run(&[], &["/bin/echo", "hi"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
+    let (code, _, _) = p.run(&[], &["sh", "-c", "exit 42"]);
+    assert_eq!(code, 42);
+    let (_, out, _) = p.run(
+        &["--read-only"],
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null || echo root-ro; touch /tmp/y && echo tmp-rw",
+        ],
+    );
+    assert_eq!(out, "root-ro\ntmp-rw\n");
+    let (_, out, _) = p.run(&["--user", "1000"], &["id", "-u"]);
+    assert_eq!(out, "1000\n");
+    let (_, out, _) = p.run(
+        &["--cap-drop", "ALL"],
+        &["grep", "-E", "^Cap(Prm|Eff|Bnd)", "/proc/self/status"],
+    );
+    assert_eq!(
+        out,
+        "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+    );
+    let (_, out, err) = p.run(&["--memory", "64m"], &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"]);
+    assert_eq!(out, "67108864\n", "{err}");
+    let (_, out, _) = p.run(
+        &["--pids-limit", "10"],
+        &[
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        ],
+    );
+    assert_eq!(out, "10\n");
+    let (code, out, _) = p.run(&["-t"], &["tty"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
+
+    // A long-running container: exec, pause, stop, logs, rm.
+    let name = format!("{}-long", p.env.prefix);
+    let (code, id, err) = p.podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--runtime",
+        BIN,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo started; exec sleep 1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = id.trim().to_string();
+    assert!(Path::new("/run/stockade")
+        .join(&id)
+        .join("state.json")
+        .exists());
+    let (code, out, _) = p.podman(&["exec", &name, "sh", "-c", "echo in; exit 3"]);
+    assert_eq!((code, out.as_str()), (3, "in\n"));
+    let (_, out, _) = p.podman(&["exec", "--user", "1000", &name, "id", "-u"]);
+    assert_eq!(out, "1000\n");
+    assert_eq!(p.podman(&["pause", &name]).0, 0);
+    assert_eq!(p.podman(&["unpause", &name]).0, 0);
+    let (code, _, err) = p.podman(&["stop", "-t", "1", &name]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = p.podman(&["logs", &name]);
+    assert_eq!(out, "started\n");
+    let (_, out, _) = p.podman(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    assert_eq!(
+        out.trim(),
+        "137",
+        "PID 1 ignores SIGTERM, so stop escalates to SIGKILL"
+    );
+    assert_eq!(p.podman(&["rm", &name]).0, 0);
+    assert!(
+        !Path::new("/run/stockade").join(&id).exists(),
+        "state removed"
+    );
+    let leftover: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .filter(|h| {
+            h.path()
+                .join("libpod_parent")
+                .join(format!("libpod-{id}"))
+                .exists()
+        })
+        .collect();
+    assert!(leftover.is_empty(), "container cgroups removed");
+
+    // kill with a signal a trap handles.
+    let name2 = format!("{}-trap", p.env.prefix);
+    let (code, _, err) = p.podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name2,
+        "--runtime",
+        BIN,
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(p.podman(&["kill", "--signal", "TERM", &name2]).0, 0);
+    let (_, out, _) = p.podman(&["wait", &name2]);
+    assert_eq!(out.trim(), "7");
+    assert_eq!(p.podman(&["rm", &name2]).0, 0);
+}

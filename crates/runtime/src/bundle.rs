@@ -1,0 +1,247 @@
+//! Loading and validating a bundle (`config.json` + rootfs).
+//!
+//! Validation happens before anything is made on the host, so a bad config
+//! leaves nothing behind. Each error names the config.json field.
+
+use crate::error::{Error, Result};
+use crate::util;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+/// A loaded, validated bundle.
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// Absolute path of the rootfs.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+const NAMESPACE_TYPES: &[&str] = &[
+    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
+];
+
+impl Bundle {
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        let cfg = dir.join("config.json");
+        let data = std::fs::read(&cfg).map_err(|e| Error::io(&cfg, e))?;
+        let spec = parse_config(&cfg, &data)?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::field("root", "missing"))?;
+        let rootfs = dir.join(root.path());
+        let rootfs = std::fs::canonicalize(&rootfs)
+            .map_err(|e| Error::field("root.path", format!("rootfs {}: {e}", rootfs.display())))?;
+        if !rootfs.is_dir() {
+            return Err(Error::field(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        validate(&spec)?;
+        Ok(Bundle { dir, rootfs, spec })
+    }
+}
+
+/// Parse config.json, naming the field for errors serde reports poorly.
+pub fn parse_config(path: &Path, data: &[u8]) -> Result<Spec> {
+    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        msg: format!("malformed JSON: {e}"),
+    })?;
+    if let Some(nss) = value
+        .pointer("/linux/namespaces")
+        .and_then(|v| v.as_array())
+    {
+        for (i, ns) in nss.iter().enumerate() {
+            let t = ns.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            if !NAMESPACE_TYPES.contains(&t) {
+                return Err(Error::field(
+                    format!("linux.namespaces[{i}].type"),
+                    format!("unknown namespace type {t:?}"),
+                ));
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })
+}
+
+fn validate(spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    if !v.starts_with("1.") {
+        return Err(Error::field(
+            "ociVersion",
+            format!("unsupported version {v:?} (want 1.x)"),
+        ));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::field("process", "missing"))?;
+    match process.args() {
+        Some(a) if !a.is_empty() => {}
+        _ => return Err(Error::field("process.args", "empty")),
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(Error::field(
+            "process.cwd",
+            format!("{} is not an absolute path", cwd.display()),
+        ));
+    }
+    if util::clean_in_root(cwd).is_none() {
+        return Err(Error::field(
+            "process.cwd",
+            format!("{} points outside the rootfs", cwd.display()),
+        ));
+    }
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::field("linux", "missing"))?;
+    let nss = linux.namespaces().clone().unwrap_or_default();
+    let mut seen = Vec::new();
+    for (i, ns) in nss.iter().enumerate() {
+        if seen.contains(&ns.typ()) {
+            return Err(Error::field(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate namespace {:?}", ns.typ()),
+            ));
+        }
+        seen.push(ns.typ());
+        if let Some(p) = ns.path() {
+            if !p.exists() {
+                return Err(Error::field(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{} does not exist", p.display()),
+                ));
+            }
+        }
+        if ns.typ() == LinuxNamespaceType::Time {
+            return Err(Error::unsupported(
+                format!("linux.namespaces[{i}]"),
+                "time namespaces",
+            ));
+        }
+    }
+    // Fields this runtime does not implement are refused rather than
+    // silently ignored: a config that asks for them would run with less
+    // than it asked for.
+    for (present, field) in [
+        (linux.intel_rdt().is_some(), "linux.intelRdt"),
+        (linux.memory_policy().is_some(), "linux.memoryPolicy"),
+        (
+            linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+            "linux.netDevices",
+        ),
+        (
+            linux.time_offsets().as_ref().is_some_and(|d| !d.is_empty()),
+            "linux.timeOffsets",
+        ),
+        (
+            linux
+                .resources()
+                .as_ref()
+                .is_some_and(|r| r.rdma().as_ref().is_some_and(|d| !d.is_empty())),
+            "linux.resources.rdma",
+        ),
+        (
+            process.exec_cpu_affinity().is_some(),
+            "process.execCPUAffinity",
+        ),
+        (
+            process
+                .apparmor_profile()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+            "process.apparmorProfile (AppArmor is not available)",
+        ),
+    ] {
+        if present {
+            return Err(Error::unsupported(field, "not implemented"));
+        }
+    }
+    let has = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t);
+    if !has(LinuxNamespaceType::Mount) {
+        return Err(Error::unsupported(
+            "linux.namespaces",
+            "a mount namespace is required (without one the runtime would mount on the host)",
+        ));
+    }
+    let new_user = nss
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let uids = linux.uid_mappings().clone().unwrap_or_default();
+    let gids = linux.gid_mappings().clone().unwrap_or_default();
+    if new_user {
+        check_mappings("linux.uidMappings", &uids)?;
+        check_mappings("linux.gidMappings", &gids)?;
+    } else if !uids.is_empty() || !gids.is_empty() {
+        return Err(Error::field(
+            "linux.uidMappings",
+            "id mappings need a new user namespace",
+        ));
+    }
+    if (spec.hostname().is_some() || spec.domainname().is_some()) && !has(LinuxNamespaceType::Uts) {
+        return Err(Error::field(
+            "hostname",
+            "setting a hostname needs a uts namespace",
+        ));
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let d = m.destination();
+        if util::clean_in_root(&Path::new("/").join(d)).is_none() {
+            return Err(Error::field(
+                format!("mounts[{i}].destination"),
+                format!("{} points outside the rootfs", d.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_mappings(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    if maps.is_empty() {
+        return Err(Error::field(field, "a new user namespace needs mappings"));
+    }
+    if maps.len() > 340 {
+        return Err(Error::field(field, "too many mappings (kernel limit 340)"));
+    }
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(Error::field(format!("{field}[{i}].size"), "is 0"));
+        }
+        let c_end = m.container_id() as u64 + m.size() as u64;
+        let h_end = m.host_id() as u64 + m.size() as u64;
+        if c_end > u32::MAX as u64 || h_end > u32::MAX as u64 {
+            return Err(Error::field(
+                format!("{field}[{i}]"),
+                "range overflows 32-bit ids",
+            ));
+        }
+        for (j, o) in maps.iter().enumerate().take(i) {
+            let overlap = |a: u32, b: u32| {
+                let (a, b, s1, s2) = (a as u64, b as u64, m.size() as u64, o.size() as u64);
+                a < b + s2 && b < a + s1
+            };
+            if overlap(m.container_id(), o.container_id()) {
+                return Err(Error::field(
+                    format!("{field}[{i}]"),
+                    format!("containerID range overlaps {field}[{j}]"),
+                ));
+            }
+            if overlap(m.host_id(), o.host_id()) {
+                return Err(Error::field(
+                    format!("{field}[{i}]"),
+                    format!("hostID range overlaps {field}[{j}]"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,930 @@
+//! cgroups for v1, hybrid (v1 controllers plus a cgroup2 "unified" mount) and
+//! pure v2 hosts.
+//!
+//! `cgroupsPath` is read like runc's cgroupfs driver: an absolute path is
+//! relative to each hierarchy's root, a relative path (and the default, the
+//! container id) is relative to the runtime's own cgroup in that hierarchy.
+//! In hybrid mode the v1 controllers do the work; the process is also placed
+//! in the unified hierarchy, which gets limits only for controllers that live
+//! there (hugetlb on some hosts) and the `unified` map.
+
+use crate::error::{Error, Result};
+use crate::rootfs::{self, Root};
+use nix::mount::MsFlags;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// One hierarchy and the container's directory in it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Hier {
+    /// Mount point of the hierarchy, e.g. /sys/fs/cgroup/memory.
+    pub mount: PathBuf,
+    /// Controllers attached (v1), or enabled in cgroup.controllers (v2).
+    pub controllers: Vec<String>,
+    pub v2: bool,
+    /// The container's cgroup directory.
+    pub dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub hier: Vec<Hier>,
+    /// Directories we created, parents first, removed in reverse.
+    pub created: Vec<PathBuf>,
+}
+
+fn cg_err(path: &Path, msg: impl Into<String>) -> Error {
+    Error::Cgroup {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
+}
+
+fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    let p = dir.join(file);
+    std::fs::write(&p, value)
+        .map_err(|e| Error::field(field, format!("write {value:?} to {}: {e}", p.display())))
+}
+
+impl Cgroup {
+    /// Find the hierarchies and compute the container's directories.
+    pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| Error::io("/proc/self/mountinfo", e))?;
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| Error::io("/proc/self/cgroup", e))?;
+        let inner = cgroups_path
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(id));
+        if inner.to_str().is_some_and(|s| s.contains(':')) {
+            return Err(Error::unsupported(
+                "linux.cgroupsPath",
+                "systemd-style \"slice:prefix:name\" paths (no systemd cgroup driver)",
+            ));
+        }
+        if crate::util::clean_in_root(&Path::new("/").join(&inner)).is_none() {
+            return Err(Error::field(
+                "linux.cgroupsPath",
+                "'..' above the cgroup root",
+            ));
+        }
+        let mut hier = Vec::new();
+        for line in mountinfo.lines() {
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            if pre.len() < 5 || post.len() < 3 {
+                continue;
+            }
+            let mount = PathBuf::from(pre[4]);
+            let (v2, controllers) = match post[0] {
+                "cgroup2" => {
+                    let c = std::fs::read_to_string(mount.join("cgroup.controllers"))
+                        .unwrap_or_default();
+                    (
+                        true,
+                        c.split_whitespace().map(String::from).collect::<Vec<_>>(),
+                    )
+                }
+                "cgroup" => {
+                    let c: Vec<String> = post[2]
+                        .split(',')
+                        .filter(|o| {
+                            !matches!(
+                                *o,
+                                "rw" | "ro"
+                                    | "relatime"
+                                    | "noatime"
+                                    | "nosuid"
+                                    | "nodev"
+                                    | "noexec"
+                                    | "clone_children"
+                                    | "xattr"
+                            ) && !o.starts_with("release_agent")
+                        })
+                        .map(String::from)
+                        .collect();
+                    if c.is_empty() || c.iter().any(|x| x.starts_with("name=")) {
+                        continue;
+                    }
+                    (false, c)
+                }
+                _ => continue,
+            };
+            if hier.iter().any(|h: &Hier| h.mount == mount) {
+                continue;
+            }
+            // Our own cgroup in this hierarchy.
+            let own_path = own
+                .lines()
+                .filter_map(|l| {
+                    let mut it = l.splitn(3, ':');
+                    let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+                    let matches = if v2 {
+                        ctrls.is_empty()
+                    } else {
+                        let set: Vec<&str> = ctrls.split(',').collect();
+                        controllers.iter().all(|c| set.contains(&c.as_str()))
+                    };
+                    matches.then(|| path.to_string())
+                })
+                .next()
+                .unwrap_or_else(|| "/".into());
+            let rel = if inner.is_absolute() {
+                inner.clone()
+            } else {
+                Path::new(&own_path).join(&inner)
+            };
+            let rel = crate::util::clean_in_root(&rel).unwrap_or_else(|| PathBuf::from("/"));
+            let dir = mount.join(rel.strip_prefix("/").unwrap_or(&rel));
+            hier.push(Hier {
+                mount,
+                controllers,
+                v2,
+                dir,
+            });
+        }
+        if hier.is_empty() {
+            return Err(cg_err(
+                Path::new("/sys/fs/cgroup"),
+                "no cgroup hierarchy is mounted",
+            ));
+        }
+        Ok(Cgroup {
+            hier,
+            created: Vec::new(),
+        })
+    }
+
+    pub fn is_v2_only(&self) -> bool {
+        self.hier.iter().all(|h| h.v2)
+    }
+
+    fn find(&self, ctrl: &str) -> Option<&Hier> {
+        self.hier
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == ctrl))
+            .or_else(|| {
+                self.hier
+                    .iter()
+                    .find(|h| h.v2 && h.controllers.iter().any(|c| c == ctrl))
+            })
+    }
+
+    /// Make the directories (recording which ones we made).
+    /// Directories `create` will make (parents first). The caller records
+    /// them in the state before calling `create`, so a runtime killed in
+    /// the middle leaves nothing `delete --force` does not know about.
+    pub fn missing_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for h in &self.hier {
+            let rel = h.dir.strip_prefix(&h.mount).unwrap_or(Path::new(""));
+            let mut cur = h.mount.clone();
+            for c in rel.components() {
+                cur.push(c);
+                if !cur.is_dir() && !out.contains(&cur) {
+                    out.push(cur.clone());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn create(&mut self) -> Result<()> {
+        let pure_v2 = self.is_v2_only();
+        for h in self.hier.clone() {
+            let rel = h
+                .dir
+                .strip_prefix(&h.mount)
+                .unwrap_or(Path::new(""))
+                .to_path_buf();
+            let mut cur = h.mount.clone();
+            for c in rel.components() {
+                let parent = cur.clone();
+                cur.push(c);
+                if cur.is_dir() {
+                    continue;
+                }
+                if h.v2 && pure_v2 {
+                    // Delegate the available controllers down the path.
+                    // Not on hybrid hosts: the unified hierarchy's root
+                    // belongs to the host, and enabling a controller there
+                    // changes it for everyone (and breaks crun).
+                    let avail = std::fs::read_to_string(parent.join("cgroup.controllers"))
+                        .unwrap_or_default();
+                    let want: Vec<String> =
+                        avail.split_whitespace().map(|c| format!("+{c}")).collect();
+                    if !want.is_empty() {
+                        let _ =
+                            std::fs::write(parent.join("cgroup.subtree_control"), want.join(" "));
+                    }
+                }
+                match std::fs::create_dir(&cur) {
+                    Ok(()) => {
+                        if !self.created.contains(&cur) {
+                            self.created.push(cur.clone());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(cg_err(&cur, format!("mkdir: {e}"))),
+                }
+                if !h.v2 && h.controllers.iter().any(|c| c == "cpuset") {
+                    // A new v1 cpuset is empty; inherit the parent's sets.
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        let v = std::fs::read_to_string(parent.join(f)).unwrap_or_default();
+                        let _ = std::fs::write(cur.join(f), v.trim());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Put a process into every hierarchy.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        for h in &self.hier {
+            let p = h.dir.join("cgroup.procs");
+            std::fs::write(&p, pid.to_string())
+                .map_err(|e| cg_err(&p, format!("add pid {pid}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Write `linux.resources`.
+    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        if self.is_v2_only() {
+            self.apply_v2(r)
+        } else {
+            self.apply_v1(r)
+        }
+    }
+
+    fn v1(&self, ctrl: &str, field: &str) -> Result<&Path> {
+        self.find(ctrl)
+            .filter(|h| !h.v2)
+            .map(|h| h.dir.as_path())
+            .ok_or_else(|| {
+                Error::unsupported(
+                    field,
+                    format!("the {ctrl} cgroup controller is not mounted"),
+                )
+            })
+    }
+
+    fn apply_v1(&self, r: &LinuxResources) -> Result<()> {
+        if let Some(m) = r.memory() {
+            let f = "linux.resources.memory";
+            let d = self.v1("memory", f)?;
+            if let Some(l) = m.limit() {
+                // Set swap first when shrinking below the current memsw limit.
+                let swap = m.swap();
+                let r1 = write(
+                    d,
+                    "memory.limit_in_bytes",
+                    &l.to_string(),
+                    &format!("{f}.limit"),
+                );
+                if let Some(s) = swap {
+                    write(
+                        d,
+                        "memory.memsw.limit_in_bytes",
+                        &s.to_string(),
+                        &format!("{f}.swap"),
+                    )?;
+                }
+                if r1.is_err() {
+                    write(
+                        d,
+                        "memory.limit_in_bytes",
+                        &l.to_string(),
+                        &format!("{f}.limit"),
+                    )?;
+                }
+            } else if let Some(s) = m.swap() {
+                write(
+                    d,
+                    "memory.memsw.limit_in_bytes",
+                    &s.to_string(),
+                    &format!("{f}.swap"),
+                )?;
+            }
+            if let Some(v) = m.reservation() {
+                write(
+                    d,
+                    "memory.soft_limit_in_bytes",
+                    &v.to_string(),
+                    &format!("{f}.reservation"),
+                )?;
+            }
+            if let Some(v) = m.swappiness() {
+                if v > 100 {
+                    return Err(Error::field(
+                        format!("{f}.swappiness"),
+                        format!("{v} is above 100"),
+                    ));
+                }
+                write(
+                    d,
+                    "memory.swappiness",
+                    &v.to_string(),
+                    &format!("{f}.swappiness"),
+                )?;
+            }
+            if m.disable_oom_killer() == Some(true) {
+                write(
+                    d,
+                    "memory.oom_control",
+                    "1",
+                    &format!("{f}.disableOOMKiller"),
+                )?;
+            }
+        }
+        if let Some(c) = r.cpu() {
+            let f = "linux.resources.cpu";
+            if c.shares().is_some()
+                || c.quota().is_some()
+                || c.period().is_some()
+                || c.realtime_runtime().is_some()
+                || c.realtime_period().is_some()
+            {
+                let d = self.v1("cpu", f)?;
+                if let Some(v) = c.shares() {
+                    write(d, "cpu.shares", &v.to_string(), &format!("{f}.shares"))?;
+                }
+                if let Some(v) = c.period() {
+                    write(
+                        d,
+                        "cpu.cfs_period_us",
+                        &v.to_string(),
+                        &format!("{f}.period"),
+                    )?;
+                }
+                if let Some(v) = c.quota() {
+                    write(d, "cpu.cfs_quota_us", &v.to_string(), &format!("{f}.quota"))?;
+                }
+                if let Some(v) = c.realtime_period() {
+                    write(
+                        d,
+                        "cpu.rt_period_us",
+                        &v.to_string(),
+                        &format!("{f}.realtimePeriod"),
+                    )?;
+                }
+                if let Some(v) = c.realtime_runtime() {
+                    write(
+                        d,
+                        "cpu.rt_runtime_us",
+                        &v.to_string(),
+                        &format!("{f}.realtimeRuntime"),
+                    )?;
+                }
+            }
+            if c.cpus().is_some() || c.mems().is_some() {
+                let d = self.v1("cpuset", f)?;
+                if let Some(v) = c.cpus() {
+                    write(d, "cpuset.cpus", v, &format!("{f}.cpus"))?;
+                }
+                if let Some(v) = c.mems() {
+                    write(d, "cpuset.mems", v, &format!("{f}.mems"))?;
+                }
+            }
+        }
+        if let Some(p) = r.pids() {
+            let d = self.v1("pids", "linux.resources.pids")?;
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            write(d, "pids.max", &v, "linux.resources.pids.limit")?;
+        }
+        if let Some(b) = r.block_io() {
+            let f = "linux.resources.blockIO";
+            let d = self.v1("blkio", f)?;
+            // CFQ is gone: BFQ exposes blkio.bfq.weight instead of blkio.weight.
+            let wfile = if d.join("blkio.weight").exists() {
+                "blkio.weight"
+            } else {
+                "blkio.bfq.weight"
+            };
+            if let Some(w) = b.weight() {
+                write(d, wfile, &w.to_string(), &format!("{f}.weight"))?;
+            }
+            if let Some(w) = b.leaf_weight() {
+                write(
+                    d,
+                    "blkio.leaf_weight",
+                    &w.to_string(),
+                    &format!("{f}.leafWeight"),
+                )?;
+            }
+            for (i, wd) in b.weight_device().iter().flatten().enumerate() {
+                if let Some(w) = wd.weight() {
+                    write(
+                        d,
+                        &format!("{wfile}_device").replace("bfq.weight_device", "bfq.weight"),
+                        &format!("{}:{} {w}", wd.major(), wd.minor()),
+                        &format!("{f}.weightDevice[{i}]"),
+                    )?;
+                }
+            }
+            for (name, list, file) in [
+                (
+                    "throttleReadBpsDevice",
+                    b.throttle_read_bps_device(),
+                    "blkio.throttle.read_bps_device",
+                ),
+                (
+                    "throttleWriteBpsDevice",
+                    b.throttle_write_bps_device(),
+                    "blkio.throttle.write_bps_device",
+                ),
+                (
+                    "throttleReadIOPSDevice",
+                    b.throttle_read_iops_device(),
+                    "blkio.throttle.read_iops_device",
+                ),
+                (
+                    "throttleWriteIOPSDevice",
+                    b.throttle_write_iops_device(),
+                    "blkio.throttle.write_iops_device",
+                ),
+            ] {
+                for (i, t) in list.iter().flatten().enumerate() {
+                    write(
+                        d,
+                        file,
+                        &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+                        &format!("{f}.{name}[{i}]"),
+                    )?;
+                }
+            }
+        }
+        for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+            let f = format!("linux.resources.hugepageLimits[{i}]");
+            let hh = self
+                .find("hugetlb")
+                .ok_or_else(|| Error::unsupported(&f, "the hugetlb controller is not available"))?;
+            let file = if hh.v2 {
+                format!("hugetlb.{}.max", h.page_size())
+            } else {
+                format!("hugetlb.{}.limit_in_bytes", h.page_size())
+            };
+            write(&hh.dir, &file, &h.limit().to_string(), &f)?;
+        }
+        if let Some(n) = r.network() {
+            if let Some(c) = n.class_id() {
+                let d = self.v1("net_cls", "linux.resources.network.classID")?;
+                write(
+                    d,
+                    "net_cls.classid",
+                    &c.to_string(),
+                    "linux.resources.network.classID",
+                )?;
+            }
+            for (i, p) in n.priorities().iter().flatten().enumerate() {
+                let f = format!("linux.resources.network.priorities[{i}]");
+                let d = self.v1("net_prio", &f)?;
+                write(
+                    d,
+                    "net_prio.ifpriomap",
+                    &format!("{} {}", p.name(), p.priority()),
+                    &f,
+                )?;
+            }
+        }
+        if let Some(devs) = r.devices() {
+            let d = self.v1("devices", "linux.resources.devices")?;
+            for (i, rule) in devs.iter().enumerate() {
+                let (file, line) = device_rule(rule);
+                write(d, file, &line, &format!("linux.resources.devices[{i}]"))?;
+            }
+            if !devs.is_empty() {
+                for line in DEFAULT_ALLOWED {
+                    write(
+                        d,
+                        "devices.allow",
+                        line,
+                        "linux.resources.devices (defaults)",
+                    )?;
+                }
+            }
+        }
+        // Hybrid hosts: also attach the eBPF device program to the unified
+        // hierarchy (defence in depth; the v1 controller above is the one
+        // that must work, so a failure here is not fatal).
+        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+            if let Some(h) = self.hier.iter().find(|h| h.v2) {
+                let _ =
+                    crate::devices_bpf::attach(&h.dir, devs, crate::devices_bpf::DEFAULT_ALLOWED);
+            }
+        }
+        if let Some(u) = r.unified() {
+            if !u.is_empty() {
+                let h = self.hier.iter().find(|h| h.v2).ok_or_else(|| {
+                    Error::unsupported("linux.resources.unified", "no cgroup2 hierarchy")
+                })?;
+                for (k, v) in u {
+                    check_unified_key(k)?;
+                    write(&h.dir, k, v, &format!("linux.resources.unified.{k}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_v2(&self, r: &LinuxResources) -> Result<()> {
+        let d = &self.hier[0].dir;
+        if let Some(m) = r.memory() {
+            let f = "linux.resources.memory";
+            if let Some(l) = m.limit() {
+                write(d, "memory.max", &max_or(l), &format!("{f}.limit"))?;
+            }
+            if let Some(s) = m.swap() {
+                let v = match (s, m.limit()) {
+                    (-1, _) => "max".to_string(),
+                    (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                    (s, _) => s.to_string(),
+                };
+                write(d, "memory.swap.max", &v, &format!("{f}.swap"))?;
+            }
+            if let Some(v) = m.reservation() {
+                write(d, "memory.low", &v.to_string(), &format!("{f}.reservation"))?;
+            }
+        }
+        if let Some(c) = r.cpu() {
+            let f = "linux.resources.cpu";
+            if let Some(s) = c.shares() {
+                let w = if s == 0 {
+                    100
+                } else {
+                    1 + ((s.max(2) - 2) * 9999) / 262142
+                };
+                write(d, "cpu.weight", &w.to_string(), &format!("{f}.shares"))?;
+            }
+            if c.quota().is_some() || c.period().is_some() {
+                let q = match c.quota() {
+                    Some(q) if q > 0 => q.to_string(),
+                    _ => "max".into(),
+                };
+                let p = c.period().unwrap_or(100_000);
+                write(d, "cpu.max", &format!("{q} {p}"), &format!("{f}.quota"))?;
+            }
+            if let Some(v) = c.cpus() {
+                write(d, "cpuset.cpus", v, &format!("{f}.cpus"))?;
+            }
+            if let Some(v) = c.mems() {
+                write(d, "cpuset.mems", v, &format!("{f}.mems"))?;
+            }
+        }
+        if let Some(p) = r.pids() {
+            write(
+                d,
+                "pids.max",
+                &max_or(p.limit()),
+                "linux.resources.pids.limit",
+            )?;
+        }
+        if let Some(b) = r.block_io() {
+            let f = "linux.resources.blockIO";
+            if let Some(w) = b.weight() {
+                let v = 1 + (w.clamp(10, 1000) as u64 - 10) * 9999 / 990;
+                write(d, "io.weight", &v.to_string(), &format!("{f}.weight"))?;
+            }
+            for (name, list, key) in [
+                (
+                    "throttleReadBpsDevice",
+                    b.throttle_read_bps_device(),
+                    "rbps",
+                ),
+                (
+                    "throttleWriteBpsDevice",
+                    b.throttle_write_bps_device(),
+                    "wbps",
+                ),
+                (
+                    "throttleReadIOPSDevice",
+                    b.throttle_read_iops_device(),
+                    "riops",
+                ),
+                (
+                    "throttleWriteIOPSDevice",
+                    b.throttle_write_iops_device(),
+                    "wiops",
+                ),
+            ] {
+                for (i, t) in list.iter().flatten().enumerate() {
+                    write(
+                        d,
+                        "io.max",
+                        &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
+                        &format!("{f}.{name}[{i}]"),
+                    )?;
+                }
+            }
+        }
+        for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+            write(
+                d,
+                &format!("hugetlb.{}.max", h.page_size()),
+                &h.limit().to_string(),
+                &format!("linux.resources.hugepageLimits[{i}]"),
+            )?;
+        }
+        if let Some(u) = r.unified() {
+            for (k, v) in u {
+                check_unified_key(k)?;
+                write(d, k, v, &format!("linux.resources.unified.{k}"))?;
+            }
+        }
+        // v2 has no devices files: the rules become an eBPF program.
+        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+            crate::devices_bpf::attach(d, devs, crate::devices_bpf::DEFAULT_ALLOWED)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the container's cgroup is frozen.
+    pub fn is_frozen(&self) -> bool {
+        if let Some(h) = self
+            .hier
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == "freezer"))
+        {
+            return std::fs::read_to_string(h.dir.join("freezer.state"))
+                .map(|s| s.trim() == "FROZEN")
+                .unwrap_or(false);
+        }
+        if let Some(h) = self.hier.iter().find(|h| h.v2) {
+            return std::fs::read_to_string(h.dir.join("cgroup.freeze"))
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false);
+        }
+        false
+    }
+
+    /// Freeze or thaw all processes, waiting until the state is reached.
+    pub fn freeze(&self, on: bool) -> Result<()> {
+        if let Some(h) = self
+            .hier
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == "freezer"))
+        {
+            let want = if on { "FROZEN" } else { "THAWED" };
+            for _ in 0..1000 {
+                write(&h.dir, "freezer.state", want, "freezer")?;
+                let s = std::fs::read_to_string(h.dir.join("freezer.state")).unwrap_or_default();
+                if s.trim() == want {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            return Err(cg_err(&h.dir, format!("freezer did not reach {want}")));
+        }
+        if let Some(h) = self.hier.iter().find(|h| h.v2) {
+            write(
+                &h.dir,
+                "cgroup.freeze",
+                if on { "1" } else { "0" },
+                "freezer",
+            )?;
+            for _ in 0..1000 {
+                let ev = std::fs::read_to_string(h.dir.join("cgroup.events")).unwrap_or_default();
+                if ev
+                    .lines()
+                    .any(|l| l == if on { "frozen 1" } else { "frozen 0" })
+                {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            return Err(cg_err(&h.dir, "cgroup.freeze did not settle"));
+        }
+        Err(Error::Usage("no freezer cgroup is available".into()))
+    }
+
+    /// Pids in the container's cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        let h = self
+            .hier
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == "pids"))
+            .or_else(|| self.hier.iter().find(|h| !h.v2))
+            .or_else(|| self.hier.first());
+        let Some(h) = h else { return Vec::new() };
+        let mut v: Vec<i32> = std::fs::read_to_string(h.dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Remove the directories we made (leaf first). Missing ones are fine.
+    pub fn destroy(&self) -> Result<()> {
+        let mut dirs: Vec<PathBuf> = self.hier.iter().map(|h| h.dir.clone()).collect();
+        for c in self.created.iter().rev() {
+            if !dirs.contains(c) {
+                dirs.push(c.clone());
+            }
+        }
+        // Leaf directories first, then the parents we created.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let mut last = None;
+        for d in dirs {
+            let ours = self.created.contains(&d) || self.hier.iter().any(|h| h.dir == d);
+            if !ours {
+                continue;
+            }
+            let mut ok = false;
+            for _ in 0..200 {
+                match std::fs::remove_dir(&d) {
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        ok = true;
+                        break;
+                    }
+                    // A parent shared with another container: leave it.
+                    Err(_) if !self.hier.iter().any(|h| h.dir == d) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(e) => {
+                        last = Some(cg_err(&d, format!("rmdir: {e}")));
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                }
+            }
+            if ok {
+                continue;
+            }
+        }
+        match last {
+            Some(e) if self.hier.iter().any(|h| h.dir.exists()) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Mount the container's view of cgroups at `dest` (a `cgroup` entry of
+    /// `mounts`). The container's own directories are bind-mounted, so it
+    /// never sees its siblings or the host's tree.
+    pub fn mount_in_container(
+        &self,
+        root: &Root,
+        dest: &Path,
+        target: &OwnedFd,
+        flags: MsFlags,
+        field: &str,
+    ) -> Result<()> {
+        let ro = flags.contains(MsFlags::MS_RDONLY);
+        let fail = |what: String, e: nix::Error| {
+            Error::sys(format!("{field} ({}): {what}", dest.display()), e)
+        };
+        if self.is_v2_only() {
+            return rootfs::bind_into(
+                root,
+                self.hier[0].dir.to_str().unwrap_or_default(),
+                dest,
+                ro,
+            )
+            .map_err(|e| fail("bind cgroup2".into(), e));
+        }
+        rootfs::mount_fs(
+            "tmpfs",
+            target,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=755"),
+        )
+        .map_err(|e| fail("mount tmpfs".into(), e))?;
+        let base = root.resolve(dest).map_err(|e| fail("reopen".into(), e))?;
+        for h in &self.hier {
+            let name = h
+                .mount
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            let sub = dest.join(&name);
+            rootfs::bind_into(root, h.dir.to_str().unwrap_or_default(), &sub, ro)
+                .map_err(|e| fail(format!("bind {}", h.dir.display()), e))?;
+            // Co-mounted controllers ("cpu,cpuacct") get one link per name.
+            let n = name.to_string_lossy();
+            if n.contains(',') {
+                for c in n.split(',') {
+                    rootfs::symlink_in(&base, &n, std::ffi::OsStr::new(c))
+                        .map_err(|e| fail(format!("symlink {c}"), e))?;
+                }
+            }
+        }
+        if ro {
+            let top = root.resolve(dest).map_err(|e| fail("reopen".into(), e))?;
+            nix::mount::mount(
+                None::<&str>,
+                rootfs::fd_path(&top).as_str(),
+                None::<&str>,
+                MsFlags::MS_REMOUNT
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV
+                    | MsFlags::MS_NOEXEC,
+                Some("mode=755"),
+            )
+            .map_err(|e| fail("remount tmpfs read-only".into(), e))?;
+        }
+        Ok(())
+    }
+
+    /// A few numbers for `events --stats`.
+    pub fn stats(&self) -> serde_json::Value {
+        let read = |ctrl: &str, file: &str| -> Option<u64> {
+            let h = self
+                .find(ctrl)
+                .or_else(|| self.hier.iter().find(|h| h.v2))?;
+            std::fs::read_to_string(h.dir.join(file))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        if self.is_v2_only() {
+            serde_json::json!({
+                "memory": {"usage": {"usage": read("memory", "memory.current").unwrap_or(0), "limit": read("memory", "memory.max").unwrap_or(0)}},
+                "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
+            })
+        } else {
+            serde_json::json!({
+                "cpu": {"usage": {"total": read("cpuacct", "cpuacct.usage").unwrap_or(0)}},
+                "memory": {"usage": {"usage": read("memory", "memory.usage_in_bytes").unwrap_or(0), "max": read("memory", "memory.max_usage_in_bytes").unwrap_or(0), "limit": read("memory", "memory.limit_in_bytes").unwrap_or(0), "failcnt": read("memory", "memory.failcnt").unwrap_or(0)}},
+                "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
+            })
+        }
+    }
+}
+
+fn max_or(v: i64) -> String {
+    if v <= 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn check_unified_key(k: &str) -> Result<()> {
+    if k.contains('/') || k.starts_with('.') || !k.contains('.') {
+        return Err(Error::field(
+            format!("linux.resources.unified.{k}"),
+            "not a cgroup file name",
+        ));
+    }
+    Ok(())
+}
+
+/// Devices every container gets, like runc's allowed list.
+const DEFAULT_ALLOWED: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+fn device_rule(r: &LinuxDeviceCgroup) -> (&'static str, String) {
+    let t = match r.typ() {
+        Some(LinuxDeviceType::B) => "b",
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+        _ => "a",
+    };
+    let n = |v: Option<i64>| {
+        v.filter(|x| *x >= 0)
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "*".into())
+    };
+    let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+    let line = if t == "a" && r.major().is_none() && r.minor().is_none() {
+        "a".to_string()
+    } else {
+        format!("{t} {}:{} {access}", n(r.major()), n(r.minor()))
+    };
+    (
+        if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        },
+        line,
+    )
+}

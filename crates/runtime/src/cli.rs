@@ -1,0 +1,577 @@
+//! The runc-compatible command line: clap types and `run`, which maps
+//! errors to one log line and a non-zero exit code.
+
+use crate::container::{self, CreateOpts, ExecOpts};
+use crate::error::{Error, Result};
+use crate::state::Store;
+use crate::util;
+use clap::{Args, Subcommand, ValueEnum};
+use oci_spec::runtime::Process;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Global options of the OCI runtime commands.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// Directory for container state
+    #[arg(long, global = true, default_value = "/run/stockade")]
+    pub root: PathBuf,
+    /// Write errors (and debug lines) to this file
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of --log lines
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug information
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver (not supported)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master (process.terminal)
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Write the init's pid to this file
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Refused: pivot_root is always used
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for compatibility (no effect)
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass this many fds (after stdio) to the container
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Create a container (its process waits for `start`)
+    Create(CreateArgs),
+    /// Start a created container
+    Start { id: String },
+    /// Create and start a container
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return after start instead of waiting
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the state after the container exits
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print a container's state as JSON
+    State { id: String },
+    /// Send a signal to a container
+    Kill {
+        /// Signal every process of the container
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        /// Signal name or number (default TERM)
+        signal: Option<String>,
+    },
+    /// Delete a container
+    Delete {
+        /// Kill a running container first
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Run a new process in a container
+    Exec {
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        #[arg(short, long)]
+        env: Vec<String>,
+        #[arg(short, long)]
+        tty: bool,
+        /// uid[:gid]
+        #[arg(short, long)]
+        user: Option<String>,
+        #[arg(short = 'g', long)]
+        additional_gids: Vec<u32>,
+        /// A process.json to run
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        #[arg(long)]
+        process_label: Option<String>,
+        #[arg(long)]
+        apparmor: Option<String>,
+        #[arg(long)]
+        no_new_privs: bool,
+        /// Add a capability
+        #[arg(short, long)]
+        cap: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: i32,
+        #[arg(long)]
+        ignore_paused: bool,
+        #[arg(long)]
+        cgroup: Option<String>,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List the processes of a container
+    Ps {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// List containers
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Freeze all processes of a container
+    Pause { id: String },
+    /// Thaw a paused container
+    Resume { id: String },
+    /// Print container statistics
+    Events {
+        /// Print one stats document and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between stats documents
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Write a default config.json
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the OCI features document
+    Features,
+}
+
+/// Run one command; returns the process exit code.
+pub fn run(global: &GlobalOpts, cmd: Command) -> i32 {
+    match dispatch(global, cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            log_error(global, &e.to_string());
+            1
+        }
+    }
+}
+
+/// Report an error: one line on stderr, and a logrus-style line in --log.
+pub fn log_error(global: &GlobalOpts, msg: &str) {
+    let msg = msg.replace('\n', " ");
+    if let Some(path) = &global.log {
+        let line = match global.log_format {
+            LogFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({"level": "error", "msg": msg, "time": util::rfc3339_now()})
+            ),
+            LogFormat::Text => format!(
+                "time=\"{}\" level=error msg={:?}\n",
+                util::rfc3339_now(),
+                msg
+            ),
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+    if global.log_format == LogFormat::Json && global.log.is_none() {
+        eprintln!(
+            "{}",
+            serde_json::json!({"level": "error", "msg": msg, "time": util::rfc3339_now()})
+        );
+    } else {
+        eprintln!("stockade: {msg}");
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Usage(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+fn create_opts(a: &CreateArgs) -> CreateOpts {
+    CreateOpts {
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        no_pivot: a.no_pivot,
+    }
+}
+
+fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
+    if global.systemd_cgroup {
+        return Err(Error::Usage(
+            "--systemd-cgroup is not supported: stockade only has the cgroupfs driver".into(),
+        ));
+    }
+    // Commands that need no state directory.
+    match &cmd {
+        Command::Spec { bundle, rootless } => return write_spec(bundle, *rootless).map(|_| 0),
+        Command::Features => return print_json(&features()).map(|_| 0),
+        _ => {}
+    }
+    let store = Store::new(&global.root)?;
+    match cmd {
+        Command::Create(a) => container::create(&store, &a.id, &create_opts(&a)).map(|_| 0),
+        Command::Start { id } => container::start(&store, &id).map(|_| 0),
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => container::run(&store, &create.id, &create_opts(&create), detach, keep),
+        Command::State { id } => print_json(&container::state(&store, &id)?).map(|_| 0),
+        Command::Kill { all, id, signal } => {
+            let s = signal.unwrap_or_else(|| "TERM".into());
+            let sig = util::parse_signal(&s)
+                .ok_or_else(|| Error::Usage(format!("unknown signal {s:?}")))?;
+            container::kill(&store, &id, sig, all).map(|_| 0)
+        }
+        Command::Delete { force, id } => container::delete(&store, &id, force).map(|_| 0),
+        Command::Pause { id } => container::pause(&store, &id, true).map(|_| 0),
+        Command::Resume { id } => container::pause(&store, &id, false).map(|_| 0),
+        Command::List { format, quiet } => {
+            let all = container::list(&store)?;
+            if quiet {
+                for v in &all {
+                    println!("{}", v["id"].as_str().unwrap_or_default());
+                }
+            } else if format == "json" {
+                print_json(&serde_json::Value::Array(all))?;
+            } else {
+                println!(
+                    "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
+                    "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+                );
+                for v in &all {
+                    println!(
+                        "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+                        v["id"].as_str().unwrap_or_default(),
+                        v["pid"],
+                        v["status"].as_str().unwrap_or_default(),
+                        v["bundle"].as_str().unwrap_or_default(),
+                        v["created"].as_str().unwrap_or_default(),
+                        v["owner"].as_str().unwrap_or("root"),
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::pids(&store, &id)?;
+            if format == "json" {
+                print_json(&serde_json::json!(pids))?;
+                return Ok(0);
+            }
+            let args = if ps_args.is_empty() {
+                vec!["-ef".to_string()]
+            } else {
+                ps_args
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| Error::Usage(format!("ps: {e}")))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let col = header.split_whitespace().position(|c| c == "PID");
+            println!("{header}");
+            for l in lines {
+                let pid = col
+                    .and_then(|c| l.split_whitespace().nth(c))
+                    .and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{l}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let every = parse_duration(&interval)?;
+            loop {
+                let v = container::stats(&store, &id)?;
+                println!("{v}");
+                if stats {
+                    return Ok(0);
+                }
+                std::thread::sleep(every);
+            }
+        }
+        Command::Exec {
+            console_socket,
+            cwd,
+            env,
+            tty,
+            user,
+            additional_gids,
+            process,
+            detach,
+            pid_file,
+            process_label: _,
+            apparmor: _,
+            no_new_privs,
+            cap,
+            preserve_fds,
+            ignore_paused: _,
+            cgroup: _,
+            id,
+            command,
+        } => {
+            // Fail early, before reading --process, if the id is unknown.
+            container::state(&store, &id)?;
+            let proc_ = match process {
+                Some(p) => {
+                    let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                    serde_json::from_slice::<Process>(&data).map_err(|e| Error::Config {
+                        path: p.clone(),
+                        msg: e.to_string(),
+                    })?
+                }
+                None => exec_process(
+                    &store,
+                    &id,
+                    ExecCli {
+                        cwd,
+                        env,
+                        tty,
+                        user,
+                        additional_gids,
+                        no_new_privs,
+                        cap,
+                        command,
+                    },
+                )?,
+            };
+            container::exec(
+                &store,
+                &id,
+                ExecOpts {
+                    process: proc_,
+                    console_socket,
+                    pid_file,
+                    detach,
+                    preserve_fds,
+                },
+            )
+        }
+        Command::Spec { .. } | Command::Features => Ok(0),
+    }
+}
+
+struct ExecCli {
+    cwd: Option<PathBuf>,
+    env: Vec<String>,
+    tty: bool,
+    user: Option<String>,
+    additional_gids: Vec<u32>,
+    no_new_privs: bool,
+    cap: Vec<String>,
+    command: Vec<String>,
+}
+
+/// Build the exec process from the container's process and the flags.
+fn exec_process(store: &Store, id: &str, a: ExecCli) -> Result<Process> {
+    if a.command.is_empty() {
+        return Err(Error::Usage("exec: no command given".into()));
+    }
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let mut p = st.spec.process().clone().unwrap_or_default();
+    p.set_args(Some(a.command));
+    p.set_terminal(Some(a.tty));
+    p.set_console_size(None);
+    if let Some(c) = a.cwd {
+        p.set_cwd(c);
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in a.env {
+        let key = kv.split('=').next().unwrap_or_default().to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(kv);
+    }
+    p.set_env(Some(env));
+    if let Some(u) = a.user {
+        let mut user = p.user().clone();
+        let (uid, gid) = u
+            .split_once(':')
+            .map(|(a, b)| (a, Some(b)))
+            .unwrap_or((u.as_str(), None));
+        user.set_uid(
+            uid.parse()
+                .map_err(|_| Error::Usage(format!("--user {u:?}: want uid[:gid]")))?,
+        );
+        if let Some(g) = gid {
+            user.set_gid(
+                g.parse()
+                    .map_err(|_| Error::Usage(format!("--user {u:?}: want uid[:gid]")))?,
+            );
+        }
+        if !a.additional_gids.is_empty() {
+            user.set_additional_gids(Some(a.additional_gids));
+        }
+        p.set_user(user);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for c in &a.cap {
+            let name = if c.starts_with("CAP_") {
+                c.clone()
+            } else {
+                format!("CAP_{}", c.to_uppercase())
+            };
+            let cap: oci_spec::runtime::Capability =
+                serde_json::from_value(serde_json::json!(name))
+                    .map_err(|_| Error::Usage(format!("--cap {c}: unknown capability")))?;
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+                caps.inheritable().clone(),
+            ]
+            .iter_mut()
+            .enumerate()
+            {
+                let mut s = set.1.clone().unwrap_or_default();
+                s.insert(cap);
+                match set.0 {
+                    0 => caps.set_bounding(Some(s)),
+                    1 => caps.set_effective(Some(s)),
+                    2 => caps.set_permitted(Some(s)),
+                    _ => caps.set_inheritable(Some(s)),
+                };
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let bad = || Error::Usage(format!("--interval {s:?}: want e.g. 5s or 500ms"));
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .parse()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| bad());
+    }
+    if let Some(sec) = s.strip_suffix('s') {
+        return sec
+            .parse::<f64>()
+            .map(std::time::Duration::from_secs_f64)
+            .map_err(|_| bad());
+    }
+    s.parse()
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| bad())
+}
+
+/// `spec`: a runc-like default config.json.
+fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(Error::Usage(format!(
+            "{} exists; remove it first",
+            path.display()
+        )));
+    }
+    let mut spec = oci_spec::runtime::Spec::default();
+    if let Some(mut p) = spec.process().clone() {
+        p.set_terminal(Some(true));
+        p.set_args(Some(vec!["sh".into()]));
+        spec.set_process(Some(p));
+    }
+    spec.set_hostname(Some("stockade".into()));
+    if rootless {
+        // SAFETY: getuid/getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        spec.set_linux(Some(oci_spec::runtime::Linux::rootless(uid, gid)));
+    }
+    let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
+    std::fs::write(&path, data + "\n").map_err(|e| Error::io(&path, e))
+}
+
+/// `features`: the OCI runtime features document.
+pub fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.1",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+            "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
+            "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
+            "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid", "sync",
+            "tmpcopyup", "unbindable"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
+            },
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false", "io.github.stockade.version": env!("CARGO_PKG_VERSION")}
+    })
+}

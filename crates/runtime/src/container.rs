@@ -1,0 +1,830 @@
+//! Lifecycle operations: create, start, run, state, kill, delete, exec,
+//! pause, resume, ps, list. Each takes the container's lock first.
+
+use crate::bundle::Bundle;
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use crate::init::{self, InitConfig};
+use crate::spawn::{self, Target};
+use crate::state::{ContainerState, Locked, Status, Store};
+use crate::sync::{tag, Channel};
+use crate::{hooks, util};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Options of `create` and `run`.
+#[derive(Default, Clone)]
+pub struct CreateOpts {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::empty(),
+    }
+}
+
+fn ns_proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn open_ns(path: &Path, field: &str) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("{field}: open {}", path.display()), e))
+}
+
+/// Fds passed through `LISTEN_FDS` (socket activation), if meant for us.
+fn listen_fds() -> i32 {
+    let n: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_none_or(|p| p == std::process::id());
+    if pid_ok {
+        n.max(0)
+    } else {
+        0
+    }
+}
+
+fn connect_console(path: &Path) -> Result<UnixStream> {
+    UnixStream::connect(path)
+        .map_err(|e| Error::Usage(format!("--console-socket {}: {e}", path.display())))
+}
+
+fn start_sock(dir: &Path) -> PathBuf {
+    dir.join("start.sock")
+}
+
+/// Bind a unix socket at `path`, working around the 108-byte sun_path limit
+/// by going through an fd of the parent directory.
+fn bind_long(path: &Path) -> Result<UnixListener> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let dir = std::fs::File::open(parent).map_err(|e| Error::io(parent, e))?;
+    let short = format!(
+        "/proc/self/fd/{}/{}",
+        dir.as_raw_fd(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("sock")
+    );
+    UnixListener::bind(&short).map_err(|e| Error::io(path, e))
+}
+
+fn connect_long(path: &Path) -> std::io::Result<UnixStream> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let dir = std::fs::File::open(parent)?;
+    let short = format!(
+        "/proc/self/fd/{}/{}",
+        dir.as_raw_fd(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("sock")
+    );
+    UnixStream::connect(&short)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    util::write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| Error::io(&abs, e))
+}
+
+/// Write uid_map/gid_map of a process in a new user namespace.
+fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    for (file, maps, field) in [
+        (
+            "gid_map",
+            linux.and_then(|l| l.gid_mappings().clone()),
+            "linux.gidMappings",
+        ),
+        (
+            "uid_map",
+            linux.and_then(|l| l.uid_mappings().clone()),
+            "linux.uidMappings",
+        ),
+    ] {
+        let body: String = maps
+            .iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, body).map_err(|e| Error::field(field, format!("write {p}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `create`: set up the container and leave its init blocked until `start`.
+pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
+    if !util::valid_id(id) {
+        return Err(Error::InvalidId(id.to_string()));
+    }
+    if opts.no_pivot {
+        return Err(Error::Usage(
+            "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
+        ));
+    }
+    let bundle = Bundle::load(&opts.bundle)?;
+    let process = bundle
+        .spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::field("process", "missing"))?;
+    let terminal = process.terminal() == Some(true);
+    if terminal && opts.console_socket.is_none() {
+        return Err(Error::Usage(
+            "process.terminal is true: --console-socket is required".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(Error::Usage(
+            "--console-socket given but process.terminal is false".into(),
+        ));
+    }
+    let locked = store.create(id)?;
+    let mut st = ContainerState {
+        id: id.to_string(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: util::rfc3339_now(),
+        owner: String::new(),
+        cgroup: Cgroup::default(),
+        own_pid_ns: false,
+        ready: false,
+        spec: bundle.spec.clone(),
+    };
+    match create_inner(&locked, &mut st, &bundle, &process, opts) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            destroy(&st);
+            let _ = locked.remove();
+            Err(e)
+        }
+    }
+}
+
+fn create_inner(
+    locked: &Locked,
+    st: &mut ContainerState,
+    bundle: &Bundle,
+    process: &Process,
+    opts: &CreateOpts,
+) -> Result<i32> {
+    let spec = &bundle.spec;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::field("linux", "missing"))?;
+    let nss = linux.namespaces().clone().unwrap_or_default();
+
+    // 1. Cgroups: recorded in the state before they exist, so a crash
+    //    anywhere after this point is cleaned up by `delete --force`.
+    st.cgroup = Cgroup::plan(linux.cgroups_path().as_deref(), &st.id)?;
+    st.cgroup.created = st.cgroup.missing_dirs();
+    locked.save(st)?;
+    st.cgroup.create()?;
+    locked.save(st)?;
+    if let Some(r) = linux.resources() {
+        st.cgroup.apply(r)?;
+    }
+
+    // 2. Namespaces: the ones to join are opened now (errors name the field).
+    let mut target = Target {
+        join: Vec::new(),
+        new: CloneFlags::empty(),
+        close: vec![locked.lock_fd()],
+        nondumpable: false,
+    };
+    let mut new_userns = false;
+    let mut new_cgroupns = false;
+    for (i, ns) in nss.iter().enumerate() {
+        let f = ns_flag(ns.typ());
+        match ns.path() {
+            Some(p) => target
+                .join
+                .push((f, open_ns(p, &format!("linux.namespaces[{i}].path"))?)),
+            None if f == CloneFlags::CLONE_NEWCGROUP => new_cgroupns = true,
+            None => {
+                if f == CloneFlags::CLONE_NEWUSER {
+                    new_userns = true;
+                }
+                if f == CloneFlags::CLONE_NEWPID {
+                    st.own_pid_ns = true;
+                }
+                target.new |= f;
+            }
+        }
+    }
+
+    // 3. The console socket, the start socket and the sync channel.
+    let console = match &opts.console_socket {
+        Some(p) => Some(connect_console(p)?),
+        None => None,
+    };
+    let listener = bind_long(&start_sock(&locked.dir))?;
+    let (ours, theirs) = Channel::pair()?;
+    let nlisten = listen_fds();
+    let mut extra_env = Vec::new();
+    if nlisten > 0 {
+        extra_env.push(format!("LISTEN_FDS={nlisten}"));
+        extra_env.push("LISTEN_PID=1".to_string());
+    }
+    let cfg = InitConfig {
+        spec,
+        process,
+        bundle: &bundle.dir,
+        rootfs: &bundle.rootfs,
+        cgroup: &st.cgroup,
+        new_userns,
+        new_cgroupns,
+        console: console.as_ref().map(|c| c.as_raw_fd()),
+        start: Some(listener.as_raw_fd()),
+        extra_fds: nlisten + opts.preserve_fds.max(0),
+        extra_env,
+    };
+
+    // 4. The init process.
+    let pid = spawn::spawn(target, &ours, theirs, |chan| init::create_main(&cfg, chan))?;
+    st.pid = pid.as_raw();
+    st.pid_start = util::proc_start_time(st.pid).map(|s| s.0).unwrap_or(0);
+    locked.save(st)?;
+    drop(listener);
+    drop(console);
+
+    // 5. Cgroup membership and id maps, then let the init go on.
+    st.cgroup.add(st.pid)?;
+    if new_userns {
+        write_id_maps(pid, spec)?;
+    }
+    ours.send(tag::GO, b"")?;
+
+    // 6. Serve the init's requests until it is ready.
+    loop {
+        match ours.recv()? {
+            Some((tag::HOOKS, _)) => {
+                let state = st.hook_state(Status::Creating);
+                if let Some(h) = spec.hooks() {
+                    hooks::run("prestart", h.prestart().as_ref(), &state)?;
+                    hooks::run("createRuntime", h.create_runtime().as_ref(), &state)?;
+                }
+                ours.send(tag::HOOKS_DONE, state.as_bytes())?;
+            }
+            Some((tag::READY, _)) => break,
+            Some((tag::ERROR, msg)) => {
+                return Err(Error::Init(String::from_utf8_lossy(&msg).into_owned()))
+            }
+            Some((t, _)) => {
+                return Err(Error::Init(format!(
+                    "protocol error: unexpected {:?}",
+                    t as char
+                )))
+            }
+            None => return Err(Error::Init("container init exited during setup".into())),
+        }
+    }
+    st.ready = true;
+    locked.save(st)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, st.pid)?;
+    }
+    Ok(st.pid)
+}
+
+/// Kill what a container made and remove its cgroups (not the state dir).
+fn destroy(st: &ContainerState) {
+    if st.pid > 0 && alive(st) {
+        if st.cgroup.is_frozen() {
+            let _ = st.cgroup.freeze(false);
+        }
+        let _ = signal_init(st, Signal::SIGKILL);
+        wait_gone(st, Duration::from_secs(10));
+    }
+    // Without a pid namespace of its own, the init's death does not take
+    // the other processes with it.
+    for _ in 0..100 {
+        let pids = st.cgroup.pids();
+        if pids.is_empty() {
+            break;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Reap the init if it is our child (create failed or run).
+    if st.pid > 0 {
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(st.pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+    }
+    let _ = st.cgroup.destroy();
+}
+
+fn alive(st: &ContainerState) -> bool {
+    matches!(util::proc_start_time(st.pid), Some((s, false)) if s == st.pid_start)
+}
+
+fn wait_gone(st: &ContainerState, max: Duration) {
+    let t = Instant::now();
+    while alive(st) && t.elapsed() < max {
+        // Reap it if it is our child; otherwise just watch /proc.
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(st.pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Signal the init through a pidfd after checking its start time, so a
+/// recycled pid is never signalled.
+fn signal_init(st: &ContainerState, sig: Signal) -> Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, st.pid, 0) };
+    let fd = nix::errno::Errno::result(fd).ctx(|| format!("pidfd_open {}", st.pid))? as i32;
+    // SAFETY: we own the fd the kernel just returned.
+    let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    if !alive(st) {
+        return Err(Error::BadStatus {
+            id: st.id.clone(),
+            status: "stopped".into(),
+            msg: "cannot signal".into(),
+        });
+    }
+    // SAFETY: pidfd_send_signal with a valid pidfd, a signal number and no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    nix::errno::Errno::result(rc).ctx(|| format!("signal {sig} to {}", st.pid))?;
+    Ok(())
+}
+
+/// `start`: release the init blocked in `create`.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let status = st.status_in(&locked.dir);
+    if status != Status::Created {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: "cannot start: the container is not in the created state".into(),
+        });
+    }
+    let sock = start_sock(&locked.dir);
+    let mut conn = connect_long(&sock)
+        .map_err(|e| Error::Init(format!("start: the container init is gone ({e})")))?;
+    use std::io::Write;
+    let mut msg = b"S".to_vec();
+    msg.extend_from_slice(st.hook_state(Status::Created).as_bytes());
+    conn.write_all(&msg).map_err(|e| Error::io(&sock, e))?;
+    // The init closes the connection on execve (it is O_CLOEXEC); anything
+    // it sends first is either a seccomp notify fd or an error.
+    let mut err = Vec::new();
+    loop {
+        let (data, fd) = init::recv_fd(conn.as_raw_fd())?;
+        if let Some(fd) = fd {
+            forward_notify_fd(&st, fd)?;
+        }
+        if data.is_empty() {
+            break;
+        }
+        if data.first() == Some(&b'E') || !err.is_empty() {
+            err.extend_from_slice(&data);
+        }
+    }
+    let _ = conn.read_to_end(&mut err);
+    let _ = std::fs::remove_file(&sock);
+    if !err.is_empty() {
+        let msg = String::from_utf8_lossy(&err[1..]).into_owned();
+        return Err(Error::Init(msg));
+    }
+    if let Some(h) = st.spec.hooks() {
+        hooks::run(
+            "poststart",
+            h.poststart().as_ref(),
+            &st.hook_state(Status::Running),
+        )?;
+    }
+    Ok(())
+}
+
+/// Give a seccomp notify fd to `linux.seccomp.listenerPath`, with the
+/// container process state (runtime-spec "seccomp user notification").
+fn forward_notify_fd(st: &ContainerState, fd: OwnedFd) -> Result<()> {
+    let seccomp = st.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = seccomp.and_then(|s| s.listener_path().clone()) else {
+        return Err(Error::field(
+            "linux.seccomp.listenerPath",
+            "SCMP_ACT_NOTIFY needs a listenerPath",
+        ));
+    };
+    let meta = seccomp
+        .and_then(|s| s.listener_metadata().clone())
+        .unwrap_or_default();
+    let state = serde_json::json!({
+        "ociVersion": st.spec.version(),
+        "fds": ["seccompFd"],
+        "pid": st.pid,
+        "metadata": meta,
+        "state": serde_json::from_str::<serde_json::Value>(&st.hook_state(Status::Running)).unwrap_or_default(),
+    });
+    let s = UnixStream::connect(&path).map_err(|e| {
+        Error::field(
+            "linux.seccomp.listenerPath",
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    init::send_fd(s.as_raw_fd(), fd.as_raw_fd(), state.to_string().as_bytes())
+}
+
+/// `state`: the runc-compatible JSON.
+pub fn state(store: &Store, id: &str) -> Result<serde_json::Value> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    Ok(st.to_json(st.status_in(&locked.dir)))
+}
+
+/// `list`: every container's state.
+pub fn list(store: &Store) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for id in store.list()? {
+        if let Ok(v) = state(store, &id) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// `kill`: send a signal to the init, or with `all` to every process.
+pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let status = st.status_in(&locked.dir);
+    if matches!(status, Status::Stopped | Status::Creating) && !all {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: "container not running".into(),
+        });
+    }
+    if all {
+        let frozen = st.cgroup.is_frozen();
+        for p in st.cgroup.pids() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p), sig);
+        }
+        if frozen && sig == Signal::SIGKILL {
+            st.cgroup.freeze(false)?;
+        }
+        return Ok(());
+    }
+    signal_init(&st, sig)?;
+    if status == Status::Paused && sig == Signal::SIGKILL {
+        st.cgroup.freeze(false)?;
+    }
+    Ok(())
+}
+
+/// `delete`: remove a stopped (or created) container; `force` kills first.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let locked = match store.open(id) {
+        // Like runc: --force on a container that is already gone succeeds,
+        // so engines can call it unconditionally after a failed create.
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
+    let st = match locked.load() {
+        Ok(st) => st,
+        // A create killed before its first state write left only the dir.
+        Err(Error::NotFound(_)) => return locked.remove(),
+        // An unreadable state cannot tell us what to clean; --force still
+        // removes the entry so the id can be reused.
+        Err(_) if force => return locked.remove(),
+        Err(e) => return Err(e),
+    };
+    let status = st.status_in(&locked.dir);
+    if matches!(status, Status::Running | Status::Paused) && !force {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: "cannot delete a running container; stop it first or use --force".into(),
+        });
+    }
+    destroy(&st);
+    let mut res = Ok(());
+    if st.ready {
+        if let Some(h) = st.spec.hooks() {
+            // poststop failures are reported but do not keep the state.
+            res = hooks::run(
+                "poststop",
+                h.poststop().as_ref(),
+                &st.hook_state(Status::Stopped),
+            );
+        }
+    }
+    locked.remove()?;
+    res
+}
+
+/// `pause` / `resume`.
+pub fn pause(store: &Store, id: &str, on: bool) -> Result<()> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let status = st.status_in(&locked.dir);
+    match (on, status) {
+        (true, Status::Running) | (false, Status::Paused) => st.cgroup.freeze(on),
+        _ => Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: if on {
+                "cannot pause: not running".into()
+            } else {
+                "cannot resume: not paused".into()
+            },
+        }),
+    }
+}
+
+/// `ps`: pids of the container's processes.
+pub fn pids(store: &Store, id: &str) -> Result<Vec<i32>> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    Ok(st.cgroup.pids())
+}
+
+/// `events --stats`: one stats document.
+pub fn stats(store: &Store, id: &str) -> Result<serde_json::Value> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let status = st.status_in(&locked.dir);
+    if status == Status::Stopped {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: "no stats for a stopped container".into(),
+        });
+    }
+    Ok(serde_json::json!({"type": "stats", "id": id, "data": st.cgroup.stats()}))
+}
+
+/// Options of `exec`.
+pub struct ExecOpts {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub detach: bool,
+    pub preserve_fds: i32,
+}
+
+/// `exec`: run a new process in a running container. Returns its exit code
+/// (or 0 with `detach`).
+pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
+    let locked = store.open(id)?;
+    let st = locked.load()?;
+    let status = st.status_in(&locked.dir);
+    if !matches!(status, Status::Running | Status::Created) {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: status.to_string(),
+            msg: "cannot exec: the container is not running".into(),
+        });
+    }
+    let terminal = opts.process.terminal() == Some(true);
+    if terminal && opts.console_socket.is_none() {
+        return Err(Error::Usage("a terminal needs --console-socket".into()));
+    }
+    // Join every namespace of the init that differs from ours.
+    let mut target = Target {
+        join: Vec::new(),
+        new: CloneFlags::empty(),
+        close: vec![locked.lock_fd()],
+        nondumpable: true,
+    };
+    let nss = st
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in &nss {
+        let name = ns_proc_name(ns.typ());
+        let theirs = PathBuf::from(format!("/proc/{}/ns/{name}", st.pid));
+        let same = std::fs::metadata(&theirs)
+            .ok()
+            .zip(std::fs::metadata(format!("/proc/self/ns/{name}")).ok())
+            .is_some_and(|(a, b)| {
+                std::os::unix::fs::MetadataExt::ino(&a) == std::os::unix::fs::MetadataExt::ino(&b)
+            });
+        if !same {
+            target.join.push((
+                ns_flag(ns.typ()),
+                open_ns(&theirs, &format!("namespace {name}"))?,
+            ));
+        }
+    }
+    if !alive(&st) {
+        return Err(Error::BadStatus {
+            id: id.into(),
+            status: "stopped".into(),
+            msg: "cannot exec".into(),
+        });
+    }
+    let console = match &opts.console_socket {
+        Some(p) => Some(connect_console(p)?),
+        None => None,
+    };
+    let (ours, theirs) = Channel::pair()?;
+    let cfg = InitConfig {
+        spec: &st.spec,
+        process: &opts.process,
+        bundle: &st.bundle,
+        rootfs: &st.rootfs,
+        cgroup: &st.cgroup,
+        new_userns: false,
+        new_cgroupns: false,
+        console: console.as_ref().map(|c| c.as_raw_fd()),
+        start: None,
+        extra_fds: opts.preserve_fds.max(0),
+        extra_env: Vec::new(),
+    };
+    let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
+    drop(console);
+    let r = (|| {
+        st.cgroup.add(pid.as_raw())?;
+        ours.send(tag::GO, b"")?;
+        match ours.recv()? {
+            None => Ok(()),
+            Some((tag::ERROR, m)) => Err(Error::Init(String::from_utf8_lossy(&m).into_owned())),
+            Some((t, _)) => Err(Error::Init(format!(
+                "protocol error: unexpected {:?}",
+                t as char
+            ))),
+        }
+    })();
+    if let Err(e) = r {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        return Err(e);
+    }
+    drop(locked);
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid.as_raw())?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(wait_forwarding(pid))
+}
+
+/// Wait for a child, forwarding the usual termination signals to it.
+/// Returns its exit code (128 + signal when killed).
+pub fn wait_forwarding(pid: Pid) -> i32 {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 255,
+        }
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 50_000_000,
+        };
+        // SAFETY: sigtimedwait reads the set and timeout we pass; info may be null.
+        let sig = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+        if sig > 0 && sig != libc::SIGCHLD {
+            // SAFETY: kill with a pid and signal number.
+            unsafe { libc::kill(pid.as_raw(), sig) };
+        }
+    }
+}
+
+/// `run`: create + start, then (unless detached) wait and delete.
+pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    // A foreground `run` of a terminal process without --console-socket:
+    // like runc, receive the pty ourselves and copy between it and our stdio.
+    let wants_tty = !detach
+        && opts.console_socket.is_none()
+        && std::fs::read(opts.bundle.join("config.json"))
+            .ok()
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+            .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+            == Some(true);
+    let mut opts = opts.clone();
+    let mut console = None;
+    if wants_tty {
+        if !util::valid_id(id) {
+            return Err(Error::InvalidId(id.to_string()));
+        }
+        let path = store
+            .root()
+            .join(format!(".console-{id}-{}.sock", std::process::id()));
+        let listener = bind_long(&path)?;
+        opts.console_socket = Some(path.clone());
+        console = Some((listener, path));
+    }
+    let created = create(store, id, &opts);
+    let master = match console {
+        Some((listener, path)) => {
+            let _ = std::fs::remove_file(&path);
+            created?;
+            listener.set_nonblocking(true).ok();
+            let got = listener
+                .accept()
+                .map_err(|e| Error::io(&path, e))
+                .and_then(|(c, _)| init::recv_fd(c.as_raw_fd()));
+            match got {
+                Ok((_, Some(fd))) => Some(fd),
+                Ok((_, None)) => {
+                    let _ = delete(store, id, true);
+                    return Err(Error::Init("no pty received from the container".into()));
+                }
+                Err(e) => {
+                    let _ = delete(store, id, true);
+                    return Err(e);
+                }
+            }
+        }
+        None => {
+            created?;
+            None
+        }
+    };
+    let pid = store.open(id)?.load()?.pid;
+    if let Err(e) = start(store, id) {
+        let _ = delete(store, id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = match master {
+        Some(m) => crate::tty::proxy_while(m, || wait_forwarding(Pid::from_raw(pid))),
+        None => wait_forwarding(Pid::from_raw(pid)),
+    };
+    if !keep {
+        delete(store, id, true)?;
+    }
+    Ok(code)
+}

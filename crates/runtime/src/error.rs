@@ -1,0 +1,122 @@
+//! Typed errors of the runtime. Every variant names what failed (a field of
+//! config.json, a file, a container id) so the CLI can print one clear line.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bundle's config.json is missing, unreadable or not valid JSON.
+    #[error("{path}: {msg}")]
+    Config { path: PathBuf, msg: String },
+
+    /// A config.json field holds a value we refuse (named by its JSON path).
+    #[error("config.json: {field}: {msg}")]
+    InvalidField { field: String, msg: String },
+
+    /// A config.json feature that this runtime does not implement.
+    #[error("config.json: {field}: not supported: {msg}")]
+    Unsupported { field: String, msg: String },
+
+    /// A container id that is not acceptable as a directory name.
+    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.'")]
+    InvalidId(String),
+
+    /// `create` for an id that already exists.
+    #[error("container {0:?} already exists")]
+    Exists(String),
+
+    /// Any command on an id that does not exist.
+    #[error("container {0:?} does not exist")]
+    NotFound(String),
+
+    /// An operation not allowed in the container's current status.
+    #[error("container {id:?} is {status}: {msg}")]
+    BadStatus {
+        id: String,
+        status: String,
+        msg: String,
+    },
+
+    /// A command-line argument we refuse.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A step of container setup failed inside the container's init process.
+    #[error("{0}")]
+    Init(String),
+
+    /// A hook failed or timed out.
+    #[error("hooks.{kind}[{index}] ({path}): {msg}")]
+    Hook {
+        kind: &'static str,
+        index: usize,
+        path: PathBuf,
+        msg: String,
+    },
+
+    /// A cgroup operation failed.
+    #[error("cgroup {path}: {msg}")]
+    Cgroup { path: PathBuf, msg: String },
+
+    /// A system call failed; `what` says which step made it.
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Seccomp filter construction or loading failed.
+    #[error("linux.seccomp: {0}")]
+    Seccomp(String),
+}
+
+impl Error {
+    pub fn sys(what: impl Into<String>, source: nix::Error) -> Self {
+        Error::Sys {
+            what: what.into(),
+            source,
+        }
+    }
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    pub fn field(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::InvalidField {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+    pub fn unsupported(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Unsupported {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Attach a step description to a nix result.
+pub trait SysContext<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> SysContext<T> for nix::Result<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::sys(what(), e))
+    }
+}

@@ -1,0 +1,34 @@
+//! Stockade's OCI runtime core.
+//!
+//! The runtime is split into small modules, each owning one concern:
+//!
+//! * [`bundle`]: load and validate `config.json` (every error names its field);
+//! * [`state`]: the per-container state directory under `--root`, with a lock;
+//! * [`cgroups`]: cgroup v1, hybrid and v2 placement and resource limits;
+//! * [`spawn`]: the fork/setns/clone dance that makes the container's pid 1;
+//! * [`init`]: the ordered steps the init process runs inside the container;
+//! * [`rootfs`]: mounts, devices and pivot_root, with in-root path resolution;
+//! * [`seccomp`], [`caps`](mod@capabilities), [`hooks`]: one concern each;
+//! * [`container`]: the lifecycle operations (create, start, kill, delete, ...);
+//! * [`cli`]: the runc-compatible command line.
+//!
+//! The library returns typed [`Error`]s; only [`cli`] prints.
+
+pub mod bundle;
+pub mod capabilities;
+pub mod cgroups;
+pub mod cli;
+pub mod container;
+pub mod devices_bpf;
+pub mod error;
+pub mod hooks;
+pub mod init;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spawn;
+pub mod state;
+pub mod sync;
+pub mod tty;
+pub mod util;
+
+pub use error::{Error, Result};

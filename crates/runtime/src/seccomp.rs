@@ -1,0 +1,130 @@
+//! `linux.seccomp` through libseccomp.
+//!
+//! The filter is built from the config only (no default profile here; the
+//! hardening issue adds one). libseccomp's automatic no_new_privs is turned
+//! off: `process.noNewPrivileges` decides that.
+
+use crate::error::{Error, Result};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
+use std::str::FromStr;
+
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn action(
+    a: &LinuxSeccompAction,
+    errno: Option<u32>,
+    default_errno: Option<u32>,
+) -> Result<ScmpAction> {
+    let n = name(a);
+    let val = match n.as_str() {
+        "SCMP_ACT_ERRNO" => Some(errno.or(default_errno).unwrap_or(libc::EPERM as u32) as i32),
+        "SCMP_ACT_TRACE" => Some(errno.or(default_errno).unwrap_or(libc::EPERM as u32) as i32),
+        _ => None,
+    };
+    ScmpAction::from_str(&n, val).map_err(|e| Error::Seccomp(format!("action {n}: {e}")))
+}
+
+/// Whether the filter has rules that need a listener (SCMP_ACT_NOTIFY).
+pub fn uses_notify(s: &LinuxSeccomp) -> bool {
+    name(&s.default_action()) == "SCMP_ACT_NOTIFY"
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| name(&r.action()) == "SCMP_ACT_NOTIFY")
+}
+
+/// Build the filter context (not loaded).
+pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+    let def = action(&s.default_action(), None, s.default_errno_ret())?;
+    let mut ctx = ScmpFilterContext::new(def).map_err(|e| Error::Seccomp(format!("init: {e}")))?;
+    ctx.set_ctl_nnp(false)
+        .map_err(|e| Error::Seccomp(format!("nnp attr: {e}")))?;
+    for (i, a) in s.architectures().iter().flatten().enumerate() {
+        let n = name(a);
+        let arch = ScmpArch::from_str(&n)
+            .map_err(|e| Error::Seccomp(format!("architectures[{i}] {n}: {e}")))?;
+        ctx.add_arch(arch)
+            .map_err(|e| Error::Seccomp(format!("architectures[{i}] {n}: {e}")))?;
+    }
+    for f in s.flags().iter().flatten() {
+        let n = name(f);
+        let r = match n.as_str() {
+            "SECCOMP_FILTER_FLAG_TSYNC" => ctx.set_ctl_tsync(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => ctx.set_ctl_waitkill(true).map(|_| ()),
+            other => return Err(Error::Seccomp(format!("flags: unknown flag {other}"))),
+        };
+        r.map_err(|e| Error::Seccomp(format!("flags {n}: {e}")))?;
+    }
+    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+        let act = action(&rule.action(), rule.errno_ret(), s.default_errno_ret())?;
+        if act == def {
+            continue; // libseccomp refuses rules equal to the default action
+        }
+        let mut conds = Vec::new();
+        for (j, a) in rule.args().iter().flatten().enumerate() {
+            let opn = name(&a.op());
+            let op = match opn.as_str() {
+                "SCMP_CMP_MASKED_EQ" => ScmpCompareOp::MaskedEqual(a.value()),
+                _ => ScmpCompareOp::from_str(&opn)
+                    .map_err(|e| Error::Seccomp(format!("syscalls[{i}].args[{j}].op: {e}")))?,
+            };
+            let datum = if opn == "SCMP_CMP_MASKED_EQ" {
+                a.value_two().unwrap_or(0)
+            } else {
+                a.value()
+            };
+            conds.push((
+                a.index() as u32,
+                ScmpArgCompare::new(a.index() as u32, op, datum),
+            ));
+        }
+        // libseccomp cannot compare one argument twice in a rule; like runc,
+        // split such rules into one rule per condition.
+        let mut idx: Vec<u32> = conds.iter().map(|c| c.0).collect();
+        idx.sort();
+        let repeated = idx.windows(2).any(|w| w[0] == w[1]);
+        for n in rule.names() {
+            let sc = match ScmpSyscall::from_name(n) {
+                Ok(sc) => sc,
+                Err(_) => continue, // unknown on this kernel/arch: ignored, like runc
+            };
+            let r = if conds.is_empty() {
+                ctx.add_rule(act, sc).map(|_| ())
+            } else if repeated {
+                conds
+                    .iter()
+                    .try_for_each(|c| ctx.add_rule_conditional(act, sc, &[c.1]).map(|_| ()))
+            } else {
+                let cs: Vec<ScmpArgCompare> = conds.iter().map(|c| c.1).collect();
+                ctx.add_rule_conditional(act, sc, &cs).map(|_| ())
+            };
+            r.map_err(|e| Error::Seccomp(format!("syscalls[{i}] {n}: {e}")))?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Load the filter into the calling process. Returns the notify fd when the
+/// filter uses SCMP_ACT_NOTIFY.
+pub fn load(s: &LinuxSeccomp) -> Result<Option<i32>> {
+    let ctx = build(s)?;
+    ctx.load()
+        .map_err(|e| Error::Seccomp(format!("load: {e}")))?;
+    if uses_notify(s) {
+        let fd = ctx
+            .get_notify_fd()
+            .map_err(|e| Error::Seccomp(format!("notify fd: {e}")))?;
+        return Ok(Some(fd));
+    }
+    Ok(None)
+}

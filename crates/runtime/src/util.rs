@@ -1,0 +1,143 @@
+//! Small helpers shared by the other modules.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// RFC 3339 timestamp with nanoseconds in UTC, like Go's `time.RFC3339Nano`.
+pub fn rfc3339_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
+/// Format seconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A container id must be usable as one directory name.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+}
+
+/// Lexically clean an absolute path inside a root ("/a/../b" -> "/b").
+/// Returns `None` when `..` would climb above the root.
+pub fn clean_in_root(path: &Path) -> Option<PathBuf> {
+    let mut out: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                out.pop()?;
+            }
+            Component::Normal(n) => out.push(n),
+        }
+    }
+    let mut p = PathBuf::from("/");
+    for c in out {
+        p.push(c);
+    }
+    Some(p)
+}
+
+/// Start time of a process (field 22 of /proc/<pid>/stat, in clock ticks),
+/// and whether it is a zombie. `None` if the process does not exist.
+pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: split after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((start, *state == "Z" || *state == "X"))
+}
+
+/// Write `data` to `path` atomically (temporary file in the same directory + rename).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Parse a signal given as a number ("9"), a name ("KILL") or "SIGKILL".
+pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok();
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    nix::sys::signal::Signal::from_str(&name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_formats() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("abc-1.2_3+x"));
+        assert!(!valid_id("../x"));
+        assert!(!valid_id(""));
+        assert!(!valid_id(".."));
+    }
+
+    #[test]
+    fn clean() {
+        assert_eq!(
+            clean_in_root(Path::new("/a/../b")),
+            Some(PathBuf::from("/b"))
+        );
+        assert_eq!(clean_in_root(Path::new("/../b")), None);
+    }
+
+    #[test]
+    fn signals() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("term"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("SIGUSR1"), Some(Signal::SIGUSR1));
+        assert_eq!(parse_signal("BOGUS"), None);
+    }
+}
