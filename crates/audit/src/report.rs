@@ -381,12 +381,11 @@ pub fn sarif(report: &AuditReport) -> serde_sarif::sarif::Sarif {
         .tool(Tool::builder().driver(driver).build())
         .results(results)
         .build();
-    let log = Sarif::builder()
+    Sarif::builder()
         .schema(serde_sarif::sarif::SCHEMA_URL)
         .version(json!("2.1.0"))
         .runs(vec![run])
-        .build();
-    log
+        .build()
 }
 
 /// The catalogue as Markdown: docs/rules.md is this output (a test fails when it is stale).

@@ -254,7 +254,7 @@ fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
 /// [`policy::cluster::PodRef`]s), so memory stays flat however many manifests are audited.
 pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport, AuditError> {
     let inputs = collect_inputs(paths)?;
-    let partials = map_parallel(&inputs, |path| audit_one(path, opts))
+    let partials = map_parallel(&inputs, |path: &String| audit_one(path, opts))
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     Ok(combine(partials, opts))
@@ -284,14 +284,14 @@ struct Partial {
     pods: Vec<(ItemCtx, policy::cluster::PodRef)>,
 }
 
-fn audit_one(path: &String, opts: &AuditOptions) -> Result<Partial, AuditError> {
+fn audit_one(path: &str, opts: &AuditOptions) -> Result<Partial, AuditError> {
     match load(path, opts.max_file_size)? {
         Ok(text) => Ok(partial(&read_text(path, &text), &opts.policy)),
         Err(reason) => Ok(Partial {
             objects: 0,
             findings: Vec::new(),
             skipped: Some(Skipped {
-                file: path.clone(),
+                file: path.to_string(),
                 reason,
             }),
             cluster: Vec::new(),
