@@ -43,7 +43,7 @@ trap cleanup EXIT
 "$bin" admission certs --out "$work/tls" >/dev/null
 threads=()
 [[ -n "${SERVER_THREADS:-}" ]] && threads=(--threads "$SERVER_THREADS")
-"${nice_cmd[@]}" "$bin" admission serve --tls-dir "$work/tls" --listen "127.0.0.1:$PORT" --log warn "${threads[@]}" \
+"${nice_cmd[@]}" "$bin" admission serve --tls-dir "$work/tls" --listen "127.0.0.1:$PORT" --log-level warn "${threads[@]}" \
   2>"$work/server.log" &
 pid=$!
 

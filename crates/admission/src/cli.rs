@@ -66,12 +66,13 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub shutdown_grace: u64,
-    /// Log format (one JSON object per line, or text).
+    /// Log output: one JSON object per line, or text. (Not `--log-format`: that is the
+    /// runtime's runc-compatible global option.)
     #[arg(long, value_enum, default_value = "json")]
-    pub log_format: LogFormat,
+    pub log_output: LogFormat,
     /// Log filter (RUST_LOG syntax): `info` logs denials and warnings, `debug` every decision.
     #[arg(long, value_name = "FILTER", default_value = "info")]
-    pub log: String,
+    pub log_level: String,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -124,7 +125,7 @@ pub fn run(args: AdmissionArgs) -> i32 {
 }
 
 fn serve(a: ServeArgs) -> i32 {
-    init_logging(a.log_format, &a.log);
+    init_logging(a.log_output, &a.log_level);
     let config = match &a.config {
         Some(p) => match Config::load(p) {
             Ok(c) => c,

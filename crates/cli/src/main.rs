@@ -91,3 +91,16 @@ fn main() -> ExitCode {
     };
     ExitCode::from(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clap's own consistency checks over the whole command tree: the runtime's global options
+    /// (`--root`, `--log`, `--log-format`, ...) reach every subcommand, so a subcommand option
+    /// with the same name would only fail at run time without this.
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
