@@ -173,7 +173,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                     } else {
                         format!("{}/{}", cwd.trim_end_matches('/'), w)
                     };
-                    if cwd_through_fd(&cwd) {
+                    if crate::paths::cwd_through_fd(&cwd) {
                         out.push(Violation::new(
                             "SKD-ESC-043",
                             ins.field.clone(),
@@ -239,45 +239,6 @@ fn parent_stage(df: &Dockerfile, si: usize, base: &str) -> Option<usize> {
 fn is_root_user(u: &str) -> bool {
     let user = u.split(':').next().unwrap_or("").trim();
     user.is_empty() || user == "root" || user.parse::<u64>() == Ok(0)
-}
-
-/// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` (or `self`,
-/// `thread-self`, a task), where a leaked file descriptor can point outside the container
-/// (CVE-2024-21626). `..` is resolved lexically only before such a prefix: after it, `..` climbs
-/// from wherever the descriptor points.
-pub fn cwd_through_fd(path: &str) -> bool {
-    let mut stack: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => continue,
-            ".." => {
-                stack.pop();
-            }
-            s => stack.push(s),
-        }
-        if proc_fd_prefix(&stack) {
-            return true;
-        }
-    }
-    false
-}
-
-fn proc_fd_prefix(s: &[&str]) -> bool {
-    let is_pid = |p: &str| {
-        p == "self"
-            || p == "thread-self"
-            || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    };
-    if s.len() < 3 || s[0] != "proc" || !is_pid(s[1]) {
-        return false;
-    }
-    // An entry of `fd/` or `cwd` itself is a magic link that can lead anywhere.
-    match s[2] {
-        "fd" => s.len() >= 4,
-        "cwd" => true,
-        "task" => s.len() >= 5 && is_pid(s[3]) && ((s[4] == "fd" && s.len() >= 6) || s[4] == "cwd"),
-        _ => false,
-    }
 }
 
 /// `ARG a=1 b` → [(a, Some(1)), (b, None)].
@@ -1102,7 +1063,7 @@ mod tests {
             "/proc/thread-self/fd/8",
             "//proc//123/fd/4/",
         ] {
-            assert!(cwd_through_fd(p), "{p}");
+            assert!(crate::paths::cwd_through_fd(p), "{p}");
         }
         for p in [
             "/app",
@@ -1111,9 +1072,9 @@ mod tests {
             "/proc/self/fd/../../../app",
             "/proc/self/fd",
         ] {
-            assert!(!cwd_through_fd(p), "{p}");
+            assert!(!crate::paths::cwd_through_fd(p), "{p}");
         }
-        assert!(!cwd_through_fd("/app/proc/self/fd"));
+        assert!(!crate::paths::cwd_through_fd("/app/proc/self/fd"));
     }
 
     #[test]

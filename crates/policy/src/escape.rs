@@ -282,7 +282,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         }
     }
     if let Some(cwd) = &c.cwd {
-        if cwd_through_fd(&cwd.value) {
+        if paths::cwd_through_fd(&cwd.value) {
             push(
                 "SKD-ESC-043",
                 &cwd.field,
@@ -293,26 +293,6 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
             );
         }
     }
-}
-
-/// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` or similar.
-pub fn cwd_through_fd(cwd: &str) -> bool {
-    // Not `paths::normalize`: `..` after a magic link is resolved by the kernel against the
-    // link's target, so `/proc/1/cwd/..` is outside, not `/proc/1`.
-    let mut it = cwd.split('/').filter(|s| !s.is_empty() && *s != ".");
-    if it.next() != Some("proc") {
-        return false;
-    }
-    let pid = it.next().unwrap_or("");
-    let is_pid = pid == "self"
-        || pid == "thread-self"
-        || (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
-    let what = it.next().unwrap_or("");
-    is_pid
-        && matches!(
-            what,
-            "fd" | "cwd" | "root" | "task" | "fdinfo" | "map_files"
-        )
 }
 
 fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
@@ -431,11 +411,11 @@ mod tests {
 
     #[test]
     fn cwd_shapes() {
-        assert!(cwd_through_fd("/proc/self/fd/7"));
-        assert!(cwd_through_fd("/proc/1/cwd/.."));
-        assert!(cwd_through_fd("//proc/./self/fd/8/"));
-        assert!(!cwd_through_fd("/proc"));
-        assert!(!cwd_through_fd("/app/proc/self/fd"));
+        assert!(paths::cwd_through_fd("/proc/self/fd/7"));
+        assert!(paths::cwd_through_fd("/proc/1/cwd/.."));
+        assert!(paths::cwd_through_fd("//proc/./self/fd/8/"));
+        assert!(!paths::cwd_through_fd("/proc"));
+        assert!(!paths::cwd_through_fd("/app/proc/self/fd"));
     }
 
     #[test]

@@ -145,6 +145,45 @@ pub fn sensitive(host_path: &str) -> Option<&'static str> {
     WHOLE_TREE.iter().copied().find(|s| is_at_or_above(s, &p))
 }
 
+/// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` (or `self`,
+/// `thread-self`, a task), where a leaked file descriptor can point outside the container
+/// (CVE-2024-21626). `..` is resolved lexically only before such a prefix: after it, `..` climbs
+/// from wherever the descriptor points.
+pub fn cwd_through_fd(path: &str) -> bool {
+    let mut stack: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => continue,
+            ".." => {
+                stack.pop();
+            }
+            s => stack.push(s),
+        }
+        if proc_fd_prefix(&stack) {
+            return true;
+        }
+    }
+    false
+}
+
+fn proc_fd_prefix(s: &[&str]) -> bool {
+    let is_pid = |p: &str| {
+        p == "self"
+            || p == "thread-self"
+            || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if s.len() < 3 || s[0] != "proc" || !is_pid(s[1]) {
+        return false;
+    }
+    // An entry of `fd/` or `cwd` itself is a magic link that can lead anywhere.
+    match s[2] {
+        "fd" => s.len() >= 4,
+        "cwd" => true,
+        "task" => s.len() >= 5 && is_pid(s[3]) && ((s[4] == "fd" && s.len() >= 6) || s[4] == "cwd"),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
