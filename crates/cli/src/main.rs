@@ -17,7 +17,8 @@ Stockade stops container escapes at the three moments an escape needs a weakness
   declared  `stockade audit` checks Kubernetes manifests, compose files, Dockerfiles and OCI
             configs for escape vectors and the Pod Security Standards.
   started   (runtime) a hardened, runc-compatible OCI runtime.
-  running   (watch) eBPF detection of escape behaviour.
+  running   `stockade watch` detects escape behaviour in any container with eBPF and, with
+            --enforce, blocks it as far as the kernel allows.
 
 Every finding names a rule of one catalogue: `stockade rules` lists them, `stockade explain ID`
 tells what a rule checks, what escape it prevents and how to fix it.";
@@ -55,6 +56,8 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Explain one rule: what it checks, what escape it prevents, how to fix it.
     Explain(rules_cmd::ExplainArgs),
+    /// Watch running containers for escape behaviour (eBPF); --enforce blocks it.
+    Watch(watch::cli::WatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
+        Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "stockade", &mut std::io::stdout());
