@@ -70,6 +70,14 @@ struct {
 	__type(value, u32);
 } enforced_mntns SEC(".maps");
 
+/* cgroup2 ids of containers under enforcement (covers tasks in child namespaces too). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, u32);
+} enforced_cgroups SEC(".maps");
+
 /* So that libbpf-cargo generates Rust mirrors of these types. */
 struct event _event_for_codegen = {};
 
@@ -159,8 +167,11 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
 	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
-	e->reaper_start_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, child_reaper,
-					   start_boottime);
+	/* start of the container's init, when the pid-namespace reaper shares the task's mount
+	 * namespace (not so in a container that shares the host pid namespace: 0 then) */
+	struct task_struct *reaper = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, child_reaper);
+	if (BPF_CORE_READ(reaper, nsproxy, mnt_ns, ns.inum) == e->mntns)
+		e->reaper_start_ns = BPF_CORE_READ(reaper, start_boottime);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
 	cg_names(e, task);
@@ -182,7 +193,8 @@ static __always_inline int runtime_helper(const char *c)
 static __always_inline void submit(struct event *e, struct task_struct *task)
 {
 	if ((kill_mask & (1ULL << (e->kind & 63))) && !runtime_helper(e->comm) &&
-	    bpf_map_lookup_elem(&enforced_mntns, &e->mntns)) {
+	    (bpf_map_lookup_elem(&enforced_mntns, &e->mntns) ||
+	     bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id))) {
 		bpf_send_signal(9);
 		e->verdict = VERDICT_KILLED;
 		stat_inc(3);

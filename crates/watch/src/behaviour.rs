@@ -24,6 +24,46 @@ pub struct HostFacts {
     pub boot_to_real_ns: i128,
     /// The host's capability bounding set: a container holding all of it is privileged.
     pub cap_bnd: u64,
+    /// Clock ticks per second of /proc/<pid>/stat start times.
+    pub clk_tck: u64,
+}
+
+/// Boot-time start (ns) of the oldest process in mount namespace `mntns`: the container's start
+/// when its init is not the reaper of its pid namespace (a container sharing the host's).
+pub fn mntns_start_ns(mntns: u32, clk_tck: u64) -> Option<u64> {
+    let mut best: Option<u64> = None;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .ok()
+            .and_then(|l| ns_inode(&l.to_string_lossy()));
+        if ns != Some(mntns) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        // fields after the comm: state is field 3; starttime is field 22
+        let Some(ticks) = stat[close + 2..]
+            .split(' ')
+            .nth(19)
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let ns_time = ticks * (1_000_000_000 / clk_tck.max(1));
+        best = Some(best.map_or(ns_time, |b: u64| b.min(ns_time)));
+    }
+    best
 }
 
 /// Every rule id `watch` can emit, with its behaviour name, for docs and tests.
@@ -141,10 +181,19 @@ const CAP_SYS_ADMIN: u64 = 1 << 21;
 /// Capabilities 0..=40: what a `privileged` container gets on a 6.x kernel.
 const ALL_CAPS_6X: u64 = (1 << 41) - 1;
 
-fn is_block_device(ev: &RawEvent, path: &str) -> bool {
-    let via_root = format!("/proc/{}/root{}", ev.tgid, path);
-    for p in [via_root.as_str()] {
-        if let Ok(m) = std::fs::metadata(p) {
+fn is_block_device(ev: &RawEvent, path: &str, same_ns: &[u32]) -> bool {
+    // Look the path up in the task's own root, or through another live task of the same mount
+    // namespace when it has exited already.
+    for pid in std::iter::once(&ev.tgid).chain(same_ns) {
+        if *pid != ev.tgid {
+            let ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .ok()
+                .and_then(|l| ns_inode(&l.to_string_lossy()));
+            if ns != Some(ev.mntns) {
+                continue;
+            }
+        }
+        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/root{path}")) {
             return m.file_type().is_block_device();
         }
     }
@@ -162,7 +211,9 @@ fn raw_memory_device(path: &str) -> bool {
 }
 
 /// Classifies one event from a container task. `None`: the event only feeds lineage or is benign.
-pub fn classify(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
+/// `same_ns`: other tasks seen in the event's mount namespace (to resolve paths after the task
+/// exited).
+pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Detection> {
     let a = &ev.args;
     match ev.kind {
         kind::OPEN => {
@@ -175,7 +226,7 @@ pub fn classify(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
                 class::CORE_PATTERN => det("SKD-RUN-003", "core-pattern-write", flags),
                 class::ESCAPE_SYSCTL => det("SKD-RUN-004", "escape-sysctl-write", flags),
                 class::DEVICE => {
-                    if is_block_device(ev, &ev.path) || raw_memory_device(&ev.path) {
+                    if is_block_device(ev, &ev.path, same_ns) || raw_memory_device(&ev.path) {
                         det("SKD-ESC-038", "block-device-access", flags)
                     } else {
                         None
@@ -396,7 +447,9 @@ pub fn classify(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
 
 fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
     let a = &ev.args;
-    let (nlink, ctime_s, ctime_ns, cwd_out) = (a[0], a[1] as i64, a[2] as i64, a[3]);
+    // i_ctime_nsec carries the multigrain "queried" flag in bit 31 (6.13+): mask it off.
+    let (nlink, ctime_s, ctime_ns, cwd_out) =
+        (a[0], a[1] as i64, (a[2] & 0x3fff_ffff) as i64, a[3]);
     let file = ev.path.as_str();
     let args = json!({"filename": file, "file": ev.path2});
     if cwd_out != 0 {
@@ -439,11 +492,22 @@ fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
         return det("SKD-RUN-029", "host-disk-tool", args);
     }
     // Drift: the executable's inode changed after the container's init started.
-    if ev.reaper_start_ns != 0 && ctime_s > 0 {
-        let start_real = ev.reaper_start_ns as i128 + host.boot_to_real_ns;
+    let start = if ev.reaper_start_ns != 0 {
+        Some(ev.reaper_start_ns)
+    } else {
+        mntns_start_ns(ev.mntns, host.clk_tck)
+    };
+    if let (Some(start), true) = (start, ctime_s > 0) {
+        let start_real = start as i128 + host.boot_to_real_ns;
         let ctime = ctime_s as i128 * 1_000_000_000 + ctime_ns as i128;
         if ctime > start_real {
-            return det("SKD-RUN-020", "exec-drift", args);
+            return det(
+                "SKD-RUN-020",
+                "exec-drift",
+                json!({"filename": file, "file": ev.path2,
+                       "file_changed": crate::output::rfc3339(ctime),
+                       "container_started": crate::output::rfc3339(start_real)}),
+            );
         }
     }
     None

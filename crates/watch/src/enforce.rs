@@ -99,9 +99,10 @@ impl Enforcer {
 
     /// Finds or makes the container's cgroup2 directory (moving its processes when it sits in the
     /// root) and attaches the programs. Returns the directory.
-    pub fn add(&mut self, c: &Container, pid: u32) -> Result<PathBuf, String> {
+    pub fn add(&mut self, c: &Container, pid: u32) -> Result<(PathBuf, u64), String> {
         if let Some((dir, _)) = self.attached.get(&key(c)) {
-            return Ok(dir.clone());
+            let id = std::fs::metadata(dir).map(|m| m.ino()).unwrap_or(0);
+            return Ok((dir.clone(), id));
         }
         let lines = cgroup_lines(pid);
         if lines.is_empty() {
@@ -141,7 +142,7 @@ impl Enforcer {
         }
         self.by_cgroup.insert(id, c.clone());
         self.attached.insert(key(c), (dir.clone(), links));
-        Ok(dir)
+        Ok((dir, id))
     }
 
     /// Moves every process of the container's v1 `pids` cgroup (or just `pid`) into `dir`.

@@ -126,6 +126,9 @@ fn scan_containers(attrib: &Attributor, host_mntns: u32) -> Vec<(Container, u32,
     out
 }
 
+/// (tgid, kind, args, path) of a denial, to fold repeats of one refused action.
+type DenialKey = (u32, u32, [u64; 6], String);
+
 struct State {
     args: WatchArgs,
     rules: RulesFile,
@@ -136,6 +139,8 @@ struct State {
     metrics: Arc<Metrics>,
     enforcer: Option<Enforcer>,
     sensor: Option<Sensor>,
+    recent_denials: Vec<(DenialKey, Instant)>,
+    ns_pids: std::collections::HashMap<u32, Vec<u32>>,
 }
 
 impl State {
@@ -147,9 +152,9 @@ impl State {
             return;
         }
         match enf.add(c, pid) {
-            Ok(dir) => {
+            Ok((dir, cgid)) => {
                 if let Some(s) = &self.sensor {
-                    if let Err(e) = s.enforce_mntns(mntns) {
+                    if let Err(e) = s.enforce_mntns(mntns).and_then(|()| s.enforce_cgroup(cgid)) {
                         eprintln!("stockade watch: reactive tier for {}: {e}", c.id);
                     }
                 }
@@ -165,6 +170,40 @@ impl State {
                 );
             }
             Err(e) => eprintln!("stockade watch: cannot enforce on container {}: {e}", c.id),
+        }
+    }
+
+    /// Is this sensor event one that the container's cgroup BPF programs deny (and report)?
+    fn cgroup_bpf_covers(&self, c: &Container, ev: &RawEvent) -> bool {
+        let Some(enf) = &self.enforcer else {
+            return false;
+        };
+        if !enf.is_enforced(c) {
+            return false;
+        }
+        use crate::event::class;
+        match ev.kind {
+            // cgroup/dev denies every block device and all but the standard character devices
+            kind::MKNOD => {
+                let dev = ev.args[1];
+                let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+                let block = ev.args[0] & 0o170000 == 0o060000;
+                block
+                    || !matches!(
+                        (major, minor),
+                        (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 2)
+                    ) && major != 136
+            }
+            kind::SOCKET => true,
+            kind::OPEN => match ev.args[1] {
+                class::CORE_PATTERN => true,
+                class::ESCAPE_SYSCTL => ev.path.starts_with("/proc/sys/kernel/"),
+                class::DEVICE => {
+                    ev.path != "/dev/mem" && ev.path != "/dev/kmem" && ev.path != "/dev/port"
+                }
+                _ => false,
+            },
+            _ => false,
         }
     }
 
@@ -214,9 +253,34 @@ impl State {
                 }
             }
         };
-        let Some(det) = behaviour::classify(&ev, &self.host) else {
+        if self.ns_pids.len() > 10_000 {
+            self.ns_pids.clear();
+        }
+        let pids = self.ns_pids.entry(ev.mntns).or_default();
+        if !pids.contains(&ev.tgid) {
+            if pids.len() >= 8 {
+                pids.remove(1); // keep the first (usually the container's init)
+            }
+            pids.push(ev.tgid);
+        }
+        let same_ns = pids.clone();
+        let Some(det) = behaviour::classify(&ev, &self.host, &same_ns) else {
             return;
         };
+        if !denial && self.cgroup_bpf_covers(&container, &ev) {
+            // The cgroup program denies this action and reports it itself: one record, "denied".
+            return;
+        }
+        if denial {
+            let key = (ev.tgid, ev.kind, ev.args, ev.path.clone());
+            let now = Instant::now();
+            self.recent_denials
+                .retain(|(_, t)| now.duration_since(*t) < Duration::from_secs(1));
+            if self.recent_denials.iter().any(|(k, _)| k == &key) {
+                return;
+            }
+            self.recent_denials.push((key, now));
+        }
         if !self.rules.enabled(det.rule) {
             return;
         }
@@ -356,6 +420,8 @@ pub fn run(args: WatchArgs) -> i32 {
             .find_map(|l| l.strip_prefix("CapBnd:"))
             .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
             .unwrap_or(u64::MAX),
+        // SAFETY: sysconf has no preconditions.
+        clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
     };
 
     let mut sensor = None;
@@ -437,6 +503,8 @@ pub fn run(args: WatchArgs) -> i32 {
         metrics: metrics.clone(),
         enforcer,
         sensor,
+        recent_denials: Vec::new(),
+        ns_pids: std::collections::HashMap::new(),
     };
     if st.enforcer.is_some() {
         for (c, pid, mnt) in scan_containers(&st.attrib, host_mntns) {

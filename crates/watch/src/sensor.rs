@@ -169,6 +169,15 @@ impl Sensor {
         }
     }
 
+    /// Marks a container's cgroup2 directory as enforced (reactive kills apply to its tasks).
+    pub fn enforce_cgroup(&self, id: u64) -> Result<(), String> {
+        self.skel
+            .maps
+            .enforced_cgroups
+            .update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| e.to_string())
+    }
+
     /// Marks a container's mount namespace as enforced (reactive kills apply to it).
     pub fn enforce_mntns(&self, mntns: u32) -> Result<(), String> {
         self.skel
