@@ -552,7 +552,11 @@ impl Watcher {
             .arg(Runc::root())
             .arg("-o")
             .arg(&out)
-            .args(["--format", "json", "--duration", "600"])
+            .args(if extra.contains(&"--format") {
+                &["--duration", "600"][..]
+            } else {
+                &["--format", "json", "--duration", "600"][..]
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -597,7 +601,7 @@ impl Watcher {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
-            .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+            .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
 }
