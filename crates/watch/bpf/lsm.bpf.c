@@ -135,9 +135,12 @@ int BPF_PROG(deny_exec, struct linux_binprm *bprm)
 {
 	struct file *f = bprm->file;
 	struct inode *ino = f->f_inode;
-	/* fileless (memfd, deleted) or from a tmpfs (/tmp, /dev/shm) */
-	int bad = ino->__i_nlink == 0 || ino->i_sb->s_magic == 0x01021994 /* TMPFS_MAGIC */;
-	if (!bad)
+	struct task_struct *task = bpf_get_current_task_btf();
+	/* fileless (memfd, deleted), or from a tmpfs mounted apart from the root (/tmp, /dev/shm) */
+	int fileless = ino->__i_nlink == 0;
+	int tmpfs = ino->i_sb->s_magic == 0x01021994 /* TMPFS_MAGIC */ &&
+		    f->f_path.mnt != task->fs->root.mnt;
+	if (!fileless && !tmpfs)
 		return 0;
 	if (!confined())
 		return 0;

@@ -145,6 +145,29 @@ impl Enforcer {
         Ok((dir, id))
     }
 
+    /// Confines a cgroup2 directory given by the operator (`--cgroup`).
+    pub fn add_dir(&mut self, c: &Container, dir: &Path) -> Result<u64, String> {
+        let f = std::fs::File::open(dir).map_err(|e| format!("open {}: {e}", dir.display()))?;
+        let fd = f.as_raw_fd();
+        let mut links = Vec::new();
+        for p in self.cg.object_mut().progs_mut() {
+            links.push(
+                p.attach_cgroup(fd)
+                    .map_err(|e| format!("attach {:?} to {}: {e}", p.name(), dir.display()))?,
+            );
+        }
+        let id = std::fs::metadata(dir).map(|m| m.ino()).unwrap_or(0);
+        if let Some((lsm, _)) = &self.lsm {
+            lsm.maps
+                .target_cgroups
+                .update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| format!("target_cgroups: {e}"))?;
+        }
+        self.by_cgroup.insert(id, c.clone());
+        self.attached.insert(key(c), (dir.to_path_buf(), links));
+        Ok(id)
+    }
+
     /// Moves every process of the container's v1 `pids` cgroup (or just `pid`) into `dir`.
     fn move_processes(
         &self,

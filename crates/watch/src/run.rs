@@ -506,6 +506,38 @@ pub fn run(args: WatchArgs) -> i32 {
         recent_denials: Vec::new(),
         ns_pids: std::collections::HashMap::new(),
     };
+    for dir in &args.cgroups {
+        let Some(enf) = st.enforcer.as_mut() else {
+            eprintln!("stockade watch: --cgroup {} needs --enforce", dir.display());
+            return 2;
+        };
+        let c = Container {
+            id: format!("cgroup:{}", dir.display()),
+            runtime: "cgroup".into(),
+            pod: None,
+            cgroup_v1_leaf: String::new(),
+        };
+        match enf.add_dir(&c, dir) {
+            Ok(id) => {
+                if let Some(s) = &st.sensor {
+                    let _ = s.enforce_cgroup(id);
+                }
+                eprintln!(
+                    "stockade watch: enforcing on cgroup {}{}",
+                    dir.display(),
+                    if enf.lsm.is_some() {
+                        " (BPF-LSM and cgroup BPF)"
+                    } else {
+                        " (cgroup BPF)"
+                    }
+                );
+            }
+            Err(e) => {
+                eprintln!("stockade watch: --cgroup {}: {e}", dir.display());
+                return 2;
+            }
+        }
+    }
     if st.enforcer.is_some() {
         for (c, pid, mnt) in scan_containers(&st.attrib, host_mntns) {
             st.enforce(&c, pid, mnt);

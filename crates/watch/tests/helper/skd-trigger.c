@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t child_sleeper(void)
@@ -46,6 +48,20 @@ int main(int argc, char **argv)
 	long r = 0;
 	if (!strcmp(t, "fsopen")) {
 		r = syscall(SYS_fsopen, "tmpfs", 0);
+	} else if (!strcmp(t, "fsopen_mount")) {
+		/* the whole new mount API: fsopen, fsconfig, fsmount, move_mount onto ARG */
+		int fs = syscall(SYS_fsopen, "tmpfs", 0);
+		r = fs;
+		if (fs >= 0) {
+			syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0);
+			int m = syscall(SYS_fsmount, fs, 0, 0);
+			r = m;
+			if (m >= 0)
+				r = syscall(SYS_move_mount, m, "", AT_FDCWD, argc > 2 ? argv[2] : "/mnt",
+					    4 /* MOVE_MOUNT_F_EMPTY_PATH */);
+			if (r == 0)
+				umount2(argc > 2 ? argv[2] : "/mnt", MNT_DETACH);
+		}
 	} else if (!strcmp(t, "open_tree")) {
 		r = syscall(SYS_open_tree, AT_FDCWD, "/tmp", 1 /* OPEN_TREE_CLONE */);
 	} else if (!strcmp(t, "ptrace")) {
@@ -107,10 +123,24 @@ int main(int argc, char **argv)
 	} else if (!strcmp(t, "self_exe")) {
 		r = open("/proc/self/exe", O_WRONLY | O_APPEND);
 	} else if (!strcmp(t, "flood")) {
-		/* event flood: N bpf() calls with an invalid command (EINVAL, nothing happens) */
+		/* event flood: N bpf() calls with an invalid command (EINVAL, nothing happens),
+		 * optionally paced to RATE calls per second */
 		long n = argc > 2 ? atol(argv[2]) : 1000000;
-		for (long i = 0; i < n; i++)
+		long rate = argc > 3 ? atol(argv[3]) : 0;
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++) {
+			if (rate > 0 && (i & 63) == 0) {
+				double due = (double)i / rate;
+				for (;;) {
+					clock_gettime(CLOCK_MONOTONIC, &t);
+					double el = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+					if (el >= due)
+						break;
+				}
+			}
 			syscall(SYS_bpf, -1, NULL, 0);
+		}
 		return 0;
 	} else if (!strcmp(t, "noop")) {
 		return 0;
@@ -119,5 +149,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("%s: %ld (%s)\n", t, r, r < 0 ? strerror(errno) : "ok");
-	return 0;
+	return r < 0 ? 1 : 0;
 }
