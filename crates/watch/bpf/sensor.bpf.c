@@ -728,25 +728,83 @@ static __always_inline int cwd_outside(struct task_struct *task)
 	return cwd_ns && own && cwd_ns != own;
 }
 
-static __always_inline int handle_chdir_exit(struct trace_event_raw_sys_exit *ctx)
+/* A file descriptor's mount is in another mount namespace than the task's: a directory fd
+ * leaked from outside (runc's CVE-2024-21626). Checked at sys_enter of chdir/fchdir: sys_exit
+ * tracepoints put every syscall's exit on the slow path and cost more than they tell here. */
+static __always_inline int fd_outside(struct task_struct *task, u32 fd)
 {
-	ENTER_PROLOGUE();
-	if (ctx->ret != 0 || !cwd_outside(task))
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xffff]);
+	if (!f)
+		return 0;
+	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+	if (!vm)
+		return 0;
+	struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	struct mnt_namespace *ns = BPF_CORE_READ(m, mnt_ns);
+	struct mnt_namespace *own = BPF_CORE_READ(task, nsproxy, mnt_ns);
+	return ns && own && ns != own;
+}
+
+static __always_inline int emit_cwd(struct task_struct *task, u64 fd, const char *kpath)
+{
 	struct event *e = reserve(EV_CWD_OUTSIDE, task);
 	if (!e)
 		return 0;
-	struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
-	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(d, d_name.name));
+	e->args[0] = fd;
+	if (kpath)
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), kpath);
 	submit(e, task);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_chdir")
-int tp_exit_chdir(struct trace_event_raw_sys_exit *ctx) { return handle_chdir_exit(ctx); }
+SEC("tracepoint/syscalls/sys_enter_fchdir")
+int tp_fchdir(struct trace_event_raw_sys_enter *ctx)
+{
+	ENTER_PROLOGUE();
+	u32 fd = A(0);
+	if (!fd_outside(task, fd))
+		return 0;
+	return emit_cwd(task, fd, NULL);
+}
 
-SEC("tracepoint/syscalls/sys_exit_fchdir")
-int tp_exit_fchdir(struct trace_event_raw_sys_exit *ctx) { return handle_chdir_exit(ctx); }
+/* chdir("/proc/self/fd/N") or ("/proc/thread-self/fd/N"): resolve N */
+SEC("tracepoint/syscalls/sys_enter_chdir")
+int tp_chdir(struct trace_event_raw_sys_enter *ctx)
+{
+	ENTER_PROLOGUE();
+	char b[48] = {};
+	if (bpf_probe_read_user_str(b, sizeof(b), (const char *)A(0)) < 16)
+		return 0;
+	int i;
+	if (b[0] == '/' && b[1] == 'p' && b[2] == 'r' && b[3] == 'o' && b[4] == 'c' && b[5] == '/' &&
+	    b[6] == 's' && b[7] == 'e' && b[8] == 'l' && b[9] == 'f' && b[10] == '/')
+		i = 11;
+	else if (b[0] == '/' && b[1] == 'p' && b[2] == 'r' && b[3] == 'o' && b[4] == 'c' &&
+		 b[5] == '/' && b[6] == 't' && b[7] == 'h' && b[8] == 'r' && b[12] == '-' &&
+		 b[16] == 'f' && b[17] == '/')
+		i = 18;
+	else
+		return 0;
+	if (!(b[i] == 'f' && b[i + 1] == 'd' && b[i + 2] == '/'))
+		return 0;
+	u32 fd = 0;
+	int j = i + 3, digits = 0;
+	for (int k = 0; k < 6; k++) {
+		char c = b[(j + k) & 47];
+		if (c < '0' || c > '9')
+			break;
+		fd = fd * 10 + (c - '0');
+		digits++;
+	}
+	if (!digits || !fd_outside(task, fd))
+		return 0;
+	return emit_cwd(task, fd, b);
+}
 
 /* ---- exec: lineage, drift, fileless, /tmp, setuid-root, container start ---- */
 

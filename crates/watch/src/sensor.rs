@@ -108,9 +108,20 @@ impl Sensor {
         };
         let mut links = Vec::new();
         let mut attached = Vec::new();
+        // Programs an operator chose not to attach (cost/coverage trade-offs, benchmarks).
+        let skip: Vec<String> = std::env::var("STOCKADE_WATCH_SKIP_PROGRAMS")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             if missing.iter().any(|(n, _)| n == &name) {
+                continue;
+            }
+            if skip.contains(&name) {
+                missing.push((name, "skipped (STOCKADE_WATCH_SKIP_PROGRAMS)".into()));
                 continue;
             }
             match prog.attach() {
