@@ -48,6 +48,10 @@ pub struct WatchArgs {
     /// Extra runc state directory (`runc --root`) used to attribute runc containers; repeatable.
     #[arg(long = "runc-root", value_name = "DIR")]
     pub runc_roots: Vec<PathBuf>,
+    /// Only report on, and enforce on, containers whose id starts with ID; repeatable (default:
+    /// every container).
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
     /// With --enforce: also confine this cgroup2 directory as if it were a container (e.g. a
     /// systemd slice, or a test cgroup); repeatable.
     #[arg(long = "cgroup", value_name = "DIR")]

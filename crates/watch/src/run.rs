@@ -144,7 +144,19 @@ struct State {
 }
 
 impl State {
+    fn selected(&self, c: &Container) -> bool {
+        self.args.containers.is_empty()
+            || self
+                .args
+                .containers
+                .iter()
+                .any(|p| c.id.starts_with(p.as_str()))
+    }
+
     fn enforce(&mut self, c: &Container, pid: u32, mntns: u32) {
+        if !self.selected(c) {
+            return;
+        }
         let Some(enf) = self.enforcer.as_mut() else {
             return;
         };
@@ -232,6 +244,9 @@ impl State {
         } else {
             match self.attrib.attribute(&ev) {
                 Owner::Container(c) => {
+                    if !self.selected(&c) {
+                        return;
+                    }
                     if self.args.enforce {
                         self.enforce(&c, ev.tgid, ev.mntns);
                     }

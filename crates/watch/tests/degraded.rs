@@ -84,7 +84,7 @@ fn missing_btf_keeps_cgroup_enforcement() {
         .env("STOCKADE_BTF_PATH", "/nonexistent/vmlinux")
         .arg("--runc-root")
         .arg(Runc::root())
-        .args(["--enforce", "--duration", "30"])
+        .args(["--enforce", "--duration", "30", "--container", &c.id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -95,7 +95,8 @@ fn runc_enforcement_denies_inside_allows_on_host() {
         return;
     }
     let lp = Loop::new("runc-enf");
-    let w = Watcher::start("runc-enf", &["--enforce"]);
+    // scoped to this test's containers: other containers on the machine are left alone
+    let w = Watcher::start("runc-enf", &["--enforce", "--container", "skw-enf-"]);
     let c = Runc::start("enf", Shape::Privileged, Some(&lp.dev));
     enforce_in(Ctr::Runc(&c), "/dev/skwloop", w, &lp);
 }
@@ -108,8 +109,8 @@ fn podman_enforcement_denies_inside_allows_on_host() {
     }
     let lp = Loop::new("podman-enf");
     podman_env();
-    let w = Watcher::start("podman-enf", &["--enforce"]);
     let c = Podman::start("enf", &["--privileged"]);
+    let w = Watcher::start("podman-enf", &["--enforce", "--container", &c.id]);
     enforce_in(Ctr::Podman(&c), &lp.dev.clone(), w, &lp);
 }
 
@@ -121,7 +122,7 @@ fn enforcement_reaches_containers_started_earlier() {
         return;
     }
     let c = Runc::start("early", Shape::Privileged, None);
-    let mut w = Watcher::start("early", &["--enforce"]);
+    let mut w = Watcher::start("early", &["--enforce", "--container", &c.id]);
     w.wait_log(
         &format!("enforcing on container {}", c.id),
         Duration::from_secs(10),
