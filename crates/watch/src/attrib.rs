@@ -42,7 +42,9 @@ pub struct Attributor {
     runc_roots: Vec<PathBuf>,
     stockade_root: PathBuf,
     host_mntns: u32,
-    cache: HashMap<(String, String, String, u32), Owner>,
+    /// Resolved owners; host verdicts for tasks outside the host mount namespace expire (a
+    /// runc state dir can appear after the container's first event).
+    cache: HashMap<u64, (Owner, Option<std::time::Instant>)>,
 }
 
 fn is_hex_id(s: &str) -> bool {
@@ -87,20 +89,24 @@ impl Attributor {
     }
 
     pub fn attribute(&mut self, ev: &RawEvent) -> Owner {
-        let key = (
-            ev.cg_leaf.clone(),
-            ev.cg_parent.clone(),
-            ev.cg_grand.clone(),
-            ev.mntns,
-        );
-        if let Some(o) = self.cache.get(&key) {
-            return o.clone();
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&ev.cg_leaf, &ev.cg_parent, &ev.cg_grand, ev.mntns).hash(&mut h);
+            h.finish()
+        };
+        if let Some((o, expires)) = self.cache.get(&key) {
+            if expires.is_none_or(|t| t > std::time::Instant::now()) {
+                return o.clone();
+            }
         }
         let owner = self.resolve(&ev.cg_leaf, &ev.cg_parent, &ev.cg_grand, ev.mntns);
-        // A runc container whose state dir is not visible yet may appear later: cache only hits.
-        if owner != Owner::Host || ev.mntns == self.host_mntns {
-            self.cache.insert(key, owner.clone());
+        let expires = (owner == Owner::Host && ev.mntns != self.host_mntns)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_secs(2));
+        if self.cache.len() > 65_536 {
+            self.cache.clear();
         }
+        self.cache.insert(key, (owner.clone(), expires));
         owner
     }
 

@@ -393,13 +393,16 @@ pub fn run(args: WatchArgs) -> i32 {
             .append(true)
             .open(p)
         {
-            Ok(f) => Box::new(std::io::LineWriter::new(f)),
+            Ok(f) => Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
             Err(e) => {
                 eprintln!("stockade watch: --output {}: {e}", p.display());
                 return 2;
             }
         },
-        None => Box::new(std::io::LineWriter::new(std::io::stdout())),
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )),
     };
     let sink = if text {
         Sink::Text(writer)
@@ -611,8 +614,13 @@ pub fn run(args: WatchArgs) -> i32 {
             let _ = rb.consume();
             let batch: Vec<RawEvent> = std::mem::take(&mut *queue.borrow_mut());
             // Safe to use st mutably here: the ring buffer holds only shared borrows of maps.
+            let had_events = !batch.is_empty();
             for ev in batch {
                 st_handle(&mut st, ev);
+            }
+            // one write per batch, not per event; a batch is at most one poll interval old
+            if had_events {
+                let _ = st.sink.flush();
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
