@@ -33,10 +33,11 @@ struct {
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
 
-/* 0 drops, 1 emitted, 2 container syscalls seen, 3 kills */
+/* 0 drops, 1 emitted, 2 container syscalls seen, 3 kills, 4 ring-buffer bytes pending at the
+ * last submit on this CPU */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 5);
 	__type(key, u32);
 	__type(value, u64);
 } stats SEC(".maps");
@@ -202,6 +203,10 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 		stat_inc(3);
 	}
 	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	u32 k = 4;
+	u64 *pending = bpf_map_lookup_elem(&stats, &k);
+	if (pending)
+		*pending = avail;
 	stat_inc(1);
 	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }

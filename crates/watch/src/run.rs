@@ -665,7 +665,8 @@ fn st_handle(st: &mut State, ev: RawEvent) {
 
 fn update_stats(st: &State, m: &Metrics) -> u64 {
     if let Some(s) = &st.sensor {
-        let [drops, emitted, seen, kills] = s.stats();
+        let [drops, emitted, seen, kills, pending] = s.stats();
+        m.ringbuf_pending_bytes.store(pending, Ordering::Relaxed);
         m.drops.store(drops, Ordering::Relaxed);
         m.kernel_events.store(emitted, Ordering::Relaxed);
         m.container_syscalls.store(seen, Ordering::Relaxed);

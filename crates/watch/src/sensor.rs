@@ -157,17 +157,22 @@ impl Sensor {
         Ok(())
     }
 
-    /// Sums the per-CPU counters: (drops, emitted, container syscalls, kills).
-    pub fn stats(&self) -> [u64; 4] {
-        let mut out = [0u64; 4];
+    /// The per-CPU counters: drops, emitted, container syscalls, kills (summed over CPUs) and the
+    /// ring-buffer bytes pending at the last submit (the largest over CPUs).
+    pub fn stats(&self) -> [u64; 5] {
+        let mut out = [0u64; 5];
         for (i, slot) in out.iter_mut().enumerate() {
             let key = (i as u32).to_ne_bytes();
             if let Ok(Some(per_cpu)) = self.skel.maps.stats.lookup_percpu(&key, MapFlags::ANY) {
-                *slot = per_cpu
+                let vals = per_cpu
                     .iter()
                     .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
-                    .map(u64::from_ne_bytes)
-                    .sum();
+                    .map(u64::from_ne_bytes);
+                *slot = if i == 4 {
+                    vals.max().unwrap_or(0)
+                } else {
+                    vals.sum()
+                };
             }
         }
         out
