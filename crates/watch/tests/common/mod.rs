@@ -363,11 +363,12 @@ impl Drop for Runc {
     }
 }
 
-/// Rootful podman with private configuration and storage (engines.md §2).
+/// Rootful podman with private configuration and storage (engines.md §2). The storage is shared
+/// by all test runs (one overlay mount, one image), not per run.
 pub fn podman_env() -> Vec<(String, String)> {
     static ENV: OnceLock<Vec<(String, String)>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let d = scratch().join("podman");
+        let d = std::env::temp_dir().join("skw-podman");
         std::fs::create_dir_all(d.join("tmp")).unwrap();
         std::fs::write(
             d.join("containers.conf"),
