@@ -18,7 +18,8 @@ Stockade stops container escapes at the three moments an escape needs a weakness
             configs for escape vectors and the Pod Security Standards.
   started   `stockade create|start|run|...`: a runc-compatible OCI runtime that podman,
             containerd and Kubernetes RuntimeClass can use in place of runc.
-  running   (watch) eBPF detection of escape behaviour.
+  running   `stockade watch` detects escape behaviour in any container with eBPF and, with
+            --enforce, blocks it as far as the kernel allows.
 
 Every finding names a rule of one catalogue: `stockade rules` lists them, `stockade explain ID`
 tells what a rule checks, what escape it prevents and how to fix it.";
@@ -62,6 +63,8 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Explain one rule: what it checks, what escape it prevents, how to fix it.
     Explain(rules_cmd::ExplainArgs),
+    /// Watch running containers for escape behaviour (eBPF); --enforce blocks it.
+    Watch(watch::cli::WatchArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
+        Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

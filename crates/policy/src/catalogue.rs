@@ -170,6 +170,7 @@ const RULE_FILES: &[(&str, &str)] = &[
     ("k8s.toml", include_str!("../rules/k8s.toml")),
     ("dockerfile.toml", include_str!("../rules/dockerfile.toml")),
     ("input.toml", include_str!("../rules/input.toml")),
+    ("watch.toml", include_str!("../rules/watch.toml")),
 ];
 
 /// The loaded catalogue.

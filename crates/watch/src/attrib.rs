@@ -1,0 +1,248 @@
+//! Attribution: which container (id, runtime, pod) a kernel event belongs to.
+//!
+//! Each event carries the names of the task's cgroup (leaf, parent, grandparent) from the v1
+//! `pids` hierarchy, or from the cgroup2 hierarchy when the task sits in the v1 root, plus its
+//! mount and pid namespace inodes. The names identify the engine:
+//!
+//! | cgroup names                                   | runtime                          |
+//! |------------------------------------------------|----------------------------------|
+//! | `libpod-<id>` / `libpod-<id>.scope`            | podman (libpod)                  |
+//! | `docker-<id>.scope`, or `<id>` under `docker`  | docker                           |
+//! | `<id>` / `cri-containerd-<id>.scope` / `crio-<id>.scope` under `pod<uid>` or `kubepods-*-pod<uid>.slice` | containerd/CRI-O with the pod uid |
+//! | `<id>` with a runc state dir (`--runc-root`, /run/runc, /run/containerd/runc/*) | runc |
+//! | `<id>` with /run/stockade/<id>                  | stockade                          |
+//!
+//! Tasks in the host's mount namespace, or whose cgroups match none of these and whose mount
+//! namespace is no known container's, are host processes (a host daemon in a private mount
+//! namespace). Results are cached per (cgroup names, mount namespace).
+
+use crate::event::RawEvent;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub id: String,
+    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The container's cgroup2 directory, when it has one (used by enforcement).
+    #[serde(skip)]
+    pub cgroup_v1_leaf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Host,
+    Container(Container),
+}
+
+pub struct Attributor {
+    runc_roots: Vec<PathBuf>,
+    stockade_root: PathBuf,
+    host_mntns: u32,
+    /// Resolved owners; host verdicts for tasks outside the host mount namespace expire (a
+    /// runc state dir can appear after the container's first event).
+    cache: HashMap<u64, (Owner, Option<std::time::Instant>)>,
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() >= 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn strip(s: &str, prefix: &str, suffix: &str) -> Option<String> {
+    let rest = s.strip_prefix(prefix)?;
+    Some(rest.strip_suffix(suffix).unwrap_or(rest).to_string())
+}
+
+/// `pod0c5e...` or `kubepods-besteffort-pod0c5e_..._.slice` -> pod uid with dashes.
+fn pod_uid(name: &str) -> Option<String> {
+    let n = name.strip_suffix(".slice").unwrap_or(name);
+    let idx = n.rfind("pod")?;
+    let uid = &n[idx + 3..];
+    if uid.len() < 32 {
+        return None;
+    }
+    Some(uid.replace('_', "-"))
+}
+
+impl Attributor {
+    pub fn new(runc_roots: Vec<PathBuf>, host_mntns: u32) -> Attributor {
+        let mut roots = runc_roots;
+        for d in ["/run/runc", "/run/crun"] {
+            roots.push(PathBuf::from(d));
+        }
+        if let Ok(rd) = std::fs::read_dir("/run/containerd/runc") {
+            for e in rd.flatten() {
+                roots.push(e.path());
+            }
+        }
+        Attributor {
+            runc_roots: roots,
+            stockade_root: std::env::var_os("STOCKADE_STATE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/run/stockade")),
+            host_mntns,
+            cache: HashMap::new(),
+        }
+    }
+
+    pub fn attribute(&mut self, ev: &RawEvent) -> Owner {
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&ev.cg_leaf, &ev.cg_parent, &ev.cg_grand, ev.mntns).hash(&mut h);
+            h.finish()
+        };
+        if let Some((o, expires)) = self.cache.get(&key) {
+            if expires.is_none_or(|t| t > std::time::Instant::now()) {
+                return o.clone();
+            }
+        }
+        let owner = self.resolve(&ev.cg_leaf, &ev.cg_parent, &ev.cg_grand, ev.mntns);
+        let expires = (owner == Owner::Host && ev.mntns != self.host_mntns)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_secs(2));
+        if self.cache.len() > 65_536 {
+            self.cache.clear();
+        }
+        self.cache.insert(key, (owner.clone(), expires));
+        owner
+    }
+
+    fn state_dir_has(&self, root: &Path, id: &str) -> bool {
+        !id.is_empty() && !id.contains('/') && root.join(id).join("state.json").is_file()
+    }
+
+    /// Resolves cgroup names to an owner.
+    pub fn resolve(&self, leaf: &str, parent: &str, grand: &str, mntns: u32) -> Owner {
+        let c = |id: String, runtime: &str, pod: Option<String>| {
+            Owner::Container(Container {
+                id,
+                runtime: runtime.to_string(),
+                pod,
+                cgroup_v1_leaf: leaf.to_string(),
+            })
+        };
+        if leaf.starts_with("libpod-conmon-") {
+            return Owner::Host;
+        }
+        if let Some(id) = strip(leaf, "libpod-", ".scope") {
+            return c(id, "podman", None);
+        }
+        if let Some(id) = strip(leaf, "docker-", ".scope") {
+            return c(id, "docker", None);
+        }
+        if parent == "docker" && is_hex_id(leaf) {
+            return c(leaf.to_string(), "docker", None);
+        }
+        for (prefix, rt) in [("cri-containerd-", "containerd"), ("crio-", "cri-o")] {
+            if let Some(id) = strip(leaf, prefix, ".scope") {
+                if !id.starts_with("conmon") {
+                    return c(id, rt, pod_uid(parent));
+                }
+            }
+        }
+        if (parent.starts_with("pod") || parent.contains("-pod"))
+            && (grand.starts_with("kubepods") || grand == "besteffort" || grand == "burstable")
+            || grand.starts_with("kubepods") && parent.starts_with("pod")
+        {
+            if let Some(uid) = pod_uid(parent) {
+                return c(leaf.to_string(), "containerd", Some(uid));
+            }
+        }
+        if self.state_dir_has(&self.stockade_root, leaf) {
+            return c(leaf.to_string(), "stockade", None);
+        }
+        for root in &self.runc_roots {
+            if self.state_dir_has(root, leaf) {
+                return c(leaf.to_string(), "runc", None);
+            }
+        }
+        if mntns == self.host_mntns {
+            return Owner::Host;
+        }
+        // Namespace fallback: a runc container whose cgroup is not named after it
+        // (cgroupsPath set), found through the init pid in the state dirs.
+        for root in self
+            .runc_roots
+            .iter()
+            .chain(std::iter::once(&self.stockade_root))
+        {
+            let Ok(rd) = std::fs::read_dir(root) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let Ok(text) = std::fs::read_to_string(e.path().join("state.json")) else {
+                    continue;
+                };
+                let Some(pid) = init_pid(&text) else { continue };
+                let ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                    .ok()
+                    .and_then(|l| crate::behaviour::ns_inode(&l.to_string_lossy()));
+                if ns == Some(mntns) {
+                    let rt = if root == &self.stockade_root {
+                        "stockade"
+                    } else {
+                        "runc"
+                    };
+                    return c(e.file_name().to_string_lossy().into_owned(), rt, None);
+                }
+            }
+        }
+        Owner::Host
+    }
+}
+
+fn init_pid(state_json: &str) -> Option<u32> {
+    let v: serde_json::Value = serde_json::from_str(state_json).ok()?;
+    v.get("init_process_pid")
+        .or_else(|| v.get("pid"))
+        .and_then(|p| p.as_u64())
+        .map(|p| p as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(leaf: &str, parent: &str, grand: &str) -> Owner {
+        Attributor::new(vec![], 1).resolve(leaf, parent, grand, 2)
+    }
+
+    #[test]
+    fn engines_from_cgroup_names() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let Owner::Container(c) = owner(&format!("libpod-{id}"), "libpod_parent", "") else {
+            panic!()
+        };
+        assert_eq!((c.id.as_str(), c.runtime.as_str()), (id, "podman"));
+        let Owner::Container(c) = owner(&format!("docker-{id}.scope"), "system.slice", "") else {
+            panic!()
+        };
+        assert_eq!(c.runtime, "docker");
+        let Owner::Container(c) =
+            owner(id, "pod7f0c5e2a-1111-2222-3333-444455556666", "besteffort")
+        else {
+            panic!()
+        };
+        assert_eq!(c.runtime, "containerd");
+        assert_eq!(
+            c.pod.as_deref(),
+            Some("7f0c5e2a-1111-2222-3333-444455556666")
+        );
+        let Owner::Container(c) = owner(
+            &format!("cri-containerd-{id}.scope"),
+            "kubepods-burstable-pod7f0c5e2a_1111_2222_3333_444455556666.slice",
+            "kubepods-burstable.slice",
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            c.pod.as_deref(),
+            Some("7f0c5e2a-1111-2222-3333-444455556666")
+        );
+        assert_eq!(owner("libpod-conmon-abc", "", ""), Owner::Host);
+        assert_eq!(owner("session-1.scope", "user.slice", ""), Owner::Host);
+    }
+}

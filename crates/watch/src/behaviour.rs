@@ -1,0 +1,556 @@
+//! Behaviour rules: which catalogue rule a kernel event is the running form of.
+//!
+//! The kernel side only pre-filters (container tasks, path classes, flags); the decision and the
+//! rule id are made here, so every id lives in the shared catalogue (`crates/policy/rules/`).
+
+use crate::event::{class, kind, RawEvent};
+use serde_json::{json, Value};
+use std::os::unix::fs::FileTypeExt;
+
+/// A behaviour the sensor recognised, before attribution and output.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub rule: &'static str,
+    /// Short machine name of the behaviour (stable, part of the output schema).
+    pub behaviour: &'static str,
+    pub args: Value,
+}
+
+/// Facts about the host the classification needs.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    pub pidns: u32,
+    /// CLOCK_REALTIME - CLOCK_BOOTTIME, in ns.
+    pub boot_to_real_ns: i128,
+    /// The host's capability bounding set: a container holding all of it is privileged.
+    pub cap_bnd: u64,
+    /// Clock ticks per second of /proc/<pid>/stat start times.
+    pub clk_tck: u64,
+}
+
+/// Boot-time start (ns) of the oldest process in mount namespace `mntns`: the container's start
+/// when its init is not the reaper of its pid namespace (a container sharing the host's).
+pub fn mntns_start_ns(mntns: u32, clk_tck: u64) -> Option<u64> {
+    let mut best: Option<u64> = None;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .ok()
+            .and_then(|l| ns_inode(&l.to_string_lossy()));
+        if ns != Some(mntns) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        // fields after the comm: state is field 3; starttime is field 22
+        let Some(ticks) = stat[close + 2..]
+            .split(' ')
+            .nth(19)
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let ns_time = ticks * (1_000_000_000 / clk_tck.max(1));
+        best = Some(best.map_or(ns_time, |b: u64| b.min(ns_time)));
+    }
+    best
+}
+
+/// Every rule id `watch` can emit, with its behaviour name, for docs and tests.
+pub const RULES: &[(&str, &str)] = &[
+    ("SKD-RUN-001", "cgroup-release-agent-write"),
+    ("SKD-RUN-002", "cgroup-notify-on-release-write"),
+    ("SKD-RUN-003", "core-pattern-write"),
+    ("SKD-RUN-004", "escape-sysctl-write"),
+    ("SKD-RUN-005", "mount"),
+    ("SKD-RUN-006", "new-mount-api"),
+    ("SKD-RUN-007", "mknod-device"),
+    ("SKD-RUN-008", "setns"),
+    ("SKD-RUN-009", "user-namespace"),
+    ("SKD-RUN-010", "ptrace"),
+    ("SKD-RUN-011", "process-memory-write"),
+    ("SKD-RUN-012", "foreign-proc-access"),
+    ("SKD-RUN-013", "kernel-module-load"),
+    ("SKD-RUN-014", "rare-socket-family"),
+    ("SKD-RUN-015", "bpf"),
+    ("SKD-RUN-016", "perf-event-open"),
+    ("SKD-RUN-017", "open-by-handle-at"),
+    ("SKD-RUN-018", "userfaultfd"),
+    ("SKD-RUN-019", "io-uring"),
+    ("SKD-RUN-020", "exec-drift"),
+    ("SKD-RUN-021", "exec-fileless"),
+    ("SKD-RUN-022", "exec-from-tmp"),
+    ("SKD-RUN-023", "runtime-binary-write"),
+    ("SKD-RUN-024", "kubernetes-credential-read"),
+    ("SKD-RUN-025", "sensitive-link"),
+    ("SKD-RUN-026", "setuid-bit"),
+    ("SKD-RUN-027", "credential-to-root"),
+    ("SKD-RUN-028", "kernel-recon"),
+    ("SKD-RUN-029", "host-disk-tool"),
+    ("SKD-ESC-001", "privileged-start"),
+    ("SKD-ESC-010", "sys-admin-start"),
+    ("SKD-ESC-020", "engine-socket-connect"),
+    ("SKD-ESC-038", "block-device-access"),
+    ("SKD-ESC-043", "cwd-outside-root"),
+];
+
+fn det(rule: &'static str, behaviour: &'static str, args: Value) -> Option<Detection> {
+    Some(Detection {
+        rule,
+        behaviour,
+        args,
+    })
+}
+
+/// Engine API sockets (basename) whose connection from a container is SKD-ESC-020.
+pub const ENGINE_SOCKETS: &[&str] = &[
+    "docker.sock",
+    "containerd.sock",
+    "crio.sock",
+    "podman.sock",
+    "dockershim.sock",
+    "cri-dockerd.sock",
+    "stockade.sock",
+];
+
+/// Targets of symlinks or hardlinks that make a link an attack on a sensitive file.
+pub const SENSITIVE_LINK_TARGETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/passwd",
+    "/etc/kubernetes",
+    "/var/lib/kubelet",
+    "/var/run/secrets",
+    "/run/secrets",
+    "/root/.ssh",
+    "/proc/1/root",
+    "/var/run/docker.sock",
+    "/run/containerd",
+    "/proc/sys/kernel/core_pattern",
+    "/sys/kernel/uevent_helper",
+];
+
+const VIRTUAL_FS: &[&str] = &[
+    "tmpfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "mqueue",
+    "overlay",
+    "bind",
+    "none",
+    "shm",
+    "devtmpfs",
+    "fusectl",
+    "tracefs",
+    "debugfs",
+    "securityfs",
+    "bpf",
+    "hugetlbfs",
+    "binfmt_misc",
+    "ramfs",
+    "nsfs",
+    "pstore",
+    "configfs",
+];
+
+/// Exe basenames of host-disk tools whose run in a container is SKD-RUN-029.
+const DISK_TOOLS: &[&str] = &[
+    "debugfs",
+    "fdisk",
+    "sfdisk",
+    "dd_rescue",
+    "e2fsck",
+    "xfs_db",
+];
+
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+/// Capabilities 0..=40: what a `privileged` container gets on a 6.x kernel.
+const ALL_CAPS_6X: u64 = (1 << 41) - 1;
+
+fn is_block_device(ev: &RawEvent, path: &str, same_ns: &[u32]) -> bool {
+    // Look the path up in the task's own root, or through another live task of the same mount
+    // namespace when it has exited already.
+    for pid in std::iter::once(&ev.tgid).chain(same_ns) {
+        if *pid != ev.tgid {
+            let ns = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .ok()
+                .and_then(|l| ns_inode(&l.to_string_lossy()));
+            if ns != Some(ev.mntns) {
+                continue;
+            }
+        }
+        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/root{path}")) {
+            return m.file_type().is_block_device();
+        }
+    }
+    // The task is gone: judge by name.
+    let base = path.trim_start_matches("/dev/");
+    [
+        "loop", "sd", "vd", "nvme", "xvd", "hd", "dm-", "md", "mmcblk", "nbd", "sr",
+    ]
+    .iter()
+    .any(|p| base.starts_with(p))
+}
+
+fn raw_memory_device(path: &str) -> bool {
+    matches!(path, "/dev/mem" | "/dev/kmem" | "/dev/port")
+}
+
+/// Classifies one event from a container task. `None`: the event only feeds lineage or is benign.
+/// `same_ns`: other tasks seen in the event's mount namespace (to resolve paths after the task
+/// exited).
+pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Detection> {
+    let a = &ev.args;
+    match ev.kind {
+        kind::OPEN => {
+            let flags = json!({"path": ev.path, "flags": format!("{:#o}", a[0])});
+            match a[1] {
+                class::RELEASE_AGENT => det("SKD-RUN-001", "cgroup-release-agent-write", flags),
+                class::NOTIFY_ON_RELEASE => {
+                    det("SKD-RUN-002", "cgroup-notify-on-release-write", flags)
+                }
+                class::CORE_PATTERN => det("SKD-RUN-003", "core-pattern-write", flags),
+                class::ESCAPE_SYSCTL => det("SKD-RUN-004", "escape-sysctl-write", flags),
+                class::DEVICE => {
+                    if is_block_device(ev, &ev.path, same_ns) || raw_memory_device(&ev.path) {
+                        det("SKD-ESC-038", "block-device-access", flags)
+                    } else {
+                        None
+                    }
+                }
+                class::PROC_MEM => det(
+                    "SKD-RUN-011",
+                    "process-memory-write",
+                    json!({"path": ev.path, "flags": format!("{:#o}", a[0]), "target_pid": a[2]}),
+                ),
+                class::PROC_FOREIGN => {
+                    // Only a process outside the container's pid namespace is foreign. A container
+                    // with its own pid namespace sees only its own processes in its /proc.
+                    if ev.pidns != host.pidns {
+                        return None;
+                    }
+                    let target = a[2] as u32;
+                    if target == ev.tgid {
+                        return None;
+                    }
+                    let target_mnt = std::fs::read_link(format!("/proc/{target}/ns/mnt"))
+                        .ok()
+                        .and_then(|l| ns_inode(&l.to_string_lossy()));
+                    if target_mnt == Some(ev.mntns) {
+                        return None;
+                    }
+                    det(
+                        "SKD-RUN-012",
+                        "foreign-proc-access",
+                        json!({"path": ev.path, "target_pid": target}),
+                    )
+                }
+                class::SELF_EXE => det("SKD-RUN-023", "runtime-binary-write", flags),
+                class::K8S_CREDS => det("SKD-RUN-024", "kubernetes-credential-read", flags),
+                class::RECON => det("SKD-RUN-028", "kernel-recon", flags),
+                _ => None,
+            }
+        }
+        kind::MOUNT => {
+            // Propagation-only changes (`unshare -m` makes / private) create no mount.
+            const PROPAGATION: u64 = (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20);
+            if a[0] & PROPAGATION != 0 && a[0] & 0x1000 == 0 {
+                return None;
+            }
+            let args = json!({"source": ev.path2, "target": ev.path, "fstype": ev.path3,
+                              "flags": format!("{:#x}", a[0])});
+            let fstype = ev.path3.as_str();
+            if ev.path2.starts_with("/dev/") && !VIRTUAL_FS.contains(&fstype) && a[0] & 0x1000 == 0
+            /* MS_BIND */
+            {
+                det("SKD-ESC-038", "block-device-access", args)
+            } else {
+                det("SKD-RUN-005", "mount", args)
+            }
+        }
+        kind::NEWMOUNT => {
+            let call = match a[0] {
+                1 => "fsopen",
+                2 => "open_tree",
+                _ => "fspick",
+            };
+            det(
+                "SKD-RUN-006",
+                "new-mount-api",
+                json!({"syscall": call, "path_or_fstype": ev.path}),
+            )
+        }
+        kind::MKNOD => {
+            let mode = a[0] as u32;
+            let dev = a[1];
+            let (major, minor) = (
+                ((dev >> 8) & 0xfff) as u32,
+                ((dev & 0xff) | ((dev >> 12) & 0xfff00)) as u32,
+            );
+            let t = if mode & 0o170000 == 0o060000 {
+                "block"
+            } else {
+                "char"
+            };
+            det(
+                "SKD-RUN-007",
+                "mknod-device",
+                json!({"path": ev.path, "type": t, "major": major, "minor": minor}),
+            )
+        }
+        kind::SETNS => det(
+            "SKD-RUN-008",
+            "setns",
+            json!({"fd": a[0] as i32, "nstype": format!("{:#x}", a[1])}),
+        ),
+        kind::USERNS => det(
+            "SKD-RUN-009",
+            "user-namespace",
+            json!({"flags": format!("{:#x}", a[0])}),
+        ),
+        kind::PTRACE => det(
+            "SKD-RUN-010",
+            "ptrace",
+            json!({"request": a[0], "target_pid": a[1] as i32}),
+        ),
+        kind::PVM_WRITEV => det(
+            "SKD-RUN-011",
+            "process-memory-write",
+            json!({"syscall": "process_vm_writev", "target_pid": a[0] as i32}),
+        ),
+        kind::MODULE => det("SKD-RUN-013", "kernel-module-load", json!({})),
+        kind::SOCKET => det(
+            "SKD-RUN-014",
+            "rare-socket-family",
+            json!({"family": a[0], "type": a[1], "protocol": a[2]}),
+        ),
+        kind::BPF => det("SKD-RUN-015", "bpf", json!({"cmd": a[0]})),
+        kind::PERF => det(
+            "SKD-RUN-016",
+            "perf-event-open",
+            json!({"pid": a[1] as i32, "cpu": a[2] as i32}),
+        ),
+        kind::OPEN_BY_HANDLE => det(
+            "SKD-RUN-017",
+            "open-by-handle-at",
+            json!({"mount_fd": a[0] as i32}),
+        ),
+        kind::USERFAULTFD => det(
+            "SKD-RUN-018",
+            "userfaultfd",
+            json!({"flags": format!("{:#x}", a[0])}),
+        ),
+        kind::IO_URING => det("SKD-RUN-019", "io-uring", json!({"entries": a[0]})),
+        kind::CONNECT => {
+            let base = ev.path.rsplit('/').next().unwrap_or("");
+            if ENGINE_SOCKETS.contains(&base) {
+                det(
+                    "SKD-ESC-020",
+                    "engine-socket-connect",
+                    json!({"socket": ev.path}),
+                )
+            } else {
+                None
+            }
+        }
+        kind::LINK => {
+            let target = ev.path.as_str();
+            let sensitive = SENSITIVE_LINK_TARGETS
+                .iter()
+                .any(|s| target == *s || target.starts_with(&format!("{s}/")));
+            if sensitive {
+                det(
+                    "SKD-RUN-025",
+                    "sensitive-link",
+                    json!({"target": target, "link": ev.path2,
+                           "type": if a[0] == 1 { "symlink" } else { "hardlink" }}),
+                )
+            } else {
+                None
+            }
+        }
+        kind::CHMOD => det(
+            "SKD-RUN-026",
+            "setuid-bit",
+            json!({"path": ev.path, "mode": format!("{:#o}", a[0] & 0o7777)}),
+        ),
+        kind::SETUID => det(
+            "SKD-RUN-027",
+            "credential-to-root",
+            json!({"syscall": match a[0] { 1 => "setuid", 2 => "setreuid", _ => "setresuid" },
+                   "uid": ev.uid, "euid": ev.euid}),
+        ),
+        kind::CWD_OUTSIDE => det(
+            "SKD-ESC-043",
+            "cwd-outside-root",
+            json!({"cwd_name": ev.path}),
+        ),
+        kind::EXEC => classify_exec(ev, host),
+        kind::DENY_DEV => {
+            let t = if a[0] == 1 { "block" } else { "char" };
+            let access = a[2] >> 32;
+            let rule = if access & 1 != 0 {
+                ("SKD-RUN-007", "mknod-device")
+            } else {
+                ("SKD-ESC-038", "block-device-access")
+            };
+            det(
+                rule.0,
+                rule.1,
+                json!({"type": t, "major": a[1], "minor": a[2] & 0xffff_ffff,
+                       "access": access, "by": "cgroup/dev"}),
+            )
+        }
+        kind::DENY_SYSCTL => {
+            let rule = if ev.path == "kernel/core_pattern" {
+                ("SKD-RUN-003", "core-pattern-write")
+            } else {
+                ("SKD-RUN-004", "escape-sysctl-write")
+            };
+            det(
+                rule.0,
+                rule.1,
+                json!({"sysctl": ev.path, "by": "cgroup/sysctl"}),
+            )
+        }
+        kind::DENY_SOCKET => det(
+            "SKD-RUN-014",
+            "rare-socket-family",
+            json!({"family": a[0], "type": a[1], "by": "cgroup/sock_create"}),
+        ),
+        kind::DENY_LSM => {
+            let (rule, b) = match a[0] {
+                1 | 2 => ("SKD-RUN-005", "mount"),
+                3 => ("SKD-RUN-001", "cgroup-release-agent-write"),
+                4 => ("SKD-RUN-010", "ptrace"),
+                _ => ("SKD-RUN-022", "exec-from-tmp"),
+            };
+            det(rule, b, json!({"name": ev.path, "by": "bpf-lsm"}))
+        }
+        _ => None,
+    }
+}
+
+fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
+    let a = &ev.args;
+    // i_ctime_nsec carries the multigrain "queried" flag in bit 31 (6.13+): mask it off.
+    let (nlink, ctime_s, ctime_ns, cwd_out) =
+        (a[0], a[1] as i64, (a[2] & 0x3fff_ffff) as i64, a[3]);
+    let file = ev.path.as_str();
+    let args = json!({"filename": file, "file": ev.path2});
+    if cwd_out != 0 {
+        return det("SKD-ESC-043", "cwd-outside-root", args);
+    }
+    if ev.vpid == 1 {
+        // The container's init: the moment the workload starts.
+        let all = ALL_CAPS_6X & host.cap_bnd;
+        if all != 0 && ev.cap_eff & all == all {
+            return det(
+                "SKD-ESC-001",
+                "privileged-start",
+                json!({"filename": file, "cap_eff": format!("{:#x}", ev.cap_eff)}),
+            );
+        }
+        if ev.cap_eff & CAP_SYS_ADMIN != 0 {
+            return det(
+                "SKD-ESC-010",
+                "sys-admin-start",
+                json!({"filename": file, "cap_eff": format!("{:#x}", ev.cap_eff)}),
+            );
+        }
+        return None;
+    }
+    if nlink == 0 || ev.path2.starts_with("memfd:") {
+        return det("SKD-RUN-021", "exec-fileless", args);
+    }
+    if file.starts_with("/tmp/") || file.starts_with("/dev/shm/") || file.starts_with("/var/tmp/") {
+        return det("SKD-RUN-022", "exec-from-tmp", args);
+    }
+    if ev.euid == 0 && ev.uid != 0 {
+        return det(
+            "SKD-RUN-027",
+            "credential-to-root",
+            json!({"filename": file, "uid": ev.uid, "euid": ev.euid}),
+        );
+    }
+    let base = file.rsplit('/').next().unwrap_or(file);
+    if DISK_TOOLS.contains(&base) {
+        return det("SKD-RUN-029", "host-disk-tool", args);
+    }
+    // Drift: the executable's inode changed after the container's init started.
+    let start = if ev.reaper_start_ns != 0 {
+        Some(ev.reaper_start_ns)
+    } else {
+        mntns_start_ns(ev.mntns, host.clk_tck)
+    };
+    if let (Some(start), true) = (start, ctime_s > 0) {
+        let start_real = start as i128 + host.boot_to_real_ns;
+        let ctime = ctime_s as i128 * 1_000_000_000 + ctime_ns as i128;
+        if ctime > start_real {
+            return det(
+                "SKD-RUN-020",
+                "exec-drift",
+                json!({"filename": file, "file": ev.path2,
+                       "file_changed": crate::output::rfc3339(ctime),
+                       "container_started": crate::output::rfc3339(start_real)}),
+            );
+        }
+    }
+    None
+}
+
+/// Parses `mnt:[4026531840]` into the inode number.
+pub fn ns_inode(link: &str) -> Option<u32> {
+    let start = link.find('[')? + 1;
+    let end = link.find(']')?;
+    link.get(start..end)?.parse().ok()
+}
+
+/// Is this comm a container runtime's own helper (whose set-up mounts and namespace calls are
+/// the container being built, not a workload)?
+pub fn is_runtime_helper(comm: &str) -> bool {
+    comm.starts_with("runc:[")
+        || matches!(
+            comm,
+            "runc" | "crun" | "youki" | "conmon" | "runc-init" | "stockade"
+        )
+        || comm.starts_with("stockade:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_watch_rule_is_in_the_catalogue_as_a_running_rule() {
+        for (id, _) in RULES {
+            let r = policy::catalogue::catalogue()
+                .find(id)
+                .unwrap_or_else(|| panic!("{id} missing from the catalogue"));
+            assert!(
+                r.moments.contains(&policy::catalogue::Moment::Running),
+                "{id} lacks moment running"
+            );
+        }
+    }
+
+    #[test]
+    fn ns_inode_parses() {
+        assert_eq!(ns_inode("mnt:[4026531840]"), Some(4026531840));
+        assert_eq!(ns_inode("garbage"), None);
+    }
+}

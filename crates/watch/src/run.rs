@@ -1,0 +1,697 @@
+//! The `stockade watch` main loop.
+
+use crate::attrib::{Attributor, Container, Owner};
+use crate::behaviour::{self, HostFacts};
+use crate::cli::{OutputFormat, WatchArgs};
+use crate::config::RulesFile;
+use crate::enforce::Enforcer;
+use crate::event::{kind, KernelVerdict, RawEvent};
+use crate::metrics::{self, Metrics};
+use crate::output::{self, Namespaces, ProcessOut, Record, Sink, Verdict};
+use crate::probe::{Probe, Tier};
+use crate::proctree::ProcTree;
+use crate::sensor::Sensor;
+use libbpf_rs::RingBufferBuilder;
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Event kinds the reactive tier kills in enforced containers: actions with no cgroup-BPF
+/// control and no legitimate use inside a workload container.
+const KILL_KINDS: &[u32] = &[
+    kind::MOUNT,
+    kind::NEWMOUNT,
+    kind::SETNS,
+    kind::PTRACE,
+    kind::PVM_WRITEV,
+    kind::MODULE,
+    kind::OPEN_BY_HANDLE,
+    kind::BPF,
+];
+
+fn ns_of_self(ns: &str) -> u32 {
+    std::fs::read_link(format!("/proc/self/ns/{ns}"))
+        .ok()
+        .and_then(|l| behaviour::ns_inode(&l.to_string_lossy()))
+        .unwrap_or(0)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+/// libbpf and tracepoint attach need tracefs; mount it when it is missing (root only).
+fn ensure_tracefs() -> Option<String> {
+    if std::path::Path::new("/sys/kernel/tracing/events").exists()
+        || std::path::Path::new("/sys/kernel/debug/tracing/events").exists()
+    {
+        return None;
+    }
+    // SAFETY: constant NUL-terminated strings; mount(2) does not keep the pointers.
+    let rc = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    Some(if rc == 0 {
+        "mounted tracefs at /sys/kernel/tracing".into()
+    } else {
+        format!(
+            "tracefs is not mounted and mounting it failed ({}); syscall tracepoints will not attach",
+            std::io::Error::last_os_error()
+        )
+    })
+}
+
+/// Every process whose mount namespace is not the host's, attributed: for enforcement of
+/// containers that started before `watch`.
+fn scan_containers(attrib: &Attributor, host_mntns: u32) -> Vec<(Container, u32, u32)> {
+    let mut out: Vec<(Container, u32, u32)> = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Some(mnt) = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .ok()
+            .and_then(|l| behaviour::ns_inode(&l.to_string_lossy()))
+        else {
+            continue;
+        };
+        if mnt == host_mntns {
+            continue;
+        }
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let path = cg
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == "pids"))
+            })
+            .or_else(|| cg.lines().find(|l| l.starts_with("0::")))
+            .and_then(|l| l.splitn(3, ':').nth(2))
+            .unwrap_or("/");
+        let mut parts = path.rsplit('/');
+        let leaf = parts.next().unwrap_or("");
+        let parent = parts.next().unwrap_or("");
+        let grand = parts.next().unwrap_or("");
+        if let Owner::Container(c) = attrib.resolve(leaf, parent, grand, mnt) {
+            if !out.iter().any(|(o, _, _)| o == &c) {
+                out.push((c, pid, mnt));
+            }
+        }
+    }
+    out
+}
+
+/// (tgid, kind, args, path) of a denial, to fold repeats of one refused action.
+type DenialKey = (u32, u32, [u64; 6], String);
+
+struct State {
+    args: WatchArgs,
+    rules: RulesFile,
+    sink: Sink,
+    attrib: Attributor,
+    tree: ProcTree,
+    host: HostFacts,
+    metrics: Arc<Metrics>,
+    enforcer: Option<Enforcer>,
+    sensor: Option<Sensor>,
+    recent_denials: Vec<(DenialKey, Instant)>,
+    ns_pids: std::collections::HashMap<u32, Vec<u32>>,
+}
+
+impl State {
+    fn selected(&self, c: &Container) -> bool {
+        self.args.containers.is_empty()
+            || self
+                .args
+                .containers
+                .iter()
+                .any(|p| c.id.starts_with(p.as_str()))
+    }
+
+    fn enforce(&mut self, c: &Container, pid: u32, mntns: u32) {
+        if !self.selected(c) {
+            return;
+        }
+        let Some(enf) = self.enforcer.as_mut() else {
+            return;
+        };
+        if enf.is_enforced(c) {
+            return;
+        }
+        match enf.add(c, pid) {
+            Ok((dir, cgid)) => {
+                if let Some(s) = &self.sensor {
+                    if let Err(e) = s.enforce_mntns(mntns).and_then(|()| s.enforce_cgroup(cgid)) {
+                        eprintln!("stockade watch: reactive tier for {}: {e}", c.id);
+                    }
+                }
+                self.metrics
+                    .containers_enforced
+                    .store(enf.count() as u64, Ordering::Relaxed);
+                eprintln!(
+                    "stockade watch: enforcing on container {} ({}): cgroup BPF dev+sysctl+sock_create on {}{}",
+                    c.id,
+                    c.runtime,
+                    dir.display(),
+                    if enf.lsm.is_some() { ", BPF-LSM scoped to it" } else { "" }
+                );
+            }
+            Err(e) => eprintln!("stockade watch: cannot enforce on container {}: {e}", c.id),
+        }
+    }
+
+    /// Is this sensor event one that the container's cgroup BPF programs deny (and report)?
+    fn cgroup_bpf_covers(&self, c: &Container, ev: &RawEvent) -> bool {
+        let Some(enf) = &self.enforcer else {
+            return false;
+        };
+        if !enf.is_enforced(c) {
+            return false;
+        }
+        use crate::event::class;
+        match ev.kind {
+            // cgroup/dev denies every block device and all but the standard character devices
+            kind::MKNOD => {
+                let dev = ev.args[1];
+                let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+                let block = ev.args[0] & 0o170000 == 0o060000;
+                block
+                    || !matches!(
+                        (major, minor),
+                        (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 2)
+                    ) && major != 136
+            }
+            kind::SOCKET => true,
+            kind::OPEN => match ev.args[1] {
+                class::CORE_PATTERN => true,
+                class::ESCAPE_SYSCTL => ev.path.starts_with("/proc/sys/kernel/"),
+                class::DEVICE => {
+                    ev.path != "/dev/mem" && ev.path != "/dev/kmem" && ev.path != "/dev/port"
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn handle(&mut self, ev: RawEvent) {
+        if ev.kind == kind::EXEC {
+            self.tree.exec(ev.tgid, ev.ppid, &ev.comm, &ev.path);
+        }
+        let denial = ev.kind >= kind::DENY_DEV;
+        if !denial && behaviour::is_runtime_helper(&ev.comm) {
+            return;
+        }
+        let container = if denial {
+            match self
+                .enforcer
+                .as_ref()
+                .and_then(|e| e.by_cgroup.get(&ev.cgroup_id))
+            {
+                Some(c) => c.clone(),
+                None => Container {
+                    id: format!("cgroup:{}", ev.cgroup_id),
+                    runtime: "unknown".into(),
+                    pod: None,
+                    cgroup_v1_leaf: String::new(),
+                },
+            }
+        } else {
+            match self.attrib.attribute(&ev) {
+                Owner::Container(c) => {
+                    if !self.selected(&c) {
+                        return;
+                    }
+                    if self.args.enforce {
+                        self.enforce(&c, ev.tgid, ev.mntns);
+                    }
+                    c
+                }
+                Owner::Host => {
+                    self.metrics
+                        .host_events_suppressed
+                        .fetch_add(1, Ordering::Relaxed);
+                    if !self.args.include_host {
+                        return;
+                    }
+                    Container {
+                        id: "host".into(),
+                        runtime: "host".into(),
+                        pod: None,
+                        cgroup_v1_leaf: String::new(),
+                    }
+                }
+            }
+        };
+        if self.ns_pids.len() > 10_000 {
+            self.ns_pids.clear();
+        }
+        let pids = self.ns_pids.entry(ev.mntns).or_default();
+        if !pids.contains(&ev.tgid) {
+            if pids.len() >= 8 {
+                pids.remove(1); // keep the first (usually the container's init)
+            }
+            pids.push(ev.tgid);
+        }
+        let same_ns = pids.clone();
+        let Some(det) = behaviour::classify(&ev, &self.host, &same_ns) else {
+            return;
+        };
+        if !denial && self.cgroup_bpf_covers(&container, &ev) {
+            // The cgroup program denies this action and reports it itself: one record, "denied".
+            return;
+        }
+        if denial {
+            let key = (ev.tgid, ev.kind, ev.args, ev.path.clone());
+            let now = Instant::now();
+            self.recent_denials
+                .retain(|(_, t)| now.duration_since(*t) < Duration::from_secs(1));
+            if self.recent_denials.iter().any(|(k, _)| k == &key) {
+                return;
+            }
+            self.recent_denials.push((key, now));
+        }
+        if !self.rules.enabled(det.rule) {
+            return;
+        }
+        let (title, default_sev) = match policy::catalogue::catalogue().find(det.rule) {
+            Some(r) => (r.title.clone(), r.severity),
+            None => (det.behaviour.to_string(), policy::catalogue::Severity::High),
+        };
+        let verdict = match ev.verdict {
+            KernelVerdict::Allowed => Verdict::Alerted,
+            KernelVerdict::Killed => Verdict::Killed,
+            KernelVerdict::Denied => Verdict::Denied,
+        };
+        let (exe, parents) = self.tree.lineage(ev.tgid, ev.ppid, 6);
+        let exe = if ev.kind == kind::EXEC {
+            Some(ev.path.clone())
+        } else {
+            exe
+        };
+        let rec = Record {
+            schema: output::SCHEMA,
+            time: output::rfc3339(ev.ts_boot_ns as i128 + self.host.boot_to_real_ns),
+            rule: det.rule.to_string(),
+            title,
+            severity: self.rules.severity(det.rule, default_sev),
+            behaviour: det.behaviour.to_string(),
+            container,
+            process: ProcessOut {
+                pid: ev.tgid,
+                tid: ev.tid,
+                vpid: ev.vpid,
+                comm: ev.comm.clone(),
+                exe,
+                uid: ev.uid,
+                euid: ev.euid,
+                cap_eff: format!("{:#x}", ev.cap_eff),
+                parents,
+            },
+            args: det.args,
+            verdict,
+            namespaces: Namespaces {
+                mnt: ev.mntns,
+                pid: ev.pidns,
+                cgroup2_id: ev.cgroup_id,
+            },
+        };
+        let v = match verdict {
+            Verdict::Alerted => "alerted",
+            Verdict::Killed => "killed",
+            Verdict::Denied => "denied",
+        };
+        self.metrics.count(det.rule, v);
+        if let Err(e) = self.sink.write(&rec) {
+            eprintln!("stockade watch: writing event: {e}");
+            STOP.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs `stockade watch`; returns the process exit code.
+pub fn run(args: WatchArgs) -> i32 {
+    let probe = Probe::run();
+    let tier = probe.tier();
+    let sensor_ok = probe.sensor_ok();
+    let mode = if args.enforce { "enforce" } else { "detect" };
+    eprintln!(
+        "stockade watch: tier {} mode={mode}; {}",
+        tier.label(),
+        probe.summary()
+    );
+    if args.probe {
+        match &sensor_ok {
+            Ok(()) => eprintln!("stockade watch: detection: available"),
+            Err(e) => eprintln!("stockade watch: detection: unavailable: {e}"),
+        }
+        return if tier == Tier::None { 1 } else { 0 };
+    }
+    let rules = match &args.rules {
+        Some(p) => match RulesFile::load(p) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("stockade watch: {e}");
+                return 2;
+            }
+        },
+        None => RulesFile::default(),
+    };
+    let text = match args.format {
+        OutputFormat::Text => true,
+        OutputFormat::Json => false,
+        OutputFormat::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
+    };
+    let writer: Box<dyn std::io::Write + Send> = match &args.output {
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
+            Err(e) => {
+                eprintln!("stockade watch: --output {}: {e}", p.display());
+                return 2;
+            }
+        },
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        )),
+    };
+    let sink = if text {
+        Sink::Text(writer)
+    } else {
+        Sink::Json(writer)
+    };
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = args.metrics {
+        match metrics::serve(addr, metrics.clone()) {
+            Ok(a) => eprintln!("stockade watch: metrics at http://{a}/metrics"),
+            Err(e) => {
+                eprintln!("stockade watch: --metrics {addr}: {e}");
+                return 2;
+            }
+        }
+    }
+    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, |_lvl, msg| {
+        if std::env::var_os("STOCKADE_WATCH_DEBUG").is_some() {
+            eprint!("libbpf: {msg}");
+        }
+    })));
+    if let Some(m) = ensure_tracefs() {
+        eprintln!("stockade watch: {m}");
+    }
+    let host_mntns = ns_of_self("mnt");
+    let host_pidns = ns_of_self("pid");
+    let host = HostFacts {
+        pidns: host_pidns,
+        boot_to_real_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_BOOTTIME),
+        cap_bnd: std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(u64::MAX),
+        // SAFETY: sysconf has no preconditions.
+        clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
+    };
+
+    let mut sensor = None;
+    match &sensor_ok {
+        Ok(()) => match Sensor::load(&probe, host_mntns, host_pidns, args.wakeup_kib * 1024) {
+            Ok(s) => {
+                eprintln!(
+                    "stockade watch: detection: {} programs attached{}",
+                    s.attached.len(),
+                    if s.missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; not attached: {}",
+                            s.missing
+                                .iter()
+                                .map(|(n, e)| format!("{n} ({})", e.lines().next().unwrap_or("")))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                );
+                sensor = Some(s);
+            }
+            Err(e) => eprintln!("stockade watch: detection unavailable: {e}"),
+        },
+        Err(e) => eprintln!(
+            "stockade watch: detection unavailable: {e}; {}",
+            if args.enforce && tier != Tier::None {
+                "enforcement through cgroup BPF still works (containers found by scanning /proc)"
+            } else if tier != Tier::None {
+                "with --enforce, cgroup BPF enforcement would still work"
+            } else {
+                "nothing can run"
+            }
+        ),
+    }
+
+    let mut enforcer = None;
+    if args.enforce {
+        match (&probe.cgroup2, tier) {
+            (_, Tier::None) => eprintln!("stockade watch: enforcement unavailable: not privileged"),
+            (Some(cg2), _) => match Enforcer::load(cg2.clone(), tier == Tier::Lsm) {
+                Ok((e, lsm_err)) => {
+                    if let Some(err) = lsm_err {
+                        eprintln!("stockade watch: BPF-LSM tier unavailable ({err}); using cgroup BPF");
+                    }
+                    enforcer = Some(e);
+                }
+                Err(e) => eprintln!("stockade watch: cgroup BPF enforcement unavailable: {e}"),
+            },
+            (None, _) => eprintln!(
+                "stockade watch: no cgroup2 mount: cgroup BPF enforcement unavailable; reactive kill only"
+            ),
+        }
+        if let Some(s) = sensor.as_mut() {
+            s.set_kill_mask(KILL_KINDS.iter().fold(0u64, |m, k| m | (1 << k)));
+        }
+    }
+    if sensor.is_none() && enforcer.is_none() {
+        eprintln!("stockade watch: nothing to do on this kernel/privilege level; exiting");
+        return 1;
+    }
+
+    // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+
+    let attrib = Attributor::new(args.runc_roots.clone(), host_mntns);
+    let mut st = State {
+        args: args.clone(),
+        rules,
+        sink,
+        attrib,
+        tree: ProcTree::default(),
+        host,
+        metrics: metrics.clone(),
+        enforcer,
+        sensor,
+        recent_denials: Vec::new(),
+        ns_pids: std::collections::HashMap::new(),
+    };
+    for dir in &args.cgroups {
+        let Some(enf) = st.enforcer.as_mut() else {
+            eprintln!("stockade watch: --cgroup {} needs --enforce", dir.display());
+            return 2;
+        };
+        let c = Container {
+            id: format!("cgroup:{}", dir.display()),
+            runtime: "cgroup".into(),
+            pod: None,
+            cgroup_v1_leaf: String::new(),
+        };
+        match enf.add_dir(&c, dir) {
+            Ok(id) => {
+                if let Some(s) = &st.sensor {
+                    let _ = s.enforce_cgroup(id);
+                }
+                eprintln!(
+                    "stockade watch: enforcing on cgroup {}{}",
+                    dir.display(),
+                    if enf.lsm.is_some() {
+                        " (BPF-LSM and cgroup BPF)"
+                    } else {
+                        " (cgroup BPF)"
+                    }
+                );
+            }
+            Err(e) => {
+                eprintln!("stockade watch: --cgroup {}: {e}", dir.display());
+                return 2;
+            }
+        }
+    }
+    if st.enforcer.is_some() {
+        for (c, pid, mnt) in scan_containers(&st.attrib, host_mntns) {
+            st.enforce(&c, pid, mnt);
+        }
+    }
+
+    let queue: Rc<RefCell<Vec<RawEvent>>> = Rc::new(RefCell::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = args.duration.map(Duration::from_secs_f64);
+    let mut last_stats = Instant::now();
+    let mut last_scan = Instant::now();
+    let mut reported_drops = 0u64;
+
+    // The ring buffers borrow the skeletons; build them in a scope that ends before teardown.
+    {
+        let mut builder = RingBufferBuilder::new();
+        let q1 = queue.clone();
+        let q2 = queue.clone();
+        let q3 = queue.clone();
+        let push = |q: Rc<RefCell<Vec<RawEvent>>>| {
+            move |data: &[u8]| {
+                if let Some(ev) = RawEvent::decode(data) {
+                    q.borrow_mut().push(ev);
+                }
+                0
+            }
+        };
+        let sensor_ref = st.sensor.as_ref().map(|s| &s.skel.maps.events);
+        if let Some(m) = sensor_ref {
+            if let Err(e) = builder.add(m, push(q1)) {
+                eprintln!("stockade watch: ring buffer: {e}");
+            }
+        }
+        if let Some(enf) = st.enforcer.as_ref() {
+            let _ = builder.add(&enf.cg.maps.deny_events, push(q2));
+            if let Some((lsm, _)) = &enf.lsm {
+                let _ = builder.add(&lsm.maps.lsm_events, push(q3));
+            }
+        }
+        let rb = match builder.build() {
+            Ok(rb) => rb,
+            Err(e) => {
+                eprintln!("stockade watch: ring buffer: {e}");
+                return 1;
+            }
+        };
+        eprintln!("stockade watch: running");
+        while !STOP.load(Ordering::SeqCst) {
+            if let Some(d) = deadline {
+                if started.elapsed() >= d {
+                    break;
+                }
+            }
+            let _ = rb.poll(Duration::from_millis(50));
+            // wake-ups are batched: drain whatever is pending even after a timeout
+            let _ = rb.consume();
+            let batch: Vec<RawEvent> = std::mem::take(&mut *queue.borrow_mut());
+            // Safe to use st mutably here: the ring buffer holds only shared borrows of maps.
+            let had_events = !batch.is_empty();
+            for ev in batch {
+                st_handle(&mut st, ev);
+            }
+            // one write per batch, not per event; a batch is at most one poll interval old
+            if had_events {
+                let _ = st.sink.flush();
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                let drops = update_stats(&st, &metrics);
+                if drops > reported_drops {
+                    eprintln!(
+                        "stockade watch: {} events dropped (ring buffer full) so far",
+                        drops
+                    );
+                    reported_drops = drops;
+                }
+                if args.stats_interval > 0 && started.elapsed().as_secs() % args.stats_interval == 0
+                {
+                    eprintln!("stockade watch: {}", stats_line(&metrics));
+                }
+            }
+            if st.enforcer.is_some() && last_scan.elapsed() >= Duration::from_secs(2) {
+                last_scan = Instant::now();
+                for (c, pid, mnt) in scan_containers(&st.attrib, host_mntns) {
+                    st.enforce(&c, pid, mnt);
+                }
+                if let Some(e) = st.enforcer.as_mut() {
+                    e.prune();
+                }
+            }
+        }
+        let _ = rb.consume();
+        let batch: Vec<RawEvent> = std::mem::take(&mut *queue.borrow_mut());
+        for ev in batch {
+            st_handle(&mut st, ev);
+        }
+    }
+    update_stats(&st, &metrics);
+    let _ = st.sink.flush();
+    eprintln!("stockade watch: stopped; {}", stats_line(&metrics));
+    0
+}
+
+fn st_handle(st: &mut State, ev: RawEvent) {
+    st.handle(ev);
+}
+
+fn update_stats(st: &State, m: &Metrics) -> u64 {
+    if let Some(s) = &st.sensor {
+        let [drops, emitted, seen, kills, pending] = s.stats();
+        m.ringbuf_pending_bytes.store(pending, Ordering::Relaxed);
+        m.drops.store(drops, Ordering::Relaxed);
+        m.kernel_events.store(emitted, Ordering::Relaxed);
+        m.container_syscalls.store(seen, Ordering::Relaxed);
+        m.kills.store(kills, Ordering::Relaxed);
+        m.ringbuf_size_bytes
+            .store(16 * 1024 * 1024, Ordering::Relaxed);
+        return drops;
+    }
+    0
+}
+
+fn stats_line(m: &Metrics) -> String {
+    let reported: u64 = m
+        .events_by_rule
+        .lock()
+        .map(|x| x.values().sum())
+        .unwrap_or(0);
+    format!(
+        "kernel_events={} drops={} reported={} container_syscalls={} kills={} host_suppressed={} containers_enforced={}",
+        m.kernel_events.load(Ordering::Relaxed),
+        m.drops.load(Ordering::Relaxed),
+        reported,
+        m.container_syscalls.load(Ordering::Relaxed),
+        m.kills.load(Ordering::Relaxed),
+        m.host_events_suppressed.load(Ordering::Relaxed),
+        m.containers_enforced.load(Ordering::Relaxed),
+    )
+}

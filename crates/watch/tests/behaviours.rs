@@ -1,0 +1,449 @@
+//! Every behaviour, triggered inside a real container (runc under a private --root, and rootful
+//! podman), must give exactly the expected events with the right rule id and container id; the
+//! same triggers on the host must give no container event.
+//!
+//! Triggers are safe: they act on the trigger's own child processes, scratch files, a scratch loop
+//! device, a private cgroup v1 hierarchy in the container's mount namespace, and sysctls written
+//! back with their current value.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+struct Trigger {
+    name: &'static str,
+    user: Option<&'static str>,
+    argv: Vec<String>,
+    /// Rules this trigger must produce, one event each.
+    rules: &'static [&'static str],
+    /// Pass a host directory as fd 3.
+    host_dir_fd: bool,
+}
+
+fn t(name: &'static str, argv: &[&str], rules: &'static [&'static str]) -> Trigger {
+    Trigger {
+        name,
+        user: None,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        rules,
+        host_dir_fd: false,
+    }
+}
+
+fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
+    let cg = format!(
+        "mkdir -p /tmp/cg && mount -t cgroup -o none,name={hierarchy} cgroup /tmp/cg && \
+         cat /tmp/cg/release_agent > /tmp/cg/release_agent; \
+         cat /tmp/cg/notify_on_release > /tmp/cg/notify_on_release; umount /tmp/cg"
+    );
+    let mut v = vec![
+        Trigger {
+            argv: vec!["sh".into(), "-c".into(), cg],
+            ..t(
+                "release_agent+notify_on_release",
+                &[],
+                &["SKD-RUN-005", "SKD-RUN-001", "SKD-RUN-002"],
+            )
+        },
+        t(
+            "core_pattern write-back",
+            &[
+                "sh",
+                "-c",
+                "cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern",
+            ],
+            &["SKD-RUN-003"],
+        ),
+        t(
+            "modprobe write",
+            &[
+                "sh",
+                "-c",
+                "echo /bin/true > /proc/sys/kernel/modprobe 2>/dev/null; true",
+            ],
+            &["SKD-RUN-004"],
+        ),
+        t(
+            "mount tmpfs",
+            &[
+                "sh",
+                "-c",
+                "mkdir -p /tmp/m && mount -t tmpfs x /tmp/m && umount /tmp/m",
+            ],
+            &["SKD-RUN-005"],
+        ),
+        t("fsopen", &["skd-trigger", "fsopen"], &["SKD-RUN-006"]),
+        t("open_tree", &["skd-trigger", "open_tree"], &["SKD-RUN-006"]),
+        t(
+            "mknod block",
+            &["sh", "-c", "mknod /tmp/b0 b 7 250; rm -f /tmp/b0"],
+            &["SKD-RUN-007"],
+        ),
+        t(
+            "nsenter",
+            &["nsenter", "-t", "1", "-u", "true"],
+            &["SKD-RUN-008"],
+        ),
+        t("unshare -U", &["unshare", "-U", "true"], &["SKD-RUN-009"]),
+        t(
+            "ptrace attach",
+            &["skd-trigger", "ptrace"],
+            &["SKD-RUN-010"],
+        ),
+        t(
+            "/proc/pid/mem write",
+            &["skd-trigger", "proc_mem"],
+            &["SKD-RUN-011"],
+        ),
+        t(
+            "process_vm_writev",
+            &["skd-trigger", "process_vm_writev"],
+            &["SKD-RUN-011"],
+        ),
+        t(
+            "AF_ALG socket",
+            &["skd-trigger", "socket"],
+            &["SKD-RUN-014"],
+        ),
+        t("bpf()", &["skd-trigger", "bpf"], &["SKD-RUN-015"]),
+        t(
+            "perf_event_open",
+            &["skd-trigger", "perf"],
+            &["SKD-RUN-016"],
+        ),
+        t(
+            "open_by_handle_at",
+            &["skd-trigger", "open_by_handle_at"],
+            &["SKD-RUN-017"],
+        ),
+        t(
+            "userfaultfd",
+            &["skd-trigger", "userfaultfd"],
+            &["SKD-RUN-018"],
+        ),
+        t(
+            "io_uring_setup",
+            &["skd-trigger", "io_uring"],
+            &["SKD-RUN-019"],
+        ),
+        t(
+            "drift exec",
+            &[
+                "sh",
+                "-c",
+                "cp /bin/skd-trigger /drift && /drift noop; rm -f /drift",
+            ],
+            &["SKD-RUN-020"],
+        ),
+        t(
+            "memfd exec",
+            &["skd-trigger", "memfd_exec"],
+            &["SKD-RUN-021"],
+        ),
+        t(
+            "exec from /tmp",
+            &[
+                "sh",
+                "-c",
+                "cp /bin/skd-trigger /tmp/t && /tmp/t noop; rm -f /tmp/t",
+            ],
+            &["SKD-RUN-022"],
+        ),
+        t(
+            "/proc/self/exe write",
+            &["skd-trigger", "self_exe"],
+            &["SKD-RUN-023"],
+        ),
+        t(
+            "service-account token read",
+            &["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
+            &["SKD-RUN-024"],
+        ),
+        t(
+            "symlink to /etc/shadow",
+            &["sh", "-c", "ln -s /etc/shadow /tmp/s; rm -f /tmp/s"],
+            &["SKD-RUN-025"],
+        ),
+        t(
+            "chmod u+s",
+            &[
+                "sh",
+                "-c",
+                "cp /bin/skd-trigger /skw-suid && chmod u+s /skw-suid",
+            ],
+            &["SKD-RUN-026"],
+        ),
+        Trigger {
+            user: Some("1000:1000"),
+            ..t(
+                "setuid-root exec by uid 1000",
+                &["/skw-suid", "noop"],
+                &["SKD-RUN-027"],
+            )
+        },
+        Trigger {
+            user: Some("1000:1000"),
+            ..t(
+                "setuid(0) by uid 1000",
+                &["skd-trigger", "setuid0"],
+                &["SKD-RUN-027"],
+            )
+        },
+        t(
+            "connect docker.sock",
+            &["skd-trigger", "connect", "/tmp/docker.sock"],
+            &["SKD-ESC-020"],
+        ),
+        t(
+            "kallsyms read",
+            &["head", "-c1", "/proc/kallsyms"],
+            &["SKD-RUN-028"],
+        ),
+        t(
+            "debugfs exec",
+            &[
+                "sh",
+                "-c",
+                "cp /bin/skd-trigger /sbin/debugfs && /sbin/debugfs noop; rm -f /sbin/debugfs",
+            ],
+            &["SKD-RUN-029"],
+        ),
+        Trigger {
+            argv: vec!["head".into(), "-c".into(), "8".into(), blockdev.into()],
+            ..t("block device read", &[], &["SKD-ESC-038"])
+        },
+        Trigger {
+            host_dir_fd: true,
+            ..t(
+                "cwd through a leaked host fd",
+                &["sh", "-c", "cd /proc/self/fd/3"],
+                &["SKD-ESC-043"],
+            )
+        },
+    ];
+    v.retain(|_| true);
+    v
+}
+
+/// Runs the trigger table in `ctr` and checks one event per expected rule.
+fn run_table(ctr: Ctr<'_>, tag: &str, at_start: &[&str], blockdev: &str, mut w: Watcher) {
+    let hostdir = std::fs::File::open(scratch()).unwrap();
+    let table = triggers(&uniq("h").replace('-', ""), blockdev);
+    let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in at_start {
+        *expected.entry(r).or_default() += 1;
+    }
+    let mut transcript = String::new();
+    for trig in &table {
+        let argv: Vec<&str> = trig.argv.iter().map(String::as_str).collect();
+        let out = ctr.exec(trig.user, &argv, trig.host_dir_fd.then_some(&hostdir));
+        transcript.push_str(&format!("[{}] {}\n", trig.name, out.trim()));
+        for r in trig.rules {
+            *expected.entry(r).or_default() += 1;
+        }
+    }
+    let events = w.stop();
+    let mine = of_container(&events, ctr.id());
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &mine {
+        *got.entry(e["rule"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        assert_eq!(e["container"]["runtime"], ctr.runtime(), "{e}");
+        assert_eq!(e["schema"], "stockade.watch/v1");
+        assert_eq!(e["verdict"], "alerted", "detect mode never blocks: {e}");
+    }
+    let want: BTreeMap<String, usize> = expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let dump: Vec<String> = mine
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["rule"], e["process"]["comm"], e["behaviour"], e["args"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        want,
+        "{tag}: events per rule differ\n--- events\n{}\n--- triggers\n{transcript}\n--- log\n{}",
+        dump.join("\n"),
+        w.log()
+    );
+    let rules_seen = got.len();
+    assert!(rules_seen >= 30, "{tag}: only {rules_seen} distinct rules");
+}
+
+#[test]
+fn runc_container_behaviours_give_one_event_each() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let lp = Loop::new("runc-beh");
+    let w = Watcher::start("runc-beh", &[]);
+    let c = Runc::start("beh", Shape::Privileged, Some(&lp.dev));
+    run_table(Ctr::Runc(&c), "runc", &["SKD-ESC-001"], "/dev/skwloop", w);
+}
+
+#[test]
+fn podman_container_behaviours_give_one_event_each() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let lp = Loop::new("podman-beh");
+    podman_env();
+    let w = Watcher::start("podman-beh", &[]);
+    // --privileged gives the container every host device, the scratch loop device included
+    let c = Podman::start("beh", &["--privileged"]);
+    run_table(Ctr::Podman(&c), "podman", &["SKD-ESC-001"], &lp.dev, w);
+}
+
+/// /proc/<pid>/root and environ of host processes: only reachable with the host PID namespace.
+fn foreign_proc(ctr: Ctr<'_>, mut w: Watcher) {
+    ctr.exec(None, &["sh", "-c", "cat /proc/1/root/etc/hostname >/dev/null 2>&1; head -c1 /proc/1/environ >/dev/null 2>&1; true"], None);
+    // its own process is not foreign
+    ctr.exec(
+        None,
+        &["sh", "-c", "head -c1 /proc/$$/environ >/dev/null"],
+        None,
+    );
+    let events = w.stop();
+    let mine = of_container(&events, ctr.id());
+    let n = mine.iter().filter(|e| e["rule"] == "SKD-RUN-012").count();
+    assert_eq!(n, 2, "{mine:#?}\n{}", w.log());
+    assert_eq!(mine.len(), 2, "nothing else: {mine:#?}");
+}
+
+#[test]
+fn runc_host_pid_container_reaching_host_processes() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-hostpid", &[]);
+    let c = Runc::start("hostpid", Shape::PrivilegedHostPid, None);
+    foreign_proc(Ctr::Runc(&c), w);
+}
+
+#[test]
+fn podman_host_pid_container_reaching_host_processes() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    podman_env();
+    let w = Watcher::start("podman-hostpid", &[]);
+    let c = Podman::start("hostpid", &["--privileged", "--pid", "host"]);
+    foreign_proc(Ctr::Podman(&c), w);
+}
+
+#[test]
+fn sys_admin_container_start_is_reported_once() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    podman_env();
+    let mut w = Watcher::start("sysadmin", &[]);
+    let r = Runc::start("sysadmin", Shape::SysAdmin, None);
+    let p = Podman::start("sysadmin", &["--cap-add", "SYS_ADMIN"]);
+    let plain = Podman::start("plain", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let events = w.stop();
+    for id in [&r.id, &p.id] {
+        let mine = of_container(&events, id);
+        let rules: Vec<&Value> = mine.iter().map(|e| &e["rule"]).collect();
+        assert_eq!(rules, ["SKD-ESC-010"], "{id}: {mine:#?}");
+    }
+    assert!(
+        of_container(&events, &plain.id).is_empty(),
+        "a default container starts quietly"
+    );
+}
+
+#[test]
+fn host_triggers_give_no_container_event() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let helper = helper();
+    let dir = scratch().join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lp = Loop::new("host");
+    let mut w = Watcher::start("host", &["--include-host"]);
+    // The same triggers on the host; the mount-changing ones in a private mount namespace, so
+    // the kernel filter passes them (a namespace differs) and attribution must call them host.
+    let h = helper.display();
+    let d = dir.display();
+    let hier = uniq("hh").replace('-', "");
+    let script = format!(
+        "cd {d}; \
+         mkdir -p cg m; mount -t cgroup -o none,name={hier} cgroup cg && cat cg/release_agent > cg/release_agent; \
+         cat cg/notify_on_release > cg/notify_on_release; umount cg; \
+         cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern; \
+         mount -t tmpfs x m && umount m; {h} fsopen; {h} open_tree; \
+         mknod b0 b 7 250; rm -f b0; nsenter -t $$ -u true; unshare -U true; \
+         {h} ptrace; {h} proc_mem; {h} process_vm_writev; {h} socket; {h} bpf; {h} perf; \
+         {h} open_by_handle_at; {h} userfaultfd; {h} io_uring; {h} memfd_exec; {h} self_exe; \
+         cp {h} /tmp/skw-t-$$ && /tmp/skw-t-$$ noop; rm -f /tmp/skw-t-$$; \
+         ln -s /etc/shadow s; rm -f s; cp {h} suid && chmod u+s suid; \
+         {h} connect {d}/docker.sock; head -c1 /proc/kallsyms >/dev/null; \
+         head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; true",
+        dev = lp.dev
+    );
+    // once in the host namespaces, once in a private mount namespace
+    let mut pids = Vec::new();
+    for argv in [
+        vec![
+            "busybox".to_string(),
+            "sh".into(),
+            "-c".into(),
+            script.replace("mount -t", "true mount -t"),
+        ],
+        vec![
+            "unshare".into(),
+            "-m".into(),
+            "--propagation".into(),
+            "private".into(),
+            "busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            script.clone(),
+        ],
+    ] {
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        pids.push(child.id() as u64);
+        child.wait().unwrap();
+    }
+    let events = w.stop();
+    let linked = |e: &Value| {
+        let p = &e["process"];
+        pids.contains(&p["pid"].as_u64().unwrap_or(0))
+            || p["parents"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|q| pids.contains(&q["pid"].as_u64().unwrap_or(0)))
+            })
+    };
+    let host: Vec<&Value> = events.iter().filter(|e| linked(e)).collect();
+    for e in &host {
+        assert_eq!(
+            e["container"]["id"], "host",
+            "a host trigger was attributed to a container: {e}"
+        );
+    }
+    // the private-namespace half reached user space and was attributed to the host
+    assert!(
+        host.iter().any(|e| e["rule"] == "SKD-RUN-005"),
+        "expected host-attributed mount events with --include-host ({pids:?}):\n{events:#?}\n{}",
+        w.log()
+    );
+}

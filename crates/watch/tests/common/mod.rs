@@ -1,0 +1,634 @@
+//! Shared fixtures for the container tests: a busybox rootfs with the static trigger helper, runc
+//! bundles under a private `--root`, a rootful podman with private configuration, and a running
+//! `stockade-watch` whose JSON lines the tests read.
+//!
+//! The tests need root, runc, podman and clang. Without them they print why and pass as skipped,
+//! so `cargo test` stays usable on a developer laptop; CI runs them as root.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const WATCH: &str = env!("CARGO_BIN_EXE_stockade-watch");
+
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("skw-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Why the container tests cannot run here, if they cannot. CI installs every prerequisite, so
+/// there a reason to skip is a failure.
+pub fn skip_reason(need_podman: bool) -> Option<String> {
+    let why = skip_reason_inner(need_podman);
+    if let (Some(w), Ok("true")) = (&why, std::env::var("CI").as_deref()) {
+        panic!("CI must run the watch container tests, but: {w}");
+    }
+    why
+}
+
+fn skip_reason_inner(need_podman: bool) -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    for c in ["runc", "clang", "busybox"] {
+        if !have(c) {
+            return Some(format!("{c} not installed"));
+        }
+    }
+    if need_podman && !have("podman") {
+        return Some("podman not installed".into());
+    }
+    None
+}
+
+pub fn sh(cmd: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("run sh")
+}
+
+/// A unique-enough suffix for container and hierarchy names.
+pub fn uniq(tag: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("skw-{tag}-{}-{}", std::process::id(), t % 100000)
+}
+
+/// The static trigger helper, built once.
+pub fn helper() -> PathBuf {
+    static H: OnceLock<PathBuf> = OnceLock::new();
+    H.get_or_init(|| {
+        let out = scratch().join("skd-trigger");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helper/skd-trigger.c");
+        let st = Command::new("clang")
+            .args(["-static", "-O2", "-w", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("clang");
+        assert!(st.success(), "building the trigger helper");
+        out
+    })
+    .clone()
+}
+
+/// A busybox rootfs with the helper, /sbin, a scratch service-account token and user 1000.
+pub fn rootfs() -> PathBuf {
+    static R: OnceLock<PathBuf> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = scratch().join("rootfs");
+        let bin = r.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for d in [
+            "sbin",
+            "tmp",
+            "proc",
+            "sys",
+            "dev",
+            "etc",
+            "mnt",
+            "var/run/secrets/kubernetes.io/serviceaccount",
+        ] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for a in String::from_utf8_lossy(&list.stdout).lines() {
+            if a != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", bin.join(a));
+            }
+        }
+        std::fs::copy(helper(), bin.join("skd-trigger")).unwrap();
+        std::fs::write(
+            r.join("etc/passwd"),
+            "root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(r.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+        std::fs::write(
+            r.join("var/run/secrets/kubernetes.io/serviceaccount/token"),
+            "scratch-token-not-a-secret\n",
+        )
+        .unwrap();
+        sh(&format!(
+            "chmod 755 {} && chmod 1777 {}/tmp",
+            r.display(),
+            r.display()
+        ));
+        r
+    })
+    .clone()
+}
+
+/// A scratch loop device (4 MiB file), detached on drop.
+pub struct Loop {
+    pub dev: String,
+    file: PathBuf,
+}
+
+impl Loop {
+    pub fn new(tag: &str) -> Loop {
+        let file = scratch().join(format!("{tag}.img"));
+        std::fs::write(&file, vec![0u8; 4 << 20]).unwrap();
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Loop {
+            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            file,
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// The host's capability names that fit its bounding set (the VM lacks CAP_SYS_RESOURCE).
+fn host_caps() -> Vec<String> {
+    const NAMES: &[&str] = &[
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1 << i) != 0)
+        .map(|(_, n)| format!("CAP_{n}"))
+        .collect()
+}
+
+pub enum Shape {
+    /// every capability of the host, no seccomp, /proc and /sys writable, all devices allowed
+    Privileged,
+    /// like Privileged but sharing the host PID namespace
+    PrivilegedHostPid,
+    /// the runc default capabilities plus CAP_SYS_ADMIN
+    SysAdmin,
+}
+
+/// A runc container under a private `--root`, running `sleep`; killed and deleted on drop.
+pub struct Runc {
+    pub root: PathBuf,
+    pub id: String,
+    bundle: PathBuf,
+}
+
+impl Runc {
+    pub fn root() -> PathBuf {
+        let r = scratch().join("runc-root");
+        std::fs::create_dir_all(&r).unwrap();
+        r
+    }
+
+    pub fn start(tag: &str, shape: Shape, loopdev: Option<&str>) -> Runc {
+        let id = uniq(tag);
+        let bundle = scratch().join(format!("bundle-{id}"));
+        std::fs::create_dir_all(&bundle).unwrap();
+        let out = Command::new("runc")
+            .arg("spec")
+            .current_dir(&bundle)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let path = bundle.join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        c["root"] = serde_json::json!({"path": rootfs(), "readonly": false});
+        c["process"]["args"] = serde_json::json!(["sleep", "600"]);
+        c["process"]["terminal"] = false.into();
+        c["process"]["noNewPrivileges"] = false.into();
+        let caps: Vec<String> = match shape {
+            Shape::Privileged | Shape::PrivilegedHostPid => host_caps(),
+            Shape::SysAdmin => {
+                let mut v: Vec<String> = c["process"]["capabilities"]["bounding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect();
+                v.push("CAP_SYS_ADMIN".into());
+                v
+            }
+        };
+        for k in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][k] = serde_json::json!(caps);
+        }
+        let linux = c["linux"].as_object_mut().unwrap();
+        if !matches!(shape, Shape::SysAdmin) {
+            linux.remove("maskedPaths");
+            linux.remove("readonlyPaths");
+            linux.insert(
+                "resources".into(),
+                serde_json::json!({"devices": [{"allow": true, "access": "rwm"}]}),
+            );
+        }
+        if matches!(shape, Shape::PrivilegedHostPid) {
+            let ns: Vec<Value> = linux["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["type"] != "pid")
+                .cloned()
+                .collect();
+            linux.insert("namespaces".into(), ns.into());
+        }
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        if !matches!(shape, Shape::SysAdmin) {
+            for m in mounts.iter_mut() {
+                if m["destination"] == "/sys" {
+                    let opts: Vec<Value> = m["options"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|o| *o != "ro")
+                        .cloned()
+                        .collect();
+                    m["options"] = opts.into();
+                }
+            }
+        }
+        if let Some(dev) = loopdev {
+            mounts.push(
+                serde_json::json!({"destination": "/dev/skwloop", "type": "bind",
+                "source": dev, "options": ["bind"]}),
+            );
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+        let root = Runc::root();
+        // The detached container inherits runc's stdio: never a pipe we would wait on.
+        let log = bundle.join("runc.log");
+        let st = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "-d", &id])
+            .current_dir(&bundle)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(bundle.join("runc.err")).unwrap())
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "runc run: {}",
+            std::fs::read_to_string(bundle.join("runc.err")).unwrap_or_default()
+        );
+        Runc { root, id, bundle }
+    }
+
+    fn exec_cmd(&self, user: Option<&str>, argv: &[&str]) -> Command {
+        let mut c = Command::new("runc");
+        c.arg("--root").arg(&self.root).arg("exec");
+        if let Some(u) = user {
+            c.args(["--user", u]);
+        }
+        c.arg(&self.id).args(argv);
+        c
+    }
+}
+
+impl Drop for Runc {
+    fn drop(&mut self) {
+        let _ = Command::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "-f", &self.id])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.bundle);
+    }
+}
+
+/// Rootful podman with private configuration and storage (engines.md §2). The storage is shared
+/// by all test runs (one overlay mount, one image), not per run.
+pub fn podman_env() -> Vec<(String, String)> {
+    static ENV: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let d = std::env::temp_dir().join("skw-podman");
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
+        std::fs::write(
+            d.join("containers.conf"),
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\nnetns = \"none\"\n\
+                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                 events_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\nruntime = \"runc\"\n\
+                 [network]\nnetwork_config_dir = \"{0}/net\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let env = vec![
+            ("CONTAINERS_CONF".to_string(), d.join("containers.conf").display().to_string()),
+            (
+                "CONTAINERS_STORAGE_CONF".to_string(),
+                d.join("storage.conf").display().to_string(),
+            ),
+        ];
+        let tgz = d.join("rootfs.tgz");
+        let st = Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-czf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(rootfs())
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = Command::new("podman")
+            .envs(env.clone())
+            .args(["import", "--change", "CMD [\"/bin/sh\"]"])
+            .arg(&tgz)
+            .arg("localhost/skw-busybox:test")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman import: {}", String::from_utf8_lossy(&out.stderr));
+        env
+    })
+    .clone()
+}
+
+pub struct Podman {
+    pub name: String,
+    pub id: String,
+}
+
+impl Podman {
+    pub fn start(tag: &str, extra: &[&str]) -> Podman {
+        let name = uniq(tag);
+        let out = Command::new("podman")
+            .envs(podman_env())
+            .args(["run", "-d", "--name", &name])
+            .args(extra)
+            .args(["localhost/skw-busybox:test", "sleep", "600"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Podman { name, id }
+    }
+
+    fn exec_cmd(&self, user: Option<&str>, argv: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.envs(podman_env()).arg("exec");
+        if let Some(u) = user {
+            c.args(["--user", u]);
+        }
+        c.arg(&self.name).args(argv);
+        c
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .envs(podman_env())
+            .args(["rm", "-f", "-t", "0", &self.name])
+            .output();
+    }
+}
+
+/// Either engine, for the shared trigger table.
+pub enum Ctr<'a> {
+    Runc(&'a Runc),
+    Podman(&'a Podman),
+}
+
+impl Ctr<'_> {
+    pub fn id(&self) -> &str {
+        match self {
+            Ctr::Runc(r) => &r.id,
+            Ctr::Podman(p) => &p.id,
+        }
+    }
+
+    pub fn runtime(&self) -> &str {
+        match self {
+            Ctr::Runc(_) => "runc",
+            Ctr::Podman(_) => "podman",
+        }
+    }
+
+    /// Runs argv in the container; `fd3` is passed as fd 3 (`--preserve-fds 1`).
+    pub fn exec(&self, user: Option<&str>, argv: &[&str], fd3: Option<&std::fs::File>) -> String {
+        let mut c = match self {
+            Ctr::Runc(r) => r.exec_cmd(user, argv),
+            Ctr::Podman(p) => p.exec_cmd(user, argv),
+        };
+        if let Some(f) = fd3 {
+            use std::os::fd::AsRawFd;
+            let raw = f.as_raw_fd();
+            // insert --preserve-fds 1 right after "exec"
+            let args: Vec<std::ffi::OsString> = c.get_args().map(|a| a.to_owned()).collect();
+            let prog = c.get_program().to_owned();
+            let envs: Vec<(std::ffi::OsString, std::ffi::OsString)> = c
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+                .collect();
+            let mut n = Command::new(prog);
+            n.envs(envs);
+            for a in args {
+                let is_exec = a == "exec";
+                n.arg(&a);
+                if is_exec {
+                    n.args(["--preserve-fds", "1"]);
+                }
+            }
+            // SAFETY: dup2 in the child between fork and exec is async-signal-safe.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                n.pre_exec(move || {
+                    if raw == 3 {
+                        // already fd 3: only clear close-on-exec
+                        if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    } else if libc::dup2(raw, 3) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            c = n;
+        }
+        let out = c.stdin(Stdio::null()).output().expect("exec");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+/// A running `stockade-watch` writing JSON lines to a file.
+pub struct Watcher {
+    child: Option<Child>,
+    pub out: PathBuf,
+    pub err: PathBuf,
+}
+
+impl Watcher {
+    pub fn start(tag: &str, extra: &[&str]) -> Watcher {
+        let out = scratch().join(format!("{tag}.jsonl"));
+        let err = scratch().join(format!("{tag}.err"));
+        let _ = std::fs::remove_file(&out);
+        let child = Command::new(WATCH)
+            .arg("--runc-root")
+            .arg(Runc::root())
+            .arg("-o")
+            .arg(&out)
+            .args(if extra.contains(&"--format") {
+                &["--duration", "600"][..]
+            } else {
+                &["--format", "json", "--duration", "600"][..]
+            })
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("spawn stockade-watch");
+        let w = Watcher {
+            child: Some(child),
+            out,
+            err,
+        };
+        w.wait_log("stockade watch: running", Duration::from_secs(30));
+        w
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    pub fn wait_log(&self, needle: &str, timeout: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "watch log lacks {needle:?} after {timeout:?}:\n{}",
+            self.log()
+        );
+    }
+
+    /// Stops the watcher (SIGTERM; it drains the ring buffers) and returns its events.
+    pub fn stop(&mut self) -> Vec<Value> {
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Events of one container, as (rule, event).
+pub fn of_container<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["container"]["id"] == id)
+        .collect()
+}

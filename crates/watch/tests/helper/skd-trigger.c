@@ -1,0 +1,153 @@
+// skd-trigger: safe triggers for `stockade watch` behaviours that busybox cannot produce.
+// Every trigger acts on the caller's own processes, own files or its own mount namespace, and
+// fails harmlessly where it would have an effect. Built statically (clang -static) by the tests so
+// it runs inside a busybox container.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t child_sleeper(void)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		for (;;)
+			pause();
+	}
+	usleep(20000);
+	return p;
+}
+
+static void reap(pid_t p)
+{
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: skd-trigger NAME [ARG]\n");
+		return 2;
+	}
+	const char *t = argv[1];
+	long r = 0;
+	if (!strcmp(t, "fsopen")) {
+		r = syscall(SYS_fsopen, "tmpfs", 0);
+	} else if (!strcmp(t, "fsopen_mount")) {
+		/* the whole new mount API: fsopen, fsconfig, fsmount, move_mount onto ARG */
+		int fs = syscall(SYS_fsopen, "tmpfs", 0);
+		r = fs;
+		if (fs >= 0) {
+			syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0);
+			int m = syscall(SYS_fsmount, fs, 0, 0);
+			r = m;
+			if (m >= 0)
+				r = syscall(SYS_move_mount, m, "", AT_FDCWD, argc > 2 ? argv[2] : "/mnt",
+					    4 /* MOVE_MOUNT_F_EMPTY_PATH */);
+			if (r == 0)
+				umount2(argc > 2 ? argv[2] : "/mnt", MNT_DETACH);
+		}
+	} else if (!strcmp(t, "open_tree")) {
+		r = syscall(SYS_open_tree, AT_FDCWD, "/tmp", 1 /* OPEN_TREE_CLONE */);
+	} else if (!strcmp(t, "ptrace")) {
+		pid_t c = child_sleeper();
+		r = ptrace(PTRACE_ATTACH, c, 0, 0);
+		if (r == 0)
+			waitpid(c, NULL, 0);
+		reap(c);
+	} else if (!strcmp(t, "proc_mem")) {
+		pid_t c = child_sleeper();
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", c);
+		r = open(path, O_RDWR);
+		reap(c);
+	} else if (!strcmp(t, "process_vm_writev")) {
+		pid_t c = child_sleeper();
+		static char buf[8];
+		struct iovec l = {buf, 1}, rem = {buf, 1};
+		r = process_vm_writev(c, &l, 1, &rem, 1, 0);
+		reap(c);
+	} else if (!strcmp(t, "socket")) {
+		r = socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0);
+	} else if (!strcmp(t, "bpf")) {
+		r = syscall(SYS_bpf, 12 /* BPF_PROG_GET_NEXT_ID */, NULL, 0);
+	} else if (!strcmp(t, "perf")) {
+		r = syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0);
+	} else if (!strcmp(t, "open_by_handle_at")) {
+		r = syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, O_RDONLY);
+	} else if (!strcmp(t, "userfaultfd")) {
+		r = syscall(SYS_userfaultfd, 1 /* UFFD_USER_MODE_ONLY */);
+	} else if (!strcmp(t, "io_uring")) {
+		r = syscall(SYS_io_uring_setup, 4, NULL);
+	} else if (!strcmp(t, "connect")) {
+		/* against our own listener */
+		const char *path = argc > 2 ? argv[2] : "/tmp/skd/docker.sock";
+		int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		strncpy(a.sun_path, path, sizeof(a.sun_path) - 1);
+		unlink(path);
+		bind(srv, (void *)&a, sizeof(a));
+		listen(srv, 1);
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		r = connect(s, (void *)&a, sizeof(a));
+		unlink(path);
+	} else if (!strcmp(t, "memfd_exec")) {
+		int fd = memfd_create("skd", MFD_CLOEXEC);
+		int src = open("/proc/self/exe", O_RDONLY);
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(src, buf, sizeof(buf))) > 0)
+			write(fd, buf, n);
+		char *av[] = {"skd-trigger", "noop", NULL};
+		fexecve(fd, av, environ);
+		r = -1;
+	} else if (!strcmp(t, "module")) {
+		r = syscall(SYS_finit_module, -1, "", 0);
+	} else if (!strcmp(t, "setuid0")) {
+		r = setuid(0);
+	} else if (!strcmp(t, "self_exe")) {
+		r = open("/proc/self/exe", O_WRONLY | O_APPEND);
+	} else if (!strcmp(t, "flood")) {
+		/* event flood: N bpf() calls with an invalid command (EINVAL, nothing happens),
+		 * optionally paced to RATE calls per second */
+		long n = argc > 2 ? atol(argv[2]) : 1000000;
+		long rate = argc > 3 ? atol(argv[3]) : 0;
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++) {
+			if (rate > 0 && (i & 63) == 0) {
+				double due = (double)i / rate;
+				for (;;) {
+					clock_gettime(CLOCK_MONOTONIC, &t);
+					double el = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+					if (el >= due)
+						break;
+				}
+			}
+			syscall(SYS_bpf, -1, NULL, 0);
+		}
+		return 0;
+	} else if (!strcmp(t, "noop")) {
+		return 0;
+	} else {
+		fprintf(stderr, "unknown trigger %s\n", t);
+		return 2;
+	}
+	printf("%s: %ld (%s)\n", t, r, r < 0 ? strerror(errno) : "ok");
+	return r < 0 ? 1 : 0;
+}
