@@ -10,10 +10,15 @@
 
 use crate::locate::which;
 use crate::targets::Fixture;
-use crate::{io, profile, Case, Error, Options, Result};
+use crate::{io, profile, Case, Error, Options, Profile, Result};
 use probe::{Layer, Outcome, ProbeResult};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+/// Annotation of a profile file: `"true"` passes the check's host directory to the container as
+/// fd 3 (`--preserve-fds 1`), the shape of a host fd that reaches the container (CVE-2024-21626),
+/// so that what stops its use (Landlock) can be tested.
+pub const PRESERVE_HOSTDIR_FD: &str = "org.stockade.check.preserve-hostdir-fd";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runtime {
@@ -90,19 +95,47 @@ pub fn run_case(fx: &Fixture, case: &Case, opts: &Options, n: usize) -> Result<V
     rt.binary()?;
     let (bundle, agent) = fx.bundle(n)?;
     let args = fx.probe_args(&agent, opts.only.as_deref());
-    profile::write_config(&case.profile, rt, fx, &bundle, &args)?;
+    let config = profile::write_config(&case.profile, rt, fx, &bundle, &args)?;
+    let pass_fd = config["annotations"][PRESERVE_HOSTDIR_FD].as_str() == Some("true");
     let root = fx.dir.join(format!("state-{n}"));
     std::fs::create_dir_all(&root).map_err(io("create the runtime state directory"))?;
     let id = format!("stockade-check-{}-{n}", std::process::id());
-    let out = rt
-        .command()
-        .arg("--root")
-        .arg(&root)
-        .args(["run", "--bundle"])
+    let mut cmd = rt.command();
+    // The docker and privileged profiles measure what the configuration lets through, so
+    // stockade's policy gate (which would refuse them at create) is switched off for them,
+    // unless the caller chose a policy.
+    if matches!(rt, Runtime::Stockade(_))
+        && matches!(case.profile, Profile::Docker | Profile::Privileged)
+        && std::env::var_os("STOCKADE_POLICY").is_none()
+    {
+        cmd.env("STOCKADE_POLICY", "off");
+    }
+    cmd.arg("--root").arg(&root).arg("run");
+    // Keep the directory open until the runtime has run.
+    let mut _hostdir_fd = None;
+    if pass_fd {
+        let dir = std::fs::File::open(&fx.hostdir).map_err(io("open the host directory"))?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        _hostdir_fd = Some(dir);
+        cmd.args(["--preserve-fds", "1"]);
+        // SAFETY: dup2 between fork and exec is async-signal-safe; fd 3 is then inherited
+        // without CLOEXEC (dup2 clears it).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::dup2(raw, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = cmd
+        .arg("--bundle")
         .arg(&bundle)
         .arg(&id)
         .stdin(Stdio::null())
         .output();
+    drop(_hostdir_fd);
     let _ = rt
         .command()
         .arg("--root")
