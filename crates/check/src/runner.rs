@@ -110,6 +110,18 @@ pub fn run_case(fx: &Fixture, case: &Case, opts: &Options, n: usize) -> Result<V
     {
         cmd.env("STOCKADE_POLICY", "off");
     }
+    // `--privileged` means every layer off, including stockade's Landlock confinement (which
+    // would otherwise refuse every mount the privileged escapes make). The runtime reads
+    // `landlock = false` from the file named by STOCKADE_RUNTIME_CONFIG; a runtime without
+    // Landlock ignores it.
+    if matches!(rt, Runtime::Stockade(_))
+        && case.profile == Profile::Privileged
+        && std::env::var_os("STOCKADE_RUNTIME_CONFIG").is_none()
+    {
+        let conf = fx.dir.join("runtime-privileged.toml");
+        std::fs::write(&conf, "landlock = false\n").map_err(io("write the runtime config"))?;
+        cmd.env("STOCKADE_RUNTIME_CONFIG", conf);
+    }
     cmd.arg("--root").arg(&root).arg("run");
     // Keep the directory open until the runtime has run.
     let mut _hostdir_fd = None;

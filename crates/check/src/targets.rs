@@ -108,12 +108,17 @@ impl Fixture {
                 "no scratch block device ({e}): block-dev-mount is n/a"
             )),
         }
-        let sleeper = Command::new("sleep")
-            .arg("3600")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(io("start the sleeper (sleep 3600)"))?;
+        let mut cmd = Command::new("sleep");
+        cmd.arg("3600").stdin(Stdio::null()).stdout(Stdio::null());
+        // SAFETY: prctl between fork and exec is async-signal-safe. The sleeper dies with us,
+        // even when the check is killed before its cleanup runs.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let sleeper = cmd.spawn().map_err(io("start the sleeper (sleep 3600)"))?;
         fx.sleeper_pid = sleeper.id();
         fx.sleeper = Some(sleeper);
         Ok(fx)
