@@ -19,6 +19,7 @@
 //!    hierarchy of a hybrid host, which crun 1.8 refuses), parse the battery's JSON.
 //! 5. [`matrix`]: the comparison matrix and the JSON document.
 
+mod interrupt;
 pub mod locate;
 pub mod matrix;
 pub mod profile;
@@ -54,6 +55,8 @@ pub enum Error {
         msg: String,
         output: String,
     },
+    #[error("interrupted; the targets were removed")]
+    Interrupted,
     #[error("stockade check needs root (it starts containers and sets up a loop device)")]
     NotRoot,
 }
@@ -102,9 +105,14 @@ pub fn run(cases: &[Case], opts: &Options) -> Result<Matrix> {
         None => locate::probe()?,
     };
     let busybox = locate::busybox();
+    interrupt::catch();
     let fx = targets::Fixture::new(&probe, busybox.as_deref())?;
     let mut columns = Vec::new();
     for (i, case) in cases.iter().enumerate() {
+        if interrupt::happened() {
+            // The fixture's Drop removes the loop device, the sleeper and the directory.
+            return Err(Error::Interrupted);
+        }
         let result = runner::run_case(&fx, case, opts, i);
         columns.push(Column {
             label: case.label(),
@@ -112,6 +120,9 @@ pub fn run(cases: &[Case], opts: &Options) -> Result<Matrix> {
             profile: case.profile.name(),
             result: result.map_err(|e| e.to_string()),
         });
+    }
+    if interrupt::happened() {
+        return Err(Error::Interrupted);
     }
     Ok(Matrix { columns })
 }
