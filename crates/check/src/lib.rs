@@ -89,8 +89,6 @@ pub struct Options {
     pub only: Option<String>,
     /// The static probe; found by [`locate::probe`] when `None`.
     pub probe: Option<PathBuf>,
-    /// The stockade binary to use for `--runtime stockade` (normally the running binary).
-    pub stockade: Option<PathBuf>,
 }
 
 /// Run each case in turn against one set of targets; a case whose runtime fails becomes a column

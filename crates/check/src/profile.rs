@@ -300,7 +300,8 @@ fn docker_like(rt: &Runtime, bundle: &Path, fx: &Fixture, privileged: bool) -> R
         .map(std::mem::take)
         .unwrap_or_default();
     let mut l = serde_json::Map::new();
-    // Keep only what is not security policy (e.g. sysctl-free fields); everything else is set.
+    // Of the runtime's `linux` section keep only rootfsPropagation; every security field is set
+    // below, so the profile does not inherit the runtime's defaults.
     for (k, v) in linux {
         if matches!(k.as_str(), "rootfsPropagation") {
             l.insert(k, v);

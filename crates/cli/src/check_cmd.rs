@@ -44,14 +44,13 @@ pub fn run(a: CheckArgs) -> u8 {
         check::compare_cases(&stockade)
     } else {
         vec![check::Case {
-            runtime: check::Runtime::parse(&a.runtime, me.clone()),
+            runtime: check::Runtime::parse(&a.runtime, me),
             profile: check::Profile::parse(&a.profile),
         }]
     };
     let opts = check::Options {
         only: a.only,
         probe: a.probe,
-        stockade: Some(me),
     };
     let matrix = match check::run(&cases, &opts) {
         Ok(m) => m,
