@@ -164,7 +164,7 @@ const DOCKER_DENIED: &[&str] = &[
 /// matter to the battery: allow by default, deny with EPERM every syscall moby leaves out without
 /// CAP_SYS_ADMIN/SYS_MODULE/SYS_BOOT/SYS_TIME/SYS_PTRACE/…, including the new mount API and
 /// io_uring (removed from moby's list in 2023); `clone` with any namespace flag and `socket` with
-/// AF_VSOCK get EPERM (moby's argument filters), and `clone3` gets ENOSYS (moby's trick so libc
+/// AF_VSOCK get EPERM (moby's argument filters and default errno), and `clone3` gets ENOSYS (moby's trick so libc
 /// falls back to `clone`). Differences: syscalls that moby simply does not list (new or obscure
 /// ones) are allowed here; `personality` is not restricted to its safe values; `ptrace` is
 /// allowed, as moby allows it on kernels ≥ 4.8.
@@ -196,7 +196,8 @@ pub fn docker_seccomp() -> Value {
     rules.push(json!({
         "names": ["socket"],
         "action": "SCMP_ACT_ERRNO",
-        "errnoRet": libc::EAFNOSUPPORT,
+        // moby's default errno (EPERM): AF_VSOCK falls outside its allow rule for socket.
+        "errnoRet": libc::EPERM,
         "args": [{"index": 0, "value": libc::AF_VSOCK as u64, "op": "SCMP_CMP_EQ"}],
     }));
     json!({
