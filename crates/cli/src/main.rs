@@ -3,6 +3,7 @@
 //! This binary only wires the crates together: argument parsing, human output and exit codes.
 
 mod audit_cmd;
+mod check_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -26,6 +27,8 @@ tells what a rule checks, what escape it prevents and how to fix it.";
 
 const AFTER_HELP: &str = "\
 Examples:
+  stockade check --compare                    try real escapes under stockade, runc, crun, a
+                                              Docker-like and a privileged config (as root)
   stockade audit k8s/                         audit every manifest under k8s/ (restricted level)
   helm template . | stockade audit -          audit rendered charts from stdin
   stockade audit --format sarif -o out.sarif . for code-scanning UIs
@@ -65,6 +68,9 @@ enum Command {
     Explain(rules_cmd::ExplainArgs),
     /// Watch running containers for escape behaviour (eBPF); --enforce blocks it.
     Watch(watch::cli::WatchArgs),
+    /// Run the escape battery in a container and report what escapes (`--compare`: stockade,
+    /// runc, crun, Docker-like and privileged side by side).
+    Check(check_cmd::CheckArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
         Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
+        Command::Check(a) => check_cmd::run(a),
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

@@ -1,0 +1,236 @@
+//! `stockade check` end to end: the battery under runc, crun and stockade, the profiles, and the
+//! `--compare` matrix. Needs root, runc, crun, busybox-static, losetup and mkfs.ext4
+//! (scripts/install-deps); without them each test prints `SKIP` (a failure under `CI=true`).
+
+mod check_support;
+use check_support::{ids_with, outcome, prerequisites, run, runs};
+
+/// The host-root escapes the issue names: none may escape under any runtime's default.
+const HOST_ROOT: [&str; 4] = [
+    "release-agent",
+    "core-pattern",
+    "block-dev-mount",
+    "shocker",
+];
+
+/// What stockade's default still leaves *exposed* (never escaped) on this branch: a missing
+/// seccomp profile, masks Docker has and `stockade spec` lacks, and missing pids/memory limits.
+/// The hardening branch (user namespace, default seccomp profile, Docker's masked paths, limits,
+/// Landlock) closes all of them; after it merges this list must become empty, which turns the
+/// test into "every technique is blocked or not applicable under stockade's default".
+const EXPOSED_UNTIL_HARDENING: &[&str] = &[
+    "no-seccomp",
+    "masked-paths",
+    "keyctl",
+    "userns-caps",
+    "af-vsock",
+    "perf-event",
+    "userfaultfd",
+    "io-uring",
+    "fork-bomb",
+    "memory-exhaustion",
+];
+
+#[test]
+fn privileged_under_runc_escapes_for_real() {
+    let Some(probe) = prerequisites("privileged_under_runc_escapes_for_real") else {
+        return;
+    };
+    let r = runs(
+        &probe,
+        &["--runtime", "runc", "--profile", "privileged"],
+        &[],
+    );
+    assert_eq!(r.len(), 1);
+    let escaped = ids_with(&r[0], "escaped");
+    assert!(
+        escaped.len() >= 8,
+        "only {} escaped: {escaped:?}",
+        escaped.len()
+    );
+    for id in HOST_ROOT.iter().chain(&[
+        "host-canary",
+        "runtime-socket",
+        "procsys-write",
+        "sysfs-write",
+    ]) {
+        assert!(
+            escaped.iter().any(|e| e == id),
+            "{id} did not escape: {escaped:?}"
+        );
+    }
+}
+
+#[test]
+fn stockade_default_stops_the_host_root_escapes() {
+    let Some(probe) = prerequisites("stockade_default_stops_the_host_root_escapes") else {
+        return;
+    };
+    let r = runs(&probe, &["--profile", "default"], &[]);
+    for id in HOST_ROOT {
+        let (res, layer) = outcome(&r[0], id);
+        assert!(
+            res == "blocked" || res == "not-applicable",
+            "{id} under stockade's default: {res} {layer}"
+        );
+    }
+}
+
+#[test]
+fn stockade_default_blocks_every_technique() {
+    let Some(probe) = prerequisites("stockade_default_blocks_every_technique") else {
+        return;
+    };
+    let r = runs(&probe, &[], &[]);
+    let results = r[0]["results"].as_array().unwrap();
+    assert!(
+        results.len() >= 30,
+        "battery has {} techniques",
+        results.len()
+    );
+    let mut bad = Vec::new();
+    for t in results {
+        let id = t["id"].as_str().unwrap();
+        let res = t["result"].as_str().unwrap();
+        let ok = match res {
+            "blocked" | "not-applicable" => true,
+            "exposed" => EXPOSED_UNTIL_HARDENING.contains(&id),
+            _ => false,
+        };
+        if !ok {
+            bad.push(format!("{id}: {res} ({})", t["detail"]));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "under stockade's default:\n{}",
+        bad.join("\n")
+    );
+    // Report what the hardening branch still has to close.
+    let exposed = ids_with(&r[0], "exposed");
+    if !exposed.is_empty() {
+        eprintln!("stockade default still exposes (until the hardening merge): {exposed:?}");
+    }
+}
+
+#[test]
+fn runc_and_crun_defaults_let_nothing_escape() {
+    let Some(probe) = prerequisites("runc_and_crun_defaults_let_nothing_escape") else {
+        return;
+    };
+    for rt in ["runc", "crun"] {
+        let r = runs(&probe, &["--runtime", rt], &[]);
+        let escaped = ids_with(&r[0], "escaped");
+        assert!(escaped.is_empty(), "{rt} default: {escaped:?}");
+        // Neither loads a seccomp profile from `spec`.
+        assert_eq!(outcome(&r[0], "no-seccomp").0, "exposed", "{rt}");
+    }
+}
+
+#[test]
+fn docker_profile_is_docker_like() {
+    let Some(probe) = prerequisites("docker_profile_is_docker_like") else {
+        return;
+    };
+    let r = runs(&probe, &["--profile", "docker"], &[]);
+    let r = &r[0];
+    // Docker's 14 capabilities include NET_RAW and MKNOD: mknod works, the device cgroup stops
+    // the open; the seccomp profile stops keyrings, io_uring, mounts and shocker.
+    assert_eq!(outcome(r, "dangerous-caps").0, "exposed");
+    assert_eq!(outcome(r, "af-packet").0, "exposed");
+    // Today the device cgroup refuses the mount of the mknod'ed node; with stockade's Landlock
+    // (hardening branch) the mount itself is refused first, so only "blocked" is asserted.
+    let (res, layer) = outcome(r, "block-dev-mount");
+    assert_eq!(res, "blocked", "block-dev-mount: {res} {layer}");
+    for id in [
+        "keyctl",
+        "io-uring",
+        "userfaultfd",
+        "perf-event",
+        "no-seccomp",
+    ] {
+        assert_eq!(outcome(r, id), ("blocked".into(), "seccomp".into()), "{id}");
+    }
+    assert_eq!(outcome(r, "shocker").0, "blocked");
+    assert_eq!(
+        outcome(r, "masked-paths"),
+        ("blocked".into(), "masked-path".into())
+    );
+    assert!(ids_with(r, "escaped").is_empty());
+    // Docker sets no limits.
+    assert_eq!(outcome(r, "fork-bomb").0, "exposed");
+}
+
+#[test]
+fn compare_prints_one_matrix() {
+    let Some(probe) = prerequisites("compare_prints_one_matrix") else {
+        return;
+    };
+    let (code, out, err) = run(&probe, &["--compare"], &[]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let mut lines = out.lines();
+    let head: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        head,
+        [
+            "TECHNIQUE",
+            "E",
+            "stockade default",
+            "runc default",
+            "crun default",
+            "stockade docker",
+            "stockade privileged"
+        ]
+    );
+    assert!(out.lines().count() > 35, "{out}");
+    let escaped: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("total escaped"))
+        .expect("totals")
+        .split_whitespace()
+        .skip(2)
+        .collect();
+    assert_eq!(escaped.len(), 5, "{out}");
+    assert_eq!(escaped[0], "0", "stockade default: {out}");
+    assert!(escaped[4].parse::<u32>().unwrap() >= 8, "privileged: {out}");
+    assert!(out.contains("blocked(capability)"));
+    assert!(!out.contains("did not run"), "{out}");
+}
+
+#[test]
+fn only_selects_techniques() {
+    let Some(probe) = prerequisites("only_selects_techniques") else {
+        return;
+    };
+    let r = runs(
+        &probe,
+        &["--runtime", "runc", "--only", "core-pattern,E26"],
+        &[],
+    );
+    let ids: Vec<&str> = r[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["core-pattern", "shocker"]);
+}
+
+#[test]
+fn a_bad_profile_file_is_one_clear_error() {
+    let Some(probe) = prerequisites("a_bad_profile_file_is_one_clear_error") else {
+        return;
+    };
+    let (code, out, err) = run(&probe, &["--profile", "/nonexistent/config.json"], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("/nonexistent/config.json") && out.contains("did not run"),
+        "{out}{err}"
+    );
+}
