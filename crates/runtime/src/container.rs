@@ -19,6 +19,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Where the policy gate's warnings go (the CLI logs them).
+pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Options of `create` and `run`.
 #[derive(Default, Clone)]
 pub struct CreateOpts {
@@ -27,6 +30,12 @@ pub struct CreateOpts {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
     pub no_pivot: bool,
+    /// The policy gate's level (see [`crate::gate`]).
+    pub policy: Option<crate::gate::Policy>,
+    /// Receives the gate's warnings under `--policy warn`.
+    pub on_warning: Option<WarningSink>,
+    /// Turn off the Landlock confinement of the container process.
+    pub no_landlock: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -160,6 +169,11 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
         ));
     }
     let bundle = Bundle::load(&opts.bundle)?;
+    // The policy gate, before anything is made on the host.
+    let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
+    if let Some(w) = &opts.on_warning {
+        warnings.iter().for_each(|l| w(l));
+    }
     let process = bundle
         .spec
         .process()
@@ -253,6 +267,15 @@ fn create_inner(
         }
     }
 
+    // Landlock (see landlock.rs): on unless turned off; said so when the
+    // kernel cannot.
+    let landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    if landlock && crate::landlock::supported_abi().is_none() {
+        if let Some(w) = &opts.on_warning {
+            w("landlock: not supported by this kernel; the container process is not confined to its root by Landlock");
+        }
+    }
+
     // 3. The console socket, the start socket and the sync channel.
     let console = match &opts.console_socket {
         Some(p) => Some(connect_console(p)?),
@@ -278,6 +301,7 @@ fn create_inner(
         start: Some(listener.as_raw_fd()),
         extra_fds: nlisten + opts.preserve_fds.max(0),
         extra_env,
+        landlock,
     };
 
     // 4. The init process.
@@ -618,6 +642,8 @@ pub struct ExecOpts {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: i32,
+    /// Turn off Landlock for this process (runtime.toml `landlock = false`).
+    pub no_landlock: bool,
 }
 
 /// `exec`: run a new process in a running container. Returns its exit code
@@ -690,6 +716,7 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         start: None,
         extra_fds: opts.preserve_fds.max(0),
         extra_env: Vec::new(),
+        landlock: !opts.no_landlock && !crate::landlock::disabled_by(&st.spec),
     };
     let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
     drop(console);

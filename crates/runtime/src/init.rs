@@ -36,15 +36,17 @@ pub struct InitConfig<'a> {
     pub extra_fds: i32,
     /// Environment added by the runtime (LISTEN_FDS, LISTEN_PID).
     pub extra_env: Vec<String>,
+    /// Confine the process to its root with Landlock.
+    pub landlock: bool,
 }
 
 /// Entry of the container init created by `create`.
 pub fn create_main(cfg: &InitConfig, chan: Channel) -> i32 {
     match setup_container(cfg, &chan) {
-        Ok((exe, conn)) => {
+        Ok((exe, conn, ruleset)) => {
             drop(chan);
             let mut conn = conn;
-            let r = finalize(cfg, cfg.process, &exe, Some(&mut conn));
+            let r = finalize(cfg, cfg.process, &exe, ruleset, Some(&mut conn));
             if let Err(e) = r {
                 let _ = conn.write_all(format!("E{e}").as_bytes());
             }
@@ -68,9 +70,16 @@ pub fn exec_main(cfg: &InitConfig, chan: Channel) -> i32 {
         let cwd = cfg.process.cwd();
         nix::unistd::chdir(cwd)
             .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
+        verify_cwd(cwd)?;
         set_rlimits(cfg.process)?;
         let exe = find_executable(cfg.process, &cfg.extra_env)?;
-        finalize(cfg, cfg.process, &exe, None)
+        // setns(mount) made the container's root ours.
+        let ruleset = if cfg.landlock {
+            Some(crate::landlock::prepare(Root::open(Path::new("/"))?.fd())?)
+        } else {
+            None
+        };
+        finalize(cfg, cfg.process, &exe, ruleset, None)
     })();
     if let Err(e) = r {
         let _ = chan.send(tag::ERROR, e.to_string().as_bytes());
@@ -78,7 +87,9 @@ pub fn exec_main(cfg: &InitConfig, chan: Channel) -> i32 {
     1
 }
 
-fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStream)> {
+type Ruleset = Option<::landlock::RulesetCreated>;
+
+fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStream, Ruleset)> {
     let spec = cfg.spec;
     // 1. Wait until the runtime has written our id maps and put us in the
     //    cgroup: nothing below may run with unmapped ids or outside limits.
@@ -111,6 +122,15 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
             .map_err(|e| Error::field("process.oomScoreAdj", e.to_string()))?;
     }
 
+    // 5b. CVE-2016-9962: not dumpable from here to execve (the kernel resets
+    //     it there), so no process that later joins the container can
+    //     ptrace us or open our /proc/<pid> files (fds, exe, mem) while we
+    //     hold host resources. Only after oom_score_adj: a non-dumpable
+    //     process's /proc/self files belong to host root.
+    // SAFETY: prctl with integer arguments only.
+    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    nix::errno::Errno::result(rc).ctx(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
+
     // 6. The filesystem: propagation, rootfs bind, mounts, devices.
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
     rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
@@ -136,6 +156,14 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     if let Some(h) = hooks_cfg {
         hooks::run("createContainer", h.create_container().as_ref(), &state)?;
     }
+
+    // 7b. Landlock's ruleset, whose one rule is the new root: prepared now,
+    //     while the rootfs fd is at hand; enforced just before execve.
+    let ruleset = if cfg.landlock {
+        Some(crate::landlock::prepare(root.fd())?)
+    } else {
+        None
+    };
 
     // 8. pivot_root into the rootfs and detach the host's tree.
     rootfs::pivot(&root)?;
@@ -192,6 +220,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
         .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
     drop(cwd_fd);
     drop(root);
+    verify_cwd(cwd)?;
 
     // 14. Find the executable now, so a typo fails `create`, not `start`.
     let exe = find_executable(cfg.process, &cfg.extra_env)?;
@@ -228,7 +257,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
             unsafe { libc::_exit(1) }
         }
     }
-    Ok((exe, conn))
+    Ok((exe, conn, ruleset))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -237,12 +266,18 @@ fn finalize(
     cfg: &InitConfig,
     p: &Process,
     exe: &Path,
+    ruleset: Ruleset,
     conn: Option<&mut UnixStream>,
 ) -> Result<()> {
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = p.no_new_privileges() == Some(true);
     let mut notify_fd = None;
 
+    // 0. Landlock, while we still hold CAP_SYS_ADMIN (needed without
+    //    no_new_privs) and before a seccomp filter could deny its syscalls.
+    if let Some(r) = ruleset {
+        crate::landlock::enforce(r)?;
+    }
     // a. Bounding set, while we still hold CAP_SETPCAP.
     if let Some(c) = p.capabilities() {
         capabilities::drop_bounding(c)?;
@@ -354,6 +389,29 @@ fn finalize(
         format!("process.args[0]: exec {}", exe.display()),
         e,
     ))
+}
+
+/// CVE-2024-21626: the working directory must be inside the container's
+/// root. The kernel's getcwd(2) prefixes a directory that is not reachable
+/// from our root (a leaked host fd, a detached mount) with "(unreachable)";
+/// anything but an absolute path is refused.
+pub fn verify_cwd(cwd: &Path) -> Result<()> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the raw syscall writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    let n = nix::errno::Errno::result(rc)
+        .map_err(|e| Error::sys(format!("process.cwd ({}): getcwd", cwd.display()), e))?;
+    let got = String::from_utf8_lossy(&buf[..(n as usize).saturating_sub(1)]).into_owned();
+    if !got.starts_with('/') {
+        return Err(Error::field(
+            "process.cwd",
+            format!(
+                "{} is outside the container's root (getcwd: {got:?})",
+                cwd.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Send one fd with SCM_RIGHTS.
