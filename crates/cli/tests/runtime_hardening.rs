@@ -214,6 +214,40 @@ fn hardened_default_passes_the_hardened_gate_and_confines() {
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
 
+/// `stockade run` on a bundle without config.json uses the hardened
+/// default (here with stdin as the shell's script).
+#[test]
+fn run_without_config_uses_the_hardened_default() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("nocfg");
+    let b = hardened_bundle(&env, "b", &["true"]);
+    std::fs::remove_file(b.join("config.json")).unwrap();
+    let script = env.dir.join("script");
+    std::fs::write(
+        &script,
+        "cat /proc/self/uid_map; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status\n",
+    )
+    .unwrap();
+    let mut c = gated(&env, None);
+    c.args(["run", "-b", b.to_str().unwrap(), &env.id("n")]);
+    c.stdin(std::fs::File::open(&script).unwrap());
+    let out = env.output(c);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{s}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        s.contains("100000") && s.contains("NoNewPrivs:\t1") && s.contains("Seccomp:\t2"),
+        "{s}"
+    );
+    assert!(!b.join("config.json").exists());
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
 // ---- 3. the runtime escape CVEs -----------------------------------------
 
 /// CVE-2019-5736: a process in the container overwrites the runtime binary

@@ -268,6 +268,7 @@ fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
         policy: Some(policy),
         on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
         no_landlock: cfg.landlock == Some(false),
+        default_terminal: None,
     })
 }
 

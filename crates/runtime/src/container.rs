@@ -36,6 +36,9 @@ pub struct CreateOpts {
     pub on_warning: Option<WarningSink>,
     /// Turn off the Landlock confinement of the container process.
     pub no_landlock: bool,
+    /// Without config.json, use the hardened default with this
+    /// `process.terminal` (`run` only).
+    pub default_terminal: Option<bool>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -168,7 +171,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
             "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
         ));
     }
-    let bundle = Bundle::load(&opts.bundle)?;
+    let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
     // The policy gate, before anything is made on the host.
     let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
     if let Some(w) = &opts.on_warning {
@@ -789,16 +792,23 @@ pub fn wait_forwarding(pid: Pid) -> i32 {
 
 /// `run`: create + start, then (unless detached) wait and delete.
 pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    let mut opts = opts.clone();
+    // No config.json: the hardened default, on a terminal when ours is one.
+    if !opts.bundle.join("config.json").exists() {
+        // SAFETY: isatty on fd 0 only reads its state.
+        let tty = unsafe { libc::isatty(0) } == 1;
+        opts.default_terminal = Some(tty && !detach && opts.console_socket.is_none());
+    }
     // A foreground `run` of a terminal process without --console-socket:
     // like runc, receive the pty ourselves and copy between it and our stdio.
     let wants_tty = !detach
         && opts.console_socket.is_none()
-        && std::fs::read(opts.bundle.join("config.json"))
-            .ok()
-            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-            .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
-            == Some(true);
-    let mut opts = opts.clone();
+        && (opts.default_terminal == Some(true)
+            || std::fs::read(opts.bundle.join("config.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+                .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+                == Some(true));
     let mut console = None;
     if wants_tty {
         if !util::valid_id(id) {

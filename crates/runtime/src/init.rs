@@ -116,9 +116,18 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     //    controlling terminal (TIOCSTI injection).
     nix::unistd::setsid().ctx(|| "setsid".into())?;
 
-    // 5. oom_score_adj through the host /proc, while it is still visible.
+    // 5. oom_score_adj through the host /proc, while it is still visible
+    //    (the fd is checked to be on procfs before the write).
     if let Some(adj) = cfg.process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        let fd = nix::fcntl::open(
+            "/proc/self/oom_score_adj",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("process.oomScoreAdj: open", e))?;
+        verify_fs(&fd, PROC_SUPER_MAGIC, "process.oomScoreAdj", "procfs")?;
+        std::fs::File::from(fd)
+            .write_all(adj.to_string().as_bytes())
             .map_err(|e| Error::field("process.oomScoreAdj", e.to_string()))?;
     }
 
@@ -454,6 +463,10 @@ fn setup_console(sock: RawFd, p: &Process, root: Option<&Root>) -> Result<()> {
         nix::errno::Errno::result(slave).ctx(|| "process.terminal: open pty peer".into())?;
     // SAFETY: the ioctl returned a fresh fd that nothing else owns.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // CVE-2025-52565: what is bound to /dev/console is the peer of our
+    // master, checked to be a devpts node, never a path that could have
+    // been swapped for a symlink.
+    verify_fs(&slave, DEVPTS_SUPER_MAGIC, "process.terminal", "devpts")?;
     if let Some(b) = p.console_size() {
         let ws = libc::winsize {
             ws_row: b.height() as u16,
@@ -493,6 +506,23 @@ fn setup_console(sock: RawFd, p: &Process, root: Option<&Root>) -> Result<()> {
     Ok(())
 }
 
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
+/// Check that `fd` is on the filesystem `magic` (procfs, devpts) before
+/// writing through it or mounting it.
+fn verify_fs(fd: &impl AsFd, magic: i64, field: &str, what: &str) -> Result<()> {
+    let st =
+        nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys(format!("{field}: fstatfs"), e))?;
+    if st.filesystem_type().0 as i64 != magic {
+        return Err(Error::field(
+            field,
+            format!("not on {what} (a mount was swapped in?)"),
+        ));
+    }
+    Ok(())
+}
+
 fn write_sysctl(key: &str, value: &str) -> Result<()> {
     let field = format!("linux.sysctl.{key}");
     if key.is_empty() || key.contains("..") || key.contains('/') {
@@ -504,6 +534,9 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("{field}: open /proc/sys"), e))?;
+    // CVE-2025-52881: the write must land in procfs, not in whatever a
+    // racing mount put at /proc/sys.
+    verify_fs(&proc_sys, PROC_SUPER_MAGIC, &field, "procfs")?;
     let rel = key.replace('.', "/");
     let fd = nix::fcntl::openat2(
         proc_sys.as_fd(),
@@ -517,6 +550,7 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
             ),
     )
     .map_err(|e| Error::sys(field.clone(), e))?;
+    verify_fs(&fd, PROC_SUPER_MAGIC, &field, "procfs")?;
     let mut f = std::fs::File::from(fd);
     f.write_all(value.as_bytes())
         .map_err(|e| Error::field(field, format!("write {value:?}: {e}")))
