@@ -161,6 +161,16 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// `linux.seccomp` as BPF, cached in `<root>/.cache/seccomp` (`dir` is the
+/// container's state directory under the root).
+fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let cache = dir.parent().map(|r| r.join(".cache/seccomp"));
+    crate::seccomp::program(s, cache.as_deref())
+}
+
 /// `create`: set up the container and leave its init blocked until `start`.
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
     if !util::valid_id(id) {
@@ -305,6 +315,7 @@ fn create_inner(
         extra_fds: nlisten + opts.preserve_fds.max(0),
         extra_env,
         landlock,
+        seccomp_bpf: seccomp_program(spec, &locked.dir)?,
     };
 
     // 4. The init process.
@@ -720,6 +731,7 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         extra_fds: opts.preserve_fds.max(0),
         extra_env: Vec::new(),
         landlock: !opts.no_landlock && !crate::landlock::disabled_by(&st.spec),
+        seccomp_bpf: seccomp_program(&st.spec, &locked.dir)?,
     };
     let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
     drop(console);

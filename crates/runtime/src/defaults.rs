@@ -148,6 +148,22 @@ mod tests {
     }
 
     #[test]
+    fn profile_is_compiled_once_and_cached() {
+        let dir = std::env::temp_dir().join(format!("stockade-bpf-{}", std::process::id()));
+        let p = seccomp_profile();
+        let a = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(std::fs::read(files[0].path()).unwrap(), a);
+        // A second call reads the cache (same bytes), even with the
+        // compiler's output removed from memory.
+        let b = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len() % 8, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn hardened_spec_shape() {
         let s = hardened_spec();
         assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));

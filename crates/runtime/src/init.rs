@@ -38,6 +38,8 @@ pub struct InitConfig<'a> {
     pub extra_env: Vec<String>,
     /// Confine the process to its root with Landlock.
     pub landlock: bool,
+    /// `linux.seccomp` compiled to BPF by the runtime (see seccomp.rs).
+    pub seccomp_bpf: Option<Vec<u8>>,
 }
 
 /// Entry of the container init created by `create`.
@@ -295,7 +297,7 @@ fn finalize(
     //    before the uid switch drops it (runc does the same).
     if !nnp {
         if let Some(s) = seccomp {
-            notify_fd = seccomp::load(s)?;
+            notify_fd = load_seccomp(cfg, s)?;
         }
     }
     // c. Groups, gid, uid. KEEPCAPS keeps the permitted set across setuid.
@@ -338,7 +340,7 @@ fn finalize(
         let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
         nix::errno::Errno::result(rc).ctx(|| "process.noNewPrivileges".into())?;
         if let Some(s) = seccomp {
-            notify_fd = seccomp::load(s)?;
+            notify_fd = load_seccomp(cfg, s)?;
         }
     }
     // f. Hand the notify fd to whoever asked for it (the `start` caller
@@ -421,6 +423,14 @@ pub fn verify_cwd(cwd: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The filter: the runtime's precompiled BPF when there is one.
+fn load_seccomp(cfg: &InitConfig, s: &oci_spec::runtime::LinuxSeccomp) -> Result<Option<i32>> {
+    match &cfg.seccomp_bpf {
+        Some(b) => seccomp::load_program(b).map(|_| None),
+        None => seccomp::load(s),
+    }
 }
 
 /// Send one fd with SCM_RIGHTS.

@@ -205,6 +205,8 @@ impl Env {
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    // The runtime's caches (.cache/seccomp) are meant to stay.
+                    .filter(|n| n != ".cache")
                     .collect()
             })
             .unwrap_or_default();
