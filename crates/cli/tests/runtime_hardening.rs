@@ -184,8 +184,10 @@ fn hardened_default_passes_the_hardened_gate_and_confines() {
         echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo PROCSYS-WRITABLE; \
         mount -t tmpfs t /tmp 2>/dev/null && echo MOUNTED; \
         cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; \
+        unshare -U -r true 2>/dev/null && echo USERNS; unshare -m true 2>/dev/null && echo MNTNS; \
         ls /sys/class/net; echo done";
     let b = hardened_bundle(&env, "b", &["sh", "-c", script]);
+    std::os::unix::fs::symlink("busybox", b.join("rootfs/bin/unshare")).unwrap();
     let mut c = gated(&env, Some("hardened"));
     c.args(["run", "-b", b.to_str().unwrap(), &env.id("h")]);
     let out = env.output(c);
@@ -201,7 +203,14 @@ fn hardened_default_passes_the_hardened_gate_and_confines() {
     assert!(s.contains("CapEff:\t0000000020000420"), "{s}");
     assert!(s.contains("TMP-OK"), "{s}");
     assert!(s.contains("1024"), "pids limit: {s}");
-    for bad in ["ROOT-WRITABLE", "PROCSYS-WRITABLE", "MOUNTED"] {
+    // USERNS/MNTNS: seccomp refuses unshare with namespace flags.
+    for bad in [
+        "ROOT-WRITABLE",
+        "PROCSYS-WRITABLE",
+        "MOUNTED",
+        "USERNS",
+        "MNTNS",
+    ] {
         assert!(!s.contains(bad), "{bad}: {s}");
     }
     // Loopback only.
