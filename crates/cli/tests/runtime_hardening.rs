@@ -432,6 +432,36 @@ fn cve_2025_31133_dev_null_swapped_for_a_symlink_is_refused() {
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
 
+/// CVE-2025-52881 shape: a procfs write (a sysctl) redirected to another
+/// file by a mount over /proc/sys (here a host directory holding a
+/// look-alike kernel/domainname). The write goes through an fd checked to
+/// be on procfs: create is refused and the host file is untouched.
+#[test]
+fn cve_2025_52881_sysctl_write_redirected_by_a_mount_is_refused() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("procredir");
+    let fake = env.dir.join("fake-sys");
+    std::fs::create_dir_all(fake.join("kernel")).unwrap();
+    std::fs::write(fake.join("kernel/domainname"), "host-file\n").unwrap();
+    let src = fake.to_str().unwrap().to_string();
+    let b = env.bundle("b", &["true"], |c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/proc/sys", "type": "bind", "source": src, "options": ["bind"]}));
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "written"});
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    let (code, _, err) = env.run(&env.id("p"), &b);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not on procfs"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(fake.join("kernel/domainname")).unwrap(),
+        "host-file\n"
+    );
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
 // ---- 4. Landlock ----------------------------------------------------------
 
 fn leaked_dir_read(env: &Env, name: &str, landlock_off: bool) -> String {
