@@ -23,10 +23,28 @@ const NAMESPACE_TYPES: &[&str] = &[
 
 impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
+        Bundle::load_or_default(dir, None)
+    }
+
+    /// Like [`Bundle::load`]; when `default_terminal` is given and the
+    /// bundle has no config.json, the hardened default config
+    /// ([`crate::defaults::hardened_spec`], rootfs `rootfs`) is used with
+    /// `process.terminal` set to it (`stockade run` without a config).
+    pub fn load_or_default(dir: &Path, default_terminal: Option<bool>) -> Result<Bundle> {
         let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
         let cfg = dir.join("config.json");
-        let data = std::fs::read(&cfg).map_err(|e| Error::io(&cfg, e))?;
-        let spec = parse_config(&cfg, &data)?;
+        let spec = match (std::fs::read(&cfg), default_terminal) {
+            (Ok(data), _) => parse_config(&cfg, &data)?,
+            (Err(e), Some(terminal)) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut spec = crate::defaults::hardened_spec();
+                if let Some(mut p) = spec.process().clone() {
+                    p.set_terminal(Some(terminal));
+                    spec.set_process(Some(p));
+                }
+                spec
+            }
+            (Err(e), _) => return Err(Error::io(&cfg, e)),
+        };
         let root = spec
             .root()
             .as_ref()

@@ -3,6 +3,7 @@
 
 use crate::container::{self, CreateOpts, ExecOpts};
 use crate::error::{Error, Result};
+use crate::gate::{self, RuntimeConfig};
 use crate::state::Store;
 use crate::util;
 use clap::{Args, Subcommand, ValueEnum};
@@ -35,6 +36,11 @@ pub struct GlobalOpts {
     /// Use the systemd cgroup driver (not supported)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
+    /// Policy gate at create: default, baseline, restricted, hardened, warn or off
+    /// ($STOCKADE_POLICY, then `policy` in /etc/stockade/runtime.toml, then default:
+    /// baseline's critical rules refuse, the others warn)
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub policy: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -171,8 +177,13 @@ pub enum Command {
     Spec {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
+        /// Map only the caller's uid/gid and set no cgroup limits
         #[arg(long)]
         rootless: bool,
+        /// runc's default config instead of the hardened one (no user
+        /// namespace, seccomp, read-only root or limits)
+        #[arg(long, conflicts_with = "rootless")]
+        unhardened: bool,
     },
     /// Print the OCI features document
     Features,
@@ -191,15 +202,26 @@ pub fn run(global: &GlobalOpts, cmd: Command) -> i32 {
 
 /// Report an error: one line on stderr, and a logrus-style line in --log.
 pub fn log_error(global: &GlobalOpts, msg: &str) {
+    log_line(global, "error", msg)
+}
+
+/// Report a warning: in --log when given (shims read it; engines may
+/// show a runtime's stderr as an error), else on stderr.
+pub fn log_warning(global: &GlobalOpts, msg: &str) {
+    log_line(global, "warning", msg)
+}
+
+fn log_line(global: &GlobalOpts, level: &str, msg: &str) {
+    let to_stderr = level == "error" || global.log.is_none();
     let msg = msg.replace('\n', " ");
     if let Some(path) = &global.log {
         let line = match global.log_format {
             LogFormat::Json => format!(
                 "{}\n",
-                serde_json::json!({"level": "error", "msg": msg, "time": util::rfc3339_now()})
+                serde_json::json!({"level": level, "msg": msg, "time": util::rfc3339_now()})
             ),
             LogFormat::Text => format!(
-                "time=\"{}\" level=error msg={:?}\n",
+                "time=\"{}\" level={level} msg={:?}\n",
                 util::rfc3339_now(),
                 msg
             ),
@@ -212,13 +234,18 @@ pub fn log_error(global: &GlobalOpts, msg: &str) {
             let _ = f.write_all(line.as_bytes());
         }
     }
+    if !to_stderr {
+        return;
+    }
     if global.log_format == LogFormat::Json && global.log.is_none() {
         eprintln!(
             "{}",
-            serde_json::json!({"level": "error", "msg": msg, "time": util::rfc3339_now()})
+            serde_json::json!({"level": level, "msg": msg, "time": util::rfc3339_now()})
         );
-    } else {
+    } else if level == "error" {
         eprintln!("stockade: {msg}");
+    } else {
+        eprintln!("stockade: {level}: {msg}");
     }
 }
 
@@ -228,14 +255,21 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn create_opts(a: &CreateArgs) -> CreateOpts {
-    CreateOpts {
+fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
+    let cfg = RuntimeConfig::load(&RuntimeConfig::path())?;
+    let policy = gate::resolve(global.policy.as_deref(), &cfg)?;
+    let g = global.clone();
+    Ok(CreateOpts {
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
-    }
+        policy: Some(policy),
+        on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
+        no_landlock: cfg.landlock == Some(false),
+        default_terminal: None,
+    })
 }
 
 fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
@@ -246,19 +280,39 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
     }
     // Commands that need no state directory.
     match &cmd {
-        Command::Spec { bundle, rootless } => return write_spec(bundle, *rootless).map(|_| 0),
+        Command::Spec {
+            bundle,
+            rootless,
+            unhardened,
+        } => return write_spec(bundle, *rootless, *unhardened).map(|_| 0),
         Command::Features => return print_json(&features()).map(|_| 0),
         _ => {}
     }
+    // CVE-2019-5736: commands whose processes enter a container run from a
+    // sealed memfd copy of the binary (see exeseal.rs).
+    if matches!(
+        cmd,
+        Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
+    ) {
+        crate::exeseal::ensure_sealed()?;
+    }
     let store = Store::new(&global.root)?;
     match cmd {
-        Command::Create(a) => container::create(&store, &a.id, &create_opts(&a)).map(|_| 0),
+        Command::Create(a) => {
+            container::create(&store, &a.id, &create_opts(global, &a)?).map(|_| 0)
+        }
         Command::Start { id } => container::start(&store, &id).map(|_| 0),
         Command::Run {
             create,
             detach,
             keep,
-        } => container::run(&store, &create.id, &create_opts(&create), detach, keep),
+        } => container::run(
+            &store,
+            &create.id,
+            &create_opts(global, &create)?,
+            detach,
+            keep,
+        ),
         Command::State { id } => print_json(&container::state(&store, &id)?).map(|_| 0),
         Command::Kill { all, id, signal } => {
             let s = signal.unwrap_or_else(|| "TERM".into());
@@ -399,6 +453,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     pid_file,
                     detach,
                     preserve_fds,
+                    no_landlock: RuntimeConfig::load(&RuntimeConfig::path())?.landlock
+                        == Some(false),
                 },
             )
         }
@@ -516,8 +572,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
         .map_err(|_| bad())
 }
 
-/// `spec`: a runc-like default config.json.
-fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
+/// `spec`: the hardened default config.json ([`crate::defaults`]), or
+/// runc's with `--unhardened`.
+fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
     let path = bundle.join("config.json");
     if path.exists() {
         return Err(Error::Usage(format!(
@@ -525,17 +582,34 @@ fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {
             path.display()
         )));
     }
-    let mut spec = oci_spec::runtime::Spec::default();
-    if let Some(mut p) = spec.process().clone() {
-        p.set_terminal(Some(true));
-        p.set_args(Some(vec!["sh".into()]));
-        spec.set_process(Some(p));
-    }
-    spec.set_hostname(Some("stockade".into()));
+    let mut spec = if unhardened {
+        let mut spec = oci_spec::runtime::Spec::default();
+        if let Some(mut p) = spec.process().clone() {
+            p.set_terminal(Some(true));
+            p.set_args(Some(vec!["sh".into()]));
+            spec.set_process(Some(p));
+        }
+        spec.set_hostname(Some("stockade".into()));
+        spec
+    } else {
+        crate::defaults::hardened_spec()
+    };
     if rootless {
         // SAFETY: getuid/getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        spec.set_linux(Some(oci_spec::runtime::Linux::rootless(uid, gid)));
+        if let Some(linux) = spec.linux_mut() {
+            let one = |host| {
+                vec![oci_spec::runtime::LinuxIdMappingBuilder::default()
+                    .container_id(0u32)
+                    .host_id(host)
+                    .size(1u32)
+                    .build()
+                    .expect("id mapping")]
+            };
+            linux.set_uid_mappings(Some(one(uid)));
+            linux.set_gid_mappings(Some(one(gid)));
+            linux.set_resources(None);
+        }
     }
     let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
     std::fs::write(&path, data + "\n").map_err(|e| Error::io(&path, e))

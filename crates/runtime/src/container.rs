@@ -19,6 +19,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Where the policy gate's warnings go (the CLI logs them).
+pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Options of `create` and `run`.
 #[derive(Default, Clone)]
 pub struct CreateOpts {
@@ -27,6 +30,15 @@ pub struct CreateOpts {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
     pub no_pivot: bool,
+    /// The policy gate's level (see [`crate::gate`]).
+    pub policy: Option<crate::gate::Policy>,
+    /// Receives the gate's warnings under `--policy warn`.
+    pub on_warning: Option<WarningSink>,
+    /// Turn off the Landlock confinement of the container process.
+    pub no_landlock: bool,
+    /// Without config.json, use the hardened default with this
+    /// `process.terminal` (`run` only).
+    pub default_terminal: Option<bool>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -149,6 +161,16 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// `linux.seccomp` as BPF, cached in `<root>/.cache/seccomp` (`dir` is the
+/// container's state directory under the root).
+fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let cache = dir.parent().map(|r| r.join(".cache/seccomp"));
+    crate::seccomp::program(s, cache.as_deref())
+}
+
 /// `create`: set up the container and leave its init blocked until `start`.
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
     if !util::valid_id(id) {
@@ -159,7 +181,12 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
             "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
         ));
     }
-    let bundle = Bundle::load(&opts.bundle)?;
+    let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
+    // The policy gate, before anything is made on the host.
+    let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
+    if let Some(w) = &opts.on_warning {
+        warnings.iter().for_each(|l| w(l));
+    }
     let process = bundle
         .spec
         .process()
@@ -253,6 +280,15 @@ fn create_inner(
         }
     }
 
+    // Landlock (see landlock.rs): on unless turned off; said so when the
+    // kernel cannot.
+    let landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    if landlock && crate::landlock::supported_abi().is_none() {
+        if let Some(w) = &opts.on_warning {
+            w("landlock: not supported by this kernel; the container process is not confined to its root by Landlock");
+        }
+    }
+
     // 3. The console socket, the start socket and the sync channel.
     let console = match &opts.console_socket {
         Some(p) => Some(connect_console(p)?),
@@ -278,6 +314,8 @@ fn create_inner(
         start: Some(listener.as_raw_fd()),
         extra_fds: nlisten + opts.preserve_fds.max(0),
         extra_env,
+        landlock,
+        seccomp_bpf: seccomp_program(spec, &locked.dir)?,
     };
 
     // 4. The init process.
@@ -618,6 +656,8 @@ pub struct ExecOpts {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: i32,
+    /// Turn off Landlock for this process (runtime.toml `landlock = false`).
+    pub no_landlock: bool,
 }
 
 /// `exec`: run a new process in a running container. Returns its exit code
@@ -690,6 +730,8 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         start: None,
         extra_fds: opts.preserve_fds.max(0),
         extra_env: Vec::new(),
+        landlock: !opts.no_landlock && !crate::landlock::disabled_by(&st.spec),
+        seccomp_bpf: seccomp_program(&st.spec, &locked.dir)?,
     };
     let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
     drop(console);
@@ -762,16 +804,23 @@ pub fn wait_forwarding(pid: Pid) -> i32 {
 
 /// `run`: create + start, then (unless detached) wait and delete.
 pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    let mut opts = opts.clone();
+    // No config.json: the hardened default, on a terminal when ours is one.
+    if !opts.bundle.join("config.json").exists() {
+        // SAFETY: isatty on fd 0 only reads its state.
+        let tty = unsafe { libc::isatty(0) } == 1;
+        opts.default_terminal = Some(tty && !detach && opts.console_socket.is_none());
+    }
     // A foreground `run` of a terminal process without --console-socket:
     // like runc, receive the pty ourselves and copy between it and our stdio.
     let wants_tty = !detach
         && opts.console_socket.is_none()
-        && std::fs::read(opts.bundle.join("config.json"))
-            .ok()
-            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-            .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
-            == Some(true);
-    let mut opts = opts.clone();
+        && (opts.default_terminal == Some(true)
+            || std::fs::read(opts.bundle.join("config.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+                .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+                == Some(true));
     let mut console = None;
     if wants_tty {
         if !util::valid_id(id) {

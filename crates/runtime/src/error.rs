@@ -78,6 +78,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The policy gate refused config.json (rule ids and fields, `; `-separated).
+    #[error("config.json violates the {level} policy: {}", violations.join("; "))]
+    Policy {
+        level: String,
+        violations: Vec<String>,
+    },
+
     /// Seccomp filter construction or loading failed.
     #[error("linux.seccomp: {0}")]
     Seccomp(String),

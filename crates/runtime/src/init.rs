@@ -36,15 +36,19 @@ pub struct InitConfig<'a> {
     pub extra_fds: i32,
     /// Environment added by the runtime (LISTEN_FDS, LISTEN_PID).
     pub extra_env: Vec<String>,
+    /// Confine the process to its root with Landlock.
+    pub landlock: bool,
+    /// `linux.seccomp` compiled to BPF by the runtime (see seccomp.rs).
+    pub seccomp_bpf: Option<Vec<u8>>,
 }
 
 /// Entry of the container init created by `create`.
 pub fn create_main(cfg: &InitConfig, chan: Channel) -> i32 {
     match setup_container(cfg, &chan) {
-        Ok((exe, conn)) => {
+        Ok((exe, conn, ruleset)) => {
             drop(chan);
             let mut conn = conn;
-            let r = finalize(cfg, cfg.process, &exe, Some(&mut conn));
+            let r = finalize(cfg, cfg.process, &exe, ruleset, Some(&mut conn));
             if let Err(e) = r {
                 let _ = conn.write_all(format!("E{e}").as_bytes());
             }
@@ -68,9 +72,16 @@ pub fn exec_main(cfg: &InitConfig, chan: Channel) -> i32 {
         let cwd = cfg.process.cwd();
         nix::unistd::chdir(cwd)
             .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
+        verify_cwd(cwd)?;
         set_rlimits(cfg.process)?;
         let exe = find_executable(cfg.process, &cfg.extra_env)?;
-        finalize(cfg, cfg.process, &exe, None)
+        // setns(mount) made the container's root ours.
+        let ruleset = if cfg.landlock {
+            Some(crate::landlock::prepare(Root::open(Path::new("/"))?.fd())?)
+        } else {
+            None
+        };
+        finalize(cfg, cfg.process, &exe, ruleset, None)
     })();
     if let Err(e) = r {
         let _ = chan.send(tag::ERROR, e.to_string().as_bytes());
@@ -78,7 +89,9 @@ pub fn exec_main(cfg: &InitConfig, chan: Channel) -> i32 {
     1
 }
 
-fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStream)> {
+type Ruleset = Option<::landlock::RulesetCreated>;
+
+fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStream, Ruleset)> {
     let spec = cfg.spec;
     // 1. Wait until the runtime has written our id maps and put us in the
     //    cgroup: nothing below may run with unmapped ids or outside limits.
@@ -105,11 +118,29 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     //    controlling terminal (TIOCSTI injection).
     nix::unistd::setsid().ctx(|| "setsid".into())?;
 
-    // 5. oom_score_adj through the host /proc, while it is still visible.
+    // 5. oom_score_adj through the host /proc, while it is still visible
+    //    (the fd is checked to be on procfs before the write).
     if let Some(adj) = cfg.process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        let fd = nix::fcntl::open(
+            "/proc/self/oom_score_adj",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("process.oomScoreAdj: open", e))?;
+        verify_fs(&fd, PROC_SUPER_MAGIC, "process.oomScoreAdj", "procfs")?;
+        std::fs::File::from(fd)
+            .write_all(adj.to_string().as_bytes())
             .map_err(|e| Error::field("process.oomScoreAdj", e.to_string()))?;
     }
+
+    // 5b. CVE-2016-9962: not dumpable from here to execve (the kernel resets
+    //     it there), so no process that later joins the container can
+    //     ptrace us or open our /proc/<pid> files (fds, exe, mem) while we
+    //     hold host resources. Only after oom_score_adj: a non-dumpable
+    //     process's /proc/self files belong to host root.
+    // SAFETY: prctl with integer arguments only.
+    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    nix::errno::Errno::result(rc).ctx(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
 
     // 6. The filesystem: propagation, rootfs bind, mounts, devices.
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
@@ -136,6 +167,14 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     if let Some(h) = hooks_cfg {
         hooks::run("createContainer", h.create_container().as_ref(), &state)?;
     }
+
+    // 7b. Landlock's ruleset, whose one rule is the new root: prepared now,
+    //     while the rootfs fd is at hand; enforced just before execve.
+    let ruleset = if cfg.landlock {
+        Some(crate::landlock::prepare(root.fd())?)
+    } else {
+        None
+    };
 
     // 8. pivot_root into the rootfs and detach the host's tree.
     rootfs::pivot(&root)?;
@@ -192,6 +231,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
         .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
     drop(cwd_fd);
     drop(root);
+    verify_cwd(cwd)?;
 
     // 14. Find the executable now, so a typo fails `create`, not `start`.
     let exe = find_executable(cfg.process, &cfg.extra_env)?;
@@ -228,7 +268,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
             unsafe { libc::_exit(1) }
         }
     }
-    Ok((exe, conn))
+    Ok((exe, conn, ruleset))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -237,12 +277,18 @@ fn finalize(
     cfg: &InitConfig,
     p: &Process,
     exe: &Path,
+    ruleset: Ruleset,
     conn: Option<&mut UnixStream>,
 ) -> Result<()> {
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = p.no_new_privileges() == Some(true);
     let mut notify_fd = None;
 
+    // 0. Landlock, while we still hold CAP_SYS_ADMIN (needed without
+    //    no_new_privs) and before a seccomp filter could deny its syscalls.
+    if let Some(r) = ruleset {
+        crate::landlock::enforce(r)?;
+    }
     // a. Bounding set, while we still hold CAP_SETPCAP.
     if let Some(c) = p.capabilities() {
         capabilities::drop_bounding(c)?;
@@ -251,7 +297,7 @@ fn finalize(
     //    before the uid switch drops it (runc does the same).
     if !nnp {
         if let Some(s) = seccomp {
-            notify_fd = seccomp::load(s)?;
+            notify_fd = load_seccomp(cfg, s)?;
         }
     }
     // c. Groups, gid, uid. KEEPCAPS keeps the permitted set across setuid.
@@ -294,7 +340,7 @@ fn finalize(
         let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
         nix::errno::Errno::result(rc).ctx(|| "process.noNewPrivileges".into())?;
         if let Some(s) = seccomp {
-            notify_fd = seccomp::load(s)?;
+            notify_fd = load_seccomp(cfg, s)?;
         }
     }
     // f. Hand the notify fd to whoever asked for it (the `start` caller
@@ -356,6 +402,37 @@ fn finalize(
     ))
 }
 
+/// CVE-2024-21626: the working directory must be inside the container's
+/// root. The kernel's getcwd(2) prefixes a directory that is not reachable
+/// from our root (a leaked host fd, a detached mount) with "(unreachable)";
+/// anything but an absolute path is refused.
+pub fn verify_cwd(cwd: &Path) -> Result<()> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the raw syscall writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    let n = nix::errno::Errno::result(rc)
+        .map_err(|e| Error::sys(format!("process.cwd ({}): getcwd", cwd.display()), e))?;
+    let got = String::from_utf8_lossy(&buf[..(n as usize).saturating_sub(1)]).into_owned();
+    if !got.starts_with('/') {
+        return Err(Error::field(
+            "process.cwd",
+            format!(
+                "{} is outside the container's root (getcwd: {got:?})",
+                cwd.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The filter: the runtime's precompiled BPF when there is one.
+fn load_seccomp(cfg: &InitConfig, s: &oci_spec::runtime::LinuxSeccomp) -> Result<Option<i32>> {
+    match &cfg.seccomp_bpf {
+        Some(b) => seccomp::load_program(b).map(|_| None),
+        None => seccomp::load(s),
+    }
+}
+
 /// Send one fd with SCM_RIGHTS.
 pub fn send_fd(sock: RawFd, fd: RawFd, payload: &[u8]) -> Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
@@ -396,6 +473,10 @@ fn setup_console(sock: RawFd, p: &Process, root: Option<&Root>) -> Result<()> {
         nix::errno::Errno::result(slave).ctx(|| "process.terminal: open pty peer".into())?;
     // SAFETY: the ioctl returned a fresh fd that nothing else owns.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // CVE-2025-52565: what is bound to /dev/console is the peer of our
+    // master, checked to be a devpts node, never a path that could have
+    // been swapped for a symlink.
+    verify_fs(&slave, DEVPTS_SUPER_MAGIC, "process.terminal", "devpts")?;
     if let Some(b) = p.console_size() {
         let ws = libc::winsize {
             ws_row: b.height() as u16,
@@ -435,6 +516,23 @@ fn setup_console(sock: RawFd, p: &Process, root: Option<&Root>) -> Result<()> {
     Ok(())
 }
 
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
+/// Check that `fd` is on the filesystem `magic` (procfs, devpts) before
+/// writing through it or mounting it.
+fn verify_fs(fd: &impl AsFd, magic: i64, field: &str, what: &str) -> Result<()> {
+    let st =
+        nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys(format!("{field}: fstatfs"), e))?;
+    if st.filesystem_type().0 as i64 != magic {
+        return Err(Error::field(
+            field,
+            format!("not on {what} (a mount was swapped in?)"),
+        ));
+    }
+    Ok(())
+}
+
 fn write_sysctl(key: &str, value: &str) -> Result<()> {
     let field = format!("linux.sysctl.{key}");
     if key.is_empty() || key.contains("..") || key.contains('/') {
@@ -446,6 +544,9 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("{field}: open /proc/sys"), e))?;
+    // CVE-2025-52881: the write must land in procfs, not in whatever a
+    // racing mount put at /proc/sys.
+    verify_fs(&proc_sys, PROC_SUPER_MAGIC, &field, "procfs")?;
     let rel = key.replace('.', "/");
     let fd = nix::fcntl::openat2(
         proc_sys.as_fd(),
@@ -459,6 +560,7 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
             ),
     )
     .map_err(|e| Error::sys(field.clone(), e))?;
+    verify_fs(&fd, PROC_SUPER_MAGIC, &field, "procfs")?;
     let mut f = std::fs::File::from(fd);
     f.write_all(value.as_bytes())
         .map_err(|e| Error::field(field, format!("write {value:?}: {e}")))

@@ -9,6 +9,7 @@
 //! * [`init`]: the ordered steps the init process runs inside the container;
 //! * [`rootfs`]: mounts, devices and pivot_root, with in-root path resolution;
 //! * [`seccomp`], [`caps`](mod@capabilities), [`hooks`]: one concern each;
+//! * [`gate`]: the policy gate (same rules as `stockade audit`); [`defaults`]: the hardened default config;
 //! * [`container`]: the lifecycle operations (create, start, kill, delete, ...);
 //! * [`cli`]: the runc-compatible command line.
 //!
@@ -19,10 +20,14 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod defaults;
 pub mod devices_bpf;
 pub mod error;
+pub mod exeseal;
+pub mod gate;
 pub mod hooks;
 pub mod init;
+pub mod landlock;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;

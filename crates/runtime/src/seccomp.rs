@@ -1,8 +1,15 @@
 //! `linux.seccomp` through libseccomp.
 //!
-//! The filter is built from the config only (no default profile here; the
-//! hardening issue adds one). libseccomp's automatic no_new_privs is turned
-//! off: `process.noNewPrivileges` decides that.
+//! The filter is built from the config only (the default profile is
+//! `defaults.rs`' `profiles/default-seccomp.json`, which reaches here as
+//! config). libseccomp's automatic no_new_privs is turned off:
+//! `process.noNewPrivileges` decides that.
+//!
+//! Compiled once: the runtime (on the host, before the init is made)
+//! compiles a filter without flags or notify rules to BPF and caches it
+//! under `<root>/.cache/seccomp/<hash of the filter's JSON>.bpf`; the init
+//! loads the bytes with seccomp(2). Filters with flags or SCMP_ACT_NOTIFY
+//! are built by libseccomp in the init, as before.
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -127,4 +134,72 @@ pub fn load(s: &LinuxSeccomp) -> Result<Option<i32>> {
         return Ok(Some(fd));
     }
     Ok(None)
+}
+
+/// The filter as BPF, from the cache in `cache_dir` or compiled (and then
+/// cached). None when the filter needs libseccomp at load time (flags,
+/// SCMP_ACT_NOTIFY).
+pub fn program(s: &LinuxSeccomp, cache_dir: Option<&std::path::Path>) -> Result<Option<Vec<u8>>> {
+    use std::hash::{Hash, Hasher};
+    use std::io::{Read, Seek};
+    if uses_notify(s) || s.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Ok(None);
+    }
+    let json = serde_json::to_vec(s).map_err(|e| Error::Seccomp(e.to_string()))?;
+    let key: String = [0u8, 1u8]
+        .iter()
+        .map(|salt| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (salt, env!("CARGO_PKG_VERSION"), &json).hash(&mut h);
+            format!("{:016x}", h.finish())
+        })
+        .collect();
+    let path = cache_dir.map(|d| d.join(format!("{key}.bpf")));
+    if let Some(p) = &path {
+        if let Ok(b) = std::fs::read(p) {
+            if !b.is_empty() && b.len() % 8 == 0 {
+                return Ok(Some(b));
+            }
+        }
+    }
+    let ctx = build(s)?;
+    // SAFETY: memfd_create with a static C string.
+    let fd = unsafe { libc::memfd_create(c"seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+    let fd = nix::errno::Errno::result(fd)
+        .map_err(|e| Error::Seccomp(format!("memfd for export: {e}")))?;
+    // SAFETY: memfd_create returned a fresh fd that nothing else owns.
+    let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    ctx.export_bpf(&f)
+        .map_err(|e| Error::Seccomp(format!("export: {e}")))?;
+    let mut b = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut b))
+        .map_err(|e| Error::Seccomp(format!("export: {e}")))?;
+    if let (Some(p), Some(d)) = (&path, cache_dir) {
+        // A cache that cannot be written is only slower.
+        if std::fs::create_dir_all(d).is_ok() {
+            let _ = crate::util::write_atomic(p, &b);
+        }
+    }
+    Ok(Some(b))
+}
+
+/// Load a BPF program made by [`program`] into the calling process.
+pub fn load_program(bpf: &[u8]) -> Result<()> {
+    let prog = libc::sock_fprog {
+        len: (bpf.len() / 8) as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) reads `len` instructions
+    // from `bpf`, which outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    nix::errno::Errno::result(rc).map_err(|e| Error::Seccomp(format!("load: {e}")))?;
+    Ok(())
 }

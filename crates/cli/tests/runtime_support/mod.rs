@@ -103,7 +103,7 @@ impl Env {
         .unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
         let out = Command::new(BIN)
-            .args(["spec", "--bundle"])
+            .args(["spec", "--unhardened", "--bundle"])
             .arg(&b)
             .output()
             .unwrap();
@@ -128,6 +128,14 @@ impl Env {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--root").arg(&self.root);
+        // These tests exercise the runtime's mechanics on runc-like configs
+        // (no seccomp, extra capabilities...): the policy gate is off. The
+        // gate's own tests pass --policy. The host's runtime.toml is not read.
+        c.env("STOCKADE_POLICY", "off");
+        c.env(
+            "STOCKADE_RUNTIME_CONFIG",
+            "/nonexistent/stockade-runtime.toml",
+        );
         c.stdin(Stdio::null());
         c
     }
@@ -197,6 +205,8 @@ impl Env {
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    // The runtime's caches (.cache/seccomp) are meant to stay.
+                    .filter(|n| n != ".cache")
                     .collect()
             })
             .unwrap_or_default();

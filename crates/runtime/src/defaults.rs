@@ -1,0 +1,177 @@
+//! The hardened default config: what `stockade spec` writes and what
+//! `stockade run` uses for a bundle without config.json.
+//!
+//! Starting from runc's default (`oci_spec::runtime::Spec::default()`):
+//!
+//! * a user namespace mapping container root to the unprivileged host range
+//!   [`HOST_ID_BASE`]..+[`HOST_ID_COUNT`] (uids and gids), so a process that
+//!   escapes is nobody on the host;
+//! * every namespace (pid, network, ipc, uts, mount, cgroup, user); the
+//!   network namespace has only loopback;
+//! * runc's three capabilities (AUDIT_WRITE, KILL, NET_BIND_SERVICE), and
+//!   `noNewPrivileges`;
+//! * the default seccomp profile (`profiles/default-seccomp.json`, see
+//!   docs/runtime.md);
+//! * a read-only root with tmpfs on /tmp and /run, Docker's masked and
+//!   read-only /proc and /sys paths, /sys and the cgroupfs read-only;
+//! * pids (1024) and memory (512 MiB, no extra swap) limits.
+
+use oci_spec::runtime::{LinuxSeccomp, Spec};
+use serde_json::{json, Value};
+
+/// First host uid/gid of the container's id range (container root).
+pub const HOST_ID_BASE: u32 = 100_000;
+/// Number of ids mapped.
+pub const HOST_ID_COUNT: u32 = 65_536;
+/// `linux.resources.pids.limit` of the default config.
+pub const PIDS_LIMIT: i64 = 1024;
+/// `linux.resources.memory.limit` of the default config.
+pub const MEMORY_LIMIT: i64 = 512 << 20;
+
+/// The default seccomp profile, as OCI `linux.seccomp` JSON.
+pub const SECCOMP_PROFILE: &str = include_str!("../profiles/default-seccomp.json");
+
+/// The default seccomp profile.
+pub fn seccomp_profile() -> LinuxSeccomp {
+    // The profile is part of the binary and covered by a unit test.
+    serde_json::from_str(SECCOMP_PROFILE).expect("profiles/default-seccomp.json is valid")
+}
+
+/// Docker's masked paths (moby `oci/defaults.go`).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The hardened default config (process `sh` on a terminal, rootfs `rootfs`).
+pub fn hardened_spec() -> Spec {
+    let mut v = serde_json::to_value(Spec::default()).expect("Spec serializes");
+    let map = json!([{"containerID": 0, "hostID": HOST_ID_BASE, "size": HOST_ID_COUNT}]);
+    v["hostname"] = json!("stockade");
+    v["root"] = json!({"path": "rootfs", "readonly": true});
+    let p = &mut v["process"];
+    p["terminal"] = json!(true);
+    p["args"] = json!(["sh"]);
+    p["noNewPrivileges"] = json!(true);
+    let mounts = v["mounts"].as_array_mut().expect("default mounts");
+    for m in mounts.iter_mut() {
+        // cgroupfs read-only, and /sys read-only (the default already is).
+        if m["type"] == "cgroup" || m["type"] == "sysfs" {
+            let opts = m["options"].as_array_mut().expect("options");
+            opts.retain(|o| o != "rw");
+            if !opts.iter().any(|o| o == "ro") {
+                opts.push(json!("ro"));
+            }
+        }
+    }
+    for dest in ["/tmp", "/run"] {
+        mounts.push(
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]}),
+        );
+    }
+    let l = &mut v["linux"];
+    l["uidMappings"] = map.clone();
+    l["gidMappings"] = map;
+    l["namespaces"] = json!(["pid", "network", "ipc", "uts", "mount", "cgroup", "user"]
+        .iter()
+        .map(|t| json!({"type": t}))
+        .collect::<Vec<Value>>());
+    l["maskedPaths"] = json!(MASKED_PATHS);
+    l["readonlyPaths"] = json!(READONLY_PATHS);
+    l["resources"]["pids"] = json!({"limit": PIDS_LIMIT});
+    l["resources"]["memory"] = json!({"limit": MEMORY_LIMIT, "swap": MEMORY_LIMIT});
+    l["seccomp"] = serde_json::from_str(SECCOMP_PROFILE).expect("profile JSON");
+    serde_json::from_value(v).expect("hardened default is a valid Spec")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_parses_and_compiles() {
+        let p = seccomp_profile();
+        crate::seccomp::build(&p).unwrap();
+        let names: Vec<&String> = p
+            .syscalls()
+            .iter()
+            .flatten()
+            .filter(|r| serde_json::to_value(r.action()).unwrap() == "SCMP_ACT_ALLOW")
+            .flat_map(|r| r.names())
+            .collect();
+        for denied in [
+            "keyctl",
+            "add_key",
+            "request_key",
+            "bpf",
+            "perf_event_open",
+            "userfaultfd",
+            "io_uring_setup",
+            "kexec_load",
+            "init_module",
+            "finit_module",
+            "open_by_handle_at",
+            "mount",
+            "fsopen",
+            "fsmount",
+            "move_mount",
+            "open_tree",
+            "mount_setattr",
+            "pivot_root",
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            "clone3",
+        ] {
+            assert!(!names.iter().any(|n| *n == denied), "{denied} allowed");
+        }
+    }
+
+    #[test]
+    fn profile_is_compiled_once_and_cached() {
+        let dir = std::env::temp_dir().join(format!("stockade-bpf-{}", std::process::id()));
+        let p = seccomp_profile();
+        let a = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(std::fs::read(files[0].path()).unwrap(), a);
+        // A second call reads the cache (same bytes), even with the
+        // compiler's output removed from memory.
+        let b = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len() % 8, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hardened_spec_shape() {
+        let s = hardened_spec();
+        assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));
+        let l = s.linux().as_ref().unwrap();
+        assert_eq!(l.namespaces().as_ref().unwrap().len(), 7);
+        assert_eq!(
+            l.uid_mappings().as_ref().unwrap()[0].host_id(),
+            HOST_ID_BASE
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The policy gate: at `create`, config.json is evaluated with the same
+//! rules as `stockade audit` on a config.json (`policy::oci::evaluate_config`)
+//! and refused when it violates the chosen level. No rule logic lives here.
+//!
+//! The level comes from, first to last: `--policy` (global or `create`/`run`
+//! option), `STOCKADE_POLICY`, `policy = "..."` in `/etc/stockade/runtime.toml`
+//! (or the file named by `STOCKADE_RUNTIME_CONFIG`), and the default
+//! [`DEFAULT`] (`baseline`). Engines pass no such flag, so the environment and
+//! the file are how podman or containerd users choose it.
+//!
+//! The default, [`Policy::Default`], evaluates at `baseline` and refuses the
+//! `critical` rules (privileged, host namespaces, CAP_SYS_ADMIN and the other
+//! escape capabilities, engine sockets, writable sensitive host paths, host
+//! devices, writable sysfs/cgroupfs, a cwd through an fd); the other baseline
+//! findings are logged as warnings. Full `baseline` also refuses what engines
+//! generate today: `ctr run` sets no seccomp profile (SKD-ESC-034) and podman
+//! bind-mounts its own /etc/hosts, /etc/hostname, /run/.containerenv and
+//! /dev/shm writable from the host (SKD-ESC-023).
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::Spec;
+use policy::Level;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What the gate does with a config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Evaluate at `baseline`: refuse critical violations, warn about the rest.
+    Default,
+    /// Refuse a config that violates a rule at or below this level.
+    Enforce(Level),
+    /// Evaluate at `baseline`, log each violation as a warning, and proceed.
+    Warn,
+    /// No evaluation (an explicit opt-out, e.g. for the runtime's own tests
+    /// of mechanics on deliberately unsafe configs).
+    Off,
+}
+
+/// The policy when nobody chose one.
+pub const DEFAULT: Policy = Policy::Default;
+
+/// Default location of the runtime's configuration file.
+pub const CONFIG_FILE: &str = "/etc/stockade/runtime.toml";
+
+impl FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.eq_ignore_ascii_case("warn") {
+            return Ok(Policy::Warn);
+        }
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Policy::Off);
+        }
+        if s.eq_ignore_ascii_case("default") {
+            return Ok(Policy::Default);
+        }
+        Level::from_str(s).map(Policy::Enforce).map_err(|_| {
+            format!("unknown policy {s:?} (default, baseline, restricted, hardened, warn, off)")
+        })
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Policy::Enforce(l) => write!(f, "{l}"),
+            Policy::Warn => f.write_str("warn"),
+            Policy::Off => f.write_str("off"),
+            Policy::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// `/etc/stockade/runtime.toml`: the runtime's own settings, for callers
+/// (engines) that cannot pass flags.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// `baseline`, `restricted`, `hardened`, `warn` or `off`.
+    pub policy: Option<String>,
+    /// Landlock confinement of the container process (default true).
+    pub landlock: Option<bool>,
+}
+
+impl RuntimeConfig {
+    /// The config file's path: `STOCKADE_RUNTIME_CONFIG` or [`CONFIG_FILE`].
+    pub fn path() -> PathBuf {
+        std::env::var_os("STOCKADE_RUNTIME_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(CONFIG_FILE))
+    }
+
+    /// Read the file; a missing file is the empty config.
+    pub fn load(path: &Path) -> Result<RuntimeConfig> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => toml::from_str(&s).map_err(|e| Error::Config {
+                path: path.to_path_buf(),
+                msg: e.to_string().replace('\n', " "),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RuntimeConfig::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// Resolve the policy: flag, then `STOCKADE_POLICY`, then the config file, then [`DEFAULT`].
+pub fn resolve(flag: Option<&str>, cfg: &RuntimeConfig) -> Result<Policy> {
+    if let Some(f) = flag {
+        return f
+            .parse()
+            .map_err(|e| Error::Usage(format!("--policy: {e}")));
+    }
+    if let Ok(v) = std::env::var("STOCKADE_POLICY") {
+        if !v.is_empty() {
+            return v
+                .parse()
+                .map_err(|e| Error::Usage(format!("STOCKADE_POLICY: {e}")));
+        }
+    }
+    if let Some(v) = &cfg.policy {
+        return v.parse().map_err(|e| {
+            Error::Usage(format!("{}: policy: {e}", RuntimeConfig::path().display()))
+        });
+    }
+    Ok(DEFAULT)
+}
+
+/// One violation as `RULE-ID field: message`.
+fn line(v: &policy::Violation) -> String {
+    format!("{} {}: {}", v.rule.id, v.field, v.message)
+}
+
+/// Evaluate `spec`. `Ok` holds warnings (only under [`Policy::Warn`]);
+/// a violation under [`Policy::Enforce`] is [`Error::Policy`].
+pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
+    let level = match policy {
+        Policy::Enforce(l) => l,
+        Policy::Warn | Policy::Default => Level::Baseline,
+        Policy::Off => return Ok(Vec::new()),
+    };
+    let opts = policy::Options {
+        level,
+        ..Default::default()
+    };
+    let all = policy::oci::evaluate_config(spec, &opts);
+    if policy == Policy::Default {
+        let (refuse, warn): (Vec<_>, Vec<_>) = all
+            .iter()
+            .partition(|v| v.rule.severity == policy::Severity::Critical);
+        if !refuse.is_empty() {
+            return Err(Error::Policy {
+                level: "default (baseline, critical rules)".into(),
+                violations: refuse.into_iter().map(line).collect(),
+            });
+        }
+        return Ok(warn
+            .into_iter()
+            .map(|v| format!("policy (baseline): {}", line(v)))
+            .collect());
+    }
+    let found: Vec<String> = all.iter().map(line).collect();
+    match policy {
+        Policy::Warn => Ok(found
+            .into_iter()
+            .map(|l| format!("policy warn (baseline): {l}"))
+            .collect()),
+        Policy::Off | Policy::Default => Ok(Vec::new()),
+        Policy::Enforce(_) if found.is_empty() => Ok(Vec::new()),
+        Policy::Enforce(l) => Err(Error::Policy {
+            level: l.to_string(),
+            violations: found,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_levels_and_warn() {
+        assert_eq!("warn".parse::<Policy>(), Ok(Policy::Warn));
+        assert_eq!(
+            "Restricted".parse::<Policy>(),
+            Ok(Policy::Enforce(Level::Restricted))
+        );
+        assert!("lax".parse::<Policy>().is_err());
+    }
+
+    #[test]
+    fn default_spec_without_seccomp_is_refused_at_baseline() {
+        let spec = Spec::default();
+        let e = check(&spec, Policy::Enforce(Level::Baseline)).unwrap_err();
+        assert!(e.to_string().contains("SKD-ESC-034"), "{e}");
+        assert!(!check(&spec, Policy::Warn).unwrap().is_empty());
+        // The default only warns: no seccomp is high, not critical.
+        assert!(!check(&spec, Policy::Default).unwrap().is_empty());
+    }
+
+    #[test]
+    fn default_refuses_critical() {
+        let mut spec = Spec::default();
+        if let Some(l) = spec.linux_mut() {
+            l.set_namespaces(Some(Vec::new()));
+        }
+        let e = check(&spec, Policy::Default).unwrap_err();
+        assert!(e.to_string().contains("SKD-ESC-002"), "{e}");
+    }
+
+    #[test]
+    fn hardened_default_passes_every_level() {
+        let spec = crate::defaults::hardened_spec();
+        for l in Level::ALL {
+            let r = check(&spec, Policy::Enforce(l));
+            assert!(r.is_ok(), "{l}: {r:?}");
+        }
+    }
+}
