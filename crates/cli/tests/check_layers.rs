@@ -226,7 +226,7 @@ const ROWS: &[Row] = &[
         setup: pass_host_fd,
         delta: unchanged,
         env_off: &[(LANDLOCK_OFF, "@landlock-off")],
-        ready: false,
+        ready: true,
     },
     Row {
         layer: "fd hygiene",

@@ -27,8 +27,9 @@ fn raw_getcwd() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Walk `..` from `fd` a few levels and list what is there.
-fn walk_up(fd: i32) -> String {
+/// Climb `..` from `fd` and list what is there. `Err(errno)` when the host side cannot be read
+/// through the fd (an LSM such as Landlock refuses the open or the listing).
+fn walk_up(fd: i32) -> Result<String, i32> {
     let dotdot = sys::cstr("..");
     let mut cur = fd;
     let mut opened = Vec::new();
@@ -47,12 +48,21 @@ fn walk_up(fd: i32) -> String {
         opened.push(n);
         cur = n;
     }
+    let first_error = if opened.is_empty() { sys::errno() } else { 0 };
+    let readable = std::fs::read_dir(format!("/proc/self/fd/{cur}"));
     let s = sys::list_dir(format!("/proc/self/fd/{cur}"), 8);
     for n in opened {
         // SAFETY: closing fds we opened above.
         unsafe { libc::close(n) };
     }
-    s
+    match readable {
+        Ok(_) => Ok(s),
+        Err(e) => Err(e.raw_os_error().unwrap_or(if first_error != 0 {
+            first_error
+        } else {
+            libc::EACCES
+        })),
+    }
 }
 
 fn run(_ctx: &Ctx) -> Outcome {
@@ -66,6 +76,8 @@ fn run(_ctx: &Ctx) -> Outcome {
     fds.sort();
     let mut escapes = Vec::new();
     let mut strange = Vec::new();
+    // Host directories reached through a leaked fd whose contents an LSM refused to show.
+    let mut refused: Vec<(i32, String)> = Vec::new();
     for fd in fds {
         if fd <= 2 {
             continue;
@@ -85,10 +97,12 @@ fn run(_ctx: &Ctx) -> Outcome {
             continue;
         }
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            escapes.push(format!(
-                "fd {fd} -> {link_s} (outside root; ../ holds {})",
-                walk_up(fd)
-            ));
+            match walk_up(fd) {
+                Ok(up) => escapes.push(format!(
+                    "fd {fd} -> {link_s} (outside root; ../ holds {up})"
+                )),
+                Err(e) => refused.push((e, format!("fd {fd} -> {link_s}"))),
+            }
         } else {
             strange.push(format!("fd {fd} -> {link_s}"));
         }
@@ -96,11 +110,26 @@ fn run(_ctx: &Ctx) -> Outcome {
     let cwd = raw_getcwd();
     if cwd.starts_with("(unreachable)") {
         let here = sys::open(".", libc::O_RDONLY | libc::O_DIRECTORY);
-        let up = here.map(|h| walk_up(h.as_raw_fd())).unwrap_or_default();
-        escapes.push(format!("cwd {cwd} is outside the root; ../ holds {up}"));
+        match here.map(|h| walk_up(h.as_raw_fd())) {
+            Ok(Ok(up)) => escapes.push(format!("cwd {cwd} is outside the root; ../ holds {up}")),
+            Ok(Err(e)) => refused.push((e, format!("cwd {cwd}"))),
+            Err(e) => refused.push((e, format!("cwd {cwd}"))),
+        }
     }
     if !escapes.is_empty() {
         return Outcome::escaped(escapes.join("; "));
+    }
+    if let Some((e, _)) = refused.first() {
+        let what: Vec<&str> = refused.iter().map(|(_, w)| w.as_str()).collect();
+        return Outcome::blocked(
+            *e,
+            Layer::Lsm,
+            format!(
+                "host directories reachable by fd but unreadable ({}): {}",
+                crate::errno_name(*e),
+                what.join(", ")
+            ),
+        );
     }
     if !strange.is_empty() {
         return Outcome::exposed(format!(

@@ -1,7 +1,8 @@
-//! **E29 memory exhaustion.** A child touches `--mem-mib` MiB (default 256) page by page. An
-//! OOM kill (or ENOMEM) before the end means a memory limit works; finishing means the container
-//! can take at least that much from the host. Stopped by: the memory cgroup (G: memory.max plus
-//! swap), RLIMIT_AS.
+//! **E29 memory exhaustion.** A child touches memory page by page: `--mem-mib` MiB (default
+//! 256) when no limit is visible, or 64 MiB more than the visible cgroup limit when there is one
+//! (up to 4 GiB, so the probe never takes more than the limit allows). An OOM kill (or ENOMEM)
+//! before the end means a memory limit works; finishing means the container can take at least
+//! that much from the host. Stopped by: the memory cgroup (G: memory.max plus swap), RLIMIT_AS.
 
 use crate::outcome::Layer;
 use crate::{sys, Ctx, Outcome, Technique};
@@ -26,8 +27,28 @@ fn mem_limit() -> String {
     "memory limit not visible".into()
 }
 
+/// The visible memory limit in bytes, if finite.
+fn mem_limit_bytes() -> Option<u64> {
+    for p in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        if let Ok(v) = sys::read_to_string(p) {
+            // v2 writes "max"; v1 writes a page-rounded i64::MAX for no limit.
+            return v.trim().parse::<u64>().ok().filter(|&b| b < (1 << 62));
+        }
+    }
+    None
+}
+
+/// Enforcement is only proven up to this limit; a larger limit is treated as none.
+const MAX_PROVEN_LIMIT: u64 = 4 << 30;
+
 fn run(ctx: &Ctx) -> Outcome {
-    let mib = ctx.cfg.mem_mib;
+    let mib = match mem_limit_bytes() {
+        Some(b) if b <= MAX_PROVEN_LIMIT => (b >> 20) as usize + 64,
+        _ => ctx.cfg.mem_mib,
+    };
     let end = sys::in_child(|| {
         let len = mib << 20;
         // SAFETY: anonymous private mapping; only this child touches it.
