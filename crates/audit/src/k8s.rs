@@ -71,7 +71,12 @@ pub fn read(path: &str, text: &str) -> FileReport {
             }
         };
         let mut objects: Vec<(String, ObjectRef)> = Vec::new();
-        read_object(&root, "", doc.index, None, 0, &mut report, &mut objects);
+        let root = std::sync::Arc::new(root);
+        let document = Doc {
+            root: &root,
+            index: doc.index,
+        };
+        read_object(&root, "", document, None, 0, &mut report, &mut objects);
         // Attach the document's YAML problems to the object they are in, with item-relative
         // fields.
         for mut p in doc.problems {
@@ -170,12 +175,19 @@ fn type_name(v: &YValue) -> &'static str {
     }
 }
 
+/// The document an object is read from.
+#[derive(Clone, Copy)]
+struct Doc<'a> {
+    root: &'a std::sync::Arc<YNode>,
+    index: usize,
+}
+
 /// Read one object (or a `List` of them). `doc_path` is the object's path in its document,
 /// `inherited` the kind and apiVersion of a typed list's items.
 fn read_object(
     node: &YNode,
     doc_path: &str,
-    document: usize,
+    document: Doc<'_>,
     inherited: Option<(&str, &str)>,
     nesting: usize,
     report: &mut FileReport,
@@ -309,7 +321,8 @@ fn read_object(
     };
     objects.push((doc_path.to_string(), object.clone()));
 
-    let lines = node.field_lines();
+    // Positions are looked up in the document's tree only for the fields that need one.
+    let lines = FieldLines::tree(document.root.clone(), doc_path);
 
     let mut metadata: ObjectMeta = match decode_field(node, "metadata", &lines) {
         Ok(Some(m)) => m,
@@ -413,7 +426,7 @@ fn read_object(
     own.append(&mut suppressions);
     report.items.push(Item {
         object,
-        document,
+        document: document.index,
         line: node.line,
         lines,
         suppressions: own,

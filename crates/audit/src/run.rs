@@ -344,7 +344,9 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
             suppressions: item.suppressions.clone(),
         };
         match &item.subject {
-            Subject::Cluster(c) => out.cluster.push((ctx(item.lines.clone()), (**c).clone())),
+            Subject::Cluster(c) => out
+                .cluster
+                .push((ctx(item.lines.detached()), (**c).clone())),
             Subject::Pod(w) => {
                 // Keep the positions of only the fields the cross-object rules name on a pod.
                 let r = policy::cluster::PodRef::of(w);

@@ -5,6 +5,7 @@
 //! (`[A-Za-z_][A-Za-z0-9_]*`) is written `['key']`, e.g.
 //! `metadata.annotations['container.apparmor.security.beta.kubernetes.io/app']`.
 
+use crate::yaml::{YNode, YValue};
 use policy::catalogue::Format;
 use policy::model::{PodWorkload, WorkloadView};
 
@@ -29,15 +30,20 @@ pub fn push_index(path: &str, i: usize) -> String {
 
 /// Line (1-based) and column (1-based) of every field of a document.
 ///
-/// Stored compactly (one string holding every path, 16 bytes per field) because every audited
-/// object keeps one until its findings are reported; lookups scan small documents and binary
-/// search a sorted index (built on first use) in large ones. The first position inserted for a
-/// field wins.
+/// Two forms. A table (compact: one string holding every path, 16 bytes per field; lookups scan
+/// small tables and binary search a sorted index, built on first use, in large ones; the first
+/// position inserted for a field wins), used by readers that record positions as they go and for
+/// the few positions kept after evaluation. Or a view of the document's positioned tree
+/// ([`FieldLines::tree`]): nothing is built up front, and a lookup walks the tree along the
+/// field path, so only the fields that are asked for (those with findings) cost anything.
 #[derive(Debug, Clone, Default)]
 pub struct FieldLines {
     paths: String,
     entries: Vec<FieldEntry>,
     sorted: std::sync::OnceLock<Vec<u32>>,
+    /// When set, positions come from this tree (the object at this path of the document);
+    /// `paths` and `entries` are unused.
+    tree: Option<(std::sync::Arc<YNode>, std::sync::Arc<str>)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +58,37 @@ impl FieldLines {
     /// Documents with at most this many fields are searched linearly.
     const LINEAR: usize = 64;
 
+    /// Positions of the object at `base` (a field path, `""` for the document itself) in the
+    /// document `root`, read from the tree when asked for. Field paths are relative to `base`,
+    /// as [`YNode::field_lines`] of that object would give them.
+    pub fn tree(root: std::sync::Arc<YNode>, base: &str) -> Self {
+        FieldLines {
+            tree: Some((root, base.into())),
+            ..FieldLines::default()
+        }
+    }
+
+    /// The same positions as a table that does not keep the document alive.
+    pub fn detached(&self) -> FieldLines {
+        match self.tree_node() {
+            Some(node) => node.field_lines(),
+            None => self.clone(),
+        }
+    }
+
+    /// The object node of a tree view.
+    fn tree_node(&self) -> Option<&YNode> {
+        let (root, base) = self.tree.as_ref()?;
+        match tree_lookup(root, base) {
+            Some((len, _, node)) if len == base.len() => Some(node),
+            _ => None,
+        }
+    }
+
     pub fn insert(&mut self, field: String, line: u32, column: u32) {
+        if self.tree.is_some() {
+            *self = self.detached();
+        }
         let (Ok(start), Ok(len)) = (u32::try_from(self.paths.len()), u32::try_from(field.len()))
         else {
             return;
@@ -98,6 +134,10 @@ impl FieldLines {
 
     /// The position of `field`, or of its nearest ancestor that has one.
     pub fn position(&self, field: &str) -> Option<(u32, u32)> {
+        if self.tree.is_some() {
+            let node = self.tree_node()?;
+            return tree_lookup(node, field).map(|(_, pos, _)| pos);
+        }
         let mut f = field;
         loop {
             if let Some(p) = self.get(f) {
@@ -119,11 +159,91 @@ impl FieldLines {
 
     /// Number of fields recorded.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match self.tree {
+            Some(_) => self.detached().len(),
+            None => self.entries.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+}
+
+/// The longest ancestor-or-self of `field` (cut at `.` or `[`) that names a node under `node`:
+/// its length in `field`, its position (a mapping entry's key, a sequence item, `node` itself
+/// for `""`) and the node. Paths are those [`YNode::field_lines`] writes, matched without
+/// building them; among equal paths the first in document order wins, as in the table.
+fn tree_lookup<'n>(node: &'n YNode, field: &str) -> Option<(usize, (u32, u32), &'n YNode)> {
+    let mut best = (0, (node.line, node.column), node);
+    tree_walk(node, field, 0, &mut best);
+    Some(best)
+}
+
+fn tree_walk<'n>(
+    node: &'n YNode,
+    field: &str,
+    at: usize,
+    best: &mut (usize, (u32, u32), &'n YNode),
+) {
+    let rest = &field[at..];
+    if rest.is_empty() {
+        return;
+    }
+    let boundary = |len: usize| matches!(rest.as_bytes().get(len), None | Some(b'.' | b'['));
+    let mut found = |len: usize, pos: (u32, u32), child: &'n YNode| {
+        if at + len > best.0 {
+            *best = (at + len, pos, child);
+        }
+        if len < rest.len() {
+            tree_walk(child, field, at + len, best);
+        }
+    };
+    match &node.value {
+        YValue::Seq(items) => {
+            let Some(inner) = rest.strip_prefix('[') else {
+                return;
+            };
+            let digits = inner.bytes().take_while(u8::is_ascii_digit).count();
+            let canonical = digits == 1 || (digits > 1 && !inner.starts_with('0'));
+            if !canonical || inner.as_bytes().get(digits) != Some(&b']') {
+                return;
+            }
+            let len = digits + 2;
+            if let (true, Ok(i)) = (boundary(len), inner[..digits].parse::<usize>()) {
+                if let Some(item) = items.get(i) {
+                    found(len, (item.line, item.column), item);
+                }
+            }
+        }
+        YValue::Map(entries) => {
+            for e in entries {
+                if let Some(len) = key_segment_len(rest, &e.key, at == 0) {
+                    if boundary(len) {
+                        found(len, (e.line, e.column), &e.value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// If `rest` starts with the path segment of `key` ([`push_key`] form), its length.
+fn key_segment_len(rest: &str, key: &str, first: bool) -> Option<usize> {
+    let plain = |key: &str| {
+        !key.is_empty()
+            && key
+                .bytes()
+                .enumerate()
+                .all(|(i, c)| c == b'_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+    };
+    if let Some(r) = rest.strip_prefix("['") {
+        let r = r.strip_prefix(key)?;
+        (r.starts_with("']") && !plain(key)).then_some(key.len() + 4)
+    } else {
+        let r = if first { rest } else { rest.strip_prefix('.')? };
+        (r.starts_with(key) && plain(key)).then_some(key.len() + usize::from(!first))
     }
 }
 
@@ -262,5 +382,51 @@ mod tests {
         assert_eq!(l.position("other"), Some((1, 1)));
         l.insert("other".into(), 5, 5);
         assert_eq!(l.position("other.x"), Some((5, 5)));
+    }
+
+    #[test]
+    fn tree_positions_match_the_table() {
+        let text = "a:\n  b:\n  - x: 1\n    'k.y': 2\n  - [3, 4]\n  c1: {d: 5}\n'': 6\nitems:\n- kind: Pod\n  spec: {x: 1}\n";
+        let docs = crate::yaml::load(text).unwrap();
+        let root = std::sync::Arc::new(docs[0].root.clone().unwrap());
+        let queries = [
+            "",
+            "a",
+            "a.b",
+            "a.b[0]",
+            "a.b[0].x",
+            "a.b[0]['k.y']",
+            "a.b[0]['k.y'].z",
+            "a.b[0]['k",
+            "a.b[1][1]",
+            "a.b[1][2]",
+            "a.b[01]",
+            "a.b[1]x",
+            "a.bb",
+            "a.c1.d",
+            "a.c1.d.e",
+            "['']",
+            "['']x",
+            "zz",
+            "items[0].spec.x",
+            "items[0].spec.y[3]",
+            "[0]",
+            "a.",
+        ];
+        let table = root.field_lines();
+        let tree = FieldLines::tree(root.clone(), "");
+        for q in queries {
+            assert_eq!(tree.position(q), table.position(q), "{q}");
+        }
+        let item = &root.get("items").unwrap();
+        let crate::yaml::YValue::Seq(list) = &item.value else {
+            panic!()
+        };
+        let table = list[0].field_lines();
+        let tree = FieldLines::tree(root.clone(), "items[0]");
+        for q in ["", "kind", "spec", "spec.x", "spec.z", "items"] {
+            assert_eq!(tree.position(q), table.position(q), "{q}");
+        }
+        assert_eq!(tree.detached().len(), table.len());
     }
 }

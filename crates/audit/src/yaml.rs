@@ -335,7 +335,8 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
 #[derive(Debug)]
 enum RawKind {
     Scalar {
-        text: String,
+        /// Taken (left empty) when the document is expanded, if no other node shares it.
+        text: std::cell::RefCell<String>,
         style: ScalarStyle,
         tag: Option<Tag>,
     },
@@ -365,6 +366,8 @@ struct RawDocument {
     line: u32,
     root: Result<Option<Rc<RawNode>>, Problem>,
     nodes: usize,
+    /// Whether the document defines anchors (so nodes may be reached more than once).
+    anchored: bool,
 }
 
 fn input_problem(line: u32, column: u32, message: String) -> Problem {
@@ -416,6 +419,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                     line,
                     root: Err(p),
                     nodes,
+                    anchored: true,
                 });
                 return;
             }
@@ -436,12 +440,14 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                     line,
                     root: Ok(None),
                     nodes: 0,
+                    anchored: true,
                 });
             }
             Event::DocumentEnd => {
                 if let Some(mut d) = current.take() {
                     d.root = Ok(root.take());
                     d.nodes = nodes;
+                    d.anchored = !anchors.is_empty();
                     out.push(d);
                 }
             }
@@ -467,6 +473,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                                 .into(),
                         )),
                         nodes,
+                        anchored: true,
                     });
                     return;
                 }
@@ -477,7 +484,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                         line,
                         column,
                         kind: RawKind::Scalar {
-                            text: text.into_owned(),
+                            text: std::cell::RefCell::new(text.into_owned()),
                             style,
                             tag: tag.map(|t| t.into_owned()),
                         },
@@ -495,6 +502,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                             format!("nesting deeper than {} levels", limits.max_depth),
                         )),
                         nodes,
+                        anchored: true,
                     });
                     return;
                 }
@@ -535,6 +543,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                         format!("document has more than {budget} nodes"),
                     )),
                     nodes,
+                    anchored: true,
                 });
                 return;
             }
@@ -550,6 +559,7 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
     if let Some(mut d) = current.take() {
         d.root = Ok(root.take());
         d.nodes = nodes;
+        d.anchored = !anchors.is_empty();
         out.push(d);
     }
 }
@@ -580,6 +590,7 @@ fn json_stream(chunk: &Chunk<'_>) -> Option<Vec<RawDocument>> {
                     line,
                     root: Ok(Some(root)),
                     nodes,
+                    anchored: false,
                 });
                 let end = stream.byte_offset();
                 line += text[offset..end].matches('\n').count() as u32;
@@ -593,7 +604,7 @@ fn json_stream(chunk: &Chunk<'_>) -> Option<Vec<RawDocument>> {
 fn json_to_raw(v: &Value, line: u32, nodes: &mut usize) -> Rc<RawNode> {
     *nodes += 1;
     let scalar = |text: String, style| RawKind::Scalar {
-        text,
+        text: std::cell::RefCell::new(text),
         style,
         tag: None,
     };
@@ -818,6 +829,8 @@ struct Expander<'p, 'r> {
     used: usize,
     max_depth: usize,
     problems: &'p mut Vec<Problem>,
+    /// Whether every node is reached once (no anchors), so value scalars can be moved out.
+    consume: bool,
     /// Where the expansion is, rendered to a field path only when a problem needs it.
     segs: Vec<Seg<'r>>,
 }
@@ -835,14 +848,14 @@ fn key_text(k: &RawNode) -> String {
             text,
             style: ScalarStyle::Plain,
             tag: None,
-        } => match resolve_plain(text).0 {
+        } => match resolve_plain(&text.borrow()).0 {
             Scalar::Bool(b) => b.to_string(),
             Scalar::Int(n) => n.to_string(),
             Scalar::Float(f) => f.to_string(),
             Scalar::Null => "null".into(),
-            Scalar::Str => text.clone(),
+            Scalar::Str => text.borrow().clone(),
         },
-        RawKind::Scalar { text, .. } => text.clone(),
+        RawKind::Scalar { text, .. } => text.borrow().clone(),
         _ => "?".into(),
     }
 }
@@ -952,10 +965,20 @@ impl<'r> Expander<'_, 'r> {
         Ok(())
     }
 
-    fn scalar(&mut self, node: &RawNode) -> Result<YValue, Problem> {
-        let RawKind::Scalar { text, style, tag } = &node.kind else {
+    /// Resolve a scalar node. With `take`, a string's text is moved out of the node rather than
+    /// copied (only for a node that is expanded once: a value, not a key, in a document
+    /// without anchors).
+    fn scalar(&mut self, node: &RawNode, take: bool) -> Result<YValue, Problem> {
+        let RawKind::Scalar {
+            text: cell,
+            style,
+            tag,
+        } = &node.kind
+        else {
             return Err(self.fail(node, "expected a scalar".into()));
         };
+        let guard = cell.borrow();
+        let text: &str = &guard;
         let plain = *style == ScalarStyle::Plain;
         let resolved = match core_tag(tag) {
             Some("str") | Some("binary") | Some("timestamp") => Scalar::Str,
@@ -997,12 +1020,14 @@ impl<'r> Expander<'_, 'r> {
                 r
             }
         };
+        drop(guard);
         Ok(match resolved {
             Scalar::Null => YValue::Null,
             Scalar::Bool(b) => YValue::Bool(b),
             Scalar::Int(n) => YValue::Int(n),
             Scalar::Float(f) => YValue::Float(f),
-            Scalar::Str => YValue::Str(text.clone()),
+            Scalar::Str if take => YValue::Str(std::mem::take(&mut *cell.borrow_mut())),
+            Scalar::Str => YValue::Str(cell.borrow().clone()),
         })
     }
 
@@ -1021,7 +1046,7 @@ impl<'r> Expander<'_, 'r> {
                 n.column = node.column;
                 return Ok(n);
             }
-            RawKind::Scalar { .. } => self.scalar(node)?,
+            RawKind::Scalar { .. } => self.scalar(node, self.consume)?,
             RawKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -1043,7 +1068,7 @@ impl<'r> Expander<'_, 'r> {
     fn key(&mut self, key: &RawNode) -> Result<String, Problem> {
         let target = deref(key);
         match &target.kind {
-            RawKind::Scalar { .. } => match self.scalar(target)? {
+            RawKind::Scalar { .. } => match self.scalar(target, false)? {
                 YValue::Str(s) => Ok(s),
                 YValue::Bool(b) => Ok(b.to_string()),
                 YValue::Int(n) => Ok(n.to_string()),
@@ -1191,7 +1216,7 @@ fn deref(node: &RawNode) -> &RawNode {
 fn is_merge_key(k: &RawNode) -> bool {
     match &k.kind {
         RawKind::Scalar { text, style, tag } => {
-            text == "<<"
+            *text.borrow() == "<<"
                 && ((*style == ScalarStyle::Plain && tag.is_none())
                     || core_tag(tag) == Some("merge"))
         }
@@ -1282,6 +1307,7 @@ fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
                 used: 0,
                 max_depth: limits.max_depth,
                 problems: &mut problems,
+                consume: !rd.anchored,
                 segs: Vec::new(),
             };
             ex.expand(&node, 1)
