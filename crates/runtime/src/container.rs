@@ -8,7 +8,7 @@ use crate::init::{self, InitConfig};
 use crate::spawn::{self, Target};
 use crate::state::{ContainerState, Locked, Status, Store};
 use crate::sync::{tag, Channel};
-use crate::{hooks, util};
+use crate::{hooks, rootfs, util};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -356,6 +356,7 @@ fn destroy(st: &ContainerState) {
         );
     }
     let _ = st.cgroup.destroy();
+    rootfs::unmount_host_mounts(&st.spec, &st.rootfs);
 }
 
 fn alive(st: &ContainerState) -> bool {
