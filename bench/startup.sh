@@ -33,22 +33,30 @@ export W N
 unshare -m --propagation private bash -s "${RUNTIMES[@]}" <<'INNER'
 set -euo pipefail
 umount /sys/fs/cgroup/unified 2>/dev/null || true
+# Iterations are interleaved (runtime A, B, C, A, B, C, ...) so that load
+# from other work on the host hits every runtime alike. The runtimes get
+# /dev/null as stdin: this script itself arrives on bash's stdin.
 for rt in "$@"; do
   name=$(basename "$rt")
   root="$W/root-$name"; mkdir -p "$root"
   # warm-up
-  for i in 1 2 3; do "$rt" --root "$root" run --bundle "$W/bundle" "warm$i" >/dev/null 2>&1 || true; done
-  : > "$W/times-$name"
-  fail=0
-  for i in $(seq "$N"); do
+  for i in 1 2 3; do "$rt" --root "$root" run --bundle "$W/bundle" "warm$i" </dev/null >/dev/null 2>&1 || true; done
+  : > "$W/times-$name"; echo 0 > "$W/fail-$name"
+done
+for i in $(seq "$N"); do
+  for rt in "$@"; do
+    name=$(basename "$rt"); root="$W/root-$name"
     t0=$(date +%s%N)
-    "$rt" --root "$root" run --bundle "$W/bundle" "b$i" >/dev/null 2>&1 || fail=$((fail+1))
+    "$rt" --root "$root" run --bundle "$W/bundle" "b$i" </dev/null >/dev/null 2>&1 || echo $(( $(cat "$W/fail-$name") + 1 )) > "$W/fail-$name"
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000 )) >> "$W/times-$name"
   done
+done
+for rt in "$@"; do
+  name=$(basename "$rt")
   sort -n "$W/times-$name" > "$W/sorted"
   med=$(awk -v n="$N" 'NR==int((n+1)/2){printf "%.2f", $1/1000}' "$W/sorted")
   p95=$(awk -v n="$N" 'NR==int(n*0.95+0.5){printf "%.2f", $1/1000}' "$W/sorted")
-  printf '%-10s runs=%d failed=%d median=%sms p95=%sms\n' "$name" "$N" "$fail" "$med" "$p95"
+  printf '%-10s runs=%d failed=%d median=%sms p95=%sms\n' "$name" "$N" "$(cat "$W/fail-$name")" "$med" "$p95"
 done
 INNER

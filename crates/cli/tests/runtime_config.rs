@@ -255,6 +255,55 @@ fn seccomp_rules() {
     clean(&env);
 }
 
+/// A profile that denies close_range (Docker's default profile does not list
+/// it, and runtime-tools' `default` test uses that profile) must not stop the
+/// runtime from preparing the fds before execve.
+#[test]
+fn seccomp_profile_denying_close_range() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("seccomp-cr");
+    let out = inside(&env, "s", "echo started", |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+            ]
+        });
+    });
+    assert!(out.contains("started"), "{out}");
+    clean(&env);
+}
+
+/// No mount namespace in the config (runtime-tools' linux_ns_itype): the
+/// container shares the runtime's mount namespace, its mounts are made under
+/// the rootfs there (as runc does), and `delete` takes them all down again.
+#[test]
+fn no_mount_namespace_shares_ours_and_cleans_up() {
+    if !need_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new("nomntns");
+    let ours = std::fs::metadata("/proc/self/ns/mnt").unwrap().ino();
+    let out = inside(
+        &env,
+        "n",
+        "stat -L -c ino=%i /proc/self/ns/mnt; test -c /dev/null && echo dev-ok",
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "mount");
+        },
+    );
+    assert!(out.contains(&format!("ino={ours}")), "{out}");
+    assert!(out.contains("dev-ok"), "{out}");
+    clean(&env);
+}
+
 #[test]
 fn hooks_get_state_on_stdin() {
     if !need_root() {
@@ -452,5 +501,12 @@ fn rootfs_propagation_and_default_mounts() {
         c["linux"]["rootfsPropagation"] = json!("private");
     });
     assert_eq!(out, "not-shared\n");
+    // unbindable (runtime-tools' linux_rootfs_propagation): the rootfs must
+    // still be bind-mounted onto itself, so "/" becomes unbindable only
+    // after pivot_root.
+    let out = inside(&env, "u", "awk '$5 == \"/\" {print ($0 ~ /unbindable/) ? \"unbindable\" : \"bindable\"}' /proc/self/mountinfo", |c| {
+        c["linux"]["rootfsPropagation"] = json!("unbindable");
+    });
+    assert_eq!(out, "unbindable\n");
     clean(&env);
 }

@@ -185,12 +185,9 @@ fn validate(spec: &Spec) -> Result<()> {
         }
     }
     let has = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t);
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(Error::unsupported(
-            "linux.namespaces",
-            "a mount namespace is required (without one the runtime would mount on the host)",
-        ));
-    }
+    // Without a mount namespace the container's mounts are made in the
+    // runtime's namespace, under the rootfs (as runc does), and the process
+    // is chrooted; `delete` takes them down again (rootfs::unmount_host_mounts).
     let new_user = nss
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());

@@ -176,8 +176,13 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
         None
     };
 
-    // 8. pivot_root into the rootfs and detach the host's tree.
-    rootfs::pivot(&root)?;
+    // 8. pivot_root into the rootfs and detach the host's tree (chroot when
+    //    the container has no mount namespace of its own).
+    if rootfs::has_mount_ns(spec) {
+        rootfs::pivot(&root)?;
+    } else {
+        rootfs::chroot(&root)?;
+    }
     drop(root);
     let root = Root::open(Path::new("/"))?;
     rootfs::finish_propagation(spec)?;
@@ -284,23 +289,41 @@ fn finalize(
     let nnp = p.no_new_privileges() == Some(true);
     let mut notify_fd = None;
 
-    // 0. Landlock, while we still hold CAP_SYS_ADMIN (needed without
+    // a. Only stdio and the passed fds survive execve. Done first: a
+    //    seccomp profile need not allow close_range (Docker's default
+    //    profile does not), and nothing below opens an fd to keep.
+    let keep = 3 + cfg.extra_fds.max(0);
+    for fd in 3..keep {
+        // SAFETY: fcntl on an fd number; errors (fd not open) are ignored.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with CLOEXEC only sets flags on fds >= keep.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            keep as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    nix::errno::Errno::result(rc).ctx(|| "close_range".into())?;
+    // a2. Landlock, while we still hold CAP_SYS_ADMIN (needed without
     //    no_new_privs) and before a seccomp filter could deny its syscalls.
     if let Some(r) = ruleset {
         crate::landlock::enforce(r)?;
     }
-    // a. Bounding set, while we still hold CAP_SETPCAP.
+    // b. Bounding set, while we still hold CAP_SETPCAP.
     if let Some(c) = p.capabilities() {
         capabilities::drop_bounding(c)?;
     }
-    // b. Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    // c. Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
     //    before the uid switch drops it (runc does the same).
     if !nnp {
         if let Some(s) = seccomp {
             notify_fd = load_seccomp(cfg, s)?;
         }
     }
-    // c. Groups, gid, uid. KEEPCAPS keeps the permitted set across setuid.
+    // d. Groups, gid, uid. KEEPCAPS keeps the permitted set across setuid.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
     let u = p.user();
@@ -327,14 +350,14 @@ fn finalize(
         .map_err(|e| Error::sys(format!("process.user.uid ({})", u.uid()), e))?;
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
-    // d. The other capability sets.
+    // e. The other capability sets.
     if let Some(c) = p.capabilities() {
         capabilities::set_sets(c)?;
     }
     if let Some(m) = u.umask() {
         nix::sys::stat::umask(Mode::from_bits_truncate(m));
     }
-    // e. no_new_privs, then a filter that needed it.
+    // f. no_new_privs, then a filter that needed it.
     if nnp {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
@@ -343,7 +366,7 @@ fn finalize(
             notify_fd = load_seccomp(cfg, s)?;
         }
     }
-    // f. Hand the notify fd to whoever asked for it (the `start` caller
+    // g. Hand the notify fd to whoever asked for it (the `start` caller
     //    forwards it to linux.seccomp.listenerPath).
     if let Some(fd) = notify_fd {
         match &conn {
@@ -357,22 +380,6 @@ fn finalize(
         }
         let _ = nix::unistd::close(fd);
     }
-    // g. Only stdio and the passed fds survive execve.
-    let keep = 3 + cfg.extra_fds.max(0);
-    for fd in 3..keep {
-        // SAFETY: fcntl on an fd number; errors (fd not open) are ignored.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-    // SAFETY: close_range with CLOEXEC only sets flags on fds >= keep.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            keep as libc::c_uint,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
-        )
-    };
-    nix::errno::Errno::result(rc).ctx(|| "close_range".into())?;
     // h. execve.
     let args: Vec<CString> = p
         .args()

@@ -12,7 +12,7 @@ use crate::error::{Error, Result, SysContext};
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstat, mkdirat, mknodat, Mode, SFlag};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -366,14 +366,19 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
             ))
         }
     };
-    // A shared root would propagate our mounts back to the host; start from
-    // slave (or what the config asks) for the whole tree.
-    let first = if flags.contains(MsFlags::MS_SHARED) {
+    // A shared root would propagate our mounts back to the host, and an
+    // unbindable one could not be bind-mounted onto itself below; start from
+    // slave (or what the config asks) for the whole tree, and apply shared or
+    // unbindable after pivot_root (finish_propagation). Without a mount
+    // namespace of its own "/" is the host's: leave its propagation alone.
+    let first = if flags.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         MsFlags::MS_SLAVE | MsFlags::MS_REC
     } else {
         flags
     };
-    mnt(None, "/", None, first, None).ctx(|| "make / rslave".into())?;
+    if has_mount_ns(spec) {
+        mnt(None, "/", None, first, None).ctx(|| "make / rslave".into())?;
+    }
     mnt(
         Some(rootfs.to_str().unwrap_or_default()),
         rootfs.to_str().unwrap_or_default(),
@@ -382,9 +387,6 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
         None,
     )
     .ctx(|| format!("root.path: bind {} onto itself", rootfs.display()))?;
-    if flags.contains(MsFlags::MS_SHARED) || flags.contains(MsFlags::MS_UNBINDABLE) {
-        // Applied to the rootfs mount only after pivot_root; see finish_root.
-    }
     Root::open(rootfs)
 }
 
@@ -680,6 +682,75 @@ fn make_node(
         Some(gid.into()),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
+}
+
+/// Whether the config gives the container a mount namespace (new or
+/// joined). Without one, every mount is made in the runtime's namespace.
+pub fn has_mount_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|n| n.typ() == LinuxNamespaceType::Mount))
+}
+
+/// Step, for a container without a mount namespace: `chroot` into the
+/// rootfs (pivot_root would swap the host's root).
+pub fn chroot(root: &Root) -> Result<()> {
+    nix::unistd::fchdir(root.fd()).ctx(|| "chdir to rootfs".into())?;
+    nix::unistd::chroot(".").ctx(|| "chroot".into())?;
+    nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
+    Ok(())
+}
+
+/// Cleanup, for a container without a mount namespace: detach the mounts
+/// `create` made in the runtime's namespace, everything below the rootfs,
+/// deepest first, then the rootfs bind itself (only the top one, so a rootfs
+/// that was a mount point before, such as an engine's overlay, stays).
+pub fn unmount_host_mounts(spec: &Spec, rootfs: &Path) {
+    if has_mount_ns(spec) || rootfs.as_os_str().is_empty() {
+        return;
+    }
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut below: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p.starts_with(rootfs) && p != rootfs)
+        .collect();
+    below.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    below.dedup();
+    for p in &below {
+        while umount2(p, MntFlags::MNT_DETACH).is_ok() {}
+    }
+    if info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|p| Path::new(&unescape_mountinfo(p)) == rootfs)
+    {
+        let _ = umount2(rootfs, MntFlags::MNT_DETACH);
+    }
+}
+
+/// Mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Step: make the rootfs the process's root and detach the old one.

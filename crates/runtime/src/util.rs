@@ -81,10 +81,18 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     Some((start, *state == "Z" || *state == "X"))
 }
 
-/// Write `data` to `path` atomically (temporary file in the same directory + rename).
+/// Write `data` to `path` atomically (temporary file in the same directory +
+/// rename). An existing file is swapped out with `RENAME_EXCHANGE` and the
+/// old copy unlinked: ext4 starts writeback of the new file on a *replacing*
+/// rename (auto_da_alloc), about 1 ms per state save; a swap does not, and
+/// `path` still exists, old or new, at every moment.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, data)?;
+    if renameat2(AT_FDCWD, &tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE).is_ok() {
+        return std::fs::remove_file(&tmp);
+    }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
