@@ -72,29 +72,9 @@ pub const DOCKER_CAPS: [&str; 14] = [
 ];
 
 /// Docker's masked paths (moby `oci/defaults.go`).
-pub const DOCKER_MASKED: [&str; 12] = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
+pub use policy::paths::DOCKER_MASKED_PATHS as DOCKER_MASKED;
 /// Docker's read-only paths.
-pub const DOCKER_READONLY: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+pub use policy::paths::DOCKER_READONLY_PATHS as DOCKER_READONLY;
 
 /// Syscalls moby's default profile does not allow for a container without extra capabilities
 /// (those it allows only with CAP_SYS_ADMIN, CAP_SYS_MODULE, … which Docker does not grant).

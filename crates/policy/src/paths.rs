@@ -145,6 +145,32 @@ pub fn sensitive(host_path: &str) -> Option<&'static str> {
     WHOLE_TREE.iter().copied().find(|s| is_at_or_above(s, &p))
 }
 
+/// Docker's masked paths (moby `oci/defaults.go`): the runtime's hardened default and the
+/// Docker-like profile of `stockade check` both use them.
+pub const DOCKER_MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths (moby `oci/defaults.go`).
+pub const DOCKER_READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// Whether a working directory goes through `/proc/<pid>/fd`, `/proc/<pid>/cwd` (or `self`,
 /// `thread-self`, a task), where a leaked file descriptor can point outside the container
 /// (CVE-2024-21626). `..` is resolved lexically only before such a prefix: after it, `..` climbs

@@ -37,30 +37,10 @@ pub fn seccomp_profile() -> LinuxSeccomp {
     serde_json::from_str(SECCOMP_PROFILE).expect("profiles/default-seccomp.json is valid")
 }
 
-/// Docker's masked paths (moby `oci/defaults.go`).
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
+/// Docker's masked paths (shared with `stockade check`'s Docker-like profile).
+pub use policy::paths::DOCKER_MASKED_PATHS as MASKED_PATHS;
 /// Docker's read-only paths.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+pub use policy::paths::DOCKER_READONLY_PATHS as READONLY_PATHS;
 
 /// The hardened default config (process `sh` on a terminal, rootfs `rootfs`).
 pub fn hardened_spec() -> Spec {
