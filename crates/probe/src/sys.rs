@@ -88,6 +88,20 @@ pub fn write_back(path: impl AsRef<Path>) -> SysResult<String> {
     Ok(cur)
 }
 
+/// [`write_back`] the first of `candidates` that exists: `Ok((path, value))` when one was
+/// written back, `Err(errno)` of the first that exists but refused, `Err(ENOENT)` when none
+/// exists.
+pub fn write_back_first<'a>(candidates: &[&'a str]) -> SysResult<(&'a str, String)> {
+    for &p in candidates {
+        match write_back(p) {
+            Ok(v) => return Ok((p, v)),
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::ENOENT)
+}
+
 pub fn mount(
     src: &str,
     target: impl AsRef<Path>,

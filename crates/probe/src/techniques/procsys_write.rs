@@ -21,22 +21,15 @@ const CANDIDATES: [&str; 3] = [
 ];
 
 fn run(ctx: &Ctx) -> Outcome {
-    let mut last = libc::ENOENT;
-    for p in CANDIDATES {
-        match sys::write_back(p) {
-            Ok(v) => {
-                return Outcome::escaped(format!(
-                    "wrote host-global {p} (current value {} written back)",
-                    v.trim()
-                ))
-            }
-            Err(libc::ENOENT) => continue,
-            Err(e) => {
-                last = e;
-                break;
-            }
+    let last = match sys::write_back_first(&CANDIDATES) {
+        Ok((p, v)) => {
+            return Outcome::escaped(format!(
+                "wrote host-global {p} (current value {} written back)",
+                v.trim()
+            ))
         }
-    }
+        Err(e) => e,
+    };
     if last == libc::ENOENT {
         return Outcome::blocked(
             libc::ENOENT,

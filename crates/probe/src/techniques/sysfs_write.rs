@@ -27,22 +27,15 @@ fn run(ctx: &Ctx) -> Outcome {
             "/sys/kernel not mounted",
         );
     }
-    let mut last = libc::ENOENT;
-    for p in CANDIDATES {
-        match sys::write_back(p) {
-            Ok(v) => {
-                return Outcome::escaped(format!(
-                    "wrote host-global {p} (current value {:?} written back)",
-                    v.trim()
-                ))
-            }
-            Err(libc::ENOENT) => continue,
-            Err(e) => {
-                last = e;
-                break;
-            }
+    let last = match sys::write_back_first(&CANDIDATES) {
+        Ok((p, v)) => {
+            return Outcome::escaped(format!(
+                "wrote host-global {p} (current value {:?} written back)",
+                v.trim()
+            ))
         }
-    }
+        Err(e) => e,
+    };
     if last == libc::ENOENT {
         return Outcome::na("no candidate sysfs attribute on this kernel");
     }
