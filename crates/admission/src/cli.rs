@@ -1,12 +1,15 @@
 //! `stockade admission serve` and `stockade admission certs`.
 
 use crate::config::Config;
+use crate::kubeconfig::ApiConfig;
+use crate::nsapi::{ApiClient, NamespaceCache};
 use crate::nslabels::NamespaceLabels;
 use crate::review::Engine;
 use crate::server::{Limits, Server};
 use clap::{Args, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `stockade admission ...`
@@ -15,6 +18,7 @@ use std::time::Duration;
 Examples:
   stockade admission certs --out tls --dns stockade-admission.stockade-system.svc
   stockade admission serve --tls-dir tls --listen 127.0.0.1:8443
+  stockade admission serve --tls-dir tls --kubeconfig ~/.kube/config
   stockade admission serve --tls-dir /tls --config /etc/stockade/admission.toml \\
       --namespace-labels /var/run/stockade/namespaces.json
 
@@ -39,6 +43,17 @@ pub enum LogFormat {
     Text,
 }
 
+/// Where namespace labels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// The API server (in-cluster service account, or --kubeconfig), listed and watched.
+    Api,
+    /// The --namespace-labels snapshot file.
+    File,
+    /// None: the level comes from the request path (/validate/<level>).
+    Path,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Directory with tls.crt and tls.key (reloaded when they change).
@@ -50,8 +65,16 @@ pub struct ServeArgs {
     /// Configuration file (TOML): defaults, exemptions, mutation. See docs/admission.md.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where namespace labels come from. Default: `file` with --namespace-labels, `api` with
+    /// --kubeconfig or when running in a pod with a service-account token, else `path`.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub namespace_source: Option<SourceKind>,
+    /// Kubeconfig for the `api` source (current context; a token, token file or client
+    /// certificate). Without it, the in-cluster service account is used.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
     /// Namespace labels snapshot (`kubectl get namespaces -o json`, or a map of namespace to
-    /// labels), reloaded when it changes. Without it the level comes from the request path.
+    /// labels), reloaded when it changes: the `file` source.
     #[arg(long, value_name = "FILE")]
     pub namespace_labels: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
@@ -136,15 +159,60 @@ fn serve(a: ServeArgs) -> i32 {
         },
         None => Config::default(),
     };
-    let labels = match &a.namespace_labels {
-        Some(p) => match NamespaceLabels::load(p) {
+    let source = match a.namespace_source {
+        Some(s) => s,
+        None if a.namespace_labels.is_some() => SourceKind::File,
+        None if a.kubeconfig.is_some() || ApiConfig::in_cluster_available() => SourceKind::Api,
+        None => SourceKind::Path,
+    };
+    let conflict = match source {
+        SourceKind::Api if a.namespace_labels.is_some() => Some("--namespace-labels"),
+        SourceKind::File if a.kubeconfig.is_some() => Some("--kubeconfig"),
+        SourceKind::Path if a.namespace_labels.is_some() => Some("--namespace-labels"),
+        SourceKind::Path if a.kubeconfig.is_some() => Some("--kubeconfig"),
+        _ => None,
+    };
+    if let Some(flag) = conflict {
+        eprintln!(
+            "stockade admission serve: {flag} does not go with --namespace-source {}",
+            source
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        );
+        return 2;
+    }
+    let labels = match (source, &a.namespace_labels) {
+        (SourceKind::File, Some(p)) => match NamespaceLabels::load(p) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("stockade admission serve: {e}");
                 return 2;
             }
         },
-        None => None,
+        (SourceKind::File, None) => {
+            eprintln!(
+                "stockade admission serve: --namespace-source file needs --namespace-labels FILE"
+            );
+            return 2;
+        }
+        _ => None,
+    };
+    let cache = if source == SourceKind::Api {
+        let cfg = match &a.kubeconfig {
+            Some(p) => ApiConfig::from_kubeconfig(p),
+            None => ApiConfig::in_cluster(),
+        };
+        let client = match cfg.map_err(|e| e.to_string()).and_then(ApiClient::new) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("stockade admission serve: {e}");
+                return 2;
+            }
+        };
+        Some(Arc::new(NamespaceCache::new(client)))
+    } else {
+        None
     };
     let engine = match Engine::new(config, labels) {
         Ok(e) => e,
@@ -153,6 +221,27 @@ fn serve(a: ServeArgs) -> i32 {
             return 2;
         }
     };
+    let engine = match &cache {
+        Some(c) => engine.with_namespace_cache(c.clone()),
+        None => engine,
+    };
+    match &cache {
+        Some(c) => tracing::info!(
+            source = "api",
+            server = %c.client().config().url(),
+            credentials = %c.client().config().origin,
+            "namespace labels from the API server (list + watch); ready once listed"
+        ),
+        None => match &a.namespace_labels {
+            Some(p) => {
+                tracing::info!(source = "file", file = %p.display(), "namespace labels from a snapshot file")
+            }
+            None => tracing::info!(
+                source = "path",
+                "no namespace labels: the level comes from the request path"
+            ),
+        },
+    }
     let timeout = Duration::from_secs(a.read_timeout.max(1));
     let limits = Limits {
         max_body: a.max_body,
@@ -183,7 +272,11 @@ fn serve(a: ServeArgs) -> i32 {
                 return 1;
             }
         };
+        let watcher = cache.map(|c| tokio::spawn(c.run()));
         server.run(shutdown_signal()).await;
+        if let Some(w) = watcher {
+            w.abort();
+        }
         0
     })
 }

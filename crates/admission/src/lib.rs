@@ -10,6 +10,7 @@
 //! * [`review`]: one AdmissionReview in, one out;
 //! * [`workload`]: the object of a review as a [`policy::PodWorkload`];
 //! * [`nspolicy`], [`nslabels`], [`config`]: which policy applies;
+//! * [`nsapi`], [`kubeconfig`]: namespace labels listed and watched from the API server;
 //! * [`decide`]: the decision from violations (pure);
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
@@ -17,8 +18,10 @@
 pub mod cli;
 pub mod config;
 pub mod decide;
+pub mod kubeconfig;
 pub mod metrics;
 pub mod mutate;
+pub mod nsapi;
 pub mod nslabels;
 pub mod nspolicy;
 pub mod review;

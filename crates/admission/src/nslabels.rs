@@ -1,10 +1,9 @@
-//! Namespace labels from a snapshot file (`--namespace-labels FILE`), reloaded when it changes.
+//! Namespace labels from a snapshot file (`--namespace-labels FILE`, `--namespace-source file`),
+//! reloaded when it changes; for a server without API access (the API source is [`crate::nsapi`]).
 //!
-//! The server holds no Kubernetes client (kube-rs with a client and a watcher would add about 60
-//! crates to this crate's 161, see docs/admission.md). The file is either the output of
-//! `kubectl get namespaces -o json` (a `NamespaceList`) or a plain map
-//! `{"team-a": {"pod-security.kubernetes.io/enforce": "baseline"}}`; a sidecar or a CronJob can
-//! refresh it. Without the file, the level comes from the request path.
+//! The file is either the output of `kubectl get namespaces -o json` (a `NamespaceList`) or a
+//! plain map `{"team-a": {"pod-security.kubernetes.io/enforce": "baseline"}}`; a sidecar or a
+//! CronJob can refresh it.
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};

@@ -8,13 +8,15 @@ use crate::config::Config;
 use crate::decide::{decide, Decision, Exemption, Subject, Verdicts};
 use crate::metrics::Metrics;
 use crate::mutate::{harden, Hardening};
-use crate::nslabels::NamespaceLabels;
+use crate::nsapi::NamespaceCache;
+use crate::nslabels::{Labels, NamespaceLabels};
 use crate::nspolicy::{LevelVersion, NamespacePolicy};
 use crate::workload::{extract, resource_of, Extracted};
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube_core::response::{StatusCause, StatusDetails};
 use kube_core::{DynamicObject, Status};
 use policy::{evaluate_pod, Level, Options, PodWorkload, PssVersion, Violation};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const API_V1: &str = "admission.k8s.io/v1";
@@ -45,12 +47,40 @@ impl Endpoint {
 /// Computes the violations of a workload for every mode of a namespace policy.
 pub type Evaluator = dyn Fn(&PodWorkload, &NamespacePolicy) -> Verdicts + Send + Sync;
 
+/// Where namespace labels come from.
+#[derive(Debug)]
+pub enum NamespaceSource {
+    /// Nowhere: the level comes from the request path (`/validate/<level>`) or the defaults.
+    Path,
+    /// A snapshot file, reloaded when it changes.
+    File(NamespaceLabels),
+    /// The API server, listed and watched.
+    Api(Arc<NamespaceCache>),
+}
+
+impl NamespaceSource {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NamespaceSource::Path => "path",
+            NamespaceSource::File(_) => "file",
+            NamespaceSource::Api(_) => "api",
+        }
+    }
+}
+
+/// What a live lookup of a namespace missing from the cache found.
+pub type Lookup = Result<Option<Arc<Labels>>, String>;
+
+/// A review that needs a namespace the cache does not hold.
+#[derive(Debug)]
+struct Miss;
+
 /// Everything a review needs besides the request: configuration, namespace labels, metrics.
 pub struct Engine {
     pub config: Config,
     /// Policy for namespaces whose labels say nothing, from the configuration.
     pub defaults: NamespacePolicy,
-    pub labels: Option<NamespaceLabels>,
+    pub labels: NamespaceSource,
     pub metrics: Metrics,
     /// [`verdicts`] (the policy crate) unless replaced with [`Engine::with_evaluator`].
     evaluator: Box<Evaluator>,
@@ -120,10 +150,37 @@ impl Engine {
         Ok(Engine {
             config,
             defaults,
-            labels,
+            labels: match labels {
+                Some(l) => NamespaceSource::File(l),
+                None => NamespaceSource::Path,
+            },
             metrics: Metrics::default(),
             evaluator: Box::new(verdicts),
         })
+    }
+
+    /// Read namespace labels from the API server through `cache` (whose task the caller runs).
+    pub fn with_namespace_cache(mut self, cache: Arc<NamespaceCache>) -> Self {
+        self.labels = NamespaceSource::Api(cache);
+        self
+    }
+
+    /// Whether namespace labels can be read: always, except with the API source before its
+    /// first list.
+    pub fn labels_ready(&self) -> bool {
+        match &self.labels {
+            NamespaceSource::Api(c) => c.synced(),
+            _ => true,
+        }
+    }
+
+    /// Every metric, the namespace cache's included.
+    pub fn render_metrics(&self) -> String {
+        let mut o = self.metrics.render();
+        if let NamespaceSource::Api(c) = &self.labels {
+            c.render_metrics(&mut o);
+        }
+        o
     }
 
     /// Replace the policy evaluation (tests and embedders; the server uses [`verdicts`]).
@@ -135,48 +192,124 @@ impl Engine {
         self
     }
 
-    /// The policy of `namespace` for a review at `endpoint`: its labels (when the snapshot has
-    /// the namespace), over the path's level (when the path names one), over the configured
-    /// defaults.
+    /// The policy of `namespace` for a review at `endpoint`: its labels (when the snapshot or
+    /// the cache has the namespace), over the path's level (when the path names one), over the
+    /// configured defaults. A namespace missing from the API cache is looked up live by
+    /// [`Engine::review_async`]; here, without that lookup, it gets the defaults.
     pub fn namespace_policy(&self, endpoint: Endpoint, namespace: &str) -> NamespacePolicy {
+        let looked_up = Err("not in the namespace cache".to_string());
+        // With a lookup result given, `policy_for` never asks for one.
+        self.policy_for(endpoint, namespace, Some(&looked_up))
+            .unwrap_or_else(|Miss| self.defaults.clone())
+    }
+
+    fn policy_for(
+        &self,
+        endpoint: Endpoint,
+        namespace: &str,
+        looked_up: Option<&Lookup>,
+    ) -> Result<NamespacePolicy, Miss> {
         let base = match endpoint {
             Endpoint::Validate(Some(level)) => NamespacePolicy::uniform(level),
             _ => self.defaults.clone(),
         };
-        match self.labels.as_ref().and_then(|l| l.get(namespace)) {
+        let labels = match &self.labels {
+            NamespaceSource::Path => None,
+            NamespaceSource::File(l) => l.get(namespace),
+            NamespaceSource::Api(c) => match c.get(namespace) {
+                Some(l) => Some(l),
+                None => match looked_up {
+                    None => return Err(Miss),
+                    Some(Ok(found)) => found.clone(),
+                    Some(Err(e)) => {
+                        // As if the namespace had no labels (the configured defaults, or the
+                        // path's level), with the failure in the `error` audit annotation.
+                        let mut p = base;
+                        p.errors
+                            .push(format!("failed to look up namespace {namespace:?}: {e}"));
+                        return Ok(p);
+                    }
+                },
+            },
+        };
+        Ok(match labels {
             Some(labels) => NamespacePolicy::from_labels(&labels, &base),
             None => base,
+        })
+    }
+
+    /// Answer one request body, looking up live a namespace the API cache lacks (a namespace
+    /// created a moment ago whose watch event has not arrived yet). A failed lookup is decided
+    /// with the configured defaults, logged, and counted in the cache's error metric.
+    pub async fn review_async(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
+        let start = Instant::now();
+        let namespace = match self.review_inner(endpoint, body, None, start) {
+            Ok(a) => return a,
+            Err(ns) => ns,
+        };
+        let NamespaceSource::Api(cache) = &self.labels else {
+            return Answer::text(500, "namespace lookup without an API source");
+        };
+        let looked_up: Lookup = match cache.fetch(&namespace).await {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                tracing::error!(namespace = %namespace, error = %e,
+                    "cannot look up the namespace; deciding with the configured defaults");
+                Err(e.to_string())
+            }
+        };
+        match self.review_inner(endpoint, body, Some(&looked_up), start) {
+            Ok(a) => a,
+            Err(_) => Answer::text(500, "namespace lookup did not settle"),
         }
     }
 
     /// Answer one request body.
     pub fn review(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
-        let start = Instant::now();
+        let looked_up = Err("not in the namespace cache".to_string());
+        match self.review_inner(endpoint, body, Some(&looked_up), Instant::now()) {
+            Ok(a) => a,
+            Err(_) => Answer::text(500, "namespace lookup did not settle"),
+        }
+    }
+
+    /// One review; `Err(namespace)` when the namespace must be looked up first (only when
+    /// `looked_up` is `None`).
+    fn review_inner(
+        &self,
+        endpoint: Endpoint,
+        body: &[u8],
+        looked_up: Option<&Lookup>,
+        start: Instant,
+    ) -> Result<Answer, String> {
         let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
             Ok(r) => r,
-            Err(e) => return self.refuse(format!("invalid AdmissionReview: {e}")),
+            Err(e) => return Ok(self.refuse(format!("invalid AdmissionReview: {e}"))),
         };
         if review.types.kind != "AdmissionReview" {
-            return self.refuse(format!(
+            return Ok(self.refuse(format!(
                 "expected kind AdmissionReview, got {:?}",
                 review.types.kind
-            ));
+            )));
         }
         if review.types.api_version != API_V1 && review.types.api_version != API_V1BETA1 {
-            return self.refuse(format!(
+            return Ok(self.refuse(format!(
                 "unsupported apiVersion {:?} (admission.k8s.io/v1 or v1beta1)",
                 review.types.api_version
-            ));
+            )));
         }
         let req: AdmissionRequest<DynamicObject> = match review.try_into() {
             Ok(r) => r,
-            Err(_) => return self.refuse("AdmissionReview has no request".into()),
+            Err(_) => return Ok(self.refuse("AdmissionReview has no request".into())),
         };
         if req.uid.is_empty() {
-            return self.refuse("AdmissionReview request has no uid".into());
+            return Ok(self.refuse("AdmissionReview request has no uid".into()));
         }
 
-        let (decision, hardening, outcome) = self.process(endpoint, &req);
+        let (decision, hardening, outcome) = match self.process(endpoint, &req, looked_up) {
+            Ok(x) => x,
+            Err(Miss) => return Err(req.namespace.clone().unwrap_or_default()),
+        };
         let kind = req.kind.kind.as_str();
         let resource = resource_of(kind).unwrap_or(req.resource.resource.as_str());
 
@@ -215,13 +348,13 @@ impl Engine {
             if !h.patch.0.is_empty() {
                 resp = match resp.with_patch(h.patch.clone()) {
                     Ok(r) => r,
-                    Err(e) => return Answer::text(500, format!("cannot encode patch: {e}")),
+                    Err(e) => return Ok(Answer::text(500, format!("cannot encode patch: {e}"))),
                 };
             }
         }
         let body = match encode(resp) {
             Ok(b) => b,
-            Err(e) => return Answer::text(500, format!("cannot encode response: {e}")),
+            Err(e) => return Ok(Answer::text(500, format!("cannot encode response: {e}"))),
         };
 
         let took = start.elapsed();
@@ -265,11 +398,11 @@ impl Engine {
                 took_us = took.as_micros() as u64, "admission decision"
             );
         }
-        Answer {
+        Ok(Answer {
             status: 200,
             json: true,
             body,
-        }
+        })
     }
 
     fn refuse(&self, message: String) -> Answer {
@@ -284,8 +417,9 @@ impl Engine {
         &self,
         endpoint: Endpoint,
         req: &AdmissionRequest<DynamicObject>,
-    ) -> (Decision, Option<Hardening>, Outcome) {
-        let ignored = (Decision::allow(), None, Outcome::Ignored);
+        looked_up: Option<&Lookup>,
+    ) -> Result<(Decision, Option<Hardening>, Outcome), Miss> {
+        let ignored = Ok((Decision::allow(), None, Outcome::Ignored));
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return ignored;
         }
@@ -303,15 +437,15 @@ impl Engine {
         let ex = &self.config.exemptions;
         let namespace = req.namespace.as_deref().unwrap_or("");
         if ex.namespaces.contains(namespace) {
-            return (
+            return Ok((
                 Decision::exempt(Exemption::Namespace),
                 None,
                 Outcome::Exempt,
-            );
+            ));
         }
         if let Some(user) = req.user_info.username.as_deref() {
             if ex.usernames.contains(user) {
-                return (Decision::exempt(Exemption::User), None, Outcome::Exempt);
+                return Ok((Decision::exempt(Exemption::User), None, Outcome::Exempt));
             }
         }
         let Some(object) = req.object.as_ref() else {
@@ -329,11 +463,11 @@ impl Engine {
         };
         if let Some(rc) = w.spec.runtime_class_name.as_deref() {
             if ex.runtime_classes.contains(rc) {
-                return (
+                return Ok((
                     Decision::exempt(Exemption::RuntimeClass),
                     None,
                     Outcome::Exempt,
-                );
+                ));
             }
         }
 
@@ -343,8 +477,10 @@ impl Engine {
                     return ignored;
                 }
                 match harden(&w, &self.config.mutate) {
-                    Ok(h) if h.patch.0.is_empty() => (Decision::allow(), None, Outcome::Allowed),
-                    Ok(h) => (Decision::allow(), Some(h), Outcome::Mutated),
+                    Ok(h) if h.patch.0.is_empty() => {
+                        Ok((Decision::allow(), None, Outcome::Allowed))
+                    }
+                    Ok(h) => Ok((Decision::allow(), Some(h), Outcome::Mutated)),
                     Err(e) => invalid(e.to_string()),
                 }
             }
@@ -353,12 +489,12 @@ impl Engine {
                     if let Some(old) = req.old_object.as_ref() {
                         if let Ok(Some(old)) = to_workload(group, kind, &api_version, old) {
                             if !significant_update(&w, &old) {
-                                return (Decision::allow(), None, Outcome::Ignored);
+                                return Ok((Decision::allow(), None, Outcome::Ignored));
                             }
                         }
                     }
                 }
-                let policy = self.namespace_policy(endpoint, namespace);
+                let policy = self.policy_for(endpoint, namespace, looked_up)?;
                 // A panic in evaluation must not take the webhook down with it: the request is
                 // denied (fail closed) and the server goes on. (Only effective where panics
                 // unwind; the workspace's release profile aborts, see docs/admission.md.)
@@ -386,7 +522,7 @@ impl Engine {
                 } else {
                     Outcome::Allowed
                 };
-                (d, None, outcome)
+                Ok((d, None, outcome))
             }
         }
     }
@@ -404,8 +540,8 @@ fn encode(resp: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&v)
 }
 
-fn invalid(message: String) -> (Decision, Option<Hardening>, Outcome) {
-    (Decision::bad_request(message), None, Outcome::Invalid)
+fn invalid(message: String) -> Result<(Decision, Option<Hardening>, Outcome), Miss> {
+    Ok((Decision::bad_request(message), None, Outcome::Invalid))
 }
 
 fn to_workload(

@@ -7,7 +7,7 @@
 //! closed after the header timeout; slow body → 408; body over the limit → 413 (by
 //! Content-Length before reading, or while reading); malformed JSON or a wrong kind → 400.
 
-use crate::review::{Answer, Endpoint, Engine};
+use crate::review::{Answer, Endpoint, Engine, NamespaceSource};
 use crate::tls::{server_config, ReloadingCert, TlsError};
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Request, State};
@@ -228,7 +228,7 @@ async fn reload_loop(state: Arc<AppState>, cert: Arc<ReloadingCert>) {
                 tracing::warn!(error = %e, "certificate reload failed; keeping the previous one");
             }
         }
-        if let Some(l) = &state.engine.labels {
+        if let NamespaceSource::File(l) = &state.engine.labels {
             match l.reload_if_changed() {
                 Ok(true) => tracing::info!("namespace labels reloaded"),
                 Ok(false) => {}
@@ -337,7 +337,10 @@ async fn answer(state: Arc<AppState>, endpoint: Endpoint, req: Request) -> Respo
         Ok(b) => b,
         Err(r) => return r,
     };
-    respond(state.engine.review(endpoint, &body))
+    match &state.engine.labels {
+        NamespaceSource::Api(_) => respond(state.engine.review_async(endpoint, &body).await),
+        _ => respond(state.engine.review(endpoint, &body)),
+    }
 }
 
 async fn validate(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -360,15 +363,21 @@ async fn mutate(State(state): State<Arc<AppState>>, req: Request) -> Response {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::SeqCst) {
-        "ok\n".into_response()
-    } else {
+    if !state.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else if !state.engine.labels_ready() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "namespaces not listed from the API server yet\n",
+        )
+            .into_response()
+    } else {
+        "ok\n".into_response()
     }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut r = Response::new(Body::from(state.engine.metrics.render()));
+    let mut r = Response::new(Body::from(state.engine.render_metrics()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
