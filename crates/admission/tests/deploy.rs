@@ -50,6 +50,8 @@ fn kustomize_bases_and_overlays() {
     for k in [
         "Namespace",
         "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ConfigMap",
         "Deployment",
         "Service",
@@ -69,6 +71,30 @@ fn kustomize_bases_and_overlays() {
     assert!(dep.contains("- --tls-dir=/tls"));
     assert!(dep.contains("runAsNonRoot: true"));
     assert!(dep.contains("readOnlyRootFilesystem: true"));
+    // Namespace labels from the API server, with a projected token where in-cluster clients
+    // look for it, and read-only access to namespaces and nothing else.
+    assert!(dep.contains("- --namespace-source=api"));
+    assert!(dep.contains("mountPath: /var/run/secrets/kubernetes.io/serviceaccount"));
+    assert!(dep.contains("serviceAccountToken:") && dep.contains("name: kube-root-ca.crt"));
+    assert!(dep.contains("serviceAccountName: stockade-admission"));
+    let role = get("ClusterRole");
+    assert!(role.contains("- namespaces"), "{role}");
+    let verbs: Vec<&str> = role
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("verbs:"))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with("- "))
+        .map(|l| l.trim_start().trim_start_matches("- "))
+        .collect();
+    assert_eq!(verbs, ["get", "list", "watch"], "{role}");
+    assert_eq!(role.matches("resources:").count(), 1, "{role}");
+    let binding = get("ClusterRoleBinding");
+    assert!(
+        binding.contains(
+            "- kind: ServiceAccount\n  name: stockade-admission\n  namespace: stockade-system"
+        ),
+        "{binding}"
+    );
     assert!(get("PodDisruptionBudget").contains("minAvailable: 1"));
 
     let vwc = get("ValidatingWebhookConfiguration");
