@@ -357,7 +357,8 @@ impl NamespaceCache {
     }
 
     /// GET one namespace (not in the cache yet): its labels, `None` when it does not exist.
-    /// A namespace found is added to the cache unless the watch put it there meanwhile.
+    /// The answer is not put into the cache: only the watch writes it, so a GET that races a
+    /// DELETED event cannot bring a namespace back (PSA's lister is fed by its informer alone).
     pub async fn fetch(&self, namespace: &str) -> Result<Option<Arc<Labels>>, ApiError> {
         self.stats.direct_gets.fetch_add(1, Ordering::Relaxed);
         let what = format!("GET namespace {namespace:?}");
@@ -379,13 +380,7 @@ impl NamespaceCache {
             })
         });
         match got {
-            Ok(ns) => {
-                let labels = labels_of(&ns);
-                self.write()
-                    .entry(namespace.to_string())
-                    .or_insert_with(|| labels.clone());
-                Ok(Some(labels))
-            }
+            Ok(ns) => Ok(Some(labels_of(&ns))),
             Err(e) if e.code() == Some(404) => Ok(None),
             Err(e) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
