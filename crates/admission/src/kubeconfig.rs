@@ -510,4 +510,35 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn reads_client_certificates_and_inline_ca_data() {
+        use base64::Engine as _;
+        let dir = std::env::temp_dir().join(format!("stockade-kc-cert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        crate::tls::generate(&dir, &[]).unwrap();
+        let ca = base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(dir.join("ca.crt")).unwrap());
+        let kc = write(
+            &dir,
+            "cert.yaml",
+            &format!("current-context: c\nclusters:\n- name: k\n  cluster:\n    server: https://[::1]:6443/k8s/clusters/c-1\n    certificate-authority-data: {ca}\n    tls-server-name: localhost\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nusers:\n- name: u\n  user:\n    client-certificate: tls.crt\n    client-key: tls.key\n"),
+        );
+        let c = ApiConfig::from_kubeconfig(&kc).unwrap();
+        assert_eq!(c.host, "::1");
+        assert_eq!(c.base_path, "/k8s/clusters/c-1");
+        assert_eq!(c.server_name, "localhost");
+        assert_eq!(c.url(), "https://[::1]:6443/k8s/clusters/c-1");
+        assert!(matches!(&c.auth, Auth::ClientCert { chain, .. } if chain.len() == 1));
+        crate::nsapi::ApiClient::new(c).unwrap();
+
+        let nokey = write(
+            &dir,
+            "nokey.yaml",
+            "current-context: c\nclusters:\n- name: k\n  cluster: {server: 'https://h', certificate-authority: ca.crt}\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nusers:\n- name: u\n  user: {client-certificate: tls.crt}\n",
+        );
+        let e = ApiConfig::from_kubeconfig(&nokey).unwrap_err().to_string();
+        assert!(e.ends_with("nokey.yaml: users[u].user.client-key: a client certificate needs client-key or client-key-data"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
