@@ -196,6 +196,21 @@ pub fn decide(subject: &Subject, ns: &NamespacePolicy, v: &Verdicts) -> Decision
             .insert(ANNOTATION_ERROR.into(), ns.errors.join("; "));
     }
 
+    // The namespace's labels could not be read: Pod Security admission answers a pod with an
+    // internal error (fail closed) and lets a controller through with the `error` annotation.
+    if let Some(msg) = &ns.lookup_failed {
+        if subject.is_pod {
+            d.allowed = false;
+            d.denial = Some(Denial {
+                code: 500,
+                reason: "InternalError",
+                message: format!("Internal error occurred: {msg}"),
+                causes: Vec::new(),
+            });
+        }
+        return d;
+    }
+
     // A namespace privileged in every mode, without escape rules, is not evaluated (PSA's
     // short-circuit: no annotations either).
     let fully_privileged = [ns.enforce, ns.audit, ns.warn]
@@ -359,7 +374,30 @@ mod tests {
             warn: lv(warn),
             escape: None,
             errors: Vec::new(),
+            lookup_failed: None,
         }
+    }
+
+    #[test]
+    fn failed_namespace_lookup_refuses_pods_and_lets_controllers_through() {
+        let mut p = ns(
+            "privileged:latest",
+            "privileged:latest",
+            "privileged:latest",
+        );
+        let msg = "failed to look up namespace \"team\": cannot reach the API server".to_string();
+        p.errors.push(msg.clone());
+        p.lookup_failed = Some(msg.clone());
+        let v = Verdicts::default();
+        let d = decide(&pod("p"), &p, &v);
+        assert!(!d.allowed);
+        let denial = d.denial.expect("a denial");
+        assert_eq!((denial.code, denial.reason), (500, "InternalError"));
+        assert!(denial.message.contains(&msg), "{}", denial.message);
+        assert_eq!(d.audit_annotations[ANNOTATION_ERROR], msg);
+        let d = decide(&deployment("d"), &p, &v);
+        assert!(d.allowed && d.denial.is_none());
+        assert_eq!(d.audit_annotations[ANNOTATION_ERROR], msg);
     }
 
     #[test]

@@ -129,6 +129,10 @@ pub struct NamespacePolicy {
     /// Problems reading the labels (an invalid value is replaced by `restricted:latest`, as
     /// Kubernetes does), reported in the `error` audit annotation.
     pub errors: Vec<String>,
+    /// The namespace is not in the API cache and the live lookup failed: as in Kubernetes' Pod
+    /// Security admission, pods are refused with an internal error (fail closed) and
+    /// controllers are allowed with the failure in the `error` audit annotation.
+    pub lookup_failed: Option<String>,
 }
 
 impl NamespacePolicy {
@@ -141,6 +145,7 @@ impl NamespacePolicy {
             warn: lv,
             escape: Some(level),
             errors: Vec::new(),
+            lookup_failed: None,
         }
     }
 
@@ -152,6 +157,7 @@ impl NamespacePolicy {
             warn: LevelVersion::PRIVILEGED,
             escape: None,
             errors: Vec::new(),
+            lookup_failed: None,
         }
     }
 

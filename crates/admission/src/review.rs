@@ -222,11 +222,13 @@ impl Engine {
                     None => return Err(Miss),
                     Some(Ok(found)) => found.clone(),
                     Some(Err(e)) => {
-                        // As if the namespace had no labels (the configured defaults, or the
-                        // path's level), with the failure in the `error` audit annotation.
+                        // Unknown labels: `decide` refuses pods with an internal error and
+                        // allows controllers with the failure in the `error` annotation, as
+                        // Kubernetes' Pod Security admission does.
                         let mut p = base;
-                        p.errors
-                            .push(format!("failed to look up namespace {namespace:?}: {e}"));
+                        let msg = format!("failed to look up namespace {namespace:?}: {e}");
+                        p.errors.push(msg.clone());
+                        p.lookup_failed = Some(msg);
                         return Ok(p);
                     }
                 },
@@ -239,8 +241,9 @@ impl Engine {
     }
 
     /// Answer one request body, looking up live a namespace the API cache lacks (a namespace
-    /// created a moment ago whose watch event has not arrived yet). A failed lookup is decided
-    /// with the configured defaults, logged, and counted in the cache's error metric.
+    /// created a moment ago whose watch event has not arrived yet). A failed lookup refuses pods
+    /// with an internal error (allows controllers with an `error` annotation), is logged, and is
+    /// counted in the cache's error metric.
     pub async fn review_async(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
         let start = Instant::now();
         let namespace = match self.review_inner(endpoint, body, None, start) {
@@ -254,7 +257,7 @@ impl Engine {
             Ok(l) => Ok(l),
             Err(e) => {
                 tracing::error!(namespace = %namespace, error = %e,
-                    "cannot look up the namespace; deciding with the configured defaults");
+                    "cannot look up the namespace; refusing pods in it (internal error), allowing controllers with an error annotation");
                 Err(e.to_string())
             }
         };

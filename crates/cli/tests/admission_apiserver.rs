@@ -798,23 +798,28 @@ async fn namespace_labels_follow_the_api_server() {
         0
     );
 
-    // The API server goes down: cached namespaces still decide; an unknown one gets the
-    // defaults (privileged at /validate, the path's level at /validate/restricted), the
-    // failure in the `error` audit annotation, a log line and the error metric.
+    // The API server goes down: cached namespaces still decide; a pod in an unknown namespace
+    // is refused with an internal error (fail closed, as Kubernetes' Pod Security admission
+    // answers when it cannot read the namespace), at every path, with the failure in the
+    // `error` audit annotation, a log line and the error metric.
     server.stop();
     let r = wh.review_privileged_pod("/validate", "team-a").await;
     assert_eq!(denied_at(&r).as_deref(), Some("baseline:latest"), "{r}");
-    let r = wh.review_privileged_pod("/validate", "team-new").await;
-    assert_eq!(r["allowed"], true, "{r}");
-    let err = r["auditAnnotations"]["error"].as_str().unwrap_or_default();
-    assert!(
-        err.starts_with("failed to look up namespace \"team-new\": cannot reach the API server at https://127.0.0.1:"),
-        "{r}"
-    );
-    let r = wh
-        .review_privileged_pod("/validate/restricted", "team-new")
-        .await;
-    assert_eq!(denied_at(&r).as_deref(), Some("restricted:latest"), "{r}");
+    for path in ["/validate", "/validate/restricted"] {
+        let r = wh.review_privileged_pod(path, "team-new").await;
+        assert_eq!(r["allowed"], false, "{r}");
+        assert_eq!(r["status"]["code"], 500, "{r}");
+        let msg = r["status"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("failed to look up namespace \"team-new\": cannot reach the API server at https://127.0.0.1:"),
+            "{r}"
+        );
+        let err = r["auditAnnotations"]["error"].as_str().unwrap_or_default();
+        assert!(
+            err.starts_with("failed to look up namespace \"team-new\""),
+            "{r}"
+        );
+    }
     assert!(
         wh.metric("stockade_admission_namespace_cache_errors_total")
             .await
@@ -832,7 +837,7 @@ async fn namespace_labels_follow_the_api_server() {
         "{log}"
     );
     assert!(
-        log.contains("cannot look up the namespace; deciding with the configured defaults"),
+        log.contains("cannot look up the namespace; refusing pods in it"),
         "{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);
