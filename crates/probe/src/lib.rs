@@ -16,7 +16,7 @@ pub mod techniques;
 
 pub use config::Config;
 pub use outcome::{errno_name, Layer, Outcome};
-pub use state::ProcState;
+pub use state::{OpenFacts, ProcState};
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -38,6 +38,22 @@ impl Ctx {
     /// Blocked outcome for `errno` from an operation gated by capability `cap`.
     pub fn blocked(&self, errno: i32, cap: Option<u32>, step: &str) -> Outcome {
         let layer = self.state.attribute(errno, cap);
+        Outcome::blocked(errno, layer, format!("{step}: {}", errno_name(errno)))
+    }
+
+    /// Blocked outcome for `errno` from `open(path, flags)`, attributed with
+    /// [`ProcState::attribute_open`] (a control open of `/dev/null` with the same flags, and the
+    /// target's owner).
+    pub fn blocked_open(&self, errno: i32, path: &str, flags: i32, step: &str) -> Outcome {
+        let facts = OpenFacts {
+            control_errno: sys::open("/dev/null", flags).err(),
+            owner: sys::stat(path).ok().map(|st| st.st_uid),
+            overflow_uid: sys::read_to_string("/proc/sys/kernel/overflowuid")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(65534),
+        };
+        let layer = self.state.attribute_open(errno, &facts);
         Outcome::blocked(errno, layer, format!("{step}: {}", errno_name(errno)))
     }
 }
