@@ -340,3 +340,25 @@ fn open_attribution_uses_the_control_open_and_the_owner() {
     );
     assert_eq!(nobody.attribute_open(libc::EACCES, &own), Layer::Dac);
 }
+
+#[test]
+fn control_calls_reach_an_unfiltered_kernel() {
+    // This test process has no seccomp filter of the battery's: every control call must get
+    // the kernel's own answer (EINVAL or ENOENT), whatever our capabilities, or the capability vs
+    // seccomp decision would be wrong.
+    if ProcState::current().seccomp_on() {
+        eprintln!(
+            "SKIP control_calls_reach_an_unfiltered_kernel: the test itself runs under seccomp"
+        );
+        return;
+    }
+    for c in [
+        probe::Control::Unshare(libc::CLONE_NEWNS),
+        probe::Control::Unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS),
+        probe::Control::Mount,
+        probe::Control::Chroot,
+        probe::Control::Mknod,
+    ] {
+        assert!(c.reaches_kernel(), "{c:?}");
+    }
+}
