@@ -20,6 +20,41 @@ use std::process::{Command, Stdio};
 /// so that what stops its use (Landlock) can be tested.
 pub const PRESERVE_HOSTDIR_FD: &str = "org.stockade.check.preserve-hostdir-fd";
 
+/// Annotation of a profile file: `"true"` plants the CVE-2025-31133 / CVE-2021-30465 shape in
+/// the rootfs: `/dev/null` is a symlink `../../decoy`, which inside the root leads to `/decoy`
+/// (a file of the rootfs) and, followed on the host from `<rootfs>/dev`, to `<bundle>/decoy` (a
+/// scratch file of the check). `/dev` belongs to the container's root (the config's uid/gid
+/// mapping of 0), as in an image whose files are chowned to the mapped range, so the runtime,
+/// as container root, can replace entries there. Use it with a config that mounts no tmpfs on
+/// `/dev` (the image's `/dev` is then the container's).
+pub const DEV_NULL_SYMLINK: &str = "org.stockade.check.dev-null-symlink";
+
+/// Plant [`DEV_NULL_SYMLINK`]'s shape in `bundle`.
+fn plant_dev_null_symlink(bundle: &std::path::Path, config: &serde_json::Value) -> Result<()> {
+    let rootfs = bundle.join("rootfs");
+    std::fs::write(
+        bundle.join("decoy"),
+        "host-side scratch file of stockade check\n",
+    )
+    .map_err(io("write the host-side decoy"))?;
+    std::fs::write(rootfs.join("decoy"), "decoy inside the root\n")
+        .map_err(io("write rootfs/decoy"))?;
+    std::os::unix::fs::symlink("../../decoy", rootfs.join("dev/null"))
+        .map_err(io("plant rootfs/dev/null"))?;
+    let host0 = |k: &str| {
+        config["linux"][k]
+            .as_array()
+            .and_then(|m| m.iter().find(|e| e["containerID"] == 0))
+            .and_then(|e| e["hostID"].as_u64())
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    if let (Some(uid), Some(gid)) = (host0("uidMappings"), host0("gidMappings")) {
+        std::os::unix::fs::chown(rootfs.join("dev"), Some(uid), Some(gid))
+            .map_err(io("chown rootfs/dev"))?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runtime {
     /// This stockade binary (or the one given).
@@ -97,6 +132,9 @@ pub fn run_case(fx: &Fixture, case: &Case, opts: &Options, n: usize) -> Result<V
     let args = fx.probe_args(&agent, opts.only.as_deref());
     let config = profile::write_config(&case.profile, rt, fx, &bundle, &args)?;
     let pass_fd = config["annotations"][PRESERVE_HOSTDIR_FD].as_str() == Some("true");
+    if config["annotations"][DEV_NULL_SYMLINK].as_str() == Some("true") {
+        plant_dev_null_symlink(&bundle, &config)?;
+    }
     let root = fx.dir.join(format!("state-{n}"));
     std::fs::create_dir_all(&root).map_err(io("create the runtime state directory"))?;
     let id = format!("stockade-check-{}-{n}", std::process::id());

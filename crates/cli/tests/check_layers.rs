@@ -13,12 +13,13 @@
 //! | read-only mounts | `core-pattern` | rw rootfs, `/sys` and cgroupfs (no `ro` option), no `readonlyPaths`; base: the hardened config without the user namespace (under a user namespace host-global knobs belong to host root, so no technique of the battery needs the read-only mounts) |
 //! | cgroup limits | `fork-bomb` | no `linux.resources.pids` / `memory` |
 //! | Landlock | `leaked-fds-cwd` | Landlock off (`landlock = false` in the runtime config named by `STOCKADE_RUNTIME_CONFIG`); in both configs a host directory reaches the container as fd 3 (`--preserve-fds 1`) |
-//! | fd hygiene | `leaked-fds-cwd` | the runtime leaves its own fds open across exec (`STOCKADE_TEST_UNSAFE=fd-hygiene`, a test hook the runtime does not have yet) |
-//! | safe path resolution | `dev-null` | mount targets and mask sources resolved by path, not inside the root (`STOCKADE_TEST_UNSAFE=safe-path`, a test hook the runtime does not have yet) |
+//! | fd hygiene | `leaked-fds-cwd` | the runtime leaks a host fd of the bundle directory across the container's execve (`STOCKADE_TEST_UNSAFE=fd-hygiene`); base: Landlock off in both runs (Landlock alone would stop the leaked fd's use) |
+//! | safe path resolution | `dev-null` | device bind targets joined as strings on the host and masks bound from the path `/dev/null` unchecked (`STOCKADE_TEST_UNSAFE=safe-path`); base: the image's `/dev` (no tmpfs on it) holds `null -> ../../decoy`, leading out of the rootfs on the host |
 //!
-//! Rows whose "on" half needs the hardening branch (Landlock, and the runtime hooks for fd
-//! hygiene and safe path resolution) print a `PENDING` line with what they saw instead of
-//! asserting; see `Row::ready`.
+//! `STOCKADE_TEST_UNSAFE` is honoured only by test builds of the runtime (the `test-unsafe-knobs`
+//! feature, enabled by this crate's dev-dependencies, and debug assertions; see
+//! crates/runtime/src/testknobs.rs). With a release-profile test build the two rows that need it
+//! print `SKIP`.
 
 mod check_support;
 use check_support::{outcome, prerequisites, runs, stockade};
@@ -151,14 +152,25 @@ struct Row {
     /// Applied to both configs of the row (the workload the row needs).
     setup: fn(&mut Value),
     delta: fn(&mut Value),
+    /// Extra environment for both runs (the base the row needs).
+    env_both: &'static [(&'static str, &'static str)],
     /// Extra environment for the "layer off" run.
     env_off: &'static [(&'static str, &'static str)],
-    /// False while the "on" half needs the hardening branch: the row prints PENDING instead of
-    /// asserting.
-    ready: bool,
 }
 
 const LANDLOCK_OFF: &str = "STOCKADE_RUNTIME_CONFIG";
+const UNSAFE: &str = "STOCKADE_TEST_UNSAFE";
+
+/// The image's own `/dev` (no tmpfs mounted on it) with `/dev/null -> ../../decoy`: inside the
+/// root that is `/decoy`, followed on the host from `<rootfs>/dev` it leaves the rootfs (see
+/// `check::runner::DEV_NULL_SYMLINK`).
+fn dev_null_symlink(c: &mut Value) {
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+    c["annotations"][check::runner::DEV_NULL_SYMLINK] = json!("true");
+}
 
 const ROWS: &[Row] = &[
     Row {
@@ -166,40 +178,40 @@ const ROWS: &[Row] = &[
         technique: "host-canary",
         setup: unchanged,
         delta: no_userns,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "capabilities",
         technique: "af-packet",
         setup: unchanged,
         delta: all_caps,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "seccomp",
         technique: "keyctl",
         setup: unchanged,
         delta: no_seccomp,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "no_new_privs",
         technique: "no-new-privs",
         setup: unchanged,
         delta: no_nnp,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "masked paths",
         technique: "masked-paths",
         setup: unchanged,
         delta: no_masks,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     // Under a user namespace no technique of the battery needs read-only mounts (host-global
     // knobs are host root's; see docs/check.md), so this row's base is the hardened config
@@ -209,40 +221,42 @@ const ROWS: &[Row] = &[
         technique: "core-pattern",
         setup: no_userns,
         delta: rw_mounts,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "cgroup limits",
         technique: "fork-bomb",
         setup: unchanged,
         delta: no_limits,
+        env_both: &[],
         env_off: &[],
-        ready: true,
     },
     Row {
         layer: "Landlock",
         technique: "leaked-fds-cwd",
         setup: pass_host_fd,
         delta: unchanged,
+        env_both: &[],
         env_off: &[(LANDLOCK_OFF, "@landlock-off")],
-        ready: true,
     },
+    // Landlock alone would stop the use of a leaked host fd (the row above): this row's base
+    // has it off, so fd hygiene is the only layer left.
     Row {
         layer: "fd hygiene",
         technique: "leaked-fds-cwd",
         setup: unchanged,
         delta: unchanged,
-        env_off: &[("STOCKADE_TEST_UNSAFE", "fd-hygiene")],
-        ready: false,
+        env_both: &[(LANDLOCK_OFF, "@landlock-off")],
+        env_off: &[(UNSAFE, "fd-hygiene")],
     },
     Row {
         layer: "safe path resolution",
         technique: "dev-null",
-        setup: unchanged,
+        setup: dev_null_symlink,
         delta: unchanged,
-        env_off: &[("STOCKADE_TEST_UNSAFE", "safe-path")],
-        ready: false,
+        env_both: &[],
+        env_off: &[(UNSAFE, "safe-path")],
     },
 ];
 
@@ -262,28 +276,9 @@ fn every_layer_is_load_bearing() {
 
     let mut failures = Vec::new();
     let mut table = String::from("LAYER  TECHNIQUE  ON  OFF\n");
-    for (i, row) in ROWS.iter().enumerate() {
-        let mut base = full.clone();
-        (row.setup)(&mut base);
-        let on_path = dir.join(format!("on-{i}.json"));
-        std::fs::write(&on_path, serde_json::to_string_pretty(&base).unwrap()).unwrap();
-        let on = runs(
-            &probe,
-            &[
-                "--profile",
-                on_path.to_str().unwrap(),
-                "--only",
-                row.technique,
-            ],
-            &[("STOCKADE_POLICY", "off")],
-        );
-        let mut c = base.clone();
-        (row.delta)(&mut c);
-        let path = dir.join(format!("off-{i}.json"));
-        std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-        let env: Vec<(&str, String)> = row
-            .env_off
-            .iter()
+    let env_of = |vars: &[&[(&'static str, &'static str)]]| -> Vec<(&'static str, String)> {
+        vars.iter()
+            .flat_map(|v| v.iter())
             .map(|(k, v)| {
                 let v = if *v == "@landlock-off" {
                     landlock_off.display().to_string()
@@ -293,7 +288,39 @@ fn every_layer_is_load_bearing() {
                 (*k, v)
             })
             .chain([("STOCKADE_POLICY", "off".to_string())])
-            .collect();
+            .collect()
+    };
+    for (i, row) in ROWS.iter().enumerate() {
+        if row.env_off.iter().any(|(k, _)| *k == UNSAFE) && !cfg!(debug_assertions) {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {} row: a release-profile stockade never honours {UNSAFE} (testknobs.rs)",
+                row.layer
+            );
+            continue;
+        }
+        let mut base = full.clone();
+        (row.setup)(&mut base);
+        let on_path = dir.join(format!("on-{i}.json"));
+        std::fs::write(&on_path, serde_json::to_string_pretty(&base).unwrap()).unwrap();
+        let env = env_of(&[row.env_both]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let on = runs(
+            &probe,
+            &[
+                "--profile",
+                on_path.to_str().unwrap(),
+                "--only",
+                row.technique,
+            ],
+            &env,
+        );
+        let mut c = base.clone();
+        (row.delta)(&mut c);
+        let path = dir.join(format!("off-{i}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+        let env = env_of(&[row.env_both, row.env_off]);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let off = runs(
             &probe,
@@ -316,20 +343,10 @@ fn every_layer_is_load_bearing() {
         if blocked_on && succeeds_off {
             continue;
         }
-        let msg = format!(
+        failures.push(format!(
             "{}: {} is {on_res_layer} with the layer on, {off_res} with it off",
             row.layer, row.technique
-        );
-        if row.ready {
-            failures.push(msg);
-        } else {
-            // Straight to fd 2, so it shows in a plain `cargo test`.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "PENDING (needs the hardening branch) {msg}"
-            );
-        }
+        ));
     }
     eprintln!("{table}");
     if std::env::var_os("STOCKADE_KEEP").is_none() {

@@ -474,6 +474,189 @@ fn cve_2025_52881_sysctl_write_redirected_by_a_mount_is_refused() {
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
 
+/// Create a `terminal: true` container from the image's own /dev (no tmpfs
+/// on it) after `plant` edited the rootfs, with --console-socket; start it
+/// and read its pty. Returns (create's stderr or "", what the pty showed).
+fn console_run(env: &Env, name: &str, plant: impl FnOnce(&std::path::Path)) -> (String, String) {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let b = env.bundle(name, &["sh", "-c", "ls -l /dev/console; echo done"], |c| {
+        c["process"]["terminal"] = json!(true);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+    });
+    plant(&b.join("rootfs"));
+    let sock = env.dir.join(format!("{name}.sock"));
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let id = env.id(name);
+    let out = env.stockade(&[
+        "create",
+        "-b",
+        b.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
+    if !out.status.success() {
+        let _ = env.stockade(&["delete", "--force", &id]);
+        return (
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::new(),
+        );
+    }
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_nonblocking(false).unwrap();
+    let (_, fd) = runtime::init::recv_fd(conn.as_raw_fd()).unwrap();
+    let mut master = std::fs::File::from(fd.expect("a pty master fd"));
+    assert!(env.stockade(&["start", &id]).status.success());
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(10) {
+        match master.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if String::from_utf8_lossy(&buf).contains("done") {
+            break;
+        }
+    }
+    drop(master);
+    assert!(env.stockade(&["delete", "--force", &id]).status.success());
+    (String::new(), String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// CVE-2025-52565 shape: the image's /dev/console is a symlink to a host
+/// file (absolute path), and /dev/pts a symlink to a host directory, when
+/// the runtime binds the container's pty to the console (`terminal: true`,
+/// --console-socket). stockade binds the pty (the peer of its own master,
+/// checked to be on devpts) onto a file it creates in the root in place of
+/// the symlink, and refuses a /dev/pts that does not resolve inside the
+/// root; nothing outside the root is written or mounted on.
+#[test]
+fn cve_2025_52565_console_symlinks_stay_inside_the_root() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("console");
+    let victim = env.dir.join("host-console-victim");
+    std::fs::write(&victim, "HOST-FILE\n").unwrap();
+    let (err, tty) = console_run(&env, "c", |r| {
+        std::os::unix::fs::symlink(&victim, r.join("dev/console")).unwrap();
+    });
+    assert_eq!(err, "", "create refused a /dev/console symlink");
+    let line = tty
+        .lines()
+        .find(|l| l.contains("/dev/console"))
+        .unwrap_or_else(|| panic!("no ls line: {tty:?}"));
+    assert!(
+        line.starts_with('c'),
+        "/dev/console is not the pty: {line:?}"
+    );
+    assert!(!line.contains("->"), "{line:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "HOST-FILE\n");
+
+    let host_dir = env.dir.join("host-pts-victim");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let (err, _) = console_run(&env, "p", |r| {
+        std::os::unix::fs::symlink(&host_dir, r.join("dev/pts")).unwrap();
+    });
+    assert!(err.contains("/dev/pts"), "{err}");
+    assert_eq!(std::fs::read_dir(&host_dir).unwrap().count(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "HOST-FILE\n");
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
+/// `exec` goes through the same policy gate as `create`: a capability, a
+/// no_new_privs switched off or an unconfined profile that exec would add
+/// is refused with the rule id under the policy that forbids it, and
+/// allowed (with a warning) under `warn`.
+#[test]
+fn exec_is_gated_like_create() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("execgate");
+    let b = hardened_bundle(&env, "b", &["sleep", "1000"]);
+    let id = env.id("g");
+    let mut c = gated(&env, None);
+    c.args(["run", "-d", "-b", b.to_str().unwrap(), &id]);
+    let out = env.output(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exec = |policy: Option<&str>, args: &[&str]| {
+        let mut c = gated(&env, policy);
+        c.arg("exec").args(args);
+        let out = env.output(c);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let caps = [
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ];
+    // The default policy refuses CAP_SYS_ADMIN (critical) at exec as at create.
+    let (code, stdout, err) = exec(None, &caps);
+    assert_eq!(code, Some(1), "{stdout}{err}");
+    assert!(
+        err.contains("the exec process violates the default"),
+        "{err}"
+    );
+    assert!(err.contains("SKD-ESC-010 process.capabilities"), "{err}");
+    assert!(stdout.is_empty(), "the process ran: {stdout}");
+    // Under `warn` it runs, with the finding logged.
+    let (code, stdout, err) = exec(Some("warn"), &caps);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("SKD-ESC-010"), "{err}");
+    let eff = stdout.split_whitespace().nth(1).unwrap_or_default();
+    let eff = u64::from_str_radix(eff, 16).unwrap_or(0);
+    assert!(eff & (1 << 21) != 0, "{stdout}");
+    // A plain exec passes even the strictest level (the hardened default's process).
+    let (code, _, err) = exec(Some("hardened"), &[&id, "true"]);
+    assert_eq!(code, Some(0), "{err}");
+    // --process: no_new_privs off and an unconfined AppArmor profile, refused
+    // at restricted with both rule ids.
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let mut p = cfg["process"].clone();
+    p["args"] = json!(["true"]);
+    p["noNewPrivileges"] = json!(false);
+    p["apparmorProfile"] = json!("unconfined");
+    let pj = env.dir.join("process.json");
+    std::fs::write(&pj, serde_json::to_vec(&p).unwrap()).unwrap();
+    let (code, _, err) = exec(
+        Some("restricted"),
+        &["--process", pj.to_str().unwrap(), &id],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("the exec process violates the restricted"),
+        "{err}"
+    );
+    assert!(err.contains("SKD-ESC-036"), "{err}");
+    assert!(err.contains("SKD-ESC-035"), "{err}");
+    // With the gate off, the unconfined profile still cannot be applied:
+    // refused as at create, not silently dropped.
+    let (code, _, err) = exec(Some("off"), &["--process", pj.to_str().unwrap(), &id]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("process.apparmorProfile"), "{err}");
+    assert!(env.stockade(&["delete", "-f", &id]).status.success());
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
 // ---- 4. Landlock ----------------------------------------------------------
 
 fn leaked_dir_read(env: &Env, name: &str, landlock_off: bool) -> String {

@@ -16,7 +16,7 @@ pub mod techniques;
 
 pub use config::Config;
 pub use outcome::{errno_name, Layer, Outcome};
-pub use state::ProcState;
+pub use state::{OpenFacts, ProcState};
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -39,6 +39,84 @@ impl Ctx {
     pub fn blocked(&self, errno: i32, cap: Option<u32>, step: &str) -> Outcome {
         let layer = self.state.attribute(errno, cap);
         Outcome::blocked(errno, layer, format!("{step}: {}", errno_name(errno)))
+    }
+
+    /// Blocked outcome for `errno` from a step gated by capability `cap` whose syscall `control`
+    /// can test harmlessly. When both a missing capability and a loaded filter could explain the
+    /// refusal ([`Layer::CapabilityOrSeccomp`]), the control call settles it: if it gets the
+    /// kernel's own answer (the filter let the syscall through), the capability is what refused.
+    pub fn blocked_cap(&self, errno: i32, cap: u32, control: Control, step: &str) -> Outcome {
+        let mut layer = self.state.attribute(errno, Some(cap));
+        if layer == Layer::CapabilityOrSeccomp && control.reaches_kernel() {
+            layer = Layer::Capability;
+        }
+        Outcome::blocked(errno, layer, format!("{step}: {}", errno_name(errno)))
+    }
+
+    /// Blocked outcome for `errno` from `open(path, flags)`, attributed with
+    /// [`ProcState::attribute_open`] (a control open of `/dev/null` with the same flags, and the
+    /// target's owner).
+    pub fn blocked_open(&self, errno: i32, path: &str, flags: i32, step: &str) -> Outcome {
+        let facts = OpenFacts {
+            control_errno: sys::open("/dev/null", flags).err(),
+            owner: sys::stat(path).ok().map(|st| st.st_uid),
+            overflow_uid: sys::read_to_string("/proc/sys/kernel/overflowuid")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(65534),
+        };
+        let layer = self.state.attribute_open(errno, &facts);
+        Outcome::blocked(errno, layer, format!("{step}: {}", errno_name(errno)))
+    }
+}
+
+/// A harmless call of a capability-gated syscall that the kernel refuses on its arguments
+/// before any capability check, so its errno shows whether a seccomp filter lets the syscall
+/// reach the kernel at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `unshare(FLAGS | 1)`: the same namespace flags (so a filter on them decides the same way)
+    /// plus a bit unshare(2) does not know, which the kernel refuses with EINVAL before it looks
+    /// at capabilities or creates anything.
+    Unshare(libc::c_int),
+    /// `mount(NULL, "/nonexistent/…", NULL, MS_BIND, NULL)`: ENOENT from the target lookup.
+    Mount,
+    /// `chroot("/nonexistent/…")`: ENOENT from the path lookup.
+    Chroot,
+    /// `mknod("/nonexistent/…", S_IFCHR, 1:3)`: ENOENT from the parent lookup.
+    Mknod,
+}
+
+impl Control {
+    const MISSING: &'static str = "/nonexistent/stockade-probe-control";
+
+    /// Whether the control call got the kernel's own answer (EINVAL or ENOENT).
+    pub fn reaches_kernel(self) -> bool {
+        let p = sys::cstr(Self::MISSING);
+        // SAFETY: each call gets a valid NUL-terminated path or null pointers the syscall
+        // accepts; none of them can change anything (no-op flags, a missing path).
+        let rc = unsafe {
+            match self {
+                Control::Unshare(flags) => libc::unshare(flags | 1),
+                Control::Mount => libc::mount(
+                    std::ptr::null(),
+                    p.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ),
+                Control::Chroot => libc::chroot(p.as_ptr()),
+                Control::Mknod => {
+                    libc::mknod(p.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 3))
+                }
+            }
+        };
+        let want = match self {
+            Control::Unshare(_) => libc::EINVAL,
+            _ => libc::ENOENT,
+        };
+        let got = if rc == 0 { 0 } else { sys::errno() };
+        got == want
     }
 }
 

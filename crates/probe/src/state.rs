@@ -70,6 +70,19 @@ pub mod cap {
     }
 }
 
+/// What the probe found out about one refused open(2), to tell the layers apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenFacts {
+    /// The errno of the same open (same flags) of `/dev/null`: equal to the refusal's errno, the
+    /// syscall itself is refused (a seccomp filter); `None`, the open reached the kernel.
+    pub control_errno: Option<i32>,
+    /// The target's owner as seen from here (`stat`).
+    pub owner: Option<u32>,
+    /// The overflow uid (`/proc/sys/kernel/overflowuid`): what a host uid outside our user
+    /// namespace's mapping shows up as.
+    pub overflow_uid: u32,
+}
+
 /// The probe's security context.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcState {
@@ -183,6 +196,31 @@ impl ProcState {
                 }
             }
             _ => Layer::Unknown,
+        }
+    }
+
+    /// Attribute a refused open(2) of a file (EPERM/EACCES), using a control experiment rather
+    /// than "a filter is loaded, so it must be the filter": if the same open of `/dev/null`
+    /// goes through, the filter let the syscall reach the kernel and the refusal is the file's
+    /// permission check. Then a target owned by a host uid outside our user namespace (the
+    /// overflow uid, e.g. host root's `/proc/sys` knobs) is the user namespace's doing (our
+    /// root's capabilities do not count for it); a non-root uid is plain DAC; root with its
+    /// capabilities refused with EACCES is an LSM. Other errnos as [`ProcState::attribute`].
+    pub fn attribute_open(&self, errno: i32, f: &OpenFacts) -> Layer {
+        if errno != libc::EPERM && errno != libc::EACCES {
+            return self.attribute(errno, None);
+        }
+        if f.control_errno == Some(errno) {
+            return self.attribute(errno, None);
+        }
+        if self.in_user_ns && f.owner == Some(f.overflow_uid) {
+            Layer::UserNamespace
+        } else if self.uid != 0 {
+            Layer::Dac
+        } else if errno == libc::EACCES {
+            Layer::Lsm
+        } else {
+            Layer::Unknown
         }
     }
 }

@@ -102,6 +102,11 @@ pub fn write_back_first<'a>(candidates: &[&'a str]) -> SysResult<(&'a str, Strin
     Err(libc::ENOENT)
 }
 
+/// The first of `candidates` that exists (not following a final symlink).
+pub fn first_existing<'a>(candidates: &[&'a str]) -> Option<&'a str> {
+    candidates.iter().copied().find(|p| lstat(p).is_ok())
+}
+
 pub fn mount(
     src: &str,
     target: impl AsRef<Path>,

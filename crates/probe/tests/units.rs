@@ -294,3 +294,71 @@ fn unprivileged_techniques_run_isolated() {
     let canary = rs.iter().find(|r| r.id == "host-canary").unwrap();
     assert!(matches!(canary.outcome, Outcome::NotApplicable { .. }));
 }
+
+#[test]
+fn open_attribution_uses_the_control_open_and_the_owner() {
+    use probe::OpenFacts;
+    // core_pattern under a user namespace with a filter loaded: the control open of /dev/null
+    // goes through, the knob belongs to host root (overflow uid here): the user namespace, not
+    // the filter.
+    let userns_filtered = ProcState::parse(&status(0x20000420, 2), Some("0 100000 65536\n"));
+    let host_owned = OpenFacts {
+        control_errno: None,
+        owner: Some(65534),
+        overflow_uid: 65534,
+    };
+    assert_eq!(
+        userns_filtered.attribute_open(libc::EACCES, &host_owned),
+        Layer::UserNamespace
+    );
+    // The same errno from the control open: the syscall itself is filtered.
+    let filtered = OpenFacts {
+        control_errno: Some(libc::EACCES),
+        ..host_owned
+    };
+    assert_eq!(
+        userns_filtered.attribute_open(libc::EACCES, &filtered),
+        Layer::Seccomp
+    );
+    // A file of our own user namespace refused to root: not the user namespace.
+    let own = OpenFacts {
+        owner: Some(0),
+        ..host_owned
+    };
+    assert_eq!(
+        userns_filtered.attribute_open(libc::EACCES, &own),
+        Layer::Lsm
+    );
+    // EROFS stays the read-only mount; a non-root uid is plain DAC.
+    assert_eq!(
+        userns_filtered.attribute_open(libc::EROFS, &host_owned),
+        Layer::ReadOnlyMount
+    );
+    let nobody = ProcState::parse(
+        &status(0, 2).replace("Uid:\t0\t0", "Uid:\t65534\t65534"),
+        Some(IDENTITY),
+    );
+    assert_eq!(nobody.attribute_open(libc::EACCES, &own), Layer::Dac);
+}
+
+#[test]
+fn control_calls_reach_an_unfiltered_kernel() {
+    // This test process has no seccomp filter of the battery's: every control call must get
+    // the kernel's own answer (EINVAL or ENOENT), whatever our capabilities, or the capability vs
+    // seccomp decision would be wrong.
+    if ProcState::current().seccomp_on() {
+        eprintln!(
+            "SKIP control_calls_reach_an_unfiltered_kernel: the test itself runs under seccomp"
+        );
+        return;
+    }
+    for c in [
+        probe::Control::Unshare(libc::CLONE_NEWNS),
+        probe::Control::Unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS),
+        probe::Control::Mount,
+        probe::Control::Chroot,
+        probe::Control::Mknod,
+    ] {
+        assert!(c.reaches_kernel(), "{c:?}");
+    }
+}

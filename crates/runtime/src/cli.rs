@@ -36,7 +36,7 @@ pub struct GlobalOpts {
     /// Use the systemd cgroup driver (not supported)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Policy gate at create: default, baseline, restricted, hardened, warn or off
+    /// Policy gate at create and exec: default, baseline, restricted, hardened, warn or off
     /// ($STOCKADE_POLICY, then `policy` in /etc/stockade/runtime.toml, then default:
     /// baseline's critical rules refuse, the others warn)
     #[arg(long, global = true, value_name = "LEVEL")]
@@ -409,8 +409,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             process,
             detach,
             pid_file,
-            process_label: _,
-            apparmor: _,
+            process_label,
+            apparmor,
             no_new_privs,
             cap,
             preserve_fds,
@@ -421,7 +421,7 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
         } => {
             // Fail early, before reading --process, if the id is unknown.
             container::state(&store, &id)?;
-            let proc_ = match process {
+            let mut proc_ = match process {
                 Some(p) => {
                     let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
                     serde_json::from_slice::<Process>(&data).map_err(|e| Error::Config {
@@ -444,6 +444,16 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     },
                 )?,
             };
+            // Recorded so the policy gate sees them (this runtime applies
+            // neither LSM: an unconfined profile is still a finding).
+            if let Some(a) = apparmor {
+                proc_.set_apparmor_profile(Some(a));
+            }
+            if let Some(l) = process_label {
+                proc_.set_selinux_label(Some(l));
+            }
+            let cfg = RuntimeConfig::load(&RuntimeConfig::path())?;
+            let g = global.clone();
             container::exec(
                 &store,
                 &id,
@@ -453,8 +463,9 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     pid_file,
                     detach,
                     preserve_fds,
-                    no_landlock: RuntimeConfig::load(&RuntimeConfig::path())?.landlock
-                        == Some(false),
+                    no_landlock: cfg.landlock == Some(false),
+                    policy: Some(gate::resolve(global.policy.as_deref(), &cfg)?),
+                    on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
                 },
             )
         }

@@ -181,6 +181,17 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
             "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
         ));
     }
+    // Test builds only: a layer switched off by STOCKADE_TEST_UNSAFE is said
+    // out loud (testknobs.rs; always empty in a release binary).
+    for k in crate::testknobs::active()? {
+        if let Some(w) = &opts.on_warning {
+            w(&format!(
+                "{}={}: TEST-ONLY knob, this layer of the runtime is OFF",
+                crate::testknobs::ENV,
+                k.name()
+            ));
+        }
+    }
     let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
     // The policy gate, before anything is made on the host.
     let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
@@ -664,6 +675,11 @@ pub struct ExecOpts {
     pub preserve_fds: i32,
     /// Turn off Landlock for this process (runtime.toml `landlock = false`).
     pub no_landlock: bool,
+    /// The policy gate's level for the new process (see
+    /// [`crate::gate::check_exec`]); `None` is [`crate::gate::DEFAULT`].
+    pub policy: Option<crate::gate::Policy>,
+    /// Receives the gate's warnings.
+    pub on_warning: Option<WarningSink>,
 }
 
 /// `exec`: run a new process in a running container. Returns its exit code
@@ -678,6 +694,30 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
             status: status.to_string(),
             msg: "cannot exec: the container is not running".into(),
         });
+    }
+    // The policy gate, as at create: a process that exec would add with
+    // more privilege than the policy allows (a capability, uid 0, no
+    // no_new_privs, an unconfined profile) is refused before anything runs.
+    let warnings = crate::gate::check_exec(
+        &st.spec,
+        &opts.process,
+        opts.policy.unwrap_or(crate::gate::DEFAULT),
+    )?;
+    if let Some(w) = &opts.on_warning {
+        warnings.iter().for_each(|l| w(l));
+    }
+    // As at create (bundle.rs): a profile this runtime cannot apply is
+    // refused, not silently dropped.
+    if opts
+        .process
+        .apparmor_profile()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(Error::unsupported(
+            "process.apparmorProfile (AppArmor is not available)",
+            "not implemented",
+        ));
     }
     let terminal = opts.process.terminal() == Some(true);
     if terminal && opts.console_socket.is_none() {

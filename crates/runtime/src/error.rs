@@ -78,9 +78,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The policy gate refused config.json (rule ids and fields, `; `-separated).
-    #[error("config.json violates the {level} policy: {}", violations.join("; "))]
+    /// The policy gate refused config.json, or an exec process (`subject`;
+    /// rule ids and fields, `; `-separated).
+    #[error("{subject} violates the {level} policy: {}", violations.join("; "))]
     Policy {
+        subject: &'static str,
         level: String,
         violations: Vec<String>,
     },

@@ -18,7 +18,7 @@
 //! /dev/shm writable from the host (SKD-ESC-023).
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 use policy::Level;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -134,6 +134,29 @@ fn line(v: &policy::Violation) -> String {
 /// Evaluate `spec`. `Ok` holds warnings (only under [`Policy::Warn`]);
 /// a violation under [`Policy::Enforce`] is [`Error::Policy`].
 pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
+    decide(spec, policy, "config.json", |_| true)
+}
+
+/// The gate at `exec`: the new process (from `--process`, or the
+/// container's process changed by `--cap`, `--user`, `--apparmor`, ...) is
+/// evaluated in its container's config with the same rules and the same
+/// policy resolution as `create`, counting only the findings about the
+/// process itself (`process.*` fields: capabilities, uid, no_new_privs, an
+/// unconfined LSM profile). The rest of the config was judged at `create`.
+pub fn check_exec(spec: &Spec, process: &Process, policy: Policy) -> Result<Vec<String>> {
+    let mut s = spec.clone();
+    s.set_process(Some(process.clone()));
+    decide(&s, policy, "the exec process", |v| {
+        v.field == "process" || v.field.starts_with("process.")
+    })
+}
+
+fn decide(
+    spec: &Spec,
+    policy: Policy,
+    subject: &'static str,
+    keep: impl Fn(&policy::Violation) -> bool,
+) -> Result<Vec<String>> {
     let level = match policy {
         Policy::Enforce(l) => l,
         Policy::Warn | Policy::Default => Level::Baseline,
@@ -143,13 +166,17 @@ pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
         level,
         ..Default::default()
     };
-    let all = policy::oci::evaluate_config(spec, &opts);
+    let all: Vec<policy::Violation> = policy::oci::evaluate_config(spec, &opts)
+        .into_iter()
+        .filter(|v| keep(v))
+        .collect();
     if policy == Policy::Default {
         let (refuse, warn): (Vec<_>, Vec<_>) = all
             .iter()
             .partition(|v| v.rule.severity == policy::Severity::Critical);
         if !refuse.is_empty() {
             return Err(Error::Policy {
+                subject,
                 level: "default (baseline, critical rules)".into(),
                 violations: refuse.into_iter().map(line).collect(),
             });
@@ -168,6 +195,7 @@ pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
         Policy::Off | Policy::Default => Ok(Vec::new()),
         Policy::Enforce(_) if found.is_empty() => Ok(Vec::new()),
         Policy::Enforce(l) => Err(Error::Policy {
+            subject,
             level: l.to_string(),
             violations: found,
         }),
@@ -206,6 +234,37 @@ mod tests {
         }
         let e = check(&spec, Policy::Default).unwrap_err();
         assert!(e.to_string().contains("SKD-ESC-002"), "{e}");
+    }
+
+    #[test]
+    fn exec_gate_judges_only_the_process() {
+        let spec = crate::defaults::hardened_spec();
+        let base = spec.process().clone().unwrap();
+        // The container's own process passes every level.
+        for l in Level::ALL {
+            assert!(check_exec(&spec, &base, Policy::Enforce(l)).is_ok(), "{l}");
+        }
+        // CAP_SYS_ADMIN added by exec: critical, refused by the default.
+        let mut p = base.clone();
+        let mut caps = p.capabilities().clone().unwrap();
+        let mut b = caps.bounding().clone().unwrap();
+        b.insert(oci_spec::runtime::Capability::SysAdmin);
+        caps.set_bounding(Some(b.clone()));
+        caps.set_effective(Some(b));
+        p.set_capabilities(Some(caps));
+        let e = check_exec(&spec, &p, Policy::Default)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the exec process violates"), "{e}");
+        assert!(e.contains("process.capabilities"), "{e}");
+        assert!(!check_exec(&spec, &p, Policy::Warn).unwrap().is_empty());
+        assert!(check_exec(&spec, &p, Policy::Off).unwrap().is_empty());
+        // The rest of the config is not re-judged: a container without
+        // seccomp (created under `off`) still runs a harmless exec.
+        let mut open = spec.clone();
+        open.linux_mut().as_mut().unwrap().set_seccomp(None);
+        assert!(check(&open, Policy::Enforce(Level::Baseline)).is_err());
+        assert!(check_exec(&open, &base, Policy::Enforce(Level::Baseline)).is_ok());
     }
 
     #[test]

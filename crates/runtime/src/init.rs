@@ -176,6 +176,10 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
         None
     };
 
+    // 7c. Test builds only (testknobs.rs, `fd-hygiene` off): hold a host
+    //     directory fd of the bundle, to be leaked across execve.
+    crate::testknobs::hold_host_dir(cfg.bundle)?;
+
     // 8. pivot_root into the rootfs and detach the host's tree (chroot when
     //    the container has no mount namespace of its own).
     if rootfs::has_mount_ns(spec) {
@@ -307,6 +311,9 @@ fn finalize(
         )
     };
     nix::errno::Errno::result(rc).ctx(|| "close_range".into())?;
+    // Test builds only (testknobs.rs, `fd-hygiene` off): undo it for one
+    // host fd; a no-op otherwise.
+    crate::testknobs::leak_across_exec();
     // a2. Landlock, while we still hold CAP_SYS_ADMIN (needed without
     //    no_new_privs) and before a seccomp filter could deny its syscalls.
     if let Some(r) = ruleset {
@@ -496,6 +503,10 @@ fn setup_console(sock: RawFd, p: &Process, root: Option<&Root>) -> Result<()> {
     }
     let name = format!("/dev/pts/{n}");
     if let Some(root) = root {
+        // CVE-2025-52565: the bind target is a file of the root, not
+        // whatever a /dev/console symlink of the image points at.
+        root.remove_symlink(Path::new("/dev/console"))
+            .ctx(|| "replace a /dev/console symlink".into())?;
         let target = root
             .create_file(Path::new("/dev/console"))
             .ctx(|| "create /dev/console".into())?;

@@ -11,7 +11,8 @@
 //! * [`seccomp`], [`caps`](mod@capabilities), [`hooks`]: one concern each;
 //! * [`gate`]: the policy gate (same rules as `stockade audit`); [`defaults`]: the hardened default config;
 //! * [`container`]: the lifecycle operations (create, start, kill, delete, ...);
-//! * [`cli`]: the runc-compatible command line.
+//! * [`cli`]: the runc-compatible command line;
+//! * [`testknobs`]: test-only switches that turn one layer off (never in a release binary).
 //!
 //! The library returns typed [`Error`]s; only [`cli`] prints.
 
@@ -33,6 +34,7 @@ pub mod seccomp;
 pub mod spawn;
 pub mod state;
 pub mod sync;
+pub mod testknobs;
 pub mod tty;
 pub mod util;
 

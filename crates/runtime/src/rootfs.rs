@@ -25,6 +25,9 @@ pub fn fd_path(fd: &impl AsRawFd) -> String {
 /// A handle on a root directory; all lookups stay inside it.
 pub struct Root {
     fd: OwnedFd,
+    /// The path it was opened at (only the test-only `safe-path` knob uses
+    /// it, to show what joining strings does).
+    path: PathBuf,
 }
 
 fn rel(path: &Path) -> PathBuf {
@@ -41,7 +44,10 @@ impl Root {
             Mode::empty(),
         )
         .ctx(|| format!("open rootfs {}", path.display()))?;
-        Ok(Root { fd })
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -110,6 +116,35 @@ impl Root {
             Err(e) => return Err(e),
         }
         self.resolve(path)
+    }
+
+    /// Remove a symlink at `path` (its parent resolved in the root), so what
+    /// is created there next is a file of the root, never the link's target
+    /// (CVE-2025-31133 / CVE-2025-52565 shapes: /dev/null, /dev/console
+    /// planted as symlinks). Anything else at `path` is left alone.
+    pub fn remove_symlink(&self, path: &Path) -> nix::Result<()> {
+        let Some(name) = path.file_name() else {
+            return Ok(());
+        };
+        let parent = match self.resolve(path.parent().unwrap_or(Path::new("/"))) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let is_link = nix::sys::stat::fstatat(
+            parent.as_fd(),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        if is_link {
+            nix::unistd::unlinkat(
+                parent.as_fd(),
+                name,
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            )?;
+        }
+        Ok(())
     }
 
     /// Refuse a path whose symlinks, followed on the host, would leave the
@@ -632,6 +667,27 @@ pub fn create_devices(root: &Root, spec: &Spec, userns: bool) -> Result<()> {
     Ok(())
 }
 
+/// Test builds only, `safe-path` off (testknobs.rs): the CVE-2021-30465 /
+/// CVE-2025-31133 shape this module exists to prevent. The bind target is
+/// the rootfs's host path and `path` joined as strings, opened (O_CREAT) and
+/// mounted on by path, so a symlink in the rootfs is followed on the host,
+/// out of the root.
+fn bind_by_host_path(root: &Root, path: &Path) -> nix::Result<()> {
+    let joined = root.path.join(path.strip_prefix("/").unwrap_or(path));
+    drop(nix::fcntl::open(
+        &joined,
+        OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?);
+    mnt(
+        Some(path.to_str().unwrap_or_default()),
+        joined.to_str().unwrap_or_default(),
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_node(
     root: &Root,
@@ -648,6 +704,13 @@ fn make_node(
     let name = path.file_name().ok_or(nix::errno::Errno::EINVAL)?;
     let dir = root.mkdir_all(parent)?;
     if userns {
+        if crate::testknobs::off(crate::testknobs::Knob::SafePath) {
+            return bind_by_host_path(root, path);
+        }
+        // CVE-2025-31133 shape: the bind target must be a file of the root.
+        // A symlink at its place (left by the image, or planted) is removed,
+        // never followed: the node then really is the device.
+        root.remove_symlink(path)?;
         let target = root.create_file(path)?;
         let host = Path::new("/").join(path.strip_prefix("/").unwrap_or(path));
         return mnt(
@@ -828,6 +891,9 @@ pub fn masked_paths(root: &Root, paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
+    if crate::testknobs::off(crate::testknobs::Knob::SafePath) {
+        return masked_paths_by_path(root, paths);
+    }
     let null = root
         .resolve(Path::new("/dev/null"))
         .ctx(|| "linux.maskedPaths: open /dev/null".into())?;
@@ -857,6 +923,37 @@ pub fn masked_paths(root: &Root, paths: &[String]) -> Result<()> {
         } else {
             mnt(
                 Some(&fd_path(&null)),
+                &fd_path(&fd),
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+        };
+        r.map_err(|e| Error::sys(format!("{field} ({p}): mask"), e))?;
+    }
+    Ok(())
+}
+
+/// Test builds only, `safe-path` off (testknobs.rs): masks bound from the
+/// path `/dev/null`, whatever it is, without the 1:3 check.
+fn masked_paths_by_path(root: &Root, paths: &[String]) -> Result<()> {
+    for (i, p) in paths.iter().enumerate() {
+        let field = format!("linux.maskedPaths[{i}]");
+        let Ok(fd) = root.resolve(Path::new(p)) else {
+            continue;
+        };
+        let dir = fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        let r = if dir {
+            mnt(
+                Some("tmpfs"),
+                &fd_path(&fd),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )
+        } else {
+            mnt(
+                Some("/dev/null"),
                 &fd_path(&fd),
                 None,
                 MsFlags::MS_BIND,

@@ -6,7 +6,7 @@
 //! Landlock, a user namespace (per-userns instances since 6.7).
 
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 use std::path::PathBuf;
 
 pub const T: Technique = Technique {
@@ -36,12 +36,17 @@ fn run(ctx: &Ctx) -> Outcome {
             }
         };
         if let Err(e) = sys::private_mount_ns() {
-            return ctx.blocked(e, Some(cap::SYS_ADMIN), "unshare(mount ns)");
+            return ctx.blocked_cap(
+                e,
+                cap::SYS_ADMIN,
+                Control::Unshare(libc::CLONE_NEWNS),
+                "unshare(mount ns)",
+            );
         }
         dir = s.join("b");
         let _ = std::fs::create_dir(&dir);
         if let Err(e) = sys::mount("binfmt_misc", &dir, "binfmt_misc", 0, None) {
-            return ctx.blocked(e, Some(cap::SYS_ADMIN), "mount binfmt_misc");
+            return ctx.blocked_cap(e, cap::SYS_ADMIN, Control::Mount, "mount binfmt_misc");
         }
         _scratch = Some(s);
     }

@@ -5,7 +5,7 @@
 
 use crate::outcome::Layer;
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 use std::os::fd::AsRawFd;
 
 pub const T: Technique = Technique {
@@ -39,7 +39,12 @@ fn run(ctx: &Ctx) -> Outcome {
     };
     let node = scratch.join("blk");
     if let Err(e) = sys::mknod(&node, libc::S_IFBLK | 0o600, maj, min) {
-        return ctx.blocked(e, Some(cap::MKNOD), &format!("mknod b {maj}:{min}"));
+        return ctx.blocked_cap(
+            e,
+            cap::MKNOD,
+            Control::Mknod,
+            &format!("mknod b {maj}:{min}"),
+        );
     }
     let fd = match sys::open(&node, libc::O_RDONLY) {
         Ok(fd) => fd,

@@ -5,7 +5,7 @@
 
 use crate::outcome::Layer;
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 
 pub const T: Technique = Technique {
     id: "chroot-breakout",
@@ -59,6 +59,6 @@ fn run(ctx: &Ctx) -> Outcome {
         Ok(ev) => Outcome::escaped(ev),
         Err((-1, why)) => Outcome::blocked_by(Layer::PivotRoot, why),
         Err((0, why)) => Outcome::inconclusive(why),
-        Err((e, step)) => ctx.blocked(e, Some(cap::SYS_CHROOT), &step),
+        Err((e, step)) => ctx.blocked_cap(e, cap::SYS_CHROOT, Control::Chroot, &step),
     }
 }

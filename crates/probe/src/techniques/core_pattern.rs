@@ -29,6 +29,6 @@ fn run(ctx: &Ctx) -> Outcome {
                 Outcome::blocked(libc::ENOENT, Layer::MaskedPath, "/proc/sys/kernel not visible")
             }
         }
-        Err(e) => ctx.blocked(e, None, "open core_pattern O_WRONLY"),
+        Err(e) => ctx.blocked_open(e, PATH, libc::O_WRONLY, "open core_pattern O_WRONLY"),
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::outcome::Layer;
 use crate::state::cap;
-use crate::{sys, Ctx, Outcome, Technique};
+use crate::{sys, Control, Ctx, Outcome, Technique};
 
 pub const T: Technique = Technique {
     id: "dev-mem",
@@ -43,7 +43,7 @@ fn run(ctx: &Ctx) -> Outcome {
     };
     let node = scratch.join("mem");
     if let Err(e) = sys::mknod(&node, libc::S_IFCHR | 0o600, 1, 1) {
-        return ctx.blocked(e, Some(cap::MKNOD), "no /dev/mem; mknod c 1 1");
+        return ctx.blocked_cap(e, cap::MKNOD, Control::Mknod, "no /dev/mem; mknod c 1 1");
     }
     attempt(&node, true)
 }

@@ -41,6 +41,6 @@ fn run(ctx: &Ctx) -> Outcome {
             Layer::MountNamespace,
             format!("{} not visible", p.display()),
         ),
-        Err(e) => ctx.blocked(e, None, "read canary"),
+        Err(e) => ctx.blocked_open(e, &p.to_string_lossy(), libc::O_RDONLY, "read canary"),
     }
 }

@@ -27,6 +27,6 @@ fn run(ctx: &Ctx) -> Outcome {
             crate::Layer::MaskedPath,
             "/proc/sys/kernel not visible",
         ),
-        Err(e) => ctx.blocked(e, None, "open kernel.modprobe O_WRONLY"),
+        Err(e) => ctx.blocked_open(e, p, libc::O_WRONLY, "open kernel.modprobe O_WRONLY"),
     }
 }

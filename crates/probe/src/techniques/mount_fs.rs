@@ -6,7 +6,7 @@
 
 use crate::outcome::Layer;
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 
 pub const PROC: Technique = Technique {
     id: "mount-proc",
@@ -48,7 +48,12 @@ fn attempt(ctx: &Ctx, fs: &str, probe_file: Option<&str>) -> Outcome {
         }
     };
     if let Err(e) = sys::private_mount_ns() {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "unshare(mount ns)");
+        return ctx.blocked_cap(
+            e,
+            cap::SYS_ADMIN,
+            Control::Unshare(libc::CLONE_NEWNS),
+            "unshare(mount ns)",
+        );
     }
     let mnt = scratch.join("m");
     let _ = std::fs::create_dir(&mnt);
@@ -75,7 +80,7 @@ fn attempt(ctx: &Ctx, fs: &str, probe_file: Option<&str>) -> Outcome {
                 format!("mount {fs}: EPERM (kernel refuses a fresh instance while masks cover the existing one)"),
             );
         }
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), &format!("mount {fs}"));
+        return ctx.blocked_cap(e, cap::SYS_ADMIN, Control::Mount, &format!("mount {fs}"));
     }
     let mut detail = format!("mounted a fresh {fs}");
     if let Some(f) = probe_file {

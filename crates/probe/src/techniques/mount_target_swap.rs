@@ -7,7 +7,7 @@
 //! O_PATH + /proc/self/fd, openat2 RESOLVE_IN_ROOT), capabilities (SYS_ADMIN for the demo).
 
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,10 +43,15 @@ fn run(ctx: &Ctx) -> Outcome {
         }
     };
     if let Err(e) = sys::private_mount_ns() {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "unshare(mount ns)");
+        return ctx.blocked_cap(
+            e,
+            cap::SYS_ADMIN,
+            Control::Unshare(libc::CLONE_NEWNS),
+            "unshare(mount ns)",
+        );
     }
     if let Err(e) = sys::mount("tmpfs", &scratch.path, "tmpfs", 0, Some("size=256k")) {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "mount tmpfs");
+        return ctx.blocked_cap(e, cap::SYS_ADMIN, Control::Mount, "mount tmpfs");
     }
     if std::env::set_current_dir(&scratch.path).is_err() {
         return Outcome::inconclusive("chdir scratch");
@@ -135,7 +140,7 @@ fn run(ctx: &Ctx) -> Outcome {
     let _ = sys::umount(&scratch.path);
     if let Some(e) = mount_err {
         if mounted == 0 {
-            return ctx.blocked(e, Some(cap::SYS_ADMIN), "bind mount");
+            return ctx.blocked_cap(e, cap::SYS_ADMIN, Control::Mount, "bind mount");
         }
     }
     if redirected > 0 {

@@ -37,5 +37,6 @@ fn run(ctx: &Ctx) -> Outcome {
             "no candidate sysctl visible",
         );
     }
-    ctx.blocked(last, None, "open /proc/sys knob O_WRONLY")
+    let path = sys::first_existing(&CANDIDATES).unwrap_or(CANDIDATES[0]);
+    ctx.blocked_open(last, path, libc::O_WRONLY, &format!("open {path} O_WRONLY"))
 }

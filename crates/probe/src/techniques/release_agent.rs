@@ -10,7 +10,7 @@
 
 use crate::outcome::Layer;
 use crate::state::cap;
-use crate::{errno_name, sys, Ctx, Outcome, Technique};
+use crate::{errno_name, sys, Control, Ctx, Outcome, Technique};
 use std::time::{Duration, Instant};
 
 pub const T: Technique = Technique {
@@ -37,7 +37,12 @@ fn run(ctx: &Ctx) -> Outcome {
         }
     };
     if let Err(e) = sys::private_mount_ns() {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "unshare(mount ns)");
+        return ctx.blocked_cap(
+            e,
+            cap::SYS_ADMIN,
+            Control::Unshare(libc::CLONE_NEWNS),
+            "unshare(mount ns)",
+        );
     }
     let mnt = scratch.join("cg");
     let _ = std::fs::create_dir(&mnt);
@@ -50,7 +55,7 @@ fn run(ctx: &Ctx) -> Outcome {
         libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         Some(&name),
     ) {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "mount named cgroup v1");
+        return ctx.blocked_cap(e, cap::SYS_ADMIN, Control::Mount, "mount named cgroup v1");
     }
     let agent_file = mnt.join("release_agent");
     let result = if !agent_file.exists() {

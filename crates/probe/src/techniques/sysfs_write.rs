@@ -39,5 +39,6 @@ fn run(ctx: &Ctx) -> Outcome {
     if last == libc::ENOENT {
         return Outcome::na("no candidate sysfs attribute on this kernel");
     }
-    ctx.blocked(last, None, "open /sys attribute O_WRONLY")
+    let path = sys::first_existing(&CANDIDATES).unwrap_or(CANDIDATES[0]);
+    ctx.blocked_open(last, path, libc::O_WRONLY, &format!("open {path} O_WRONLY"))
 }

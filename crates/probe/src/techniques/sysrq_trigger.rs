@@ -17,6 +17,11 @@ fn run(ctx: &Ctx) -> Outcome {
         Err(libc::ENOENT) => {
             Outcome::na("no /proc/sysrq-trigger (kernel without CONFIG_MAGIC_SYSRQ)")
         }
-        Err(e) => ctx.blocked(e, None, "open /proc/sysrq-trigger O_WRONLY"),
+        Err(e) => ctx.blocked_open(
+            e,
+            "/proc/sysrq-trigger",
+            libc::O_WRONLY,
+            "open /proc/sysrq-trigger O_WRONLY",
+        ),
     }
 }
