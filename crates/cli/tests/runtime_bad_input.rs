@@ -70,6 +70,29 @@ fn unknown_namespace_type() {
 }
 
 #[test]
+fn unknown_capability_names_the_field() {
+    if !need_root() {
+        return;
+    }
+    // The runtime-spec says a value that cannot be mapped to the kernel MUST be an error (runc
+    // 1.1 warns and runs the container without it; runtime-tools' process_capabilities_fail).
+    let env = Env::new("badcap");
+    let b = env.bundle("b", &["true"], |c| {
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_TEST"));
+    });
+    let err = refused(&env, &b, "c");
+    assert!(
+        err.contains("config.json")
+            && err.contains("process.capabilities.bounding[")
+            && err.contains("CAP_TEST"),
+        "{err}"
+    );
+}
+
+#[test]
 fn invalid_id_mappings() {
     if !need_root() {
         return;

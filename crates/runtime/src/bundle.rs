@@ -83,9 +83,23 @@ pub fn parse_config(path: &Path, data: &[u8]) -> Result<Spec> {
             }
         }
     }
-    serde_json::from_value(value).map_err(|e| Error::Config {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
+    decode(path, value)
+}
+
+/// Decode a JSON value into an OCI type; an error names the field it is about
+/// (`process.capabilities.bounding[3]: no variant for CAP_TEST …`).
+pub fn decode<T: serde::de::DeserializeOwned>(path: &Path, value: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        Error::Config {
+            path: path.to_path_buf(),
+            msg: if field.is_empty() || field == "." {
+                inner.to_string()
+            } else {
+                format!("{field}: {inner}")
+            },
+        }
     })
 }
 

@@ -424,10 +424,12 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             let mut proc_ = match process {
                 Some(p) => {
                     let data = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-                    serde_json::from_slice::<Process>(&data).map_err(|e| Error::Config {
-                        path: p.clone(),
-                        msg: e.to_string(),
-                    })?
+                    let value: serde_json::Value =
+                        serde_json::from_slice(&data).map_err(|e| Error::Config {
+                            path: p.clone(),
+                            msg: format!("malformed JSON: {e}"),
+                        })?;
+                    crate::bundle::decode::<Process>(&p, value)?
                 }
                 None => exec_process(
                     &store,
