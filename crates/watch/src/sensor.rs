@@ -99,7 +99,8 @@ impl Sensor {
         let mut skel = match open(probe, host_mntns, host_pidns, wakeup, true)?.load() {
             Ok(s) => s,
             Err(e) => {
-                // tp_btf needs BTF-typed tracepoints; degrade to the syscall tracepoints alone.
+                // The exec program reads more kernel types than the syscall dispatcher; when it
+                // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
                 open(probe, host_mntns, host_pidns, wakeup, false)?
                     .load()
