@@ -103,6 +103,11 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["SKD-RUN-011"],
         ),
         t(
+            "finit_module(-1)",
+            &["skd-trigger", "module"],
+            &["SKD-RUN-013"],
+        ),
+        t(
             "AF_ALG socket",
             &["skd-trigger", "socket"],
             &["SKD-RUN-014"],
@@ -387,7 +392,7 @@ fn host_triggers_give_no_container_event() {
          cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern; \
          mount -t tmpfs x m && umount m; {h} fsopen; {h} open_tree; \
          mknod b0 b 7 250; rm -f b0; nsenter -t $$ -u true; unshare -U true; \
-         {h} ptrace; {h} proc_mem; {h} process_vm_writev; {h} socket; {h} bpf; {h} perf; \
+         {h} ptrace; {h} proc_mem; {h} process_vm_writev; {h} module; {h} socket; {h} bpf; {h} perf; \
          {h} open_by_handle_at; {h} userfaultfd; {h} io_uring; {h} memfd_exec; {h} self_exe; \
          cp {h} /tmp/skw-t-$$ && /tmp/skw-t-$$ noop; rm -f /tmp/skw-t-$$; \
          ln -s /etc/shadow s; rm -f s; cp {h} suid && chmod u+s suid; \
