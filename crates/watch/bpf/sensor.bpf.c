@@ -214,14 +214,15 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* ---- one dispatcher on the raw sys_enter tracepoint ----
+/* ---- the watched syscalls, and two ways to hook them ----
  *
- * The per-syscall tracepoints (syscalls:sys_enter_*) go through perf: the kernel builds a trace
- * record for every call of a traced syscall, by every task, before a BPF program can return.
- * The raw tracepoint hands the program the registers and the syscall number instead, so a
- * syscall that is not watched costs one bitmap test and a watched syscall of a host task a few
- * more loads. x86-64 numbering; 32-bit (ia32) syscalls are ignored, as the syscall tracepoints
- * ignore them. */
+ * "dispatcher": one program on the raw sys_enter tracepoint gets the registers and the syscall
+ * number, so a watched syscall of a host task costs a bitmap test and a few loads, but every
+ * syscall of every task runs a BPF program. "tracepoints": the per-syscall tracepoints
+ * (syscalls:sys_enter_*) go through perf, which rejects unwatched syscalls in C but builds a
+ * trace record for every call of a watched one, by every task, before the program can return.
+ * User space loads one style (`--syscall-hooks`). x86-64 numbering; 32-bit (ia32) syscalls are
+ * ignored, as the syscall tracepoints ignore them. */
 
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452
@@ -482,24 +483,11 @@ static __always_inline int handle_chdir(const char *upath, struct task_struct *t
 #define CLONE_NEWUSER 0x10000000ULL
 #define AT_FDCWD_ARG ((u64)-100)
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+/* The classification of one watched syscall of a container task, shared by both hook styles.
+ * Only the arguments the syscall has are used (a0..a3, x86-64 order). */
+static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
+				  struct task_struct *task)
 {
-	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
-	if ((unsigned long)id >= NR_WORDS * 64)
-		return 0;
-	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
-		return 0;
-	/* 2. is the caller a container task (a few direct loads from the task) */
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
-		return 0;
-	if (!in_container(t))
-		return 0;
-	stat_inc(2);
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	/* x86-64 syscall arguments */
-	u64 a0 = regs->di, a1 = regs->si, a2 = regs->dx, a3 = regs->r10;
 	struct simple s = {};
 	u32 kind;
 
@@ -695,6 +683,82 @@ three_args:
 	s.a[2] = a2;
 	return emit_simple(kind, &s, task);
 }
+
+/* Hook style "dispatcher" (the default): one program on the raw sys_enter tracepoint. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
+	if ((unsigned long)id >= NR_WORDS * 64)
+		return 0;
+	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+		return 0;
+	/* 2. is the caller a container task (a few direct loads from the task) */
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
+		return 0;
+	if (!in_container(t))
+		return 0;
+	stat_inc(2);
+	/* 3. the syscall's own logic, with the x86-64 argument registers */
+	return handle(id, regs->di, regs->si, regs->dx, regs->r10,
+		      (struct task_struct *)bpf_get_current_task());
+}
+
+/* Hook style "tracepoints": one perf-based syscall tracepoint per watched syscall. The kernel
+ * rejects unwatched syscalls before any BPF runs (cheaper for them than the dispatcher), but
+ * builds a perf record for each watched one (dearer for those); docs/benchmarks.md has the
+ * numbers. Syscall tracepoint records hold only the syscall's own arguments, and the kernel
+ * refuses to attach a program that reads past them (EACCES): NARGS bounds the reads. */
+#define PER_SYSCALL(name, NARGS)                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
+	int tp_##name(struct trace_event_raw_sys_enter *ctx)                               \
+	{                                                                                  \
+		if (!in_container(bpf_get_current_task_btf()))                             \
+			return 0;                                                          \
+		stat_inc(2);                                                               \
+		return handle(__NR_##name, ctx->args[0], NARGS > 1 ? ctx->args[1] : 0,     \
+			      NARGS > 2 ? ctx->args[2] : 0, NARGS > 3 ? ctx->args[3] : 0,  \
+			      (struct task_struct *)bpf_get_current_task());               \
+	}
+
+PER_SYSCALL(open, 3)
+PER_SYSCALL(openat, 4)
+PER_SYSCALL(openat2, 4)
+PER_SYSCALL(mount, 5)
+PER_SYSCALL(fsopen, 2)
+PER_SYSCALL(open_tree, 3)
+PER_SYSCALL(fspick, 3)
+PER_SYSCALL(mknod, 3)
+PER_SYSCALL(mknodat, 4)
+PER_SYSCALL(setns, 2)
+PER_SYSCALL(unshare, 1)
+PER_SYSCALL(clone, 5)
+PER_SYSCALL(clone3, 2)
+PER_SYSCALL(ptrace, 4)
+PER_SYSCALL(process_vm_writev, 6)
+PER_SYSCALL(init_module, 3)
+PER_SYSCALL(finit_module, 3)
+PER_SYSCALL(socket, 3)
+PER_SYSCALL(bpf, 3)
+PER_SYSCALL(perf_event_open, 5)
+PER_SYSCALL(open_by_handle_at, 3)
+PER_SYSCALL(userfaultfd, 1)
+PER_SYSCALL(io_uring_setup, 2)
+PER_SYSCALL(connect, 3)
+PER_SYSCALL(symlink, 2)
+PER_SYSCALL(symlinkat, 3)
+PER_SYSCALL(link, 2)
+PER_SYSCALL(linkat, 5)
+PER_SYSCALL(chmod, 2)
+PER_SYSCALL(fchmodat, 3)
+PER_SYSCALL(fchmodat2, 4)
+PER_SYSCALL(fchmod, 2)
+PER_SYSCALL(setuid, 1)
+PER_SYSCALL(setreuid, 2)
+PER_SYSCALL(setresuid, 3)
+PER_SYSCALL(fchdir, 1)
+PER_SYSCALL(chdir, 1)
 
 /* ---- exec: lineage, drift, fileless, /tmp, setuid-root, container start ---- */
 
