@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
 //
-// Stockade watch sensor: syscall tracepoints and the BTF exec tracepoint for container-escape
-// behaviour. Only tracepoint, tp_btf and ring-buffer features are used, so it loads on kernels
-// that refuse BPF trampolines (fentry/LSM).
+// Stockade watch sensor: one program on the raw `sys_enter` tracepoint (a dispatcher on the
+// syscall number) and the BTF exec tracepoint, for container-escape behaviour. Only tp_btf and
+// ring-buffer features are used, so it loads on kernels that refuse BPF trampolines
+// (fentry/LSM).
 //
-// Filtering happens here, before anything is reserved in the ring buffer: a task is a candidate
-// when its mount or pid namespace differs from the host's (the inode numbers user space passes
-// in through rodata). On hybrid cgroup hosts containers made by runc/podman with cgroupfs sit in
-// the cgroup2 root, so the cgroup2 id cannot tell them from the host; namespaces can. User space
-// attributes each event to a container from the cgroup names carried in the event and drops the
-// few host processes that run in a private namespace.
+// Filtering happens here, before anything is reserved in the ring buffer: first the syscall
+// number against a bitmap, then whether the task is a candidate: its mount or pid namespace
+// differs from the host's (the inode numbers user space passes in through rodata). On hybrid
+// cgroup hosts containers made by runc/podman with cgroupfs sit in the cgroup2 root, so the
+// cgroup2 id cannot tell them from the host; namespaces can. User space attributes each event
+// to a container from the cgroup names carried in the event and drops the few host processes
+// that run in a private namespace.
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+
+#include <asm/unistd_64.h>
 
 #include "sensor.h"
 
@@ -89,11 +93,10 @@ static __always_inline void stat_inc(u32 idx)
 		(*v)++;
 }
 
-/* The hot path of every traced syscall: direct BTF loads from the current task (no helper call
- * per pointer hop), then an early return for host tasks. */
-static __always_inline int in_container(struct task_struct *unused)
+/* After the syscall-number test, the hot path of every watched syscall: direct BTF loads from
+ * the current task (no helper call per pointer hop), then an early return for host tasks. */
+static __always_inline int in_container(struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	u32 mntns = t->nsproxy->mnt_ns->ns.inum;
 	if (mntns != host_mntns && mntns != 0)
 		goto yes;
@@ -211,29 +214,69 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-#define ENTER_PROLOGUE()                                                                  \
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();             \
-	if (!in_container(task))                                                           \
-		return 0;                                                                  \
-	stat_inc(2);
+/* ---- the watched syscalls, and two ways to hook them ----
+ *
+ * "dispatcher": one program on the raw sys_enter tracepoint gets the registers and the syscall
+ * number, so a watched syscall of a host task costs a bitmap test and a few loads, but every
+ * syscall of every task runs a BPF program. "tracepoints": the per-syscall tracepoints
+ * (syscalls:sys_enter_*) go through perf, which rejects unwatched syscalls in C but builds a
+ * trace record for every call of a watched one, by every task, before the program can return.
+ * User space loads one style (`--syscall-hooks`). x86-64 numbering; 32-bit (ia32) syscalls are
+ * ignored, as the syscall tracepoints ignore them. */
 
-/* Syscall tracepoint records hold only the syscall's own arguments, and the kernel refuses to
- * attach a program that reads past them (EACCES), so callers pass exactly the ones that exist. */
-static __always_inline int emit_args(u32 kind, u64 a0, u64 a1, u64 a2, u64 a3,
-				     struct task_struct *task)
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
+#define NR_WORDS 8 /* syscall numbers 0..511 */
+#define IN(nr, w) ((((nr) >> 6) == (w)) ? (1ULL << ((nr) & 63)) : 0ULL)
+#define WORD(w)                                                                              \
+	(IN(__NR_open, w) | IN(__NR_openat, w) | IN(__NR_openat2, w) | IN(__NR_mount, w) |   \
+	 IN(__NR_fsopen, w) | IN(__NR_open_tree, w) | IN(__NR_fspick, w) | IN(__NR_mknod, w) | \
+	 IN(__NR_mknodat, w) | IN(__NR_setns, w) | IN(__NR_unshare, w) | IN(__NR_clone, w) |   \
+	 IN(__NR_clone3, w) | IN(__NR_ptrace, w) | IN(__NR_process_vm_writev, w) |             \
+	 IN(__NR_init_module, w) | IN(__NR_finit_module, w) | IN(__NR_socket, w) |             \
+	 IN(__NR_bpf, w) | IN(__NR_perf_event_open, w) | IN(__NR_open_by_handle_at, w) |       \
+	 IN(__NR_userfaultfd, w) | IN(__NR_io_uring_setup, w) | IN(__NR_connect, w) |          \
+	 IN(__NR_symlink, w) | IN(__NR_symlinkat, w) | IN(__NR_link, w) | IN(__NR_linkat, w) | \
+	 IN(__NR_chmod, w) | IN(__NR_fchmodat, w) | IN(__NR_fchmodat2, w) | IN(__NR_fchmod, w) | \
+	 IN(__NR_setuid, w) | IN(__NR_setreuid, w) | IN(__NR_setresuid, w) |                   \
+	 IN(__NR_fchdir, w) | IN(__NR_chdir, w))
+
+/* Syscalls the dispatcher handles; everything else returns after this test. Read-only data,
+ * not a map lookup: one load. */
+static const u64 watched_syscalls[NR_WORDS] = {
+	WORD(0), WORD(1), WORD(2), WORD(3), WORD(4), WORD(5), WORD(6), WORD(7),
+};
+
+#define TS_COMPAT 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
+
+/* Every event with only numbers and up to three user strings: one reserve for all of them. */
+struct simple {
+	u64 a[4];
+	const char *p1; /* -> path (256) */
+	const char *p2; /* -> path2 (128) */
+	const char *p3; /* -> path3 (32) */
+};
+
+static __always_inline int emit_simple(u32 kind, struct simple *s, struct task_struct *task)
 {
 	struct event *e = reserve(kind, task);
 	if (!e)
 		return 0;
-	e->args[0] = a0;
-	e->args[1] = a1;
-	e->args[2] = a2;
-	e->args[3] = a3;
+	e->args[0] = s->a[0];
+	e->args[1] = s->a[1];
+	e->args[2] = s->a[2];
+	e->args[3] = s->a[3];
+	if (s->p1)
+		bpf_probe_read_user_str(e->path, sizeof(e->path), s->p1);
+	if (s->p2)
+		bpf_probe_read_user_str(e->path2, sizeof(e->path2), s->p2);
+	if (s->p3)
+		bpf_probe_read_user_str(e->path3, sizeof(e->path3), s->p3);
 	submit(e, task);
 	return 0;
 }
-
-#define A(n) (ctx->args[n])
 
 /* ---- open family: path classification through the LPM trie and two suffix rules ---- */
 
@@ -323,253 +366,17 @@ static __always_inline int handle_open(const char *upath, u64 flags, struct task
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int tp_openat(struct trace_event_raw_sys_enter *ctx)
+/* ---- connect to an engine socket ---- */
+
+static __always_inline int handle_connect(const void *uaddr, struct task_struct *task)
 {
-	ENTER_PROLOGUE();
-	return handle_open((const char *)ctx->args[1], ctx->args[2], task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_open")
-int tp_open(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_open((const char *)ctx->args[0], ctx->args[1], task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int tp_openat2(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	u64 flags = 0;
-	bpf_probe_read_user(&flags, sizeof(flags), (void *)ctx->args[2]);
-	return handle_open((const char *)ctx->args[1], flags, task);
-}
-
-/* ---- mounts ---- */
-
-SEC("tracepoint/syscalls/sys_enter_mount")
-int tp_mount(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	struct event *e = reserve(EV_MOUNT, task);
-	if (!e)
-		return 0;
-	bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)ctx->args[1]);
-	bpf_probe_read_user_str(e->path2, sizeof(e->path2), (void *)ctx->args[0]);
-	bpf_probe_read_user_str(e->path3, sizeof(e->path3), (void *)ctx->args[2]);
-	e->args[0] = ctx->args[3];
-	submit(e, task);
-	return 0;
-}
-
-static __always_inline int new_mount_api(u32 which, u64 a0, u64 a2, const char *upath)
-{
-	ENTER_PROLOGUE();
-	struct event *e = reserve(EV_NEWMOUNT, task);
-	if (!e)
-		return 0;
-	e->args[0] = which;
-	e->args[1] = a0;
-	e->args[2] = a2;
-	if (upath)
-		bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
-	submit(e, task);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_fsopen")
-int tp_fsopen(struct trace_event_raw_sys_enter *ctx)
-{
-	return new_mount_api(1, A(0), A(1), (const char *)A(0));
-}
-
-SEC("tracepoint/syscalls/sys_enter_open_tree")
-int tp_open_tree(struct trace_event_raw_sys_enter *ctx)
-{
-	return new_mount_api(2, A(0), A(2), (const char *)A(1));
-}
-
-SEC("tracepoint/syscalls/sys_enter_fspick")
-int tp_fspick(struct trace_event_raw_sys_enter *ctx)
-{
-	return new_mount_api(3, A(0), A(2), (const char *)A(1));
-}
-
-/* ---- devices ---- */
-
-static __always_inline int handle_mknod(const char *upath, u64 mode, u64 dev,
-					struct task_struct *task)
-{
-	u32 fmt = mode & 0170000;
-	if (fmt != 0060000 && fmt != 0020000) /* S_IFBLK, S_IFCHR */
-		return 0;
-	struct event *e = reserve(EV_MKNOD, task);
-	if (!e)
-		return 0;
-	e->args[0] = mode;
-	e->args[1] = dev;
-	bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
-	submit(e, task);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_mknod")
-int tp_mknod(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_mknod((const char *)ctx->args[0], ctx->args[1], ctx->args[2], task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_mknodat")
-int tp_mknodat(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_mknod((const char *)ctx->args[1], ctx->args[2], ctx->args[3], task);
-}
-
-/* ---- namespaces ---- */
-
-SEC("tracepoint/syscalls/sys_enter_setns")
-int tp_setns(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_SETNS, A(0), A(1), 0, 0, task);
-}
-
-#define CLONE_NEWUSER 0x10000000ULL
-
-SEC("tracepoint/syscalls/sys_enter_unshare")
-int tp_unshare(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	u64 flags = A(0);
-	if (!(flags & CLONE_NEWUSER))
-		return 0;
-	return emit_args(EV_USERNS, flags, 0, 0, 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_clone")
-int tp_clone(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	u64 flags = A(0);
-	if (!(flags & CLONE_NEWUSER))
-		return 0;
-	return emit_args(EV_USERNS, flags, 0, 0, 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_clone3")
-int tp_clone3(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	u64 flags = 0;
-	bpf_probe_read_user(&flags, sizeof(flags), (void *)ctx->args[0]);
-	if (!(flags & CLONE_NEWUSER))
-		return 0;
-	struct event *e = reserve(EV_USERNS, task);
-	if (!e)
-		return 0;
-	e->args[0] = flags;
-	submit(e, task);
-	return 0;
-}
-
-/* ---- other processes ---- */
-
-SEC("tracepoint/syscalls/sys_enter_ptrace")
-int tp_ptrace(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	long req = A(0);
-	/* PEEK* 1-3 are reads; POKETEXT 4, POKEDATA 5, POKEUSER 6, ATTACH 16, SEIZE 0x4206 */
-	if (!(req == 4 || req == 5 || req == 6 || req == 16 || req == 0x4206))
-		return 0;
-	return emit_args(EV_PTRACE, A(0), A(1), A(2), A(3), task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
-int tp_pvm_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_PVM_WRITEV, A(0), A(1), A(2), A(3), task);
-}
-
-/* ---- kernel attack surface ---- */
-
-SEC("tracepoint/syscalls/sys_enter_init_module")
-int tp_init_module(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_MODULE, A(0), A(1), A(2), 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_finit_module")
-int tp_finit_module(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_MODULE, A(0), A(1), A(2), 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_socket")
-int tp_socket(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	long fam = A(0);
-	/* common families never autoload a module: UNIX, INET, INET6, NETLINK, PACKET */
-	if (fam == 1 || fam == 2 || fam == 10 || fam == 16 || fam == 17)
-		return 0;
-	return emit_args(EV_SOCKET, A(0), A(1), A(2), 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_bpf")
-int tp_bpf(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_BPF, A(0), A(1), A(2), 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_perf_event_open")
-int tp_perf(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_PERF, A(0), A(1), A(2), A(3), task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_open_by_handle_at")
-int tp_obha(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_OPEN_BY_HANDLE, A(0), A(1), A(2), 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_userfaultfd")
-int tp_uffd(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_USERFAULTFD, A(0), 0, 0, 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_io_uring_setup")
-int tp_io_uring(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return emit_args(EV_IO_URING, A(0), A(1), 0, 0, task);
-}
-
-/* ---- files ---- */
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int tp_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
 	struct {
 		u16 family;
 		char path[108];
 	} sa = {};
-	if (bpf_probe_read_user(&sa, sizeof(sa), (void *)ctx->args[1]) < 0) {
+	if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) < 0) {
 		/* short sockaddr: read the family alone */
-		bpf_probe_read_user(&sa.family, 2, (void *)ctx->args[1]);
+		bpf_probe_read_user(&sa.family, 2, uaddr);
 	}
 	if (sa.family != 1 || sa.path[0] == 0)
 		return 0;
@@ -594,134 +401,6 @@ int tp_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-static __always_inline int handle_link(const char *oldp, const char *newp, u64 sym,
-				       struct task_struct *task)
-{
-	struct event *e = reserve(EV_LINK, task);
-	if (!e)
-		return 0;
-	e->args[0] = sym;
-	bpf_probe_read_user_str(e->path, sizeof(e->path), oldp);
-	bpf_probe_read_user_str(e->path2, sizeof(e->path2), newp);
-	submit(e, task);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_symlink")
-int tp_symlink(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_link((void *)ctx->args[0], (void *)ctx->args[1], 1, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_symlinkat")
-int tp_symlinkat(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_link((void *)ctx->args[0], (void *)ctx->args[2], 1, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_link")
-int tp_link(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_link((void *)ctx->args[0], (void *)ctx->args[1], 0, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_linkat")
-int tp_linkat(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_link((void *)ctx->args[1], (void *)ctx->args[3], 0, task);
-}
-
-static __always_inline int handle_chmod(const char *upath, u64 mode, u64 fd,
-					struct task_struct *task)
-{
-	if (!(mode & 06000))
-		return 0;
-	struct event *e = reserve(EV_CHMOD, task);
-	if (!e)
-		return 0;
-	e->args[0] = mode;
-	e->args[1] = fd;
-	if (upath)
-		bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
-	submit(e, task);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_chmod")
-int tp_chmod(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_chmod((void *)ctx->args[0], ctx->args[1], -100, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchmodat")
-int tp_fchmodat(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_chmod((void *)ctx->args[1], ctx->args[2], ctx->args[0], task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchmodat2")
-int tp_fchmodat2(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_chmod((void *)ctx->args[1], ctx->args[2], ctx->args[0], task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchmod")
-int tp_fchmod(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_chmod(NULL, ctx->args[1], ctx->args[0], task);
-}
-
-/* ---- credentials ---- */
-
-static __always_inline int handle_setuid(u64 uid_a, u64 uid_b, u64 uid_c, u32 which,
-					 struct task_struct *task)
-{
-	/* only a non-root task asking for uid 0 */
-	u32 euid = BPF_CORE_READ(task, cred, euid.val);
-	if (euid == 0)
-		return 0;
-	if ((u32)uid_a != 0 && (u32)uid_b != 0 && (u32)uid_c != 0)
-		return 0;
-	struct event *e = reserve(EV_SETUID, task);
-	if (!e)
-		return 0;
-	e->args[0] = which;
-	e->args[1] = uid_a;
-	e->args[2] = uid_b;
-	e->args[3] = uid_c;
-	submit(e, task);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_setuid")
-int tp_setuid(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_setuid(ctx->args[0], 1, 1, 1, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_setreuid")
-int tp_setreuid(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_setuid(ctx->args[0], ctx->args[1], 1, 2, task);
-}
-
-SEC("tracepoint/syscalls/sys_enter_setresuid")
-int tp_setresuid(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	return handle_setuid(ctx->args[0], ctx->args[1], ctx->args[2], 3, task);
-}
-
 /* ---- working directory outside the container's mount namespace (CVE-2024-21626) ---- */
 
 static __always_inline int cwd_outside(struct task_struct *task)
@@ -736,8 +415,8 @@ static __always_inline int cwd_outside(struct task_struct *task)
 }
 
 /* A file descriptor's mount is in another mount namespace than the task's: a directory fd
- * leaked from outside (runc's CVE-2024-21626). Checked at sys_enter of chdir/fchdir: sys_exit
- * tracepoints put every syscall's exit on the slow path and cost more than they tell here. */
+ * leaked from outside (runc's CVE-2024-21626). Checked at sys_enter of chdir/fchdir: a sys_exit
+ * hook would put every syscall's exit on the slow path and cost more than it tells here. */
 static __always_inline int fd_outside(struct task_struct *task, u32 fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -769,23 +448,11 @@ static __always_inline int emit_cwd(struct task_struct *task, u64 fd, const char
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_fchdir")
-int tp_fchdir(struct trace_event_raw_sys_enter *ctx)
-{
-	ENTER_PROLOGUE();
-	u32 fd = A(0);
-	if (!fd_outside(task, fd))
-		return 0;
-	return emit_cwd(task, fd, NULL);
-}
-
 /* chdir("/proc/self/fd/N") or ("/proc/thread-self/fd/N"): resolve N */
-SEC("tracepoint/syscalls/sys_enter_chdir")
-int tp_chdir(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int handle_chdir(const char *upath, struct task_struct *task)
 {
-	ENTER_PROLOGUE();
 	char b[48] = {};
-	if (bpf_probe_read_user_str(b, sizeof(b), (const char *)A(0)) < 16)
+	if (bpf_probe_read_user_str(b, sizeof(b), upath) < 16)
 		return 0;
 	int i;
 	if (b[0] == '/' && b[1] == 'p' && b[2] == 'r' && b[3] == 'o' && b[4] == 'c' && b[5] == '/' &&
@@ -813,13 +480,293 @@ int tp_chdir(struct trace_event_raw_sys_enter *ctx)
 	return emit_cwd(task, fd, b);
 }
 
+#define CLONE_NEWUSER 0x10000000ULL
+#define AT_FDCWD_ARG ((u64)-100)
+
+/* The classification of one watched syscall of a container task, shared by both hook styles.
+ * Only the arguments the syscall has are used (a0..a3, x86-64 order). */
+static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
+				  struct task_struct *task)
+{
+	struct simple s = {};
+	u32 kind;
+
+	switch (id) {
+	/* open family */
+	case __NR_openat:
+		return handle_open((const char *)a1, a2, task);
+	case __NR_open:
+		return handle_open((const char *)a0, a1, task);
+	case __NR_openat2: {
+		u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)a2); /* open_how.flags */
+		return handle_open((const char *)a1, flags, task);
+	}
+	/* mounts */
+	case __NR_mount:
+		kind = EV_MOUNT;
+		s.p1 = (void *)a1; /* target */
+		s.p2 = (void *)a0; /* source */
+		s.p3 = (void *)a2; /* fs type */
+		s.a[0] = a3;
+		break;
+	case __NR_fsopen:
+		kind = EV_NEWMOUNT;
+		s.a[0] = 1;
+		s.a[1] = a0;
+		s.a[2] = a1;
+		s.p1 = (void *)a0;
+		break;
+	case __NR_open_tree:
+	case __NR_fspick:
+		kind = EV_NEWMOUNT;
+		s.a[0] = id == __NR_open_tree ? 2 : 3;
+		s.a[1] = a0;
+		s.a[2] = a2;
+		s.p1 = (void *)a1;
+		break;
+	/* devices */
+	case __NR_mknod:
+	case __NR_mknodat: {
+		u64 mode = id == __NR_mknod ? a1 : a2;
+		u32 fmt = mode & 0170000;
+		if (fmt != 0060000 && fmt != 0020000) /* S_IFBLK, S_IFCHR */
+			return 0;
+		kind = EV_MKNOD;
+		s.a[0] = mode;
+		s.a[1] = id == __NR_mknod ? a2 : a3;
+		s.p1 = (void *)(id == __NR_mknod ? a0 : a1);
+		break;
+	}
+	/* namespaces */
+	case __NR_setns:
+		kind = EV_SETNS;
+		s.a[0] = a0;
+		s.a[1] = a1;
+		break;
+	case __NR_unshare:
+	case __NR_clone:
+		if (!(a0 & CLONE_NEWUSER))
+			return 0;
+		kind = EV_USERNS;
+		s.a[0] = a0;
+		break;
+	case __NR_clone3: {
+		u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)a0); /* clone_args.flags */
+		if (!(flags & CLONE_NEWUSER))
+			return 0;
+		kind = EV_USERNS;
+		s.a[0] = flags;
+		break;
+	}
+	/* other processes */
+	case __NR_ptrace: {
+		long req = a0;
+		/* PEEK* 1-3 are reads; POKETEXT 4, POKEDATA 5, POKEUSER 6, ATTACH 16, SEIZE 0x4206 */
+		if (!(req == 4 || req == 5 || req == 6 || req == 16 || req == 0x4206))
+			return 0;
+		kind = EV_PTRACE;
+		goto four_args;
+	}
+	case __NR_process_vm_writev:
+		kind = EV_PVM_WRITEV;
+		goto four_args;
+	/* kernel attack surface */
+	case __NR_init_module:
+	case __NR_finit_module:
+		kind = EV_MODULE;
+		goto three_args;
+	case __NR_socket: {
+		long fam = a0;
+		/* common families never autoload a module: UNIX, INET, INET6, NETLINK, PACKET */
+		if (fam == 1 || fam == 2 || fam == 10 || fam == 16 || fam == 17)
+			return 0;
+		kind = EV_SOCKET;
+		goto three_args;
+	}
+	case __NR_bpf:
+		kind = EV_BPF;
+		goto three_args;
+	case __NR_perf_event_open:
+		kind = EV_PERF;
+		goto four_args;
+	case __NR_open_by_handle_at:
+		kind = EV_OPEN_BY_HANDLE;
+		goto three_args;
+	case __NR_userfaultfd:
+		kind = EV_USERFAULTFD;
+		s.a[0] = a0;
+		break;
+	case __NR_io_uring_setup:
+		kind = EV_IO_URING;
+		s.a[0] = a0;
+		s.a[1] = a1;
+		break;
+	/* files */
+	case __NR_connect:
+		return handle_connect((const void *)a1, task);
+	case __NR_symlink:
+	case __NR_link:
+		kind = EV_LINK;
+		s.a[0] = id == __NR_symlink;
+		s.p1 = (void *)a0;
+		s.p2 = (void *)a1;
+		break;
+	case __NR_symlinkat:
+		kind = EV_LINK;
+		s.a[0] = 1;
+		s.p1 = (void *)a0;
+		s.p2 = (void *)a2;
+		break;
+	case __NR_linkat:
+		kind = EV_LINK;
+		s.p1 = (void *)a1;
+		s.p2 = (void *)a3;
+		break;
+	case __NR_chmod:
+	case __NR_fchmod:
+	case __NR_fchmodat:
+	case __NR_fchmodat2: {
+		u64 mode = (id == __NR_fchmodat || id == __NR_fchmodat2) ? a2 : a1;
+		if (!(mode & 06000))
+			return 0;
+		kind = EV_CHMOD;
+		s.a[0] = mode;
+		if (id == __NR_chmod) {
+			s.a[1] = AT_FDCWD_ARG;
+			s.p1 = (void *)a0;
+		} else if (id == __NR_fchmod) {
+			s.a[1] = a0;
+		} else {
+			s.a[1] = a0;
+			s.p1 = (void *)a1;
+		}
+		break;
+	}
+	/* credentials: only a non-root task asking for uid 0 */
+	case __NR_setuid:
+	case __NR_setreuid:
+	case __NR_setresuid: {
+		u64 ua = a0, ub = 1, uc = 1;
+		if (id != __NR_setuid)
+			ub = a1;
+		if (id == __NR_setresuid)
+			uc = a2;
+		if (BPF_CORE_READ(task, cred, euid.val) == 0)
+			return 0;
+		if ((u32)ua != 0 && (u32)ub != 0 && (u32)uc != 0)
+			return 0;
+		kind = EV_SETUID;
+		s.a[0] = id == __NR_setuid ? 1 : id == __NR_setreuid ? 2 : 3;
+		s.a[1] = ua;
+		s.a[2] = ub;
+		s.a[3] = uc;
+		break;
+	}
+	/* working directory */
+	case __NR_fchdir:
+		if (!fd_outside(task, (u32)a0))
+			return 0;
+		return emit_cwd(task, (u32)a0, NULL);
+	case __NR_chdir:
+		return handle_chdir((const char *)a0, task);
+	default:
+		return 0;
+	}
+	return emit_simple(kind, &s, task);
+four_args:
+	s.a[3] = a3;
+three_args:
+	s.a[0] = a0;
+	s.a[1] = a1;
+	s.a[2] = a2;
+	return emit_simple(kind, &s, task);
+}
+
+/* Hook style "dispatcher" (the default): one program on the raw sys_enter tracepoint. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
+	if ((unsigned long)id >= NR_WORDS * 64)
+		return 0;
+	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+		return 0;
+	/* 2. is the caller a container task (a few direct loads from the task) */
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
+		return 0;
+	if (!in_container(t))
+		return 0;
+	stat_inc(2);
+	/* 3. the syscall's own logic, with the x86-64 argument registers */
+	return handle(id, regs->di, regs->si, regs->dx, regs->r10,
+		      (struct task_struct *)bpf_get_current_task());
+}
+
+/* Hook style "tracepoints": one perf-based syscall tracepoint per watched syscall. The kernel
+ * rejects unwatched syscalls before any BPF runs (cheaper for them than the dispatcher), but
+ * builds a perf record for each watched one (dearer for those); docs/benchmarks.md has the
+ * numbers. Syscall tracepoint records hold only the syscall's own arguments, and the kernel
+ * refuses to attach a program that reads past them (EACCES): NARGS bounds the reads. */
+#define PER_SYSCALL(name, NARGS)                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
+	int tp_##name(struct trace_event_raw_sys_enter *ctx)                               \
+	{                                                                                  \
+		if (!in_container(bpf_get_current_task_btf()))                             \
+			return 0;                                                          \
+		stat_inc(2);                                                               \
+		return handle(__NR_##name, ctx->args[0], NARGS > 1 ? ctx->args[1] : 0,     \
+			      NARGS > 2 ? ctx->args[2] : 0, NARGS > 3 ? ctx->args[3] : 0,  \
+			      (struct task_struct *)bpf_get_current_task());               \
+	}
+
+PER_SYSCALL(open, 3)
+PER_SYSCALL(openat, 4)
+PER_SYSCALL(openat2, 4)
+PER_SYSCALL(mount, 5)
+PER_SYSCALL(fsopen, 2)
+PER_SYSCALL(open_tree, 3)
+PER_SYSCALL(fspick, 3)
+PER_SYSCALL(mknod, 3)
+PER_SYSCALL(mknodat, 4)
+PER_SYSCALL(setns, 2)
+PER_SYSCALL(unshare, 1)
+PER_SYSCALL(clone, 5)
+PER_SYSCALL(clone3, 2)
+PER_SYSCALL(ptrace, 4)
+PER_SYSCALL(process_vm_writev, 6)
+PER_SYSCALL(init_module, 3)
+PER_SYSCALL(finit_module, 3)
+PER_SYSCALL(socket, 3)
+PER_SYSCALL(bpf, 3)
+PER_SYSCALL(perf_event_open, 5)
+PER_SYSCALL(open_by_handle_at, 3)
+PER_SYSCALL(userfaultfd, 1)
+PER_SYSCALL(io_uring_setup, 2)
+PER_SYSCALL(connect, 3)
+PER_SYSCALL(symlink, 2)
+PER_SYSCALL(symlinkat, 3)
+PER_SYSCALL(link, 2)
+PER_SYSCALL(linkat, 5)
+PER_SYSCALL(chmod, 2)
+PER_SYSCALL(fchmodat, 3)
+PER_SYSCALL(fchmodat2, 4)
+PER_SYSCALL(fchmod, 2)
+PER_SYSCALL(setuid, 1)
+PER_SYSCALL(setreuid, 2)
+PER_SYSCALL(setresuid, 3)
+PER_SYSCALL(fchdir, 1)
+PER_SYSCALL(chdir, 1)
+
 /* ---- exec: lineage, drift, fileless, /tmp, setuid-root, container start ---- */
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (!in_container(task))
+	if (!in_container(bpf_get_current_task_btf()))
 		return 0;
 	stat_inc(2);
 	struct event *e = reserve(EV_EXEC, task);

@@ -14,6 +14,17 @@ pub enum OutputFormat {
     Text,
 }
 
+/// How the sensor hooks the syscalls it watches (docs/watch.md, docs/benchmarks.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyscallHooks {
+    /// One program on the raw `sys_enter` tracepoint: cheap for the watched syscalls (open...),
+    /// but every syscall of every task runs it.
+    Dispatcher,
+    /// One perf-based `syscalls:sys_enter_*` tracepoint per watched syscall: other syscalls
+    /// cost less, each watched one (open...) costs more.
+    Tracepoints,
+}
+
 /// Watch running containers for escape behaviour (eBPF) and, with --enforce, block it.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "\
@@ -69,6 +80,9 @@ pub struct WatchArgs {
     /// 50 ms), so bursts cost one wake-up, not one per event.
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     pub wakeup_kib: u64,
+    /// How to hook the watched syscalls; the same events either way, different costs.
+    #[arg(long, value_enum, value_name = "STYLE", default_value_t = SyscallHooks::Dispatcher)]
+    pub syscall_hooks: SyscallHooks,
     /// Print ring-buffer statistics to stderr every SECONDS (0: only at exit).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub stats_interval: u64,

@@ -444,11 +444,21 @@ pub fn run(args: WatchArgs) -> i32 {
 
     let mut sensor = None;
     match &sensor_ok {
-        Ok(()) => match Sensor::load(&probe, host_mntns, host_pidns, args.wakeup_kib * 1024) {
+        Ok(()) => match Sensor::load(
+            &probe,
+            host_mntns,
+            host_pidns,
+            args.wakeup_kib * 1024,
+            args.syscall_hooks,
+        ) {
             Ok(s) => {
                 eprintln!(
-                    "stockade watch: detection: {} programs attached{}",
+                    "stockade watch: detection: {} programs attached (syscall hooks: {}){}",
                     s.attached.len(),
+                    match args.syscall_hooks {
+                        crate::cli::SyscallHooks::Dispatcher => "dispatcher",
+                        crate::cli::SyscallHooks::Tracepoints => "tracepoints",
+                    },
                     if s.missing.is_empty() {
                         String::new()
                     } else {

@@ -1,6 +1,7 @@
 //! Loading and attaching the detection programs (`bpf/sensor.bpf.c`).
 
 use crate::bpf::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
+use crate::cli::SyscallHooks;
 use crate::event::class;
 use crate::probe::Probe;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -59,6 +60,7 @@ fn open(
     host_mntns: u32,
     host_pidns: u32,
     wakeup: u64,
+    hooks: SyscallHooks,
     with_exec: bool,
 ) -> Result<OpenSensorSkel<'static>, String> {
     let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
@@ -82,8 +84,18 @@ fn open(
     ro.host_pidns = host_pidns;
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
-    if !with_exec {
-        open.progs.tp_exec.set_autoload(false);
+    // Load one of the two hook styles (bpf/sensor.bpf.c): the dispatcher program `sys_enter`,
+    // or the per-syscall tracepoint programs `tp_<syscall>`.
+    for mut prog in open.open_object_mut().progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        let wanted = match name.as_str() {
+            "tp_exec" => with_exec,
+            "sys_enter" => hooks == SyscallHooks::Dispatcher,
+            _ => hooks == SyscallHooks::Tracepoints,
+        };
+        if !wanted {
+            prog.set_autoload(false);
+        }
     }
     Ok(open)
 }
@@ -94,14 +106,16 @@ impl Sensor {
         host_mntns: u32,
         host_pidns: u32,
         wakeup: u64,
+        hooks: SyscallHooks,
     ) -> Result<Sensor, String> {
         let mut missing = Vec::new();
-        let mut skel = match open(probe, host_mntns, host_pidns, wakeup, true)?.load() {
+        let mut skel = match open(probe, host_mntns, host_pidns, wakeup, hooks, true)?.load() {
             Ok(s) => s,
             Err(e) => {
-                // tp_btf needs BTF-typed tracepoints; degrade to the syscall tracepoints alone.
+                // The exec program reads more kernel types than the syscall dispatcher; when it
+                // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
-                open(probe, host_mntns, host_pidns, wakeup, false)?
+                open(probe, host_mntns, host_pidns, wakeup, hooks, false)?
                     .load()
                     .map_err(|e| format!("load: {e}"))?
             }
@@ -117,7 +131,7 @@ impl Sensor {
             .collect();
         for prog in skel.object_mut().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            if missing.iter().any(|(n, _)| n == &name) {
+            if !prog.autoload() || missing.iter().any(|(n, _)| n == &name) {
                 continue;
             }
             if skip.contains(&name) {
