@@ -98,6 +98,19 @@ fn blank_or_comment(rest: &str) -> bool {
     t.is_empty() || (t.starts_with('#') && t.len() < rest.len())
 }
 
+/// The first `b` in `s` (a byte loop: cheaper than a char search on short strings).
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// Where a comment (`#` after a space) starts in `s`, at its space.
+fn comment_start(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (1..b.len())
+        .find(|&i| b[i] == b'#' && b[i - 1] == b' ')
+        .map(|i| i - 1)
+}
+
 /// `- ` (a sequence item) at the start of `content`.
 fn is_dash(content: &str) -> bool {
     content.starts_with("- ")
@@ -245,7 +258,7 @@ impl<'a> Scan<'a, '_> {
 fn scalar(v: &str) -> Option<(&str, ScalarStyle, &str)> {
     match v.as_bytes()[0] {
         b'"' => {
-            let end = v[1..].find('"')? + 1;
+            let end = find_byte(&v[1..], b'"')? + 1;
             let text = &v[1..end];
             if text.contains('\\') {
                 return None;
@@ -253,7 +266,7 @@ fn scalar(v: &str) -> Option<(&str, ScalarStyle, &str)> {
             Some((text, ScalarStyle::DoubleQuoted, &v[end + 1..]))
         }
         b'\'' => {
-            let end = v[1..].find('\'')? + 1;
+            let end = find_byte(&v[1..], b'\'')? + 1;
             if v.as_bytes().get(end + 1) == Some(&b'\'') {
                 return None;
             }
@@ -263,9 +276,9 @@ fn scalar(v: &str) -> Option<(&str, ScalarStyle, &str)> {
             if !plain_start(v) {
                 return None;
             }
-            let end = v.find(" #").unwrap_or(v.len());
+            let end = comment_start(v).unwrap_or(v.len());
             let text = v[..end].trim_end_matches(' ');
-            if text.contains(": ") || text.ends_with(':') {
+            if text.as_bytes().windows(2).any(|w| w == b": ") || text.ends_with(':') {
                 return None;
             }
             Some((text, ScalarStyle::Plain, &v[end..]))
