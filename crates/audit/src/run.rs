@@ -230,6 +230,10 @@ fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
             .map_err(io)?;
     } else {
         let f = std::fs::File::open(path).map_err(io)?;
+        // Sized from the file's length, the buffer takes the whole file in one read (growing
+        // from empty costs several reads and copies per file).
+        let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
+        bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
         f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
     }
     if bytes.len() as u64 > max {
