@@ -14,6 +14,15 @@
 //! 3. The tree is expanded into a [`YNode`]: plain scalars resolved with YAML 1.1 rules, aliases
 //!    and merge keys (`<<`, single or list) expanded under a node budget (billion laughs), map
 //!    keys turned into strings as `sigs.k8s.io/yaml` does (`yes:` is the key `"true"`).
+//!
+//! Steps 2 and 3 are what every document gets in principle; most take a shortcut that gives the
+//! same [`YNode`]. A document without anchors, aliases, tags, merge keys, duplicate keys or
+//! YAML 1.1 scalars that would be reported is built straight from the parser's events (the
+//! direct path), and plain block YAML (what kubectl and generators write) is read by a small line
+//! scanner (the private `fast` module) that emits the events `saphyr-parser` would, with the same
+//! positions. Either shortcut steps aside at the first thing outside its subset and the chunk is
+//! read again by the full path, so every problem is still reported by one implementation; a test
+//! checks that the paths agree.
 //! 4. [`YNode::decode`] decodes typed values (k8s-openapi) straight from the tree, as Go's JSON
 //!    decoding would decode its JSON form, and names the field and line of a value that does not
 //!    fit; [`YNode::to_json`] gives the JSON itself and [`YNode::field_lines`] the line of every
