@@ -228,6 +228,182 @@ pub fn json(report: &AuditReport) -> JsonReport<'_> {
     }
 }
 
+/// Write the JSON report (schema `stockade.audit/v1`) to `w`: the same bytes as
+/// `serde_json::to_writer_pretty(w, &json(report))`, written faster. Findings (most of a large
+/// report) are written by hand into a buffer — strings with nothing to escape copied as they are,
+/// the others escaped by `serde_json` — and the small parts around them by `serde_json`.
+pub fn write_json<W: std::io::Write>(report: &AuditReport, mut w: W) -> std::io::Result<()> {
+    let full = json(report);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    buf.extend_from_slice(b"{\n  \"schema\": ");
+    push_str(&mut buf, full.schema);
+    buf.extend_from_slice(b",\n  \"tool\": ");
+    push_pretty(&mut buf, &full.tool)?;
+    buf.extend_from_slice(b",\n  \"summary\": ");
+    push_pretty(&mut buf, &full.summary)?;
+    buf.extend_from_slice(b",\n  \"findings\": [");
+    for (i, f) in full.findings.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_finding(&mut buf, f);
+        if buf.len() >= 60 * 1024 {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    if !full.findings.is_empty() {
+        buf.extend_from_slice(b"\n  ");
+    }
+    buf.extend_from_slice(b"],\n  \"skipped\": ");
+    push_pretty(&mut buf, &full.skipped)?;
+    buf.extend_from_slice(b"\n}");
+    w.write_all(&buf)
+}
+
+/// A value pretty-printed by `serde_json`, indented one level.
+fn push_pretty<T: serde::Serialize>(buf: &mut Vec<u8>, v: &T) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(v)?;
+    // Newlines inside JSON strings are escaped, so every raw newline starts a line.
+    for &b in &text {
+        buf.push(b);
+        if b == b'\n' {
+            buf.extend_from_slice(b"  ");
+        }
+    }
+    Ok(())
+}
+
+/// A JSON string, escaped as `serde_json` escapes it.
+fn push_str(buf: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else if serde_json::to_writer(&mut *buf, s).is_err() {
+        // Writing to a vector cannot fail.
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// Whether `s` has a byte JSON escapes (a control character, `"` or `\\`), eight bytes at a
+/// time.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `v` is zero: the classic test, exact as to whether any byte is.
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let v = u64::from_le_bytes(word);
+        // Below 0x20: subtracting 0x20 borrows into the high bit only for such bytes (bytes
+        // from 0x80 up have their high bit set in `v`, so `!v` clears it).
+        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH != 0;
+        if control
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+fn push_u32(buf: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+/// One finding, at the indentation of the `findings` array's items, with its leading newline.
+fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
+    const I: &[u8] = b"\n      ";
+    let key = |buf: &mut Vec<u8>, first: bool, name: &str| {
+        if !first {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(I);
+        buf.push(b'"');
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b"\": ");
+    };
+    let opt_str = |buf: &mut Vec<u8>, v: Option<&str>| match v {
+        Some(s) => push_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    };
+    let opt_u32 = |buf: &mut Vec<u8>, v: Option<u32>| match v {
+        Some(n) => push_u32(buf, n),
+        None => buf.extend_from_slice(b"null"),
+    };
+    buf.extend_from_slice(b"\n    {");
+    key(buf, true, "rule_id");
+    push_str(buf, f.rule_id);
+    key(buf, false, "rule");
+    push_str(buf, f.rule);
+    key(buf, false, "title");
+    push_str(buf, f.title);
+    key(buf, false, "severity");
+    push_str(buf, f.severity.as_str());
+    key(buf, false, "level");
+    push_str(buf, f.level.as_str());
+    key(buf, false, "pss");
+    buf.extend_from_slice(if f.pss { b"true" } else { b"false" });
+    key(buf, false, "upstream");
+    opt_str(buf, f.upstream);
+    key(buf, false, "file");
+    push_str(buf, f.file);
+    key(buf, false, "line");
+    opt_u32(buf, f.line);
+    key(buf, false, "column");
+    opt_u32(buf, f.column);
+    key(buf, false, "object");
+    match f.object {
+        Some(o) => {
+            buf.extend_from_slice(b"{\n        \"kind\": ");
+            push_str(buf, &o.kind);
+            buf.extend_from_slice(b",\n        \"name\": ");
+            push_str(buf, &o.name);
+            if let Some(ns) = &o.namespace {
+                buf.extend_from_slice(b",\n        \"namespace\": ");
+                push_str(buf, ns);
+            }
+            buf.extend_from_slice(b"\n      }");
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, false, "field");
+    push_str(buf, f.field);
+    key(buf, false, "message");
+    push_str(buf, f.message);
+    key(buf, false, "remediation");
+    push_str(buf, f.remediation);
+    key(buf, false, "suppressed");
+    match f.suppressed {
+        Some(s) => {
+            buf.extend_from_slice(b"{\n        \"source\": ");
+            push_str(buf, s.source);
+            buf.extend_from_slice(b",\n        \"reason\": ");
+            push_str(buf, &s.reason);
+            buf.extend_from_slice(b"\n      }");
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"\n    }");
+}
+
 fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
     use serde_sarif::sarif::ResultLevel;
     match s {
@@ -482,4 +658,100 @@ pub fn explain_text(r: &Rule) -> String {
     let _ = writeln!(out, "prevents:    {}", r.prevents.join("; "));
     let _ = writeln!(out, "fix:         {}", r.remediation);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Finding, Skipped, Suppressed};
+    use crate::source::ObjectRef;
+
+    fn finding(id: &str, file: &str, n: u32) -> Finding {
+        Finding {
+            rule: policy::rule(id),
+            file: file.into(),
+            line: (n % 3 != 0).then_some(n),
+            column: (n % 2 == 0).then_some(n * 7),
+            object: (n % 4 != 1).then(|| ObjectRef {
+                kind: "Deployment".into(),
+                name: format!("w{n} \"quoted\" ü"),
+                namespace: (n % 2 == 1).then(|| "ns\\x".into()),
+            }),
+            field: format!("spec.template.spec.containers[{n}].securityContext['a.b/c']"),
+            message: format!("line\nbreak\ttab \u{1} \u{7f} é {n}"),
+            suppressed: (n % 5 == 0).then(|| Suppressed {
+                source: "config",
+                reason: "because \"reasons\"".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn needs_escape_is_exact() {
+        let naive = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let clean = [
+            b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xc3, 0xff, 0x21, 0x5d,
+        ];
+        let escaped = [b'"', b'\\', 0x1f, 0x00, b'\n', 0x01];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for len in 0..40 {
+            for round in 0..300 {
+                let mut s: Vec<u8> = (0..len).map(|_| clean[next() % clean.len()]).collect();
+                if len > 0 && round % 2 == 1 {
+                    let at = next() % len;
+                    s[at] = escaped[next() % escaped.len()];
+                }
+                assert_eq!(needs_escape(&s), naive(&s), "{s:?}");
+                assert_eq!(needs_escape(&s), round % 2 == 1 && len > 0);
+            }
+        }
+    }
+
+    /// The hand-written JSON report is byte for byte what `serde_json` writes.
+    #[test]
+    fn write_json_matches_serde() {
+        let mut report = AuditReport {
+            files: 3,
+            objects: 7,
+            ..AuditReport::default()
+        };
+        let expect = |report: &AuditReport| {
+            let mut v = Vec::new();
+            serde_json::to_writer_pretty(&mut v, &json(report)).unwrap();
+            v
+        };
+        let got = |report: &AuditReport| {
+            let mut v = Vec::new();
+            write_json(report, &mut v).unwrap();
+            v
+        };
+        assert_eq!(
+            String::from_utf8(got(&report)),
+            String::from_utf8(expect(&report))
+        );
+        let ids = [
+            "SKD-PSS-001",
+            "SKD-PSS-005",
+            "SKD-INPUT-001",
+            "SKD-INPUT-002",
+        ];
+        for n in 0..400u32 {
+            report
+                .findings
+                .push(finding(ids[n as usize % ids.len()], "dir/a b.yaml", n));
+        }
+        report.skipped.push(Skipped {
+            file: "big.yaml".into(),
+            reason: "larger than 1 byte".into(),
+        });
+        let (g, e) = (got(&report), expect(&report));
+        assert!(g.len() > 100 * 1024, "spans several buffer flushes");
+        assert_eq!(String::from_utf8(g), String::from_utf8(e));
+    }
 }

@@ -221,6 +221,11 @@ fn tree_walk<'n>(
                 if let Some(len) = key_segment_len(rest, &e.key, at == 0) {
                     if boundary(len) {
                         found(len, (e.line, e.column), &e.value);
+                        // Keys are unique and a plain segment names one key; a quoted one
+                        // (`['a']['b']`) may also be the start of a longer key.
+                        if !rest.starts_with("['") {
+                            return;
+                        }
                     }
                 }
             }

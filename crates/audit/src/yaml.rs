@@ -14,6 +14,15 @@
 //! 3. The tree is expanded into a [`YNode`]: plain scalars resolved with YAML 1.1 rules, aliases
 //!    and merge keys (`<<`, single or list) expanded under a node budget (billion laughs), map
 //!    keys turned into strings as `sigs.k8s.io/yaml` does (`yes:` is the key `"true"`).
+//!
+//! Steps 2 and 3 are what every document gets in principle; most take a shortcut that gives the
+//! same [`YNode`]. A document without anchors, aliases, tags, merge keys, duplicate keys or
+//! YAML 1.1 scalars that would be reported is built straight from the parser's events (the
+//! direct path), and plain block YAML (what kubectl and generators write) is read by a small line
+//! scanner (the private `fast` module) that emits the events `saphyr-parser` would, with the same
+//! positions. Either shortcut steps aside at the first thing outside its subset and the chunk is
+//! read again by the full path, so every problem is still reported by one implementation; a test
+//! checks that the paths agree.
 //! 4. [`YNode::decode`] decodes typed values (k8s-openapi) straight from the tree, as Go's JSON
 //!    decoding would decode its JSON form, and names the field and line of a value that does not
 //!    fit; [`YNode::to_json`] gives the JSON itself and [`YNode::field_lines`] the line of every
@@ -35,6 +44,8 @@
 
 // A `Problem` is what this module reports; boxing it would only move the allocation.
 #![allow(clippy::result_large_err)]
+
+mod fast;
 
 use crate::source::{push_index, push_key, FieldLines, Problem};
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
@@ -302,6 +313,10 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     // Offset and line of a run of directive lines that may belong to the next document.
     let mut directive_start: Option<(usize, u32)> = None;
     for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
+        if !line.starts_with(['-', '%']) && directive_start.is_none() {
+            offset += line.len();
+            continue;
+        }
         if is_marker(line, "---") {
             let start = directive_start.unwrap_or((offset, line_no));
             if start.0 > 0 {
@@ -312,7 +327,9 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
             if directive_start.is_none() {
                 directive_start = Some((offset, line_no));
             }
-        } else if !(line.trim().is_empty() || line.trim_start().starts_with('#')) {
+        } else if directive_start.is_some()
+            && !(line.trim().is_empty() || line.trim_start().starts_with('#'))
+        {
             directive_start = None;
         }
         offset += line.len();
@@ -1225,6 +1242,249 @@ fn is_merge_key(k: &RawNode) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The direct path: resolved nodes built straight from parser events.
+//
+// Most manifests have no anchors, aliases, merge keys, tags, duplicate keys or YAML 1.1 oddities.
+// For those, the raw tree and its expansion are pure overhead, so a chunk is first read by
+// [`parse_chunk_direct`], which builds [`YNode`]s as the events arrive (one tree, children
+// gathered on shared stacks and moved into exact-size vectors). The moment it meets anything
+// else — an anchor, an alias, a tag, a `<<` key, a non-scalar or null key, a duplicate key, a
+// scalar that would be reported, a limit, a syntax error — it gives up and the chunk is read
+// again by [`parse_chunk`] and expanded, so every problem and edge case keeps a single
+// implementation. The two paths give identical documents (tested against each other).
+
+/// A document of a chunk: built directly, or raw (to be expanded).
+enum Parsed {
+    Built { line: u32, root: Option<YNode> },
+    Raw(RawDocument),
+}
+
+/// A container being built on the direct path.
+struct Frame {
+    line: u32,
+    column: u32,
+    is_map: bool,
+    /// Where this container's children start on the shared stack (`items` or `entries`).
+    start: usize,
+    /// A key read, waiting for its value: text and position.
+    key: Option<(String, u32, u32)>,
+}
+
+/// The key string a plain or quoted untagged key scalar becomes, or `None` when the direct path
+/// must give up (a null key, a YAML 1.1 form that is reported, a merge key).
+fn direct_key(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
+    if style != ScalarStyle::Plain {
+        return Some(text.into_owned());
+    }
+    if text == "<<" {
+        return None;
+    }
+    match resolve_plain(&text) {
+        (_, true) | (Scalar::Null, _) => None,
+        (Scalar::Str, _) => Some(text.into_owned()),
+        (Scalar::Bool(b), _) => Some(b.to_string()),
+        (Scalar::Int(n), _) => Some(n.to_string()),
+        (Scalar::Float(f), _) if f.is_nan() => Some(".nan".into()),
+        (Scalar::Float(f), _) if f.is_infinite() => {
+            Some(if f > 0.0 { ".inf" } else { "-.inf" }.into())
+        }
+        (Scalar::Float(f), _) => Some(f.to_string()),
+    }
+}
+
+/// The value an untagged value scalar resolves to, or `None` when it is a YAML 1.1 form that is
+/// reported (the raw path reports it).
+fn direct_value(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<YValue> {
+    if style != ScalarStyle::Plain {
+        return Some(YValue::Str(text.into_owned()));
+    }
+    Some(match resolve_plain(&text) {
+        (_, true) => return None,
+        (Scalar::Null, _) => YValue::Null,
+        (Scalar::Bool(b), _) => YValue::Bool(b),
+        (Scalar::Int(n), _) => YValue::Int(n),
+        (Scalar::Float(f), _) => YValue::Float(f),
+        (Scalar::Str, _) => YValue::Str(text.into_owned()),
+    })
+}
+
+/// Whether a finished mapping's entries have a key twice.
+fn has_duplicate_key(entries: &[YEntry]) -> bool {
+    if entries.len() <= 16 {
+        return entries
+            .iter()
+            .enumerate()
+            .any(|(i, e)| entries[..i].iter().any(|p| p.key == e.key));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    !entries.iter().all(|e| seen.insert(e.key.as_str()))
+}
+
+/// Read a chunk on the direct path. `None` when it has anything the direct path leaves to the
+/// raw one (see above); then nothing is pushed to `out`.
+fn parse_chunk_direct(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<Parsed>) -> Option<()> {
+    let chunk_start = out.len();
+    let result = direct_events(chunk, limits, out);
+    if result.is_none() {
+        out.truncate(chunk_start);
+    }
+    result
+}
+
+fn direct_events(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<Parsed>) -> Option<()> {
+    let mut events = Vec::new();
+    if fast::scan(chunk, &mut events).is_some() {
+        let mut events = events.into_iter();
+        return build_direct(|| events.next().map(Ok), limits, out);
+    }
+    let mut parser = Parser::new_from_str(chunk.text);
+    let line_of = |l: usize| l as u32 + chunk.first_line - 1;
+    build_direct(
+        || {
+            parser.next_event().map(|r| {
+                r.map(|(event, span)| {
+                    (
+                        event,
+                        line_of(span.start.line()),
+                        span.start.col() as u32 + 1,
+                    )
+                })
+                .map_err(|_| ())
+            })
+        },
+        limits,
+        out,
+    )
+}
+
+/// Build documents from events (with their line and column); `None` as soon as the direct path
+/// cannot be taken.
+fn build_direct<'a>(
+    mut next: impl FnMut() -> Option<Result<(Event<'a>, u32, u32), ()>>,
+    limits: &Limits,
+    out: &mut Vec<Parsed>,
+) -> Option<()> {
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut items: Vec<YNode> = Vec::new();
+    let mut entries: Vec<YEntry> = Vec::new();
+    let mut current: Option<u32> = None;
+    let mut root: Option<YNode> = None;
+    let mut nodes = 0usize;
+    loop {
+        let (event, line, column) = match next() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(())) => return None,
+        };
+        let is_map = matches!(event, Event::MappingStart(..));
+        let finished: YNode = match event {
+            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                frames.clear();
+                items.clear();
+                entries.clear();
+                root = None;
+                nodes = 0;
+                current = Some(line);
+                continue;
+            }
+            Event::DocumentEnd => {
+                if let Some(line) = current.take() {
+                    out.push(Parsed::Built {
+                        line,
+                        root: root.take(),
+                    });
+                }
+                continue;
+            }
+            Event::Alias(_) => return None,
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() || frames.len() + 1 > limits.max_depth {
+                    return None;
+                }
+                if let Some(top) = frames.last_mut() {
+                    if top.is_map && top.key.is_none() {
+                        nodes += 1;
+                        if nodes > limits.max_nodes {
+                            return None;
+                        }
+                        top.key = Some((direct_key(text, style)?, line, column));
+                        continue;
+                    }
+                }
+                YNode {
+                    line,
+                    column,
+                    value: direct_value(text, style)?,
+                }
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                if anchor != 0 || tag.is_some() || frames.len() >= limits.max_depth {
+                    return None;
+                }
+                // A mapping or sequence as a key.
+                if frames.last().is_some_and(|f| f.is_map && f.key.is_none()) {
+                    return None;
+                }
+                frames.push(Frame {
+                    line,
+                    column,
+                    is_map,
+                    start: if is_map { entries.len() } else { items.len() },
+                    key: None,
+                });
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = frames.pop()?;
+                let value = if frame.is_map {
+                    if frame.key.is_some() {
+                        return None;
+                    }
+                    let mine: Vec<YEntry> = entries.drain(frame.start..).collect();
+                    if has_duplicate_key(&mine) {
+                        return None;
+                    }
+                    YValue::Map(mine)
+                } else {
+                    YValue::Seq(items.drain(frame.start..).collect())
+                };
+                YNode {
+                    line: frame.line,
+                    column: frame.column,
+                    value,
+                }
+            }
+        };
+        nodes += 1;
+        if nodes > limits.max_nodes {
+            return None;
+        }
+        match frames.last_mut() {
+            Some(parent) if parent.is_map => {
+                let (key, line, column) = parent.key.take()?;
+                entries.push(YEntry {
+                    key,
+                    line,
+                    column,
+                    value: finished,
+                });
+            }
+            Some(_) => items.push(finished),
+            None => root = Some(finished),
+        }
+    }
+    if let Some(line) = current.take() {
+        out.push(Parsed::Built {
+            line,
+            root: root.take(),
+        });
+    }
+    Some(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Entry points.
 
 /// Read every document of a YAML (or JSON) stream with the default limits.
@@ -1245,6 +1505,16 @@ pub fn load_with(text: &str, limits: &Limits) -> Result<Vec<Document>, Problem> 
 pub fn for_each_document(
     text: &str,
     limits: &Limits,
+    f: impl FnMut(Document),
+) -> Result<(), Problem> {
+    read_documents(text, limits, true, f)
+}
+
+/// [`for_each_document`], with the direct path (`direct`) or only the raw path and expansion.
+fn read_documents(
+    text: &str,
+    limits: &Limits,
+    direct: bool,
     mut f: impl FnMut(Document),
 ) -> Result<(), Problem> {
     if text.len() > limits.max_bytes {
@@ -1263,16 +1533,24 @@ pub fn for_each_document(
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut index = 0usize;
+    let mut parsed: Vec<Parsed> = Vec::new();
     let mut raw: Vec<RawDocument> = Vec::new();
     for chunk in split_documents(text) {
-        parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
-        for rd in raw.drain(..) {
+        if !direct || parse_chunk_direct(&chunk, limits, &mut parsed).is_none() {
+            parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
+            parsed.extend(raw.drain(..).map(Parsed::Raw));
+        }
+        for pd in parsed.drain(..) {
+            let line = match &pd {
+                Parsed::Built { line, .. } => *line,
+                Parsed::Raw(rd) => rd.line,
+            };
             if index == limits.max_documents {
                 f(Document {
                     index,
-                    line: rd.line,
+                    line,
                     root: Err(input_problem(
-                        rd.line,
+                        line,
                         1,
                         format!(
                             "more than {} documents; this one and those after it were not read",
@@ -1283,7 +1561,19 @@ pub fn for_each_document(
                 });
                 return Ok(());
             }
-            f(expand_document(rd, index, limits));
+            f(match pd {
+                Parsed::Built { line, root } => Document {
+                    index,
+                    line,
+                    root: Ok(root.unwrap_or(YNode {
+                        line,
+                        column: 1,
+                        value: YValue::Null,
+                    })),
+                    problems: Vec::new(),
+                },
+                Parsed::Raw(rd) => expand_document(rd, index, limits),
+            });
             index += 1;
         }
     }
@@ -1397,6 +1687,171 @@ mod tests {
             let mut buf = base.to_string();
             append_key(&mut buf, key);
             assert_eq!(buf, push_key(base, key));
+        }
+    }
+
+    fn both_paths(text: &str, limits: &Limits) -> (String, String) {
+        let read = |direct| {
+            let mut docs = Vec::new();
+            let r = read_documents(text, limits, direct, |d| docs.push(d));
+            format!("{r:?} {docs:?}")
+        };
+        (read(true), read(false))
+    }
+
+    /// The direct path gives exactly what the raw path and expansion give, on every YAML and
+    /// JSON file of the repository and on inputs made to leave it at each point.
+    #[test]
+    fn direct_path_matches_expansion() {
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if p.is_dir() {
+                    if !name.starts_with('.') && name != "target" {
+                        dirs.push(p);
+                    }
+                } else if [".yaml", ".yml", ".json"].iter().any(|x| name.ends_with(x))
+                    || p.parent().is_some_and(|d| d.ends_with("seeds/k8s_read"))
+                {
+                    if let Ok(t) = std::fs::read_to_string(&p) {
+                        texts.push((p.display().to_string(), t));
+                    }
+                }
+            }
+        }
+        assert!(texts.len() > 50, "found only {} files", texts.len());
+        let made = [
+            "a: 1\nb: [x, {c: d}]\n",
+            "a: &x 1\nb: *x\n",
+            "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n",
+            "m:\n  <<: {x: 1}\n  x: 2\n",
+            "'<<': 1\n",
+            "a: 1\na: 2\n",
+            "k:\n  a: 1\n  b: 2\n  c: 3\n  d: 4\n  e: 5\n  f: 6\n  g: 7\n  h: 8\n  i: 9\n  j: 0\n  k: 1\n  l: 2\n  m: 3\n  n: 4\n  o: 5\n  p: 6\n  q: 7\n  a: 8\n",
+            "a: yes\n",
+            "yes: 1\n",
+            "on: 1\n1: a\n\"1\": b\n",
+            "1.5: a\ntrue: b\n.inf: c\n.nan: d\n",
+            "~: a\n",
+            "? [a]\n: b\n",
+            "? {a: 1}\n: b\n",
+            "a: !!str 1\n",
+            "a: !!int x\n",
+            "a: !custom x\n",
+            "a: 0o17\nb: 017\nc: 1_000\n",
+            "a: .inf\nb: -.inf\nc: 1e3\nd: 08\n",
+            "---\n---\na: 1\n...\n---\n",
+            "",
+            "# only a comment\n",
+            "a: [1, 2\n",
+            "a: 1\n--- \nb: [\n---\nc: 3\n",
+            "{\"a\": 1}{\"b\": [2]}\n",
+            "- 1\n- [2, 3]\n- {a: b}\n",
+            "a: \"x\\ty\"\nb: 'it''s'\nc: |\n  block\nd: >\n  folded\n",
+            "%YAML 1.1\n---\na: 1\n",
+            // Edges of the line scanner's subset, on both sides.
+            "a:\n  b\n",
+            "a:\n  - b\n  -  c\n",
+            "- a: 1\n  b: 2\n- c\n",
+            "a: 'x' # c\nb: x #c\nc: \"y\"\nd: b # e: f\ng: b:c\nh: x#y\n",
+            "a:   \n  b: 1\n",
+            "key: value:\n",
+            "'a': 1\n\"b c\": 2\n",
+            "a: -1\nb: - 1\n",
+            "a:\n- b\nc:\n- d\n",
+            "  a: 1\n  b: 2\n",
+            "  a: 1\nb: 2\n",
+            "a: {}\nb: []\nc: {} # x\n",
+            "- []\n- {}\n",
+            "a: 1 \n\n\n# end\n",
+            "---\n# just a comment\n",
+            "--- # c\na: 1\n",
+            "a: \"unterminated\n",
+            "a: b\n c\n",
+            "a:\n  b: 1\n c: 2\n",
+            "a:\n  -\n    b: 1\n",
+            "a: 'it''s'\n",
+            "a:\n    - x\n  b: 1\n",
+            "- - a\n",
+            "a: \"x\"y\n",
+            "? a\n",
+            "a: 1\n...\n",
+            "a:\n  - b: 1\n    c:\n    - d\n  - e\n",
+            "x\n",
+            "a:\n",
+        ];
+        for (i, t) in made.iter().enumerate() {
+            texts.push((format!("made[{i}]"), t.to_string()));
+        }
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        texts.push(("deep255".into(), deep(255)));
+        texts.push(("deep256".into(), deep(256)));
+        texts.push(("deep257".into(), deep(257)));
+        let limits = Limits::default();
+        let mut fast_chunks = 0;
+        for (name, t) in &texts {
+            let (direct, raw) = both_paths(t, &limits);
+            assert_eq!(direct, raw, "{name}");
+            for c in split_documents(t.strip_prefix('\u{feff}').unwrap_or(t)) {
+                fast_chunks += usize::from(fast::scan(&c, &mut Vec::new()).is_some());
+            }
+        }
+        // Most of the repository's manifests are in the line scanner's subset.
+        assert!(fast_chunks > 50, "{fast_chunks} chunks scanned fast");
+        let small = Limits {
+            max_nodes: 5,
+            max_depth: 2,
+            ..Limits::default()
+        };
+        for t in [
+            "a: 1\nb: 2\n",
+            "a: 1\nb: 2\nc: 3\n",
+            "a: {b: 1}\n",
+            "a: {b: {c: 1}}\n",
+        ] {
+            let (direct, raw) = both_paths(t, &small);
+            assert_eq!(direct, raw, "{t}");
+        }
+        // The direct path is taken for plain documents and left for the others.
+        let chunk = |text| Chunk {
+            text,
+            first_line: 1,
+        };
+        let mut out = Vec::new();
+        assert!(parse_chunk_direct(&chunk("a: [1, {b: c}]\n"), &limits, &mut out).is_some());
+        assert_eq!(out.len(), 1);
+        let plain = "---\nkind: Pod # c\nspec:\n  containers:\n  - name: 'a'\n    ports: []\n    \
+                     args:\n      - \"x: y\"\n      - -v\n  hostPID: true\n";
+        assert!(fast::scan(&chunk(plain), &mut Vec::new()).is_some());
+        for t in [
+            "a: |\n  x\n",
+            "a:\nb: 1\n",
+            "a: b\n  c\n",
+            "- a\n-\n",
+            "a: \"\\n\"\n",
+        ] {
+            assert!(fast::scan(&chunk(t), &mut Vec::new()).is_none(), "{t}");
+        }
+        for t in [
+            "a: &x 1\n",
+            "a: !!str 1\n",
+            "<<: {a: 1}\n",
+            "a: 1\na: 2\n",
+            "a: on\n",
+        ] {
+            let mut out = Vec::new();
+            assert!(
+                parse_chunk_direct(&chunk(t), &limits, &mut out).is_none(),
+                "{t}"
+            );
+            assert!(out.is_empty());
         }
     }
 

@@ -144,8 +144,7 @@ fn write_report(
     let mut w = std::io::BufWriter::new(sink);
     let result = match a.format {
         OutputFormat::Text => w.write_all(audit::report::text(report, color).as_bytes()),
-        OutputFormat::Json => serde_json::to_writer_pretty(&mut w, &audit::report::json(report))
-            .map_err(std::io::Error::from),
+        OutputFormat::Json => audit::report::write_json(report, &mut w),
         OutputFormat::Sarif => serde_json::to_writer_pretty(&mut w, &audit::report::sarif(report))
             .map_err(std::io::Error::from),
     }

@@ -230,7 +230,7 @@ fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
     if list(&rule.resource_names).is_empty() {
         if let Some(verb) = grants(rule, "", "secrets", &["get", "list", "watch"]) {
             p.secrets = true;
-            why.push(("SKD-K8S-007", format!("{verb} on secrets")));
+            why.push(("SKD-K8S-007", crate::cat(verb, " on secrets")));
         }
     }
     let mut wild = Vec::new();

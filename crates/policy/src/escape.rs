@@ -134,7 +134,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             (None, false) => push(
                 "SKD-ESC-023",
                 &m.mount_field,
-                format!("{shown} is mounted writable"),
+                crate::cat(&shown, " is mounted writable"),
             ),
             (None, true) => {}
         }
@@ -196,7 +196,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
 fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str, &str, String)) {
     let who = container_label(view, c);
     if let Some(f) = &c.privileged {
-        push("SKD-ESC-001", f, format!("{who} is privileged"));
+        push("SKD-ESC-001", f, crate::cat(&who, " is privileged"));
     }
     for cap in &c.cap_add {
         let name = normalize_cap(&cap.value);
@@ -218,12 +218,12 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         Seccomp::Unconfined => push(
             "SKD-ESC-034",
             &c.seccomp.field,
-            format!("{who} runs without a deny-by-default seccomp profile"),
+            crate::cat(&who, " runs without a deny-by-default seccomp profile"),
         ),
         Seccomp::Unset if view.format == Format::Oci => push(
             "SKD-ESC-034",
             &c.seccomp.field,
-            format!("{who} has no seccomp profile"),
+            crate::cat(&who, " has no seccomp profile"),
         ),
         _ => {}
     }
@@ -238,7 +238,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         push(
             "SKD-ESC-036",
             &c.no_new_privs.field,
-            format!("{who} does not set no_new_privs"),
+            crate::cat(&who, " does not set no_new_privs"),
         );
     }
     let root = match (&c.user.uid, &c.user.name) {
@@ -257,14 +257,14 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         push(
             "SKD-ESC-037",
             &field,
-            format!("{who} runs as root without a user namespace"),
+            crate::cat(&who, " runs as root without a user namespace"),
         );
     }
     if c.read_only_root.value != Some(true) {
         push(
             "SKD-ESC-031",
             &c.read_only_root.field,
-            format!("{who} has a writable root filesystem"),
+            crate::cat(&who, " has a writable root filesystem"),
         );
     }
     match c.memory_limit.value {
@@ -272,13 +272,17 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         _ => push(
             "SKD-ESC-032",
             &c.memory_limit.field,
-            format!("{who} has no memory limit"),
+            crate::cat(&who, " has no memory limit"),
         ),
     }
     if let Some(p) = &c.pids_limit {
         match p.value {
             Some(n) if n > 0 => {}
-            _ => push("SKD-ESC-033", &p.field, format!("{who} has no pids limit")),
+            _ => push(
+                "SKD-ESC-033",
+                &p.field,
+                crate::cat(&who, " has no pids limit"),
+            ),
         }
     }
     if let Some(cwd) = &c.cwd {

@@ -184,7 +184,9 @@ pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &str) -> Vec<Containe
 /// `spec.template.spec` → `spec.template.metadata`.
 pub(crate) fn metadata_path(spec_path: &str) -> String {
     match spec_path.strip_suffix("spec") {
-        Some(prefix) if prefix.is_empty() || prefix.ends_with('.') => format!("{prefix}metadata"),
+        Some(prefix) if prefix.is_empty() || prefix.ends_with('.') => {
+            crate::cat(prefix, "metadata")
+        }
         _ => "metadata".to_string(),
     }
 }
@@ -309,7 +311,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         let privileged = sc
             .and_then(|s| s.privileged)
             .filter(|p| *p)
-            .map(|_| format!("{scp}.privileged"));
+            .map(|_| crate::cat(&scp, ".privileged"));
 
         let cap_add = sc
             .and_then(|s| s.capabilities.as_ref())
@@ -323,10 +325,10 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
             .unwrap_or_default();
 
         let uid = match sc.and_then(|s| s.run_as_user) {
-            Some(u) => Some(Field::new(u, format!("{scp}.runAsUser"))),
+            Some(u) => Some(Field::new(u, crate::cat(&scp, ".runAsUser"))),
             None => pod_sc
                 .and_then(|p| p.run_as_user)
-                .map(|u| Field::new(u, format!("{sp}.securityContext.runAsUser"))),
+                .map(|u| Field::new(u, crate::cat(sp, ".securityContext.runAsUser"))),
         };
         let user = UserView {
             uid,
@@ -335,13 +337,16 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         };
 
         let seccomp = match sc.and_then(|s| s.seccomp_profile.as_ref()) {
-            Some(p) => Field::new(seccomp_kind(&p.type_), format!("{scp}.seccompProfile.type")),
+            Some(p) => Field::new(
+                seccomp_kind(&p.type_),
+                crate::cat(&scp, ".seccompProfile.type"),
+            ),
             None => match pod_sc.and_then(|p| p.seccomp_profile.as_ref()) {
                 Some(p) => Field::new(
                     seccomp_kind(&p.type_),
-                    format!("{sp}.securityContext.seccompProfile.type"),
+                    crate::cat(sp, ".securityContext.seccompProfile.type"),
                 ),
-                None => Field::new(Seccomp::Unset, format!("{scp}.seccompProfile")),
+                None => Field::new(Seccomp::Unset, crate::cat(&scp, ".seccompProfile")),
             },
         };
 
@@ -351,7 +356,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
                 if p.type_ == "Unconfined" {
                     lsm_unconfined.push(Field::new(
                         "apparmor:Unconfined".to_string(),
-                        format!("{scp}.appArmorProfile.type"),
+                        crate::cat(&scp, ".appArmorProfile.type"),
                     ));
                 }
             }
@@ -360,7 +365,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
                     if p.type_ == "Unconfined" {
                         lsm_unconfined.push(Field::new(
                             "apparmor:Unconfined".to_string(),
-                            format!("{sp}.securityContext.appArmorProfile.type"),
+                            crate::cat(sp, ".securityContext.appArmorProfile.type"),
                         ));
                     }
                 }
@@ -376,15 +381,15 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
             if v == "unconfined" {
                 lsm_unconfined.push(Field::new(
                     format!("apparmor:{v}"),
-                    key_path(&format!("{mp}.annotations"), &aa_key),
+                    key_path(&crate::cat(&mp, ".annotations"), &aa_key),
                 ));
             }
         }
         let selinux = match sc.and_then(|s| s.se_linux_options.as_ref()) {
-            Some(o) => Some((o, format!("{scp}.seLinuxOptions.type"))),
+            Some(o) => Some((o, crate::cat(&scp, ".seLinuxOptions.type"))),
             None => pod_sc
                 .and_then(|p| p.se_linux_options.as_ref())
-                .map(|o| (o, format!("{sp}.securityContext.seLinuxOptions.type"))),
+                .map(|o| (o, crate::cat(sp, ".securityContext.seLinuxOptions.type"))),
         };
         if let Some((o, field)) = selinux {
             if let Some(t) = o.type_.as_deref() {
@@ -397,11 +402,11 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         let no_new_privs = Field::new(
             sc.and_then(|s| s.allow_privilege_escalation)
                 .map(|ape| !ape),
-            format!("{scp}.allowPrivilegeEscalation"),
+            crate::cat(&scp, ".allowPrivilegeEscalation"),
         );
         let read_only_root = Field::new(
             sc.and_then(|s| s.read_only_root_filesystem),
-            format!("{scp}.readOnlyRootFilesystem"),
+            crate::cat(&scp, ".readOnlyRootFilesystem"),
         );
         let memory_limit = Field::new(
             c.resources
@@ -442,7 +447,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         }
     }
     if spec.share_process_namespace == Some(true) {
-        view.shared_pid_namespace = Some(format!("{sp}.shareProcessNamespace"));
+        view.shared_pid_namespace = Some(crate::cat(sp, ".shareProcessNamespace"));
     }
 
     let all = containers(spec, sp);
@@ -470,12 +475,12 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         let mount_field = mounts
             .iter()
             .find(|(_, m)| m.read_only != Some(true))
-            .map(|(f, _)| format!("{f}.readOnly"))
+            .map(|(f, _)| crate::cat(f, ".readOnly"))
             .or_else(|| {
                 mounts
                     .iter()
                     .find(|(_, m)| m.mount_propagation.is_some())
-                    .map(|(f, _)| format!("{f}.mountPropagation"))
+                    .map(|(f, _)| crate::cat(f, ".mountPropagation"))
             })
             .or_else(|| mounts.first().map(|(f, _)| f.clone()))
             .unwrap_or_else(|| format!("{sp}.volumes[{i}]"));
@@ -576,7 +581,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
             if m.mount_propagation.as_deref() == Some("Bidirectional") {
                 out.push(Violation::new(
                     "SKD-ESC-026",
-                    format!("{mp}.mountPropagation"),
+                    crate::cat(&mp, ".mountPropagation"),
                     format!(
                         "container {:?} mounts volume {:?} at {} with mountPropagation=Bidirectional",
                         c.name, m.name, m.mount_path
@@ -589,7 +594,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
     if spec.share_process_namespace == Some(true) {
         out.push(Violation::new(
             "SKD-ESC-030",
-            format!("{sp}.shareProcessNamespace"),
+            crate::cat(sp, ".shareProcessNamespace"),
             "pod must not set shareProcessNamespace=true",
         ));
     }

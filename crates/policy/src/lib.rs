@@ -17,3 +17,12 @@ pub use catalogue::{catalogue, rule, Format, Level, Moment, Rule, Severity};
 pub use eval::{evaluate_pod, evaluate_view, Options};
 pub use model::{Field, PodWorkload, Violation, WorkloadView};
 pub use pss::PssVersion;
+
+/// `a` followed by `b` in a string allocated once at its final size (field paths are built this
+/// way on every evaluation; `format!` starts from an empty buffer and grows it).
+pub(crate) fn cat(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len());
+    s.push_str(a);
+    s.push_str(b);
+    s
+}

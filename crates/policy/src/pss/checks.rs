@@ -499,7 +499,7 @@ fn host_namespaces(ctx: &Ctx) -> Option<Outcome> {
         (ctx.spec.host_ipc, "hostIPC"),
     ] {
         if set == Some(true) {
-            let text = format!("{key}=true");
+            let text = crate::cat(key, "=true");
             items.push((format!("{}.{key}", ctx.sp), msg("host namespaces", &text)));
             found.push(text);
         }
@@ -1096,7 +1096,10 @@ fn windows_host_process(ctx: &Ctx) -> Option<Outcome> {
     let one = |setter: &str| {
         msg(
             "hostProcess",
-            &format!("{setter} must not set securityContext.windowsOptions.hostProcess=true"),
+            &crate::cat(
+                setter,
+                " must not set securityContext.windowsOptions.hostProcess=true",
+            ),
         )
     };
     let mut items = Vec::new();
@@ -1360,7 +1363,7 @@ fn run_as_non_root_1_0(ctx: &Ctx) -> Option<Outcome> {
     let explicit = |setter: &str| {
         msg(
             REASON,
-            &format!("{setter} must not set securityContext.runAsNonRoot=false"),
+            &crate::cat(setter, " must not set securityContext.runAsNonRoot=false"),
         )
     };
     let mut pod_true = false;
@@ -1448,7 +1451,7 @@ fn run_as_non_root_1_35(ctx: &Ctx) -> Option<Outcome> {
 /// runAsUser (v1.23): runAsUser must not be 0 at pod or container level.
 fn run_as_user_1_23(ctx: &Ctx) -> Option<Outcome> {
     const REASON: &str = "runAsUser=0";
-    let one = |setter: &str| msg(REASON, &format!("{setter} must not set runAsUser=0"));
+    let one = |setter: &str| msg(REASON, &crate::cat(setter, " must not set runAsUser=0"));
     let mut setters: Vec<String> = Vec::new();
     let mut items = Vec::new();
     if ctx
