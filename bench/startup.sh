@@ -1,62 +1,172 @@
 #!/bin/bash
 # Start-up benchmark: `run` (create + start + wait + delete) of /bin/true in a
-# busybox bundle, for each runtime, N iterations, median and p95 in ms.
+# busybox bundle, for each runtime and config, N iterations, median and p95 in ms.
 #
-#   sudo bench/startup.sh [N] [runtime...]
+#   sudo bench/startup.sh [N] [RUNTIME[@CONFIG]...]
 #   e.g. sudo bench/startup.sh 200 target/release/stockade /usr/bin/crun /usr/sbin/runc
+#        sudo bench/startup.sh 100 target/release/stockade@hardened /usr/bin/crun \
+#             /usr/bin/crun@docker target/release/stockade      (= bench/startup-hardened.sh)
+#
+# CONFIG (default bare) is the bundle's config.json:
+#   bare      `runc spec` (no user namespace, no seccomp, runc's 3 capabilities);
+#   hardened  `stockade spec` (stockade's hardened default: user namespace
+#             0->100000:65536, the default seccomp profile, Landlock, masked and
+#             read-only paths, read-only root with tmpfs /tmp and /run, pids and
+#             memory limits, every namespace);
+#   docker    Docker-like: `runc spec` with Docker's 14 capabilities, its
+#             mounts and device rules, no no_new_privs, and the masked paths,
+#             read-only paths and seccomp profile taken from `stockade spec`
+#             (Docker's masked/read-only lists from policy::paths; the profile
+#             is Docker's allow-list of ~360 syscalls minus ~35, so it compiles
+#             like Docker's).
+# Every config runs /bin/true without a terminal.
+#
+# PERF_RUNS=M (default 0): after the timed runs, `perf stat` M more runs of
+# each entry and print CPU time (task-clock, user, sys) and page faults per
+# run: a view that load from other work on the host disturbs much less than
+# wall time.
 #
 # Everything runs in a private mount namespace with the cgroup2 "unified"
 # mount removed, because crun refuses hybrid hosts whose cgroup2 holds
 # controllers; all runtimes then see the same (v1) cgroup layout.
-# Each runtime gets its own --root under a temporary directory, removed at
-# the end; the bundle is shared.
+# Each entry gets its own --root under a temporary directory, removed at
+# the end; the rootfs is shared.
 set -euo pipefail
 N=${1:-100}; shift || true
-RUNTIMES=("$@")
-[ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(target/release/stockade /usr/bin/crun /usr/sbin/runc)
+ENTRIES=("$@")
+[ ${#ENTRIES[@]} -gt 0 ] || ENTRIES=(target/release/stockade /usr/bin/crun /usr/sbin/runc)
 BB=$(command -v busybox)
 W=$(mktemp -d /tmp/stockade-bench.XXXXXX)
 trap 'rm -rf --one-file-system "$W"' EXIT
-mkdir -p "$W/bundle/rootfs/bin" "$W/bundle/rootfs/proc" "$W/bundle/rootfs/sys" "$W/bundle/rootfs/dev" "$W/bundle/rootfs/tmp"
-chmod 755 "$W/bundle/rootfs"
-cp "$BB" "$W/bundle/rootfs/bin/busybox"
-ln -s busybox "$W/bundle/rootfs/bin/true"
-(cd "$W/bundle" && runc spec)
-python3 - "$W/bundle/config.json" <<'PY'
+# The hardened config's container root is host uid 100000: it must be able
+# to reach the rootfs.
+chmod 755 "$W"
+mkdir -p "$W/rootfs/bin" "$W/rootfs/proc" "$W/rootfs/sys" "$W/rootfs/dev" "$W/rootfs/tmp" "$W/rootfs/run"
+chmod 755 "$W/rootfs"
+cp "$BB" "$W/rootfs/bin/busybox"
+ln -s busybox "$W/rootfs/bin/true"
+
+stockade_bin() {
+  for e in "${ENTRIES[@]}"; do
+    case "$(basename "${e%@*}")" in stockade*) echo "${e%@*}"; return;; esac
+  done
+  echo target/release/stockade
+}
+
+# bundle CONFIG: write $W/bundle-CONFIG/config.json once.
+bundle() {
+  local cfg=$1 d="$W/bundle-$1"
+  [ -e "$d/config.json" ] && return
+  mkdir -p "$d"
+  case "$cfg" in
+    bare) (cd "$d" && runc spec) ;;
+    hardened|docker)
+      local s; s=$(realpath "$(stockade_bin)")
+      mkdir -p "$W/spec-stockade"
+      [ -e "$W/spec-stockade/config.json" ] || (cd "$W/spec-stockade" && "$s" spec)
+      [ -e "$W/spec-runc/config.json" ] || { mkdir -p "$W/spec-runc"; (cd "$W/spec-runc" && runc spec); }
+      ;;
+    *) echo "unknown config $cfg (bare, hardened, docker)" >&2; exit 2 ;;
+  esac
+  python3 - "$cfg" "$d/config.json" "$W" <<'PY'
 import json, sys
-p = sys.argv[1]; c = json.load(open(p))
+cfg, out, w = sys.argv[1:]
+if cfg == "bare":
+    c = json.load(open(out))
+elif cfg == "hardened":
+    c = json.load(open(f"{w}/spec-stockade/config.json"))
+else:
+    c = json.load(open(f"{w}/spec-runc/config.json"))
+    h = json.load(open(f"{w}/spec-stockade/config.json"))
+    # Docker's default capabilities (moby oci/caps/defaults.go; the same
+    # list as crates/check/src/profile.rs DOCKER_CAPS).
+    caps = ["CAP_" + n for n in ("CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID "
+                                  "SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE").split()]
+    c["process"]["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted", "inheritable")}
+    c["process"]["noNewPrivileges"] = False
+    c["root"]["readonly"] = False
+    c["mounts"] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    ]
+    dev = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "access": "m"},
+           {"allow": True, "type": "b", "access": "m"}]
+    dev += [{"allow": True, "type": "c", "major": a, "minor": b, "access": "rwm"}
+            for a, b in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200))]
+    dev.append({"allow": True, "type": "c", "major": 136, "access": "rwm"})
+    c["linux"] = {
+        "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        "maskedPaths": h["linux"]["maskedPaths"],
+        "readonlyPaths": h["linux"]["readonlyPaths"],
+        "resources": {"devices": dev},
+        "seccomp": h["linux"]["seccomp"],
+    }
+c["root"]["path"] = f"{w}/rootfs"
 c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"), indent=1)
+json.dump(c, open(out, "w"), indent=1)
 PY
-export W N
-unshare -m --propagation private bash -s "${RUNTIMES[@]}" <<'INNER'
+}
+
+# Entry labels: the runtime's basename, with @CONFIG unless bare.
+LABELS=(); SPECS=()
+for e in "${ENTRIES[@]}"; do
+  rt=${e%@*}; cfg=bare; [ "$rt" = "$e" ] || cfg=${e##*@}
+  [ -x "$rt" ] || { echo "not an executable: $rt" >&2; exit 2; }
+  bundle "$cfg"
+  label=$(basename "$rt"); [ "$cfg" = bare ] || label="$label@$cfg"
+  LABELS+=("$label"); SPECS+=("$(realpath "$rt")|$W/bundle-$cfg|$label")
+done
+export W N PERF_RUNS=${PERF_RUNS:-0}
+unshare -m --propagation private bash -s "${SPECS[@]}" <<'INNER'
 set -euo pipefail
 umount /sys/fs/cgroup/unified 2>/dev/null || true
-# Iterations are interleaved (runtime A, B, C, A, B, C, ...) so that load
-# from other work on the host hits every runtime alike. The runtimes get
+# Iterations are interleaved (entry A, B, C, A, B, C, ...) so that load
+# from other work on the host hits every entry alike. The runtimes get
 # /dev/null as stdin: this script itself arrives on bash's stdin.
-for rt in "$@"; do
-  name=$(basename "$rt")
-  root="$W/root-$name"; mkdir -p "$root"
-  # warm-up
-  for i in 1 2 3; do "$rt" --root "$root" run --bundle "$W/bundle" "warm$i" </dev/null >/dev/null 2>&1 || true; done
-  : > "$W/times-$name"; echo 0 > "$W/fail-$name"
+for s in "$@"; do
+  IFS='|' read -r rt b label <<<"$s"
+  root="$W/root-$label"; mkdir -p "$root"
+  # warm-up; the first run must work (its error is shown)
+  if ! "$rt" --root "$root" run --bundle "$b" warm0 </dev/null >/dev/null 2>"$W/err"; then
+    echo "$label: $(cat "$W/err")" >&2; exit 1
+  fi
+  for i in 1 2; do "$rt" --root "$root" run --bundle "$b" "warm$i" </dev/null >/dev/null 2>&1 || true; done
+  : > "$W/times-$label"; echo 0 > "$W/fail-$label"
 done
 for i in $(seq "$N"); do
-  for rt in "$@"; do
-    name=$(basename "$rt"); root="$W/root-$name"
+  for s in "$@"; do
+    IFS='|' read -r rt b label <<<"$s"; root="$W/root-$label"
     t0=$(date +%s%N)
-    "$rt" --root "$root" run --bundle "$W/bundle" "b$i" </dev/null >/dev/null 2>&1 || echo $(( $(cat "$W/fail-$name") + 1 )) > "$W/fail-$name"
+    "$rt" --root "$root" run --bundle "$b" "b$i" </dev/null >/dev/null 2>&1 || echo $(( $(cat "$W/fail-$label") + 1 )) > "$W/fail-$label"
     t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000 )) >> "$W/times-$name"
+    echo $(( (t1 - t0) / 1000 )) >> "$W/times-$label"
   done
 done
-for rt in "$@"; do
-  name=$(basename "$rt")
-  sort -n "$W/times-$name" > "$W/sorted"
+for s in "$@"; do
+  IFS='|' read -r rt b label <<<"$s"
+  sort -n "$W/times-$label" > "$W/sorted"
   med=$(awk -v n="$N" 'NR==int((n+1)/2){printf "%.2f", $1/1000}' "$W/sorted")
   p95=$(awk -v n="$N" 'NR==int(n*0.95+0.5){printf "%.2f", $1/1000}' "$W/sorted")
-  printf '%-10s runs=%d failed=%d median=%sms p95=%sms\n' "$name" "$N" "$(cat "$W/fail-$name")" "$med" "$p95"
+  printf '%-24s runs=%d failed=%d median=%sms p95=%sms\n' "$label" "$N" "$(cat "$W/fail-$label")" "$med" "$p95"
+done
+[ "$PERF_RUNS" -gt 0 ] || exit 0
+# CPU time per run (the runtime, its children and /bin/true), perf stat over
+# PERF_RUNS runs of each entry in turn.
+for s in "$@"; do
+  IFS='|' read -r rt b label <<<"$s"; root="$W/root-$label"
+  perf stat -e task-clock,page-faults -o "$W/perf-$label" -- \
+    bash -c 'for i in $(seq "$1"); do "$2" --root "$3" run --bundle "$4" "p$i" </dev/null >/dev/null 2>&1; done' \
+    _ "$PERF_RUNS" "$rt" "$root" "$b"
+  awk -v n="$PERF_RUNS" -v l="$label" '
+    /task-clock/ {gsub(",", "", $1); tc=$1}
+    /page-faults/ {gsub(",", "", $1); pf=$1}
+    /seconds user/ {u=$1*1000} /seconds sys/ {s=$1*1000}
+    END {printf "%-24s perf runs=%d task-clock=%.2fms user=%.2fms sys=%.2fms page-faults=%d (per run)\n", l, n, tc/n, u/n, s/n, pf/n}' "$W/perf-$label"
 done
 INNER

@@ -84,8 +84,34 @@ enum Command {
     },
 }
 
+/// The command line when its subcommand is a runtime verb (`create`, `run`, ...): the same
+/// global options and runtime subcommands as [`Cli`], without building the parsers of `audit`,
+/// `watch`, `admission` and the rest, which an engine starting a container never needs.
+#[derive(Parser)]
+#[command(name = "stockade", version, about = ABOUT, propagate_version = true)]
+struct RuntimeCli {
+    #[command(flatten)]
+    global: runtime::cli::GlobalOpts,
+    #[command(subcommand)]
+    command: runtime::cli::Command,
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(verb) = runtime::cli::verb(&args) {
+        // CVE-2019-5736: a command whose processes enter a container re-executes from a sealed
+        // view of the binary (exeseal.rs) before anything else, so the process that parses the
+        // command line and starts the container is the re-executed one. On error, go on: the
+        // runtime seals again before it makes any process and reports the error itself.
+        if runtime::cli::SEALED_VERBS.contains(&verb) {
+            let _ = runtime::exeseal::ensure_sealed();
+        }
+        let cli = RuntimeCli::parse_from(args);
+        return ExitCode::from(
+            u8::try_from(runtime::cli::run(&cli.global, cli.command)).unwrap_or(1),
+        );
+    }
+    let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Rules(a) => rules_cmd::rules(a),
@@ -113,5 +139,6 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+        RuntimeCli::command().debug_assert();
     }
 }

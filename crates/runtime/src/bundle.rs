@@ -65,6 +65,13 @@ impl Bundle {
 
 /// Parse config.json, naming the field for errors serde reports poorly.
 pub fn parse_config(path: &Path, data: &[u8]) -> Result<Spec> {
+    // The common case, a valid config, in one pass straight into the Spec.
+    // Only when that fails is the document read again as a JSON value, to
+    // name the field at fault (or to accept what only the value pass does,
+    // such as a repeated key) exactly as before.
+    if let Ok(spec) = serde_json::from_slice::<Spec>(data) {
+        return Ok(spec);
+    }
     let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| Error::Config {
         path: path.to_path_buf(),
         msg: format!("malformed JSON: {e}"),

@@ -189,6 +189,40 @@ pub enum Command {
     Features,
 }
 
+/// The subcommand names of [`Command`].
+pub const VERBS: &[&str] = &[
+    "create", "start", "run", "state", "kill", "delete", "exec", "ps", "list", "pause", "resume",
+    "events", "spec", "features",
+];
+
+/// The verbs whose processes enter a container: they run from a sealed view
+/// of the binary ([`crate::exeseal`]).
+pub const SEALED_VERBS: &[&str] = &["create", "run", "exec"];
+
+/// The runtime verb of a command line (`argv[0]` first), found without
+/// building a parser: the first word after the global options of
+/// [`GlobalOpts`], when it is one of [`VERBS`]. `None` for anything else
+/// (another subcommand, `--help`, an unknown option), which the full parser
+/// then handles. The binary uses this to seal itself before parsing and to
+/// build only the runtime's part of the command tree; the parser still
+/// checks the whole command line.
+pub fn verb<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<&'static str> {
+    let mut it = args.iter().skip(1).map(|a| a.as_ref().as_encoded_bytes());
+    while let Some(a) = it.next() {
+        match a {
+            b"--root" | b"--log" | b"--log-format" | b"--policy" => {
+                it.next()?;
+            }
+            b"--debug" | b"--systemd-cgroup" => {}
+            _ if [&b"--root="[..], b"--log=", b"--log-format=", b"--policy="]
+                .iter()
+                .any(|p| a.starts_with(p)) => {}
+            _ => return VERBS.iter().copied().find(|v| v.as_bytes() == a),
+        }
+    }
+    None
+}
+
 /// Run one command; returns the process exit code.
 pub fn run(global: &GlobalOpts, cmd: Command) -> i32 {
     match dispatch(global, cmd) {
@@ -289,7 +323,9 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
         _ => {}
     }
     // CVE-2019-5736: commands whose processes enter a container run from a
-    // sealed memfd copy of the binary (see exeseal.rs).
+    // sealed view of the binary (see exeseal.rs). The `stockade` binary
+    // seals itself before parsing its arguments already; this is the check
+    // for every other caller of `run` (and the error report when that failed).
     if matches!(
         cmd,
         Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
@@ -661,4 +697,60 @@ pub fn features() -> serde_json::Value {
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false", "io.github.stockade.version": env!("CARGO_PKG_VERSION")}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_are_the_subcommands() {
+        let cmd = <Command as clap::Subcommand>::augment_subcommands(clap::Command::new("t"));
+        let mut names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        let mut verbs = VERBS.to_vec();
+        names.sort_unstable();
+        verbs.sort_unstable();
+        assert_eq!(names, verbs);
+        assert!(SEALED_VERBS.iter().all(|v| VERBS.contains(v)));
+    }
+
+    #[test]
+    fn verb_skips_global_options() {
+        let v = |a: &[&str]| verb(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(v(&["stockade", "run", "-b", "x", "id"]), Some("run"));
+        assert_eq!(
+            v(&[
+                "stockade",
+                "--root",
+                "/r",
+                "--log",
+                "run",
+                "--log-format",
+                "json",
+                "create"
+            ]),
+            Some("create")
+        );
+        assert_eq!(
+            v(&[
+                "stockade",
+                "--root=/r",
+                "--debug",
+                "--systemd-cgroup",
+                "exec",
+                "id"
+            ]),
+            Some("exec")
+        );
+        assert_eq!(
+            v(&["stockade", "--policy", "off", "delete", "id"]),
+            Some("delete")
+        );
+        // Not a runtime verb: the full parser decides.
+        assert_eq!(v(&["stockade", "audit", "run"]), None);
+        assert_eq!(v(&["stockade", "--help", "run"]), None);
+        assert_eq!(v(&["stockade", "--root"]), None);
+        assert_eq!(v(&["stockade"]), None);
+        assert_eq!(v(&["stockade", "-x", "run"]), None);
+    }
 }

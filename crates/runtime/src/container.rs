@@ -173,6 +173,13 @@ fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
 
 /// `create`: set up the container and leave its init blocked until `start`.
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
+    precheck(id, opts)?;
+    let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
+    create_from(store, id, opts, bundle).map(|st| st.pid)
+}
+
+/// The checks of `create` that come before the bundle is read.
+fn precheck(id: &str, opts: &CreateOpts) -> Result<()> {
     if !util::valid_id(id) {
         return Err(Error::InvalidId(id.to_string()));
     }
@@ -192,7 +199,17 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
             ));
         }
     }
-    let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
+    Ok(())
+}
+
+/// `create` from a loaded bundle. Returns the state it saved (`run` goes on
+/// with it instead of reading it back).
+fn create_from(
+    store: &Store,
+    id: &str,
+    opts: &CreateOpts,
+    bundle: Bundle,
+) -> Result<ContainerState> {
     // The policy gate, before anything is made on the host.
     let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
     if let Some(w) = &opts.on_warning {
@@ -229,7 +246,7 @@ pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
         spec: bundle.spec.clone(),
     };
     match create_inner(&locked, &mut st, &bundle, &process, opts) {
-        Ok(pid) => Ok(pid),
+        Ok(_) => Ok(st),
         Err(e) => {
             destroy(&st);
             let _ = locked.remove();
@@ -462,6 +479,12 @@ fn signal_init(st: &ContainerState, sig: Signal) -> Result<()> {
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let locked = store.open(id)?;
     let st = locked.load()?;
+    start_loaded(&locked, &st)
+}
+
+/// `start` with the container's state already read (under `locked`).
+fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
+    let id = st.id.as_str();
     let status = st.status_in(&locked.dir);
     if status != Status::Created {
         return Err(Error::BadStatus {
@@ -483,7 +506,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     loop {
         let (data, fd) = init::recv_fd(conn.as_raw_fd())?;
         if let Some(fd) = fd {
-            forward_notify_fd(&st, fd)?;
+            forward_notify_fd(st, fd)?;
         }
         if data.is_empty() {
             break;
@@ -586,13 +609,19 @@ pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
 
 /// `delete`: remove a stopped (or created) container; `force` kills first.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    delete_known(store, id, force, None)
+}
+
+/// `delete`; `known` is the container's state when the caller holds it
+/// already (`run`, which made it), so it is not read back from disk.
+fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerState>) -> Result<()> {
     let locked = match store.open(id) {
         // Like runc: --force on a container that is already gone succeeds,
         // so engines can call it unconditionally after a failed create.
         Err(Error::NotFound(_)) if force => return Ok(()),
         other => other?,
     };
-    let st = match locked.load() {
+    let st = match known.map(Ok).unwrap_or_else(|| locked.load()) {
         Ok(st) => st,
         // A create killed before its first state write left only the dir.
         Err(Error::NotFound(_)) => return locked.remove(),
@@ -857,21 +886,16 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
         let tty = unsafe { libc::isatty(0) } == 1;
         opts.default_terminal = Some(tty && !detach && opts.console_socket.is_none());
     }
+    // The bundle is read once, here, for the terminal question and for create.
+    precheck(id, &opts)?;
+    let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
     // A foreground `run` of a terminal process without --console-socket:
     // like runc, receive the pty ourselves and copy between it and our stdio.
     let wants_tty = !detach
         && opts.console_socket.is_none()
-        && (opts.default_terminal == Some(true)
-            || std::fs::read(opts.bundle.join("config.json"))
-                .ok()
-                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-                .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
-                == Some(true));
+        && bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let mut console = None;
     if wants_tty {
-        if !util::valid_id(id) {
-            return Err(Error::InvalidId(id.to_string()));
-        }
         let path = store
             .root()
             .join(format!(".console-{id}-{}.sock", std::process::id()));
@@ -879,18 +903,18 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
         opts.console_socket = Some(path.clone());
         console = Some((listener, path));
     }
-    let created = create(store, id, &opts);
-    let master = match console {
+    let created = create_from(store, id, &opts, bundle);
+    let (st, master) = match console {
         Some((listener, path)) => {
             let _ = std::fs::remove_file(&path);
-            created?;
+            let st = created?;
             listener.set_nonblocking(true).ok();
             let got = listener
                 .accept()
                 .map_err(|e| Error::io(&path, e))
                 .and_then(|(c, _)| init::recv_fd(c.as_raw_fd()));
             match got {
-                Ok((_, Some(fd))) => Some(fd),
+                Ok((_, Some(fd))) => (st, Some(fd)),
                 Ok((_, None)) => {
                     let _ = delete(store, id, true);
                     return Err(Error::Init("no pty received from the container".into()));
@@ -901,25 +925,25 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
                 }
             }
         }
-        None => {
-            created?;
-            None
-        }
+        None => (created?, None),
     };
-    let pid = store.open(id)?.load()?.pid;
-    if let Err(e) = start(store, id) {
+    // start and delete go on with the state create made (the lock is not
+    // held in between: other commands may look at the container meanwhile).
+    let started = store.open(id).and_then(|locked| start_loaded(&locked, &st));
+    if let Err(e) = started {
         let _ = delete(store, id, true);
         return Err(e);
     }
     if detach {
         return Ok(0);
     }
+    let pid = st.pid;
     let code = match master {
         Some(m) => crate::tty::proxy_while(m, || wait_forwarding(Pid::from_raw(pid))),
         None => wait_forwarding(Pid::from_raw(pid)),
     };
     if !keep {
-        delete(store, id, true)?;
+        delete_known(store, id, true, Some(st))?;
     }
     Ok(code)
 }
