@@ -788,3 +788,86 @@ int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	submit(e, task);
 	return 0;
 }
+
+/* ---- hook style "none" (the lean tier): no syscall tracepoint at all ----
+ *
+ * Any program on sys_enter, even an empty one, puts every syscall of every task on the kernel's
+ * slow path (SYSCALL_WORK_SYSCALL_TRACEPOINT). This tier attaches none: it runs on the
+ * capability:cap_capable tracepoint, which fires on each capability check, granted or refused,
+ * i.e. only on the privileged operations it watches. The syscall being made and its arguments
+ * come from the task's saved user registers, and go through the same classification (`handle`)
+ * as the other two styles. One syscall may check capabilities several times (mount checks
+ * CAP_SYS_ADMIN more than once): a thread's next identical syscall (number and four arguments)
+ * within DEDUP_NS of its last event is taken to be the same call and not reported again. */
+
+#define DEDUP_NS 1000000ULL
+
+struct last_call {
+	u64 ts;
+	u64 nr;
+	u64 a[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct last_call);
+} lean_last SEC(".maps");
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (t->flags & 0x00200000 /* PF_KTHREAD */)
+		return 0;
+	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
+		return 0;
+	if (!in_container(t))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+	if ((unsigned long)id >= NR_WORDS * 64)
+		return 0;
+	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+		return 0;
+	stat_inc(2);
+	u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);
+	u64 a2 = BPF_CORE_READ(regs, dx), a3 = BPF_CORE_READ(regs, r10);
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u64 now = bpf_ktime_get_ns();
+	struct last_call *l = bpf_map_lookup_elem(&lean_last, &tid);
+	if (l && l->nr == (u64)id && l->a[0] == a0 && l->a[1] == a1 && l->a[2] == a2 &&
+	    l->a[3] == a3 && now - l->ts < DEDUP_NS)
+		return 0;
+	u64 before = 0;
+	u32 k1 = 1;
+	u64 *emitted = bpf_map_lookup_elem(&stats, &k1);
+	if (emitted)
+		before = *emitted;
+	handle(id, a0, a1, a2, a3, (struct task_struct *)bpf_get_current_task());
+	/* remember the call only when it gave an event (a later check of the same call that
+	 * classifies the same way is then a duplicate) */
+	if (emitted && *emitted != before) {
+		struct last_call n = { .ts = now, .nr = id, .a = { a0, a1, a2, a3 } };
+		bpf_map_update_elem(&lean_last, &tid, &n, BPF_ANY);
+	}
+	return 0;
+}
+
+/* io_uring_setup checks no capability: the lean tier sees it through io_uring's own
+ * tracepoint, which fires once per ring created. */
+SEC("tp_btf/io_uring_create")
+int BPF_PROG(lean_io_uring, int fd, void *ring, u32 sq_entries, u32 cq_entries, u32 flags)
+{
+	if (!in_container(bpf_get_current_task_btf()))
+		return 0;
+	stat_inc(2);
+	struct simple s = {};
+	s.a[0] = sq_entries;
+	s.a[1] = flags;
+	return emit_simple(EV_IO_URING, &s, (struct task_struct *)bpf_get_current_task());
+}
