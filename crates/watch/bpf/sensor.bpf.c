@@ -871,3 +871,49 @@ int BPF_PROG(lean_io_uring, int fd, void *ring, u32 sq_entries, u32 cq_entries, 
 	s.a[1] = flags;
 	return emit_simple(EV_IO_URING, &s, (struct task_struct *)bpf_get_current_task());
 }
+
+/* Writes to escape sysctls (core_pattern, modprobe...) check no capability: the lean tier sees
+ * them through a cgroup/sysctl program on the cgroup2 root, which runs on sysctl reads and
+ * writes only. It never denies (that is the enforcement tier's cgroup/sysctl program). */
+static __always_inline int sysctl_is(const char *a, const char *lit, int n)
+{
+	for (int i = 0; i < 24; i++) {
+		if (i >= n)
+			break;
+		if (a[i] != lit[i])
+			return 0;
+	}
+	return a[n] == 0;
+}
+
+SEC("cgroup/sysctl")
+int lean_sysctl(struct bpf_sysctl *ctx)
+{
+	if (!ctx->write)
+		return 1;
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (!in_container(t))
+		return 1;
+	char name[32] = {};
+	if (bpf_sysctl_get_name(ctx, name, sizeof(name), 0) < 0)
+		return 1;
+	u32 cls;
+	if (sysctl_is(name, "kernel/core_pattern", 19))
+		cls = OPEN_CLASS_CORE_PATTERN;
+	else if (sysctl_is(name, "kernel/modprobe", 15) || sysctl_is(name, "kernel/hotplug", 14) ||
+		 sysctl_is(name, "kernel/poweroff_cmd", 19))
+		cls = OPEN_CLASS_ESCAPE_SYSCTL;
+	else
+		return 1;
+	stat_inc(2);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = reserve(EV_OPEN, task);
+	if (!e)
+		return 1;
+	e->args[0] = 1; /* O_WRONLY */
+	e->args[1] = cls;
+	__builtin_memcpy(e->path, "/proc/sys/", 10);
+	bpf_probe_read_kernel_str(&e->path[10], sizeof(name), name);
+	submit(e, task);
+	return 1;
+}

@@ -721,14 +721,14 @@ fn load_sensor(
         Ok(s) if hooks != SyscallHooks::None => return Ok((s, hooks)),
         Ok(s) => match s.missing.iter().find(|(n, _)| n == "cap_capable") {
             None => return Ok((s, hooks)),
-            Some((_, e)) => e.lines().next().unwrap_or("").to_string(),
+            Some((n, e)) => format!("{n} not attached: {}", e.lines().next().unwrap_or("")),
         },
         Err(e) if hooks == SyscallHooks::None => e.lines().next().unwrap_or("").to_string(),
         Err(e) => return Err(e),
     };
     eprintln!(
-        "stockade watch: lean tier unavailable: the capability:cap_capable tracepoint did not \
-         attach ({lean}); falling back to --syscall-hooks dispatcher (every syscall pays the \
+        "stockade watch: lean tier unavailable (it needs the capability:cap_capable tracepoint, \
+         Linux 6.x): {lean}; falling back to --syscall-hooks dispatcher (every syscall pays the \
          tracing slow path)"
     );
     let s = Sensor::load(
