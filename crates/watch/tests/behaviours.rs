@@ -236,7 +236,6 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
 /// check before the call fails, no other hook): they must give no event there. Keep in step with
 /// `LEAN_UNCOVERED` in src/sensor.rs and the table in docs/watch.md.
 const LEAN_UNCOVERED: &[(&str, &str)] = &[
-    ("release_agent+notify_on_release", "SKD-RUN-002"),
     ("unshare -U", "SKD-RUN-009"),
     ("ptrace attach", "SKD-RUN-010"),
     ("/proc/pid/mem write", "SKD-RUN-011"),
@@ -250,7 +249,6 @@ const LEAN_UNCOVERED: &[(&str, &str)] = &[
     ("service-account token read", "SKD-RUN-024"),
     ("symlink to /etc/shadow", "SKD-RUN-025"),
     ("chmod u+s", "SKD-RUN-026"),
-    ("connect docker.sock", "SKD-ESC-020"),
     ("block device read", "SKD-ESC-038"),
     ("cwd through a leaked host fd", "SKD-ESC-043"),
 ];

@@ -294,7 +294,7 @@ fn lean_tier_lists_what_it_does_not_cover() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("(syscall hooks: none)"), "{err}");
     assert!(
-        err.contains("lean tier (--syscall-hooks none): not covered: SKD-RUN-002"),
+        err.contains("lean tier (--syscall-hooks none): not covered: SKD-RUN-004"),
         "{err}"
     );
 }
