@@ -139,7 +139,7 @@ echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "# event flood: bpf(PROG/MAP_GET_NEXT_ID) calls in the container, each one event (SKD-RUN-015), 1,000,000 in all"
-printf "%-6s %-10s %-10s %12s %10s %10s %8s %10s\n" hooks producers pace events/s kernel reported drops watch_cpu_s
+printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" hooks producers pace events/s seen kernel reported drops watch_cpu_s
 flood_rate() { awk '{n += $2; if (!s || $3 < s) s = $3; if ($4 > e) e = $4} END {printf "%.0f", n / (e - s)}'; }
 for fc in watch lean; do
 for p in 1 2; do
@@ -157,8 +157,9 @@ for p in 1 2; do
 		reported=$(grep -c '"SKD-RUN-015"' "$T/flood.jsonl" || true)
 		drops=$(sed -n 's/.* drops=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
 		kernel=$(sed -n 's/.*kernel_events=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
-		printf "%-6s %-10s %-10s %12s %10s %10s %8s %10s\n" $fc $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
-			"$rate" "$kernel" "$reported" "$drops" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
+		seen=$(sed -n 's/.*container_syscalls=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
+		printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" $fc $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
+			"$rate" "$seen" "$kernel" "$reported" "$drops" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
 		rm -f "$T/flood.jsonl"
 	done
 done
