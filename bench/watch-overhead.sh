@@ -8,15 +8,18 @@
 #    round, in a rotating order: nothing attached ("base"), an empty raw sys_enter program
 #    ("floor": what the kernel's syscall-tracing slow path and running a BPF program on every
 #    syscall cost, bench/watch-floor.bpf.c), a running `stockade-watch` with the default
-#    dispatcher hook ("watch") and one with `--syscall-hooks tracepoints` ("tp"). ROUNDS rounds (default 30) of SECONDS per run
+#    dispatcher hook ("watch"), one with `--syscall-hooks tracepoints` ("tp") and one with
+#    `--syscall-hooks none` ("lean": no syscall hook, capability checks). ROUNDS rounds (default 30) of SECONDS per run
 #    (default 0.3). Prints, per loop, the median CPU ns/op of each condition (the loop's own CPU
 #    time and its children's, see watch-bench.c) and the median of the
 #    per-round ratios against base with a 95 % confidence interval (order
 #    statistics of the median). With WATCH_PREV=/path/to/another/stockade-watch, that binary is
 #    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run.
-# 2. an event flood: container processes make 1,000,000 bpf(-1) calls (EINVAL, harmless) in all,
-#    each of which the sensor reports (SKD-RUN-015), at full speed and paced to 200,000/s, with 1
-#    and 2 producers; prints the rate the producers reached (from their own clocks), the events
+# 2. an event flood: container processes make 1,000,000 bpf() calls in all, alternately
+#    BPF_PROG_GET_NEXT_ID and BPF_MAP_GET_NEXT_ID (read-only, harmless), each of which the sensor
+#    reports (SKD-RUN-015; the lean tier sees them through their CAP_SYS_ADMIN check: an invalid
+#    command such as bpf(-1) checks no capability on Linux >= 6.9), at full speed and paced to
+#    200,000/s, with 1 and 2 producers, under the dispatcher and the lean tier; prints the rate the producers reached (from their own clocks), the events
 #    the kernel emitted, those in the JSON output, the ring-buffer drops and the CPU time
 #    stockade-watch used.
 set -eu
@@ -59,6 +62,7 @@ start() {
 	floor) "$T/watch-floor" "$T/watch-floor.bpf.o" 2>"$T/cond.err" & ;;
 	watch) "$WATCH" --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	tp) "$WATCH" --syscall-hooks tracepoints --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
+	lean) "$WATCH" --syscall-hooks none --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prev) "$WATCH_PREV" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	esac
 	WPID=$!
@@ -75,7 +79,7 @@ stop() {
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 LOOPS="openclose getpid exec fork"
-CONDS="base floor watch tp"
+CONDS="base floor watch tp lean"
 [ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev"
 echo "# stockade watch overhead: $(uname -r), $(nproc) CPUs, $ROUNDS rounds of $SECS s per run, bench pinned to CPU $BENCH_CPU"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -134,15 +138,16 @@ done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-echo "# event flood: bpf(-1) calls in the container, each one event (SKD-RUN-015), 1,000,000 in all"
-printf "%-10s %-10s %12s %10s %10s %8s %10s\n" producers pace events/s kernel reported drops watch_cpu_s
+echo "# event flood: bpf(PROG/MAP_GET_NEXT_ID) calls in the container, each one event (SKD-RUN-015), 1,000,000 in all"
+printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" hooks producers pace events/s seen kernel reported drops watch_cpu_s
 flood_rate() { awk '{n += $2; if (!s || $3 < s) s = $3; if ($4 > e) e = $4} END {printf "%.0f", n / (e - s)}'; }
+for fc in watch lean; do
 for p in 1 2; do
 	for pace in 0 200000; do
 		N=$((1000000 / p)); per=$((pace / p))
 		cmd=""; i=0
-		while [ $i -lt $p ]; do cmd="$cmd skd-trigger flood $N $per &"; i=$((i + 1)); done
-		start watch "$T/flood.jsonl"
+		while [ $i -lt $p ]; do cmd="$cmd skd-trigger flood $N $per cap &"; i=$((i + 1)); done
+		start $fc "$T/flood.jsonl"
 		c0=$(cpu_s "$WPID")
 		runc --root "$T/runc" exec "$ID" sh -c "$cmd wait" >"$T/flood.out"
 		sleep 1
@@ -152,11 +157,13 @@ for p in 1 2; do
 		reported=$(grep -c '"SKD-RUN-015"' "$T/flood.jsonl" || true)
 		drops=$(sed -n 's/.* drops=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
 		kernel=$(sed -n 's/.*kernel_events=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
-		printf "%-10s %-10s %12s %10s %10s %8s %10s\n" $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
-			"$rate" "$kernel" "$reported" "$drops" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
+		seen=$(sed -n 's/.*container_syscalls=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
+		printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" $fc $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
+			"$rate" "$seen" "$kernel" "$reported" "$drops" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
 		rm -f "$T/flood.jsonl"
 	done
 done
-runc --root "$T/runc" exec "$ID" sh -c "skd-trigger flood 500000 & skd-trigger flood 500000 & wait" >"$T/flood.out"
+done
+runc --root "$T/runc" exec "$ID" sh -c "skd-trigger flood 500000 0 cap & skd-trigger flood 500000 0 cap & wait" >"$T/flood.out"
 echo "without watch, 2 producers: $(flood_rate <"$T/flood.out") calls/s"
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

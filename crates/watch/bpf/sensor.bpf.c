@@ -196,8 +196,71 @@ static __always_inline int runtime_helper(const char *c)
 	return 0;
 }
 
+/* ---- the lean tier's de-duplication (see cap_capable below) ---- */
+
+#define DEDUP_NS 1000000ULL
+
+struct last_call {
+	u64 ts;
+	u64 hash;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct last_call);
+} lean_last SEC(".maps");
+
+/* Slot 0 non-zero while cap_capable classifies: submit() then de-duplicates. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} lean_armed SEC(".maps");
+
+/* FNV-1a over what an event says: kind, arguments and the first bytes of its paths. */
+static __always_inline u64 event_hash(struct event *e)
+{
+	u64 h = 0xcbf29ce484222325ULL;
+	h = (h ^ e->kind) * 0x100000001b3ULL;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ e->args[i]) * 0x100000001b3ULL;
+	u64 *p = (u64 *)e->path;
+	for (int i = 0; i < PATH_LEN / 8; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	u64 *p2 = (u64 *)e->path2;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ p2[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* In the lean tier: is this event the same as the thread's last one, less than DEDUP_NS ago
+ * (another capability check of the same call)? Remembers it otherwise. */
+static __always_inline int lean_duplicate(struct event *e)
+{
+	u32 zero = 0;
+	u64 *armed = bpf_map_lookup_elem(&lean_armed, &zero);
+	if (!armed || !*armed)
+		return 0;
+	u64 h = event_hash(e);
+	u64 now = bpf_ktime_get_ns();
+	u32 tid = e->tid;
+	struct last_call *l = bpf_map_lookup_elem(&lean_last, &tid);
+	if (l && l->hash == h && now - l->ts < DEDUP_NS)
+		return 1;
+	struct last_call n = { .ts = now, .hash = h };
+	bpf_map_update_elem(&lean_last, &tid, &n, BPF_ANY);
+	return 0;
+}
+
 static __always_inline void submit(struct event *e, struct task_struct *task)
 {
+	if (lean_duplicate(e)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
 	if ((kill_mask & (1ULL << (e->kind & 63))) && !runtime_helper(e->comm) &&
 	    (bpf_map_lookup_elem(&enforced_mntns, &e->mntns) ||
 	     bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id))) {
@@ -368,35 +431,45 @@ static __always_inline int handle_open(const char *upath, u64 flags, struct task
 
 /* ---- connect to an engine socket ---- */
 
+struct sun_addr {
+	u16 family;
+	char path[108];
+};
+
+static __always_inline int connect_check(struct sun_addr *sa, struct task_struct *task);
+
 static __always_inline int handle_connect(const void *uaddr, struct task_struct *task)
 {
-	struct {
-		u16 family;
-		char path[108];
-	} sa = {};
+	struct sun_addr sa = {};
 	if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) < 0) {
 		/* short sockaddr: read the family alone */
 		bpf_probe_read_user(&sa.family, 2, uaddr);
 	}
-	if (sa.family != 1 || sa.path[0] == 0)
+	return connect_check(&sa, task);
+}
+
+/* AF_UNIX connect to a path ending in ".sock": an engine socket */
+static __always_inline int connect_check(struct sun_addr *sa, struct task_struct *task)
+{
+	if (sa->family != 1 || sa->path[0] == 0)
 		return 0;
 	/* engine sockets end in ".sock" (docker, containerd, crio, podman) */
 	int n = 0;
 	for (int i = 0; i < 107; i++) {
-		if (sa.path[i] == 0)
+		if (sa->path[i] == 0)
 			break;
 		n = i + 1;
 	}
 	if (n < 5)
 		return 0;
-	if (!(sa.path[(n - 5) & 127] == '.' && sa.path[(n - 4) & 127] == 's' &&
-	      sa.path[(n - 3) & 127] == 'o' && sa.path[(n - 2) & 127] == 'c' &&
-	      sa.path[(n - 1) & 127] == 'k'))
+	if (!(sa->path[(n - 5) & 127] == '.' && sa->path[(n - 4) & 127] == 's' &&
+	      sa->path[(n - 3) & 127] == 'o' && sa->path[(n - 2) & 127] == 'c' &&
+	      sa->path[(n - 1) & 127] == 'k'))
 		return 0;
 	struct event *e = reserve(EV_CONNECT, task);
 	if (!e)
 		return 0;
-	bpf_probe_read_kernel_str(e->path, sizeof(sa.path), sa.path);
+	bpf_probe_read_kernel_str(e->path, sizeof(sa->path), sa->path);
 	submit(e, task);
 	return 0;
 }
@@ -787,4 +860,127 @@ int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->args[5] = BPF_CORE_READ(ino, i_sb, s_magic);
 	submit(e, task);
 	return 0;
+}
+
+/* ---- hook style "none" (the lean tier): no syscall tracepoint at all ----
+ *
+ * Any program on sys_enter, even an empty one, puts every syscall of every task on the kernel's
+ * slow path (SYSCALL_WORK_SYSCALL_TRACEPOINT). This tier attaches none: it runs on the
+ * capability:cap_capable tracepoint, which fires on each capability check, granted or refused,
+ * i.e. only on the privileged operations it watches. The syscall being made and its arguments
+ * come from the task's saved user registers, and go through the same classification (`handle`)
+ * as the other two styles. One syscall may check capabilities several times (mount checks
+ * CAP_SYS_ADMIN more than once): an event equal to the thread's last one (kind, arguments, paths)
+ * within DEDUP_NS of it is taken to come from the same call and is not reported again. The
+ * arguments alone do not do: a shell reuses one buffer for the paths of successive opens. */
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (t->flags & 0x00200000 /* PF_KTHREAD */)
+		return 0;
+	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
+		return 0;
+	if (!in_container(t))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+	if ((unsigned long)id >= NR_WORDS * 64)
+		return 0;
+	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+		return 0;
+	stat_inc(2);
+	u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);
+	u64 a2 = BPF_CORE_READ(regs, dx), a3 = BPF_CORE_READ(regs, r10);
+	u32 zero = 0;
+	u64 *armed = bpf_map_lookup_elem(&lean_armed, &zero);
+	if (!armed)
+		return 0;
+	*armed = 1;
+	handle(id, a0, a1, a2, a3, (struct task_struct *)bpf_get_current_task());
+	*armed = 0;
+	return 0;
+}
+
+/* io_uring_setup checks no capability: the lean tier sees it through io_uring's own
+ * tracepoint, which fires once per ring created. */
+SEC("tp_btf/io_uring_create")
+int BPF_PROG(lean_io_uring, int fd, void *ring, u32 sq_entries, u32 cq_entries, u32 flags)
+{
+	if (!in_container(bpf_get_current_task_btf()))
+		return 0;
+	stat_inc(2);
+	struct simple s = {};
+	s.a[0] = sq_entries;
+	s.a[1] = flags;
+	return emit_simple(EV_IO_URING, &s, (struct task_struct *)bpf_get_current_task());
+}
+
+/* Writes to escape sysctls (core_pattern, modprobe...) check no capability: the lean tier sees
+ * them through a cgroup/sysctl program on the cgroup2 root, which runs on sysctl reads and
+ * writes only. It never denies (that is the enforcement tier's cgroup/sysctl program). */
+static __always_inline int sysctl_is(const char *a, const char *lit, int n)
+{
+	for (int i = 0; i < 24; i++) {
+		if (i >= n)
+			break;
+		if (a[i] != lit[i])
+			return 0;
+	}
+	return a[n] == 0;
+}
+
+SEC("cgroup/sysctl")
+int lean_sysctl(struct bpf_sysctl *ctx)
+{
+	if (!ctx->write)
+		return 1;
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (!in_container(t))
+		return 1;
+	char name[32] = {};
+	if (bpf_sysctl_get_name(ctx, name, sizeof(name), 0) < 0)
+		return 1;
+	u32 cls;
+	if (sysctl_is(name, "kernel/core_pattern", 19))
+		cls = OPEN_CLASS_CORE_PATTERN;
+	else if (sysctl_is(name, "kernel/modprobe", 15) || sysctl_is(name, "kernel/hotplug", 14) ||
+		 sysctl_is(name, "kernel/poweroff_cmd", 19))
+		cls = OPEN_CLASS_ESCAPE_SYSCTL;
+	else
+		return 1;
+	stat_inc(2);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = reserve(EV_OPEN, task);
+	if (!e)
+		return 1;
+	e->args[0] = 1; /* O_WRONLY */
+	e->args[1] = cls;
+	__builtin_memcpy(e->path, "/proc/sys/", 10);
+	bpf_probe_read_kernel_str(&e->path[10], sizeof(name), name);
+	submit(e, task);
+	return 1;
+}
+
+/* Connecting to an engine socket checks no capability: the lean tier sees AF_UNIX connects
+ * through a cgroup/connect_unix program (Linux >= 6.7) on the cgroup2 root, which runs on
+ * AF_UNIX connect() only. It reads the kernel's copy of the address; it never denies. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+SEC("cgroup/connect_unix")
+int lean_connect_unix(struct bpf_sock_addr *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (!in_container(t))
+		return 1;
+	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
+	struct sun_addr sa = {};
+	bpf_probe_read_kernel(&sa, sizeof(sa), k->uaddr);
+	stat_inc(2);
+	connect_check(&sa, (struct task_struct *)bpf_get_current_task());
+	return 1;
 }

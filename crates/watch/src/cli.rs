@@ -23,6 +23,20 @@ pub enum SyscallHooks {
     /// One perf-based `syscalls:sys_enter_*` tracepoint per watched syscall: other syscalls
     /// cost less, each watched one (open...) costs more.
     Tracepoints,
+    /// The lean tier: no syscall hook at all (no syscall slow path); behaviours are seen
+    /// through the capability check they make (capability:cap_capable) and io_uring's own
+    /// tracepoint. Some behaviours are not covered (printed at start-up, docs/watch.md).
+    None,
+}
+
+impl SyscallHooks {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyscallHooks::Dispatcher => "dispatcher",
+            SyscallHooks::Tracepoints => "tracepoints",
+            SyscallHooks::None => "none",
+        }
+    }
 }
 
 /// Watch running containers for escape behaviour (eBPF) and, with --enforce, block it.

@@ -2,7 +2,7 @@
 
 use crate::attrib::{Attributor, Container, Owner};
 use crate::behaviour::{self, HostFacts};
-use crate::cli::{OutputFormat, WatchArgs};
+use crate::cli::{OutputFormat, SyscallHooks, WatchArgs};
 use crate::config::RulesFile;
 use crate::enforce::Enforcer;
 use crate::event::{kind, KernelVerdict, RawEvent};
@@ -444,21 +444,12 @@ pub fn run(args: WatchArgs) -> i32 {
 
     let mut sensor = None;
     match &sensor_ok {
-        Ok(()) => match Sensor::load(
-            &probe,
-            host_mntns,
-            host_pidns,
-            args.wakeup_kib * 1024,
-            args.syscall_hooks,
-        ) {
-            Ok(s) => {
+        Ok(()) => match load_sensor(&probe, host_mntns, host_pidns, &args) {
+            Ok((s, hooks)) => {
                 eprintln!(
                     "stockade watch: detection: {} programs attached (syscall hooks: {}){}",
                     s.attached.len(),
-                    match args.syscall_hooks {
-                        crate::cli::SyscallHooks::Dispatcher => "dispatcher",
-                        crate::cli::SyscallHooks::Tracepoints => "tracepoints",
-                    },
+                    hooks.name(),
                     if s.missing.is_empty() {
                         String::new()
                     } else {
@@ -472,6 +463,16 @@ pub fn run(args: WatchArgs) -> i32 {
                         )
                     }
                 );
+                if hooks == SyscallHooks::None {
+                    eprintln!(
+                        "stockade watch: lean tier (--syscall-hooks none): not covered: {}",
+                        crate::sensor::LEAN_UNCOVERED
+                            .iter()
+                            .map(|(rule, what)| format!("{rule} {what}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
                 sensor = Some(s);
             }
             Err(e) => eprintln!("stockade watch: detection unavailable: {e}"),
@@ -704,4 +705,38 @@ fn stats_line(m: &Metrics) -> String {
         m.host_events_suppressed.load(Ordering::Relaxed),
         m.containers_enforced.load(Ordering::Relaxed),
     )
+}
+
+/// Loads the sensor with the chosen syscall hooks. The lean tier needs the capability:cap_capable
+/// tracepoint (Linux 6.x); without it, detection falls back to the dispatcher, saying why.
+fn load_sensor(
+    probe: &Probe,
+    host_mntns: u32,
+    host_pidns: u32,
+    args: &WatchArgs,
+) -> Result<(Sensor, SyscallHooks), String> {
+    let wakeup = args.wakeup_kib * 1024;
+    let hooks = args.syscall_hooks;
+    let lean = match Sensor::load(probe, host_mntns, host_pidns, wakeup, hooks) {
+        Ok(s) if hooks != SyscallHooks::None => return Ok((s, hooks)),
+        Ok(s) => match s.missing.iter().find(|(n, _)| n == "cap_capable") {
+            None => return Ok((s, hooks)),
+            Some((n, e)) => format!("{n} not attached: {}", e.lines().next().unwrap_or("")),
+        },
+        Err(e) if hooks == SyscallHooks::None => e.lines().next().unwrap_or("").to_string(),
+        Err(e) => return Err(e),
+    };
+    eprintln!(
+        "stockade watch: lean tier unavailable (it needs the capability:cap_capable tracepoint, \
+         Linux 6.x): {lean}; falling back to --syscall-hooks dispatcher (every syscall pays the \
+         tracing slow path)"
+    );
+    let s = Sensor::load(
+        probe,
+        host_mntns,
+        host_pidns,
+        wakeup,
+        SyscallHooks::Dispatcher,
+    )?;
+    Ok((s, SyscallHooks::Dispatcher))
 }

@@ -84,13 +84,17 @@ fn open(
     ro.host_pidns = host_pidns;
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
-    // Load one of the two hook styles (bpf/sensor.bpf.c): the dispatcher program `sys_enter`,
-    // or the per-syscall tracepoint programs `tp_<syscall>`.
+    // Load one of the three hook styles (bpf/sensor.bpf.c): the dispatcher program `sys_enter`,
+    // the per-syscall tracepoint programs `tp_<syscall>`, or the lean tier's `cap_capable` and
+    // `lean_io_uring` (no syscall hook).
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let wanted = match name.as_str() {
             "tp_exec" => with_exec,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
+            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix" => {
+                hooks == SyscallHooks::None
+            }
             _ => hooks == SyscallHooks::Tracepoints,
         };
         if !wanted {
@@ -101,6 +105,8 @@ fn open(
 }
 
 impl Sensor {
+    /// Loads and attaches the detection programs; the lean tier's cgroup/sysctl program goes on
+    /// the cgroup2 root `cgroup2` (without one it is reported as not attached).
     pub fn load(
         probe: &Probe,
         host_mntns: u32,
@@ -138,7 +144,28 @@ impl Sensor {
                 missing.push((name, "skipped (STOCKADE_WATCH_SKIP_PROGRAMS)".into()));
                 continue;
             }
-            match prog.attach() {
+            let link = if name == "lean_sysctl" || name == "lean_connect_unix" {
+                match &probe.cgroup2 {
+                    Some(root) => match std::fs::File::open(root) {
+                        Ok(dir) => {
+                            use std::os::fd::AsRawFd;
+                            // the link holds its own reference to the cgroup; `dir` may close
+                            prog.attach_cgroup(dir.as_raw_fd())
+                        }
+                        Err(e) => {
+                            missing.push((name, format!("{}: {e}", root.display())));
+                            continue;
+                        }
+                    },
+                    None => {
+                        missing.push((name, "no cgroup2 mount".into()));
+                        continue;
+                    }
+                }
+            } else {
+                prog.attach()
+            };
+            match link {
                 Ok(l) => {
                     links.push(l);
                     attached.push(name);
@@ -217,3 +244,40 @@ impl Sensor {
             .map_err(|e| e.to_string())
     }
 }
+
+/// Behaviours the lean tier (`--syscall-hooks none`) does not see: they make no capability
+/// check, or fail before it (bad arguments), and have no other non-syscall hook here. Rule id and
+/// behaviour; docs/watch.md has the per-tier table, and tests/behaviours.rs asserts this set.
+pub const LEAN_UNCOVERED: &[(&str, &str)] = &[
+    (
+        "SKD-RUN-004",
+        "binfmt_misc, uevent_helper, sysrq-trigger writes (files, not sysctls)",
+    ),
+    ("SKD-RUN-009", "unshare/clone of a user namespace"),
+    ("SKD-RUN-010", "ptrace of a same-uid process"),
+    (
+        "SKD-RUN-011",
+        "/proc/<pid>/mem write and process_vm_writev to a same-uid process",
+    ),
+    (
+        "SKD-RUN-013",
+        "module load (kernels without module support)",
+    ),
+    ("SKD-RUN-014", "rare socket family (AF_ALG, AF_VSOCK...)"),
+    (
+        "SKD-RUN-016",
+        "perf_event_open failing before its capability check",
+    ),
+    (
+        "SKD-RUN-017",
+        "open_by_handle_at failing before its capability check",
+    ),
+    ("SKD-RUN-018", "userfaultfd(UFFD_USER_MODE_ONLY)"),
+    ("SKD-RUN-019", "io_uring_setup that creates no ring"),
+    ("SKD-RUN-023", "/proc/self/exe write"),
+    ("SKD-RUN-024", "service-account token read"),
+    ("SKD-RUN-025", "symlink/hard link to a sensitive file"),
+    ("SKD-RUN-026", "chmod u+s / g+s by the file's owner"),
+    ("SKD-ESC-038", "block device read"),
+    ("SKD-ESC-043", "chdir into a leaked host fd"),
+];

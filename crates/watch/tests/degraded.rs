@@ -236,3 +236,65 @@ fn metrics_endpoint_and_text_output() {
     );
     assert!(text.contains(&format!("[runc {}]", &c.id[..12])), "{text}");
 }
+
+/// A kernel without the capability:cap_capable tracepoint (simulated: the program is not
+/// attached) cannot run the lean tier: one clear line, then the dispatcher.
+#[test]
+fn lean_tier_without_cap_capable_falls_back_to_the_dispatcher() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let (code, err) = watch_once(
+        &[("STOCKADE_WATCH_SKIP_PROGRAMS", "cap_capable")],
+        &[
+            "--syscall-hooks",
+            "none",
+            "--duration",
+            "1",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "lean tier unavailable (it needs the capability:cap_capable tracepoint, Linux 6.x): \
+             cap_capable not attached: skipped"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("falling back to --syscall-hooks dispatcher"),
+        "{err}"
+    );
+    assert!(err.contains("(syscall hooks: dispatcher)"), "{err}");
+    assert!(!err.contains("not covered: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The lean tier states what it does not cover at start-up.
+#[test]
+fn lean_tier_lists_what_it_does_not_cover() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let (code, err) = watch_once(
+        &[],
+        &[
+            "--syscall-hooks",
+            "none",
+            "--duration",
+            "1",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("(syscall hooks: none)"), "{err}");
+    assert!(
+        err.contains("lean tier (--syscall-hooks none): not covered: SKD-RUN-004"),
+        "{err}"
+    );
+}

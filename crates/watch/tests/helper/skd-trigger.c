@@ -124,9 +124,15 @@ int main(int argc, char **argv)
 		r = open("/proc/self/exe", O_WRONLY | O_APPEND);
 	} else if (!strcmp(t, "flood")) {
 		/* event flood: N bpf() calls with an invalid command (EINVAL, nothing happens),
-		 * optionally paced to RATE calls per second (catching up when behind) */
+		 * optionally paced to RATE calls per second (catching up when behind). With "cap"
+		 * as the fourth argument the calls are BPF_PROG_GET_NEXT_ID and BPF_MAP_GET_NEXT_ID
+		 * in turn (read-only; they check CAP_SYS_ADMIN, so the lean tier sees them: an
+		 * invalid command checks no capability on Linux >= 6.9). The two commands alternate
+		 * so that no two consecutive calls are identical: the lean tier takes a thread's
+		 * identical events within 1 ms for one call and reports it once. */
 		long n = argc > 2 ? atol(argv[2]) : 1000000;
 		long rate = argc > 3 ? atol(argv[3]) : 0;
+		int cap = argc > 4 && !strcmp(argv[4], "cap");
 		struct timespec t0, t;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (long i = 0; i < n; i++) {
@@ -139,7 +145,10 @@ int main(int argc, char **argv)
 						break;
 				}
 			}
-			syscall(SYS_bpf, -1, NULL, 0);
+			if (cap)
+				syscall(SYS_bpf, 11 + (int)(i & 1), NULL, 0);
+			else
+				syscall(SYS_bpf, -1, NULL, 0);
 		}
 		/* CLOCK_MONOTONIC start and end, so that the benchmark can compute the rate that
 		 * several producers reached together, without process start-up */
