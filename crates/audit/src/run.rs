@@ -118,14 +118,30 @@ pub fn detect_format(path: &str, text: &str) -> Format {
     if !yaml && !name.ends_with(".json") && looks_like_dockerfile(text) {
         return Format::Dockerfile;
     }
-    let top_level = |key: &str| {
-        text.lines()
-            .any(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
-    };
+    let top_level = |key: &str| top_level_key(text, key);
     if top_level("services") && !top_level("apiVersion") && !top_level("kind") {
         return Format::Compose;
     }
     Format::Kubernetes
+}
+
+/// Whether a line of `text` starts with `key` followed by optional white space and `:` (as
+/// `text.lines().any(..)` would find it, but searching for `key` instead of walking every line).
+fn top_level_key(text: &str, key: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let at = from + i;
+        let rest = &text[at + key.len()..];
+        if (at == 0 || text.as_bytes()[at - 1] == b'\n')
+            && rest
+                .trim_start_matches(|c: char| c.is_whitespace() && c != '\n')
+                .starts_with(':')
+        {
+            return true;
+        }
+        from = at + key.len();
+    }
+    false
 }
 
 fn looks_like_dockerfile(text: &str) -> bool {
@@ -531,4 +547,39 @@ pub fn rule_matches(reference: &str, rule: &Rule) -> bool {
 /// The level value for messages.
 pub fn level_name(l: Level) -> &'static str {
     l.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_key;
+
+    #[test]
+    fn top_level_key_agrees_with_a_walk_over_lines() {
+        let by_lines = |text: &str, key: &str| {
+            text.lines()
+                .any(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
+        };
+        let texts = [
+            "",
+            "services:",
+            "services :\n",
+            "services\n:",
+            "services\r\n: x",
+            "services\r: x",
+            "services \t: x",
+            " services: x",
+            "x: 1\nservices: {}\n",
+            "x: services:\nservicesx: 1",
+            "a: 1\r\nservices\u{a0}: 2",
+            "servicesservices: 1\nservices",
+            "kind: Pod\nspec:\n  services: 1\n",
+        ];
+        for t in texts {
+            assert_eq!(
+                top_level_key(t, "services"),
+                by_lines(t, "services"),
+                "{t:?}"
+            );
+        }
+    }
 }

@@ -266,7 +266,13 @@ impl Catalogue {
 
     /// The rule with this id (case-insensitive), or the PSS rule with this upstream check id.
     pub fn find(&self, id: &str) -> Option<&Rule> {
-        if let Some(&i) = self.by_id.get(&id.to_ascii_uppercase()) {
+        // Ids are usually passed as written in the catalogue: look those up without allocating.
+        let hit = if id.bytes().any(|b| b.is_ascii_lowercase()) {
+            self.by_id.get(&id.to_ascii_uppercase())
+        } else {
+            self.by_id.get(id)
+        };
+        if let Some(&i) = hit {
             return Some(&self.rules[i]);
         }
         self.rules

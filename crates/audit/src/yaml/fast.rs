@@ -55,7 +55,7 @@ pub(super) fn scan<'a>(chunk: &Chunk<'a>, out: &mut Vec<Positioned<'a>>) -> Opti
         line: 0,
     };
     let mut started = false;
-    for (i, raw) in text.split('\n').enumerate() {
+    for (i, raw) in split_lines(text).enumerate() {
         s.line = chunk.first_line + i as u32;
         let content = raw.trim_start_matches(' ');
         if content.is_empty() || content.starts_with('#') {
@@ -90,6 +90,25 @@ pub(super) fn scan<'a>(chunk: &Chunk<'a>, out: &mut Vec<Positioned<'a>>) -> Opti
     }
     s.out.push((Event::DocumentEnd, s.line, 1));
     Some(())
+}
+
+/// `text.split('\n')` with a plain byte loop: the lines of manifests are a few dozen bytes,
+/// where `split`'s `memchr` set-up per line costs more than the search.
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match find_byte(t, b'\n') {
+            Some(i) => {
+                rest = Some(&t[i + 1..]);
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
 }
 
 /// Whether the rest of a line after a token is empty or a comment.
@@ -332,4 +351,27 @@ fn split_key(content: &str, col: usize) -> Option<Option<(&str, ScalarStyle, &st
     }
     let vcol = col + (content.len() - value.len());
     Some(Some((key, style, value, vcol)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_lines;
+
+    #[test]
+    fn split_lines_is_split_on_newline() {
+        for t in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "\na",
+            "a\nb",
+            "a\n\nb\n",
+            "  x: 1\n  y: 2",
+        ] {
+            let ours: Vec<&str> = split_lines(t).collect();
+            let std: Vec<&str> = t.split('\n').collect();
+            assert_eq!(ours, std, "{t:?}");
+        }
+    }
 }
