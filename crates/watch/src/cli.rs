@@ -94,7 +94,7 @@ pub struct WatchArgs {
     /// 50 ms), so bursts cost one wake-up, not one per event.
     #[arg(long, value_name = "KIB", default_value_t = 256)]
     pub wakeup_kib: u64,
-    /// How to hook the watched syscalls; the same events either way, different costs.
+    /// How to hook the watched syscalls: `dispatcher` and `tracepoints` see the same events at different costs; `none` costs nothing per syscall and sees fewer.
     #[arg(long, value_enum, value_name = "STYLE", default_value_t = SyscallHooks::Dispatcher)]
     pub syscall_hooks: SyscallHooks,
     /// Print ring-buffer statistics to stderr every SECONDS (0: only at exit).
