@@ -68,6 +68,13 @@ pub fn write_fd(fd: &OwnedFd, data: &[u8]) -> SysResult<usize> {
     check(n as libc::c_long).map(|n| n as usize)
 }
 
+/// Open `path` write-only and write `v` to it in one write (kernel files take one value per
+/// write).
+pub fn write_str(path: impl AsRef<Path>, v: &str) -> SysResult<()> {
+    let fd = open(path.as_ref(), libc::O_WRONLY)?;
+    write_fd(&fd, v.as_bytes()).map(|_| ())
+}
+
 /// Read the current value of a kernel setting and write the very same value back. Proves write
 /// access without changing anything. Returns the value.
 pub fn write_back(path: impl AsRef<Path>) -> SysResult<String> {

@@ -891,19 +891,27 @@ pub fn masked_paths(root: &Root, paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
-    if crate::testknobs::off(crate::testknobs::Knob::SafePath) {
-        return masked_paths_by_path(root, paths);
-    }
-    let null = root
-        .resolve(Path::new("/dev/null"))
-        .ctx(|| "linux.maskedPaths: open /dev/null".into())?;
-    let st = fstat(null.as_fd()).ctx(|| "stat /dev/null".into())?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
-        return Err(Error::field(
-            "linux.maskedPaths",
-            "/dev/null is not the null device",
-        ));
-    }
+    // The source of file masks: the root's own /dev/null, checked to be the
+    // null device. Test builds only, `safe-path` off (testknobs.rs): the path
+    // `/dev/null`, whatever it is, without the 1:3 check.
+    let null = if crate::testknobs::off(crate::testknobs::Knob::SafePath) {
+        None
+    } else {
+        let null = root
+            .resolve(Path::new("/dev/null"))
+            .ctx(|| "linux.maskedPaths: open /dev/null".into())?;
+        let st = fstat(null.as_fd()).ctx(|| "stat /dev/null".into())?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+            return Err(Error::field(
+                "linux.maskedPaths",
+                "/dev/null is not the null device",
+            ));
+        }
+        Some(null)
+    };
+    let null_src = null
+        .as_ref()
+        .map_or_else(|| "/dev/null".to_string(), fd_path);
     for (i, p) in paths.iter().enumerate() {
         let field = format!("linux.maskedPaths[{i}]");
         let fd = match root.resolve(Path::new(p)) {
@@ -921,44 +929,7 @@ pub fn masked_paths(root: &Root, paths: &[String]) -> Result<()> {
                 None,
             )
         } else {
-            mnt(
-                Some(&fd_path(&null)),
-                &fd_path(&fd),
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )
-        };
-        r.map_err(|e| Error::sys(format!("{field} ({p}): mask"), e))?;
-    }
-    Ok(())
-}
-
-/// Test builds only, `safe-path` off (testknobs.rs): masks bound from the
-/// path `/dev/null`, whatever it is, without the 1:3 check.
-fn masked_paths_by_path(root: &Root, paths: &[String]) -> Result<()> {
-    for (i, p) in paths.iter().enumerate() {
-        let field = format!("linux.maskedPaths[{i}]");
-        let Ok(fd) = root.resolve(Path::new(p)) else {
-            continue;
-        };
-        let dir = fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
-        let r = if dir {
-            mnt(
-                Some("tmpfs"),
-                &fd_path(&fd),
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY,
-                None,
-            )
-        } else {
-            mnt(
-                Some("/dev/null"),
-                &fd_path(&fd),
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )
+            mnt(Some(&null_src), &fd_path(&fd), None, MsFlags::MS_BIND, None)
         };
         r.map_err(|e| Error::sys(format!("{field} ({p}): mask"), e))?;
     }

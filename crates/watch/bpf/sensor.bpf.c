@@ -757,14 +757,20 @@ three_args:
 	return emit_simple(kind, &s, task);
 }
 
+/* Is syscall `id` one the sensor watches (the bitmap in .rodata)? */
+static __always_inline bool syscall_watched(long id)
+{
+	if ((unsigned long)id >= NR_WORDS * 64)
+		return false;
+	return (watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1;
+}
+
 /* Hook style "dispatcher" (the default): one program on the raw sys_enter tracepoint. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
-	if ((unsigned long)id >= NR_WORDS * 64)
-		return 0;
-	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+	if (!syscall_watched(id))
 		return 0;
 	/* 2. is the caller a container task (a few direct loads from the task) */
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -889,9 +895,7 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 	if (!regs)
 		return 0;
 	long id = BPF_CORE_READ(regs, orig_ax);
-	if ((unsigned long)id >= NR_WORDS * 64)
-		return 0;
-	if (!((watched_syscalls[((u32)id >> 6) & (NR_WORDS - 1)] >> (id & 63)) & 1))
+	if (!syscall_watched(id))
 		return 0;
 	stat_inc(2);
 	u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);

@@ -17,11 +17,6 @@ pub const T: Technique = Technique {
     run,
 };
 
-fn write(path: &std::path::Path, v: &str) -> Result<(), i32> {
-    let fd = sys::open(path, libc::O_WRONLY)?;
-    sys::write_fd(&fd, v.as_bytes()).map(|_| ())
-}
-
 fn run(ctx: &Ctx) -> Outcome {
     if !super::fs_supported("binfmt_misc") {
         return Outcome::na("kernel without binfmt_misc");
@@ -53,12 +48,12 @@ fn run(ctx: &Ctx) -> Outcome {
     // SAFETY: getpid has no preconditions.
     let name = format!("stockade-probe-{}", unsafe { libc::getpid() });
     let rule = format!(":{name}:M::\\xde\\xad\\xbe\\xefSTKD::/nonexistent/stockade-probe:");
-    if let Err(e) = write(&dir.join("register"), &rule) {
+    if let Err(e) = sys::write_str(dir.join("register"), &rule) {
         let _ = sys::umount(&dir);
         return ctx.blocked(e, Some(cap::SYS_ADMIN), "write binfmt_misc/register");
     }
     let entry = dir.join(&name);
-    let removed = write(&entry, "-1").is_ok() && !entry.exists();
+    let removed = sys::write_str(&entry, "-1").is_ok() && !entry.exists();
     let _ = sys::umount(&dir);
     let scope = if ctx.state.in_user_ns {
         "this user namespace's binfmt_misc instance"

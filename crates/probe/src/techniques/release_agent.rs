@@ -21,11 +21,6 @@ pub const T: Technique = Technique {
     run,
 };
 
-fn write(path: &std::path::Path, v: &str) -> Result<(), i32> {
-    let fd = sys::open(path, libc::O_WRONLY)?;
-    sys::write_fd(&fd, v.as_bytes()).map(|_| ())
-}
-
 fn run(ctx: &Ctx) -> Outcome {
     if !super::fs_supported("cgroup") {
         return Outcome::na("kernel without cgroup v1");
@@ -75,7 +70,7 @@ fn run(ctx: &Ctx) -> Outcome {
             },
         }
     };
-    let _ = write(&agent_file, "\n");
+    let _ = sys::write_str(&agent_file, "\n");
     let _ = std::fs::remove_dir(mnt.join("x"));
     let _ = sys::umount(&mnt);
     destroy_hierarchy(&mnt, &name);
@@ -109,18 +104,18 @@ fn trigger(
     marker: &std::path::Path,
 ) -> Outcome {
     let _ = std::fs::remove_file(marker);
-    if let Err(e) = write(&mnt.join("release_agent"), &agent.to_string_lossy()) {
+    if let Err(e) = sys::write_str(mnt.join("release_agent"), &agent.to_string_lossy()) {
         return ctx.blocked(e, Some(cap::SYS_ADMIN), "write release_agent");
     }
     let child = mnt.join("x");
     if let Err(e) = std::fs::create_dir(&child) {
         return Outcome::inconclusive(format!("mkdir child cgroup: {e}"));
     }
-    if let Err(e) = write(&child.join("notify_on_release"), "1") {
+    if let Err(e) = sys::write_str(child.join("notify_on_release"), "1") {
         return ctx.blocked(e, None, "notify_on_release");
     }
     let procs = child.join("cgroup.procs");
-    let end = sys::in_child(|| sys::code_of(write(&procs, "0")));
+    let end = sys::in_child(|| sys::code_of(sys::write_str(&procs, "0")));
     match end {
         Ok(sys::ChildEnd::Exited(0)) => {}
         other => {
