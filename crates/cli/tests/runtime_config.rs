@@ -378,6 +378,42 @@ fn container_hooks_run_inside() {
 }
 
 #[test]
+fn failing_start_container_hook_fails_start_and_run() {
+    if !need_root() {
+        return;
+    }
+    // startContainer hooks run after the start message: their error comes
+    // back on the start.sock connection (`start`) or on the sync channel
+    // (`run`), and the user process never runs.
+    let env = Env::new("schook");
+    let edit = |c: &mut serde_json::Value| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false", "args": ["false"]}]});
+    };
+    let args = ["sh", "-c", "echo ran"];
+    let b = env.bundle("r", &args, edit);
+    let (code, out, err) = env.run(&env.id("r"), &b);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("hooks.startContainer[0]"), "{err}");
+    assert!(!out.contains("ran"), "{out}");
+    clean(&env);
+
+    let b = env.bundle("c", &args, edit);
+    let id = env.id("c");
+    let out = env.stockade(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.stockade(&["start", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("hooks.startContainer[0]"), "{err}");
+    assert!(env.stockade(&["delete", "--force", &id]).status.success());
+    clean(&env);
+}
+
+#[test]
 fn seccomp_notify_goes_to_listener() {
     if !need_root() {
         return;

@@ -1,5 +1,5 @@
-//! Crash consistency and leaks: a `create` killed half-way is fully removed
-//! by `delete --force`; many lifecycles leave nothing behind.
+//! Crash consistency and leaks: a `create` or `run` killed half-way is fully
+//! removed by `delete --force`; many lifecycles leave nothing behind.
 
 mod runtime_support;
 use runtime_support::*;
@@ -44,6 +44,70 @@ fn create_killed_midway_is_cleaned_by_delete_force() {
     std::thread::sleep(Duration::from_millis(2100));
     let f = env.footprint();
     assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn run_killed_after_start_is_cleaned_by_delete_force() {
+    if !need_root() {
+        return;
+    }
+    // `run` sends START on the sync channel and saves the state while the
+    // init goes on: kill it while a startContainer hook holds the init
+    // between START and execve (the save may or may not have happened),
+    // then once the container process runs. `delete --force` must remove
+    // everything both times.
+    let env = Env::new("runcrash");
+    let b = env.bundle("b", &["sleep", "1000"], |c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "touch /tmp/started; sleep 2"]}]});
+        c["root"]["readonly"] = json!(false);
+    });
+    let marker = b.join("rootfs/tmp/started");
+    for (phase, want) in [("hook", "started"), ("running", "running")] {
+        let _ = std::fs::remove_file(&marker);
+        let id = env.id(phase);
+        let mut cmd = env.cmd();
+        cmd.args(["run", "-b", b.to_str().unwrap(), &id]);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let t = Instant::now();
+        loop {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{phase}: never got there"
+            );
+            let there = match want {
+                "started" => marker.exists(),
+                _ => {
+                    let out = env.stockade(&["state", &id]);
+                    out.status.success()
+                        && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                            .is_ok_and(|v| v["status"] == "running")
+                        && t.elapsed() > Duration::from_millis(2500)
+                }
+            };
+            if there {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let st = env.state(&id);
+        assert!(
+            st["status"] == "creating" || st["status"] == "running",
+            "{phase}: {st}"
+        );
+        assert!(!env.footprint().cgroups.is_empty(), "{phase}");
+        let out = env.stockade(&["delete", "--force", &id]);
+        assert!(
+            out.status.success(),
+            "{phase}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = env.footprint();
+        assert!(f.is_empty(), "{phase}: {f:?}");
+    }
 }
 
 #[test]

@@ -13,7 +13,6 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -175,7 +174,7 @@ fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
     precheck(id, opts)?;
     let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
-    create_from(store, id, opts, bundle).map(|st| st.pid)
+    create_from(store, id, opts, bundle, false).map(|(st, _)| st.pid)
 }
 
 /// The checks of `create` that come before the bundle is read.
@@ -203,13 +202,16 @@ fn precheck(id: &str, opts: &CreateOpts) -> Result<()> {
 }
 
 /// `create` from a loaded bundle. Returns the state it saved (`run` goes on
-/// with it instead of reading it back).
+/// with it instead of reading it back). With `start_now` (`run`), the init
+/// is told to start over the sync channel as soon as it is READY, and that
+/// channel is returned: [`await_exec`] on it reports the execve.
 fn create_from(
     store: &Store,
     id: &str,
     opts: &CreateOpts,
     bundle: Bundle,
-) -> Result<ContainerState> {
+    start_now: bool,
+) -> Result<(ContainerState, Option<Channel>)> {
     // The policy gate, before anything is made on the host.
     let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
     if let Some(w) = &opts.on_warning {
@@ -245,8 +247,8 @@ fn create_from(
         ready: false,
         spec: bundle.spec.clone(),
     };
-    match create_inner(&locked, &mut st, &bundle, &process, opts) {
-        Ok(_) => Ok(st),
+    match create_inner(&locked, &mut st, &bundle, &process, opts, start_now) {
+        Ok(chan) => Ok((st, chan)),
         Err(e) => {
             destroy(&st);
             let _ = locked.remove();
@@ -261,7 +263,8 @@ fn create_inner(
     bundle: &Bundle,
     process: &Process,
     opts: &CreateOpts,
-) -> Result<i32> {
+    start_now: bool,
+) -> Result<Option<Channel>> {
     let spec = &bundle.spec;
     let linux = spec
         .linux()
@@ -319,12 +322,16 @@ fn create_inner(
         }
     }
 
-    // 3. The console socket, the start socket and the sync channel.
+    // 3. The console socket, the start socket (not for `run`, which starts
+    //    the init over the sync channel) and the sync channel.
     let console = match &opts.console_socket {
         Some(p) => Some(connect_console(p)?),
         None => None,
     };
-    let listener = bind_long(&start_sock(&locked.dir))?;
+    let listener = match start_now {
+        false => Some(bind_long(&start_sock(&locked.dir))?),
+        true => None,
+    };
     let (ours, theirs) = Channel::pair()?;
     let nlisten = listen_fds();
     let mut extra_env = Vec::new();
@@ -341,7 +348,7 @@ fn create_inner(
         new_userns,
         new_cgroupns,
         console: console.as_ref().map(|c| c.as_raw_fd()),
-        start: Some(listener.as_raw_fd()),
+        start: listener.as_ref().map(|l| l.as_raw_fd()),
         extra_fds: nlisten + opts.preserve_fds.max(0),
         extra_env,
         landlock,
@@ -390,12 +397,20 @@ fn create_inner(
             None => return Err(Error::Init("container init exited during setup".into())),
         }
     }
+    // `run`: start at once, and save the state while the init finishes.
+    // A crash before the save leaves the state of step 1 (cgroups, no
+    // pid): `delete --force` kills the container through its cgroups, as
+    // for a `create` killed before READY. Observers see "creating" until
+    // the save, then "running" (there is no start.sock).
+    if start_now {
+        ours.send(tag::START, st.hook_state(Status::Created).as_bytes())?;
+    }
     st.ready = true;
     locked.save(st)?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, st.pid)?;
     }
-    Ok(st.pid)
+    Ok(start_now.then_some(ours))
 }
 
 /// Kill what a container made and remove its cgroups (not the state dir).
@@ -500,13 +515,22 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let mut msg = b"S".to_vec();
     msg.extend_from_slice(st.hook_state(Status::Created).as_bytes());
     conn.write_all(&msg).map_err(|e| Error::io(&sock, e))?;
-    // The init closes the connection on execve (it is O_CLOEXEC); anything
-    // it sends first is either a seccomp notify fd or an error.
+    let r = await_exec(conn.as_raw_fd(), st);
+    let _ = std::fs::remove_file(&sock);
+    r?;
+    poststart(st)
+}
+
+/// After the start message: wait until the init's execve closes `fd` (its
+/// start.sock connection or, in `run`, the sync channel; both O_CLOEXEC).
+/// Anything it sends first is a seccomp notify fd, forwarded to
+/// `linux.seccomp.listenerPath`, or an error ("E" and the message).
+fn await_exec(fd: std::os::fd::RawFd, st: &ContainerState) -> Result<()> {
     let mut err = Vec::new();
     loop {
-        let (data, fd) = init::recv_fd(conn.as_raw_fd())?;
-        if let Some(fd) = fd {
-            forward_notify_fd(st, fd)?;
+        let (data, notify) = init::recv_fd(fd)?;
+        if let Some(n) = notify {
+            forward_notify_fd(st, n)?;
         }
         if data.is_empty() {
             break;
@@ -515,12 +539,15 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
             err.extend_from_slice(&data);
         }
     }
-    let _ = conn.read_to_end(&mut err);
-    let _ = std::fs::remove_file(&sock);
     if !err.is_empty() {
         let msg = String::from_utf8_lossy(&err[1..]).into_owned();
         return Err(Error::Init(msg));
     }
+    Ok(())
+}
+
+/// poststart hooks, once the container process runs.
+fn poststart(st: &ContainerState) -> Result<()> {
     if let Some(h) = st.spec.hooks() {
         hooks::run(
             "poststart",
@@ -903,18 +930,18 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
         opts.console_socket = Some(path.clone());
         console = Some((listener, path));
     }
-    let created = create_from(store, id, &opts, bundle);
-    let (st, master) = match console {
+    let created = create_from(store, id, &opts, bundle, true);
+    let (st, chan, master) = match console {
         Some((listener, path)) => {
             let _ = std::fs::remove_file(&path);
-            let st = created?;
+            let (st, chan) = created?;
             listener.set_nonblocking(true).ok();
             let got = listener
                 .accept()
                 .map_err(|e| Error::io(&path, e))
                 .and_then(|(c, _)| init::recv_fd(c.as_raw_fd()));
             match got {
-                Ok((_, Some(fd))) => (st, Some(fd)),
+                Ok((_, Some(fd))) => (st, chan, Some(fd)),
                 Ok((_, None)) => {
                     let _ = delete(store, id, true);
                     return Err(Error::Init("no pty received from the container".into()));
@@ -925,11 +952,19 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
                 }
             }
         }
-        None => (created?, None),
+        None => {
+            let (st, chan) = created?;
+            (st, chan, None)
+        }
     };
-    // start and delete go on with the state create made (the lock is not
-    // held in between: other commands may look at the container meanwhile).
-    let started = store.open(id).and_then(|locked| start_loaded(&locked, &st));
+    // The init was told to start when it reported READY (create_from); wait
+    // for its execve, then poststart. delete goes on with the state create
+    // made.
+    let started = match &chan {
+        Some(c) => await_exec(c.raw(), &st).and_then(|()| poststart(&st)),
+        None => Err(Error::Init("run: no sync channel".into())),
+    };
+    drop(chan);
     if let Err(e) = started {
         let _ = delete(store, id, true);
         return Err(e);

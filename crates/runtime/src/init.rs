@@ -2,7 +2,7 @@
 //! and `execve`. Each step is a function with a comment saying why it exists
 //! and where it must sit in the order. Until `READY`, a failure is reported on
 //! the sync channel (the runtime then removes everything); after it, on the
-//! `start` connection.
+//! `start` connection (`create`) or on the sync channel (`run`).
 
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result, SysContext};
@@ -30,7 +30,8 @@ pub struct InitConfig<'a> {
     pub new_cgroupns: bool,
     /// Connected `--console-socket`, when `process.terminal` is true.
     pub console: Option<RawFd>,
-    /// The listening `start.sock` (create only).
+    /// The listening `start.sock` of `create`. `None` in `run` (the start
+    /// comes on the sync channel) and `exec`.
     pub start: Option<RawFd>,
     /// Number of fds above stdio to pass on (LISTEN_FDS + --preserve-fds).
     pub extra_fds: i32,
@@ -42,23 +43,37 @@ pub struct InitConfig<'a> {
     pub seccomp_bpf: Option<Vec<u8>>,
 }
 
-/// Entry of the container init created by `create`.
+/// Entry of the container init created by `create` (and `run`).
 pub fn create_main(cfg: &InitConfig, chan: Channel) -> i32 {
-    match setup_container(cfg, &chan) {
-        Ok((exe, conn, ruleset)) => {
+    let (exe, reply, ruleset) = match setup_container(cfg, &chan) {
+        Ok((exe, Some(conn), ruleset)) => {
             drop(chan);
-            let mut conn = conn;
-            let r = finalize(cfg, cfg.process, &exe, ruleset, Some(&mut conn));
-            if let Err(e) = r {
-                let _ = conn.write_all(format!("E{e}").as_bytes());
-            }
-            1
+            (exe, OwnedFd::from(conn), ruleset)
         }
+        // `run`: the start came on the sync channel, which stays the reply
+        // channel until execve closes it.
+        Ok((exe, None, ruleset)) => (exe, chan.into_fd(), ruleset),
         Err(e) => {
             let _ = chan.send(tag::ERROR, e.to_string().as_bytes());
-            1
+            return 1;
         }
+    };
+    let r = finalize(cfg, cfg.process, &exe, ruleset, Some(reply.as_raw_fd()));
+    if let Err(e) = r {
+        let _ = send_error(reply.as_raw_fd(), &e);
     }
+    1
+}
+
+/// Report a failure after `start` on the reply fd (start.sock connection or
+/// sync channel): one message, "E" and the error, the same bytes as
+/// [`tag::ERROR`] on the channel.
+fn send_error(fd: RawFd, e: &Error) -> Result<()> {
+    let mut msg = b"E".to_vec();
+    msg.extend_from_slice(e.to_string().as_bytes());
+    nix::sys::socket::send(fd, &msg, nix::sys::socket::MsgFlags::MSG_NOSIGNAL)
+        .ctx(|| "send error".into())?;
+    Ok(())
 }
 
 /// Entry of a process started by `exec` (namespaces already joined).
@@ -91,7 +106,10 @@ pub fn exec_main(cfg: &InitConfig, chan: Channel) -> i32 {
 
 type Ruleset = Option<::landlock::RulesetCreated>;
 
-fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStream, Ruleset)> {
+fn setup_container(
+    cfg: &InitConfig,
+    chan: &Channel,
+) -> Result<(PathBuf, Option<UnixStream>, Ruleset)> {
     let spec = cfg.spec;
     // 1. Wait until the runtime has written our id maps and put us in the
     //    cgroup: nothing below may run with unmapped ids or outside limits.
@@ -245,11 +263,40 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     // 14. Find the executable now, so a typo fails `create`, not `start`.
     let exe = find_executable(cfg.process, &cfg.extra_env)?;
 
-    // 15. Tell the runtime we are ready and wait for `start`.
+    // 15. Tell the runtime we are ready and wait for `start`: a connection
+    //     on start.sock (`create`), or START on the sync channel (`run`,
+    //     which starts at once: no socket to bind, accept and connect).
     chan.send(tag::READY, b"")?;
-    let fd = cfg
-        .start
-        .ok_or_else(|| Error::Init("no start socket".into()))?;
+    let (conn, state) = match cfg.start {
+        Some(fd) => {
+            let (conn, state) = accept_start(fd)?;
+            (Some(conn), state)
+        }
+        None => {
+            let state = chan.expect(tag::START)?;
+            (None, String::from_utf8_lossy(&state).into_owned())
+        }
+    };
+
+    // 16. startContainer hooks run in the container, before the user process.
+    if let Some(h) = spec.hooks().as_ref() {
+        if let Err(e) = hooks::run("startContainer", h.start_container().as_ref(), &state) {
+            if let Some(c) = &conn {
+                // After READY a `create`'s runtime is gone: the error goes
+                // to `start`. (In `run` the caller sends it on the channel.)
+                let _ = send_error(c.as_raw_fd(), &e);
+                // SAFETY: _exit ends this process without unwinding.
+                unsafe { libc::_exit(1) }
+            }
+            return Err(e);
+        }
+    }
+    Ok((exe, conn, ruleset))
+}
+
+/// Wait for `start` on the listening start.sock `fd`: one connection, whose
+/// message is "S" and the state for startContainer hooks.
+fn accept_start(fd: RawFd) -> Result<(UnixStream, String)> {
     // SAFETY: the runtime passed us this listening socket; we own our copy.
     let listener = unsafe { UnixListener::from_raw_fd(fd) };
     let (mut conn, _) = loop {
@@ -267,17 +314,7 @@ fn setup_container(cfg: &InitConfig, chan: &Channel) -> Result<(PathBuf, UnixStr
     if n == 0 || buf[0] != b'S' {
         return Err(Error::Init("start: bad request".into()));
     }
-    let state = String::from_utf8_lossy(&buf[1..n]).into_owned();
-
-    // 16. startContainer hooks run in the container, before the user process.
-    if let Some(h) = spec.hooks().as_ref() {
-        if let Err(e) = hooks::run("startContainer", h.start_container().as_ref(), &state) {
-            let _ = conn.write_all(format!("E{e}").as_bytes());
-            // SAFETY: _exit ends this process without unwinding.
-            unsafe { libc::_exit(1) }
-        }
-    }
-    Ok((exe, conn, ruleset))
+    Ok((conn, String::from_utf8_lossy(&buf[1..n]).into_owned()))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -287,7 +324,7 @@ fn finalize(
     p: &Process,
     exe: &Path,
     ruleset: Ruleset,
-    conn: Option<&mut UnixStream>,
+    reply: Option<RawFd>,
 ) -> Result<()> {
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = p.no_new_privileges() == Some(true);
@@ -376,8 +413,8 @@ fn finalize(
     // g. Hand the notify fd to whoever asked for it (the `start` caller
     //    forwards it to linux.seccomp.listenerPath).
     if let Some(fd) = notify_fd {
-        match &conn {
-            Some(c) => send_fd(c.as_raw_fd(), fd, b"N")?,
+        match reply {
+            Some(c) => send_fd(c, fd, b"N")?,
             None => {
                 return Err(Error::unsupported(
                     "linux.seccomp.listenerPath",

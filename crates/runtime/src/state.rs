@@ -2,7 +2,9 @@
 //!
 //! Layout of `<root>/<id>/`:
 //! * `state.json` — [`ContainerState`], written atomically at every change;
-//! * `start.sock` — the socket the blocked init listens on until `start`.
+//! * `start.sock` — the socket the blocked init listens on until `start`
+//!   (`create` only: `run` starts the init over its sync channel, so a
+//!   container made by `run` goes from "creating" straight to "running").
 //!
 //! The directory itself is `flock`ed for the duration of every command that
 //! reads or changes the container, so concurrent `start`/`kill`/`delete` calls

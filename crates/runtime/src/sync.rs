@@ -3,7 +3,8 @@
 //! A `SOCK_SEQPACKET` socketpair keeps message boundaries. Messages are one
 //! tag byte plus an optional payload. Both ends are `O_CLOEXEC`, so a
 //! successful `execve` in the container closes the init's end and the runtime
-//! reads end-of-file: that is how it learns the exec happened.
+//! reads end-of-file: that is how it learns the exec happened (`run` waits
+//! for it on this channel; `start` on its connection to start.sock).
 
 use crate::error::{Error, Result, SysContext};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -21,6 +22,12 @@ pub mod tag {
     pub const HOOKS_DONE: u8 = b'h';
     /// init -> runtime: set up, waiting for `start`.
     pub const READY: u8 = b'R';
+    /// runtime -> init, `run` only: start now (instead of a connection on
+    /// start.sock); payload is the state for startContainer hooks. After
+    /// it, the init reports a failure with ERROR and a seccomp notify fd
+    /// (SCM_RIGHTS, payload "N") on this channel, and the runtime reads
+    /// end-of-file when the execve happened.
+    pub const START: u8 = b'S';
     /// init -> runtime: a setup step failed; payload is the message.
     pub const ERROR: u8 = b'E';
 }
@@ -89,6 +96,11 @@ impl Channel {
                 "container init exited before finishing setup".into(),
             )),
         }
+    }
+
+    /// The socket itself (the init keeps it as its reply fd after start).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
     }
 
     pub fn raw(&self) -> i32 {
