@@ -366,12 +366,18 @@ fn create_inner(
     drop(listener);
     drop(console);
 
-    // 5. Cgroup membership and id maps, then let the init go on.
-    st.cgroup.add(st.pid)?;
+    // 5. Id maps, then let the init go on with its rootfs while we put it
+    //    in its cgroups: the first write to a v1 cgroup.procs waits for an
+    //    RCU grace period (several ms), which the init's mounts now
+    //    overlap. The init waits for CGROUP before any step that needs the
+    //    cgroups (init.rs). If it failed meanwhile, the send fails and the
+    //    loop below reads its error.
     if new_userns {
         write_id_maps(pid, spec)?;
     }
     ours.send(tag::GO, b"")?;
+    st.cgroup.add(st.pid)?;
+    let _ = ours.send(tag::CGROUP, b"");
 
     // 6. Serve the init's requests until it is ready.
     loop {

@@ -111,8 +111,10 @@ fn setup_container(
     chan: &Channel,
 ) -> Result<(PathBuf, Option<UnixStream>, Ruleset)> {
     let spec = cfg.spec;
-    // 1. Wait until the runtime has written our id maps and put us in the
-    //    cgroup: nothing below may run with unmapped ids or outside limits.
+    // 1. Wait until the runtime has written our id maps: nothing below may
+    //    run with unmapped ids. The runtime then puts us in the container's
+    //    cgroups while we set up the rootfs (the first write to a v1
+    //    cgroup.procs waits for an RCU grace period); step 7 waits for that.
     chan.expect(tag::GO)?;
 
     // 2. Become root of the new user namespace (container uid 0).
@@ -125,12 +127,7 @@ fn setup_container(
         })?;
     }
 
-    // 3. The cgroup namespace is made only now, after the runtime moved us
-    //    into the container's cgroup, so its root is that cgroup.
-    if cfg.new_cgroupns {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .ctx(|| "unshare cgroup namespace".into())?;
-    }
+    // 3. (The cgroup namespace: step 7b, once we are in the cgroups.)
 
     // 4. A new session: the container must not share the caller's
     //    controlling terminal (TIOCSTI injection).
@@ -160,7 +157,11 @@ fn setup_container(
     let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     nix::errno::Errno::result(rc).ctx(|| "prctl(PR_SET_DUMPABLE, 0)".into())?;
 
-    // 6. The filesystem: propagation, rootfs bind, mounts, devices.
+    // 6. The filesystem: propagation, rootfs bind, mounts, devices. This
+    //    needs neither the cgroups nor the cgroup namespace: mounts of type
+    //    cgroup bind the host's cgroup directories (made before we were
+    //    cloned); the devices made here are the config's, and the devices
+    //    cgroup checks every later open of them.
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
     rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
     rootfs::create_devices(&root, spec, cfg.new_userns)?;
@@ -171,7 +172,19 @@ fn setup_container(
     root.mkdir_all(cwd)
         .map_err(|e| Error::sys(format!("process.cwd ({})", cwd.display()), e))?;
 
-    // 7. prestart and createRuntime hooks run in the runtime's namespaces
+    // 7. Wait until we are in the container's cgroups: from here on, hooks
+    //    fork (pids limit) and all that follows counts against the limits.
+    chan.expect(tag::CGROUP)?;
+    // 7b. The cgroup namespace is made only now, after the runtime moved us
+    //     into the container's cgroup, so its root is that cgroup (the
+    //     cgroup mounts of step 6 are bind mounts of host directories and
+    //     do not depend on it).
+    if cfg.new_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
+    }
+
+    // 7c. prestart and createRuntime hooks run in the runtime's namespaces
     //    (by the runtime); createContainer hooks here, before pivot_root.
     let hooks_cfg = spec.hooks().as_ref();
     let state = if hooks_cfg.is_some_and(|h| {
@@ -186,7 +199,7 @@ fn setup_container(
         hooks::run("createContainer", h.create_container().as_ref(), &state)?;
     }
 
-    // 7b. Landlock's ruleset, whose one rule is the new root: prepared now,
+    // 7d. Landlock's ruleset, whose one rule is the new root: prepared now,
     //     while the rootfs fd is at hand; enforced just before execve.
     let ruleset = if cfg.landlock {
         Some(crate::landlock::prepare(root.fd())?)
@@ -194,7 +207,7 @@ fn setup_container(
         None
     };
 
-    // 7c. Test builds only (testknobs.rs, `fd-hygiene` off): hold a host
+    // 7e. Test builds only (testknobs.rs, `fd-hygiene` off): hold a host
     //     directory fd of the bundle, to be leaked across execve.
     crate::testknobs::hold_host_dir(cfg.bundle)?;
 

@@ -14,8 +14,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub mod tag {
     /// intermediate -> runtime: the init's pid (i32 LE).
     pub const PID: u8 = b'P';
-    /// runtime -> init: ids are mapped and the cgroup is joined; go on.
+    /// runtime -> init: ids are mapped; go on. For `exec`, the cgroup is
+    /// joined too; for `create` and `run` that is [`CGROUP`], sent next.
     pub const GO: u8 = b'G';
+    /// runtime -> init (`create`, `run`): the init is in its cgroups. Sent
+    /// after GO; the init reads it before the first step that needs the
+    /// cgroups (see init.rs), and sets up its rootfs meanwhile.
+    pub const CGROUP: u8 = b'C';
     /// init -> runtime: run prestart/createRuntime hooks now.
     pub const HOOKS: u8 = b'H';
     /// runtime -> init: hooks done.
@@ -78,6 +83,11 @@ impl Channel {
                 Ok(0) => return Ok(None),
                 Ok(n) => return Ok(Some((buf[0], buf[1..n].to_vec()))),
                 Err(nix::errno::Errno::EINTR) => continue,
+                // The peer closed its end with a message of ours unread
+                // (an init that failed while the runtime sent CGROUP). The
+                // error is reported once; what the peer sent before it
+                // closed is still queued, then end-of-file.
+                Err(nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(Error::sys("sync: recv", e)),
             }
         }
