@@ -7,6 +7,7 @@ use crate::probe::Probe;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// Absolute-path prefixes the kernel classifies (longest prefix wins).
 pub const PATH_CLASSES: &[(&str, u64, bool)] = &[
@@ -46,6 +47,42 @@ pub const PATH_CLASSES: &[(&str, u64, bool)] = &[
 ];
 
 const PATH_LEN: usize = 256;
+
+/// What the sensor's programs counted; every way the kernel side can lose an event has a field.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Events lost because the ring buffer was full.
+    pub drops: u64,
+    /// Events submitted to the ring buffer.
+    pub emitted: u64,
+    /// Container syscalls (or hook runs) the programs examined.
+    pub seen: u64,
+    /// Reactive kills.
+    pub kills: u64,
+    /// Ring-buffer bytes pending at the last submit (largest over CPUs).
+    pub pending: u64,
+    /// Lean tier: events taken for a repeat of the thread's previous call and not reported again.
+    pub merged: u64,
+    /// Failed map operations on an event's path.
+    pub map_errors: u64,
+    /// Open paths unreadable from user memory (not classified).
+    pub unread: u64,
+    /// Program runs the kernel skipped (`recursion_misses`: a run already active on that CPU).
+    pub missed_runs: u64,
+}
+
+/// The kernel's count of runs of one program it skipped because the program was already running
+/// on that CPU (`recursion_misses` in `struct bpf_prog_info`, Linux >= 5.12).
+pub fn recursion_misses(fd: BorrowedFd<'_>) -> Option<u64> {
+    let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: `info` is a writable `bpf_prog_info` of `len` bytes that outlives the call, and its
+    // pointer fields are null with zero lengths, so the kernel writes nothing beyond it.
+    let ret = unsafe {
+        libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len)
+    };
+    (ret == 0).then_some(info.recursion_misses)
+}
 
 pub struct Sensor {
     pub skel: SensorSkel<'static>,
@@ -92,9 +129,8 @@ fn open(
         let wanted = match name.as_str() {
             "tp_exec" => with_exec,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
-            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix" => {
-                hooks == SyscallHooks::None
-            }
+            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix" | "lean_dev"
+            | "lean_newtask" => hooks == SyscallHooks::None,
             _ => hooks == SyscallHooks::Tracepoints,
         };
         if !wanted {
@@ -144,11 +180,13 @@ impl Sensor {
                 missing.push((name, "skipped (STOCKADE_WATCH_SKIP_PROGRAMS)".into()));
                 continue;
             }
-            let link = if name == "lean_sysctl" || name == "lean_connect_unix" {
+            let link = if matches!(
+                name.as_str(),
+                "lean_sysctl" | "lean_connect_unix" | "lean_dev"
+            ) {
                 match &probe.cgroup2 {
                     Some(root) => match std::fs::File::open(root) {
                         Ok(dir) => {
-                            use std::os::fd::AsRawFd;
                             // the link holds its own reference to the cgroup; `dir` may close
                             prog.attach_cgroup(dir.as_raw_fd())
                         }
@@ -198,10 +236,10 @@ impl Sensor {
         Ok(())
     }
 
-    /// The per-CPU counters: drops, emitted, container syscalls, kills (summed over CPUs) and the
-    /// ring-buffer bytes pending at the last submit (the largest over CPUs).
-    pub fn stats(&self) -> [u64; 5] {
-        let mut out = [0u64; 5];
+    /// The per-CPU counters of `bpf/sensor.bpf.c` (`STAT_*`), summed over CPUs (the pending bytes:
+    /// the largest over CPUs), and the runs the kernel skipped, summed over the attached programs.
+    pub fn stats(&self) -> KernelStats {
+        let mut out = [0u64; 8];
         for (i, slot) in out.iter_mut().enumerate() {
             let key = (i as u32).to_ne_bytes();
             if let Ok(Some(per_cpu)) = self.skel.maps.stats.lookup_percpu(&key, MapFlags::ANY) {
@@ -216,7 +254,25 @@ impl Sensor {
                 };
             }
         }
-        out
+        let [drops, emitted, seen, kills, pending, merged, map_errors, unread] = out;
+        let missed_runs = self
+            .skel
+            .object()
+            .progs()
+            .filter(|p| self.attached.iter().any(|a| p.name().to_str() == Some(a)))
+            .filter_map(|p| recursion_misses(p.as_fd()))
+            .sum();
+        KernelStats {
+            drops,
+            emitted,
+            seen,
+            kills,
+            pending,
+            merged,
+            map_errors,
+            unread,
+            missed_runs,
+        }
     }
 
     /// Turns on the reactive kill for these event kinds in enforced containers.
@@ -245,39 +301,18 @@ impl Sensor {
     }
 }
 
-/// Behaviours the lean tier (`--syscall-hooks none`) does not see: they make no capability
-/// check, or fail before it (bad arguments), and have no other non-syscall hook here. Rule id and
-/// behaviour; docs/watch.md has the per-tier table, and tests/behaviours.rs asserts this set.
-pub const LEAN_UNCOVERED: &[(&str, &str)] = &[
-    (
-        "SKD-RUN-004",
-        "binfmt_misc, uevent_helper, sysrq-trigger writes (files, not sysctls)",
-    ),
-    ("SKD-RUN-009", "unshare/clone of a user namespace"),
-    ("SKD-RUN-010", "ptrace of a same-uid process"),
-    (
-        "SKD-RUN-011",
-        "/proc/<pid>/mem write and process_vm_writev to a same-uid process",
-    ),
-    (
-        "SKD-RUN-013",
-        "module load (kernels without module support)",
-    ),
-    ("SKD-RUN-014", "rare socket family (AF_ALG, AF_VSOCK...)"),
-    (
-        "SKD-RUN-016",
-        "perf_event_open failing before its capability check",
-    ),
-    (
-        "SKD-RUN-017",
-        "open_by_handle_at failing before its capability check",
-    ),
-    ("SKD-RUN-018", "userfaultfd(UFFD_USER_MODE_ONLY)"),
-    ("SKD-RUN-019", "io_uring_setup that creates no ring"),
-    ("SKD-RUN-023", "/proc/self/exe write"),
-    ("SKD-RUN-024", "service-account token read"),
-    ("SKD-RUN-025", "symlink/hard link to a sensitive file"),
-    ("SKD-RUN-026", "chmod u+s / g+s by the file's owner"),
-    ("SKD-ESC-038", "block device read"),
-    ("SKD-ESC-043", "chdir into a leaked host fd"),
-];
+/// Rules the lean tier (`--syscall-hooks none`) misses in part or in whole, with what it misses:
+/// the `[rule.watch]` entries of the catalogue (`lean = "partial"` or `"none"`). docs/rules.md
+/// and `stockade explain ID` show the same data; tests/behaviours.rs checks its lean triggers
+/// against it.
+pub fn lean_uncovered() -> Vec<(&'static str, &'static str)> {
+    policy::catalogue::catalogue()
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let w = r.watch.as_ref()?;
+            (w.lean != policy::catalogue::LeanCoverage::Full)
+                .then(|| (r.id.as_str(), w.lean_misses.as_deref().unwrap_or("")))
+        })
+        .collect()
+}
