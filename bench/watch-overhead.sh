@@ -15,8 +15,8 @@
 #    per-round ratios against base with a 95 % confidence interval (order
 #    statistics of the median). With WATCH_PREV=/path/to/another/stockade-watch, that binary is
 #    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run.
-#    LOOPS="openclose getpid" and CONDS="base lean leannodev" choose loops and conditions
-#    ("leannodev": the lean tier without its report-only cgroup/dev program, to price that).
+#    LOOPS="openclose getpid" and CONDS="base lean leandev" choose loops and conditions
+#    ("leandev": the lean tier with --lean-devices, its report-only cgroup/dev program).
 # 2. an event flood: container processes make 1,000,000 bpf() calls in all, alternately
 #    BPF_PROG_GET_NEXT_ID and BPF_MAP_GET_NEXT_ID (read-only, harmless), each of which the sensor
 #    reports (SKD-RUN-015; the lean tier sees them through their CAP_SYS_ADMIN check: an invalid
@@ -74,7 +74,7 @@ start() {
 	watch) "$WATCH" --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	tp) "$WATCH" --syscall-hooks tracepoints --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	lean) "$WATCH" --syscall-hooks none --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
-	leannodev) STOCKADE_WATCH_SKIP_PROGRAMS=lean_dev "$WATCH" --syscall-hooks none --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
+	leandev) "$WATCH" --syscall-hooks none --lean-devices --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prev) "$WATCH_PREV" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	esac
 	WPID=$!

@@ -27,6 +27,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile u32 host_mntns = 0;
 const volatile u32 host_pidns = 0;
 const volatile u32 self_tgid = 0;
+/* Bit c set: some absolute path class (path_classes) has c as its second byte, i.e. a path
+ * "/c..." may match one; filled by user space from the same table. */
+const volatile u64 class_c1[4] = {};
 /* Wake the reader only when this many bytes are pending; it also polls on a timer. */
 const volatile u64 wakeup_bytes = 256 * 1024;
 /* Bit n set: send SIGKILL to the container task that triggers event kind n (reactive tier). */
@@ -433,6 +436,16 @@ static __always_inline int handle_open(const char *upath, u64 flags, struct task
 	else if (suffix_is(k->data, len, "notify_on_release", 17))
 		cls = OPEN_CLASS_NOTIFY_ON_RELEASE | CLASS_WRITE_ONLY;
 	else if (k->data[0] == '/') {
+		u8 c1 = k->data[1];
+		/* the most common device opens, which no rule is about (and which the trie maps to
+		 * OPEN_CLASS_IGNORE): no trie walk */
+		const char *d = k->data;
+		if (len == 10 && d[1] == 'd' && d[2] == 'e' && d[3] == 'v' && d[4] == '/' &&
+		    d[5] == 'n' && d[6] == 'u' && d[7] == 'l' && d[8] == 'l')
+			return 0;
+		/* no class starts with "/<c1>": no trie walk */
+		if (!((class_c1[(c1 >> 6) & 3] >> (c1 & 63)) & 1))
+			return 0;
 		cls = proc_pid_class(k->data, &target);
 		if (!cls) {
 			k->prefixlen = (u32)(len - 1) * 8;

@@ -642,7 +642,7 @@ pub fn run(args: WatchArgs) -> i32 {
                 let lost = update_stats(&st, &metrics);
                 if lost > reported_lost {
                     eprintln!(
-                        "stockade watch: {lost} events lost so far ({})",
+                        "stockade watch: {lost} events lost or calls not examined so far ({})",
                         stats_line(&metrics)
                     );
                     reported_lost = lost;
@@ -741,7 +741,14 @@ fn load_sensor(
 ) -> Result<(Sensor, SyscallHooks), String> {
     let wakeup = args.wakeup_kib * 1024;
     let hooks = args.syscall_hooks;
-    let lean = match Sensor::load(probe, host_mntns, host_pidns, wakeup, hooks) {
+    let lean = match Sensor::load(
+        probe,
+        host_mntns,
+        host_pidns,
+        wakeup,
+        hooks,
+        args.lean_devices,
+    ) {
         Ok(s) if hooks != SyscallHooks::None => return Ok((s, hooks)),
         Ok(s) => match s.missing.iter().find(|(n, _)| n == "cap_capable") {
             None => return Ok((s, hooks)),
@@ -761,6 +768,7 @@ fn load_sensor(
         host_pidns,
         wakeup,
         SyscallHooks::Dispatcher,
+        false,
     )?;
     Ok((s, SyscallHooks::Dispatcher))
 }

@@ -48,6 +48,20 @@ pub const PATH_CLASSES: &[(&str, u64, bool)] = &[
 
 const PATH_LEN: usize = 256;
 
+/// The second bytes of the path classes ("/proc/..." gives `p`) as a 256-bit set: the kernel
+/// looks a path up in the trie only when its second byte is in it (`/proc/<pid>/...` is one).
+fn class_second_bytes() -> [u64; 4] {
+    let mut set = [0u64; 4];
+    for b in PATH_CLASSES
+        .iter()
+        .filter_map(|(p, _, _)| p.as_bytes().get(1))
+        .chain(std::iter::once(&b'p'))
+    {
+        set[usize::from(*b >> 6)] |= 1 << (b & 63);
+    }
+    set
+}
+
 /// What the sensor's programs counted; every way the kernel side can lose an event has a field.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct KernelStats {
@@ -98,6 +112,7 @@ fn open(
     host_pidns: u32,
     wakeup: u64,
     hooks: SyscallHooks,
+    lean_devices: bool,
     with_exec: bool,
 ) -> Result<OpenSensorSkel<'static>, String> {
     let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
@@ -121,6 +136,7 @@ fn open(
     ro.host_pidns = host_pidns;
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
+    ro.class_c1 = class_second_bytes();
     // Load one of the three hook styles (bpf/sensor.bpf.c): the dispatcher program `sys_enter`,
     // the per-syscall tracepoint programs `tp_<syscall>`, or the lean tier's `cap_capable` and
     // `lean_io_uring` (no syscall hook).
@@ -129,8 +145,10 @@ fn open(
         let wanted = match name.as_str() {
             "tp_exec" => with_exec,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
-            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix" | "lean_dev"
+            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix"
             | "lean_newtask" => hooks == SyscallHooks::None,
+            // opt-in (--lean-devices): it runs on every device-node open, /dev/null included
+            "lean_dev" => hooks == SyscallHooks::None && lean_devices,
             _ => hooks == SyscallHooks::Tracepoints,
         };
         if !wanted {
@@ -149,17 +167,36 @@ impl Sensor {
         host_pidns: u32,
         wakeup: u64,
         hooks: SyscallHooks,
+        lean_devices: bool,
     ) -> Result<Sensor, String> {
         let mut missing = Vec::new();
-        let mut skel = match open(probe, host_mntns, host_pidns, wakeup, hooks, true)?.load() {
+        let mut skel = match open(
+            probe,
+            host_mntns,
+            host_pidns,
+            wakeup,
+            hooks,
+            lean_devices,
+            true,
+        )?
+        .load()
+        {
             Ok(s) => s,
             Err(e) => {
                 // The exec program reads more kernel types than the syscall dispatcher; when it
                 // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
-                open(probe, host_mntns, host_pidns, wakeup, hooks, false)?
-                    .load()
-                    .map_err(|e| format!("load: {e}"))?
+                open(
+                    probe,
+                    host_mntns,
+                    host_pidns,
+                    wakeup,
+                    hooks,
+                    lean_devices,
+                    false,
+                )?
+                .load()
+                .map_err(|e| format!("load: {e}"))?
             }
         };
         let mut links = Vec::new();
@@ -315,4 +352,23 @@ pub fn lean_uncovered() -> Vec<(&'static str, &'static str)> {
                 .then(|| (r.id.as_str(), w.lean_misses.as_deref().unwrap_or("")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_shortcuts_agree_with_the_path_classes() {
+        // handle_open returns early for "/dev/null" without the trie: it must be ignored there
+        assert!(PATH_CLASSES.contains(&("/dev/null", class::IGNORE, false)));
+        // and for paths whose second byte starts no class
+        let set = class_second_bytes();
+        let has = |b: u8| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1;
+        for (p, _, _) in PATH_CLASSES {
+            assert!(p.starts_with('/') && has(p.as_bytes()[1]), "{p}");
+        }
+        assert!(has(b'p'), "/proc/<pid>/... classes");
+        assert!(!has(b'u') && !has(b'h'), "/usr, /home: no class");
+    }
 }

@@ -452,7 +452,8 @@ fn runc_container_behaviours_lean_tier_exact_coverage() {
         return;
     }
     let lp = Loop::new("runc-lean");
-    let w = Watcher::start("runc-lean", &["--syscall-hooks", "none"]);
+    // --lean-devices: the report-only cgroup/dev program for block-device opens (SKD-ESC-038)
+    let w = Watcher::start("runc-lean", &["--syscall-hooks", "none", "--lean-devices"]);
     let log = w.log();
     if log.contains("lean tier unavailable") {
         eprintln!(

@@ -301,5 +301,9 @@ fn lean_tier_lists_what_it_does_not_cover() {
     assert!(listed.contains("SKD-RUN-004 binfmt_misc"), "{listed}");
     assert!(listed.contains("SKD-RUN-024 service-account"), "{listed}");
     assert!(!listed.contains("SKD-RUN-005"), "{listed}");
-    assert!(!listed.contains("SKD-ESC-038"), "{listed}");
+    assert!(!listed.contains("SKD-RUN-020"), "{listed}");
+    assert!(
+        listed.contains("SKD-ESC-038 block devices opened, unless --lean-devices"),
+        "{listed}"
+    );
 }
