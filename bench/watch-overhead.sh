@@ -15,13 +15,20 @@
 #    per-round ratios against base with a 95 % confidence interval (order
 #    statistics of the median). With WATCH_PREV=/path/to/another/stockade-watch, that binary is
 #    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run.
+#    LOOPS="openclose getpid" and CONDS="base lean leandev" choose loops and conditions
+#    ("leandev": the lean tier with --lean-devices, its report-only cgroup/dev program).
 # 2. an event flood: container processes make 1,000,000 bpf() calls in all, alternately
 #    BPF_PROG_GET_NEXT_ID and BPF_MAP_GET_NEXT_ID (read-only, harmless), each of which the sensor
 #    reports (SKD-RUN-015; the lean tier sees them through their CAP_SYS_ADMIN check: an invalid
 #    command such as bpf(-1) checks no capability on Linux >= 6.9), at full speed and paced to
 #    200,000/s, with 1 and 2 producers, under the dispatcher and the lean tier; prints the rate the producers reached (from their own clocks), the events
 #    the kernel emitted, those in the JSON output, the ring-buffer drops and the CPU time
-#    stockade-watch used.
+#    stockade-watch used. Beside them, the counted losses: ring-buffer drops, program runs the
+#    kernel skipped (missed: recursion_misses), failed map operations and unreadable paths
+#    (errs), and lean-tier merges (an event equal to the thread's previous one within 1 ms);
+#    kernel + drops + missed + errs + merged must equal the calls (1,000,000, plus the few
+#    other bpf() calls of the container's shell: at most a handful).
+#    FLOOD_ONLY=1 skips part 1; FLOOD_REPEAT=N runs every flood N times (0: no flood).
 set -eu
 export LC_ALL=C
 ROUNDS=${1:-30}
@@ -57,12 +64,17 @@ sed -i 's/^\(\s*\)"sh"$/\1"sleep", "3600"/' "$T/bundle/config.json"
 
 # start CONDITION [OUT]: base (nothing), floor (empty sys_enter program), watch (stockade-watch)
 start() {
+	# Empty the log first, here: the redirections below happen in the background child, so
+	# without this the wait loop could match the previous condition's "running" line and start
+	# measuring before this sensor is attached (which lost the first second of a flood).
+	: >"$T/cond.err"
 	case $1 in
 	base) return 0 ;;
 	floor) "$T/watch-floor" "$T/watch-floor.bpf.o" 2>"$T/cond.err" & ;;
 	watch) "$WATCH" --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	tp) "$WATCH" --syscall-hooks tracepoints --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	lean) "$WATCH" --syscall-hooks none --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
+	leandev) "$WATCH" --syscall-hooks none --lean-devices --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prev) "$WATCH_PREV" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	esac
 	WPID=$!
@@ -78,12 +90,13 @@ stop() {
 # CPU seconds (user+system) a process has used so far
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-LOOPS="openclose getpid exec fork"
-CONDS="base floor watch tp lean"
+LOOPS=${LOOPS:-openclose getpid exec fork}
+CONDS=${CONDS:-base floor watch tp lean}
 [ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev"
 echo "# stockade watch overhead: $(uname -r), $(nproc) CPUs, $ROUNDS rounds of $SECS s per run, bench pinned to CPU $BENCH_CPU"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 r=0
+[ "${FLOOD_ONLY:-0}" = 1 ] && r=$ROUNDS
 while [ $r -lt "$ROUNDS" ]; do
 	# rotate the order of the conditions every round
 	order=$(echo $CONDS | awk -v r=$r '{for (i = 0; i < NF; i++) printf "%s ", $((i + r) % NF + 1)}')
@@ -115,6 +128,7 @@ stats() {
 med() { sort -g | awk '{a[NR]=$1} END {n=NR; printf "%.1f", (n%2) ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2}'; }
 ratios() { join "$T/$1" "$T/$2" | awk '{printf "%.6f\n", $2/$3}'; }
 
+if [ "${FLOOD_ONLY:-0}" != 1 ]; then
 echo
 echo "medians in CPU ns/op; ratios: median of per-round ratios against base, [95 % interval]"
 printf "%-10s %-9s" where loop
@@ -136,11 +150,15 @@ for where in host container; do
 	done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 echo
 echo "# event flood: bpf(PROG/MAP_GET_NEXT_ID) calls in the container, each one event (SKD-RUN-015), 1,000,000 in all"
-printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" hooks producers pace events/s seen kernel reported drops watch_cpu_s
+printf "%-6s %-10s %-10s %10s %8s %8s %8s %6s %6s %6s %7s %6s\n" hooks producers pace events/s seen kernel reported drops missed errs merged cpu_s
 flood_rate() { awk '{n += $2; if (!s || $3 < s) s = $3; if ($4 > e) e = $4} END {printf "%.0f", n / (e - s)}'; }
+stat_of() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$T/cond.err" | tail -1; }
+rep=0
+while [ $rep -lt "${FLOOD_REPEAT:-1}" ]; do
 for fc in watch lean; do
 for p in 1 2; do
 	for pace in 0 200000; do
@@ -155,14 +173,15 @@ for p in 1 2; do
 		stop
 		rate=$(flood_rate <"$T/flood.out")
 		reported=$(grep -c '"SKD-RUN-015"' "$T/flood.jsonl" || true)
-		drops=$(sed -n 's/.* drops=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
-		kernel=$(sed -n 's/.*kernel_events=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
-		seen=$(sed -n 's/.*container_syscalls=\([0-9]*\).*/\1/p' "$T/cond.err" | tail -1)
-		printf "%-6s %-10s %-10s %12s %10s %10s %10s %8s %10s\n" $fc $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
-			"$rate" "$seen" "$kernel" "$reported" "$drops" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
+		errs=$(( $(stat_of map_errors) + $(stat_of unread_paths) + $(stat_of undecodable) ))
+		printf "%-6s %-10s %-10s %10s %8s %8s %8s %6s %6s %6s %7s %6s\n" $fc $p "$([ $pace = 0 ] && echo full || echo $pace/s)" \
+			"$rate" "$(stat_of container_syscalls)" "$(stat_of kernel_events)" "$reported" "$(stat_of drops)" \
+			"$(stat_of missed_runs)" "$errs" "$(stat_of merged)" "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
 		rm -f "$T/flood.jsonl"
 	done
 done
+done
+rep=$((rep + 1))
 done
 runc --root "$T/runc" exec "$ID" sh -c "skd-trigger flood 500000 0 cap & skd-trigger flood 500000 0 cap & wait" >"$T/flood.out"
 echo "without watch, 2 producers: $(flood_rate <"$T/flood.out") calls/s"

@@ -626,6 +626,9 @@ pub fn explain_markdown(r: &Rule) -> String {
     }
     let _ = writeln!(out, "- Checks: {}", r.checks);
     let _ = writeln!(out, "- Prevents: {}", r.prevents.join("; "));
+    if let Some(w) = &r.watch {
+        let _ = writeln!(out, "- Seen by `stockade watch`: {}", w.describe());
+    }
     let _ = writeln!(out, "- Fix: {}", r.remediation);
     out
 }
@@ -656,6 +659,9 @@ pub fn explain_text(r: &Rule) -> String {
     let _ = writeln!(out, "moments:     {}", moments.join(", "));
     let _ = writeln!(out, "checks:      {}", r.checks);
     let _ = writeln!(out, "prevents:    {}", r.prevents.join("; "));
+    if let Some(w) = &r.watch {
+        let _ = writeln!(out, "watch:       {}", w.describe());
+    }
     let _ = writeln!(out, "fix:         {}", r.remediation);
     out
 }

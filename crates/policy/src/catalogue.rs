@@ -148,6 +148,66 @@ pub struct Rule {
     /// The escape techniques (E-numbers of the reference catalogue) and CVEs it prevents.
     pub prevents: Vec<String>,
     pub remediation: String,
+    /// For a rule `stockade watch` reports (moment `running`): which of its hook styles see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchCoverage>,
+}
+
+/// Which hook styles of `stockade watch` (`--syscall-hooks`) see a running behaviour
+/// (`[rule.watch]` in the rule files). The syscall-hook styles (`dispatcher`, `tracepoints`)
+/// see every running rule; the lean tier (`none`) sees what reaches one of its hooks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchCoverage {
+    /// What the lean tier sees of the behaviour.
+    pub lean: LeanCoverage,
+    /// The lean tier's hook for it (required unless `lean = "none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lean_hook: Option<String>,
+    /// What the lean tier misses (required unless `lean = "full"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lean_misses: Option<String>,
+}
+
+/// How much of a behaviour the lean tier (`stockade watch --syscall-hooks none`) sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeanCoverage {
+    /// Every form of the behaviour.
+    Full,
+    /// Some forms (`lean_misses` says which it misses).
+    Partial,
+    /// None.
+    None,
+}
+
+impl LeanCoverage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeanCoverage::Full => "full",
+            LeanCoverage::Partial => "partial",
+            LeanCoverage::None => "none",
+        }
+    }
+}
+
+impl WatchCoverage {
+    /// One line for people: which tiers see the rule, and what the lean tier misses.
+    pub fn describe(&self) -> String {
+        let lean = match self.lean {
+            LeanCoverage::Full => format!(
+                "every trigger ({})",
+                self.lean_hook.as_deref().unwrap_or("")
+            ),
+            LeanCoverage::Partial => format!(
+                "partly, through {}; misses {}",
+                self.lean_hook.as_deref().unwrap_or(""),
+                self.lean_misses.as_deref().unwrap_or("")
+            ),
+            LeanCoverage::None => format!("no ({})", self.lean_misses.as_deref().unwrap_or("")),
+        };
+        format!("dispatcher and tracepoints: every trigger; lean (--syscall-hooks none): {lean}")
+    }
 }
 
 impl Rule {
@@ -238,6 +298,26 @@ impl Catalogue {
                 }
                 if rule.formats.is_empty() || rule.moments.is_empty() {
                     return Err(invalid("formats and moments must not be empty"));
+                }
+                let running = rule.moments.contains(&Moment::Running);
+                match &rule.watch {
+                    None if running => {
+                        return Err(invalid(
+                            "a running rule says which watch tiers see it ([rule.watch])",
+                        ))
+                    }
+                    Some(_) if !running => {
+                        return Err(invalid("[rule.watch] on a rule without the running moment"))
+                    }
+                    Some(w) if w.lean != LeanCoverage::None && w.lean_hook.is_none() => {
+                        return Err(invalid("[rule.watch] lean coverage without lean_hook"))
+                    }
+                    Some(w) if w.lean != LeanCoverage::Full && w.lean_misses.is_none() => {
+                        return Err(invalid(
+                            "[rule.watch] partial or no lean coverage without lean_misses",
+                        ))
+                    }
+                    _ => {}
                 }
                 if by_id.insert(rule.id.clone(), rules.len()).is_some() {
                     return Err(CatalogueError::Duplicate { file, id: rule.id });

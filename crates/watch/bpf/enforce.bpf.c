@@ -30,11 +30,17 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } deny_events SEC(".maps");
 
+/* Denial records lost because deny_events was full (the denial itself still happens); user
+ * space adds them to the drop count. Shared by every CPU: atomic add. */
+u64 deny_drops = 0;
+
 static __always_inline void report(u32 kind, u64 a0, u64 a1, u64 a2, const char *name, int len)
 {
 	struct event *e = bpf_ringbuf_reserve(&deny_events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		__sync_fetch_and_add(&deny_drops, 1);
 		return;
+	}
 	__builtin_memset(e, 0, sizeof(*e));
 	u64 pt = bpf_get_current_pid_tgid();
 	e->kind = kind;

@@ -46,9 +46,15 @@ static __always_inline int confined(void)
 	return 0;
 }
 
+/* Denial records lost because lsm_events was full (the denial itself still happens); user
+ * space adds them to the drop count. */
+u64 deny_drops = 0;
+
 static __always_inline int deny(u32 hook, const unsigned char *name)
 {
 	struct event *e = bpf_ringbuf_reserve(&lsm_events, sizeof(*e), 0);
+	if (!e)
+		__sync_fetch_and_add(&deny_drops, 1);
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		u64 pt = bpf_get_current_pid_tgid();

@@ -27,6 +27,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile u32 host_mntns = 0;
 const volatile u32 host_pidns = 0;
 const volatile u32 self_tgid = 0;
+/* Bit c set: some absolute path class (path_classes) has c as its second byte, i.e. a path
+ * "/c..." may match one; filled by user space from the same table. */
+const volatile u64 class_c1[4] = {};
 /* Wake the reader only when this many bytes are pending; it also polls on a timer. */
 const volatile u64 wakeup_bytes = 256 * 1024;
 /* Bit n set: send SIGKILL to the container task that triggers event kind n (reactive tier). */
@@ -37,11 +40,29 @@ struct {
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
 
-/* 0 drops, 1 emitted, 2 container syscalls seen, 3 kills, 4 ring-buffer bytes pending at the
- * last submit on this CPU */
+/* Per-CPU counters (src/sensor.rs reads them; keep the two lists in step):
+ * 0 STAT_DROPS ring-buffer reserve failures (an event lost: buffer full),
+ * 1 STAT_EMITTED events submitted, 2 STAT_SEEN container syscalls examined, 3 STAT_KILLS,
+ * 4 STAT_PENDING ring-buffer bytes pending at the last submit on this CPU,
+ * 5 STAT_MERGED lean-tier events merged into the thread's previous identical one (a second
+ *   capability or device check of the same call; a distinct call merged here would be a lost
+ *   event, so it is counted, never silent),
+ * 6 STAT_MAP_ERRORS failed map updates/lookups on an event's path (the de-dup memory: the next
+ *   identical call is then reported again, not lost; a scratch lookup: the call is not examined),
+ * 7 STAT_UNREAD open paths that could not be read from user memory (page not resident: the
+ *   call could not be classified). The kernel's own count of program runs it skipped
+ *   (recursion_misses in bpf_prog_info) is read per program by user space. */
+#define STAT_DROPS 0
+#define STAT_EMITTED 1
+#define STAT_SEEN 2
+#define STAT_KILLS 3
+#define STAT_PENDING 4
+#define STAT_MERGED 5
+#define STAT_MAP_ERRORS 6
+#define STAT_UNREAD 7
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 5);
+	__uint(max_entries, 8);
 	__type(key, u32);
 	__type(value, u64);
 } stats SEC(".maps");
@@ -155,7 +176,7 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(0);
+		stat_inc(STAT_DROPS);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -238,21 +259,29 @@ static __always_inline u64 event_hash(struct event *e)
 
 /* In the lean tier: is this event the same as the thread's last one, less than DEDUP_NS ago
  * (another capability check of the same call)? Remembers it otherwise. */
+static __always_inline int same_as_last(struct event *e)
+{
+	u64 h = event_hash(e);
+	u64 now = bpf_ktime_get_ns();
+	u32 tid = e->tid;
+	struct last_call *l = bpf_map_lookup_elem(&lean_last, &tid);
+	if (l && l->hash == h && now - l->ts < DEDUP_NS) {
+		stat_inc(STAT_MERGED);
+		return 1;
+	}
+	struct last_call n = { .ts = now, .hash = h };
+	if (bpf_map_update_elem(&lean_last, &tid, &n, BPF_ANY))
+		stat_inc(STAT_MAP_ERRORS);
+	return 0;
+}
+
 static __always_inline int lean_duplicate(struct event *e)
 {
 	u32 zero = 0;
 	u64 *armed = bpf_map_lookup_elem(&lean_armed, &zero);
 	if (!armed || !*armed)
 		return 0;
-	u64 h = event_hash(e);
-	u64 now = bpf_ktime_get_ns();
-	u32 tid = e->tid;
-	struct last_call *l = bpf_map_lookup_elem(&lean_last, &tid);
-	if (l && l->hash == h && now - l->ts < DEDUP_NS)
-		return 1;
-	struct last_call n = { .ts = now, .hash = h };
-	bpf_map_update_elem(&lean_last, &tid, &n, BPF_ANY);
-	return 0;
+	return same_as_last(e);
 }
 
 static __always_inline void submit(struct event *e, struct task_struct *task)
@@ -266,14 +295,14 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 	     bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id))) {
 		bpf_send_signal(9);
 		e->verdict = VERDICT_KILLED;
-		stat_inc(3);
+		stat_inc(STAT_KILLS);
 	}
 	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	u32 k = 4;
+	u32 k = STAT_PENDING;
 	u64 *pending = bpf_map_lookup_elem(&stats, &k);
 	if (pending)
 		*pending = avail;
-	stat_inc(1);
+	stat_inc(STAT_EMITTED);
 	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
@@ -392,9 +421,13 @@ static __always_inline int handle_open(const char *upath, u64 flags, struct task
 {
 	u32 zero = 0;
 	struct path_key *k = bpf_map_lookup_elem(&scratch, &zero);
-	if (!k)
+	if (!k) {
+		stat_inc(STAT_MAP_ERRORS);
 		return 0;
+	}
 	int len = bpf_probe_read_user_str(k->data, sizeof(k->data), upath);
+	if (len < 0 && upath)
+		stat_inc(STAT_UNREAD);
 	if (len <= 1)
 		return 0;
 	u32 cls = 0, target = 0;
@@ -403,6 +436,16 @@ static __always_inline int handle_open(const char *upath, u64 flags, struct task
 	else if (suffix_is(k->data, len, "notify_on_release", 17))
 		cls = OPEN_CLASS_NOTIFY_ON_RELEASE | CLASS_WRITE_ONLY;
 	else if (k->data[0] == '/') {
+		u8 c1 = k->data[1];
+		/* the most common device opens, which no rule is about (and which the trie maps to
+		 * OPEN_CLASS_IGNORE): no trie walk */
+		const char *d = k->data;
+		if (len == 10 && d[1] == 'd' && d[2] == 'e' && d[3] == 'v' && d[4] == '/' &&
+		    d[5] == 'n' && d[6] == 'u' && d[7] == 'l' && d[8] == 'l')
+			return 0;
+		/* no class starts with "/<c1>": no trie walk */
+		if (!((class_c1[(c1 >> 6) & 3] >> (c1 & 63)) & 1))
+			return 0;
 		cls = proc_pid_class(k->data, &target);
 		if (!cls) {
 			k->prefixlen = (u32)(len - 1) * 8;
@@ -622,7 +665,8 @@ static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
 		if (!(a0 & CLONE_NEWUSER))
 			return 0;
 		kind = EV_USERNS;
-		s.a[0] = a0;
+		/* without clone's exit signal (CSIGNAL), as clone3 and task_newtask report flags */
+		s.a[0] = a0 & ~0xffULL;
 		break;
 	case __NR_clone3: {
 		u64 flags = 0;
@@ -778,7 +822,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	if (!in_container(t))
 		return 0;
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	/* 3. the syscall's own logic, with the x86-64 argument registers */
 	return handle(id, regs->di, regs->si, regs->dx, regs->r10,
 		      (struct task_struct *)bpf_get_current_task());
@@ -795,7 +839,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	{                                                                                  \
 		if (!in_container(bpf_get_current_task_btf()))                             \
 			return 0;                                                          \
-		stat_inc(2);                                                               \
+		stat_inc(STAT_SEEN);                                                               \
 		return handle(__NR_##name, ctx->args[0], NARGS > 1 ? ctx->args[1] : 0,     \
 			      NARGS > 2 ? ctx->args[2] : 0, NARGS > 3 ? ctx->args[3] : 0,  \
 			      (struct task_struct *)bpf_get_current_task());               \
@@ -847,7 +891,7 @@ int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (!in_container(bpf_get_current_task_btf()))
 		return 0;
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	struct event *e = reserve(EV_EXEC, task);
 	if (!e)
 		return 0;
@@ -897,13 +941,15 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 	long id = BPF_CORE_READ(regs, orig_ax);
 	if (!syscall_watched(id))
 		return 0;
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);
 	u64 a2 = BPF_CORE_READ(regs, dx), a3 = BPF_CORE_READ(regs, r10);
 	u32 zero = 0;
 	u64 *armed = bpf_map_lookup_elem(&lean_armed, &zero);
-	if (!armed)
+	if (!armed) {
+		stat_inc(STAT_MAP_ERRORS);
 		return 0;
+	}
 	*armed = 1;
 	handle(id, a0, a1, a2, a3, (struct task_struct *)bpf_get_current_task());
 	*armed = 0;
@@ -917,7 +963,7 @@ int BPF_PROG(lean_io_uring, int fd, void *ring, u32 sq_entries, u32 cq_entries, 
 {
 	if (!in_container(bpf_get_current_task_btf()))
 		return 0;
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	struct simple s = {};
 	s.a[0] = sq_entries;
 	s.a[1] = flags;
@@ -957,7 +1003,7 @@ int lean_sysctl(struct bpf_sysctl *ctx)
 		cls = OPEN_CLASS_ESCAPE_SYSCTL;
 	else
 		return 1;
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct event *e = reserve(EV_OPEN, task);
 	if (!e)
@@ -984,7 +1030,64 @@ int lean_connect_unix(struct bpf_sock_addr *ctx)
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
 	struct sun_addr sa = {};
 	bpf_probe_read_kernel(&sa, sizeof(sa), k->uaddr);
-	stat_inc(2);
+	stat_inc(STAT_SEEN);
 	connect_check(&sa, (struct task_struct *)bpf_get_current_task());
 	return 1;
+}
+
+/* Opening a block device checks no capability: the lean tier sees it through a report-only
+ * cgroup/dev program on the cgroup2 root. The kernel runs it on every device-node access
+ * (open of /dev/null included, never a regular file) once any device program is attached; it
+ * returns for character devices and mknod (the cap_capable program sees CAP_MKNOD) before
+ * touching the task. It never denies (that is the enforcement tier's cgroup/dev program). */
+SEC("cgroup/dev")
+int lean_dev(struct bpf_cgroup_dev_ctx *ctx)
+{
+	u32 type = ctx->access_type & 0xffff, access = ctx->access_type >> 16;
+	if (type != 1 /* BPF_DEVCG_DEV_BLOCK */ || (access & 1 /* BPF_DEVCG_ACC_MKNOD */))
+		return 1;
+	if (!in_container(bpf_get_current_task_btf()))
+		return 1;
+	stat_inc(STAT_SEEN);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = reserve(EV_DEV, task);
+	if (!e)
+		return 1;
+	e->args[0] = 1; /* block */
+	e->args[1] = ctx->major;
+	e->args[2] = ((u64)access << 32) | ctx->minor;
+	/* one open checks the device twice (inode permission, then the block device's own open):
+	 * the second check is the same event as the first, within the de-dup window */
+	if (same_as_last(e)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 1;
+	}
+	submit(e, task);
+	return 1;
+}
+
+/* unshare/clone of a user namespace checks no capability. A clone that makes a task in a new
+ * user namespace is seen by the task_newtask tracepoint (in the parent, on every fork: one
+ * flags test for the others); an unshare makes no task and stays unseen. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(lean_newtask, struct task_struct *p, u64 clone_flags)
+{
+	if (!(clone_flags & CLONE_NEWUSER))
+		return 0;
+	if (!in_container(bpf_get_current_task_btf()))
+		return 0;
+	stat_inc(STAT_SEEN);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct event *e = reserve(EV_USERNS, task);
+	if (!e)
+		return 0;
+	e->args[0] = clone_flags;
+	/* the same clone may also have reached a capability check (cap_capable reports it too,
+	 * with the same flags): one event */
+	if (same_as_last(e)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	submit(e, task);
+	return 0;
 }

@@ -27,6 +27,7 @@ enum event_kind {
 	EV_SETUID = 19,
 	EV_CWD_OUTSIDE = 20,
 	EV_EXEC = 21,
+	EV_DEV = 22, /* lean tier: a block device opened (report-only cgroup/dev) */
 	/* from the enforcement programs (cgroup BPF, BPF-LSM) */
 	EV_DENY_DEV = 40,
 	EV_DENY_SYSCTL = 41,

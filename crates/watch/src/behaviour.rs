@@ -400,7 +400,7 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             json!({"cwd_name": ev.path}),
         ),
         kind::EXEC => classify_exec(ev, host),
-        kind::DENY_DEV => {
+        kind::DENY_DEV | kind::DEV => {
             let t = if a[0] == 1 { "block" } else { "char" };
             let access = a[2] >> 32;
             let rule = if access & 1 != 0 {
@@ -408,12 +408,12 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             } else {
                 ("SKD-ESC-038", "block-device-access")
             };
-            det(
-                rule.0,
-                rule.1,
-                json!({"type": t, "major": a[1], "minor": a[2] & 0xffff_ffff,
-                       "access": access, "by": "cgroup/dev"}),
-            )
+            let mut args = json!({"type": t, "major": a[1], "minor": a[2] & 0xffff_ffff,
+                                  "access": access});
+            if ev.kind == kind::DENY_DEV {
+                args["by"] = json!("cgroup/dev");
+            }
+            det(rule.0, rule.1, args)
         }
         kind::DENY_SYSCTL => {
             let rule = if ev.path == "kernel/core_pattern" {

@@ -97,6 +97,11 @@ pub struct WatchArgs {
     /// How to hook the watched syscalls: `dispatcher` and `tracepoints` see the same events at different costs; `none` costs nothing per syscall and sees fewer.
     #[arg(long, value_enum, value_name = "STYLE", default_value_t = SyscallHooks::Dispatcher)]
     pub syscall_hooks: SyscallHooks,
+    /// With `--syscall-hooks none`: also report block-device opens (SKD-ESC-038) through a
+    /// report-only cgroup/dev program, which runs on every device-node open, /dev/null included
+    /// (a few per cent on a /dev/null open/close loop; nothing on regular files).
+    #[arg(long)]
+    pub lean_devices: bool,
     /// Print ring-buffer statistics to stderr every SECONDS (0: only at exit).
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub stats_interval: u64,

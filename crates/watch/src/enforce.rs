@@ -19,7 +19,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -87,6 +87,22 @@ impl Enforcer {
             },
             lsm_err,
         ))
+    }
+
+    /// Denial records the enforcement programs could not report (their ring buffer was full;
+    /// the denial still happened), and BPF-LSM program runs the kernel skipped (recursion).
+    pub fn lost(&self) -> (u64, u64) {
+        let mut drops = self.cg.maps.bss_data.as_deref().map_or(0, |b| b.deny_drops);
+        let mut missed = 0;
+        if let Some((lsm, _)) = &self.lsm {
+            drops += lsm.maps.bss_data.as_deref().map_or(0, |b| b.deny_drops);
+            missed = lsm
+                .object()
+                .progs()
+                .filter_map(|p| crate::sensor::recursion_misses(p.as_fd()))
+                .sum();
+        }
+        (drops, missed)
     }
 
     pub fn is_enforced(&self, c: &Container) -> bool {

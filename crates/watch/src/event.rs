@@ -25,6 +25,8 @@ pub mod kind {
     pub const SETUID: u32 = 19;
     pub const CWD_OUTSIDE: u32 = 20;
     pub const EXEC: u32 = 21;
+    /// Lean tier: a block device opened (report-only `cgroup/dev`), args as `DENY_DEV`.
+    pub const DEV: u32 = 22;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
     pub const DENY_SOCKET: u32 = 42;

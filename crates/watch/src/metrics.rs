@@ -12,6 +12,16 @@ pub struct Metrics {
     pub kernel_events: AtomicU64,
     pub drops: AtomicU64,
     pub container_syscalls: AtomicU64,
+    /// Program runs the kernel skipped (recursion protection), summed over programs.
+    pub missed_runs: AtomicU64,
+    /// Lean-tier events merged into the thread's previous identical one.
+    pub merged: AtomicU64,
+    /// Failed map operations on an event's path in the kernel.
+    pub map_errors: AtomicU64,
+    /// Open paths the kernel could not read from user memory.
+    pub unread_paths: AtomicU64,
+    /// Ring-buffer records user space could not decode (too short).
+    pub undecodable: AtomicU64,
     pub kills: AtomicU64,
     pub ringbuf_pending_bytes: AtomicU64,
     pub ringbuf_size_bytes: AtomicU64,
@@ -50,8 +60,43 @@ impl Metrics {
             &mut s,
             "stockade_watch_ringbuf_drops_total",
             "counter",
-            "Kernel events lost because the ring buffer was full.",
+            "Events lost because a ring buffer was full (sensor and denial records).",
             &self.drops,
+        );
+        g(
+            &mut s,
+            "stockade_watch_missed_runs_total",
+            "counter",
+            "Program runs the kernel skipped because the program was already running on that CPU (recursion_misses): calls not examined.",
+            &self.missed_runs,
+        );
+        g(
+            &mut s,
+            "stockade_watch_merged_events_total",
+            "counter",
+            "Lean tier: events equal to the thread's previous one within 1 ms, taken for the same call and not reported again.",
+            &self.merged,
+        );
+        g(
+            &mut s,
+            "stockade_watch_map_errors_total",
+            "counter",
+            "Failed BPF map operations while handling a call.",
+            &self.map_errors,
+        );
+        g(
+            &mut s,
+            "stockade_watch_unread_paths_total",
+            "counter",
+            "Open paths that could not be read from user memory (calls not classified).",
+            &self.unread_paths,
+        );
+        g(
+            &mut s,
+            "stockade_watch_undecodable_records_total",
+            "counter",
+            "Ring-buffer records too short to decode.",
+            &self.undecodable,
         );
         g(
             &mut s,

@@ -206,7 +206,7 @@ impl State {
                         (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 2)
                     ) && major != 136
             }
-            kind::SOCKET => true,
+            kind::SOCKET | kind::DEV => true,
             kind::OPEN => match ev.args[1] {
                 class::CORE_PATTERN => true,
                 class::ESCAPE_SYSCTL => ev.path.starts_with("/proc/sys/kernel/"),
@@ -466,7 +466,7 @@ pub fn run(args: WatchArgs) -> i32 {
                 if hooks == SyscallHooks::None {
                     eprintln!(
                         "stockade watch: lean tier (--syscall-hooks none): not covered: {}",
-                        crate::sensor::LEAN_UNCOVERED
+                        crate::sensor::lean_uncovered()
                             .iter()
                             .map(|(rule, what)| format!("{rule} {what}"))
                             .collect::<Vec<_>>()
@@ -578,7 +578,7 @@ pub fn run(args: WatchArgs) -> i32 {
     let deadline = args.duration.map(Duration::from_secs_f64);
     let mut last_stats = Instant::now();
     let mut last_scan = Instant::now();
-    let mut reported_drops = 0u64;
+    let mut reported_lost = 0u64;
 
     // The ring buffers borrow the skeletons; build them in a scope that ends before teardown.
     {
@@ -587,9 +587,13 @@ pub fn run(args: WatchArgs) -> i32 {
         let q2 = queue.clone();
         let q3 = queue.clone();
         let push = |q: Rc<RefCell<Vec<RawEvent>>>| {
+            let m = metrics.clone();
             move |data: &[u8]| {
-                if let Some(ev) = RawEvent::decode(data) {
-                    q.borrow_mut().push(ev);
+                match RawEvent::decode(data) {
+                    Some(ev) => q.borrow_mut().push(ev),
+                    None => {
+                        m.undecodable.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 0
             }
@@ -635,13 +639,13 @@ pub fn run(args: WatchArgs) -> i32 {
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
-                let drops = update_stats(&st, &metrics);
-                if drops > reported_drops {
+                let lost = update_stats(&st, &metrics);
+                if lost > reported_lost {
                     eprintln!(
-                        "stockade watch: {} events dropped (ring buffer full) so far",
-                        drops
+                        "stockade watch: {lost} events lost or calls not examined so far ({})",
+                        stats_line(&metrics)
                     );
-                    reported_drops = drops;
+                    reported_lost = lost;
                 }
                 if args.stats_interval > 0 && started.elapsed().as_secs() % args.stats_interval == 0
                 {
@@ -674,19 +678,34 @@ fn st_handle(st: &mut State, ev: RawEvent) {
     st.handle(ev);
 }
 
+/// Copies the kernel counters into the metrics; returns the events lost so far (ring-buffer
+/// drops, skipped program runs, failed map operations, unreadable paths, undecodable records).
 fn update_stats(st: &State, m: &Metrics) -> u64 {
-    if let Some(s) = &st.sensor {
-        let [drops, emitted, seen, kills, pending] = s.stats();
-        m.ringbuf_pending_bytes.store(pending, Ordering::Relaxed);
-        m.drops.store(drops, Ordering::Relaxed);
-        m.kernel_events.store(emitted, Ordering::Relaxed);
-        m.container_syscalls.store(seen, Ordering::Relaxed);
-        m.kills.store(kills, Ordering::Relaxed);
+    let (deny_drops, lsm_missed) = st.enforcer.as_ref().map_or((0, 0), |e| e.lost());
+    let k = st.sensor.as_ref().map(|s| s.stats()).unwrap_or_default();
+    m.ringbuf_pending_bytes.store(k.pending, Ordering::Relaxed);
+    m.drops.store(k.drops + deny_drops, Ordering::Relaxed);
+    m.kernel_events.store(k.emitted, Ordering::Relaxed);
+    m.container_syscalls.store(k.seen, Ordering::Relaxed);
+    m.kills.store(k.kills, Ordering::Relaxed);
+    m.missed_runs
+        .store(k.missed_runs + lsm_missed, Ordering::Relaxed);
+    m.merged.store(k.merged, Ordering::Relaxed);
+    m.map_errors.store(k.map_errors, Ordering::Relaxed);
+    m.unread_paths.store(k.unread, Ordering::Relaxed);
+    if st.sensor.is_some() {
         m.ringbuf_size_bytes
             .store(16 * 1024 * 1024, Ordering::Relaxed);
-        return drops;
     }
-    0
+    lost(m)
+}
+
+fn lost(m: &Metrics) -> u64 {
+    m.drops.load(Ordering::Relaxed)
+        + m.missed_runs.load(Ordering::Relaxed)
+        + m.map_errors.load(Ordering::Relaxed)
+        + m.unread_paths.load(Ordering::Relaxed)
+        + m.undecodable.load(Ordering::Relaxed)
 }
 
 fn stats_line(m: &Metrics) -> String {
@@ -696,9 +715,14 @@ fn stats_line(m: &Metrics) -> String {
         .map(|x| x.values().sum())
         .unwrap_or(0);
     format!(
-        "kernel_events={} drops={} reported={} container_syscalls={} kills={} host_suppressed={} containers_enforced={}",
+        "kernel_events={} drops={} missed_runs={} map_errors={} unread_paths={} undecodable={} merged={} reported={} container_syscalls={} kills={} host_suppressed={} containers_enforced={}",
         m.kernel_events.load(Ordering::Relaxed),
         m.drops.load(Ordering::Relaxed),
+        m.missed_runs.load(Ordering::Relaxed),
+        m.map_errors.load(Ordering::Relaxed),
+        m.unread_paths.load(Ordering::Relaxed),
+        m.undecodable.load(Ordering::Relaxed),
+        m.merged.load(Ordering::Relaxed),
         reported,
         m.container_syscalls.load(Ordering::Relaxed),
         m.kills.load(Ordering::Relaxed),
@@ -717,7 +741,14 @@ fn load_sensor(
 ) -> Result<(Sensor, SyscallHooks), String> {
     let wakeup = args.wakeup_kib * 1024;
     let hooks = args.syscall_hooks;
-    let lean = match Sensor::load(probe, host_mntns, host_pidns, wakeup, hooks) {
+    let lean = match Sensor::load(
+        probe,
+        host_mntns,
+        host_pidns,
+        wakeup,
+        hooks,
+        args.lean_devices,
+    ) {
         Ok(s) if hooks != SyscallHooks::None => return Ok((s, hooks)),
         Ok(s) => match s.missing.iter().find(|(n, _)| n == "cap_capable") {
             None => return Ok((s, hooks)),
@@ -737,6 +768,7 @@ fn load_sensor(
         host_pidns,
         wakeup,
         SyscallHooks::Dispatcher,
+        false,
     )?;
     Ok((s, SyscallHooks::Dispatcher))
 }

@@ -7,6 +7,7 @@ use crate::probe::Probe;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// Absolute-path prefixes the kernel classifies (longest prefix wins).
 pub const PATH_CLASSES: &[(&str, u64, bool)] = &[
@@ -47,6 +48,56 @@ pub const PATH_CLASSES: &[(&str, u64, bool)] = &[
 
 const PATH_LEN: usize = 256;
 
+/// The second bytes of the path classes ("/proc/..." gives `p`) as a 256-bit set: the kernel
+/// looks a path up in the trie only when its second byte is in it (`/proc/<pid>/...` is one).
+fn class_second_bytes() -> [u64; 4] {
+    let mut set = [0u64; 4];
+    for b in PATH_CLASSES
+        .iter()
+        .filter_map(|(p, _, _)| p.as_bytes().get(1))
+        .chain(std::iter::once(&b'p'))
+    {
+        set[usize::from(*b >> 6)] |= 1 << (b & 63);
+    }
+    set
+}
+
+/// What the sensor's programs counted; every way the kernel side can lose an event has a field.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Events lost because the ring buffer was full.
+    pub drops: u64,
+    /// Events submitted to the ring buffer.
+    pub emitted: u64,
+    /// Container syscalls (or hook runs) the programs examined.
+    pub seen: u64,
+    /// Reactive kills.
+    pub kills: u64,
+    /// Ring-buffer bytes pending at the last submit (largest over CPUs).
+    pub pending: u64,
+    /// Lean tier: events taken for a repeat of the thread's previous call and not reported again.
+    pub merged: u64,
+    /// Failed map operations on an event's path.
+    pub map_errors: u64,
+    /// Open paths unreadable from user memory (not classified).
+    pub unread: u64,
+    /// Program runs the kernel skipped (`recursion_misses`: a run already active on that CPU).
+    pub missed_runs: u64,
+}
+
+/// The kernel's count of runs of one program it skipped because the program was already running
+/// on that CPU (`recursion_misses` in `struct bpf_prog_info`, Linux >= 5.12).
+pub fn recursion_misses(fd: BorrowedFd<'_>) -> Option<u64> {
+    let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: `info` is a writable `bpf_prog_info` of `len` bytes that outlives the call, and its
+    // pointer fields are null with zero lengths, so the kernel writes nothing beyond it.
+    let ret = unsafe {
+        libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len)
+    };
+    (ret == 0).then_some(info.recursion_misses)
+}
+
 pub struct Sensor {
     pub skel: SensorSkel<'static>,
     _links: Vec<Link>,
@@ -61,6 +112,7 @@ fn open(
     host_pidns: u32,
     wakeup: u64,
     hooks: SyscallHooks,
+    lean_devices: bool,
     with_exec: bool,
 ) -> Result<OpenSensorSkel<'static>, String> {
     let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
@@ -84,6 +136,7 @@ fn open(
     ro.host_pidns = host_pidns;
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
+    ro.class_c1 = class_second_bytes();
     // Load one of the three hook styles (bpf/sensor.bpf.c): the dispatcher program `sys_enter`,
     // the per-syscall tracepoint programs `tp_<syscall>`, or the lean tier's `cap_capable` and
     // `lean_io_uring` (no syscall hook).
@@ -92,9 +145,10 @@ fn open(
         let wanted = match name.as_str() {
             "tp_exec" => with_exec,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
-            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix" => {
-                hooks == SyscallHooks::None
-            }
+            "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix"
+            | "lean_newtask" => hooks == SyscallHooks::None,
+            // opt-in (--lean-devices): it runs on every device-node open, /dev/null included
+            "lean_dev" => hooks == SyscallHooks::None && lean_devices,
             _ => hooks == SyscallHooks::Tracepoints,
         };
         if !wanted {
@@ -113,17 +167,36 @@ impl Sensor {
         host_pidns: u32,
         wakeup: u64,
         hooks: SyscallHooks,
+        lean_devices: bool,
     ) -> Result<Sensor, String> {
         let mut missing = Vec::new();
-        let mut skel = match open(probe, host_mntns, host_pidns, wakeup, hooks, true)?.load() {
+        let mut skel = match open(
+            probe,
+            host_mntns,
+            host_pidns,
+            wakeup,
+            hooks,
+            lean_devices,
+            true,
+        )?
+        .load()
+        {
             Ok(s) => s,
             Err(e) => {
                 // The exec program reads more kernel types than the syscall dispatcher; when it
                 // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
-                open(probe, host_mntns, host_pidns, wakeup, hooks, false)?
-                    .load()
-                    .map_err(|e| format!("load: {e}"))?
+                open(
+                    probe,
+                    host_mntns,
+                    host_pidns,
+                    wakeup,
+                    hooks,
+                    lean_devices,
+                    false,
+                )?
+                .load()
+                .map_err(|e| format!("load: {e}"))?
             }
         };
         let mut links = Vec::new();
@@ -144,11 +217,13 @@ impl Sensor {
                 missing.push((name, "skipped (STOCKADE_WATCH_SKIP_PROGRAMS)".into()));
                 continue;
             }
-            let link = if name == "lean_sysctl" || name == "lean_connect_unix" {
+            let link = if matches!(
+                name.as_str(),
+                "lean_sysctl" | "lean_connect_unix" | "lean_dev"
+            ) {
                 match &probe.cgroup2 {
                     Some(root) => match std::fs::File::open(root) {
                         Ok(dir) => {
-                            use std::os::fd::AsRawFd;
                             // the link holds its own reference to the cgroup; `dir` may close
                             prog.attach_cgroup(dir.as_raw_fd())
                         }
@@ -198,10 +273,10 @@ impl Sensor {
         Ok(())
     }
 
-    /// The per-CPU counters: drops, emitted, container syscalls, kills (summed over CPUs) and the
-    /// ring-buffer bytes pending at the last submit (the largest over CPUs).
-    pub fn stats(&self) -> [u64; 5] {
-        let mut out = [0u64; 5];
+    /// The per-CPU counters of `bpf/sensor.bpf.c` (`STAT_*`), summed over CPUs (the pending bytes:
+    /// the largest over CPUs), and the runs the kernel skipped, summed over the attached programs.
+    pub fn stats(&self) -> KernelStats {
+        let mut out = [0u64; 8];
         for (i, slot) in out.iter_mut().enumerate() {
             let key = (i as u32).to_ne_bytes();
             if let Ok(Some(per_cpu)) = self.skel.maps.stats.lookup_percpu(&key, MapFlags::ANY) {
@@ -216,7 +291,25 @@ impl Sensor {
                 };
             }
         }
-        out
+        let [drops, emitted, seen, kills, pending, merged, map_errors, unread] = out;
+        let missed_runs = self
+            .skel
+            .object()
+            .progs()
+            .filter(|p| self.attached.iter().any(|a| p.name().to_str() == Some(a)))
+            .filter_map(|p| recursion_misses(p.as_fd()))
+            .sum();
+        KernelStats {
+            drops,
+            emitted,
+            seen,
+            kills,
+            pending,
+            merged,
+            map_errors,
+            unread,
+            missed_runs,
+        }
     }
 
     /// Turns on the reactive kill for these event kinds in enforced containers.
@@ -245,39 +338,37 @@ impl Sensor {
     }
 }
 
-/// Behaviours the lean tier (`--syscall-hooks none`) does not see: they make no capability
-/// check, or fail before it (bad arguments), and have no other non-syscall hook here. Rule id and
-/// behaviour; docs/watch.md has the per-tier table, and tests/behaviours.rs asserts this set.
-pub const LEAN_UNCOVERED: &[(&str, &str)] = &[
-    (
-        "SKD-RUN-004",
-        "binfmt_misc, uevent_helper, sysrq-trigger writes (files, not sysctls)",
-    ),
-    ("SKD-RUN-009", "unshare/clone of a user namespace"),
-    ("SKD-RUN-010", "ptrace of a same-uid process"),
-    (
-        "SKD-RUN-011",
-        "/proc/<pid>/mem write and process_vm_writev to a same-uid process",
-    ),
-    (
-        "SKD-RUN-013",
-        "module load (kernels without module support)",
-    ),
-    ("SKD-RUN-014", "rare socket family (AF_ALG, AF_VSOCK...)"),
-    (
-        "SKD-RUN-016",
-        "perf_event_open failing before its capability check",
-    ),
-    (
-        "SKD-RUN-017",
-        "open_by_handle_at failing before its capability check",
-    ),
-    ("SKD-RUN-018", "userfaultfd(UFFD_USER_MODE_ONLY)"),
-    ("SKD-RUN-019", "io_uring_setup that creates no ring"),
-    ("SKD-RUN-023", "/proc/self/exe write"),
-    ("SKD-RUN-024", "service-account token read"),
-    ("SKD-RUN-025", "symlink/hard link to a sensitive file"),
-    ("SKD-RUN-026", "chmod u+s / g+s by the file's owner"),
-    ("SKD-ESC-038", "block device read"),
-    ("SKD-ESC-043", "chdir into a leaked host fd"),
-];
+/// Rules the lean tier (`--syscall-hooks none`) misses in part or in whole, with what it misses:
+/// the `[rule.watch]` entries of the catalogue (`lean = "partial"` or `"none"`). docs/rules.md
+/// and `stockade explain ID` show the same data; tests/behaviours.rs checks its lean triggers
+/// against it.
+pub fn lean_uncovered() -> Vec<(&'static str, &'static str)> {
+    policy::catalogue::catalogue()
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let w = r.watch.as_ref()?;
+            (w.lean != policy::catalogue::LeanCoverage::Full)
+                .then(|| (r.id.as_str(), w.lean_misses.as_deref().unwrap_or("")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_shortcuts_agree_with_the_path_classes() {
+        // handle_open returns early for "/dev/null" without the trie: it must be ignored there
+        assert!(PATH_CLASSES.contains(&("/dev/null", class::IGNORE, false)));
+        // and for paths whose second byte starts no class
+        let set = class_second_bytes();
+        let has = |b: u8| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1;
+        for (p, _, _) in PATH_CLASSES {
+            assert!(p.starts_with('/') && has(p.as_bytes()[1]), "{p}");
+        }
+        assert!(has(b'p'), "/proc/<pid>/... classes");
+        assert!(!has(b'u') && !has(b'h'), "/usr, /home: no class");
+    }
+}

@@ -62,6 +62,13 @@ int main(int argc, char **argv)
 			if (r == 0)
 				umount2(argc > 2 ? argv[2] : "/mnt", MNT_DETACH);
 		}
+	} else if (!strcmp(t, "clone_userns")) {
+		/* a child in a new user namespace (clone, not unshare: a new task), which exits */
+		r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+		if (r == 0)
+			_exit(0);
+		if (r > 0)
+			waitpid(r, NULL, 0);
 	} else if (!strcmp(t, "open_tree")) {
 		r = syscall(SYS_open_tree, AT_FDCWD, "/tmp", 1 /* OPEN_TREE_CLONE */);
 	} else if (!strcmp(t, "ptrace")) {
