@@ -640,7 +640,7 @@ impl ServiceReader<'_> {
                     YValue::Map(entries) => {
                         for s in entries {
                             view.sysctls
-                                .push(Field::new(s.key.clone(), push_key(&field, &s.key)));
+                                .push(Field::new(s.key.to_string(), push_key(&field, &s.key)));
                         }
                     }
                     _ => {

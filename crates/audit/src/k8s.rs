@@ -337,6 +337,8 @@ fn read_object(
     metadata.managed_fields = None;
     let mut suppressions = Vec::new();
     let mut subject = Subject::Other;
+    // The object's own suppressions, once read (before its metadata moves into the subject).
+    let mut own_suppressions = None;
 
     if let Some(&(_, spec_path)) = POD_KINDS.iter().find(|(k, _)| *k == kind) {
         let (pod_metadata, spec) = if kind == "Pod" {
@@ -387,10 +389,13 @@ fn read_object(
                 &object,
             ));
         }
+        own_suppressions = Some(annotation_suppressions(
+            &metadata, "metadata", &lines, report, &object,
+        ));
         subject = Subject::Pod(Box::new(PodWorkload {
             kind: kind.clone(),
             api_version: api_version.clone(),
-            metadata: metadata.clone(),
+            metadata: std::mem::take(&mut metadata),
             pod_metadata,
             spec,
             spec_path: spec_path.to_string(),
@@ -422,7 +427,10 @@ fn read_object(
             }
         }
     }
-    let mut own = annotation_suppressions(&metadata, "metadata", &lines, report, &object);
+    let mut own = match own_suppressions {
+        Some(own) => own,
+        None => annotation_suppressions(&metadata, "metadata", &lines, report, &object),
+    };
     own.append(&mut suppressions);
     report.items.push(Item {
         object,

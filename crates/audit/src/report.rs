@@ -187,7 +187,7 @@ pub fn json(report: &AuditReport) -> JsonReport<'_> {
             file: &f.file,
             line: f.line,
             column: f.column,
-            object: f.object.as_ref(),
+            object: f.object.as_deref(),
             field: &f.field,
             message: &f.message,
             remediation: &f.rule.remediation,
@@ -525,7 +525,7 @@ pub fn sarif(report: &AuditReport) -> serde_sarif::sarif::Sarif {
             let mut props = BTreeMap::new();
             props.insert("field".to_string(), json!(f.field));
             if let Some(o) = &f.object {
-                props.insert("object".to_string(), json!(o));
+                props.insert("object".to_string(), json!(o.as_ref()));
             }
             let mut r = Result::builder()
                 .message(Message::builder().text(f.message.clone()).build())
@@ -678,10 +678,12 @@ mod tests {
             file: file.into(),
             line: (n % 3 != 0).then_some(n),
             column: (n % 2 == 0).then_some(n * 7),
-            object: (n % 4 != 1).then(|| ObjectRef {
-                kind: "Deployment".into(),
-                name: format!("w{n} \"quoted\" ü"),
-                namespace: (n % 2 == 1).then(|| "ns\\x".into()),
+            object: (n % 4 != 1).then(|| {
+                std::sync::Arc::new(ObjectRef {
+                    kind: "Deployment".into(),
+                    name: format!("w{n} \"quoted\" ü"),
+                    namespace: (n % 2 == 1).then(|| "ns\\x".into()),
+                })
             }),
             field: format!("spec.template.spec.containers[{n}].securityContext['a.b/c']"),
             message: format!("line\nbreak\ttab \u{1} \u{7f} é {n}"),

@@ -44,7 +44,8 @@ pub struct Finding {
     pub file: std::sync::Arc<str>,
     pub line: Option<u32>,
     pub column: Option<u32>,
-    pub object: Option<ObjectRef>,
+    /// Shared by every finding of the object.
+    pub object: Option<std::sync::Arc<ObjectRef>>,
     pub field: String,
     pub message: String,
     pub suppressed: Option<Suppressed>,
@@ -289,7 +290,7 @@ pub fn evaluate_files(files: &[FileReport], opts: &AuditOptions) -> AuditReport 
 /// Where a cross-object finding lands: the item it names.
 struct ItemCtx {
     file: std::sync::Arc<str>,
-    object: ObjectRef,
+    object: std::sync::Arc<ObjectRef>,
     line: u32,
     lines: crate::source::FieldLines,
     suppressions: Vec<crate::source::Suppression>,
@@ -343,22 +344,23 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
             file: file.clone(),
             line: p.line,
             column: p.column,
-            object: p.object.clone(),
+            object: p.object.clone().map(std::sync::Arc::new),
             field: p.field.clone(),
             message: p.message.clone(),
             suppressed: None,
         });
     }
     for item in &f.items {
+        let object = std::sync::Arc::new(item.object.clone());
         for v in evaluate_item(item, opts) {
-            out.findings.push(finding(&file, item, v));
+            out.findings.push(finding(&file, item, &object, v));
         }
         if opts.pss_only {
             continue;
         }
         let ctx = |lines| ItemCtx {
             file: file.clone(),
-            object: item.object.clone(),
+            object: object.clone(),
             line: item.line,
             lines,
             suppressions: item.suppressions.clone(),
@@ -519,7 +521,12 @@ pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
     }
 }
 
-fn finding(file: &std::sync::Arc<str>, item: &Item, v: Violation) -> Finding {
+fn finding(
+    file: &std::sync::Arc<str>,
+    item: &Item,
+    object: &std::sync::Arc<ObjectRef>,
+    v: Violation,
+) -> Finding {
     let pos = item.lines.position(&v.field);
     let suppressed = annotation_suppression(&item.suppressions, v.rule);
     Finding {
@@ -527,7 +534,7 @@ fn finding(file: &std::sync::Arc<str>, item: &Item, v: Violation) -> Finding {
         file: file.clone(),
         line: pos.map(|p| p.0).or(Some(item.line)),
         column: pos.map(|p| p.1),
-        object: Some(item.object.clone()),
+        object: Some(object.clone()),
         field: v.field,
         message: v.message,
         suppressed,

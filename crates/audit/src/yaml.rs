@@ -112,10 +112,197 @@ pub enum YValue {
     Map(Vec<YEntry>),
 }
 
+/// A mapping key. The few dozen field names most manifests are made of are shared static
+/// strings (no allocation, copy or free per key); any other key owns its text. A key compares,
+/// hashes, prints and dereferences as its text.
+#[derive(Clone)]
+pub struct Key(KeyText);
+
+#[derive(Clone)]
+enum KeyText {
+    Known(&'static str),
+    Owned(String),
+}
+
+/// Field names of Kubernetes manifests (and compose files) common enough to be kept once.
+const KNOWN_KEYS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "app",
+    "spec",
+    "template",
+    "selector",
+    "matchLabels",
+    "replicas",
+    "containers",
+    "initContainers",
+    "image",
+    "imagePullPolicy",
+    "ports",
+    "containerPort",
+    "hostPort",
+    "protocol",
+    "resources",
+    "limits",
+    "requests",
+    "memory",
+    "cpu",
+    "securityContext",
+    "privileged",
+    "capabilities",
+    "add",
+    "drop",
+    "allowPrivilegeEscalation",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "seccompProfile",
+    "type",
+    "volumeMounts",
+    "mountPath",
+    "readOnly",
+    "volumes",
+    "emptyDir",
+    "hostPath",
+    "path",
+    "configMap",
+    "secret",
+    "secretName",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "automountServiceAccountToken",
+    "serviceAccountName",
+    "restartPolicy",
+    "schedule",
+    "jobTemplate",
+    "command",
+    "args",
+    "env",
+    "value",
+    "valueFrom",
+    "livenessProbe",
+    "readinessProbe",
+    "httpGet",
+    "port",
+    "items",
+    "key",
+    "nodeSelector",
+    "tolerations",
+    "terminationGracePeriodSeconds",
+    "strategy",
+    "serviceName",
+    "backoffLimit",
+    "services",
+    "version",
+    "environment",
+    "volumeClaimTemplates",
+];
+
+/// Slot of a key in [`KNOWN_TABLE`] (from its length and three of its bytes).
+const fn known_slot(b: &[u8]) -> usize {
+    let n = b.len();
+    (n * 2 + b[0] as usize * 14 + b[n - 1] as usize * 12 + b[n / 2] as usize * 7) & 255
+}
+
+/// [`KNOWN_KEYS`] by slot; on a collision the first keeps the slot (the other is simply not
+/// shared).
+static KNOWN_TABLE: [Option<&str>; 256] = {
+    let mut t: [Option<&str>; 256] = [None; 256];
+    let mut i = 0;
+    while i < KNOWN_KEYS.len() {
+        let slot = known_slot(KNOWN_KEYS[i].as_bytes());
+        if t[slot].is_none() {
+            t[slot] = Some(KNOWN_KEYS[i]);
+        }
+        i += 1;
+    }
+    t
+};
+
+impl Key {
+    /// The key for `text`, shared when it is a known field name.
+    pub fn new(text: std::borrow::Cow<'_, str>) -> Key {
+        if !text.is_empty() {
+            if let Some(k) = KNOWN_TABLE[known_slot(text.as_bytes())] {
+                if k == text {
+                    return Key(KeyText::Known(k));
+                }
+            }
+        }
+        Key(KeyText::Owned(text.into_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            KeyText::Known(k) => k,
+            KeyText::Owned(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Key {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        Key::new(std::borrow::Cow::Owned(s))
+    }
+}
+
 /// One entry of a mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YEntry {
-    pub key: String,
+    pub key: Key,
     /// Position of the key.
     pub line: u32,
     pub column: u32,
@@ -200,7 +387,7 @@ impl YNode {
                     let child = push_key(path, &e.key);
                     let mut child_path = child;
                     let v = e.value.to_json_at(&mut child_path)?;
-                    out.insert(e.key.clone(), v);
+                    out.insert(e.key.to_string(), v);
                 }
                 Value::Object(out)
             }
@@ -312,11 +499,24 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let mut offset = 0usize;
     // Offset and line of a run of directive lines that may belong to the next document.
     let mut directive_start: Option<(usize, u32)> = None;
-    for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
-        if !line.starts_with(['-', '%']) && directive_start.is_none() {
-            offset += line.len();
+    let bytes = text.as_bytes();
+    let mut line_no = 0u32;
+    while offset < bytes.len() {
+        line_no += 1;
+        // Most lines start with neither `-` nor `%`: skip them with a plain byte loop (a
+        // `split_inclusive` searcher costs a call per line).
+        if directive_start.is_none() && !matches!(bytes[offset], b'-' | b'%') {
+            offset = bytes[offset..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| offset + i + 1);
             continue;
         }
+        let end = bytes[offset..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| offset + i + 1);
+        let line = &text[offset..end];
         if is_marker(line, "---") {
             let start = directive_start.unwrap_or((offset, line_no));
             if start.0 > 0 {
@@ -935,7 +1135,7 @@ impl KeyIndex {
                 let mut m: HashMap<String, usize> = entries
                     .iter()
                     .enumerate()
-                    .map(|(j, e)| (e.key.clone(), j))
+                    .map(|(j, e)| (e.key.to_string(), j))
                     .collect();
                 m.insert(key.to_string(), i);
                 self.map = Some(m);
@@ -1129,7 +1329,7 @@ impl<'r> Expander<'_, 'r> {
             let value = self.expand(v, depth + 1)?;
             self.segs.pop();
             let entry = YEntry {
-                key,
+                key: key.into(),
                 line: k.line,
                 column: k.column,
                 value,
@@ -1267,28 +1467,28 @@ struct Frame {
     /// Where this container's children start on the shared stack (`items` or `entries`).
     start: usize,
     /// A key read, waiting for its value: text and position.
-    key: Option<(String, u32, u32)>,
+    key: Option<(Key, u32, u32)>,
 }
 
 /// The key string a plain or quoted untagged key scalar becomes, or `None` when the direct path
 /// must give up (a null key, a YAML 1.1 form that is reported, a merge key).
-fn direct_key(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<String> {
+fn direct_key(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Option<Key> {
     if style != ScalarStyle::Plain {
-        return Some(text.into_owned());
+        return Some(Key::new(text));
     }
     if text == "<<" {
         return None;
     }
     match resolve_plain(&text) {
         (_, true) | (Scalar::Null, _) => None,
-        (Scalar::Str, _) => Some(text.into_owned()),
-        (Scalar::Bool(b), _) => Some(b.to_string()),
-        (Scalar::Int(n), _) => Some(n.to_string()),
-        (Scalar::Float(f), _) if f.is_nan() => Some(".nan".into()),
+        (Scalar::Str, _) => Some(Key::new(text)),
+        (Scalar::Bool(b), _) => Some(b.to_string().into()),
+        (Scalar::Int(n), _) => Some(n.to_string().into()),
+        (Scalar::Float(f), _) if f.is_nan() => Some(".nan".to_string().into()),
         (Scalar::Float(f), _) if f.is_infinite() => {
-            Some(if f > 0.0 { ".inf" } else { "-.inf" }.into())
+            Some(if f > 0.0 { ".inf" } else { "-.inf" }.to_string().into())
         }
-        (Scalar::Float(f), _) => Some(f.to_string()),
+        (Scalar::Float(f), _) => Some(f.to_string().into()),
     }
 }
 
@@ -2145,7 +2345,7 @@ impl<'de> serde::de::MapAccess<'de> for MapDe<'de> {
                     ..err
                 }
             };
-            err.within(PathPart::Key(e.key.clone()))
+            err.within(PathPart::Key(e.key.to_string()))
         })
     }
 }

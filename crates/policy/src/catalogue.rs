@@ -256,7 +256,52 @@ const RULE_FILES: &[(&str, &str)] = &[
 #[derive(Debug)]
 pub struct Catalogue {
     rules: Vec<Rule>,
-    by_id: BTreeMap<String, usize>,
+    by_id: IdIndex,
+}
+
+/// Rule ids to positions in `rules`: an open-addressing table hashed with FNV-1a. Every finding
+/// looks its rule up by id, so this is on the audit's hot path; a `BTreeMap<String, _>` lookup
+/// compared several ids that all start with `SKD-`.
+#[derive(Debug)]
+struct IdIndex {
+    /// Position in `rules` + 1, 0 for an empty slot; the length is a power of two.
+    slots: Vec<u32>,
+}
+
+impl IdIndex {
+    fn hash(id: &str) -> usize {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in id.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        h as usize
+    }
+
+    /// Index `rules` by id (ids are unique: checked before).
+    fn new(rules: &[Rule]) -> IdIndex {
+        let size = (rules.len() * 4).next_power_of_two().max(16);
+        let mut slots = vec![0u32; size];
+        for (i, r) in rules.iter().enumerate() {
+            let mut at = Self::hash(&r.id) & (size - 1);
+            while slots[at] != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            slots[at] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        }
+        IdIndex { slots }
+    }
+
+    fn get(&self, rules: &[Rule], id: &str) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = Self::hash(id) & mask;
+        loop {
+            let i = (*self.slots.get(at)? as usize).checked_sub(1)?;
+            if rules.get(i).is_some_and(|r| r.id == id) {
+                return Some(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -336,6 +381,7 @@ impl Catalogue {
                 }
             }
         }
+        let by_id = IdIndex::new(&rules);
         Ok(Catalogue { rules, by_id })
     }
 
@@ -348,11 +394,11 @@ impl Catalogue {
     pub fn find(&self, id: &str) -> Option<&Rule> {
         // Ids are usually passed as written in the catalogue: look those up without allocating.
         let hit = if id.bytes().any(|b| b.is_ascii_lowercase()) {
-            self.by_id.get(&id.to_ascii_uppercase())
+            self.by_id.get(&self.rules, &id.to_ascii_uppercase())
         } else {
-            self.by_id.get(id)
+            self.by_id.get(&self.rules, id)
         };
-        if let Some(&i) = hit {
+        if let Some(i) = hit {
             return Some(&self.rules[i]);
         }
         self.rules

@@ -111,11 +111,32 @@ fn volume_has_no_source(v: &Volume) -> bool {
 // Containers and field paths
 // ------------------------------------------------------------------------------------------------
 
+/// The field path of one container, written out only when a finding names it: it displays as
+/// `spec.containers[0]`, `spec.initContainers[1]`, `spec.ephemeralContainers[0]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContainerPath<'a> {
+    spec_path: &'a str,
+    /// `initContainers`, `containers` or `ephemeralContainers`.
+    list: &'static str,
+    index: usize,
+}
+
+impl std::fmt::Display for ContainerPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.spec_path)?;
+        f.write_str(".")?;
+        f.write_str(self.list)?;
+        f.write_str("[")?;
+        std::fmt::Display::fmt(&self.index, f)?;
+        f.write_str("]")
+    }
+}
+
 /// One container of any of the pod's three lists, borrowed, with its field path.
 #[derive(Debug, Clone)]
 pub(crate) struct ContainerRef<'a> {
     /// `spec.containers[0]`, `spec.initContainers[1]`, `spec.ephemeralContainers[0]`.
-    pub path: String,
+    pub path: ContainerPath<'a>,
     pub name: &'a str,
     pub security_context: Option<&'a SecurityContext>,
     pub ports: &'a [ContainerPort],
@@ -129,7 +150,7 @@ pub(crate) struct ContainerRef<'a> {
 }
 
 impl<'a> ContainerRef<'a> {
-    fn from_container(c: &'a Container, path: String) -> Self {
+    fn from_container(c: &'a Container, path: ContainerPath<'a>) -> Self {
         ContainerRef {
             path,
             name: &c.name,
@@ -145,7 +166,7 @@ impl<'a> ContainerRef<'a> {
         }
     }
 
-    fn from_ephemeral(c: &'a EphemeralContainer, path: String) -> Self {
+    fn from_ephemeral(c: &'a EphemeralContainer, path: ContainerPath<'a>) -> Self {
         ContainerRef {
             path,
             name: &c.name,
@@ -163,19 +184,26 @@ impl<'a> ContainerRef<'a> {
 }
 
 /// Every container in PSA's visiting order: initContainers, containers, ephemeralContainers.
-pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &str) -> Vec<ContainerRef<'a>> {
-    let mut out = Vec::new();
-    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        let path = format!("{spec_path}.initContainers[{i}]");
-        out.push(ContainerRef::from_container(c, path));
+pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &'a str) -> Vec<ContainerRef<'a>> {
+    let init = spec.init_containers.as_deref().unwrap_or(&[]);
+    let ephemeral = spec.ephemeral_containers.as_deref().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(init.len() + spec.containers.len() + ephemeral.len());
+    let path = |list, index| ContainerPath {
+        spec_path,
+        list,
+        index,
+    };
+    for (i, c) in init.iter().enumerate() {
+        out.push(ContainerRef::from_container(c, path("initContainers", i)));
     }
     for (i, c) in spec.containers.iter().enumerate() {
-        let path = format!("{spec_path}.containers[{i}]");
-        out.push(ContainerRef::from_container(c, path));
+        out.push(ContainerRef::from_container(c, path("containers", i)));
     }
-    for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
-        let path = format!("{spec_path}.ephemeralContainers[{i}]");
-        out.push(ContainerRef::from_ephemeral(c, path));
+    for (i, c) in ephemeral.iter().enumerate() {
+        out.push(ContainerRef::from_ephemeral(
+            c,
+            path("ephemeralContainers", i),
+        ));
     }
     out
 }
@@ -421,7 +449,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
 
         view.containers.push(ContainerView {
             name: c.name.to_string(),
-            field: c.path.clone(),
+            field: c.path.to_string(),
             privileged,
             cap_add,
             cap_bounding: None,
@@ -559,7 +587,8 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
 
     for c in containers(spec, sp) {
         for (j, m) in c.volume_mounts.iter().enumerate() {
-            let mp = format!("{}.volumeMounts[{j}]", c.path);
+            let path = c.path;
+            let mp = move || format!("{path}.volumeMounts[{j}]");
             let host_path = volumes
                 .iter()
                 .find(|v| v.name == m.name)
@@ -569,7 +598,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
                         out.push(Violation::new(
                             "SKD-ESC-024",
-                            format!("{mp}.{key}"),
+                            format!("{}.{key}", mp()),
                             format!(
                                 "container {:?} mounts hostPath volume {:?} ({}) with {key} {:?}",
                                 c.name, m.name, hp.path, s
@@ -581,7 +610,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
             if m.mount_propagation.as_deref() == Some("Bidirectional") {
                 out.push(Violation::new(
                     "SKD-ESC-026",
-                    crate::cat(&mp, ".mountPropagation"),
+                    crate::cat(&mp(), ".mountPropagation"),
                     format!(
                         "container {:?} mounts volume {:?} at {} with mountPropagation=Bidirectional",
                         c.name, m.name, m.mount_path

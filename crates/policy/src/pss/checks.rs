@@ -17,16 +17,35 @@ pub(crate) struct Ctx<'a> {
     /// Field path of the pod metadata (`metadata`, `spec.template.metadata`, ...).
     mp: String,
     containers: Vec<ContainerRef<'a>>,
+    /// Whether PSA's aggregated detail is wanted ([`super::check_results`]) or only the
+    /// per-offender items ([`super::evaluate`]).
+    with_detail: bool,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(meta: &'a ObjectMeta, spec: &'a PodSpec, spec_path: &'a str) -> Self {
+    pub(crate) fn new(
+        meta: &'a ObjectMeta,
+        spec: &'a PodSpec,
+        spec_path: &'a str,
+        with_detail: bool,
+    ) -> Self {
         Ctx {
             meta,
             spec,
             sp: spec_path,
             mp: metadata_path(spec_path),
             containers: containers(spec, spec_path),
+            with_detail,
+        }
+    }
+
+    /// PSA's aggregated `ForbiddenDetail`, built only when the caller wants it (empty
+    /// otherwise: the audit keeps only the per-offender items).
+    fn detail(&self, build: impl FnOnce() -> String) -> String {
+        if self.with_detail {
+            build()
+        } else {
+            String::new()
         }
     }
 
@@ -251,11 +270,15 @@ fn pluralize<'s>(singular: &'s str, plural: &'s str, n: usize) -> &'s str {
 
 /// `"a", "b"` (PSA's joinQuote: no escaping).
 fn join_quote<S: AsRef<str>>(items: &[S]) -> String {
-    if items.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "\"" } else { "\", \"" });
+        out.push_str(item.as_ref());
     }
-    let inner: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    format!("\"{}\"", inner.join("\", \""))
+    if !items.is_empty() {
+        out.push('"');
+    }
+    out
 }
 
 /// Go's `%q` of a string (strconv.Quote) for the characters that occur in manifests.
@@ -310,6 +333,24 @@ fn containers_phrase<S: AsRef<str>>(names: &[S]) -> String {
         pluralize("container", "containers", names.len()),
         join_quote(names)
     )
+}
+
+/// `reason (container "name" rest)` — [`msg`] of `containers_phrase(&[name]) + " " + rest`, the
+/// per-offender message of most checks, in one allocation.
+fn container_msg(reason: &str, name: &str, rest: std::fmt::Arguments) -> String {
+    let mut s = String::with_capacity(reason.len() + name.len() + 96);
+    s.push_str(reason);
+    s.push_str(" (container \"");
+    s.push_str(name);
+    s.push_str("\" ");
+    match rest.as_str() {
+        Some(r) => s.push_str(r),
+        None => {
+            let _ = std::fmt::Write::write_fmt(&mut s, rest);
+        }
+    }
+    s.push(')');
+    s
 }
 
 fn msg(reason: &str, detail: &str) -> String {
@@ -461,11 +502,11 @@ fn capabilities_baseline(ctx: &Ctx) -> Option<Outcome> {
                 caps.insert(cap.clone());
                 items.push((
                     format!("{}.securityContext.capabilities.add[{j}]", c.path),
-                    msg(
+                    container_msg(
                         "non-default capabilities",
-                        &format!(
-                            "{} must not include \"{cap}\" in securityContext.capabilities.add",
-                            containers_phrase(&[c.name])
+                        c.name,
+                        format_args!(
+                            "must not include \"{cap}\" in securityContext.capabilities.add"
                         ),
                     ),
                 ));
@@ -480,11 +521,13 @@ fn capabilities_baseline(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "non-default capabilities".into(),
-        detail: format!(
-            "{} must not include {} in securityContext.capabilities.add",
-            containers_phrase(&bad_containers),
-            join_quote(&sorted(&caps))
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} must not include {} in securityContext.capabilities.add",
+                containers_phrase(&bad_containers),
+                join_quote(&sorted(&caps))
+            )
+        }),
         items,
     })
 }
@@ -509,7 +552,7 @@ fn host_namespaces(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "host namespaces".into(),
-        detail: found.join(", "),
+        detail: ctx.detail(|| found.join(", ")),
         items,
     })
 }
@@ -532,11 +575,13 @@ fn host_path_volumes(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "hostPath volumes".into(),
-        detail: format!(
-            "{} {}",
-            pluralize("volume", "volumes", names.len()),
-            join_quote(&names)
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} {}",
+                pluralize("volume", "volumes", names.len()),
+                join_quote(&names)
+            )
+        }),
         items,
     })
 }
@@ -555,10 +600,7 @@ fn host_ports(ctx: &Ctx) -> Option<Outcome> {
                 ports.insert(hp.to_string());
                 items.push((
                     format!("{}.ports[{j}].hostPort", c.path),
-                    msg(
-                        "hostPort",
-                        &format!("{} uses hostPort {hp}", containers_phrase(&[c.name])),
-                    ),
+                    container_msg("hostPort", c.name, format_args!("uses hostPort {hp}")),
                 ));
             }
         }
@@ -571,13 +613,15 @@ fn host_ports(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "hostPort".into(),
-        detail: format!(
-            "{} {} {} {}",
-            containers_phrase(&bad_containers),
-            pluralize("uses", "use", bad_containers.len()),
-            pluralize("hostPort", "hostPorts", ports.len()),
-            sorted(&ports).join(", ")
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} {} {} {}",
+                containers_phrase(&bad_containers),
+                pluralize("uses", "use", bad_containers.len()),
+                pluralize("hostPort", "hostPorts", ports.len()),
+                sorted(&ports).join(", ")
+            )
+        }),
         items,
     })
 }
@@ -673,12 +717,10 @@ fn privileged(ctx: &Ctx) -> Option<Outcome> {
             bad.push(c.name);
             items.push((
                 format!("{}.securityContext.privileged", c.path),
-                msg(
+                container_msg(
                     "privileged",
-                    &format!(
-                        "{} must not set securityContext.privileged=true",
-                        containers_phrase(&[c.name])
-                    ),
+                    c.name,
+                    format_args!("must not set securityContext.privileged=true"),
                 ),
             ));
         }
@@ -688,10 +730,12 @@ fn privileged(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "privileged".into(),
-        detail: format!(
-            "{} must not set securityContext.privileged=true",
-            containers_phrase(&bad)
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} must not set securityContext.privileged=true",
+                containers_phrase(&bad)
+            )
+        }),
         items,
     })
 }
@@ -981,11 +1025,13 @@ fn seccomp_profile(ctx: &Ctx, required: bool) -> Option<Outcome> {
     if !setters.is_empty() {
         return Some(Outcome {
             reason: "seccompProfile".into(),
-            detail: format!(
-                "{} must not set securityContext.seccompProfile.type to {}",
-                setters.join(" and "),
-                join_quote(&sorted(&bad_values))
-            ),
+            detail: ctx.detail(|| {
+                format!(
+                    "{} must not set securityContext.seccompProfile.type to {}",
+                    setters.join(" and "),
+                    join_quote(&sorted(&bad_values))
+                )
+            }),
             items,
         });
     }
@@ -996,16 +1042,19 @@ fn seccomp_profile(ctx: &Ctx, required: bool) -> Option<Outcome> {
                 containers_phrase(names)
             )
         };
-        let names: Vec<&str> = implicitly_bad.iter().map(|c| c.name).collect();
         return Some(Outcome {
             reason: "seccompProfile".into(),
-            detail: must(&names),
+            detail: ctx.detail(|| must(&implicitly_bad.iter().map(|c| c.name).collect::<Vec<_>>())),
             items: implicitly_bad
                 .iter()
                 .map(|c| {
                     (
                         format!("{}.securityContext.seccompProfile.type", c.path),
-                        msg("seccompProfile", &must(&[c.name])),
+                        // msg("seccompProfile", &must(&[c.name])), in one allocation.
+                        format!(
+                            "seccompProfile (pod or container \"{}\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")",
+                            c.name
+                        ),
                     )
                 })
                 .collect(),
@@ -1167,12 +1216,10 @@ fn allow_privilege_escalation_1_8(ctx: &Ctx) -> Option<Outcome> {
             bad.push(c.name);
             items.push((
                 format!("{}.securityContext.allowPrivilegeEscalation", c.path),
-                msg(
+                container_msg(
                     "allowPrivilegeEscalation != false",
-                    &format!(
-                        "{} must set securityContext.allowPrivilegeEscalation=false",
-                        containers_phrase(&[c.name])
-                    ),
+                    c.name,
+                    format_args!("must set securityContext.allowPrivilegeEscalation=false"),
                 ),
             ));
         }
@@ -1182,10 +1229,12 @@ fn allow_privilege_escalation_1_8(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "allowPrivilegeEscalation != false".into(),
-        detail: format!(
-            "{} must set securityContext.allowPrivilegeEscalation=false",
-            containers_phrase(&bad)
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} must set securityContext.allowPrivilegeEscalation=false",
+                containers_phrase(&bad)
+            )
+        }),
         items,
     })
 }
@@ -1214,12 +1263,10 @@ fn capabilities_restricted_1_22(ctx: &Ctx) -> Option<Outcome> {
             missing_drop.push(c.name);
             items.push((
                 format!("{}.securityContext.capabilities.drop", c.path),
-                msg(
+                container_msg(
                     REASON,
-                    &format!(
-                        "{} must set securityContext.capabilities.drop=[\"ALL\"]",
-                        containers_phrase(&[c.name])
-                    ),
+                    c.name,
+                    format_args!("must set securityContext.capabilities.drop=[\"ALL\"]"),
                 ),
             ));
         }
@@ -1232,14 +1279,16 @@ fn capabilities_restricted_1_22(ctx: &Ctx) -> Option<Outcome> {
         {
             if cap != "NET_BIND_SERVICE" {
                 added_forbidden = true;
-                forbidden.insert(cap.clone());
+                if ctx.with_detail {
+                    forbidden.insert(cap.clone());
+                }
                 items.push((
                     format!("{}.securityContext.capabilities.add[{j}]", c.path),
-                    msg(
+                    container_msg(
                         REASON,
-                        &format!(
-                            "{} must not include \"{cap}\" in securityContext.capabilities.add",
-                            containers_phrase(&[c.name])
+                        c.name,
+                        format_args!(
+                            "must not include \"{cap}\" in securityContext.capabilities.add"
                         ),
                     ),
                 ));
@@ -1249,26 +1298,29 @@ fn capabilities_restricted_1_22(ctx: &Ctx) -> Option<Outcome> {
             adding.push(c.name);
         }
     }
-    let mut details = Vec::new();
-    if !missing_drop.is_empty() {
-        details.push(format!(
-            "{} must set securityContext.capabilities.drop=[\"ALL\"]",
-            containers_phrase(&missing_drop)
-        ));
-    }
-    if !adding.is_empty() {
-        details.push(format!(
-            "{} must not include {} in securityContext.capabilities.add",
-            containers_phrase(&adding),
-            join_quote(&sorted(&forbidden))
-        ));
-    }
-    if details.is_empty() {
+    if missing_drop.is_empty() && adding.is_empty() {
         return None;
     }
+    let detail = ctx.detail(|| {
+        let mut details = Vec::new();
+        if !missing_drop.is_empty() {
+            details.push(format!(
+                "{} must set securityContext.capabilities.drop=[\"ALL\"]",
+                containers_phrase(&missing_drop)
+            ));
+        }
+        if !adding.is_empty() {
+            details.push(format!(
+                "{} must not include {} in securityContext.capabilities.add",
+                containers_phrase(&adding),
+                join_quote(&sorted(&forbidden))
+            ));
+        }
+        details.join("; ")
+    });
     Some(Outcome {
         reason: REASON.into(),
-        detail: details.join("; "),
+        detail,
         items,
     })
 }
@@ -1338,18 +1390,20 @@ fn restricted_volumes(ctx: &Ctx) -> Option<Outcome> {
     }
     Some(Outcome {
         reason: "restricted volume types".into(),
-        detail: format!(
-            "{} {} {} {} {}",
-            pluralize("volume", "volumes", names.len()),
-            join_quote(&names),
-            pluralize("uses", "use", names.len()),
-            pluralize(
-                "restricted volume type",
-                "restricted volume types",
-                types.len()
-            ),
-            join_quote(&sorted(&types))
-        ),
+        detail: ctx.detail(|| {
+            format!(
+                "{} {} {} {} {}",
+                pluralize("volume", "volumes", names.len()),
+                join_quote(&names),
+                pluralize("uses", "use", names.len()),
+                pluralize(
+                    "restricted volume type",
+                    "restricted volume types",
+                    types.len()
+                ),
+                join_quote(&sorted(&types))
+            )
+        }),
         items,
     })
 }
@@ -1408,10 +1462,12 @@ fn run_as_non_root_1_0(ctx: &Ctx) -> Option<Outcome> {
     if !setters.is_empty() {
         return Some(Outcome {
             reason: REASON.into(),
-            detail: format!(
-                "{} must not set securityContext.runAsNonRoot=false",
-                setters.join(" and ")
-            ),
+            detail: ctx.detail(|| {
+                format!(
+                    "{} must not set securityContext.runAsNonRoot=false",
+                    setters.join(" and ")
+                )
+            }),
             items,
         });
     }
@@ -1424,16 +1480,19 @@ fn run_as_non_root_1_0(ctx: &Ctx) -> Option<Outcome> {
             containers_phrase(names)
         )
     };
-    let names: Vec<&str> = implicitly_bad.iter().map(|c| c.name).collect();
     Some(Outcome {
         reason: REASON.into(),
-        detail: must(&names),
+        detail: ctx.detail(|| must(&implicitly_bad.iter().map(|c| c.name).collect::<Vec<_>>())),
         items: implicitly_bad
             .iter()
             .map(|c| {
                 (
                     format!("{}.securityContext.runAsNonRoot", c.path),
-                    msg(REASON, &must(&[c.name])),
+                    // msg(REASON, &must(&[c.name])), in one allocation.
+                    format!(
+                        "{REASON} (pod or container \"{}\" must set securityContext.runAsNonRoot=true)",
+                        c.name
+                    ),
                 )
             })
             .collect(),

@@ -112,7 +112,8 @@ pub fn forbidden_detail(results: &[CheckResult]) -> String {
 ///
 /// `Level::Hardened` evaluates the restricted checks (the PSS levels stop at restricted).
 pub fn evaluate(w: &PodWorkload, level: Level, version: PssVersion) -> Vec<Violation> {
-    check_results(w, level, version)
+    // Only the violations are kept: PSA's aggregated detail is not built.
+    results(w, level, version, false)
         .into_iter()
         .flat_map(|r| r.violations)
         .collect()
@@ -121,6 +122,17 @@ pub fn evaluate(w: &PodWorkload, level: Level, version: PssVersion) -> Vec<Viola
 /// The failing checks of `level` at `version`, in PSA's order (baseline check ids sorted, then
 /// restricted check ids sorted), each with PSA's reason and aggregated detail.
 pub fn check_results(w: &PodWorkload, level: Level, version: PssVersion) -> Vec<CheckResult> {
+    results(w, level, version, true)
+}
+
+/// [`check_results`]; `with_detail` false leaves every `detail` empty (cheaper when only the
+/// violations are wanted).
+fn results(
+    w: &PodWorkload,
+    level: Level,
+    version: PssVersion,
+    with_detail: bool,
+) -> Vec<CheckResult> {
     let spec: Cow<'_, _> = if crate::k8s::needs_defaults(&w.spec) {
         let mut s = w.spec.clone();
         crate::k8s::apply_defaults(&mut s);
@@ -128,7 +140,7 @@ pub fn check_results(w: &PodWorkload, level: Level, version: PssVersion) -> Vec<
     } else {
         Cow::Borrowed(&w.spec)
     };
-    let ctx = checks::Ctx::new(&w.pod_metadata, &spec, &w.spec_path);
+    let ctx = checks::Ctx::new(&w.pod_metadata, &spec, &w.spec_path, with_detail);
 
     let mut out = Vec::new();
     for (c, v) in selected(level, version) {
