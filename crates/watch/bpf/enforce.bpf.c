@@ -4,7 +4,6 @@
 // directory. They need no trampolines, so they work on kernels that refuse BPF-LSM.
 //   cgroup/dev         deny block devices (open and mknod) and mknod of character devices
 //   cgroup/sysctl      deny writes to escape sysctls (core_pattern, modprobe, hotplug, ...)
-//   cgroup/sock_create deny rare socket families (module auto-load, AF_ALG, AF_VSOCK, ...)
 // Every denial is reported through the ring buffer so user space can log it with the rule id.
 
 /* UAPI headers only, no vmlinux.h: these programs carry no CO-RE relocations, so they load
@@ -122,16 +121,4 @@ int sysctl_guard(struct bpf_sysctl *ctx)
 		return 0;
 	}
 	return 1;
-}
-
-SEC("cgroup/sock_create")
-int sock_guard(struct bpf_sock *ctx)
-{
-	u32 family = ctx->family;
-	u32 type = ctx->type;
-	u32 protocol = ctx->protocol;
-	if (family == 1 || family == 2 || family == 10 || family == 16 || family == 17)
-		return 1;
-	report(EV_DENY_SOCKET, family, type, protocol, NULL, 0);
-	return 0;
 }

@@ -31,7 +31,7 @@ enum event_kind {
 	/* from the enforcement programs (cgroup BPF, BPF-LSM) */
 	EV_DENY_DEV = 40,
 	EV_DENY_SYSCTL = 41,
-	EV_DENY_SOCKET = 42,
+	/* 42 was EV_DENY_SOCKET (cgroup/sock_create runs only for INET/INET6: removed) */
 	EV_DENY_LSM = 43,
 };
 

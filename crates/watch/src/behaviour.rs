@@ -427,11 +427,6 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                 json!({"sysctl": ev.path, "by": "cgroup/sysctl"}),
             )
         }
-        kind::DENY_SOCKET => det(
-            "SKD-RUN-014",
-            "rare-socket-family",
-            json!({"family": a[0], "type": a[1], "by": "cgroup/sock_create"}),
-        ),
         kind::DENY_LSM => {
             let (rule, b) = match a[0] {
                 1 | 2 => ("SKD-RUN-005", "mount"),

@@ -50,8 +50,8 @@ Examples:
 
 The first log line (stderr) states the enforcement tier this kernel allows:
   a  BPF-LSM programs deny before the effect (needs trampolines and `bpf` in the LSM list)
-  b  cgroup BPF denies device access, mknod, escape sysctls and rare socket families;
-     other behaviours are killed after the fact
+  b  cgroup BPF denies device access, mknod and escape sysctls;
+     other behaviours (mount, setns, ptrace, bpf, rare socket families...) are killed after the fact
   c  detect, and kill after the fact (reactive)
 Exit codes: 0 stopped normally, 1 nothing could be loaded, 2 usage error.")]
 pub struct WatchArgs {

@@ -1,6 +1,6 @@
 //! Enforcement tiers, attached per container.
 //!
-//! (b) cgroup BPF: `cgroup/dev`, `cgroup/sysctl` and `cgroup/sock_create` programs attached (as
+//! (b) cgroup BPF: `cgroup/dev` and `cgroup/sysctl` programs attached (as
 //!     bpf links, so other programs on the cgroup stay) to the container's cgroup2 directory.
 //!     runc in hybrid mode already puts each container in its own cgroup2 directory
 //!     (`/sys/fs/cgroup/unified/<id>`); when a container sits in the cgroup2 root (an engine that
@@ -10,7 +10,8 @@
 //! (a) BPF-LSM, when the probe allows it: the container's cgroup2 id goes into `target_cgroups`,
 //!     which the LSM programs check with an ancestor walk.
 //! (c) reactive: the sensor kills the task (`bpf_send_signal(SIGKILL)`) for the kinds in the kill
-//!     mask, only in the mount namespaces marked enforced.
+//!     mask, only in the mount namespaces marked enforced. Rare socket families are here:
+//!     `cgroup/sock_create` would look right but the kernel runs it only for AF_INET/AF_INET6.
 
 use crate::attrib::Container;
 use crate::bpf_enforce::{EnforceSkel, EnforceSkelBuilder};

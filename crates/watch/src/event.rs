@@ -29,7 +29,8 @@ pub mod kind {
     pub const DEV: u32 = 22;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
-    pub const DENY_SOCKET: u32 = 42;
+    // 42 was DENY_SOCKET (a `cgroup/sock_create` program, removed: the kernel runs that hook
+    // only for AF_INET and AF_INET6 sockets, so it could never see a rare family).
     pub const DENY_LSM: u32 = 43;
 }
 

@@ -31,7 +31,7 @@ pub struct Probe {
 pub enum Tier {
     /// (a) BPF-LSM programs deny before the effect.
     Lsm,
-    /// (b) cgroup BPF (device, sysctl, socket) denies; the rest is reactive.
+    /// (b) cgroup BPF (device, sysctl) denies; the rest is reactive.
     Cgroup,
     /// (c) detect, and kill after the fact with bpf_send_signal.
     Reactive,

@@ -36,6 +36,9 @@ const KILL_KINDS: &[u32] = &[
     kind::MODULE,
     kind::OPEN_BY_HANDLE,
     kind::BPF,
+    // Rare socket families: no cgroup hook sees them (`cgroup/sock_create` runs only for
+    // AF_INET/AF_INET6), and BPF-LSM's socket_create is not among our LSM programs.
+    kind::SOCKET,
 ];
 
 fn ns_of_self(ns: &str) -> u32 {
@@ -174,11 +177,15 @@ impl State {
                     .containers_enforced
                     .store(enf.count() as u64, Ordering::Relaxed);
                 eprintln!(
-                    "stockade watch: enforcing on container {} ({}): cgroup BPF dev+sysctl+sock_create on {}{}",
+                    "stockade watch: enforcing on container {} ({}): cgroup BPF dev+sysctl on {}{}",
                     c.id,
                     c.runtime,
                     dir.display(),
-                    if enf.lsm.is_some() { ", BPF-LSM scoped to it" } else { "" }
+                    if enf.lsm.is_some() {
+                        ", BPF-LSM scoped to it"
+                    } else {
+                        ""
+                    }
                 );
             }
             Err(e) => eprintln!("stockade watch: cannot enforce on container {}: {e}", c.id),
@@ -206,7 +213,7 @@ impl State {
                         (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 2)
                     ) && major != 136
             }
-            kind::SOCKET | kind::DEV => true,
+            kind::DEV => true,
             kind::OPEN => match ev.args[1] {
                 class::CORE_PATTERN => true,
                 class::ESCAPE_SYSCTL => ev.path.starts_with("/proc/sys/kernel/"),

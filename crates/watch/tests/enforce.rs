@@ -1,6 +1,7 @@
 //! `--enforce` on this kernel (tier b): inside a privileged container, opening a block device,
 //! mknod and writing core_pattern fail with EPERM (cgroup BPF on the container's cgroup2
-//! directory) and mount is killed (reactive tier); the same actions on the host succeed.
+//! directory) and mount and a rare-family socket are killed (reactive tier); the same actions on
+//! the host succeed.
 
 mod common;
 
@@ -50,6 +51,17 @@ fn enforce_in(ctr: Ctr<'_>, blockdev: &str, mut w: Watcher, lp: &Loop) {
         mount.contains("exit=137"),
         "mount is killed (reactive): {mount}"
     );
+    // A rare socket family (AF_ALG) has no cgroup hook (`cgroup/sock_create` runs only for
+    // AF_INET/AF_INET6): it is killed too, and reported.
+    let sock = ctr.exec(
+        None,
+        &["sh", "-c", "skd-trigger socket; echo exit=$?"],
+        None,
+    );
+    assert!(
+        sock.contains("exit=137"),
+        "rare socket family is killed (reactive): {sock}"
+    );
     // an ordinary action still works in the container
     let ok = ctr.exec(
         None,
@@ -84,6 +96,7 @@ fn enforce_in(ctr: Ctr<'_>, blockdev: &str, mut w: Watcher, lp: &Loop) {
     assert_eq!(verdict("SKD-RUN-007"), ["denied"], "{mine:#?}");
     assert_eq!(verdict("SKD-RUN-003"), ["denied"], "{mine:#?}");
     assert_eq!(verdict("SKD-RUN-005"), ["killed"], "{mine:#?}");
+    assert_eq!(verdict("SKD-RUN-014"), ["killed"], "{mine:#?}");
     let by: Vec<&Value> = mine.iter().map(|e| &e["args"]["by"]).collect();
     assert!(by.iter().any(|b| *b == "cgroup/dev") && by.iter().any(|b| *b == "cgroup/sysctl"));
 }
