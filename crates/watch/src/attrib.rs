@@ -10,7 +10,7 @@
 //! | `docker-<id>.scope`, or `<id>` under `docker`  | docker                           |
 //! | `<id>` / `cri-containerd-<id>.scope` / `crio-<id>.scope` under `pod<uid>` or `kubepods-*-pod<uid>.slice` | containerd/CRI-O with the pod uid |
 //! | `<id>` with a runc state dir (`--runc-root`, /run/runc, /run/containerd/runc/*) | runc |
-//! | `<id>` with /run/stockade/<id>                  | stockade                          |
+//! | `<id>` with a stockade state dir (`--stockade-root`, `$STOCKADE_STATE_DIR` or /run/stockade) | stockade |
 //!
 //! Tasks in the host's mount namespace, or whose cgroups match none of these and whose mount
 //! namespace is no known container's, are host processes (a host daemon in a private mount
@@ -40,7 +40,7 @@ pub enum Owner {
 
 pub struct Attributor {
     runc_roots: Vec<PathBuf>,
-    stockade_root: PathBuf,
+    stockade_roots: Vec<PathBuf>,
     host_mntns: u32,
     /// Resolved owners; host verdicts for tasks outside the host mount namespace expire (a
     /// runc state dir can appear after the container's first event).
@@ -68,7 +68,14 @@ fn pod_uid(name: &str) -> Option<String> {
 }
 
 impl Attributor {
-    pub fn new(runc_roots: Vec<PathBuf>, host_mntns: u32) -> Attributor {
+    /// `runc_roots` and `stockade_roots` are state directories (`--root`) besides the
+    /// defaults: /run/runc, /run/crun, /run/containerd/runc/* for runc, and
+    /// `$STOCKADE_STATE_DIR` (default /run/stockade) for stockade.
+    pub fn new(
+        runc_roots: Vec<PathBuf>,
+        stockade_roots: Vec<PathBuf>,
+        host_mntns: u32,
+    ) -> Attributor {
         let mut roots = runc_roots;
         for d in ["/run/runc", "/run/crun"] {
             roots.push(PathBuf::from(d));
@@ -78,11 +85,15 @@ impl Attributor {
                 roots.push(e.path());
             }
         }
-        Attributor {
-            runc_roots: roots,
-            stockade_root: std::env::var_os("STOCKADE_STATE_DIR")
+        let mut stockade_roots = stockade_roots;
+        stockade_roots.push(
+            std::env::var_os("STOCKADE_STATE_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/run/stockade")),
+        );
+        Attributor {
+            runc_roots: roots,
+            stockade_roots,
             host_mntns,
             cache: HashMap::new(),
         }
@@ -151,7 +162,11 @@ impl Attributor {
                 return c(leaf.to_string(), "containerd", Some(uid));
             }
         }
-        if self.state_dir_has(&self.stockade_root, leaf) {
+        if self
+            .stockade_roots
+            .iter()
+            .any(|root| self.state_dir_has(root, leaf))
+        {
             return c(leaf.to_string(), "stockade", None);
         }
         for root in &self.runc_roots {
@@ -164,11 +179,12 @@ impl Attributor {
         }
         // Namespace fallback: a runc container whose cgroup is not named after it
         // (cgroupsPath set), found through the init pid in the state dirs.
-        for root in self
+        let roots = self
             .runc_roots
             .iter()
-            .chain(std::iter::once(&self.stockade_root))
-        {
+            .map(|r| (r, "runc"))
+            .chain(self.stockade_roots.iter().map(|r| (r, "stockade")));
+        for (root, rt) in roots {
             let Ok(rd) = std::fs::read_dir(root) else {
                 continue;
             };
@@ -181,11 +197,6 @@ impl Attributor {
                     .ok()
                     .and_then(|l| crate::behaviour::ns_inode(&l.to_string_lossy()));
                 if ns == Some(mntns) {
-                    let rt = if root == &self.stockade_root {
-                        "stockade"
-                    } else {
-                        "runc"
-                    };
                     return c(e.file_name().to_string_lossy().into_owned(), rt, None);
                 }
             }
@@ -207,7 +218,7 @@ mod tests {
     use super::*;
 
     fn owner(leaf: &str, parent: &str, grand: &str) -> Owner {
-        Attributor::new(vec![], 1).resolve(leaf, parent, grand, 2)
+        Attributor::new(vec![], vec![], 1).resolve(leaf, parent, grand, 2)
     }
 
     #[test]
@@ -243,6 +254,17 @@ mod tests {
             Some("7f0c5e2a-1111-2222-3333-444455556666")
         );
         assert_eq!(owner("libpod-conmon-abc", "", ""), Owner::Host);
+        // a stockade container under a --stockade-root; the same id without a state dir is not
+        let root = std::env::temp_dir().join(format!("skw-attrib-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("ctr-1")).unwrap();
+        std::fs::write(root.join("ctr-1/state.json"), "{}").unwrap();
+        let a = Attributor::new(vec![], vec![root.clone()], 1);
+        let Owner::Container(c) = a.resolve("ctr-1", "", "", 2) else {
+            panic!()
+        };
+        assert_eq!((c.id.as_str(), c.runtime.as_str()), ("ctr-1", "stockade"));
+        assert_eq!(a.resolve("ctr-2", "", "", 1), Owner::Host);
+        std::fs::remove_dir_all(&root).unwrap();
         assert_eq!(owner("session-1.scope", "user.slice", ""), Owner::Host);
     }
 }

@@ -73,6 +73,10 @@ pub struct WatchArgs {
     /// Extra runc state directory (`runc --root`) used to attribute runc containers; repeatable.
     #[arg(long = "runc-root", value_name = "DIR")]
     pub runc_roots: Vec<PathBuf>,
+    /// Extra stockade state directory (`stockade --root`) used to attribute stockade containers;
+    /// repeatable. `$STOCKADE_STATE_DIR` (default /run/stockade) is always consulted too.
+    #[arg(long = "stockade-root", value_name = "DIR")]
+    pub stockade_roots: Vec<PathBuf>,
     /// Only report on, and enforce on, containers whose id starts with ID; repeatable (default:
     /// every container).
     #[arg(long = "container", value_name = "ID")]

@@ -528,7 +528,11 @@ pub fn run(args: WatchArgs) -> i32 {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
 
-    let attrib = Attributor::new(args.runc_roots.clone(), host_mntns);
+    let attrib = Attributor::new(
+        args.runc_roots.clone(),
+        args.stockade_roots.clone(),
+        host_mntns,
+    );
     let mut st = State {
         args: args.clone(),
         rules,

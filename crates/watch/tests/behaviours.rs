@@ -1,5 +1,5 @@
-//! Every behaviour, triggered inside a real container (runc under a private --root, and rootful
-//! podman), must give exactly the expected events with the right rule id and container id; the
+//! Every behaviour, triggered inside a real container (runc and stockade's own runtime under a
+//! private --root, and rootful podman), must give exactly the expected events with the right rule id and container id; the
 //! same triggers on the host must give no container event.
 //!
 //! Triggers are safe: they act on the trigger's own child processes, scratch files, a scratch loop
@@ -33,10 +33,12 @@ fn t(name: &'static str, argv: &[&str], rules: &'static [&'static str]) -> Trigg
 }
 
 fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
+    // The writes only after a successful mount: a failed mount must not leave the trigger
+    // writing a plain /tmp/cg/notify_on_release (the sensor matches the file name).
     let cg = format!(
-        "mkdir -p /tmp/cg && mount -t cgroup -o none,name={hierarchy} cgroup /tmp/cg && \
+        "mkdir -p /tmp/cg && mount -t cgroup -o none,name={hierarchy} cgroup /tmp/cg && {{ \
          cat /tmp/cg/release_agent > /tmp/cg/release_agent; \
-         cat /tmp/cg/notify_on_release > /tmp/cg/notify_on_release; umount /tmp/cg"
+         cat /tmp/cg/notify_on_release > /tmp/cg/notify_on_release; umount /tmp/cg; }}"
     );
     let mut v = vec![
         Trigger {
@@ -258,8 +260,17 @@ const LEAN_UNCOVERED: &[(&str, &str)] = &[
     ("cwd through a leaked host fd", "SKD-ESC-043"),
 ];
 
+/// A (trigger, rule) the runtime itself stops before the behaviour happens, and what the
+/// trigger prints when it is stopped.
+struct Blocked {
+    trigger: &'static str,
+    rule: &'static str,
+    output: &'static str,
+}
+
 /// Runs the trigger table in `ctr` and checks one event per expected rule, none for the triggers
-/// in `uncovered` (behaviours the hook style does not see).
+/// in `uncovered` (behaviours the hook style does not see) and in `blocked` (behaviours the
+/// runtime stops; their trigger must print the refusal).
 fn run_table(
     ctr: Ctr<'_>,
     tag: &str,
@@ -267,6 +278,7 @@ fn run_table(
     blockdev: &str,
     mut w: Watcher,
     uncovered: &[(&str, &str)],
+    blocked: &[Blocked],
 ) {
     let hostdir = std::fs::File::open(scratch()).unwrap();
     let mut table = triggers(&uniq("h").replace('-', ""), blockdev);
@@ -276,6 +288,16 @@ fn run_table(
                 .iter()
                 .any(|t| t.name == *name && t.rules.contains(rule)),
             "{tag}: no trigger {name} with rule {rule}"
+        );
+    }
+    for b in blocked {
+        assert!(
+            table
+                .iter()
+                .any(|t| t.name == b.trigger && t.rules.contains(&b.rule)),
+            "{tag}: no trigger {} with rule {}",
+            b.trigger,
+            b.rule
         );
     }
     let log = w.log();
@@ -312,6 +334,22 @@ fn run_table(
         let out = ctr.exec(trig.user, &argv, trig.host_dir_fd.then_some(&hostdir));
         transcript.push_str(&format!("[{}] {}\n", trig.name, out.trim()));
         for r in trig.rules {
+            if let Some(b) = blocked
+                .iter()
+                .find(|b| b.trigger == trig.name && b.rule == *r)
+            {
+                assert!(
+                    out.contains(b.output),
+                    "{tag}: [{}] {r} should be stopped by the runtime ({:?}), the trigger said: {out}",
+                    trig.name,
+                    b.output
+                );
+                eprintln!(
+                    "{tag}: [{}] {r}: stopped by the runtime ({}; asserting no event)",
+                    trig.name, b.output
+                );
+                continue;
+            }
             if uncovered.contains(&(trig.name, *r)) {
                 eprintln!(
                     "{tag}: [{}] {r}: not covered in this tier (asserting no event)",
@@ -350,7 +388,11 @@ fn run_table(
         w.log()
     );
     let rules_seen = got.len();
-    let floor = if uncovered.is_empty() { 30 } else { 13 };
+    let floor = if uncovered.is_empty() && blocked.is_empty() {
+        30
+    } else {
+        13
+    };
     assert!(
         rules_seen >= floor,
         "{tag}: only {rules_seen} distinct rules"
@@ -373,6 +415,85 @@ fn runc_container_behaviours_give_one_event_each() {
         "/dev/skwloop",
         w,
         &[],
+        &[],
+    );
+}
+
+/// The same table in a container started by stockade's own runtime (`stockade run`, from the
+/// same bundle, `--policy off`), attributed through `--stockade-root`, with Landlock off
+/// (`stockade.io/landlock: "off"`): every behaviour happens, as under runc.
+#[test]
+fn stockade_container_behaviours_give_one_event_each() {
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let lp = Loop::new("stockade-beh");
+    let w = Watcher::start("stockade-beh", &[]);
+    let c = Runc::start_with(
+        Runtime::Stockade,
+        "sbeh",
+        Shape::Privileged,
+        Some(&lp.dev),
+        &[("stockade.io/landlock", "off")],
+    );
+    run_table(
+        Ctr::Runc(&c),
+        "stockade, Landlock off",
+        &["SKD-ESC-001"],
+        "/dev/skwloop",
+        w,
+        &[],
+        &[],
+    );
+}
+
+/// The same privileged config with stockade's default Landlock domain (docs/runtime.md,
+/// "Landlock"): a process in the domain may not mount, nor open the namespaces of the init
+/// (ptrace access outside its domain; `stockade exec` confines each process in a domain of its
+/// own). So the cgroup v1 mount fails (the attempt is still reported, SKD-RUN-005) and
+/// release_agent/notify_on_release are never reached, and nsenter fails before setns. Every
+/// other behaviour gives its event.
+#[test]
+fn stockade_container_behaviours_with_landlock() {
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let lp = Loop::new("stockade-ll");
+    let w = Watcher::start("stockade-ll", &[]);
+    let c = Runc::start_with(
+        Runtime::Stockade,
+        "sll",
+        Shape::Privileged,
+        Some(&lp.dev),
+        &[],
+    );
+    let cg = "release_agent+notify_on_release";
+    run_table(
+        Ctr::Runc(&c),
+        "stockade, Landlock on",
+        &["SKD-ESC-001"],
+        "/dev/skwloop",
+        w,
+        &[],
+        &[
+            Blocked {
+                trigger: cg,
+                rule: "SKD-RUN-001",
+                output: "mount: permission denied",
+            },
+            Blocked {
+                trigger: cg,
+                rule: "SKD-RUN-002",
+                output: "mount: permission denied",
+            },
+            Blocked {
+                trigger: "nsenter",
+                rule: "SKD-RUN-008",
+                output: "can't open '/proc/1/ns/uts': Permission denied",
+            },
+        ],
     );
 }
 
@@ -396,6 +517,7 @@ fn runc_container_behaviours_with_per_syscall_tracepoints() {
         &["SKD-ESC-001"],
         "/dev/skwloop",
         w,
+        &[],
         &[],
     );
 }
@@ -478,6 +600,7 @@ fn runc_container_behaviours_lean_tier_exact_coverage() {
         "/dev/skwloop",
         w,
         LEAN_UNCOVERED,
+        &[],
     );
 }
 
@@ -492,7 +615,15 @@ fn podman_container_behaviours_give_one_event_each() {
     let w = Watcher::start("podman-beh", &[]);
     // --privileged gives the container every host device, the scratch loop device included
     let c = Podman::start("beh", &["--privileged"]);
-    run_table(Ctr::Podman(&c), "podman", &["SKD-ESC-001"], &lp.dev, w, &[]);
+    run_table(
+        Ctr::Podman(&c),
+        "podman",
+        &["SKD-ESC-001"],
+        &lp.dev,
+        w,
+        &[],
+        &[],
+    );
 }
 
 /// /proc/<pid>/root and environ of host processes: only reachable with the host PID namespace.
@@ -534,20 +665,43 @@ fn podman_host_pid_container_reaching_host_processes() {
     foreign_proc(Ctr::Podman(&c), w);
 }
 
+/// Starting a CAP_SYS_ADMIN container gives one SKD-ESC-010, under runc, podman and stockade; a
+/// default container starts quietly. Stockade's init makes the rootfs mounts before the runtime
+/// has moved it into the container's cgroups (crates/runtime container.rs step 5): with
+/// `--include-host`, nothing the init did is reported at all, neither for its container nor for
+/// the host or another container (it is the runtime building the container).
 #[test]
 fn sys_admin_container_start_is_reported_once() {
     if let Some(why) = skip_reason(true) {
         eprintln!("SKIP: {why}");
         return;
     }
+    let stockade = match stockade_skip_reason() {
+        Some(why) => {
+            eprintln!("SKIP (stockade containers only): {why}");
+            false
+        }
+        None => true,
+    };
     podman_env();
-    let mut w = Watcher::start("sysadmin", &[]);
+    let mut w = Watcher::start("sysadmin", &["--include-host"]);
     let r = Runc::start("sysadmin", Shape::SysAdmin, None);
     let p = Podman::start("sysadmin", &["--cap-add", "SYS_ADMIN"]);
     let plain = Podman::start("plain", &[]);
+    let s = stockade.then(|| {
+        (
+            Runc::start_with(Runtime::Stockade, "ssysadmin", Shape::SysAdmin, None, &[]),
+            Runc::start_with(Runtime::Stockade, "splain", Shape::Default, None, &[]),
+        )
+    });
+    let s_pids = s.as_ref().map(|(a, b)| (a.init_pid(), b.init_pid()));
     std::thread::sleep(std::time::Duration::from_millis(500));
     let events = w.stop();
-    for id in [&r.id, &p.id] {
+    let mut sysadmin = vec![&r.id, &p.id];
+    if let Some((a, _)) = &s {
+        sysadmin.push(&a.id);
+    }
+    for id in sysadmin {
         let mine = of_container(&events, id);
         let rules: Vec<&Value> = mine.iter().map(|e| &e["rule"]).collect();
         assert_eq!(rules, ["SKD-ESC-010"], "{id}: {mine:#?}");
@@ -556,6 +710,32 @@ fn sys_admin_container_start_is_reported_once() {
         of_container(&events, &plain.id).is_empty(),
         "a default container starts quietly"
     );
+    if let (Some((a, b)), Some((a_pid, b_pid))) = (&s, s_pids) {
+        assert_eq!(
+            of_container(&events, &a.id)[0]["container"]["runtime"],
+            "stockade"
+        );
+        assert!(
+            of_container(&events, &b.id).is_empty(),
+            "a default stockade container starts quietly"
+        );
+        // The inits' set-up (mounts before and after joining the cgroups) is nobody's event:
+        // only the sys-admin container's start, attributed to it.
+        let by_init: Vec<&Value> = events
+            .iter()
+            .filter(|e| {
+                let pid = e["process"]["pid"].as_u64();
+                pid == Some(a_pid) || pid == Some(b_pid)
+            })
+            .collect();
+        assert!(
+            by_init
+                .iter()
+                .all(|e| e["container"]["id"] == a.id.as_str() && e["rule"] == "SKD-ESC-010"),
+            "stockade inits: {by_init:#?}"
+        );
+        assert_eq!(by_init.len(), 1, "{by_init:#?}");
+    }
 }
 
 #[test]

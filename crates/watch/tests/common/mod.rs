@@ -1,5 +1,5 @@
 //! Shared fixtures for the container tests: a busybox rootfs with the static trigger helper, runc
-//! bundles under a private `--root`, a rootful podman with private configuration, and a running
+//! and stockade bundles under a private `--root`, a rootful podman with private configuration, and a running
 //! `stockade-watch` whose JSON lines the tests read.
 //!
 //! The tests need root, runc, podman and clang. Without them they print why and pass as skipped,
@@ -240,10 +240,74 @@ pub enum Shape {
     PrivilegedHostPid,
     /// the runc default capabilities plus CAP_SYS_ADMIN
     SysAdmin,
+    /// `runc spec` as it is (its capabilities, masked paths, read-only /sys, no_new_privs)
+    Default,
 }
 
-/// A runc container under a private `--root`, running `sleep`; killed and deleted on drop.
+/// The OCI runtime binary a [`Runc`] fixture drives: runc itself, or stockade's own runtime
+/// (runc-compatible command line, docs/runtime.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Runc,
+    Stockade,
+}
+
+impl Runtime {
+    /// The name `stockade watch` reports in `container.runtime`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Runc => "runc",
+            Runtime::Stockade => "stockade",
+        }
+    }
+
+    fn bin(self) -> PathBuf {
+        match self {
+            Runtime::Runc => PathBuf::from("runc"),
+            Runtime::Stockade => {
+                stockade_bin().expect("stockade binary (see stockade_skip_reason)")
+            }
+        }
+    }
+
+    /// The private `--root` of this runtime's test containers (the watcher gets it as
+    /// `--runc-root` or `--stockade-root`).
+    pub fn root(self) -> PathBuf {
+        let r = scratch().join(match self {
+            Runtime::Runc => "runc-root",
+            Runtime::Stockade => "stockade-root",
+        });
+        std::fs::create_dir_all(&r).unwrap();
+        r
+    }
+}
+
+/// The `stockade` binary of this build (crates/cli), next to the test executable's `deps/`
+/// directory: `target/<profile>/stockade`. Another package's binary has no
+/// `CARGO_BIN_EXE_*`; `cargo test --workspace` builds it before any test runs.
+pub fn stockade_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let bin = profile_dir.join("stockade");
+    bin.is_file().then_some(bin)
+}
+
+/// Why the stockade-runtime tests cannot run here, if they cannot (after [`skip_reason`]).
+pub fn stockade_skip_reason() -> Option<String> {
+    if stockade_bin().is_some() {
+        return None;
+    }
+    let why = "stockade binary not built (cargo build -p stockade)".to_string();
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI must run the watch container tests in stockade containers, but: {why}");
+    }
+    Some(why)
+}
+
+/// A container under a private `--root` of runc or stockade, running `sleep`; killed and
+/// deleted on drop.
 pub struct Runc {
+    pub runtime: Runtime,
     pub root: PathBuf,
     pub id: String,
     bundle: PathBuf,
@@ -251,12 +315,25 @@ pub struct Runc {
 
 impl Runc {
     pub fn root() -> PathBuf {
-        let r = scratch().join("runc-root");
-        std::fs::create_dir_all(&r).unwrap();
-        r
+        Runtime::Runc.root()
     }
 
+    /// A runc container.
     pub fn start(tag: &str, shape: Shape, loopdev: Option<&str>) -> Runc {
+        Runc::start_with(Runtime::Runc, tag, shape, loopdev, &[])
+    }
+
+    /// A container of `runtime`, from the same `runc spec` bundle. Stockade runs it with
+    /// `--policy off`: its gate would refuse the privileged shapes, and a given config.json is
+    /// honoured as written (the hardened defaults are only for `stockade spec`). `annotations`
+    /// are added to config.json.
+    pub fn start_with(
+        runtime: Runtime,
+        tag: &str,
+        shape: Shape,
+        loopdev: Option<&str>,
+        annotations: &[(&str, &str)],
+    ) -> Runc {
         let id = uniq(tag);
         let bundle = scratch().join(format!("bundle-{id}"));
         std::fs::create_dir_all(&bundle).unwrap();
@@ -271,17 +348,24 @@ impl Runc {
         c["root"] = serde_json::json!({"path": rootfs(), "readonly": false});
         c["process"]["args"] = serde_json::json!(["sleep", "600"]);
         c["process"]["terminal"] = false.into();
-        c["process"]["noNewPrivileges"] = false.into();
+        for (k, v) in annotations {
+            c["annotations"][*k] = (*v).into();
+        }
+        if !matches!(shape, Shape::Default) {
+            c["process"]["noNewPrivileges"] = false.into();
+        }
         let caps: Vec<String> = match shape {
             Shape::Privileged | Shape::PrivilegedHostPid => host_caps(),
-            Shape::SysAdmin => {
+            Shape::SysAdmin | Shape::Default => {
                 let mut v: Vec<String> = c["process"]["capabilities"]["bounding"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|s| s.as_str().unwrap().to_string())
                     .collect();
-                v.push("CAP_SYS_ADMIN".into());
+                if matches!(shape, Shape::SysAdmin) {
+                    v.push("CAP_SYS_ADMIN".into());
+                }
                 v
             }
         };
@@ -289,7 +373,7 @@ impl Runc {
             c["process"]["capabilities"][k] = serde_json::json!(caps);
         }
         let linux = c["linux"].as_object_mut().unwrap();
-        if !matches!(shape, Shape::SysAdmin) {
+        if !matches!(shape, Shape::SysAdmin | Shape::Default) {
             linux.remove("maskedPaths");
             linux.remove("readonlyPaths");
             linux.insert(
@@ -308,7 +392,7 @@ impl Runc {
             linux.insert("namespaces".into(), ns.into());
         }
         let mounts = c["mounts"].as_array_mut().unwrap();
-        if !matches!(shape, Shape::SysAdmin) {
+        if !matches!(shape, Shape::SysAdmin | Shape::Default) {
             for m in mounts.iter_mut() {
                 if m["destination"] == "/sys" {
                     let opts: Vec<Value> = m["options"]
@@ -329,13 +413,18 @@ impl Runc {
             );
         }
         std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-        let root = Runc::root();
-        // The detached container inherits runc's stdio: never a pipe we would wait on.
+        let root = runtime.root();
+        // The detached container inherits the runtime's stdio: never a pipe we would wait on.
         let log = bundle.join("runc.log");
-        let st = Command::new("runc")
-            .arg("--root")
-            .arg(&root)
-            .args(["run", "-d", &id])
+        let mut cmd = Command::new(runtime.bin());
+        cmd.arg("--root").arg(&root);
+        if runtime == Runtime::Stockade {
+            cmd.args(["--policy", "off"]);
+        }
+        let st = cmd
+            .args(["run", "-d", "--bundle"])
+            .arg(&bundle)
+            .arg(&id)
             .current_dir(&bundle)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
@@ -344,15 +433,47 @@ impl Runc {
             .unwrap();
         assert!(
             st.success(),
-            "runc run: {}",
+            "{} run: {}",
+            runtime.name(),
             std::fs::read_to_string(bundle.join("runc.err")).unwrap_or_default()
         );
-        Runc { root, id, bundle }
+        Runc {
+            runtime,
+            root,
+            id,
+            bundle,
+        }
+    }
+
+    /// The host pid of the container's init (`state`).
+    pub fn init_pid(&self) -> u64 {
+        let out = Command::new(self.runtime.bin())
+            .arg("--root")
+            .arg(&self.root)
+            .args(["state", &self.id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} state: {}",
+            self.runtime.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["pid"]
+            .as_u64()
+            .filter(|p| *p > 0)
+            .expect("state has the init pid")
     }
 
     fn exec_cmd(&self, user: Option<&str>, argv: &[&str]) -> Command {
-        let mut c = Command::new("runc");
-        c.arg("--root").arg(&self.root).arg("exec");
+        let mut c = Command::new(self.runtime.bin());
+        c.arg("--root").arg(&self.root);
+        if self.runtime == Runtime::Stockade {
+            // `exec` is gated like `create`, and the level is not remembered from `run`
+            c.args(["--policy", "off"]);
+        }
+        c.arg("exec");
         if let Some(u) = user {
             c.args(["--user", u]);
         }
@@ -363,10 +484,10 @@ impl Runc {
 
 impl Drop for Runc {
     fn drop(&mut self) {
-        let _ = Command::new("runc")
+        let _ = Command::new(self.runtime.bin())
             .arg("--root")
             .arg(&self.root)
-            .args(["delete", "-f", &self.id])
+            .args(["delete", "--force", &self.id])
             .output();
         let _ = std::fs::remove_dir_all(&self.bundle);
     }
@@ -489,7 +610,7 @@ impl Ctr<'_> {
 
     pub fn runtime(&self) -> &str {
         match self {
-            Ctr::Runc(_) => "runc",
+            Ctr::Runc(r) => r.runtime.name(),
             Ctr::Podman(_) => "podman",
         }
     }
@@ -559,7 +680,9 @@ impl Watcher {
         let _ = std::fs::remove_file(&out);
         let child = Command::new(WATCH)
             .arg("--runc-root")
-            .arg(Runc::root())
+            .arg(Runtime::Runc.root())
+            .arg("--stockade-root")
+            .arg(Runtime::Stockade.root())
             .arg("-o")
             .arg(&out)
             .args(if extra.contains(&"--format") {
