@@ -11,7 +11,8 @@
 //! * runc's three capabilities (AUDIT_WRITE, KILL, NET_BIND_SERVICE), and
 //!   `noNewPrivileges`;
 //! * the default seccomp profile (`profiles/default-seccomp.json`, see
-//!   docs/runtime.md);
+//!   docs/runtime.md), native architecture only: a 32-bit (x86) or x32
+//!   system call kills the thread;
 //! * a read-only root with tmpfs on /tmp and /run, Docker's masked and
 //!   read-only /proc and /sys paths, /sys and the cgroupfs read-only;
 //! * pids (1024) and memory (512 MiB, no extra swap) limits.
@@ -92,6 +93,9 @@ mod tests {
     fn profile_parses_and_compiles() {
         let p = seccomp_profile();
         crate::seccomp::build(&p).unwrap();
+        // Native only: no compat (x86, x32) system call table.
+        let archs = serde_json::to_value(p.architectures()).unwrap();
+        assert_eq!(archs, json!(["SCMP_ARCH_X86_64"]));
         let names: Vec<&String> = p
             .syscalls()
             .iter()
