@@ -461,7 +461,14 @@ fn combine(partials: Vec<Partial>, opts: &AuditOptions) -> AuditReport {
 
 /// The order of findings in a report: file, line, rule, field.
 fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
-    (&a.file, a.line, &a.rule.id, &a.field).cmp(&(&b.file, b.line, &b.rule.id, &b.field))
+    // The findings of one file share its name: comparing the pointer first spares a memcmp
+    // of the whole path for nearly every pair.
+    let file = if std::sync::Arc::ptr_eq(&a.file, &b.file) {
+        std::cmp::Ordering::Equal
+    } else {
+        a.file.cmp(&b.file)
+    };
+    file.then_with(|| (a.line, &a.rule.id, &a.field).cmp(&(b.line, &b.rule.id, &b.field)))
 }
 
 /// Run `f` over every input on as many threads as the machine has cores; results in input order.

@@ -107,6 +107,10 @@ pub fn run(a: AuditArgs) -> u8 {
         eprintln!("stockade: {e}");
         return 2;
     }
+    // The process ends right after this function: the report's memory goes back with it, so
+    // it is not freed item by item (tens of thousands of findings, on one thread after the
+    // workers are done).
+    let report = std::mem::ManuallyDrop::new(report);
     // A document that cannot be decoded is an input error: it is reported as a finding (so it
     // is never taken for clean) and the exit code says the input was bad.
     let undecodable = report
