@@ -242,11 +242,12 @@ pub fn write_json<W: std::io::Write>(report: &AuditReport, mut w: W) -> std::io:
     buf.extend_from_slice(b",\n  \"summary\": ");
     push_pretty(&mut buf, &full.summary)?;
     buf.extend_from_slice(b",\n  \"findings\": [");
+    let mut rules = RuleBytes::default();
     for (i, f) in full.findings.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        push_finding(&mut buf, f);
+        push_finding(&mut buf, f, &mut rules);
         if buf.len() >= 60 * 1024 {
             w.write_all(&buf)?;
             buf.clear();
@@ -329,25 +330,49 @@ fn push_u32(buf: &mut Vec<u8>, mut n: u32) {
 }
 
 /// One finding, at the indentation of the `findings` array's items, with its leading newline.
-fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
-    const I: &[u8] = b"\n      ";
-    let key = |buf: &mut Vec<u8>, first: bool, name: &str| {
-        if !first {
-            buf.push(b',');
-        }
-        buf.extend_from_slice(I);
-        buf.push(b'"');
-        buf.extend_from_slice(name.as_bytes());
-        buf.extend_from_slice(b"\": ");
-    };
-    let opt_str = |buf: &mut Vec<u8>, v: Option<&str>| match v {
-        Some(s) => push_str(buf, s),
-        None => buf.extend_from_slice(b"null"),
-    };
-    let opt_u32 = |buf: &mut Vec<u8>, v: Option<u32>| match v {
-        Some(n) => push_u32(buf, n),
-        None => buf.extend_from_slice(b"null"),
-    };
+/// The JSON of a finding's fields that depend only on its rule (everything up to `upstream`,
+/// and `remediation`), written once per rule: a report repeats a few dozen rules tens of
+/// thousands of times, and escaping their long titles and remediations again each time was
+/// most of the output's cost. Keyed by the address of the rule's id (catalogue rules live for
+/// the whole run).
+#[derive(Default)]
+struct RuleBytes {
+    rules: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+impl RuleBytes {
+    fn get(&mut self, f: &JsonFinding<'_>) -> (&[u8], &[u8]) {
+        let id = f.rule_id.as_ptr() as usize;
+        let i = match self.rules.iter().position(|(k, _, _)| *k == id) {
+            Some(i) => i,
+            None => {
+                let mut head = Vec::new();
+                push_rule_head(&mut head, f);
+                let mut rem = Vec::new();
+                push_str(&mut rem, f.remediation);
+                self.rules.push((id, head, rem));
+                self.rules.len() - 1
+            }
+        };
+        let (_, head, rem) = &self.rules[i];
+        (head, rem)
+    }
+}
+
+const I: &[u8] = b"\n      ";
+
+fn key(buf: &mut Vec<u8>, first: bool, name: &str) {
+    if !first {
+        buf.push(b',');
+    }
+    buf.extend_from_slice(I);
+    buf.push(b'"');
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b"\": ");
+}
+
+/// From the opening brace through `upstream`: the fields a finding takes from its rule.
+fn push_rule_head(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
     buf.extend_from_slice(b"\n    {");
     key(buf, true, "rule_id");
     push_str(buf, f.rule_id);
@@ -362,7 +387,19 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
     key(buf, false, "pss");
     buf.extend_from_slice(if f.pss { b"true" } else { b"false" });
     key(buf, false, "upstream");
-    opt_str(buf, f.upstream);
+    match f.upstream {
+        Some(s) => push_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
+    let opt_u32 = |buf: &mut Vec<u8>, v: Option<u32>| match v {
+        Some(n) => push_u32(buf, n),
+        None => buf.extend_from_slice(b"null"),
+    };
+    let (head, remediation) = rules.get(f);
+    buf.extend_from_slice(head);
     key(buf, false, "file");
     push_str(buf, f.file);
     key(buf, false, "line");
@@ -389,7 +426,7 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
     key(buf, false, "message");
     push_str(buf, f.message);
     key(buf, false, "remediation");
-    push_str(buf, f.remediation);
+    buf.extend_from_slice(remediation);
     key(buf, false, "suppressed");
     match f.suppressed {
         Some(s) => {
