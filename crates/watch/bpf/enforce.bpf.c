@@ -90,17 +90,6 @@ int dev_guard(struct bpf_cgroup_dev_ctx *ctx)
 	return 1;
 }
 
-static __always_inline int name_is(const char *a, const char *lit, int n)
-{
-	for (int i = 0; i < 24; i++) {
-		if (i >= n)
-			break;
-		if (a[i] != lit[i])
-			return 0;
-	}
-	return a[n] == 0;
-}
-
 SEC("cgroup/sysctl")
 int sysctl_guard(struct bpf_sysctl *ctx)
 {
@@ -111,12 +100,15 @@ int sysctl_guard(struct bpf_sysctl *ctx)
 	long n = bpf_sysctl_get_name(ctx, name, sizeof(name), 0);
 	if (n < 0)
 		return 1;
-	if (name_is(name, "kernel/core_pattern", 19) || name_is(name, "kernel/modprobe", 15) ||
-	    name_is(name, "kernel/hotplug", 14) || name_is(name, "kernel/poweroff_cmd", 19) ||
-	    name_is(name, "kernel/sysrq", 12) || name_is(name, "kernel/core_uses_pid", 20) ||
-	    name_is(name, "kernel/kptr_restrict", 20) ||
-	    name_is(name, "kernel/unprivileged_bpf_disabled", 32) ||
-	    name_is(name, "fs/suid_dumpable", 16)) {
+	if (sysctl_name_is(name, "kernel/core_pattern", 19) ||
+	    sysctl_name_is(name, "kernel/modprobe", 15) ||
+	    sysctl_name_is(name, "kernel/hotplug", 14) ||
+	    sysctl_name_is(name, "kernel/poweroff_cmd", 19) ||
+	    sysctl_name_is(name, "kernel/sysrq", 12) ||
+	    sysctl_name_is(name, "kernel/core_uses_pid", 20) ||
+	    sysctl_name_is(name, "kernel/kptr_restrict", 20) ||
+	    sysctl_name_is(name, "kernel/unprivileged_bpf_disabled", 32) ||
+	    sysctl_name_is(name, "fs/suid_dumpable", 16)) {
 		report(EV_DENY_SYSCTL, 0, 0, 0, name, sizeof(name));
 		return 0;
 	}

@@ -973,17 +973,6 @@ int BPF_PROG(lean_io_uring, int fd, void *ring, u32 sq_entries, u32 cq_entries, 
 /* Writes to escape sysctls (core_pattern, modprobe...) check no capability: the lean tier sees
  * them through a cgroup/sysctl program on the cgroup2 root, which runs on sysctl reads and
  * writes only. It never denies (that is the enforcement tier's cgroup/sysctl program). */
-static __always_inline int sysctl_is(const char *a, const char *lit, int n)
-{
-	for (int i = 0; i < 24; i++) {
-		if (i >= n)
-			break;
-		if (a[i] != lit[i])
-			return 0;
-	}
-	return a[n] == 0;
-}
-
 SEC("cgroup/sysctl")
 int lean_sysctl(struct bpf_sysctl *ctx)
 {
@@ -996,10 +985,11 @@ int lean_sysctl(struct bpf_sysctl *ctx)
 	if (bpf_sysctl_get_name(ctx, name, sizeof(name), 0) < 0)
 		return 1;
 	u32 cls;
-	if (sysctl_is(name, "kernel/core_pattern", 19))
+	if (sysctl_name_is(name, "kernel/core_pattern", 19))
 		cls = OPEN_CLASS_CORE_PATTERN;
-	else if (sysctl_is(name, "kernel/modprobe", 15) || sysctl_is(name, "kernel/hotplug", 14) ||
-		 sysctl_is(name, "kernel/poweroff_cmd", 19))
+	else if (sysctl_name_is(name, "kernel/modprobe", 15) ||
+		 sysctl_name_is(name, "kernel/hotplug", 14) ||
+		 sysctl_name_is(name, "kernel/poweroff_cmd", 19))
 		cls = OPEN_CLASS_ESCAPE_SYSCTL;
 	else
 		return 1;

@@ -83,4 +83,18 @@ struct event {
 	char path3[32];
 };
 
+/* A sysctl name (as cgroup/sysctl programs read it, NUL-terminated) equals the literal `lit` of
+ * length `n`; the first 24 bytes are compared, then the terminator at `n`. Shared by the lean
+ * tier's report-only program (sensor.bpf.c) and the enforcement tier's (enforce.bpf.c). */
+static __always_inline int sysctl_name_is(const char *a, const char *lit, int n)
+{
+	for (int i = 0; i < 24; i++) {
+		if (i >= n)
+			break;
+		if (a[i] != lit[i])
+			return 0;
+	}
+	return a[n] == 0;
+}
+
 #endif
