@@ -376,6 +376,105 @@ fn cve_2019_5736_runtime_exe_is_a_sealed_memfd() {
     assert!(env.stockade(&["delete", "--force", &id]).status.success());
 }
 
+/// CVE-2019-5736 with a user namespace: `create` runs the init from the host
+/// binary itself, without re-executing, when no process of the container
+/// could write it (exeseal::container_may_write). Two copies of the runtime
+/// show the rule the kernel enforces and that stockade reads it right:
+/// - owned by host root, mode 0755: the init's exe is that file, and the
+///   container's root, holding every capability that matters in its
+///   namespace, cannot open it for writing (EACCES, not ETXTBSY);
+/// - owned by host uid 100000 (= container root): stockade seals (the init's
+///   exe is on a read-only mount), and the same open from inside gets past
+///   the permission check (ETXTBSY: writable once the init exits), so the
+///   seal was needed.
+#[test]
+fn cve_2019_5736_user_namespace_decides_the_seal() {
+    if !need_root() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new("exeuserns");
+    for (owner, sealed, want) in [
+        (0u32, false, "Permission denied"),
+        (100000u32, true, "Text file busy"),
+    ] {
+        let rt = env.dir.join(format!("rt-{owner}"));
+        std::fs::copy(BIN, &rt).unwrap();
+        std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&rt, Some(owner), Some(owner)).unwrap();
+        let b = env.bundle(&format!("b{owner}"), &["sleep", "30"], |c| {
+            userns(c);
+            c["annotations"] = json!({"stockade.io/landlock": "off"});
+            for set in ["bounding", "effective", "permitted"] {
+                let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
+                for cap in [
+                    "CAP_DAC_OVERRIDE",
+                    "CAP_DAC_READ_SEARCH",
+                    "CAP_FOWNER",
+                    "CAP_CHOWN",
+                    "CAP_SYS_PTRACE",
+                ] {
+                    caps.push(json!(cap));
+                }
+            }
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/rt", "type": "bind",
+                "source": rt.to_str().unwrap(), "options": ["bind"]
+            }));
+        });
+        // The mount point: container root cannot create it in a root-owned rootfs.
+        std::fs::write(b.join("rootfs/rt"), b"").unwrap();
+        let id = env.id(&format!("u{owner}"));
+        let before = std::fs::read(&rt).unwrap();
+        let mut c = Command::new(&rt);
+        c.arg("--root")
+            .arg(&env.root)
+            .env("STOCKADE_POLICY", "off")
+            .env(
+                "STOCKADE_RUNTIME_CONFIG",
+                "/nonexistent/stockade-runtime.toml",
+            )
+            .stdin(std::process::Stdio::null())
+            .args(["create", "-b", b.to_str().unwrap(), &id]);
+        let out = env.output(c);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = env.state(&id)["pid"].as_i64().unwrap();
+        let f = std::fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+        assert_eq!(
+            f.metadata().unwrap().ino(),
+            std::fs::metadata(&rt).unwrap().ino()
+        );
+        // SAFETY: fstatvfs fills a zeroed struct for an fd we own.
+        let ro = unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut st) == 0
+                && st.f_flag & libc::ST_RDONLY != 0
+        };
+        assert_eq!(ro, sealed, "owner {owner}: init exe on a read-only mount");
+        // Open the binary for writing from inside, writing nothing.
+        let out = env.stockade(&["exec", &id, "sh", "-c", ": >> /rt && echo OPENED"]);
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            !o.contains("OPENED") && e.contains(want),
+            "owner {owner}: {o}{e}"
+        );
+        assert_eq!(
+            std::fs::read(&rt).unwrap(),
+            before,
+            "runtime binary changed"
+        );
+        assert!(env.stockade(&["delete", "--force", &id]).status.success());
+        let _ = std::fs::remove_file(&rt);
+    }
+}
+
 /// CVE-2016-9962: a process that joins the container ptraces or reads the
 /// init while it still holds host resources. The init is not dumpable: its
 /// /proc files belong to host root, so container root (uid 100000 on the

@@ -195,9 +195,48 @@ pub const VERBS: &[&str] = &[
     "events", "spec", "features",
 ];
 
-/// The verbs whose processes enter a container: they run from a sealed view
-/// of the binary ([`crate::exeseal`]).
-pub const SEALED_VERBS: &[&str] = &["create", "run", "exec"];
+/// The verbs that run from a sealed view of the binary ([`crate::exeseal`])
+/// before they parse their arguments. `create` and `run` also enter a
+/// container, but decide after reading its config
+/// ([`crate::exeseal::ensure_sealed_for`]).
+pub const SEALED_VERBS: &[&str] = &["exec"];
+
+/// Whether `main` should seal before it parses anything: for
+/// [`SEALED_VERBS`], and for `create` and `run` when the bundle's
+/// config.json has no `uidMappings` at all. Such a container has no user
+/// namespace of its own, so the runtime will seal after reading the config
+/// anyway ([`crate::exeseal::container_may_write`]), and sealing first saves
+/// the first process that work. Otherwise (a mapping, or no config.json to
+/// read) the runtime decides once it has parsed the config. Either answer is
+/// safe: this only chooses when the seal happens, never whether.
+pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
+    if SEALED_VERBS.contains(&verb) {
+        return true;
+    }
+    if verb != "create" && verb != "run" {
+        return false;
+    }
+    let mut bundle = std::ffi::OsStr::new(".");
+    let mut it = args.iter().skip(1).map(|a| a.as_ref());
+    while let Some(a) = it.next() {
+        let b = a.as_encoded_bytes();
+        if b == b"-b" || b == b"--bundle" {
+            match it.next() {
+                Some(v) => bundle = v,
+                None => return false,
+            }
+        } else if let Some(v) = b
+            .strip_prefix(b"--bundle=")
+            .or_else(|| b.strip_prefix(b"-b"))
+        {
+            bundle = std::os::unix::ffi::OsStrExt::from_bytes(v);
+        }
+    }
+    match std::fs::read(std::path::Path::new(bundle).join("config.json")) {
+        Ok(data) => !data.windows(13).any(|w| w == b"\"uidMappings\""),
+        Err(_) => false,
+    }
+}
 
 /// The runtime verb of a command line (`argv[0]` first), found without
 /// building a parser: the first word after the global options of
@@ -322,14 +361,12 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
         Command::Features => return print_json(&features()).map(|_| 0),
         _ => {}
     }
-    // CVE-2019-5736: commands whose processes enter a container run from a
-    // sealed view of the binary (see exeseal.rs). The `stockade` binary
-    // seals itself before parsing its arguments already; this is the check
-    // for every other caller of `run` (and the error report when that failed).
-    if matches!(
-        cmd,
-        Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
-    ) {
+    // CVE-2019-5736: `exec` runs from a sealed view of the binary (see
+    // exeseal.rs). The `stockade` binary seals itself before parsing its
+    // arguments already; this is the check for every other caller of `run`
+    // (and the error report when that failed). `create` and `run` seal, where
+    // their container needs it, once they have read its config.
+    if matches!(cmd, Command::Exec { .. }) {
         crate::exeseal::ensure_sealed()?;
     }
     let store = Store::new(&global.root)?;
@@ -712,6 +749,37 @@ mod tests {
         verbs.sort_unstable();
         assert_eq!(names, verbs);
         assert!(SEALED_VERBS.iter().all(|v| VERBS.contains(v)));
+    }
+
+    #[test]
+    fn seal_first_only_without_uid_mappings() {
+        let d = std::env::temp_dir().join(format!("stockade-sealfirst-{}", std::process::id()));
+        let (plain, mapped) = (d.join("plain"), d.join("mapped"));
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::create_dir_all(&mapped).unwrap();
+        std::fs::write(plain.join("config.json"), br#"{"linux":{}}"#).unwrap();
+        std::fs::write(
+            mapped.join("config.json"),
+            br#"{"linux":{"uidMappings":[]}}"#,
+        )
+        .unwrap();
+        let (p, m) = (plain.to_str().unwrap(), mapped.to_str().unwrap());
+        let f = |a: &[&str], verb| seal_first(a, verb);
+        assert!(f(&["s", "exec", "id", "sh"], "exec"));
+        assert!(!f(&["s", "start", "id"], "start"));
+        let (eq, short) = (format!("--bundle={p}"), format!("-b{p}"));
+        for (a, want) in [
+            (vec!["s", "create", "-b", p, "id"], true),
+            (vec!["s", "run", "--bundle", p, "id"], true),
+            (vec!["s", "run", &eq, "id"], true),
+            (vec!["s", "run", &short, "id"], true),
+            (vec!["s", "create", "-b", m, "id"], false),
+            (vec!["s", "run", "-b", "/nonexistent/bundle", "id"], false),
+            (vec!["s", "run", "id", "-b"], false),
+        ] {
+            assert_eq!(f(&a, a[1]), want, "{a:?}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

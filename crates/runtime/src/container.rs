@@ -174,6 +174,8 @@ fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
 pub fn create(store: &Store, id: &str, opts: &CreateOpts) -> Result<i32> {
     precheck(id, opts)?;
     let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
+    crate::exeseal::ensure_sealed_for(&bundle.spec)?;
+    warn_knobs(opts)?;
     create_from(store, id, opts, bundle, false).map(|(st, _)| st.pid)
 }
 
@@ -187,6 +189,15 @@ fn precheck(id: &str, opts: &CreateOpts) -> Result<()> {
             "--no-pivot is refused: without pivot_root the host's filesystem stays reachable from the container".into(),
         ));
     }
+    // An unknown test knob fails closed before anything else is read.
+    crate::testknobs::active()?;
+    Ok(())
+}
+
+/// After the bundle is read and the binary sealed where the container needs
+/// it ([`crate::exeseal::ensure_sealed_for`], which may re-execute us: so
+/// nothing is said or made before it).
+fn warn_knobs(opts: &CreateOpts) -> Result<()> {
     // Test builds only: a layer switched off by STOCKADE_TEST_UNSAFE is said
     // out loud (testknobs.rs; always empty in a release binary).
     for k in crate::testknobs::active()? {
@@ -922,6 +933,8 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
     // The bundle is read once, here, for the terminal question and for create.
     precheck(id, &opts)?;
     let bundle = Bundle::load_or_default(&opts.bundle, opts.default_terminal)?;
+    crate::exeseal::ensure_sealed_for(&bundle.spec)?;
+    warn_knobs(&opts)?;
     // A foreground `run` of a terminal process without --console-socket:
     // like runc, receive the pty ourselves and copy between it and our stdio.
     let wants_tty = !detach

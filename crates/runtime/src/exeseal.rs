@@ -18,8 +18,24 @@
 //! process) therefore runs from an unwritable `/proc/self/exe`. A process
 //! whose exe already cannot be written (sealed memfd, or a read-only mount)
 //! does nothing, so the re-executed runtime goes straight on.
+//!
+//! `create` and `run` skip the re-execution when no process of the container
+//! could open the binary for writing anyway ([`container_may_write`]): the
+//! container runs in a new user namespace whose uid map leaves out the
+//! binary's owner, and the binary gives no write permission to its group or
+//! to others and has no ACL. The kernel's permission check then refuses the
+//! write to every process of that namespace, whatever capabilities it holds
+//! there: a capability overrides file permissions only for an inode whose
+//! owner and group are mapped into the caller's namespace
+//! (`capable_wrt_inode_uidgid`), and the namespace's processes hold none in
+//! the host's. That is stockade's hardened default (container root is host
+//! uid 100000), and the re-execution (an exec, plus the detached mount's
+//! teardown when its last process exits) is about 1 ms of a 10 ms start.
+//! `exec` always re-executes: it joins a container whose configuration it
+//! does not read before it must decide.
 
 use crate::error::{Error, Result, SysContext};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -41,6 +57,90 @@ pub fn is_sealed() -> bool {
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) };
     rc == 0 && st.f_flag & libc::ST_RDONLY != 0
+}
+
+/// Who may write a file, as far as [`container_may_write`] needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileAccess {
+    /// Owner uid and mode bits, as `fstat` reports them.
+    pub uid: u32,
+    pub mode: u32,
+    /// The file carries a POSIX ACL (or we could not tell).
+    pub acl: bool,
+}
+
+impl FileAccess {
+    /// Our own binary, through `/proc/self/exe`. `None` when it cannot be
+    /// examined (the caller then seals).
+    pub fn of_self() -> Option<FileAccess> {
+        use std::os::unix::fs::MetadataExt;
+        let f = std::fs::File::open("/proc/self/exe").ok()?;
+        let md = f.metadata().ok()?;
+        // SAFETY: fgetxattr on an fd we own with a static C name; a null
+        // buffer of size 0 only asks for the value's size.
+        let rc = unsafe {
+            libc::fgetxattr(
+                f.as_raw_fd(),
+                c"system.posix_acl_access".as_ptr(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        let errno = nix::errno::Errno::last();
+        let acl = !(rc < 0
+            && matches!(
+                errno,
+                nix::errno::Errno::ENODATA | nix::errno::Errno::EOPNOTSUPP
+            ));
+        Some(FileAccess {
+            uid: md.uid(),
+            mode: md.mode(),
+            acl,
+        })
+    }
+}
+
+/// Whether a process of a container made from `spec` could open the file
+/// described by `file` (our binary) for writing; see the module comment.
+/// `true` unless the container has a new user namespace whose uid map leaves
+/// out the file's owner, and the file grants no group or other write and has
+/// no ACL. Group write counts even when the group is unmapped: where
+/// setgroups(2) is denied in the namespace, its processes keep the host
+/// groups they were created with.
+pub fn container_may_write(spec: &Spec, file: Option<FileAccess>) -> bool {
+    let Some(file) = file else {
+        return true;
+    };
+    if file.acl || file.mode & 0o022 != 0 {
+        return true;
+    }
+    let linux = spec.linux().as_ref();
+    let new_user = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| {
+            nss.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+        });
+    let uids: &[LinuxIdMapping] = linux
+        .and_then(|l| l.uid_mappings().as_deref())
+        .unwrap_or(&[]);
+    if !new_user || uids.is_empty() {
+        return true;
+    }
+    uids.iter().any(|m| {
+        let start = u64::from(m.host_id());
+        (start..start + u64::from(m.size())).contains(&u64::from(file.uid))
+    })
+}
+
+/// Seal (see [`ensure_sealed`]) unless no process of the container made from
+/// `spec` could write our binary ([`container_may_write`]).
+pub fn ensure_sealed_for(spec: &Spec) -> Result<()> {
+    if container_may_write(spec, FileAccess::of_self()) {
+        ensure_sealed()
+    } else {
+        Ok(())
+    }
 }
 
 /// `struct mount_attr` of mount_setattr(2).
@@ -148,4 +248,90 @@ pub fn ensure_sealed() -> Result<()> {
     let e = nix::unistd::execveat(&dst, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
         .unwrap_err();
     Err(Error::sys("exe seal: execveat of the sealed copy", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(ns: serde_json::Value, uids: serde_json::Value) -> Spec {
+        serde_json::from_value(json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "linux": {"namespaces": ns, "uidMappings": uids},
+        }))
+        .unwrap()
+    }
+
+    const ROOT_0755: FileAccess = FileAccess {
+        uid: 0,
+        mode: 0o100755,
+        acl: false,
+    };
+
+    #[test]
+    fn user_namespace_without_the_owner_needs_no_seal() {
+        let s = spec(
+            json!([{"type": "user"}, {"type": "mount"}]),
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+        );
+        assert!(!container_may_write(&s, Some(ROOT_0755)));
+    }
+
+    #[test]
+    fn every_other_case_seals() {
+        let userns = json!([{"type": "user"}]);
+        let shifted = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        // No user namespace: container root is host root.
+        assert!(container_may_write(
+            &spec(json!([{"type": "mount"}]), json!([])),
+            Some(ROOT_0755)
+        ));
+        // Joining an existing user namespace: its map is not ours to read here.
+        assert!(container_may_write(
+            &spec(
+                json!([{"type": "user", "path": "/proc/1/ns/user"}]),
+                json!([])
+            ),
+            Some(ROOT_0755)
+        ));
+        // The owner is mapped (first and last id of a range).
+        for uid in [100000, 165535] {
+            let f = FileAccess { uid, ..ROOT_0755 };
+            assert!(container_may_write(
+                &spec(userns.clone(), shifted.clone()),
+                Some(f)
+            ));
+        }
+        let f = FileAccess {
+            uid: 165536,
+            ..ROOT_0755
+        };
+        assert!(!container_may_write(
+            &spec(userns.clone(), shifted.clone()),
+            Some(f)
+        ));
+        // Group or other write, an ACL, or a binary we could not examine.
+        for f in [
+            FileAccess {
+                mode: 0o100775,
+                ..ROOT_0755
+            },
+            FileAccess {
+                mode: 0o100757,
+                ..ROOT_0755
+            },
+            FileAccess {
+                acl: true,
+                ..ROOT_0755
+            },
+        ] {
+            assert!(container_may_write(
+                &spec(userns.clone(), shifted.clone()),
+                Some(f)
+            ));
+        }
+        assert!(container_may_write(&spec(userns, shifted), None));
+    }
 }
