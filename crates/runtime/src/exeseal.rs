@@ -22,8 +22,9 @@
 //! `create` and `run` skip the re-execution when no process of the container
 //! could open the binary for writing anyway ([`container_may_write`]): the
 //! container runs in a new user namespace whose uid map leaves out the
-//! binary's owner, and the binary gives no write permission to its group or
-//! to others and has no ACL. The kernel's permission check then refuses the
+//! binary's owner and in a new pid namespace (only its own processes see the
+//! init), and the binary gives no write permission to its group or to others
+//! and has no ACL. The kernel's permission check then refuses the
 //! write to every process of that namespace, whatever capabilities it holds
 //! there: a capability overrides file permissions only for an inode whose
 //! owner and group are mapped into the caller's namespace
@@ -100,13 +101,15 @@ impl FileAccess {
     }
 }
 
-/// Whether a process of a container made from `spec` could open the file
+/// Whether a process that can see the container's init could open the file
 /// described by `file` (our binary) for writing; see the module comment.
 /// `true` unless the container has a new user namespace whose uid map leaves
-/// out the file's owner, and the file grants no group or other write and has
-/// no ACL. Group write counts even when the group is unmapped: where
-/// setgroups(2) is denied in the namespace, its processes keep the host
-/// groups they were created with.
+/// out the file's owner and a new pid namespace (so that only the
+/// container's own processes see the init, not those of a pid namespace it
+/// joins, which may not be in a user namespace), and the file grants no group
+/// or other write and has no ACL. Group write counts even when the group is
+/// unmapped: where setgroups(2) is denied in the namespace, its processes
+/// keep the host groups they were created with.
 pub fn container_may_write(spec: &Spec, file: Option<FileAccess>) -> bool {
     let Some(file) = file else {
         return true;
@@ -115,16 +118,15 @@ pub fn container_may_write(spec: &Spec, file: Option<FileAccess>) -> bool {
         return true;
     }
     let linux = spec.linux().as_ref();
-    let new_user = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|nss| {
-            nss.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
-        });
+    let new_ns = |t: LinuxNamespaceType| {
+        linux
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|nss| nss.iter().any(|n| n.typ() == t && n.path().is_none()))
+    };
     let uids: &[LinuxIdMapping] = linux
         .and_then(|l| l.uid_mappings().as_deref())
         .unwrap_or(&[]);
-    if !new_user || uids.is_empty() {
+    if !new_ns(LinuxNamespaceType::User) || !new_ns(LinuxNamespaceType::Pid) || uids.is_empty() {
         return true;
     }
     uids.iter().any(|m| {
@@ -273,7 +275,7 @@ mod tests {
     #[test]
     fn user_namespace_without_the_owner_needs_no_seal() {
         let s = spec(
-            json!([{"type": "user"}, {"type": "mount"}]),
+            json!([{"type": "user"}, {"type": "pid"}, {"type": "mount"}]),
             json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
         );
         assert!(!container_may_write(&s, Some(ROOT_0755)));
@@ -281,7 +283,7 @@ mod tests {
 
     #[test]
     fn every_other_case_seals() {
-        let userns = json!([{"type": "user"}]);
+        let userns = json!([{"type": "user"}, {"type": "pid"}]);
         let shifted = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         // No user namespace: container root is host root.
         assert!(container_may_write(
@@ -291,11 +293,22 @@ mod tests {
         // Joining an existing user namespace: its map is not ours to read here.
         assert!(container_may_write(
             &spec(
-                json!([{"type": "user", "path": "/proc/1/ns/user"}]),
+                json!([{"type": "user", "path": "/proc/1/ns/user"}, {"type": "pid"}]),
                 json!([])
             ),
             Some(ROOT_0755)
         ));
+        // The host's pid namespace, or another one joined: processes outside
+        // the user namespace see the init.
+        for pid in [
+            json!([{"type": "user"}]),
+            json!([{"type": "user"}, {"type": "pid", "path": "/proc/1/ns/pid"}]),
+        ] {
+            assert!(container_may_write(
+                &spec(pid, shifted.clone()),
+                Some(ROOT_0755)
+            ));
+        }
         // The owner is mapped (first and last id of a range).
         for uid in [100000, 165535] {
             let f = FileAccess { uid, ..ROOT_0755 };
