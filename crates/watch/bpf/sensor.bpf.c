@@ -104,6 +104,28 @@ struct {
 	__type(value, u32);
 } enforced_cgroups SEC(".maps");
 
+/* Thread groups of a container runtime's set-up lineage, whose mounts, namespace calls and
+ * device nodes are the container being built, not a workload: they are exempt from the reactive
+ * kill, and their events carry EVF_SETUP (user space drops them). Membership is decided by what
+ * a task executed, never by its name alone, which a workload can set (prctl PR_SET_NAME) or
+ * choose (a file named crun):
+ * - an exec outside every container (host mount and pid namespace) of a runtime binary (runc,
+ *   crun, youki, conmon, stockade, by the name the exec gives the task) adds the task; any other
+ *   exec there keeps what the task was (runc re-executes from a memfd copy, stockade from a
+ *   read-only view of its binary);
+ * - fork copies membership to the child (sched_process_fork);
+ * - any exec inside a container removes it for good: from then on the task runs the
+ *   container's code, and so does every process it forks;
+ * - exit removes the entry.
+ * A full map, or a runtime started before the sensor, only leaves a runtime process out
+ * (reported like a workload): it never lets a workload in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, u8);
+} setup_tasks SEC(".maps");
+
 /* So that libbpf-cargo generates Rust mirrors of these types. */
 struct event _event_for_codegen = {};
 
@@ -112,6 +134,11 @@ static __always_inline void stat_inc(u32 idx)
 	u64 *v = bpf_map_lookup_elem(&stats, &idx);
 	if (v)
 		(*v)++;
+}
+
+static __always_inline int in_setup(u32 tgid)
+{
+	return bpf_map_lookup_elem(&setup_tasks, &tgid) != NULL;
 }
 
 /* After the syscall-number test, the hot path of every watched syscall: direct BTF loads from
@@ -194,6 +221,8 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
 	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
+	if (in_setup(e->tgid))
+		e->flags |= EVF_SETUP;
 	/* start of the container's init, when the pid-namespace reaper shares the task's mount
 	 * namespace (not so in a container that shares the host pid namespace: 0 then) */
 	struct task_struct *reaper = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, child_reaper);
@@ -205,15 +234,61 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 	return e;
 }
 
-static __always_inline int runtime_helper(const char *c)
+/* The name an exec gives a runtime's task (the basename of the file, 15 bytes at most): runc
+ * (and runc.amd64, ...), crun, youki, conmon, stockade. Only ever asked for an exec on the host
+ * (see setup_tasks). */
+static __always_inline int runtime_binary(const char *c)
 {
-	/* runc:[0:PARENT] runc:[1:CHILD] runc:[2:INIT], crun, conmon: a container being built */
-	if (c[0] == 'r' && c[1] == 'u' && c[2] == 'n' && c[3] == 'c' && c[4] == ':')
+	if (c[0] == 'r' && c[1] == 'u' && c[2] == 'n' && c[3] == 'c')
 		return 1;
 	if (c[0] == 'c' && c[1] == 'r' && c[2] == 'u' && c[3] == 'n' && c[4] == 0)
 		return 1;
+	if (c[0] == 'y' && c[1] == 'o' && c[2] == 'u' && c[3] == 'k' && c[4] == 'i' && c[5] == 0)
+		return 1;
 	if (c[0] == 'c' && c[1] == 'o' && c[2] == 'n' && c[3] == 'm' && c[4] == 'o' && c[5] == 'n')
 		return 1;
+	if (c[0] == 's' && c[1] == 't' && c[2] == 'o' && c[3] == 'c' && c[4] == 'k' && c[5] == 'a' &&
+	    c[6] == 'd' && c[7] == 'e')
+		return 1;
+	return 0;
+}
+
+/* At each exec (tp_exec, before anything else): see setup_tasks. */
+static __always_inline void setup_on_exec(struct task_struct *t)
+{
+	u32 tgid = t->tgid;
+	if (in_container(t) || t->tgid == self_tgid) {
+		bpf_map_delete_elem(&setup_tasks, &tgid);
+		return;
+	}
+	char comm[16];
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (runtime_binary(comm)) {
+		u8 one = 1;
+		if (bpf_map_update_elem(&setup_tasks, &tgid, &one, BPF_ANY))
+			stat_inc(STAT_MAP_ERRORS);
+	}
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(setup_fork, struct task_struct *parent, struct task_struct *child)
+{
+	u32 ptgid = parent->tgid, ctgid = child->tgid;
+	if (ptgid == ctgid || !in_setup(ptgid))
+		return 0;
+	u8 one = 1;
+	if (bpf_map_update_elem(&setup_tasks, &ctgid, &one, BPF_ANY))
+		stat_inc(STAT_MAP_ERRORS);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(setup_exit, struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0;
+	u32 tgid = p->tgid;
+	bpf_map_delete_elem(&setup_tasks, &tgid);
 	return 0;
 }
 
@@ -290,7 +365,7 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
-	if ((kill_mask & (1ULL << (e->kind & 63))) && !runtime_helper(e->comm) &&
+	if ((kill_mask & (1ULL << (e->kind & 63))) && !(e->flags & EVF_SETUP) &&
 	    (bpf_map_lookup_elem(&enforced_mntns, &e->mntns) ||
 	     bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id))) {
 		bpf_send_signal(9);
@@ -889,6 +964,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	setup_on_exec(bpf_get_current_task_btf());
 	if (!in_container(bpf_get_current_task_btf()))
 		return 0;
 	stat_inc(STAT_SEEN);

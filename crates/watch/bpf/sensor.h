@@ -57,6 +57,11 @@ enum verdict {
 	VERDICT_DENIED = 2,
 };
 
+/* event.flags: the task belongs to a container runtime's set-up lineage (sensor.bpf.c,
+ * "setup_tasks"): a runtime started on the host, or a process it forked that has not yet
+ * executed anything inside a container. */
+#define EVF_SETUP 1
+
 struct event {
 	unsigned long long ts_ns;
 	unsigned long long cgroup_id;
@@ -73,6 +78,8 @@ struct event {
 	unsigned int mntns;
 	unsigned int uid;
 	unsigned int euid;
+	/* EVF_* */
+	unsigned int flags;
 	char comm[16];
 	char pcomm[16];
 	char cg_leaf[96];

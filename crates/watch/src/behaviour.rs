@@ -515,17 +515,6 @@ pub fn ns_inode(link: &str) -> Option<u32> {
     link.get(start..end)?.parse().ok()
 }
 
-/// Is this comm a container runtime's own helper (whose set-up mounts and namespace calls are
-/// the container being built, not a workload)?
-pub fn is_runtime_helper(comm: &str) -> bool {
-    comm.starts_with("runc:[")
-        || matches!(
-            comm,
-            "runc" | "crun" | "youki" | "conmon" | "runc-init" | "stockade"
-        )
-        || comm.starts_with("stockade:")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

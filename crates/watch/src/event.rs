@@ -76,6 +76,8 @@ pub struct RawEvent {
     pub mntns: u32,
     pub uid: u32,
     pub euid: u32,
+    /// The task was in a container runtime's set-up lineage (`EVF_SETUP`, bpf/sensor.h).
+    pub setup: bool,
     pub comm: String,
     pub pcomm: String,
     pub cg_leaf: String,
@@ -124,6 +126,7 @@ impl RawEvent {
             mntns: e.mntns,
             uid: e.uid,
             euid: e.euid,
+            setup: e.flags & 1 != 0,
             comm: cstr(&e.comm),
             pcomm: cstr(&e.pcomm),
             cg_leaf: cstr(&e.cg_leaf),

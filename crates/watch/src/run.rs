@@ -231,7 +231,9 @@ impl State {
             self.tree.exec(ev.tgid, ev.ppid, &ev.comm, &ev.path);
         }
         let denial = ev.kind >= kind::DENY_DEV;
-        if !denial && behaviour::is_runtime_helper(&ev.comm) {
+        // A container runtime building a container (decided in the kernel by what the task
+        // executed, not by its name: bpf/sensor.bpf.c, setup_tasks).
+        if !denial && ev.setup {
             return;
         }
         let container = if denial {

@@ -144,6 +144,8 @@ fn open(
         let name = prog.name().to_string_lossy().into_owned();
         let wanted = match name.as_str() {
             "tp_exec" => with_exec,
+            // the runtime set-up lineage (setup_tasks), in every tier
+            "setup_fork" | "setup_exit" => true,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
             "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix"
             | "lean_newtask" => hooks == SyscallHooks::None,

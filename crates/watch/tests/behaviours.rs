@@ -94,6 +94,22 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["skd-trigger", "clone_userns"],
             &["SKD-RUN-009"],
         ),
+        // A workload cannot hide behind a container runtime's name (the runtime set-up
+        // lineage is decided by what a task executed on the host, bpf/sensor.bpf.c).
+        t(
+            "clone(CLONE_NEWUSER) renamed runc:[2:INIT]",
+            &["skd-trigger", "as", "runc:[2:INIT]", "clone_userns"],
+            &["SKD-RUN-009"],
+        ),
+        t(
+            "clone(CLONE_NEWUSER) from a file named crun",
+            &[
+                "sh",
+                "-c",
+                "cp /bin/skd-trigger /tmp/crun && /tmp/crun clone_userns; rm -f /tmp/crun",
+            ],
+            &["SKD-RUN-009", "SKD-RUN-022"],
+        ),
         t(
             "ptrace attach",
             &["skd-trigger", "ptrace"],

@@ -1,7 +1,7 @@
 //! `--enforce` on this kernel (tier b): inside a privileged container, opening a block device,
 //! mknod and writing core_pattern fail with EPERM (cgroup BPF on the container's cgroup2
-//! directory) and mount and a rare-family socket are killed (reactive tier); the same actions on
-//! the host succeed.
+//! directory) and mount and a rare-family socket are killed (reactive tier), also from a process
+//! that took a container runtime's name; the same actions on the host succeed.
 
 mod common;
 
@@ -62,6 +62,21 @@ fn enforce_in(ctr: Ctr<'_>, blockdev: &str, mut w: Watcher, lp: &Loop) {
         sock.contains("exit=137"),
         "rare socket family is killed (reactive): {sock}"
     );
+    // ... and so it is when the process takes a container runtime's name: only a runtime's
+    // set-up lineage, decided by what was executed on the host, is spared.
+    let renamed = ctr.exec(
+        None,
+        &[
+            "sh",
+            "-c",
+            "skd-trigger as 'runc:[2:INIT]' socket; echo exit=$?",
+        ],
+        None,
+    );
+    assert!(
+        renamed.contains("exit=137"),
+        "a process renamed runc:[2:INIT] is killed too: {renamed}"
+    );
     // an ordinary action still works in the container
     let ok = ctr.exec(
         None,
@@ -96,7 +111,7 @@ fn enforce_in(ctr: Ctr<'_>, blockdev: &str, mut w: Watcher, lp: &Loop) {
     assert_eq!(verdict("SKD-RUN-007"), ["denied"], "{mine:#?}");
     assert_eq!(verdict("SKD-RUN-003"), ["denied"], "{mine:#?}");
     assert_eq!(verdict("SKD-RUN-005"), ["killed"], "{mine:#?}");
-    assert_eq!(verdict("SKD-RUN-014"), ["killed"], "{mine:#?}");
+    assert_eq!(verdict("SKD-RUN-014"), ["killed", "killed"], "{mine:#?}");
     let by: Vec<&Value> = mine.iter().map(|e| &e["args"]["by"]).collect();
     assert!(by.iter().any(|b| *b == "cgroup/dev") && by.iter().any(|b| *b == "cgroup/sysctl"));
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -46,6 +47,11 @@ int main(int argc, char **argv)
 	}
 	const char *t = argv[1];
 	long r = 0;
+	if (!strcmp(t, "as") && argc > 3) {
+		/* as NAME TRIGGER [ARG]: take a container runtime's name, then run TRIGGER */
+		prctl(PR_SET_NAME, argv[2], 0, 0, 0);
+		return main(argc - 2, argv + 2);
+	}
 	if (!strcmp(t, "fsopen")) {
 		r = syscall(SYS_fsopen, "tmpfs", 0);
 	} else if (!strcmp(t, "fsopen_mount")) {
