@@ -712,6 +712,71 @@ fn cve_2025_52565_console_symlinks_stay_inside_the_root() {
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
 
+/// An `exec` that names no policy is judged under the one the container was
+/// created with: after `run --policy restricted`, a process with
+/// no_new_privs off is refused by a plain `exec`, as `create` would have
+/// refused it; an exec that names a policy is judged under that one.
+#[test]
+fn exec_keeps_the_policy_of_create() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("execpol");
+    let b = hardened_bundle(&env, "b", &["sleep", "1000"]);
+    let id = env.id("p");
+    let mut c = gated(&env, Some("restricted"));
+    c.args(["run", "-d", "-b", b.to_str().unwrap(), &id]);
+    let out = env.output(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let mut p = cfg["process"].clone();
+    p["args"] = json!(["true"]);
+    p["noNewPrivileges"] = json!(false);
+    let pj = env.dir.join("process.json");
+    std::fs::write(&pj, serde_json::to_vec(&p).unwrap()).unwrap();
+    let exec = |policy: Option<&str>| {
+        let mut c = gated(&env, policy);
+        c.args(["exec", "--process", pj.to_str().unwrap(), &id]);
+        let out = env.output(c);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // No policy named: the container's (restricted) refuses it.
+    let (code, err) = exec(None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("the exec process violates the restricted") && err.contains("SKD-ESC-036"),
+        "{err}"
+    );
+    // Named: that policy decides (baseline does not forbid it).
+    let (code, err) = exec(Some("baseline"));
+    assert_eq!(code, Some(0), "{err}");
+    // A container created under the default policy keeps it: the same exec passes.
+    let id2 = env.id("d");
+    let mut c = gated(&env, None);
+    c.args(["run", "-d", "-b", b.to_str().unwrap(), &id2]);
+    assert!(env.output(c).status.success());
+    let mut c = gated(&env, None);
+    c.args(["exec", "--process", pj.to_str().unwrap(), &id2]);
+    let out = env.output(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in [&id, &id2] {
+        assert!(env.stockade(&["delete", "-f", i]).status.success());
+    }
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
 /// `exec` goes through the same policy gate as `create`: a capability, a
 /// no_new_privs switched off or an unconfined profile that exec would add
 /// is refused with the rule id under the policy that forbids it, and

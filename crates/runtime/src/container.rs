@@ -257,6 +257,10 @@ fn create_from(
         own_pid_ns: false,
         ready: false,
         spec: bundle.spec.clone(),
+        policy: opts
+            .policy
+            .filter(|p| *p != crate::gate::DEFAULT)
+            .map(|p| p.to_string()),
     };
     match create_inner(&locked, &mut st, &bundle, &process, opts, start_now) {
         Ok(chan) => Ok((st, chan)),
@@ -771,11 +775,18 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
     // The policy gate, as at create: a process that exec would add with
     // more privilege than the policy allows (a capability, uid 0, no
     // no_new_privs, an unconfined profile) is refused before anything runs.
-    let warnings = crate::gate::check_exec(
-        &st.spec,
-        &opts.process,
-        opts.policy.unwrap_or(crate::gate::DEFAULT),
-    )?;
+    // An exec that names no policy is judged under the one the container was
+    // created with; a state file whose policy cannot be read fails closed.
+    let policy = match (opts.policy.unwrap_or(crate::gate::DEFAULT), &st.policy) {
+        (crate::gate::DEFAULT, Some(p)) => p.parse().map_err(|e| {
+            Error::Usage(format!(
+                "{}: policy: {e}",
+                locked.dir.join("state.json").display()
+            ))
+        })?,
+        (p, _) => p,
+    };
+    let warnings = crate::gate::check_exec(&st.spec, &opts.process, policy)?;
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }

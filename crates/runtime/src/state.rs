@@ -65,6 +65,11 @@ pub struct ContainerState {
     pub ready: bool,
     /// The config the container was created from.
     pub spec: Spec,
+    /// The policy `create` was given (`--policy`, STOCKADE_POLICY or
+    /// runtime.toml), when one was: an `exec` that names none is judged
+    /// under it. Absent for the default policy (and in older state files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl ContainerState {
