@@ -32,10 +32,35 @@ pub const MEMORY_LIMIT: i64 = 512 << 20;
 /// The default seccomp profile, as OCI `linux.seccomp` JSON.
 pub const SECCOMP_PROFILE: &str = include_str!("../profiles/default-seccomp.json");
 
+/// The seccomp architecture this binary was built for: the only system call
+/// table the default profile allows (a compat table's calls kill the thread).
+pub const NATIVE_ARCH: &str = if cfg!(target_arch = "x86_64") {
+    "SCMP_ARCH_X86_64"
+} else if cfg!(target_arch = "aarch64") {
+    "SCMP_ARCH_AARCH64"
+} else if cfg!(target_arch = "riscv64") {
+    "SCMP_ARCH_RISCV64"
+} else if cfg!(target_arch = "s390x") {
+    "SCMP_ARCH_S390X"
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    "SCMP_ARCH_PPC64LE"
+} else {
+    "SCMP_ARCH_NATIVE"
+};
+
+/// The default seccomp profile as JSON: profiles/default-seccomp.json with
+/// its architecture set to [`NATIVE_ARCH`] (the file names x86_64).
+fn seccomp_json() -> Value {
+    // The profile is part of the binary and covered by a unit test.
+    let mut v: Value =
+        serde_json::from_str(SECCOMP_PROFILE).expect("profiles/default-seccomp.json is valid");
+    v["architectures"] = json!([NATIVE_ARCH]);
+    v
+}
+
 /// The default seccomp profile.
 pub fn seccomp_profile() -> LinuxSeccomp {
-    // The profile is part of the binary and covered by a unit test.
-    serde_json::from_str(SECCOMP_PROFILE).expect("profiles/default-seccomp.json is valid")
+    serde_json::from_value(seccomp_json()).expect("profiles/default-seccomp.json is valid")
 }
 
 /// Docker's masked paths (shared with `stockade check`'s Docker-like profile).
@@ -81,7 +106,7 @@ pub fn hardened_spec() -> Spec {
     l["readonlyPaths"] = json!(READONLY_PATHS);
     l["resources"]["pids"] = json!({"limit": PIDS_LIMIT});
     l["resources"]["memory"] = json!({"limit": MEMORY_LIMIT, "swap": MEMORY_LIMIT});
-    l["seccomp"] = serde_json::from_str(SECCOMP_PROFILE).expect("profile JSON");
+    l["seccomp"] = seccomp_json();
     serde_json::from_value(v).expect("hardened default is a valid Spec")
 }
 
@@ -95,6 +120,8 @@ mod tests {
         crate::seccomp::build(&p).unwrap();
         // Native only: no compat (x86, x32) system call table.
         let archs = serde_json::to_value(p.architectures()).unwrap();
+        assert_eq!(archs, json!([NATIVE_ARCH]));
+        #[cfg(target_arch = "x86_64")]
         assert_eq!(archs, json!(["SCMP_ARCH_X86_64"]));
         let names: Vec<&String> = p
             .syscalls()
