@@ -376,9 +376,10 @@ fn cve_2019_5736_runtime_exe_is_a_sealed_memfd() {
     assert!(env.stockade(&["delete", "--force", &id]).status.success());
 }
 
-/// CVE-2019-5736 with a user namespace: `create` runs the init from the host
-/// binary itself, without re-executing, when no process of the container
-/// could write it (exeseal::container_may_write). Two copies of the runtime
+/// CVE-2019-5736 with a user namespace: `create` runs the init (and `exec`
+/// its joining process) from the host binary itself, without re-executing,
+/// when no process of the container could write it
+/// (exeseal::container_may_write). Two copies of the runtime
 /// show the rule the kernel enforces and that stockade reads it right:
 /// - owned by host root, mode 0755: the init's exe is that file, and the
 ///   container's root, holding every capability that matters in its
@@ -455,8 +456,49 @@ fn cve_2019_5736_user_namespace_decides_the_seal() {
                 && st.f_flag & libc::ST_RDONLY != 0
         };
         assert_eq!(ro, sealed, "owner {owner}: init exe on a read-only mount");
-        // Open the binary for writing from inside, writing nothing.
-        let out = env.stockade(&["exec", &id, "sh", "-c", ": >> /rt && echo OPENED"]);
+        // Open the binary for writing from inside, writing nothing. `exec`
+        // decides like `create`: its joining process (alive while the
+        // process runs) is sealed exactly when the init is.
+        let mut c = Command::new(&rt);
+        c.arg("--root")
+            .arg(&env.root)
+            .env("STOCKADE_POLICY", "off")
+            .env(
+                "STOCKADE_RUNTIME_CONFIG",
+                "/nonexistent/stockade-runtime.toml",
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .args([
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "true >> /rt && echo OPENED; sleep 2",
+            ]);
+        let child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let Ok(f) = std::fs::File::open(format!("/proc/{}/exe", child.id())) else {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "owner {owner}: exec ended early: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        assert_eq!(
+            f.metadata().unwrap().ino(),
+            std::fs::metadata(&rt).unwrap().ino()
+        );
+        // SAFETY: fstatvfs fills a zeroed struct for an fd we own.
+        let ro = unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut st) == 0
+                && st.f_flag & libc::ST_RDONLY != 0
+        };
+        assert_eq!(ro, sealed, "owner {owner}: exec's exe on a read-only mount");
+        let out = child.wait_with_output().unwrap();
         let (o, e) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),

@@ -195,24 +195,16 @@ pub const VERBS: &[&str] = &[
     "events", "spec", "features",
 ];
 
-/// The verbs that run from a sealed view of the binary ([`crate::exeseal`])
-/// before they parse their arguments. `create` and `run` also enter a
-/// container, but decide after reading its config
-/// ([`crate::exeseal::ensure_sealed_for`]).
-pub const SEALED_VERBS: &[&str] = &["exec"];
-
-/// Whether `main` should seal before it parses anything: for
-/// [`SEALED_VERBS`], and for `create` and `run` when the bundle's
-/// config.json has no `uidMappings` at all. Such a container has no user
-/// namespace of its own, so the runtime will seal after reading the config
-/// anyway ([`crate::exeseal::container_may_write`]), and sealing first saves
-/// the first process that work. Otherwise (a mapping, or no config.json to
-/// read) the runtime decides once it has parsed the config. Either answer is
-/// safe: this only chooses when the seal happens, never whether.
+/// Whether `main` should seal ([`crate::exeseal`]) before it parses anything:
+/// for `create` and `run` when the bundle's config.json has no
+/// `uidMappings` at all. Such a container has no user namespace of its own,
+/// so the runtime will seal after reading the config anyway
+/// ([`crate::exeseal::container_may_write`]), and sealing first saves the
+/// first process that work. Otherwise (a mapping, no config.json to read, or
+/// `exec`, whose container config is in its state) the runtime decides once
+/// it has read the config. Either answer is safe: this only chooses when the
+/// seal happens, never whether.
 pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
-    if SEALED_VERBS.contains(&verb) {
-        return true;
-    }
     if verb != "create" && verb != "run" {
         return false;
     }
@@ -361,14 +353,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
         Command::Features => return print_json(&features()).map(|_| 0),
         _ => {}
     }
-    // CVE-2019-5736: `exec` runs from a sealed view of the binary (see
-    // exeseal.rs). The `stockade` binary seals itself before parsing its
-    // arguments already; this is the check for every other caller of `run`
-    // (and the error report when that failed). `create` and `run` seal, where
+    // CVE-2019-5736: `create`, `run` and `exec` seal (exeseal.rs), where
     // their container needs it, once they have read its config.
-    if matches!(cmd, Command::Exec { .. }) {
-        crate::exeseal::ensure_sealed()?;
-    }
     let store = Store::new(&global.root)?;
     match cmd {
         Command::Create(a) => {
@@ -748,7 +734,6 @@ mod tests {
         names.sort_unstable();
         verbs.sort_unstable();
         assert_eq!(names, verbs);
-        assert!(SEALED_VERBS.iter().all(|v| VERBS.contains(v)));
     }
 
     #[test]
@@ -765,7 +750,7 @@ mod tests {
         .unwrap();
         let (p, m) = (plain.to_str().unwrap(), mapped.to_str().unwrap());
         let f = |a: &[&str], verb| seal_first(a, verb);
-        assert!(f(&["s", "exec", "id", "sh"], "exec"));
+        assert!(!f(&["s", "exec", "id", "sh"], "exec"));
         assert!(!f(&["s", "start", "id"], "start"));
         let (eq, short) = (format!("--bundle={p}"), format!("-b{p}"));
         for (a, want) in [

@@ -772,6 +772,12 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
             msg: "cannot exec: the container is not running".into(),
         });
     }
+    // CVE-2019-5736: the joining process runs from a sealed view of the
+    // binary unless no process of the container could write it (the
+    // container's user and pid namespaces, exeseal.rs). Before anything is
+    // said or made: this may re-execute us (the state lock's fd is
+    // close-on-exec, so the lock goes with it and is taken again).
+    crate::exeseal::ensure_sealed_for(&st.spec)?;
     // The policy gate, as at create: a process that exec would add with
     // more privilege than the policy allows (a capability, uid 0, no
     // no_new_privs, an unconfined profile) is refused before anything runs.

@@ -2,7 +2,8 @@
 //! runtime's binary through `/proc/<pid>/exe` of a runtime process that runs
 //! in, or joins, the container.
 //!
-//! Before `create`, `run` and `exec` do anything, the runtime re-executes
+//! Before `create`, `run` and `exec` make anything (unless no process of the
+//! container could write the binary anyway, below), the runtime re-executes
 //! itself from a view of its binary that cannot be written:
 //!
 //! 1. a detached, read-only bind mount of the binary (`open_tree(2)` with
@@ -32,8 +33,7 @@
 //! the host's. That is stockade's hardened default (container root is host
 //! uid 100000), and the re-execution (an exec, plus the detached mount's
 //! teardown when its last process exits) is about 1 ms of a 10 ms start.
-//! `exec` always re-executes: it joins a container whose configuration it
-//! does not read before it must decide.
+//! `exec` decides the same way from the container's config in its state.
 
 use crate::error::{Error, Result, SysContext};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
