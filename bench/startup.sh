@@ -2,7 +2,7 @@
 # Start-up benchmark: `run` (create + start + wait + delete) of /bin/true in a
 # busybox bundle, for each runtime and config, N iterations, median and p95 in ms.
 #
-#   sudo bench/startup.sh [N] [RUNTIME[@CONFIG]...]
+#   sudo [MODE=exec] bench/startup.sh [N] [RUNTIME[@CONFIG]...]
 #   e.g. sudo bench/startup.sh 200 target/release/stockade /usr/bin/crun /usr/sbin/runc
 #        sudo bench/startup.sh 100 target/release/stockade@hardened /usr/bin/crun \
 #             /usr/bin/crun@docker target/release/stockade      (= bench/startup-hardened.sh)
@@ -21,6 +21,12 @@
 #             three architectures x86_64, x86 and x32, so it compiles like
 #             Docker's).
 # Every config runs /bin/true without a terminal.
+#
+# MODE=exec: time `exec` instead of `run`. Each entry starts one container of
+# its config running `sleep` (detached), and each iteration times `RUNTIME exec
+# ID /bin/true` into it (join the namespaces and cgroups, apply the config's
+# process security, run, wait): what an engine's health check or `kubectl exec`
+# pays.
 #
 # PERF_RUNS=M (default 0): after the timed runs, `perf stat` M more runs of
 # each entry and print CPU time (task-clock, user, sys) and page faults per
@@ -46,6 +52,9 @@ mkdir -p "$W/rootfs/bin" "$W/rootfs/proc" "$W/rootfs/sys" "$W/rootfs/dev" "$W/ro
 chmod 755 "$W/rootfs"
 cp "$BB" "$W/rootfs/bin/busybox"
 ln -s busybox "$W/rootfs/bin/true"
+ln -s busybox "$W/rootfs/bin/sleep"
+MODE=${MODE:-run}
+case "$MODE" in run|exec) ;; *) echo "MODE must be run or exec" >&2; exit 2 ;; esac
 
 stockade_bin() {
   for e in "${ENTRIES[@]}"; do
@@ -69,9 +78,9 @@ bundle() {
       ;;
     *) echo "unknown config $cfg (bare, hardened, docker)" >&2; exit 2 ;;
   esac
-  python3 - "$cfg" "$d/config.json" "$W" <<'PY'
+  python3 - "$cfg" "$d/config.json" "$W" "$MODE" <<'PY'
 import json, sys
-cfg, out, w = sys.argv[1:]
+cfg, out, w, mode = sys.argv[1:]
 if cfg == "bare":
     c = json.load(open(out))
 elif cfg == "hardened":
@@ -111,7 +120,7 @@ else:
     c["linux"]["seccomp"]["architectures"] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
 c["root"]["path"] = f"{w}/rootfs"
 c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
+c["process"]["args"] = ["/bin/sleep", "1000000"] if mode == "exec" else ["/bin/true"]
 json.dump(c, open(out, "w"), indent=1)
 PY
 }
@@ -132,21 +141,39 @@ for e in "${ENTRIES[@]}"; do
   mkdir -p "$W/bin/$label"; cp "$(realpath "$rt")" "$W/bin/$label/$(basename "$rt")"
   LABELS+=("$label"); SPECS+=("$W/bin/$label/$(basename "$rt")|$W/bundle-$cfg|$label")
 done
-export W N PERF_RUNS=${PERF_RUNS:-0}
+export W N MODE PERF_RUNS=${PERF_RUNS:-0}
 unshare -m --propagation private bash -s "${SPECS[@]}" <<'INNER'
 set -euo pipefail
 umount /sys/fs/cgroup/unified 2>/dev/null || true
+# run_one RUNTIME ROOT BUNDLE ID: one timed operation (MODE run or exec)
+run_one() {
+  if [ "$MODE" = exec ]; then
+    "$1" --root "$2" exec target /bin/true </dev/null >/dev/null
+  else
+    "$1" --root "$2" run --bundle "$3" "$4" </dev/null >/dev/null
+  fi
+}
+# the containers of MODE=exec go when the script ends, each by its own runtime
+if [ "$MODE" = exec ]; then
+  trap 'for s in "$@"; do IFS="|" read -r rt b label <<<"$s"; "$rt" --root "$W/root-$label" delete -f target >/dev/null 2>&1 || true; done' EXIT
+fi
 # Iterations are interleaved (entry A, B, C, A, B, C, ...) so that load
 # from other work on the host hits every entry alike. The runtimes get
 # /dev/null as stdin: this script itself arrives on bash's stdin.
 for s in "$@"; do
   IFS='|' read -r rt b label <<<"$s"
   root="$W/root-$label"; mkdir -p "$root"
+  if [ "$MODE" = exec ]; then
+    # the container every exec of this entry goes into
+    if ! "$rt" --root "$root" run -d --bundle "$b" target </dev/null >/dev/null 2>"$W/err"; then
+      echo "$label: $(cat "$W/err")" >&2; exit 1
+    fi
+  fi
   # warm-up; the first run must work (its error is shown)
-  if ! "$rt" --root "$root" run --bundle "$b" warm0 </dev/null >/dev/null 2>"$W/err"; then
+  if ! run_one "$rt" "$root" "$b" warm0 2>"$W/err"; then
     echo "$label: $(cat "$W/err")" >&2; exit 1
   fi
-  for i in 1 2; do "$rt" --root "$root" run --bundle "$b" "warm$i" </dev/null >/dev/null 2>&1 || true; done
+  for i in 1 2; do run_one "$rt" "$root" "$b" "warm$i" 2>/dev/null || true; done
   : > "$W/times-$label"; echo 0 > "$W/fail-$label"
 done
 entries=("$@"); n=${#entries[@]}
@@ -167,7 +194,7 @@ for i in $(seq "$N"); do
     s=${entries[$k]}
     IFS='|' read -r rt b label <<<"$s"; root="$W/root-$label"
     t0=$(date +%s%N)
-    "$rt" --root "$root" run --bundle "$b" "b$i" </dev/null >/dev/null 2>&1 || echo $(( $(cat "$W/fail-$label") + 1 )) > "$W/fail-$label"
+    run_one "$rt" "$root" "$b" "b$i" 2>/dev/null || echo $(( $(cat "$W/fail-$label") + 1 )) > "$W/fail-$label"
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000 )) >> "$W/times-$label"
   done
@@ -185,8 +212,11 @@ done
 for s in "$@"; do
   IFS='|' read -r rt b label <<<"$s"; root="$W/root-$label"
   perf stat -e task-clock,page-faults -o "$W/perf-$label" -- \
-    bash -c 'for i in $(seq "$1"); do "$2" --root "$3" run --bundle "$4" "p$i" </dev/null >/dev/null 2>&1; done' \
-    _ "$PERF_RUNS" "$rt" "$root" "$b"
+    bash -c 'for i in $(seq "$1"); do
+               if [ "$5" = exec ]; then "$2" --root "$3" exec target /bin/true
+               else "$2" --root "$3" run --bundle "$4" "p$i"; fi </dev/null >/dev/null 2>&1
+             done' \
+    _ "$PERF_RUNS" "$rt" "$root" "$b" "$MODE"
   awk -v n="$PERF_RUNS" -v l="$label" '
     /task-clock/ {gsub(",", "", $1); tc=$1}
     /page-faults/ {gsub(",", "", $1); pf=$1}

@@ -99,11 +99,11 @@ struct RuntimeCli {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(verb) = runtime::cli::verb(&args) {
-        // CVE-2019-5736: `create`/`run` of a config without a user namespace mapping
-        // re-execute from a sealed view of the binary (exeseal.rs) before anything else, so the
-        // process that parses the command line and enters the container is the re-executed one.
-        // On error, go on: the runtime seals again before it makes any process and reports the
-        // error itself. Other `create`/`run` calls and `exec` decide once they have read the
+        // CVE-2019-5736: `create`/`run` of a config, and `exec` into a container, without a user
+        // namespace mapping re-execute from a sealed view of the binary (exeseal.rs) before
+        // anything else, so the process that parses the command line and enters the container is
+        // the re-executed one. On error, go on: the runtime seals again before it makes any
+        // process and reports the error itself. Other calls decide once they have read the
         // container's config (exeseal::ensure_sealed_for).
         if runtime::cli::seal_first(&args, verb) {
             let _ = runtime::exeseal::ensure_sealed();

@@ -196,38 +196,97 @@ pub const VERBS: &[&str] = &[
 ];
 
 /// Whether `main` should seal ([`crate::exeseal`]) before it parses anything:
-/// for `create` and `run` when the bundle's config.json has no
-/// `uidMappings` at all. Such a container has no user namespace of its own,
-/// so the runtime will seal after reading the config anyway
-/// ([`crate::exeseal::container_may_write`]), and sealing first saves the
-/// first process that work. Otherwise (a mapping, no config.json to read, or
-/// `exec`, whose container config is in its state) the runtime decides once
-/// it has read the config. Either answer is safe: this only chooses when the
-/// seal happens, never whether.
+/// for `create` and `run` when the bundle's config.json has no `uidMappings`
+/// at all, for `exec` when the container's state has none. Such a container
+/// has no user namespace of its own, so the runtime will seal after reading
+/// the config anyway ([`crate::exeseal::container_may_write`]), and sealing
+/// first saves the first process that work. Otherwise (a mapping, or nothing
+/// to read) the runtime decides once it has read the config. Either answer is
+/// safe: this only chooses when the seal happens, never whether.
 pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
-    if verb != "create" && verb != "run" {
-        return false;
+    let file = match verb {
+        "create" | "run" => bundle_arg(args).join("config.json"),
+        "exec" => match exec_state_path(args) {
+            Some(p) => p,
+            None => return false,
+        },
+        _ => return false,
+    };
+    match std::fs::read(file) {
+        Ok(data) => !data.windows(13).any(|w| w == b"\"uidMappings\""),
+        Err(_) => false,
     }
-    let mut bundle = std::ffi::OsStr::new(".");
+}
+
+/// The `--bundle` of a `create` or `run` command line, found without a parser.
+fn bundle_arg<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bundle = std::path::PathBuf::from(".");
     let mut it = args.iter().skip(1).map(|a| a.as_ref());
     while let Some(a) = it.next() {
-        let b = a.as_encoded_bytes();
+        let b = a.as_bytes();
         if b == b"-b" || b == b"--bundle" {
-            match it.next() {
-                Some(v) => bundle = v,
-                None => return false,
+            if let Some(v) = it.next() {
+                bundle = v.into();
             }
         } else if let Some(v) = b
             .strip_prefix(b"--bundle=")
             .or_else(|| b.strip_prefix(b"-b"))
         {
-            bundle = std::os::unix::ffi::OsStrExt::from_bytes(v);
+            bundle = std::ffi::OsStr::from_bytes(v).into();
         }
     }
-    match std::fs::read(std::path::Path::new(bundle).join("config.json")) {
-        Ok(data) => !data.windows(13).any(|w| w == b"\"uidMappings\""),
-        Err(_) => false,
+    bundle
+}
+
+/// `<root>/<id>/state.json` of an `exec` command line, found without a parser:
+/// the global `--root` (default `/run/stockade`) and the first word after the
+/// verb that is neither an option nor an option's value.
+fn exec_state_path<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    const VALUED: &[&[u8]] = &[
+        b"--log",
+        b"--log-format",
+        b"--policy",
+        b"--console-socket",
+        b"--cwd",
+        b"-e",
+        b"--env",
+        b"-u",
+        b"--user",
+        b"-g",
+        b"--additional-gids",
+        b"-p",
+        b"--process",
+        b"--pid-file",
+        b"--process-label",
+        b"--apparmor",
+        b"-c",
+        b"--cap",
+        b"--preserve-fds",
+        b"--cgroup",
+    ];
+    let mut root = std::path::PathBuf::from("/run/stockade");
+    let mut verb_seen = false;
+    let mut it = args.iter().skip(1).map(|a| a.as_ref());
+    while let Some(a) = it.next() {
+        let b = a.as_bytes();
+        if b == b"--root" {
+            root = it.next()?.into();
+        } else if let Some(v) = b.strip_prefix(b"--root=") {
+            root = std::ffi::OsStr::from_bytes(v).into();
+        } else if VALUED.contains(&b) {
+            it.next()?;
+        } else if b.starts_with(b"-") {
+            // a flag, `--opt=value` or `-xVALUE`
+        } else if !verb_seen {
+            verb_seen = true;
+        } else {
+            let id = a.to_str()?;
+            return util::valid_id(id).then(|| root.join(id).join("state.json"));
+        }
     }
+    None
 }
 
 /// The runtime verb of a command line (`argv[0]` first), found without
@@ -750,7 +809,33 @@ mod tests {
         .unwrap();
         let (p, m) = (plain.to_str().unwrap(), mapped.to_str().unwrap());
         let f = |a: &[&str], verb| seal_first(a, verb);
-        assert!(!f(&["s", "exec", "id", "sh"], "exec"));
+        // exec: the container's state, under --root.
+        let root = d.join("root");
+        for (id, cfg) in [("plain", plain.clone()), ("mapped", mapped.clone())] {
+            std::fs::create_dir_all(root.join(id)).unwrap();
+            std::fs::copy(cfg.join("config.json"), root.join(id).join("state.json")).unwrap();
+        }
+        let r = root.to_str().unwrap();
+        let rooteq = format!("--root={r}");
+        for (a, want) in [
+            (vec!["s", "--root", r, "exec", "plain", "sh"], true),
+            (
+                vec![
+                    "s", &rooteq, "exec", "-t", "--cap", "CAP_KILL", "-eA=1", "plain", "true",
+                ],
+                true,
+            ),
+            (
+                vec!["s", "exec", "--root", r, "-u", "0", "plain", "true"],
+                true,
+            ),
+            (vec!["s", "--root", r, "exec", "mapped", "sh"], false),
+            (vec!["s", "--root", r, "exec", "absent", "sh"], false),
+            (vec!["s", "--root", r, "exec", "../plain", "sh"], false),
+            (vec!["s", "--root", r, "exec", "--cap"], false),
+        ] {
+            assert_eq!(f(&a, "exec"), want, "{a:?}");
+        }
         assert!(!f(&["s", "start", "id"], "start"));
         let (eq, short) = (format!("--bundle={p}"), format!("-b{p}"));
         for (a, want) in [
