@@ -427,77 +427,66 @@ fn cve_2019_5736_user_namespace_decides_the_seal() {
         std::fs::write(b.join("rootfs/rt"), b"").unwrap();
         let id = env.id(&format!("u{owner}"));
         let before = std::fs::read(&rt).unwrap();
-        let mut c = Command::new(&rt);
-        c.arg("--root")
-            .arg(&env.root)
-            .env("STOCKADE_POLICY", "off")
-            .env(
-                "STOCKADE_RUNTIME_CONFIG",
-                "/nonexistent/stockade-runtime.toml",
-            )
-            .stdin(std::process::Stdio::null())
-            .args(["create", "-b", b.to_str().unwrap(), &id]);
-        let out = env.output(c);
+        // The copy as the runtime, with the settings of env.cmd().
+        let runtime = |args: &[&str]| {
+            let mut c = Command::new(&rt);
+            c.arg("--root")
+                .arg(&env.root)
+                .env("STOCKADE_POLICY", "off")
+                .env(
+                    "STOCKADE_RUNTIME_CONFIG",
+                    "/nonexistent/stockade-runtime.toml",
+                )
+                .stdin(std::process::Stdio::null())
+                .args(args);
+            c
+        };
+        // Whether /proc/PID/exe is the copy, on a read-only mount (sealed).
+        let sealed_exe = |pid: u32, what: &str| {
+            let f = std::fs::File::open(format!("/proc/{pid}/exe"))
+                .unwrap_or_else(|e| panic!("owner {owner}: {what}: {e}"));
+            assert_eq!(
+                f.metadata().unwrap().ino(),
+                std::fs::metadata(&rt).unwrap().ino()
+            );
+            // SAFETY: fstatvfs fills a zeroed struct for an fd we own.
+            unsafe {
+                let mut st: libc::statvfs = std::mem::zeroed();
+                libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut st) == 0
+                    && st.f_flag & libc::ST_RDONLY != 0
+            }
+        };
+        let out = env.output(runtime(&["create", "-b", b.to_str().unwrap(), &id]));
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         let pid = env.state(&id)["pid"].as_i64().unwrap();
-        let f = std::fs::File::open(format!("/proc/{pid}/exe")).unwrap();
         assert_eq!(
-            f.metadata().unwrap().ino(),
-            std::fs::metadata(&rt).unwrap().ino()
+            sealed_exe(pid as u32, "init"),
+            sealed,
+            "owner {owner}: init exe on a read-only mount"
         );
-        // SAFETY: fstatvfs fills a zeroed struct for an fd we own.
-        let ro = unsafe {
-            let mut st: libc::statvfs = std::mem::zeroed();
-            libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut st) == 0
-                && st.f_flag & libc::ST_RDONLY != 0
-        };
-        assert_eq!(ro, sealed, "owner {owner}: init exe on a read-only mount");
         // Open the binary for writing from inside, writing nothing. `exec`
         // decides like `create`: its joining process (alive while the
         // process runs) is sealed exactly when the init is.
-        let mut c = Command::new(&rt);
-        c.arg("--root")
-            .arg(&env.root)
-            .env("STOCKADE_POLICY", "off")
-            .env(
-                "STOCKADE_RUNTIME_CONFIG",
-                "/nonexistent/stockade-runtime.toml",
-            )
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .args([
-                "exec",
-                &id,
-                "sh",
-                "-c",
-                "true >> /rt && echo OPENED; sleep 2",
-            ]);
+        let mut c = runtime(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "true >> /rt && echo OPENED; sleep 2",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let child = c.spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(700));
-        let Ok(f) = std::fs::File::open(format!("/proc/{}/exe", child.id())) else {
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "owner {owner}: exec ended early: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         assert_eq!(
-            f.metadata().unwrap().ino(),
-            std::fs::metadata(&rt).unwrap().ino()
+            sealed_exe(child.id(), "exec's joining process"),
+            sealed,
+            "owner {owner}: exec's exe on a read-only mount"
         );
-        // SAFETY: fstatvfs fills a zeroed struct for an fd we own.
-        let ro = unsafe {
-            let mut st: libc::statvfs = std::mem::zeroed();
-            libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&f), &mut st) == 0
-                && st.f_flag & libc::ST_RDONLY != 0
-        };
-        assert_eq!(ro, sealed, "owner {owner}: exec's exe on a read-only mount");
         let out = child.wait_with_output().unwrap();
         let (o, e) = (
             String::from_utf8_lossy(&out.stdout),
