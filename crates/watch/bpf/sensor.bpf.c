@@ -274,8 +274,14 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(setup_fork, struct task_struct *parent, struct task_struct *child)
 {
 	u32 ptgid = parent->tgid, ctgid = child->tgid;
-	if (ptgid == ctgid || !in_setup(ptgid))
+	if (ptgid == ctgid)
 		return 0;
+	if (!in_setup(ptgid)) {
+		/* a new process is never in the lineage by an entry that outlived an earlier
+		 * holder of its pid (an exit the sensor did not see) */
+		bpf_map_delete_elem(&setup_tasks, &ctgid);
+		return 0;
+	}
 	u8 one = 1;
 	if (bpf_map_update_elem(&setup_tasks, &ctgid, &one, BPF_ANY))
 		stat_inc(STAT_MAP_ERRORS);
