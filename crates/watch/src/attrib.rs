@@ -15,6 +15,10 @@
 //! Tasks in the host's mount namespace, or whose cgroups match none of these and whose mount
 //! namespace is no known container's, are host processes (a host daemon in a private mount
 //! namespace). Results are cached per (cgroup names, mount namespace).
+//!
+//! A runc or stockade container can be gone, state dir and all, before its events are read (a
+//! `run` of a short job): the state roots are watched with inotify, and a state dir created
+//! while the sensor runs still attributes `<id>` for [`GONE_KEEP`] after it was removed.
 
 use crate::event::RawEvent;
 use serde::Serialize;
@@ -45,6 +49,95 @@ pub struct Attributor {
     /// Resolved owners; host verdicts for tasks outside the host mount namespace expire (a
     /// runc state dir can appear after the container's first event).
     cache: HashMap<u64, (Owner, Option<std::time::Instant>)>,
+    /// State dirs seen created under the roots: id -> (runtime, when it was removed).
+    seen: HashMap<String, (&'static str, Option<std::time::Instant>)>,
+    roots_watch: Option<RootsWatch>,
+}
+
+/// How long a removed state dir still attributes its id.
+pub const GONE_KEEP: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// An inotify instance on the state roots (non-blocking; read when an event's owner is
+/// looked up).
+struct RootsWatch {
+    fd: std::os::fd::OwnedFd,
+    /// watch descriptor -> runtime
+    wds: HashMap<i32, &'static str>,
+}
+
+impl RootsWatch {
+    fn new(roots: &[(&PathBuf, &'static str)]) -> Option<RootsWatch> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: inotify_init1 takes flags only and returns a new fd or -1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: inotify_init1 returned a fresh fd that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let mut wds = HashMap::new();
+        for (root, rt) in roots {
+            let Ok(c) = std::ffi::CString::new(root.as_os_str().as_bytes()) else {
+                continue;
+            };
+            // SAFETY: inotify_add_watch reads the NUL-terminated path; fd is our inotify fd.
+            let wd = unsafe {
+                libc::inotify_add_watch(
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    c.as_ptr(),
+                    libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_DELETE | libc::IN_ONLYDIR,
+                )
+            };
+            if wd >= 0 {
+                wds.insert(wd, *rt);
+            }
+        }
+        Some(RootsWatch { fd, wds })
+    }
+
+    /// Applies the queued notifications to `seen`.
+    fn drain(&self, seen: &mut HashMap<String, (&'static str, Option<std::time::Instant>)>) {
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: read into a buffer we own, of its size, from our inotify fd.
+            let n = unsafe {
+                libc::read(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n <= 0 {
+                return;
+            }
+            let mut off = 0usize;
+            let hdr = std::mem::size_of::<libc::inotify_event>();
+            while off + hdr <= n as usize {
+                // SAFETY: the kernel wrote whole records; the header lies within the bytes read,
+                // and read_unaligned copes with any alignment.
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+                let name_end = (off + hdr + ev.len as usize).min(n as usize);
+                let name = &buf[off + hdr..name_end];
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                off = name_end;
+                let (Some(rt), Ok(id)) = (self.wds.get(&ev.wd), std::str::from_utf8(name)) else {
+                    continue;
+                };
+                if ev.mask & libc::IN_ISDIR == 0 || id.is_empty() || id.starts_with('.') {
+                    continue;
+                }
+                if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
+                    seen.insert(id.to_string(), (*rt, None));
+                } else if ev.mask & libc::IN_DELETE != 0 {
+                    if let Some(e) = seen.get_mut(id) {
+                        e.1 = Some(std::time::Instant::now());
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn is_hex_id(s: &str) -> bool {
@@ -91,11 +184,20 @@ impl Attributor {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/run/stockade")),
         );
+        let roots_watch = RootsWatch::new(
+            &roots
+                .iter()
+                .map(|r| (r, "runc"))
+                .chain(stockade_roots.iter().map(|r| (r, "stockade")))
+                .collect::<Vec<_>>(),
+        );
         Attributor {
             runc_roots: roots,
             stockade_roots,
             host_mntns,
             cache: HashMap::new(),
+            seen: HashMap::new(),
+            roots_watch,
         }
     }
 
@@ -110,6 +212,12 @@ impl Attributor {
             if expires.is_none_or(|t| t > std::time::Instant::now()) {
                 return o.clone();
             }
+        }
+        if let Some(w) = &self.roots_watch {
+            w.drain(&mut self.seen);
+            let now = std::time::Instant::now();
+            self.seen
+                .retain(|_, (_, gone)| gone.is_none_or(|t| now.duration_since(t) < GONE_KEEP));
         }
         let owner = self.resolve(&ev.cg_leaf, &ev.cg_parent, &ev.cg_grand, ev.mntns);
         let expires = (owner == Owner::Host && ev.mntns != self.host_mntns)
@@ -173,6 +281,10 @@ impl Attributor {
             if self.state_dir_has(root, leaf) {
                 return c(leaf.to_string(), "runc", None);
             }
+        }
+        // A state dir seen created while the sensor runs, maybe removed since (RootsWatch).
+        if let Some((rt, _)) = self.seen.get(leaf) {
+            return c(leaf.to_string(), rt, None);
         }
         if mntns == self.host_mntns {
             return Owner::Host;

@@ -857,3 +857,37 @@ fn host_triggers(hooks: &[&str]) {
         w.log()
     );
 }
+
+/// A container that is gone, state dir and all, before the sensor's events are read (a
+/// foreground `run` of a short job) is still the owner of its events: the state roots are
+/// watched with inotify (attrib.rs, RootsWatch). Without that the events went to "host" and,
+/// without `--include-host`, unreported.
+#[test]
+fn short_lived_containers_are_attributed() {
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let mut w = Watcher::start("short", &[]);
+    let mut ids = Vec::new();
+    for rt in [Runtime::Runc, Runtime::Stockade] {
+        let (id, out) = Runc::run_once(rt, "short", &["skd-trigger", "clone_userns"]);
+        assert!(
+            !rt.root().join(&id).exists(),
+            "{}: the container outlived run: {out}",
+            rt.name()
+        );
+        ids.push((rt, id));
+    }
+    let events = w.stop();
+    for (rt, id) in ids {
+        let mine = of_container(&events, &id);
+        assert!(
+            mine.iter()
+                .any(|e| e["rule"] == "SKD-RUN-009" && e["container"]["runtime"] == rt.name()),
+            "{}: no SKD-RUN-009 event of short-lived container {id}: {mine:#?}\n{}",
+            rt.name(),
+            w.log()
+        );
+    }
+}

@@ -261,6 +261,17 @@ impl Runtime {
         }
     }
 
+    /// The runtime with `--root root` (and `--policy off` for stockade: its gate would refuse
+    /// the privileged shapes).
+    fn cmd(self, root: &Path) -> Command {
+        let mut cmd = Command::new(self.bin());
+        cmd.arg("--root").arg(root);
+        if self == Runtime::Stockade {
+            cmd.args(["--policy", "off"]);
+        }
+        cmd
+    }
+
     fn bin(self) -> PathBuf {
         match self {
             Runtime::Runc => PathBuf::from("runc"),
@@ -334,6 +345,67 @@ impl Runc {
         loopdev: Option<&str>,
         annotations: &[(&str, &str)],
     ) -> Runc {
+        let (id, bundle) = Runc::bundle(tag, shape, loopdev, annotations, &["sleep", "600"]);
+        let root = runtime.root();
+        // The detached container inherits the runtime's stdio: never a pipe we would wait on.
+        let log = bundle.join("runc.log");
+        let st = runtime
+            .cmd(&root)
+            .args(["run", "-d", "--bundle"])
+            .arg(&bundle)
+            .arg(&id)
+            .current_dir(&bundle)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(bundle.join("runc.err")).unwrap())
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "{} run: {}",
+            runtime.name(),
+            std::fs::read_to_string(bundle.join("runc.err")).unwrap_or_default()
+        );
+        Runc {
+            runtime,
+            root,
+            id,
+            bundle,
+        }
+    }
+
+    /// A privileged container of `runtime` that runs `args` in the foreground and is deleted
+    /// when they exit (`run` without `-d`): returns its id and what it printed.
+    pub fn run_once(runtime: Runtime, tag: &str, args: &[&str]) -> (String, String) {
+        let (id, bundle) = Runc::bundle(tag, Shape::Privileged, None, &[], args);
+        let out = runtime
+            .cmd(&runtime.root())
+            .args(["run", "--bundle"])
+            .arg(&bundle)
+            .arg(&id)
+            .current_dir(&bundle)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&bundle);
+        (
+            id,
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// A `runc spec` bundle of `shape` running `args`: (container id, bundle dir).
+    fn bundle(
+        tag: &str,
+        shape: Shape,
+        loopdev: Option<&str>,
+        annotations: &[(&str, &str)],
+        args: &[&str],
+    ) -> (String, PathBuf) {
         let id = uniq(tag);
         let bundle = scratch().join(format!("bundle-{id}"));
         std::fs::create_dir_all(&bundle).unwrap();
@@ -346,7 +418,7 @@ impl Runc {
         let path = bundle.join("config.json");
         let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         c["root"] = serde_json::json!({"path": rootfs(), "readonly": false});
-        c["process"]["args"] = serde_json::json!(["sleep", "600"]);
+        c["process"]["args"] = serde_json::json!(args);
         c["process"]["terminal"] = false.into();
         for (k, v) in annotations {
             c["annotations"][*k] = (*v).into();
@@ -413,36 +485,7 @@ impl Runc {
             );
         }
         std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-        let root = runtime.root();
-        // The detached container inherits the runtime's stdio: never a pipe we would wait on.
-        let log = bundle.join("runc.log");
-        let mut cmd = Command::new(runtime.bin());
-        cmd.arg("--root").arg(&root);
-        if runtime == Runtime::Stockade {
-            cmd.args(["--policy", "off"]);
-        }
-        let st = cmd
-            .args(["run", "-d", "--bundle"])
-            .arg(&bundle)
-            .arg(&id)
-            .current_dir(&bundle)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(bundle.join("runc.err")).unwrap())
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "{} run: {}",
-            runtime.name(),
-            std::fs::read_to_string(bundle.join("runc.err")).unwrap_or_default()
-        );
-        Runc {
-            runtime,
-            root,
-            id,
-            bundle,
-        }
+        (id, bundle)
     }
 
     /// The host pid of the container's init (`state`).
