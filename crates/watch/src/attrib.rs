@@ -63,6 +63,8 @@ struct RootsWatch {
     fd: std::os::fd::OwnedFd,
     /// watch descriptor -> runtime
     wds: HashMap<i32, &'static str>,
+    /// Roots that did not exist yet (tried again at each drain).
+    missing: Vec<(std::ffi::CString, &'static str)>,
 }
 
 impl RootsWatch {
@@ -76,28 +78,45 @@ impl RootsWatch {
         }
         // SAFETY: inotify_init1 returned a fresh fd that nothing else owns.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-        let mut wds = HashMap::new();
-        for (root, rt) in roots {
-            let Ok(c) = std::ffi::CString::new(root.as_os_str().as_bytes()) else {
-                continue;
-            };
+        let mut w = RootsWatch {
+            fd,
+            wds: HashMap::new(),
+            missing: roots
+                .iter()
+                .filter_map(|(r, rt)| {
+                    Some((std::ffi::CString::new(r.as_os_str().as_bytes()).ok()?, *rt))
+                })
+                .collect(),
+        };
+        w.add_missing();
+        Some(w)
+    }
+
+    /// Watches the roots that exist now and were not watched yet.
+    fn add_missing(&mut self) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
+        let wds = &mut self.wds;
+        self.missing.retain(|(path, rt)| {
             // SAFETY: inotify_add_watch reads the NUL-terminated path; fd is our inotify fd.
             let wd = unsafe {
                 libc::inotify_add_watch(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    c.as_ptr(),
+                    fd,
+                    path.as_ptr(),
                     libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_DELETE | libc::IN_ONLYDIR,
                 )
             };
             if wd >= 0 {
                 wds.insert(wd, *rt);
             }
-        }
-        Some(RootsWatch { fd, wds })
+            wd < 0
+        });
     }
 
-    /// Applies the queued notifications to `seen`.
-    fn drain(&self, seen: &mut HashMap<String, (&'static str, Option<std::time::Instant>)>) {
+    /// Applies the queued notifications to `seen`, after watching any root made since.
+    fn drain(&mut self, seen: &mut HashMap<String, (&'static str, Option<std::time::Instant>)>) {
+        if !self.missing.is_empty() {
+            self.add_missing();
+        }
         let mut buf = [0u8; 8192];
         loop {
             // SAFETY: read into a buffer we own, of its size, from our inotify fd.
@@ -213,7 +232,7 @@ impl Attributor {
                 return o.clone();
             }
         }
-        if let Some(w) = &self.roots_watch {
+        if let Some(w) = &mut self.roots_watch {
             w.drain(&mut self.seen);
             let now = std::time::Instant::now();
             self.seen

@@ -891,3 +891,44 @@ fn short_lived_containers_are_attributed() {
         );
     }
 }
+
+/// A state root that did not exist when watch started is watched from the first event read
+/// after it appears: a short-lived container created there after that is attributed.
+#[test]
+fn short_lived_containers_under_a_root_made_later_are_attributed() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let root = scratch().join(uniq("late-root"));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut w = Watcher::start("late-root", &["--runc-root", root.to_str().unwrap()]);
+    std::fs::create_dir_all(&root).unwrap();
+    // The first container's events make watch look its owner up (and watch the new root); its
+    // own state dir was made before that, so it may go unattributed.
+    Runc::run_once_in(
+        Runtime::Runc,
+        &root,
+        "late1",
+        &["skd-trigger", "clone_userns"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (id, out) = Runc::run_once_in(
+        Runtime::Runc,
+        &root,
+        "late2",
+        &["skd-trigger", "clone_userns"],
+    );
+    assert!(
+        !root.join(&id).exists(),
+        "the container outlived run: {out}"
+    );
+    let events = w.stop();
+    let _ = std::fs::remove_dir_all(&root);
+    let mine = of_container(&events, &id);
+    assert!(
+        mine.iter().any(|e| e["rule"] == "SKD-RUN-009"),
+        "no SKD-RUN-009 event of {id}: {mine:#?}\n{}",
+        w.log()
+    );
+}

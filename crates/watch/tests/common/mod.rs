@@ -377,9 +377,19 @@ impl Runc {
     /// A privileged container of `runtime` that runs `args` in the foreground and is deleted
     /// when they exit (`run` without `-d`): returns its id and what it printed.
     pub fn run_once(runtime: Runtime, tag: &str, args: &[&str]) -> (String, String) {
+        Runc::run_once_in(runtime, &runtime.root(), tag, args)
+    }
+
+    /// [`Runc::run_once`] with state under `root`.
+    pub fn run_once_in(
+        runtime: Runtime,
+        root: &Path,
+        tag: &str,
+        args: &[&str],
+    ) -> (String, String) {
         let (id, bundle) = Runc::bundle(tag, Shape::Privileged, None, &[], args);
         let out = runtime
-            .cmd(&runtime.root())
+            .cmd(root)
             .args(["run", "--bundle"])
             .arg(&bundle)
             .arg(&id)
