@@ -212,11 +212,38 @@ pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
         },
         _ => return false,
     };
+    const KEY: &[u8] = b"\"uidMappings\"";
     match std::fs::read(file) {
-        Ok(data) => !data.windows(13).any(|w| w == b"\"uidMappings\""),
+        Ok(data) => !data.windows(KEY.len()).any(|w| w == KEY),
         Err(_) => false,
     }
 }
+
+/// The options of [`GlobalOpts`] that take a value (`--opt VALUE` or
+/// `--opt=VALUE`), for the scans of the command line that run before the
+/// parser ([`verb`], [`seal_first`]); a unit test keeps it in step with clap.
+const GLOBAL_VALUED: &[&[u8]] = &[b"--root", b"--log", b"--log-format", b"--policy"];
+
+/// The options of `exec` that take a value (checked against clap by a test).
+const EXEC_VALUED: &[&[u8]] = &[
+    b"--console-socket",
+    b"--cwd",
+    b"-e",
+    b"--env",
+    b"-u",
+    b"--user",
+    b"-g",
+    b"--additional-gids",
+    b"-p",
+    b"--process",
+    b"--pid-file",
+    b"--process-label",
+    b"--apparmor",
+    b"-c",
+    b"--cap",
+    b"--preserve-fds",
+    b"--cgroup",
+];
 
 /// The `--bundle` of a `create` or `run` command line, found without a parser.
 fn bundle_arg<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::path::PathBuf {
@@ -244,28 +271,6 @@ fn bundle_arg<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::path::PathBuf {
 /// verb that is neither an option nor an option's value.
 fn exec_state_path<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    const VALUED: &[&[u8]] = &[
-        b"--log",
-        b"--log-format",
-        b"--policy",
-        b"--console-socket",
-        b"--cwd",
-        b"-e",
-        b"--env",
-        b"-u",
-        b"--user",
-        b"-g",
-        b"--additional-gids",
-        b"-p",
-        b"--process",
-        b"--pid-file",
-        b"--process-label",
-        b"--apparmor",
-        b"-c",
-        b"--cap",
-        b"--preserve-fds",
-        b"--cgroup",
-    ];
     let mut root = std::path::PathBuf::from("/run/stockade");
     let mut verb_seen = false;
     let mut it = args.iter().skip(1).map(|a| a.as_ref());
@@ -275,7 +280,7 @@ fn exec_state_path<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<std::path::P
             root = it.next()?.into();
         } else if let Some(v) = b.strip_prefix(b"--root=") {
             root = std::ffi::OsStr::from_bytes(v).into();
-        } else if VALUED.contains(&b) {
+        } else if GLOBAL_VALUED.contains(&b) || EXEC_VALUED.contains(&b) {
             it.next()?;
         } else if b.starts_with(b"-") {
             // a flag, `--opt=value` or `-xVALUE`
@@ -300,13 +305,13 @@ pub fn verb<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<&'static str> {
     let mut it = args.iter().skip(1).map(|a| a.as_ref().as_encoded_bytes());
     while let Some(a) = it.next() {
         match a {
-            b"--root" | b"--log" | b"--log-format" | b"--policy" => {
+            _ if GLOBAL_VALUED.contains(&a) => {
                 it.next()?;
             }
             b"--debug" | b"--systemd-cgroup" => {}
-            _ if [&b"--root="[..], b"--log=", b"--log-format=", b"--policy="]
+            _ if GLOBAL_VALUED
                 .iter()
-                .any(|p| a.starts_with(p)) => {}
+                .any(|o| a.starts_with(o) && a.get(o.len()) == Some(&b'=')) => {}
             _ => return VERBS.iter().copied().find(|v| v.as_bytes() == a),
         }
     }
@@ -793,6 +798,37 @@ mod tests {
         names.sort_unstable();
         verbs.sort_unstable();
         assert_eq!(names, verbs);
+    }
+
+    #[test]
+    fn prescan_option_lists_match_clap() {
+        // Every option that takes a value, as the scans before the parser must skip it.
+        let valued = |cmd: &clap::Command| -> Vec<String> {
+            let mut v: Vec<String> = cmd
+                .get_arguments()
+                .filter(|a| !a.is_positional() && a.get_action().takes_values())
+                .flat_map(|a| {
+                    let long = a.get_long().map(|l| format!("--{l}"));
+                    let short = a.get_short().map(|c| format!("-{c}"));
+                    long.into_iter().chain(short)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let listed = |l: &[&[u8]]| -> Vec<String> {
+            let mut v: Vec<String> = l
+                .iter()
+                .map(|o| String::from_utf8(o.to_vec()).unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let global = <GlobalOpts as clap::Args>::augment_args(clap::Command::new("g"));
+        assert_eq!(valued(&global), listed(GLOBAL_VALUED));
+        let cmd = <Command as clap::Subcommand>::augment_subcommands(clap::Command::new("t"));
+        let exec = cmd.find_subcommand("exec").unwrap();
+        assert_eq!(valued(exec), listed(EXEC_VALUED));
     }
 
     #[test]

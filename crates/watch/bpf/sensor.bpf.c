@@ -920,7 +920,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	{                                                                                  \
 		if (!in_container(bpf_get_current_task_btf()))                             \
 			return 0;                                                          \
-		stat_inc(STAT_SEEN);                                                               \
+		stat_inc(STAT_SEEN);                                                       \
 		return handle(__NR_##name, ctx->args[0], NARGS > 1 ? ctx->args[1] : 0,     \
 			      NARGS > 2 ? ctx->args[2] : 0, NARGS > 3 ? ctx->args[3] : 0,  \
 			      (struct task_struct *)bpf_get_current_task());               \

@@ -172,33 +172,24 @@ impl Sensor {
         lean_devices: bool,
     ) -> Result<Sensor, String> {
         let mut missing = Vec::new();
-        let mut skel = match open(
-            probe,
-            host_mntns,
-            host_pidns,
-            wakeup,
-            hooks,
-            lean_devices,
-            true,
-        )?
-        .load()
-        {
+        let open_with = |exec| {
+            open(
+                probe,
+                host_mntns,
+                host_pidns,
+                wakeup,
+                hooks,
+                lean_devices,
+                exec,
+            )
+        };
+        let mut skel = match open_with(true)?.load() {
             Ok(s) => s,
             Err(e) => {
                 // The exec program reads more kernel types than the syscall dispatcher; when it
                 // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
-                open(
-                    probe,
-                    host_mntns,
-                    host_pidns,
-                    wakeup,
-                    hooks,
-                    lean_devices,
-                    false,
-                )?
-                .load()
-                .map_err(|e| format!("load: {e}"))?
+                open_with(false)?.load().map_err(|e| format!("load: {e}"))?
             }
         };
         let mut links = Vec::new();
