@@ -1,0 +1,1 @@
+//! `stockade image`: image inputs (OCI layout, oci-archive, docker-archive, a root filesystem, a running container), layers streamed once, and the inventory of files and packages with the layer that added each.

@@ -1,0 +1,1 @@
+//! Package databases: what a root filesystem says is installed (dpkg, apk, rpm, Go build info).

@@ -1,0 +1,1 @@
+//! Version comparison, exact per ecosystem (dpkg, apk, rpm, Go modules).
