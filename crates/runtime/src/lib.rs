@@ -29,6 +29,7 @@ pub mod gate;
 pub mod hooks;
 pub mod init;
 pub mod landlock;
+pub mod reap;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;
