@@ -384,3 +384,152 @@ fn kill_campaign_leaves_no_residue() {
         t.elapsed()
     );
 }
+
+/// Item 5: `stockade spec --unhardened` (runc's default) and the hardened
+/// spec deny devices by default: the container's device cgroup lists only
+/// the runtime's default devices, never `a *:* rwm`.
+#[test]
+fn default_spec_device_cgroup_is_closed() {
+    if !root_or_skip("default_spec_device_cgroup_is_closed") {
+        return;
+    }
+    let env = Env::new("devdefault");
+    // env.bundle starts from `stockade spec --unhardened`.
+    let b = env.bundle("b", &["sleep", "1000"], |c| {
+        assert_eq!(
+            c["linux"]["resources"]["devices"],
+            json!([{"allow": false, "access": "rwm"}]),
+            "the default spec's device list"
+        );
+    });
+    let id = env.id("d");
+    let out = env.stockade(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    let hier = st["cgroup"]["hier"].as_array().unwrap();
+    let devices = hier.iter().find(|h| {
+        h["controllers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "devices")
+    });
+    match devices {
+        Some(h) => {
+            let dir = h["dir"].as_str().unwrap();
+            let list = std::fs::read_to_string(Path::new(dir).join("devices.list")).unwrap();
+            assert!(!list.contains("a *:* rwm"), "device cgroup open: {list}");
+            assert!(list.contains("c 1:3 rwm"), "/dev/null not allowed: {list}");
+        }
+        None => println!("SKIP: default_spec_device_cgroup_is_closed: no v1 devices hierarchy"),
+    }
+    assert!(env.stockade(&["delete", "--force", &id]).status.success());
+}
+
+/// `create` must fail with one line naming `want`, leaving nothing.
+fn refused_naming(env: &Env, b: &Path, name: &str, want: &[&str]) {
+    let id = env.id(name);
+    let out = env.stockade(&["create", "-b", b.to_str().unwrap(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+    assert_eq!(err.lines().count(), 1, "{name}: one line: {err:?}");
+    for w in want {
+        assert!(err.contains(w), "{name}: {w:?} not in {err}");
+    }
+    let f = env.footprint();
+    assert!(f.is_empty(), "{name}: {f:?}");
+}
+
+fn userns(c: &mut Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
+}
+
+/// Item 9: each input of the campaign gets one clear error at `create`,
+/// naming the field, instead of a late or unrelated one.
+#[test]
+fn bad_input_fails_early_and_clearly() {
+    if !root_or_skip("bad_input_fails_early_and_clearly") {
+        return;
+    }
+    let env = Env::new("early");
+    let b = env.bundle("mnull", &["true"], |c| {
+        userns(c);
+        c["mounts"] = Value::Null;
+    });
+    refused_naming(&env, &b, "mnull", &["mounts:", "no mount at /dev"]);
+
+    let b = env.bundle("proc", &["true"], |_| {});
+    std::fs::remove_dir(b.join("rootfs/proc")).unwrap();
+    std::os::unix::fs::symlink("/", b.join("rootfs/proc")).unwrap();
+    refused_naming(
+        &env,
+        &b,
+        "proc",
+        &["mounts[0].destination", "/proc", "rootfs itself"],
+    );
+
+    let b = env.bundle("rel", &["true"], |c| {
+        userns(c);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "rel/x", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    refused_naming(
+        &env,
+        &b,
+        "rel",
+        &["].destination", "rel/x", "does not exist"],
+    );
+    // Without a user namespace a relative destination is taken from "/",
+    // as the runtime spec says, and works.
+    let b = env.bundle(
+        "relok",
+        &["sh", "-c", "grep -c ' /rel/x ' /proc/self/mountinfo"],
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "rel/x", "type": "tmpfs", "source": "tmpfs"}));
+        },
+    );
+    let (code, out, err) = env.run(&env.id("relok"), &b);
+    assert_eq!((code, out.trim()), (0, "1"), "{err}");
+
+    let b = env.bundle("nul", &["tr\0ue"], |_| {});
+    refused_naming(&env, &b, "nul", &["process.args[0]", "NUL"]);
+    let b = env.bundle("nulenv", &["true"], |c| {
+        c["process"]["env"] = json!(["A=b\0c"]);
+    });
+    refused_naming(&env, &b, "nulenv", &["process.env[0]", "NUL"]);
+
+    let b = env.bundle("hugeenv", &["true"], |c| {
+        c["process"]["env"] = json!((0..400)
+            .map(|i| format!("X{i}={}", "x".repeat(100_000)))
+            .collect::<Vec<_>>());
+    });
+    refused_naming(&env, &b, "hugeenv", &["process.env", "execve's limit"]);
+
+    let b = env.bundle("pids", &["true"], |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": -5});
+    });
+    refused_naming(&env, &b, "pids", &["linux.resources.pids.limit", "-5"]);
+    // -1 is "no limit", as in runc.
+    let b = env.bundle("pidsmax", &["true"], |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": -1});
+    });
+    let (code, _, err) = env.run(&env.id("pidsmax"), &b);
+    assert_eq!(code, 0, "{err}");
+}

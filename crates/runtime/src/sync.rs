@@ -109,10 +109,12 @@ impl Channel {
         loop {
             match self.packet_recv()? {
                 None if msg.is_empty() => return Ok(None),
-                None => return Err(Error::Init(format!(
+                None => {
+                    return Err(Error::Init(format!(
                     "sync: the peer closed the channel in the middle of a message ({} bytes read)",
                     msg.len()
-                ))),
+                )))
+                }
                 Some((tag::MORE, piece)) => {
                     msg.extend_from_slice(&piece);
                     if msg.len() > MAX_MESSAGE {
