@@ -58,6 +58,10 @@ impl Bundle {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
+        // The gate judges what root.path names on this host (SKD-ESC-050:
+        // a symlink or bind mount to "/" is the host's root).
+        let mut spec = spec;
+        policy::oci::resolve_root_path(&mut spec, &dir);
         validate(&spec)?;
         validate_in_rootfs(&spec, &rootfs)?;
         Ok(Bundle { dir, rootfs, spec })
