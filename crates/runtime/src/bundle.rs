@@ -322,7 +322,7 @@ fn check_exec_strings(process: &oci_spec::runtime::Process) -> Result<()> {
                 8 << 20
             }
         });
-    let limit = (stack / 4).min(6 << 20).max(128 << 10) as usize;
+    let limit = (stack / 4).clamp(128 << 10, 6 << 20) as usize;
     if total > limit {
         return Err(Error::field(
             "process.env",
