@@ -173,6 +173,8 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Change a container's cgroup resources
+    Update(crate::update::UpdateArgs),
     /// Write a default config.json
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -192,7 +194,7 @@ pub enum Command {
 /// The subcommand names of [`Command`].
 pub const VERBS: &[&str] = &[
     "create", "start", "run", "state", "kill", "delete", "exec", "ps", "list", "pause", "resume",
-    "events", "spec", "features",
+    "events", "update", "spec", "features",
 ];
 
 /// Whether `main` should seal ([`crate::exeseal`]) before it parses anything:
@@ -593,6 +595,12 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
                 },
             )
+        }
+        Command::Update(a) => {
+            let cfg = RuntimeConfig::load(&RuntimeConfig::path())?;
+            let policy = gate::resolve(global.policy.as_deref(), &cfg)?;
+            crate::update::run(&store, &a, Some(policy), &|m: &str| log_warning(global, m))
+                .map(|_| 0)
         }
         Command::Spec { .. } | Command::Features => Ok(0),
     }

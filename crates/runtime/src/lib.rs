@@ -12,6 +12,7 @@
 //! * [`gate`]: the policy gate (same rules as `stockade audit`); [`defaults`]: the hardened default config;
 //! * [`container`]: the lifecycle operations (create, start, kill, delete, ...);
 //! * [`cli`]: the runc-compatible command line;
+//! * [`update`]: `update`, new cgroup resources for a live container;
 //! * [`testknobs`]: test-only switches that turn one layer off (never in a release binary).
 //!
 //! The library returns typed [`Error`]s; only [`cli`] prints.
@@ -36,6 +37,7 @@ pub mod state;
 pub mod sync;
 pub mod testknobs;
 pub mod tty;
+pub mod update;
 pub mod util;
 
 pub use error::{Error, Result};
