@@ -571,8 +571,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     },
                 )?,
             };
-            // Recorded so the policy gate sees them (this runtime applies
-            // neither LSM: an unconfined profile is still a finding).
+            // Applied at exec (lsm.rs), and seen by the policy gate (an
+            // unconfined profile is a finding).
             if let Some(a) = apparmor {
                 proc_.set_apparmor_profile(Some(a));
             }
@@ -785,8 +785,8 @@ pub fn features() -> serde_json::Value {
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

@@ -796,19 +796,9 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
-    // As at create (bundle.rs): a profile this runtime cannot apply is
-    // refused, not silently dropped.
-    if opts
-        .process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::unsupported(
-            "process.apparmorProfile (AppArmor is not available)",
-            "not implemented",
-        ));
-    }
+    // As at create (bundle.rs): a profile or label that cannot be applied
+    // here is refused, not silently dropped (lsm.rs).
+    crate::lsm::check_process(&opts.process)?;
     let terminal = opts.process.terminal() == Some(true);
     if terminal && opts.console_socket.is_none() {
         return Err(Error::Usage("a terminal needs --console-socket".into()));

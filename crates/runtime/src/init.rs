@@ -364,6 +364,9 @@ fn finalize(
     // Test builds only (testknobs.rs, `fd-hygiene` off): undo it for one
     // host fd; a no-op otherwise.
     crate::testknobs::leak_across_exec();
+    // a1. The AppArmor profile and SELinux label for execve (lsm.rs), while
+    //    /proc is the container's procfs and before Landlock and seccomp.
+    crate::lsm::apply_on_exec(p)?;
     // a2. Landlock, while we still hold CAP_SYS_ADMIN (needed without
     //    no_new_privs) and before a seccomp filter could deny its syscalls.
     if let Some(r) = ruleset {

@@ -12,6 +12,7 @@
 //! * [`gate`]: the policy gate (same rules as `stockade audit`); [`defaults`]: the hardened default config;
 //! * [`container`]: the lifecycle operations (create, start, kill, delete, ...);
 //! * [`cli`]: the runc-compatible command line;
+//! * [`lsm`]: AppArmor profiles and SELinux labels, checked at load and applied at exec;
 //! * [`update`]: `update`, new cgroup resources for a live container;
 //! * [`testknobs`]: test-only switches that turn one layer off (never in a release binary).
 //!
@@ -30,6 +31,7 @@ pub mod gate;
 pub mod hooks;
 pub mod init;
 pub mod landlock;
+pub mod lsm;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;
