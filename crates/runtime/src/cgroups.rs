@@ -842,6 +842,23 @@ impl Cgroup {
         Ok(())
     }
 
+    /// How many processes the OOM killer killed in the container's memory
+    /// cgroup (v2 `memory.events`, v1 `memory.oom_control`), for `events`.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(h) = self.find("memory") else {
+            return 0;
+        };
+        let file = if h.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        std::fs::read_to_string(h.dir.join(file))
+            .ok()
+            .and_then(|t| keyed(&t, "oom_kill"))
+            .unwrap_or(0)
+    }
+
     /// A few numbers for `events --stats`.
     pub fn stats(&self) -> serde_json::Value {
         let read = |ctrl: &str, file: &str| -> Option<u64> {
@@ -855,18 +872,33 @@ impl Cgroup {
                 .ok()
         };
         if self.is_v2_only() {
+            let cpu_usec = self
+                .find("cpu")
+                .or_else(|| self.hier.first())
+                .and_then(|h| std::fs::read_to_string(h.dir.join("cpu.stat")).ok())
+                .and_then(|t| keyed(&t, "usage_usec"))
+                .unwrap_or(0);
             serde_json::json!({
-                "memory": {"usage": {"usage": read("memory", "memory.current").unwrap_or(0), "limit": read("memory", "memory.max").unwrap_or(0)}},
+                "cpu": {"usage": {"total": cpu_usec * 1000}},
+                "memory": {"usage": {"usage": read("memory", "memory.current").unwrap_or(0), "limit": read("memory", "memory.max").unwrap_or(0)}, "oomKill": self.oom_kills()},
                 "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
             })
         } else {
             serde_json::json!({
                 "cpu": {"usage": {"total": read("cpuacct", "cpuacct.usage").unwrap_or(0)}},
-                "memory": {"usage": {"usage": read("memory", "memory.usage_in_bytes").unwrap_or(0), "max": read("memory", "memory.max_usage_in_bytes").unwrap_or(0), "limit": read("memory", "memory.limit_in_bytes").unwrap_or(0), "failcnt": read("memory", "memory.failcnt").unwrap_or(0)}},
+                "memory": {"usage": {"usage": read("memory", "memory.usage_in_bytes").unwrap_or(0), "max": read("memory", "memory.max_usage_in_bytes").unwrap_or(0), "limit": read("memory", "memory.limit_in_bytes").unwrap_or(0), "failcnt": read("memory", "memory.failcnt").unwrap_or(0)}, "oomKill": self.oom_kills()},
                 "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
             })
         }
     }
+}
+
+/// The value of `key` in a flat keyed file (`key value` lines).
+fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
 }
 
 fn max_or(v: i64) -> String {

@@ -515,8 +515,15 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             id,
         } => {
             let every = parse_duration(&interval)?;
+            let mut ooms = None;
             loop {
                 let v = container::stats(&store, &id)?;
+                // An "oom" event (as runc's) for each new OOM kill.
+                let n = v["data"]["memory"]["oomKill"].as_u64().unwrap_or(0);
+                if !stats && ooms.is_some_and(|o| n > o) {
+                    println!("{}", serde_json::json!({"type": "oom", "id": id}));
+                }
+                ooms = Some(n);
                 println!("{v}");
                 if stats {
                     return Ok(0);
