@@ -4,7 +4,7 @@
 //!
 //! * [`bundle`]: load and validate `config.json` (every error names its field);
 //! * [`state`]: the per-container state directory under `--root`, with a lock;
-//! * [`cgroups`]: cgroup v1, hybrid and v2 placement and resource limits;
+//! * [`cgroups`]: cgroup v1, hybrid and v2 placement and resource limits (a pure plan, applied by the cgroupfs manager);
 //! * [`spawn`]: the fork/setns/clone dance that makes the container's pid 1;
 //! * [`init`]: the ordered steps the init process runs inside the container;
 //! * [`rootfs`]: mounts, devices and pivot_root, with in-root path resolution;
