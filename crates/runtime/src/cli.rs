@@ -21,8 +21,9 @@ pub enum LogFormat {
 /// Global options of the OCI runtime commands.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOpts {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/stockade")]
+    /// Directory for container state (default /run/stockade; for a rootless
+    /// caller, $XDG_RUNTIME_DIR/stockade, as runc)
+    #[arg(long, global = true, default_value_os_t = default_root())]
     pub root: PathBuf,
     /// Write errors (and debug lines) to this file
     #[arg(long, global = true)]
@@ -221,6 +222,30 @@ pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
     }
 }
 
+/// The default `--root`, by runc's rule: `$XDG_RUNTIME_DIR/stockade` when
+/// XDG_RUNTIME_DIR is set and the caller is rootless (not uid 0, or uid 0 of
+/// a user namespace, as under rootless podman, unless $USER is root), else
+/// `/run/stockade`.
+pub fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty());
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let in_userns = || {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+            .unwrap_or(false)
+    };
+    match xdg {
+        Some(x)
+            if euid != 0
+                || (in_userns() && std::env::var("USER").map_or(true, |u| u != "root")) =>
+        {
+            Path::new(&x).join("stockade")
+        }
+        _ => PathBuf::from("/run/stockade"),
+    }
+}
+
 /// The options of [`GlobalOpts`] that take a value (`--opt VALUE` or
 /// `--opt=VALUE`), for the scans of the command line that run before the
 /// parser ([`verb`], [`seal_first`]); a unit test keeps it in step with clap.
@@ -273,7 +298,7 @@ fn bundle_arg<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::path::PathBuf {
 /// verb that is neither an option nor an option's value.
 fn exec_state_path<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let mut root = std::path::PathBuf::from("/run/stockade");
+    let mut root = default_root();
     let mut verb_seen = false;
     let mut it = args.iter().skip(1).map(|a| a.as_ref());
     while let Some(a) = it.next() {
@@ -760,6 +785,33 @@ fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
             linux.set_uid_mappings(Some(one(uid)));
             linux.set_gid_mappings(Some(one(gid)));
             linux.set_resources(None);
+        }
+        // As runc's: no uid=/gid= mount options (those ids are not mapped),
+        // and /sys bound from the host (a user namespace cannot mount sysfs
+        // for a network namespace it does not own).
+        if let Some(mounts) = spec.mounts().clone() {
+            let mounts = mounts
+                .into_iter()
+                .map(|mut m| {
+                    if m.destination() == Path::new("/sys") {
+                        m.set_typ(Some("none".into()));
+                        m.set_source(Some("/sys".into()));
+                        m.set_options(Some(
+                            ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                                .map(String::from)
+                                .to_vec(),
+                        ));
+                    } else if let Some(o) = m.options().clone() {
+                        m.set_options(Some(
+                            o.into_iter()
+                                .filter(|o| !o.starts_with("uid=") && !o.starts_with("gid="))
+                                .collect(),
+                        ));
+                    }
+                    m
+                })
+                .collect();
+            spec.set_mounts(Some(mounts));
         }
     }
     let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;

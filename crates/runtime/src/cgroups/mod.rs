@@ -41,6 +41,32 @@ pub struct Cgroup {
     pub created: Vec<PathBuf>,
 }
 
+/// Whether the runtime runs rootless: not uid 0, or uid 0 of a user
+/// namespace (rootless podman runs the runtime in one).
+pub fn rootless() -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+/// Whether `r` sets any limit (anything but device rules, which a rootless
+/// container's user namespace enforces anyway: it cannot mknod).
+pub fn has_limits(r: &LinuxResources) -> bool {
+    match serde_json::to_value(r) {
+        Ok(serde_json::Value::Object(m)) => m.iter().any(|(k, v)| {
+            k != "devices"
+                && !v.is_null()
+                && !v.as_object().is_some_and(|o| o.is_empty())
+                && !v.as_array().is_some_and(|a| a.is_empty())
+        }),
+        _ => true,
+    }
+}
+
 fn cg_err(path: &Path, msg: impl Into<String>) -> Error {
     Error::Cgroup {
         path: path.to_path_buf(),
@@ -168,7 +194,7 @@ impl Cgroup {
     }
 
     pub fn is_v2_only(&self) -> bool {
-        self.hier.iter().all(|h| h.v2)
+        !self.hier.is_empty() && self.hier.iter().all(|h| h.v2)
     }
 
     fn find(&self, ctrl: &str) -> Option<&Hier> {
