@@ -18,16 +18,21 @@ struct User {
     name: String,
     uid: u32,
     xdg: PathBuf,
+    home: Option<PathBuf>,
 }
 
 impl User {
-    fn new(env: &Env) -> Option<User> {
-        let name = format!("stkrl{}", std::process::id() % 100000);
+    /// `home`: make a home directory there (podman keeps its storage in it).
+    fn new(env: &Env, tag: &str, home: bool) -> Option<User> {
+        let name = format!("stk{tag}{}", std::process::id() % 100000);
         let _ = Command::new("userdel").arg(&name).output();
-        let out = Command::new("useradd")
-            .args(["-M", "-d", "/nonexistent", "-s", "/bin/sh", &name])
-            .output()
-            .ok()?;
+        let home = home.then(|| env.dir.join("home"));
+        let mut c = Command::new("useradd");
+        match &home {
+            Some(h) => c.arg("-m").arg("-d").arg(h),
+            None => c.args(["-M", "-d", "/nonexistent"]),
+        };
+        let out = c.args(["-s", "/bin/sh", &name]).output().ok()?;
         if !out.status.success() {
             eprintln!(
                 "SKIP: useradd failed: {}",
@@ -39,7 +44,8 @@ impl User {
         let uid: u32 = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
         // Subordinate ids of our own choosing (useradd may have added some:
         // ours replace them), far from other users' and the runtime's default.
-        let start = 3_000_000 + (std::process::id() % 1000) * 65536;
+        let start =
+            3_000_000 + (std::process::id() % 1000) * 131072 + if tag == "pm" { 65536 } else { 0 };
         for f in ["/etc/subuid", "/etc/subgid"] {
             edit_lines(f, &name, Some(format!("{name}:{start}:65536")));
         }
@@ -47,7 +53,12 @@ impl User {
         std::fs::create_dir_all(&xdg).unwrap();
         std::os::unix::fs::chown(&xdg, Some(uid), Some(uid)).unwrap();
         std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
-        Some(User { name, uid, xdg })
+        Some(User {
+            name,
+            uid,
+            xdg,
+            home,
+        })
     }
 
     /// Run `stockade ARGS` as the user, with XDG_RUNTIME_DIR set and no --root.
@@ -119,7 +130,24 @@ impl Drop for User {
                 }
             }
         }
+        // Whatever the user still runs (podman's rootless pause process):
+        // all of it was started by this test.
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let owned = std::fs::metadata(e.path())
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == self.uid);
+            if let (true, Ok(pid)) = (owned, e.file_name().to_string_lossy().parse::<i32>()) {
+                // SAFETY: kill with a pid and a signal number only.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         let _ = Command::new("userdel").arg(&self.name).output();
+        if let Some(h) = &self.home {
+            let _ = Command::new("rm")
+                .arg("-rf")
+                .arg("--one-file-system")
+                .arg(h)
+                .status();
+        }
         for f in ["/etc/subuid", "/etc/subgid"] {
             edit_lines(f, &self.name, None);
         }
@@ -158,7 +186,9 @@ fn rootless_user_runs_containers() {
         return;
     }
     let env = Env::new("rootless");
-    let Some(user) = User::new(&env) else { return };
+    let Some(user) = User::new(&env, "rl", false) else {
+        return;
+    };
     let root = user.xdg.join("stockade");
 
     // 1. Its own uid as container root: state under $XDG_RUNTIME_DIR.
@@ -279,5 +309,134 @@ fn rootless_user_runs_containers() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
+#[test]
+fn rootless_podman_runs_with_stockade_as_with_runc() {
+    if !need_root() {
+        return;
+    }
+    if Command::new("podman").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "podman is missing (apt-get install podman)"
+        );
+        eprintln!("SKIP: podman is not installed");
+        return;
+    }
+    if !Path::new("/usr/bin/newuidmap").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "newuidmap is missing (apt-get install uidmap)"
+        );
+        eprintln!("SKIP: rootless podman needs newuidmap (apt-get install uidmap)");
+        return;
+    }
+    let env = Env::new("rlpodman");
+    let Some(user) = User::new(&env, "pm", true) else {
+        return;
+    };
+    let home = user.home.clone().unwrap();
+    // A busybox image of our own, imported by the user.
+    let img = env.dir.join("img");
+    for d in ["bin", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(img.join(d)).unwrap();
+    }
+    std::fs::copy(busybox(), img.join("bin/busybox")).unwrap();
+    for a in ["sh", "id", "cat", "echo", "sleep"] {
+        std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
+    }
+    let tgz = home.join("rootfs.tgz");
+    assert!(Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(&img)
+        .arg("-czf")
+        .arg(&tgz)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::chown(&tgz, Some(user.uid), Some(user.uid)).unwrap();
+    let podman = |args: &[&str]| -> (i32, String, String) {
+        let mut c = Command::new("runuser");
+        c.args(["-u", &user.name, "--", "env", "-i", "PATH=/usr/bin:/bin"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("USER={}", user.name))
+            .arg(format!("XDG_RUNTIME_DIR={}", user.xdg.display()))
+            .args([
+                "STOCKADE_POLICY=off",
+                "podman",
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "file",
+            ])
+            .args(args)
+            .current_dir("/");
+        let out = env.output(c);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let image = "localhost/stockade-rootless:test";
+    let (code, _, err) = podman(&["import", tgz.to_str().unwrap(), image]);
+    assert_eq!(code, 0, "{err}");
+    let script = "id -u; cat /proc/self/uid_map; echo hi > /tmp/x && cat /tmp/x";
+    let mut outs = Vec::new();
+    for rt in ["runc", BIN] {
+        let (code, out, err) = podman(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--runtime",
+            rt,
+            image,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(code, 0, "{rt}: {err}");
+        let norm: Vec<String> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        outs.push(norm);
+    }
+    assert_eq!(outs[0], outs[1], "runc and stockade agree");
+    assert_eq!(outs[1][0], "0");
+    assert_eq!(outs[1][1], format!("0 {} 1", user.uid));
+    // A long-running one: exec (with an exit code and another user), stop, rm.
+    let name = format!("{}-long", env.prefix);
+    let (code, _, err) = podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--runtime",
+        BIN,
+        image,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        user.xdg.join("stockade").is_dir(),
+        "state under $XDG_RUNTIME_DIR/stockade"
+    );
+    let (code, out, _) = podman(&["exec", &name, "sh", "-c", "echo in; exit 3"]);
+    assert_eq!((code, out.as_str()), (3, "in\n"));
+    let (_, out, _) = podman(&["exec", "--user", "1000", &name, "id", "-u"]);
+    assert_eq!(out, "1000\n");
+    assert_eq!(podman(&["stop", "-t", "1", &name]).0, 0);
+    assert_eq!(podman(&["rm", &name]).0, 0);
+    let _ = podman(&["rmi", "-af"]);
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }

@@ -162,9 +162,12 @@ fn setup_container(
     //    cgroup bind the host's cgroup directories (made before we were
     //    cloned); the devices made here are the config's, and the devices
     //    cgroup checks every later open of them.
+    //    In a user namespace, new or inherited (rootless podman runs the
+    //    runtime in one), devices are bound from the host, not made.
+    let userns = cfg.new_userns || crate::cgroups::rootless();
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
-    rootfs::create_devices(&root, spec, cfg.new_userns)?;
+    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns)?;
+    rootfs::create_devices(&root, spec, userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
     let cwd = cfg.process.cwd();
