@@ -49,14 +49,85 @@ fn v1_memory() -> bool {
     std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
 }
 
+fn v2_only() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The container's limit files, on v1 (this machine) or pure v2 (the
+/// real-host guest).
+struct Cg {
+    v2: bool,
+    mem: PathBuf,
+    pids: PathBuf,
+    cpu: PathBuf,
+}
+
+impl Cg {
+    fn of(pid: i64) -> Cg {
+        if v1_memory() {
+            Cg {
+                v2: false,
+                mem: cgroup_dir(pid, "memory"),
+                pids: cgroup_dir(pid, "pids"),
+                cpu: cgroup_dir(pid, "cpu"),
+            }
+        } else {
+            let d = cgroup_dir(pid, "");
+            Cg {
+                v2: true,
+                mem: d.clone(),
+                pids: d.clone(),
+                cpu: d,
+            }
+        }
+    }
+    fn memory(&self) -> String {
+        read(self.mem.join(if self.v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        }))
+    }
+    fn pids(&self) -> String {
+        read(self.pids.join("pids.max"))
+    }
+    /// (shares, quota, period) as the config says them.
+    fn cpu(&self) -> (String, String, String) {
+        if self.v2 {
+            let w: u64 = read(self.cpu.join("cpu.weight")).parse().unwrap();
+            // cpu.weight back to shares, as runc converts (1 + (s-2)*9999/262142).
+            let shares = if w == 20 {
+                "512".into()
+            } else {
+                format!("weight {w}")
+            };
+            let max = read(self.cpu.join("cpu.max"));
+            let (q, p) = max.split_once(' ').unwrap();
+            (shares, q.to_string(), p.to_string())
+        } else {
+            (
+                read(self.cpu.join("cpu.shares")),
+                read(self.cpu.join("cpu.cfs_quota_us")),
+                read(self.cpu.join("cpu.cfs_period_us")),
+            )
+        }
+    }
+}
+
+fn have_cgroups() -> bool {
+    if v1_memory() || v2_only() {
+        return true;
+    }
+    eprintln!("SKIP: no v1 memory controller and no pure cgroup v2 here");
+    false
+}
+
 #[test]
 fn update_flags_and_resources_document() {
     if !need_root() {
         return;
     }
-    if !v1_memory() {
-        // The v2 and systemd paths are proven in the real-host guest.
-        eprintln!("SKIP: this test reads cgroup v1 files; no v1 memory controller here");
+    if !have_cgroups() {
         return;
     }
     let env = Env::new("update");
@@ -74,11 +145,9 @@ fn update_flags_and_resources_document() {
         String::from_utf8_lossy(&out.stderr)
     );
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    let mem = cgroup_dir(pid, "memory");
-    let pids = cgroup_dir(pid, "pids");
-    let cpu = cgroup_dir(pid, "cpu");
-    assert_eq!(read(mem.join("memory.limit_in_bytes")), "67108864");
-    assert_eq!(read(pids.join("pids.max")), "20");
+    let cg = Cg::of(pid);
+    assert_eq!(cg.memory(), "67108864");
+    assert_eq!(cg.pids(), "20");
 
     // runc's flags, with units.
     let out = env.stockade(&[
@@ -100,11 +169,9 @@ fn update_flags_and_resources_document() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read(mem.join("memory.limit_in_bytes")), "268435456");
-    assert_eq!(read(pids.join("pids.max")), "50");
-    assert_eq!(read(cpu.join("cpu.shares")), "512");
-    assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
-    assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
+    assert_eq!(cg.memory(), "268435456");
+    assert_eq!(cg.pids(), "50");
+    assert_eq!(cg.cpu(), ("512".into(), "50000".into(), "100000".into()));
     // The recorded config has the new values (and keeps the others).
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap())
@@ -123,8 +190,8 @@ fn update_flags_and_resources_document() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read(mem.join("memory.limit_in_bytes")), "134217728");
-    assert_eq!(read(pids.join("pids.max")), "30");
+    assert_eq!(cg.memory(), "134217728");
+    assert_eq!(cg.pids(), "30");
     let mut c = env.cmd();
     c.args(["update", "-r", "-", &id])
         .stdin(Stdio::piped())
@@ -143,9 +210,9 @@ fn update_flags_and_resources_document() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read(pids.join("pids.max")), "40");
+    assert_eq!(cg.pids(), "40");
     assert_eq!(
-        read(mem.join("memory.limit_in_bytes")),
+        cg.memory(),
         "134217728",
         "fields not given keep their value"
     );
@@ -175,8 +242,8 @@ fn update_flags_and_resources_document() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
     }
-    assert_eq!(read(mem.join("memory.limit_in_bytes")), "134217728");
-    assert_eq!(read(pids.join("pids.max")), "40");
+    assert_eq!(cg.memory(), "134217728");
+    assert_eq!(cg.pids(), "40");
 
     // A stopped container cannot be updated.
     assert!(env.stockade(&["kill", &id, "KILL"]).status.success());
@@ -198,8 +265,7 @@ fn update_is_judged_by_the_policy_gate() {
     if !need_root() {
         return;
     }
-    if !v1_memory() {
-        eprintln!("SKIP: this test reads cgroup v1 files; no v1 memory controller here");
+    if !have_cgroups() {
         return;
     }
     let env = Env::new("updgate");
@@ -214,7 +280,7 @@ fn update_is_judged_by_the_policy_gate() {
         String::from_utf8_lossy(&out.stderr)
     );
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    let pids = cgroup_dir(pid, "pids");
+    let cg = Cg::of(pid);
     // Under hardened (SKD-ESC-033 asks for a pids limit) dropping the
     // limit is refused and changes nothing; a change that keeps a limit is
     // fine, though the config lacks a memory limit (SKD-ESC-032), which
@@ -234,22 +300,64 @@ fn update_is_judged_by_the_policy_gate() {
         "{err}"
     );
     assert!(!err.contains("SKD-ESC-032"), "{err}");
-    assert_eq!(
-        read(pids.join("pids.max")),
-        "20",
-        "a refused update changes nothing"
-    );
+    assert_eq!(cg.pids(), "20", "a refused update changes nothing");
     let out = hardened(&["--pids-limit", "30"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read(pids.join("pids.max")), "30");
+    assert_eq!(cg.pids(), "30");
     // The container's own policy (off, from create) lets it go.
     let out = env.stockade(&["update", "--pids-limit", "-1", &id]);
     assert!(out.status.success());
-    assert_eq!(read(pids.join("pids.max")), "max");
+    assert_eq!(cg.pids(), "max");
+    assert!(env.stockade(&["delete", "--force", &id]).status.success());
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+}
+
+/// `events` (and `--stats`) see an OOM kill in the container's memory cgroup.
+#[test]
+fn oom_kill_is_an_event() {
+    if !need_root() || !have_cgroups() {
+        return;
+    }
+    let env = Env::new("oomev");
+    let b = env.bundle(
+        "b",
+        &["sh", "-c", "sleep 1; tail /dev/zero; exec sleep 1000"],
+        |cfg| {
+            cfg["linux"]["resources"] =
+                serde_json::json!({"memory": {"limit": 16777216, "swap": 16777216}});
+        },
+    );
+    let id = env.id("o");
+    let out = env.stockade(&["run", "-d", "-b", b.to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = env.dir.join("events.out");
+    let mut c = env.cmd();
+    c.args(["events", "--interval", "100ms", &id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null());
+    let mut ev = c.spawn().unwrap();
+    let mut text = String::new();
+    for _ in 0..150 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("\"type\":\"oom\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = ev.kill();
+    let _ = ev.wait();
+    assert!(text.contains("\"type\":\"oom\""), "{text}");
+    let out = env.stockade(&["events", "--stats", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["data"]["memory"]["oomKill"], 1, "{v}");
     assert!(env.stockade(&["delete", "--force", &id]).status.success());
     assert!(env.footprint().is_empty(), "{:?}", env.footprint());
 }
