@@ -4,7 +4,9 @@
 //! a busybox initramfs: every resource (memory, swap, pids, cpu, cpuset, io,
 //! hugetlb, unified), the eBPF device program, the freezer, `events --stats`,
 //! OOM events, `update` and cleanup, each checked in the cgroup files and
-//! from inside the container. About a minute under software emulation; the
+//! from inside the container. The kernel enables AppArmor (Debian's
+//! default), so the same boot also checks `process.apparmorProfile` and
+//! `exec --apparmor` with a test profile, and a profile that is not loaded. About a minute under software emulation; the
 //! kernel package is cached under target/qemu-cgroup-v2.
 
 use serde_json::{json, Value};
@@ -85,7 +87,27 @@ fn pure_cgroup_v2_under_qemu() {
             "memory": {"limit": 16777216, "swap": 16777216}
         }),
     );
-    for (n, c) in [("res", res), ("oom", oom)] {
+    let script =
+        "cat /proc/self/attr/current; echo x > /dev/shm/denied && echo wrote || echo denied";
+    let with_profile = |p: Option<&str>| {
+        let mut c = config(&["sh", "-c", script], json!(null));
+        if let Some(p) = p {
+            c["process"]["apparmorProfile"] = json!(p);
+        }
+        c
+    };
+    let aa = with_profile(Some("stockade-test"));
+    let noaa = with_profile(None);
+    let aamissing = with_profile(Some("stockade-no-such"));
+    let plain = config(&["sleep", "1000"], json!(null));
+    for (n, c) in [
+        ("res", res),
+        ("oom", oom),
+        ("aa", aa),
+        ("noaa", noaa),
+        ("aamissing", aamissing),
+        ("plain", plain),
+    ] {
         std::fs::write(
             cfgs.join(format!("{n}.json")),
             serde_json::to_vec_pretty(&c).unwrap(),
@@ -124,6 +146,11 @@ fn pure_cgroup_v2_under_qemu() {
         "update-memory.max",
         "oom-event",
         "cgroup-removed",
+        "apparmor-run-current",
+        "apparmor-run-denied",
+        "apparmor-none-wrote",
+        "apparmor-exec-current",
+        "apparmor-run-missing",
         "nothing-left",
     ] {
         assert!(

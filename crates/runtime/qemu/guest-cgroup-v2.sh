@@ -1,7 +1,7 @@
 #!/bin/sh
 # /init of the pure cgroup v2 guest (run-cgroup-v2.sh): stockade's cgroup resources, the eBPF
 # device program, the freezer, events --stats, OOM events and update, checked from the host side
-# of the guest (the cgroup files) and from inside the container.
+# of the guest (the cgroup files) and from inside the container; then AppArmor profiles.
 export PATH=/bin
 if [ "${1:-}" != stage2 ]; then
 	# pivot_root cannot leave the initramfs (rootfs): move to a tmpfs root first.
@@ -105,8 +105,49 @@ has oom-kill-count '"oomKill":1' /tmp/oomev
 $S delete -f oom
 check oom-delete 0 $?
 
-# 3. Nothing left.
-check nothing-left "" "$(ls /run/stockade; ls -d /sys/fs/cgroup/res /sys/fs/cgroup/oom 2>/dev/null)"
+# 3. AppArmor (enabled in Debian's kernel): a profile applied at exec for run and exec; a
+#    write it denies fails inside and succeeds without it; a profile not loaded is refused.
+mkdir -p /sys/kernel/security && mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" != Y ]; then
+	echo "CHECK apparmor-enabled FAIL AppArmor is not enabled in the guest kernel"
+elif ! command -v apparmor_parser >/dev/null; then
+	echo "CHECK apparmor-parser FAIL apparmor_parser is not in the initramfs (apt-get download apparmor)"
+else
+	cat >/tmp/aa-profile <<'EOP'
+profile stockade-test flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  mount,
+  umount,
+  pivot_root,
+  signal,
+  ptrace,
+  unix,
+  deny /dev/shm/denied w,
+}
+EOP
+	apparmor_parser -r -K /tmp/aa-profile >/tmp/aa.out 2>&1
+	check apparmor-load 0 $?
+	$S run -b /tmp/b/aa aa >/tmp/aa.run 2>&1
+	check apparmor-run-current "stockade-test (enforce)" "$(head -1 /tmp/aa.run)"
+	check apparmor-run-denied denied "$(tail -1 /tmp/aa.run)"
+	case "$(cat /tmp/aa.run)" in *"Permission denied"*) echo "CHECK apparmor-run-eacces ok" ;; *) echo "CHECK apparmor-run-eacces FAIL [$(cat /tmp/aa.run)]" ;; esac
+	$S run -b /tmp/b/noaa noaa >/tmp/noaa.run 2>&1
+	check apparmor-none-current unconfined "$(head -1 /tmp/noaa.run)"
+	check apparmor-none-wrote wrote "$(tail -1 /tmp/noaa.run)"
+	$S run -d -b /tmp/b/plain plain >/dev/null 2>&1
+	check apparmor-exec-current "stockade-test (enforce)" "$($S exec --apparmor stockade-test plain cat /proc/self/attr/current 2>&1)"
+	out=$($S exec --apparmor stockade-no-such plain true 2>&1)
+	case "$out" in *'"stockade-no-such" is not loaded'*) echo "CHECK apparmor-exec-missing ok" ;; *) echo "CHECK apparmor-exec-missing FAIL [$out]" ;; esac
+	$S delete -f plain
+	out=$($S run -b /tmp/b/aamissing aamissing 2>&1)
+	case "$out" in *'"stockade-no-such" is not loaded'*) echo "CHECK apparmor-run-missing ok" ;; *) echo "CHECK apparmor-run-missing FAIL [$out]" ;; esac
+	check apparmor-missing-nothing-left "" "$(ls /run/stockade; ls -d /sys/fs/cgroup/aamissing 2>/dev/null)"
+fi
+
+# 4. Nothing left.
+check nothing-left "" "$(ls /run/stockade; ls -d /sys/fs/cgroup/res /sys/fs/cgroup/oom /sys/fs/cgroup/aa /sys/fs/cgroup/noaa /sys/fs/cgroup/plain 2>/dev/null)"
 sed 's/^/LOG /' /tmp/stockade.log | head -20
 echo GUEST-DONE
 poweroff -f

@@ -5,8 +5,9 @@
 # crates/cli/tests/runtime_cgroup_v2.rs). Downloads linux-image-6.12-cloud-amd64 with
 # `apt-get download` (not installed; cached in OUTDIR), builds an initramfs from busybox-static
 # and $STOCKADE (with its shared libraries), boots it with `cgroup_no_v1=all` (every controller on
-# cgroup2, nothing on v1) and runs guest-cgroup-v2.sh, which prints "CHECK <name> ok" or
-# "CHECK <name> FAIL <detail>" lines. Needs: qemu-system-x86, busybox-static, cpio, apt.
+# cgroup2, nothing on v1; AppArmor enabled, as Debian's default) and runs guest-cgroup-v2.sh,
+# which prints "CHECK <name> ok" or "CHECK <name> FAIL <detail>" lines. apparmor_parser comes
+# from `apt-get download apparmor`. Needs: qemu-system-x86, busybox-static, cpio, apt.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
@@ -24,6 +25,14 @@ if [ -z "${KERNEL:-}" ]; then
 	KERNEL=$(ls kernel/boot/vmlinuz-*)
 fi
 
+# apparmor_parser, from Debian's package (not installed on the host): the guest kernel enables
+# AppArmor, as Debian's does by default, and the guest loads a test profile.
+if ! ls apparmor_*.deb >/dev/null 2>&1; then
+	apt-get download apparmor >/dev/null 2>&1 || true
+fi
+rm -rf apparmor && mkdir apparmor
+if ls apparmor_*.deb >/dev/null 2>&1; then dpkg-deb -x apparmor_*.deb apparmor; fi
+
 rm -rf initramfs && mkdir -p initramfs/bin initramfs/lib64 initramfs/lib/x86_64-linux-gnu \
 	initramfs/proc initramfs/sys initramfs/dev initramfs/tmp initramfs/run initramfs/cfg
 cp /bin/busybox initramfs/bin/
@@ -33,6 +42,12 @@ objcopy --strip-debug "$STOCKADE" initramfs/bin/stockade 2>/dev/null || cp "$STO
 ldd "$STOCKADE" | awk '/=>/ {print $3} /ld-linux/ {print $1}' | while read -r lib; do
 	[ -f "$lib" ] && cp -L "$lib" "initramfs$lib"
 done
+if [ -x apparmor/sbin/apparmor_parser ]; then
+	cp apparmor/sbin/apparmor_parser initramfs/bin/
+	ldd apparmor/sbin/apparmor_parser | awk '/=>/ {print $3} /ld-linux/ {print $1}' | while read -r lib; do
+		[ -f "$lib" ] && cp -L "$lib" "initramfs$lib"
+	done
+fi
 cp configs/*.json initramfs/cfg/
 cp "$HERE/guest-cgroup-v2.sh" initramfs/init
 chmod +x initramfs/init
