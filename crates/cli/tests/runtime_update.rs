@@ -235,6 +235,12 @@ fn update_flags_and_resources_document() {
             vec!["update", "--memory", "1g", "no-such-ctr"],
             "does not exist",
         ),
+        // The memory write succeeds, the cpuset one fails: the memory
+        // limit is put back (checked below).
+        (
+            vec!["update", "--memory", "200m", "--cpuset-cpus", "99", &id],
+            "linux.resources.cpu.cpus",
+        ),
     ] {
         let out = env.stockade(&args);
         let err = String::from_utf8_lossy(&out.stderr);

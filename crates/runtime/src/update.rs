@@ -228,6 +228,39 @@ pub fn merge(base: &LinuxResources, delta: &LinuxResources) -> Result<LinuxResou
     serde_json::from_value(b).map_err(|e| Error::Usage(format!("merged resources: {e}")))
 }
 
+/// The fields of `base` that `delta` sets (what an update overwrote), for
+/// putting them back when the update fails half-way. Device rules are left
+/// out: they are never part of an update's writes back.
+pub fn restrict(base: &LinuxResources, delta: &LinuxResources) -> Result<LinuxResources> {
+    let enc = |r: &LinuxResources| serde_json::to_value(r).map_err(|e| Error::Usage(e.to_string()));
+    let (b, d) = (enc(base)?, enc(delta)?);
+    let mut out = serde_json::Map::new();
+    if let (Value::Object(b), Value::Object(d)) = (&b, &d) {
+        for (k, dv) in d {
+            if k == "devices" || dv.is_null() {
+                continue;
+            }
+            let Some(bv) = b.get(k) else { continue };
+            match (bv, dv) {
+                (Value::Object(bo), Value::Object(dobj)) => {
+                    let sub: serde_json::Map<String, Value> = bo
+                        .iter()
+                        .filter(|(kk, _)| dobj.get(*kk).is_some_and(|v| !v.is_null()))
+                        .map(|(kk, vv)| (kk.clone(), vv.clone()))
+                        .collect();
+                    if !sub.is_empty() {
+                        out.insert(k.clone(), Value::Object(sub));
+                    }
+                }
+                _ => {
+                    out.insert(k.clone(), bv.clone());
+                }
+            }
+        }
+    }
+    serde_json::from_value(Value::Object(out)).map_err(|e| Error::Usage(e.to_string()))
+}
+
 /// `update`: the delta from `--resources` or the flags, applied to a
 /// container that is created, running or paused.
 pub fn run(
@@ -298,7 +331,14 @@ pub fn run(
     for w in crate::gate::check_update(&st.spec, &spec, policy)? {
         on_warning(&w);
     }
-    st.cgroup.apply(&delta)?;
+    if let Err(e) = st.cgroup.apply(&delta) {
+        // Put back what the update may have written, so the cgroups and the
+        // recorded config agree again (best effort: the error is the news).
+        if let Ok(back) = restrict(&base, &delta) {
+            let _ = st.cgroup.apply(&back);
+        }
+        return Err(e);
+    }
     st.spec = spec;
     locked.save(&st)
 }
@@ -390,6 +430,25 @@ mod tests {
         assert!(from_document("r.json", b"[1]").is_err());
         // null means "not given".
         assert!(from_document("r.json", br#"{"memory":null,"pids":{"limit":3}}"#).is_ok());
+    }
+
+    #[test]
+    fn restrict_keeps_what_the_delta_overwrote() {
+        let base = from_document(
+            "b",
+            br#"{"memory":{"limit":1000,"swap":2000},"pids":{"limit":10},"devices":[{"allow":false,"access":"rwm"}]}"#,
+        )
+        .unwrap();
+        let delta = from_document(
+            "d",
+            br#"{"memory":{"limit":4096},"cpu":{"shares":2},"devices":[]}"#,
+        )
+        .unwrap();
+        let r = restrict(&base, &delta).unwrap();
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"memory": {"limit": 1000}})
+        );
     }
 
     #[test]
