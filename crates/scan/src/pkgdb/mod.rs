@@ -1,1 +1,68 @@
 //! Package databases: what a root filesystem says is installed (dpkg, apk, rpm, Go build info).
+
+pub mod apk;
+pub mod gobuildinfo;
+
+use serde::Serialize;
+
+/// Package database files whose content an image scan keeps.
+pub const DB_PATHS: &[&str] = &[
+    "lib/apk/db/installed",
+    "var/lib/dpkg/status",
+    "var/lib/rpm/Packages",
+    "var/lib/rpm/Packages.db",
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/Packages",
+    "usr/lib/sysimage/rpm/Packages.db",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
+/// Directories whose files (one level) are package databases: distroless dpkg `status.d/`.
+pub const DB_DIRS: &[&str] = &["var/lib/dpkg/status.d/"];
+
+/// A package's ecosystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PkgType {
+    Deb,
+    Apk,
+    Rpm,
+    Go,
+}
+
+impl PkgType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkgType::Deb => "deb",
+            PkgType::Apk => "apk",
+            PkgType::Rpm => "rpm",
+            PkgType::Go => "go",
+        }
+    }
+}
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "type")]
+    pub kind: PkgType,
+    /// The source package (dpkg `Source:`, apk origin), which distro advisories are keyed by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The layer that added this version (0-based), when read from an image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<u16>,
+    /// The file the package was read from (the Go binary, for Go modules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// A package database that cannot be read whole: never taken for an empty one.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct DbError {
+    pub path: String,
+    pub reason: String,
+}

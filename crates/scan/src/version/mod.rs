@@ -1,1 +1,5 @@
 //! Version comparison, exact per ecosystem (dpkg, apk, rpm, Go modules).
+
+pub mod apk;
+pub mod gosemver;
+pub mod rpm;
