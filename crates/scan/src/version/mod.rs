@@ -1,1 +1,3 @@
 //! Version comparison, exact per ecosystem (dpkg, apk, rpm, Go modules).
+
+pub mod deb;
