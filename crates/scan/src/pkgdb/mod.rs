@@ -1,1 +1,3 @@
 //! Package databases: what a root filesystem says is installed (dpkg, apk, rpm, Go build info).
+
+pub mod dpkg;
