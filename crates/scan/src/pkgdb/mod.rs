@@ -1,6 +1,7 @@
 //! Package databases: what a root filesystem says is installed (dpkg, apk, rpm, Go build info).
 
 pub mod apk;
+pub mod dpkg;
 pub mod gobuildinfo;
 
 use serde::Serialize;
