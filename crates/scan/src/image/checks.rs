@@ -61,20 +61,20 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (path, cap) in &img.captured {
-        let parse: fn(&str, &[u8]) -> Result<Vec<Package>, DbError> = match path.as_str() {
-            "lib/apk/db/installed" => crate::pkgdb::apk::parse,
-            _ => continue,
-        };
+        let parse = |b: &[u8]| crate::pkgdb::parse_db(path, b);
         let Some((_, last)) = cap.versions.last() else {
             continue;
         };
-        match parse(&format!("/{path}"), last) {
+        let Some(parsed) = parse(last) else {
+            continue;
+        };
+        match parsed {
             Ok(mut pkgs) => {
                 // The layer of a package is the first layer whose database lists this version.
                 let earlier: Vec<(u16, Vec<Package>)> = cap
                     .versions
                     .iter()
-                    .map(|(l, b)| (*l, parse(path, b).unwrap_or_default()))
+                    .map(|(l, b)| (*l, parse(b).and_then(Result::ok).unwrap_or_default()))
                     .collect();
                 for p in &mut pkgs {
                     p.layer = earlier
@@ -96,6 +96,7 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
             version: version.to_string(),
             kind: PkgType::Go,
             source: None,
+            source_version: None,
             layer: Some(go.layer),
             path: Some(format!("/{}", go.path)),
         };

@@ -461,18 +461,34 @@ fn apply_entry<R: Read>(
     if path.is_empty() {
         return Ok(());
     }
-    // An entry under a path that an earlier entry made a symlink is written through the link.
-    let mut dir = parent(&path);
-    while !dir.is_empty() {
-        if img.files.get(dir).is_some_and(|e| e.kind == Kind::Symlink) {
+    // An entry under a symlink: a symlink an earlier layer made is followed inside the root (as
+    // engines apply layers); one made in this same layer and then written through is the
+    // tar-slip pattern no layer differ produces, reported and not applied.
+    let mut path = path;
+    for _ in 0..40 {
+        let mut dir = parent(&path);
+        let mut through = None;
+        while !dir.is_empty() {
+            if let Some(e) = img.files.get(dir).filter(|e| e.kind == Kind::Symlink) {
+                through = Some((dir.to_string(), e.layer));
+            }
+            dir = parent(dir);
+        }
+        let Some((link, made_in)) = through else {
+            break;
+        };
+        let resolved = (made_in != layer)
+            .then(|| img.resolve(&link).map(|(k, _)| k.to_string()))
+            .flatten();
+        let Some(resolved) = resolved else {
             img.traversal.push(Traversal {
                 layer,
                 path: path.clone(),
-                reason: format!("written through the symlink {dir}"),
+                reason: format!("written through the symlink {link}"),
             });
             return Ok(());
-        }
-        dir = parent(dir);
+        };
+        path = format!("{resolved}{}", &path[link.len()..]);
     }
     let name = path.rsplit('/').next().unwrap_or(&path);
     if let Some(hidden) = name.strip_prefix(".wh.") {
@@ -673,4 +689,41 @@ mod tests {
         assert!(!climbs_out("usr/bin", "../../etc/shadow"));
         assert!(!climbs_out("usr/bin", "/etc/shadow"));
     }
+}
+
+/// The result of `stockade image` (JSON schema `stockade.image/v1`).
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub image: String,
+    pub layers: Vec<LayerInfo>,
+    pub packages: Vec<crate::pkgdb::Package>,
+    pub findings: Vec<checks::Finding>,
+}
+
+impl Report {
+    /// Findings at or above `sev`.
+    pub fn failing(&self, sev: policy::Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity >= sev).count()
+    }
+}
+
+/// Read an image and run every check on it: inventory, escape checks, unreadable databases as
+/// findings (SKD-IMG-071).
+pub fn scan(source: &Source, limits: &Limits) -> Result<Report, ImageError> {
+    let img = read(source, limits)?;
+    let (packages, db_errors) = checks::packages(&img);
+    let mut findings = checks::escape_findings(&img);
+    for e in db_errors {
+        let mut f = checks::Finding::new("SKD-IMG-071", e.to_string());
+        f.path = Some(e.path.clone());
+        findings.push(f);
+    }
+    Ok(Report {
+        schema: "stockade.image/v1",
+        image: img.source.clone(),
+        layers: img.layers,
+        packages,
+        findings,
+    })
 }

@@ -25,6 +25,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Vec<Package>, DbError> {
                 version: v.to_string(),
                 kind: PkgType::Apk,
                 source: origin.take().map(str::to_string),
+                source_version: None,
                 layer: None,
                 path: None,
             }),
@@ -46,7 +47,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Vec<Package>, DbError> {
     for (i, line) in text.lines().enumerate() {
         n = i + 1;
         if line.is_empty() {
-            flush(n, start, &mut name, &mut version, &mut origin)?;
+            flush(n - 1, start, &mut name, &mut version, &mut origin)?;
             start = n + 1;
             continue;
         }

@@ -52,6 +52,9 @@ pub struct Package {
     /// The source package (dpkg `Source:`, apk origin), which distro advisories are keyed by.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The source package's version, when it differs from the binary's (a binNMU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
     /// The layer that added this version (0-based), when read from an image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<u16>,
@@ -66,4 +69,49 @@ pub struct Package {
 pub struct DbError {
     pub path: String,
     pub reason: String,
+}
+
+/// dpkg's packages as inventory entries (installed ones only).
+pub fn from_dpkg(pkgs: Vec<dpkg::DpkgPackage>) -> Vec<Package> {
+    pkgs.into_iter()
+        .filter(|p| p.is_installed())
+        .map(|p| Package {
+            source_version: (p.source_version != p.version)
+                .then(|| p.source_version.as_str().to_string()),
+            name: p.name,
+            version: p.version.as_str().to_string(),
+            kind: PkgType::Deb,
+            source: Some(p.source),
+            layer: None,
+            path: None,
+        })
+        .collect()
+}
+
+/// Parse one package database file by its path (relative to the root); `None` when the path
+/// is not a database this crate reads.
+pub fn parse_db(path: &str, data: &[u8]) -> Option<Result<Vec<Package>, DbError>> {
+    let origin = format!("/{path}");
+    let dpkg_err = |e: dpkg::DpkgError| DbError {
+        path: origin.clone(),
+        reason: e.to_string(),
+    };
+    if path == "lib/apk/db/installed" {
+        return Some(apk::parse(&origin, data));
+    }
+    if path == dpkg::STATUS_PATH {
+        return Some(
+            dpkg::parse_status(data, &origin)
+                .map(from_dpkg)
+                .map_err(dpkg_err),
+        );
+    }
+    if let Some(name) = path.strip_prefix(DB_DIRS[0]) {
+        return Some(
+            dpkg::parse_status_d([(name, data)], dpkg::STATUS_D_PATH)
+                .map(from_dpkg)
+                .map_err(dpkg_err),
+        );
+    }
+    None
 }
