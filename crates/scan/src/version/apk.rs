@@ -106,11 +106,9 @@ impl Reader<'_> {
                     return -1;
                 }
             }
-            HASH => {
-                while i < self.s.len() && self.s[i].is_ascii_hexdigit() {
-                    i += 1;
-                }
-            }
+            // apk stops comparing at a commit hash: what follows it (even `-rN`) is not
+            // compared (`1.0~ab-r1` = `1.0~ab-r2` for `apk version -t`).
+            HASH => i = self.s.len(),
             _ => {
                 self.kind = INVALID;
                 return -1;

@@ -106,16 +106,14 @@ pub fn split_evr(s: &str) -> (u64, &str, Option<&str>) {
     }
 }
 
-/// Compare `[epoch:]version[-release]` strings; a release is compared only when both have one.
+/// Compare `[epoch:]version[-release]` strings as rpm's `rpm.vercmp` does (a missing release
+/// is empty, so `1.0-2` is newer than `1.0`).
 pub fn compare_evr(a: &str, b: &str) -> Ordering {
     let (ea, va, ra) = split_evr(a);
     let (eb, vb, rb) = split_evr(b);
     ea.cmp(&eb)
         .then_with(|| vercmp(va, vb))
-        .then_with(|| match (ra, rb) {
-            (Some(x), Some(y)) => vercmp(x, y),
-            _ => Ordering::Equal,
-        })
+        .then_with(|| vercmp(ra.unwrap_or(""), rb.unwrap_or("")))
 }
 
 #[cfg(test)]
