@@ -33,10 +33,46 @@ pub struct ImageArgs {
     /// Lowest severity that makes the exit code 1.
     #[arg(long, default_value = "low")]
     fail_on: Severity,
+    /// The vulnerability store (default: $STOCKADE_DB, else /var/lib/stockade/db); without
+    /// imported data the scan runs the escape checks only and says so.
+    #[arg(long)]
+    db: Option<std::path::PathBuf>,
+    /// Warn when the vulnerability data is older than this many days.
+    #[arg(long, default_value = "7")]
+    max_db_age: u64,
+    /// Leave out vulnerabilities without a fix (no fix yet, will not fix).
+    #[arg(long)]
+    ignore_unfixed: bool,
 }
 
 pub fn run(a: ImageArgs) -> u8 {
-    let report = match scan::image::scan(&a.image, &Limits::default()) {
+    let dir = crate::db_cmd::db_dir(a.db.clone());
+    let store = match scan::osv::Store::load(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            return 2;
+        }
+    };
+    match &store {
+        None => eprintln!(
+            "stockade: warning: no vulnerability data in {} (run `stockade db import PATH`): packages are listed, not matched",
+            dir.display()
+        ),
+        Some(s) if s.age() / 86_400 > a.max_db_age => eprintln!(
+            "stockade: warning: the vulnerability data in {} is {} days old (more than --max-db-age {}): import newer data",
+            dir.display(),
+            s.age() / 86_400,
+            a.max_db_age
+        ),
+        Some(_) => {}
+    }
+    let opts = scan::image::ScanOptions {
+        limits: Limits::default(),
+        store,
+        ignore_unfixed: a.ignore_unfixed,
+    };
+    let report = match scan::image::scan_with(&a.image, &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stockade: {e}");

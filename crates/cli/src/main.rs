@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod db_cmd;
 mod image_cmd;
 mod rules_cmd;
 
@@ -76,6 +77,8 @@ enum Command {
     /// what enables an escape: runtimes with escape CVEs, setuid files, file capabilities,
     /// device nodes, config that reaches the host, credentials; and its packages.
     Image(image_cmd::ImageArgs),
+    /// The offline vulnerability store: import OSV records, show what it holds.
+    Db(db_cmd::DbArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
         Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Check(a) => check_cmd::run(a),
         Command::Image(a) => image_cmd::run(a),
+        Command::Db(a) => db_cmd::run(a),
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

@@ -125,6 +125,32 @@ pub const ENGINE_LABELS: &[&str] = &["containerd.io/restart.loguri"];
 /// Device paths a runtime mounts over, which must be character devices (SKD-IMG-030).
 pub const MUST_BE_CHAR: &[&str] = &["dev/null", "dev/console"];
 
+/// Distribution package names (source or binary) of the runtimes above and the Go module of
+/// their upstream: upstream (Go) advisories apply to these packages when the distribution has no
+/// record of its own about the vulnerability.
+pub const RUNTIME_PACKAGES: &[(&str, &str)] = &[
+    ("runc", "github.com/opencontainers/runc"),
+    ("containerd", "github.com/containerd/containerd"),
+    (
+        "nvidia-container-toolkit",
+        "github.com/NVIDIA/nvidia-container-toolkit",
+    ),
+    ("buildkit", "github.com/moby/buildkit"),
+];
+
+/// The upstream Go module of a runtime's distribution package.
+pub fn runtime_module(package: &str) -> Option<&'static str> {
+    RUNTIME_PACKAGES
+        .iter()
+        .find(|(p, _)| *p == package)
+        .map(|(_, m)| *m)
+}
+
+/// Whether a CVE is one of the curated runtime escape CVEs.
+pub fn is_runtime_escape_cve(cve: &str) -> bool {
+    RUNTIME_CVES.iter().any(|r| r.cve == cve)
+}
+
 /// A runtime escape CVE and the versions of one Go module it affects (SKD-IMG-001).
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeCve {

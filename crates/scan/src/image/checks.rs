@@ -26,6 +26,9 @@ pub struct Finding {
     /// For vulnerability matches: `fixed`, `no-fix`, `will-not-fix`, and whose record decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The advisory that decided a vulnerability match, and whose it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +46,7 @@ impl Finding {
             cves: Vec::new(),
             fixed_in: None,
             status: None,
+            advisory: None,
             layer: None,
             path: None,
         }
@@ -313,4 +317,55 @@ pub fn escape_findings(img: &Image) -> Vec<Finding> {
     config_checks(img, &mut out);
     file_checks(img, &mut out);
     out
+}
+
+/// The finding for a vulnerability match: SKD-IMG-001 when it is a curated runtime escape CVE,
+/// SKD-IMG-070 otherwise.
+pub fn vulnerability(m: &crate::osv::Match) -> Finding {
+    use crate::osv::Status;
+    let escape = m.names.iter().any(|n| know::is_runtime_escape_cve(n));
+    let rule = if escape { "SKD-IMG-001" } else { "SKD-IMG-070" };
+    let p = &m.package;
+    let (status, fixed_in, what) = match &m.status {
+        Status::Fixed(v) if m.upstream_only => (
+            "fixed",
+            Some(v.clone()),
+            format!(
+                "fixed upstream in {v}; only the upstream record ({}) is present: whether {} backported the fix is not known",
+                m.decided_by,
+                p.kind.as_str()
+            ),
+        ),
+        Status::Fixed(v) => ("fixed", Some(v.clone()), format!("fixed in {v} ({})", m.decided_by)),
+        Status::NoFix => ("no-fix", None, format!("no fix yet ({})", m.decided_by)),
+        Status::WillNotFix => ("will-not-fix", None, format!("will not fix ({})", m.decided_by)),
+    };
+    let mut f = Finding::new(
+        rule,
+        format!(
+            "{} {} ({}) is affected by {}: {what}",
+            p.name,
+            p.version,
+            p.kind.as_str(),
+            m.names.join(", ")
+        ),
+    );
+    f.package = Some(p.name.clone());
+    f.version = Some(p.version.clone());
+    f.cves = m
+        .names
+        .iter()
+        .filter(|n| n.starts_with("CVE-"))
+        .cloned()
+        .collect();
+    f.fixed_in = fixed_in;
+    f.status = Some(status.to_string());
+    f.advisory = Some(if m.upstream_only {
+        format!("{} (upstream only)", m.id)
+    } else {
+        m.id.clone()
+    });
+    f.layer = p.layer;
+    f.path = p.path.clone();
+    f
 }

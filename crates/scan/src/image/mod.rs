@@ -171,9 +171,13 @@ pub struct Image {
     pub traversal: Vec<Traversal>,
 }
 
+/// Where the distribution is named (`ID`, `VERSION_ID`), in the order systemd reads them.
+pub const OS_RELEASE: &[&str] = &["etc/os-release", "usr/lib/os-release"];
+
 /// Whether a path's content is kept for an inventory or a check.
 pub fn capture_wanted(path: &str) -> bool {
-    crate::pkgdb::DB_PATHS.contains(&path)
+    OS_RELEASE.contains(&path)
+        || crate::pkgdb::DB_PATHS.contains(&path)
         || crate::pkgdb::DB_DIRS
             .iter()
             .any(|d| path.strip_prefix(d).is_some_and(|r| !r.contains('/')))
@@ -696,9 +700,21 @@ mod tests {
 pub struct Report {
     pub schema: &'static str,
     pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distro: Option<crate::osv::Distro>,
     pub layers: Vec<LayerInfo>,
     pub packages: Vec<crate::pkgdb::Package>,
     pub findings: Vec<checks::Finding>,
+    /// The vulnerability data used: each import and the data's age; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DatabaseInfo {
+    pub imports: Vec<crate::osv::Provenance>,
+    pub age_days: u64,
+    pub records: usize,
 }
 
 impl Report {
@@ -708,10 +724,31 @@ impl Report {
     }
 }
 
+/// What a scan uses besides the image.
+#[derive(Debug, Default)]
+pub struct ScanOptions {
+    pub limits: Limits,
+    /// The imported vulnerability data; `None` skips vulnerability matching.
+    pub store: Option<crate::osv::Store>,
+    /// Leave out vulnerabilities without a fix (no fix yet, will not fix).
+    pub ignore_unfixed: bool,
+}
+
 /// Read an image and run every check on it: inventory, escape checks, unreadable databases as
-/// findings (SKD-IMG-071).
+/// findings (SKD-IMG-071), and vulnerability matches when a store is given.
 pub fn scan(source: &Source, limits: &Limits) -> Result<Report, ImageError> {
-    let img = read(source, limits)?;
+    scan_with(
+        source,
+        &ScanOptions {
+            limits: limits.clone(),
+            ..ScanOptions::default()
+        },
+    )
+}
+
+/// [`scan`] with vulnerability data and options.
+pub fn scan_with(source: &Source, opts: &ScanOptions) -> Result<Report, ImageError> {
+    let img = read(source, &opts.limits)?;
     let (packages, db_errors) = checks::packages(&img);
     let mut findings = checks::escape_findings(&img);
     for e in db_errors {
@@ -719,11 +756,35 @@ pub fn scan(source: &Source, limits: &Limits) -> Result<Report, ImageError> {
         f.path = Some(e.path.clone());
         findings.push(f);
     }
+    let distro = OS_RELEASE
+        .iter()
+        .find_map(|p| img.content(p))
+        .map(crate::osv::Distro::parse);
+    let mut database = None;
+    if let Some(store) = &opts.store {
+        let d = distro.clone().unwrap_or_default();
+        let matches =
+            crate::osv::match_packages(store, &packages, &d, &policy::image::runtime_module);
+        for m in matches {
+            let f = checks::vulnerability(&m);
+            if opts.ignore_unfixed && f.status.as_deref() != Some("fixed") {
+                continue;
+            }
+            findings.push(f);
+        }
+        database = Some(DatabaseInfo {
+            imports: store.imports.clone(),
+            age_days: store.age() / 86_400,
+            records: store.records.len(),
+        });
+    }
     Ok(Report {
         schema: "stockade.image/v1",
         image: img.source.clone(),
+        distro,
         layers: img.layers,
         packages,
         findings,
+        database,
     })
 }
