@@ -122,6 +122,21 @@ pub const PROC_FD_PREFIXES: &[&str] = &["/proc/self/fd/", "/proc/thread-self/fd/
 /// Labels that an engine acts on with host privileges (SKD-IMG-024).
 pub const ENGINE_LABELS: &[&str] = &["containerd.io/restart.loguri"];
 
+/// The device nodes every runtime creates in /dev (the OCI runtime spec's default devices), with
+/// their numbers: shipped in a layer with exactly these numbers they open nothing a container
+/// does not already have, so SKD-IMG-012 leaves them out. Any other node, or one of these paths
+/// with other numbers (a `/dev/null` that is 1:1, `/dev/mem`), is reported.
+pub const STANDARD_DEVICES: &[(&str, u32, u32)] = &[
+    ("dev/null", 1, 3),
+    ("dev/zero", 1, 5),
+    ("dev/full", 1, 7),
+    ("dev/random", 1, 8),
+    ("dev/urandom", 1, 9),
+    ("dev/tty", 5, 0),
+    ("dev/console", 5, 1),
+    ("dev/ptmx", 5, 2),
+];
+
 /// Device paths a runtime mounts over, which must be character devices (SKD-IMG-030).
 pub const MUST_BE_CHAR: &[&str] = &["dev/null", "dev/console"];
 

@@ -152,6 +152,9 @@ fn escape_image() -> Option<EscapeImage> {
         .file("usr/local/bin/sgidtool", 0o2755, b"#!/bin/sh\n")
         .file_with_caps("usr/local/bin/capped", b"#!/bin/sh\n")
         .device("dev/sda", true, 8, 0)
+        .device("dev/mem", false, 1, 1)
+        // A default device with its standard numbers opens nothing new: not reported.
+        .device("dev/zero", false, 1, 5)
         .symlink("dev/null", "/etc/passwd")
         .file("dev/console", 0o644, b"")
         .file(
@@ -245,6 +248,7 @@ fn escape_items_found_with_rule_id_and_layer() {
             p("SKD-IMG-010", "/bin/mount", 1),
             p("SKD-IMG-011", "/usr/local/bin/capped", 1),
             p("SKD-IMG-012", "/dev/sda", 1),
+            p("SKD-IMG-012", "/dev/mem", 1),
             c("SKD-IMG-020"),
             c("SKD-IMG-021"),
             c("SKD-IMG-022"),

@@ -229,6 +229,10 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                     .at(path, e.layer),
                 );
             }
+            Kind::Char
+                if know::STANDARD_DEVICES
+                    .iter()
+                    .any(|&(p, ma, mi)| p == &**path && (ma, mi) == e.dev) => {}
             Kind::Char | Kind::Block => {
                 let what = if e.kind == Kind::Char {
                     "character"
@@ -236,8 +240,11 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                     "block"
                 };
                 out.push(
-                    Finding::new("SKD-IMG-012", format!("/{path} is a {what} device node"))
-                        .at(path, e.layer),
+                    Finding::new(
+                        "SKD-IMG-012",
+                        format!("/{path} is a {what} device node ({}:{})", e.dev.0, e.dev.1),
+                    )
+                    .at(path, e.layer),
                 );
             }
             _ => {}

@@ -99,6 +99,8 @@ pub struct FileEntry {
     pub size: u64,
     /// File capabilities (`security.capability` xattr) present.
     pub caps: bool,
+    /// Device major and minor numbers (character and block devices).
+    pub dev: (u32, u32),
     /// Symlink or hard-link target.
     pub link: Option<Box<str>>,
 }
@@ -535,6 +537,10 @@ fn apply_entry<R: Read>(
         _ => return Ok(()),
     };
     let mode = h.mode().unwrap_or(0) & 0o7777;
+    let dev = (
+        h.device_major().ok().flatten().unwrap_or(0),
+        h.device_minor().ok().flatten().unwrap_or(0),
+    );
     let uid = u32::try_from(h.uid().unwrap_or(0)).unwrap_or(u32::MAX);
     let size = entry.size();
     let link = entry
@@ -589,6 +595,7 @@ fn apply_entry<R: Read>(
             uid,
             size,
             caps,
+            dev,
             link,
         },
     );

@@ -84,6 +84,7 @@ pub(crate) fn walk(root: &Path, img: &mut Image, limits: &Limits) -> Result<(), 
                     uid: m.uid(),
                     size: m.len(),
                     caps: has_caps(&full),
+                    dev: (libc::major(m.rdev()), libc::minor(m.rdev())),
                     link,
                 },
             );
