@@ -3,6 +3,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod gobuildinfo;
+pub mod rpm;
 
 use serde::Serialize;
 
@@ -105,6 +106,12 @@ pub fn parse_db(path: &str, data: &[u8]) -> Option<Result<Vec<Package>, DbError>
                 .map(from_dpkg)
                 .map_err(dpkg_err),
         );
+    }
+    if let Some(name) = path
+        .strip_prefix("var/lib/rpm/")
+        .or_else(|| path.strip_prefix("usr/lib/sysimage/rpm/"))
+    {
+        return Some(rpm::parse(&origin, name, data));
     }
     if let Some(name) = path.strip_prefix(DB_DIRS[0]) {
         return Some(
