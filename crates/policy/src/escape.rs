@@ -304,7 +304,7 @@ fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
         Format::Kubernetes => format!("container {:?}", c.name),
         Format::Compose => format!("service {:?}", c.name),
         Format::Oci | Format::Runtime => "the container process".to_string(),
-        Format::Dockerfile => "the image".to_string(),
+        Format::Dockerfile | Format::Image => "the image".to_string(),
     }
 }
 
