@@ -630,6 +630,27 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
     out
 }
 
+/// A PersistentVolume given as a view whose host mounts are its host directories: SKD-K8S-012
+/// for each, and the cross-format host-path rules (engine socket, sensitive path).
+pub fn evaluate_persistent_volume(view: &WorkloadView) -> Vec<Violation> {
+    let mut out: Vec<Violation> = view
+        .host_mounts
+        .iter()
+        .map(|m| {
+            Violation::new(
+                "SKD-K8S-012",
+                m.field.clone(),
+                format!(
+                    "PersistentVolume exposes the node directory {:?} to any pod that claims it",
+                    m.host_path
+                ),
+            )
+        })
+        .collect();
+    out.extend(crate::escape::evaluate(view));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
