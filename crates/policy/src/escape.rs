@@ -101,6 +101,9 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
 
     for m in &view.host_mounts {
+        if paths::benign(&m.host_path, m.read_only) {
+            continue;
+        }
         let shown = if m.target.is_empty() {
             format!("host path {:?}", m.host_path)
         } else {
