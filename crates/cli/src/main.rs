@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod host_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -71,6 +72,9 @@ enum Command {
     /// Run the escape battery in a container and report what escapes (`--compare`: stockade,
     /// runc, crun, Docker-like and privileged side by side).
     Check(check_cmd::CheckArgs),
+    /// Judge this node (or a snapshot: --root DIR --facts FILE): kernel, runtimes and
+    /// configuration against the curated escape database; --prove adds the battery's evidence.
+    Host(host_cmd::HostArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -113,6 +117,11 @@ fn main() -> ExitCode {
             u8::try_from(runtime::cli::run(&cli.global, cli.command)).unwrap_or(1),
         );
     }
+    // `stockade host --root DIR` judges a snapshot; the global `--root` has a default (the
+    // runtime's state directory), so only an explicit one counts.
+    let root_given = args
+        .iter()
+        .any(|a| a == "--root" || a.to_string_lossy().starts_with("--root="));
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::Audit(a) => audit_cmd::run(a),
@@ -120,6 +129,10 @@ fn main() -> ExitCode {
         Command::Explain(a) => rules_cmd::explain(a),
         Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Check(a) => check_cmd::run(a),
+        Command::Host(mut a) => {
+            a.root = root_given.then(|| cli.global.root.clone());
+            host_cmd::run(a)
+        }
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

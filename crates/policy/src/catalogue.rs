@@ -109,6 +109,8 @@ pub enum Format {
     Dockerfile,
     Oci,
     Runtime,
+    /// A node's kernel, runtimes and configuration (`stockade host`).
+    Host,
 }
 
 /// The moment of a container's life at which a rule is checked.
@@ -249,6 +251,10 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "watch.toml",
         include_str!(concat!(env!("OUT_DIR"), "/watch.json")),
+    ),
+    (
+        "host.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/host.json")),
     ),
 ];
 

@@ -1,1 +1,264 @@
 //! `stockade host`: facts about this node (kernel, LSMs, sysctls, engines, node configuration) and verdicts against the curated escape database.
+//!
+//! 1. [`root`]: the node's files, live or a snapshot, read with `RESOLVE_IN_ROOT`.
+//! 2. [`facts`] and [`config`]: what the kernel, the package database and the configuration say.
+//! 3. [`db`]: the curated escape database (`crates/scan/data/escapes.toml`).
+//! 4. [`verdict`]: vulnerable / mitigated / fixed, with rule, evidence and fix; `--prove`
+//!    results (the escape battery under the node's runtime) as reachability evidence.
+//! 5. [`Report`]: text, JSON (`stockade.host/v1`) and SARIF.
+
+pub mod config;
+pub mod db;
+pub mod facts;
+pub mod root;
+pub mod verdict;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use facts::HostFacts;
+pub use root::Root;
+pub use verdict::{Finding, ProbeEvidence, Proof, Status};
+
+/// The JSON schema name of [`Report`].
+pub const SCHEMA: &str = "stockade.host/v1";
+
+/// Where the facts come from.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A snapshot's root directory; `None` for this machine.
+    pub root: Option<std::path::PathBuf>,
+    /// A facts file (what uname, the sysctls and the LSM list say) for a snapshot.
+    pub facts: Option<std::path::PathBuf>,
+}
+
+/// Read the node's facts. Errors are about the inputs named on the command line (a missing
+/// root, an unreadable facts file); a file inside the root that cannot be read becomes a finding.
+pub fn gather(opts: &Options) -> Result<(HostFacts, Root), String> {
+    let (path, live) = match &opts.root {
+        Some(r) => (r.as_path(), false),
+        None => (Path::new("/"), true),
+    };
+    let root = Root::open(path, live).map_err(|e| {
+        format!(
+            "--root {}: {e} (pass the directory holding the snapshot's etc/, var/ and usr/)",
+            path.display()
+        )
+    })?;
+    let kernel = match (&opts.facts, live) {
+        (Some(f), _) => Some(facts::read_facts_file(f)?),
+        (None, true) => Some(facts::live_kernel()),
+        (None, false) => None,
+    };
+    let f = facts::gather(&root, kernel)?;
+    Ok((f, root))
+}
+
+/// A short view of the facts for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    pub root: String,
+    pub live: bool,
+    pub os: Option<String>,
+    pub kernel_release: Option<String>,
+    pub kernel_version: Option<String>,
+    pub kernel_config: Option<String>,
+    pub lsms: Vec<String>,
+    pub lockdown: Option<String>,
+    pub cgroup: Option<facts::CgroupLayout>,
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    pub components: Vec<facts::Component>,
+    pub node: config::NodeConfig,
+    pub paths: Vec<facts::PathFact>,
+}
+
+/// The whole answer of `stockade host`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub host: HostSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn new(f: &HostFacts, root: &Root, proof: Option<Proof>) -> Result<Report, String> {
+        let findings = verdict::judge(f, root, proof.as_ref())?;
+        let k = f.kernel.as_ref();
+        Ok(Report {
+            schema: SCHEMA,
+            host: HostSummary {
+                root: f.root.clone(),
+                live: f.live,
+                os: match (&f.os_id, &f.os_version) {
+                    (Some(i), Some(v)) => Some(format!("{i} {v}")),
+                    (Some(i), None) => Some(i.clone()),
+                    _ => None,
+                },
+                kernel_release: k.map(|k| k.uname.release.clone()),
+                kernel_version: k.map(|k| k.uname.version.clone()),
+                kernel_config: f.kernel_config_source.clone(),
+                lsms: k.map(|k| k.lsms.clone()).unwrap_or_default(),
+                lockdown: k.and_then(|k| k.lockdown.clone()),
+                cgroup: k.and_then(|k| k.cgroup),
+                sysctls: k.map(|k| k.sysctls.clone()).unwrap_or_default(),
+                components: f.components.clone(),
+                node: f.node.clone(),
+                paths: f.paths.clone(),
+            },
+            proof,
+            findings,
+        })
+    }
+
+    /// Findings that are vulnerable at or above `min`.
+    pub fn failing(&self, min: policy::Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.status == Status::Vulnerable && f.severity >= min)
+            .count()
+    }
+
+    /// JSON (`stockade.host/v1`).
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Text for people: the facts, then the findings, vulnerable first.
+    pub fn text(&self) -> String {
+        let h = &self.host;
+        let mut s = String::new();
+        s.push_str(&format!(
+            "host {}{}\n",
+            h.root,
+            if h.live {
+                " (this machine)"
+            } else {
+                " (snapshot)"
+            }
+        ));
+        s.push_str(&format!(
+            "  os {}  kernel {}  config {}\n  LSMs {}  lockdown {}  cgroup {}\n",
+            h.os.as_deref().unwrap_or("unknown"),
+            h.kernel_release.as_deref().unwrap_or("unknown"),
+            h.kernel_config.as_deref().unwrap_or("none found"),
+            if h.lsms.is_empty() {
+                "unknown".into()
+            } else {
+                h.lsms.join(",")
+            },
+            h.lockdown.as_deref().unwrap_or("unknown"),
+            h.cgroup
+                .map(|c| format!("{c:?}").to_lowercase())
+                .unwrap_or_else(|| "unknown".into()),
+        ));
+        for c in &h.components {
+            s.push_str(&format!(
+                "  {} {} ({})\n",
+                c.name,
+                c.version
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                c.source
+            ));
+        }
+        if let Some(p) = &self.proof {
+            s.push_str(&format!(
+                "  --prove: escape battery ran under {} {} ({} techniques)\n",
+                p.runtime,
+                p.profile,
+                p.results.len()
+            ));
+        }
+        s.push('\n');
+        let mut sorted: Vec<&Finding> = self.findings.iter().collect();
+        sorted.sort_by(|a, b| a.status.cmp(&b.status).then(b.severity.cmp(&a.severity)));
+        for f in sorted {
+            s.push_str(&format!(
+                "{:<10} {:<8} {} {} {}{}\n  {}\n",
+                f.status.as_str().to_uppercase(),
+                f.severity.as_str(),
+                f.rule_id,
+                f.component,
+                if f.cves.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", f.cves.join(","))
+                },
+                f.version,
+                f.title
+            ));
+            for e in &f.evidence {
+                s.push_str(&format!("    - {e}\n"));
+            }
+            if let Some(fi) = &f.fixed_in {
+                s.push_str(&format!("    fixed in: {fi}\n"));
+            }
+            if f.status != Status::Fixed {
+                s.push_str(&format!("    fix: {}\n", f.fix));
+            }
+        }
+        let count = |st: Status| self.findings.iter().filter(|f| f.status == st).count();
+        s.push_str(&format!(
+            "\n{} findings: {} vulnerable, {} mitigated, {} fixed\n",
+            self.findings.len(),
+            count(Status::Vulnerable),
+            count(Status::Mitigated),
+            count(Status::Fixed)
+        ));
+        s
+    }
+
+    /// SARIF 2.1.0: one result per vulnerable or mitigated finding, the rules from the catalogue.
+    pub fn sarif(&self) -> String {
+        let mut rule_ids: Vec<&str> = self.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        rule_ids.sort();
+        rule_ids.dedup();
+        let rules: Vec<serde_json::Value> = rule_ids
+            .iter()
+            .map(|id| {
+                let r = policy::catalogue().find(id);
+                serde_json::json!({
+                    "id": id,
+                    "name": r.map(|r| r.slug.as_str()).unwrap_or(""),
+                    "shortDescription": {"text": r.map(|r| r.title.as_str()).unwrap_or("")},
+                    "fullDescription": {"text": r.map(|r| r.checks.as_str()).unwrap_or("")},
+                    "help": {"text": r.map(|r| r.remediation.as_str()).unwrap_or("")},
+                })
+            })
+            .collect();
+        let results: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .filter(|f| f.status != Status::Fixed)
+            .map(|f| {
+                let level = match (f.status, f.severity) {
+                    (Status::Mitigated, _) => "note",
+                    (_, policy::Severity::Critical | policy::Severity::High) => "error",
+                    (_, policy::Severity::Medium) => "warning",
+                    _ => "note",
+                };
+                serde_json::json!({
+                    "ruleId": f.rule_id,
+                    "level": level,
+                    "message": {"text": format!("{} {}: {} ({}): {}",
+                        f.component, f.version, f.title, f.status.as_str(), f.evidence.join("; "))},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": self.host.root}}}],
+                    "properties": {"status": f.status, "severity": f.severity, "cves": f.cves, "fixed_in": f.fixed_in},
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": "stockade host", "informationUri": "https://example.invalid/stockade", "rules": rules}},
+                "results": results,
+            }]
+        });
+        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    }
+}

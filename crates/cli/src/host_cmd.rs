@@ -1,0 +1,167 @@
+//! `stockade host`: is this node's kernel, runtime and configuration open to a container escape?
+//! Facts from this machine or a snapshot, verdicts against the curated escape database, and with
+//! `--prove` the escape battery under the node's default runtime as reachability evidence.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum HostFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Args, Debug)]
+pub struct HostArgs {
+    /// Judge a snapshot: the directory holding its etc/, var/, usr/ and boot/ (the global
+    /// `--root`, read only when given). Without it, this machine.
+    #[arg(skip)]
+    pub root: Option<PathBuf>,
+    /// For a snapshot: what uname, /proc/sys and the LSM list would say (JSON; docs/host.md)
+    #[arg(long, value_name = "FILE")]
+    facts: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = HostFormat::Text)]
+    format: HostFormat,
+    /// Run the escape battery under the node's default runtime and profile (as root) and use its
+    /// results as reachability evidence
+    #[arg(long)]
+    prove: bool,
+    /// With --prove: the runtime (stockade, runc, crun or a path) instead of the node's default
+    #[arg(long, value_name = "RUNTIME", requires = "prove")]
+    prove_runtime: Option<String>,
+    /// With --prove: the profile (default, docker, privileged or a config.json) instead of the
+    /// node's default
+    #[arg(long, value_name = "PROFILE", requires = "prove")]
+    prove_profile: Option<String>,
+    /// With --prove: the static stockade-probe to use
+    #[arg(long, value_name = "PATH", requires = "prove")]
+    probe: Option<PathBuf>,
+    /// Exit 1 when a vulnerable finding is at or above this severity
+    #[arg(long, default_value = "low", value_name = "SEVERITY")]
+    fail_on: policy::Severity,
+}
+
+/// The node's default runtime and profile: Docker's (runc with its seccomp profile) when Docker
+/// is configured, the kubelet's (runc, RuntimeDefault when seccompDefault is on), else the first
+/// installed of runc and crun with its own `spec`.
+fn node_default(f: &scan::host::HostFacts) -> (String, String) {
+    if let Some(d) = &f.node.docker {
+        let rt = d.default_runtime.clone().unwrap_or_else(|| "runc".into());
+        let profile = if d.seccomp_profile.as_deref() == Some("unconfined") {
+            "default"
+        } else {
+            "docker"
+        };
+        return (rt, profile.into());
+    }
+    if let Some(k) = &f.node.kubelet {
+        let profile = if k.seccomp_default == Some(true) {
+            "docker"
+        } else {
+            "default"
+        };
+        return ("runc".into(), profile.into());
+    }
+    for rt in ["runc", "crun"] {
+        if f.components.iter().any(|c| c.name == rt) {
+            return (rt.into(), "default".into());
+        }
+    }
+    ("stockade".into(), "default".into())
+}
+
+fn prove(a: &HostArgs, f: &scan::host::HostFacts) -> Result<scan::host::Proof, String> {
+    if !f.live {
+        return Err("--prove runs containers on this machine; it cannot prove a snapshot".into());
+    }
+    let (rt, profile) = node_default(f);
+    let rt = a.prove_runtime.clone().unwrap_or(rt);
+    let profile = a.prove_profile.clone().unwrap_or(profile);
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("stockade"));
+    let case = check::Case {
+        runtime: check::Runtime::parse(&rt, me),
+        profile: check::Profile::parse(&profile),
+    };
+    let opts = check::Options {
+        only: None,
+        probe: a.probe.clone(),
+    };
+    let matrix = check::run(std::slice::from_ref(&case), &opts).map_err(|e| e.to_string())?;
+    let col = matrix
+        .columns
+        .into_iter()
+        .next()
+        .ok_or("the battery produced no column")?;
+    let results = col.result.map_err(|e| format!("{}: {e}", col.label))?;
+    let mut proof = scan::host::Proof {
+        runtime: col.runtime,
+        profile: col.profile,
+        results: Default::default(),
+    };
+    for r in results {
+        let layer = match &r.outcome {
+            probe::Outcome::Blocked { layer, .. } => Some(layer.to_string()),
+            _ => None,
+        };
+        proof.results.insert(
+            r.id.clone(),
+            scan::host::ProbeEvidence {
+                outcome: r.outcome.kind().to_string(),
+                detail: r.outcome.text().to_string(),
+                layer,
+            },
+        );
+    }
+    Ok(proof)
+}
+
+pub fn run(a: HostArgs) -> u8 {
+    let opts = scan::host::Options {
+        root: a.root.clone(),
+        facts: a.facts.clone(),
+    };
+    if opts.root.is_none() && opts.facts.is_some() {
+        eprintln!("stockade host: --facts describes a snapshot; pass its files with --root DIR");
+        return 2;
+    }
+    let (facts, root) = match scan::host::gather(&opts) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("stockade host: {e}");
+            return 2;
+        }
+    };
+    let proof = if a.prove {
+        match prove(&a, &facts) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("stockade host: --prove: {e}");
+                return 2;
+            }
+        }
+    } else {
+        None
+    };
+    let report = match scan::host::Report::new(&facts, &root, proof) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stockade host: {e}");
+            return 2;
+        }
+    };
+    let out = match a.format {
+        HostFormat::Text => report.text(),
+        HostFormat::Json => report.json(),
+        HostFormat::Sarif => report.sarif(),
+    };
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().write_all(out.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("stockade host: writing output: {e}");
+            return 2;
+        }
+    }
+    u8::from(report.failing(a.fail_on) > 0)
+}
