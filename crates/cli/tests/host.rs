@@ -727,3 +727,65 @@ fn this_machine() {
         }
     }
 }
+
+mod check_support;
+
+fn evidence_of(r: &Value, c: &str) -> String {
+    cve(r, c).2
+}
+
+/// `--prove` for real: the battery runs under the node's default runtime (runc's own spec here:
+/// no Docker or kubelet configured) and its results join the verdicts' evidence; the docker-like
+/// profile's seccomp then blocks the nf_tables path.
+#[test]
+fn prove_on_this_machine() {
+    let Some(probe) = check_support::prerequisites("prove_on_this_machine") else {
+        return;
+    };
+    let probe = probe.display().to_string();
+    let plain = stockade(&["host", "--format", "json"]);
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    let o = stockade(&["host", "--prove", "--probe", &probe, "--format", "json"]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let proved: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(proved["proof"]["results"]["nf-tables"]["outcome"].is_string());
+    for c in ["CVE-2024-1086", "CVE-2026-31431", "CVE-2023-0386"] {
+        let before = evidence_of(&plain, c);
+        let after = evidence_of(&proved, c);
+        assert_ne!(before, after, "{c}: --prove changed nothing");
+        assert!(after.contains("--prove: battery technique"), "{c}: {after}");
+    }
+    // The new reachability probes answer under runc's spec (no seccomp): exposed, with a reason.
+    for t in ["nf-tables", "tc-qdisc", "overlay-userns"] {
+        let r = &proved["proof"]["results"][t];
+        assert!(
+            matches!(
+                r["outcome"].as_str(),
+                Some("exposed" | "blocked" | "not-applicable")
+            ),
+            "{t}: {r}"
+        );
+        assert!(!r["detail"].as_str().unwrap().is_empty(), "{t}: {r}");
+    }
+    let o = stockade(&[
+        "host",
+        "--prove",
+        "--probe",
+        &probe,
+        "--prove-runtime",
+        "runc",
+        "--prove-profile",
+        "docker",
+        "--format",
+        "json",
+    ]);
+    let docker: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(docker["proof"]["profile"], "docker");
+    let nft = &docker["proof"]["results"]["nf-tables"];
+    assert_eq!(nft["outcome"], "blocked", "{nft}");
+    assert!(evidence_of(&docker, "CVE-2024-1086").contains("nf-tables under runc docker: blocked"));
+}
