@@ -36,6 +36,8 @@ Examples:
   stockade audit --pss-only --level baseline --pss-version v1.30 pod.yaml
                                               the verdict Kubernetes' Pod Security admission gives
   stockade explain SKD-ESC-020                what the engine-socket rule checks and why
+  stockade host --prove                       this node's kernel, runtimes and config against
+                                              the escape database, with the battery's evidence
   stockade --root /run/stockade run -b bundle ctr1
                                               run an OCI bundle (runc's command line)
 
