@@ -467,6 +467,7 @@ fn runtime_finding(
         c.package
             .as_ref()
             .map(|p| format!(", package {p}"))
+            .or_else(|| c.binary.as_ref().map(|b| format!(", {b}")))
             .unwrap_or_default()
     )];
     let mut fixed_in = None;
