@@ -354,11 +354,14 @@ fn ubuntu2204_vulnerable_kernel_package() {
         ]
         .concat(),
     );
-    s.write("boot/config-5.15.0-91-generic", DEBIAN_CONFIG);
+    s.write(
+        "boot/config-5.15.0-91-generic",
+        &DEBIAN_CONFIG.replace("# CONFIG_MODULES is not set", "CONFIG_MODULES=y"),
+    );
     let r = s.judge(&json!({
         "uname": {"release": "5.15.0-91-generic", "version": "#101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023", "machine": "x86_64"},
         "version_signature": "Ubuntu 5.15.0-91.101-generic 5.15.131",
-        "sysctls": {"user.max_user_namespaces": "15000", "kernel.unprivileged_userns_clone": "1"},
+        "sysctls": {"user.max_user_namespaces": "15000", "kernel.unprivileged_userns_clone": "1", "kernel.modules_disabled": "0"},
         "lsms": ["lockdown", "capability", "landlock", "yama", "apparmor"],
         "cgroup": "v2"
     }));
@@ -388,6 +391,10 @@ fn ubuntu2204_vulnerable_kernel_package() {
         ("vulnerable", Some("1.1.12"))
     );
     assert_eq!(cve(&r, "CVE-2020-15257").0, "fixed");
+    // Modules loadable, no lockdown.
+    assert!(rule(&r, "SKD-HOST-004")
+        .iter()
+        .any(|f| f["version"] == "kernel.modules_disabled=0"));
 }
 
 #[test]

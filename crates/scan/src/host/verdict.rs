@@ -699,6 +699,28 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             }
         }
     }
+    // Module loading: a root process that escapes its capabilities can load kernel code.
+    if sysctl_num(f, "kernel.modules_disabled") == Some(0)
+        && config_has(f, "CONFIG_MODULES") != Some(false)
+    {
+        let lockdown = f.kernel.as_ref().and_then(|k| k.lockdown.clone());
+        if !matches!(
+            lockdown.as_deref(),
+            Some("integrity") | Some("confidentiality")
+        ) {
+            out.push(simple(
+                "SKD-HOST-004",
+                Status::Vulnerable,
+                "sysctl",
+                "kernel.modules_disabled=0".into(),
+                "kernel modules can be loaded (no lockdown to require signatures)".into(),
+                vec![format!(
+                    "kernel.modules_disabled = 0, lockdown {}",
+                    lockdown.as_deref().unwrap_or("unknown")
+                )],
+            ));
+        }
+    }
     if f.kernel.is_some() {
         match userns_closed(f) {
             None => out.push(simple(
