@@ -627,75 +627,90 @@ fn simple(
 
 fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
     // Sysctls that open attack surface to every container.
-    type Check = (&'static str, fn(i64) -> bool, &'static str);
+    type Check = (&'static str, fn(i64) -> bool, &'static str, &'static str);
     let checks: &[Check] = &[
         (
             "kernel.unprivileged_bpf_disabled",
             |v| v == 0,
             "unprivileged BPF programs allowed",
+            "2",
         ),
         (
             "kernel.io_uring_disabled",
             |v| v == 0,
             "io_uring open to every process",
+            "2 (or 1 with a trusted group)",
         ),
         (
             "vm.unprivileged_userfaultfd",
             |v| v == 1,
             "userfaultfd (race widening) open to unprivileged processes",
+            "0",
         ),
         (
             "kernel.kptr_restrict",
             |v| v == 0,
             "kernel pointers visible (KASLR bypass)",
+            "1",
         ),
         (
             "kernel.dmesg_restrict",
             |v| v == 0,
             "kernel log readable by unprivileged processes",
+            "1",
         ),
         (
             "kernel.perf_event_paranoid",
             |v| v < 2,
             "perf events open to unprivileged processes",
+            "2 (3 where the kernel has it)",
         ),
         (
             "fs.protected_symlinks",
             |v| v == 0,
             "symlink protection off in sticky directories",
+            "1",
         ),
         (
             "fs.protected_hardlinks",
             |v| v == 0,
             "hardlink protection off",
+            "1",
         ),
         (
             "fs.protected_fifos",
             |v| v == 0,
             "FIFO protection off in sticky directories",
+            "2",
         ),
         (
             "fs.protected_regular",
             |v| v == 0,
             "regular-file protection off in sticky directories",
+            "2",
         ),
         (
             "kernel.yama.ptrace_scope",
             |v| v == 0,
             "ptrace of any same-uid process allowed",
+            "1",
         ),
     ];
-    for (name, bad, what) in checks {
+    for (name, bad, what, good) in checks {
         if let Some(v) = sysctl_num(f, name) {
             if bad(v) {
-                out.push(simple(
+                let mut fd = simple(
                     "SKD-HOST-004",
                     Status::Vulnerable,
                     "sysctl",
                     format!("{name}={v}"),
                     what.to_string(),
                     vec![format!("{name} = {v}")],
-                ));
+                );
+                fd.fix = format!(
+                    "Set {name}={good} (a file in /etc/sysctl.d/, then `sysctl --system`)."
+                );
+                out.push(fd);
             }
         }
     }
