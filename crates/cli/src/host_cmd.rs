@@ -154,7 +154,9 @@ pub fn run(a: HostArgs) -> u8 {
     let out = match a.format {
         HostFormat::Text => report.text(),
         HostFormat::Json => report.json(),
-        HostFormat::Sarif => report.sarif(),
+        HostFormat::Sarif => {
+            serde_json::to_string_pretty(&sarif(&report)).unwrap_or_default() + "\n"
+        }
     };
     use std::io::Write;
     if let Err(e) = std::io::stdout().write_all(out.as_bytes()) {
@@ -164,4 +166,95 @@ pub fn run(a: HostArgs) -> u8 {
         }
     }
     u8::from(report.failing(a.fail_on) > 0)
+}
+
+/// SARIF 2.1.0: the rules with audit's descriptors (help, security-severity), one result per
+/// vulnerable or mitigated finding (a mitigated one as a note), located at the host's root.
+fn sarif(report: &scan::host::Report) -> serde_sarif::sarif::Sarif {
+    use scan::host::Status;
+    use serde_sarif::sarif::{
+        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Result, ResultLevel,
+        Run, Sarif, Tool, ToolComponent,
+    };
+    use std::collections::{BTreeMap, BTreeSet};
+    let ids: BTreeSet<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    let rules: Vec<&policy::Rule> = policy::catalogue()
+        .rules()
+        .iter()
+        .filter(|r| ids.contains(r.id.as_str()))
+        .collect();
+    let index: BTreeMap<&str, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let results: Vec<Result> = report
+        .findings
+        .iter()
+        .filter(|f| f.status != Status::Fixed)
+        .map(|f| {
+            let level = match f.status {
+                Status::Mitigated => ResultLevel::Note,
+                _ => audit::report::sarif_level(f.severity),
+            };
+            let mut props = BTreeMap::new();
+            props.insert("status".to_string(), serde_json::json!(f.status));
+            props.insert("severity".to_string(), serde_json::json!(f.severity));
+            props.insert("component".to_string(), serde_json::json!(f.component));
+            props.insert("version".to_string(), serde_json::json!(f.version));
+            props.insert("cves".to_string(), serde_json::json!(f.cves));
+            props.insert("fixed_in".to_string(), serde_json::json!(f.fixed_in));
+            props.insert("evidence".to_string(), serde_json::json!(f.evidence));
+            let location = Location::builder()
+                .physical_location(
+                    PhysicalLocation::builder()
+                        .artifact_location(
+                            ArtifactLocation::builder()
+                                .uri(report.host.root.clone())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build();
+            let mut r = Result::builder()
+                .message(
+                    Message::builder()
+                        .text(format!(
+                            "{} {} {}: {} ({}; {})",
+                            f.component,
+                            f.version,
+                            f.cves.join(","),
+                            f.title,
+                            f.status.as_str(),
+                            f.evidence.join("; ")
+                        ))
+                        .build(),
+                )
+                .rule_id(f.rule_id.clone())
+                .level(level)
+                .locations(vec![location])
+                .properties(PropertyBag::builder().additional_properties(props).build())
+                .build();
+            r.rule_index = index.get(f.rule_id.as_str()).map(|&i| i as i64);
+            r
+        })
+        .collect();
+    let driver = ToolComponent::builder()
+        .name("stockade host")
+        .version(env!("CARGO_PKG_VERSION"))
+        .rules(
+            rules
+                .into_iter()
+                .map(audit::report::sarif_rule)
+                .collect::<Vec<_>>(),
+        )
+        .build();
+    Sarif::builder()
+        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![Run::builder()
+            .tool(Tool::builder().driver(driver).build())
+            .results(results)
+            .build()])
+        .build()
 }

@@ -5,7 +5,8 @@
 //! 3. [`db`]: the curated escape database (`crates/scan/data/escapes.toml`).
 //! 4. [`verdict`]: vulnerable / mitigated / fixed, with rule, evidence and fix; `--prove`
 //!    results (the escape battery under the node's runtime) as reachability evidence.
-//! 5. [`Report`]: text, JSON (`stockade.host/v1`) and SARIF.
+//! 5. [`Report`]: text and JSON (`stockade.host/v1`); the CLI renders SARIF with audit's
+//!    reporter (`audit::report::sarif_rule`), so host and audit rules read the same.
 
 pub mod config;
 pub mod db;
@@ -210,55 +211,5 @@ impl Report {
             count(Status::Fixed)
         ));
         s
-    }
-
-    /// SARIF 2.1.0: one result per vulnerable or mitigated finding, the rules from the catalogue.
-    pub fn sarif(&self) -> String {
-        let mut rule_ids: Vec<&str> = self.findings.iter().map(|f| f.rule_id.as_str()).collect();
-        rule_ids.sort();
-        rule_ids.dedup();
-        let rules: Vec<serde_json::Value> = rule_ids
-            .iter()
-            .map(|id| {
-                let r = policy::catalogue().find(id);
-                serde_json::json!({
-                    "id": id,
-                    "name": r.map(|r| r.slug.as_str()).unwrap_or(""),
-                    "shortDescription": {"text": r.map(|r| r.title.as_str()).unwrap_or("")},
-                    "fullDescription": {"text": r.map(|r| r.checks.as_str()).unwrap_or("")},
-                    "help": {"text": r.map(|r| r.remediation.as_str()).unwrap_or("")},
-                })
-            })
-            .collect();
-        let results: Vec<serde_json::Value> = self
-            .findings
-            .iter()
-            .filter(|f| f.status != Status::Fixed)
-            .map(|f| {
-                let level = match (f.status, f.severity) {
-                    (Status::Mitigated, _) => "note",
-                    (_, policy::Severity::Critical | policy::Severity::High) => "error",
-                    (_, policy::Severity::Medium) => "warning",
-                    _ => "note",
-                };
-                serde_json::json!({
-                    "ruleId": f.rule_id,
-                    "level": level,
-                    "message": {"text": format!("{} {}: {} ({}): {}",
-                        f.component, f.version, f.title, f.status.as_str(), f.evidence.join("; "))},
-                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": self.host.root}}}],
-                    "properties": {"status": f.status, "severity": f.severity, "cves": f.cves, "fixed_in": f.fixed_in},
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {"name": "stockade host", "informationUri": "https://example.invalid/stockade", "rules": rules}},
-                "results": results,
-            }]
-        });
-        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
     }
 }
