@@ -43,42 +43,21 @@ pub struct HostArgs {
     fail_on: policy::Severity,
 }
 
-/// The node's default runtime and profile: Docker's (runc with its seccomp profile) when Docker
-/// is configured, the kubelet's (runc, RuntimeDefault when seccompDefault is on), else the first
-/// installed of runc and crun with its own `spec`.
-fn node_default(f: &scan::host::HostFacts) -> (String, String) {
-    if let Some(d) = &f.node.docker {
-        let rt = d.default_runtime.clone().unwrap_or_else(|| "runc".into());
-        let profile = if d.seccomp_profile.as_deref() == Some("unconfined") {
-            "default"
-        } else {
-            "docker"
-        };
-        return (rt, profile.into());
-    }
-    if let Some(k) = &f.node.kubelet {
-        let profile = if k.seccomp_default == Some(true) {
-            "docker"
-        } else {
-            "default"
-        };
-        return ("runc".into(), profile.into());
-    }
-    for rt in ["runc", "crun"] {
-        if f.components.iter().any(|c| c.name == rt) {
-            return (rt.into(), "default".into());
-        }
-    }
-    ("stockade".into(), "default".into())
-}
-
 fn prove(a: &HostArgs, f: &scan::host::HostFacts) -> Result<scan::host::Proof, String> {
     if !f.live {
         return Err("--prove runs containers on this machine; it cannot prove a snapshot".into());
     }
-    let (rt, profile) = node_default(f);
-    let rt = a.prove_runtime.clone().unwrap_or(rt);
-    let profile = a.prove_profile.clone().unwrap_or(profile);
+    let d = scan::host::node_default(f);
+    let why = if a.prove_runtime.is_some() || a.prove_profile.is_some() {
+        format!(
+            "chosen on the command line (the node's default: {} {}, {})",
+            d.runtime, d.profile, d.why
+        )
+    } else {
+        d.why
+    };
+    let rt = a.prove_runtime.clone().unwrap_or(d.runtime);
+    let profile = a.prove_profile.clone().unwrap_or(d.profile);
     let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("stockade"));
     let case = check::Case {
         runtime: check::Runtime::parse(&rt, me),
@@ -98,6 +77,7 @@ fn prove(a: &HostArgs, f: &scan::host::HostFacts) -> Result<scan::host::Proof, S
     let mut proof = scan::host::Proof {
         runtime: col.runtime,
         profile: col.profile,
+        why,
         results: Default::default(),
     };
     for r in results {

@@ -16,8 +16,8 @@ impl Drop for Dir {
     }
 }
 
-fn snapshot() -> Dir {
-    let d = std::env::temp_dir().join(format!("stockade-host-prove-{}", std::process::id()));
+fn snapshot(tag: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("stockade-host-prove-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("etc")).unwrap();
     std::fs::write(d.join("etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n").unwrap();
@@ -43,6 +43,7 @@ fn proof(outcome: &str, layer: Option<&str>) -> Proof {
     Proof {
         runtime: "runc".into(),
         profile: "docker".into(),
+        why: "given by the test".into(),
         results: BTreeMap::from([(
             "nf-tables".to_string(),
             ProbeEvidence {
@@ -65,7 +66,7 @@ fn nft(r: &Report) -> (Status, String) {
 
 #[test]
 fn battery_results_decide_reachability() {
-    let d = snapshot();
+    let d = snapshot("reach");
     let root = Root::open(&d.0, false).unwrap();
     let facts = facts::gather(&root, Some(kernel())).unwrap();
 
@@ -89,4 +90,51 @@ fn battery_results_decide_reachability() {
     assert_eq!(st, Status::Mitigated);
     assert!(ev.contains("blocked by seccomp"), "{ev}");
     assert!(ev.contains("could not reach the path"), "{ev}");
+}
+
+#[test]
+fn node_default_runtime_and_profile() {
+    let d = snapshot("default");
+    std::fs::create_dir_all(d.0.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        d.0.join("var/lib/dpkg/status"),
+        "Package: crun\nStatus: install ok installed\nVersion: 1.8.1-1\n",
+    )
+    .unwrap();
+    let root = Root::open(&d.0, false).unwrap();
+    let nd = |root: &Root| scan::host::node_default(&facts::gather(root, Some(kernel())).unwrap());
+    let x = nd(&root);
+    assert_eq!(
+        (x.runtime.as_str(), x.profile.as_str()),
+        ("crun", "default"),
+        "{}",
+        x.why
+    );
+    std::fs::create_dir_all(d.0.join("var/lib/kubelet")).unwrap();
+    std::fs::write(
+        d.0.join("var/lib/kubelet/config.yaml"),
+        "kind: KubeletConfiguration\nseccompDefault: true\n",
+    )
+    .unwrap();
+    let x = nd(&root);
+    assert_eq!(
+        (x.runtime.as_str(), x.profile.as_str()),
+        ("runc", "docker"),
+        "{}",
+        x.why
+    );
+    std::fs::create_dir_all(d.0.join("etc/docker")).unwrap();
+    std::fs::write(
+        d.0.join("etc/docker/daemon.json"),
+        r#"{"seccomp-profile": "unconfined"}"#,
+    )
+    .unwrap();
+    let x = nd(&root);
+    assert_eq!(
+        (x.runtime.as_str(), x.profile.as_str()),
+        ("runc", "default"),
+        "{}",
+        x.why
+    );
+    assert!(x.why.contains("unconfined"));
 }

@@ -56,6 +56,70 @@ pub fn gather(opts: &Options) -> Result<(HostFacts, Root), String> {
     Ok((f, root))
 }
 
+/// The runtime and profile containers on this node get by default, for `--prove`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeDefault {
+    /// `runc`, `crun`, `stockade` or a path (as `stockade check --runtime`).
+    pub runtime: String,
+    /// `default` (the runtime's own spec) or `docker` (a Docker-like config with its seccomp).
+    pub profile: String,
+    pub why: String,
+}
+
+/// The node's default: Docker's (its `default-runtime`, else runc, with Docker's seccomp unless
+/// `seccomp-profile` is `unconfined`) when `daemon.json` exists; the kubelet's (runc; a
+/// RuntimeDefault-like profile when `seccompDefault: true`, the runtime's own spec otherwise);
+/// else the first of runc and crun installed with its own spec; else stockade.
+pub fn node_default(f: &HostFacts) -> NodeDefault {
+    if let Some(d) = &f.node.docker {
+        let unconfined = d.seccomp_profile.as_deref() == Some("unconfined");
+        return NodeDefault {
+            runtime: d.default_runtime.clone().unwrap_or_else(|| "runc".into()),
+            profile: if unconfined { "default" } else { "docker" }.into(),
+            why: format!(
+                "Docker is configured (daemon.json): its default runtime{}",
+                if unconfined {
+                    " without seccomp (seccomp-profile: unconfined)"
+                } else {
+                    " with its default seccomp profile"
+                }
+            ),
+        };
+    }
+    if let Some(k) = &f.node.kubelet {
+        let rd = k.seccomp_default == Some(true);
+        return NodeDefault {
+            runtime: "runc".into(),
+            profile: if rd { "docker" } else { "default" }.into(),
+            why: format!(
+                "a kubelet is configured ({}): runc{}",
+                k.path,
+                if rd {
+                    " with RuntimeDefault seccomp (seccompDefault: true)"
+                } else {
+                    " and no seccomp profile for pods without one (seccompDefault not true)"
+                }
+            ),
+        };
+    }
+    for rt in ["runc", "crun"] {
+        if f.components.iter().any(|c| c.name == rt) {
+            return NodeDefault {
+                runtime: rt.into(),
+                profile: "default".into(),
+                why: format!(
+                    "no Docker or kubelet configuration; {rt} is installed, with its own spec (what `ctr run` and a bare OCI bundle get)"
+                ),
+            };
+        }
+    }
+    NodeDefault {
+        runtime: "stockade".into(),
+        profile: "default".into(),
+        why: "no engine configuration and no runc or crun installed".into(),
+    }
+}
+
 /// A short view of the facts for the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostSummary {
@@ -168,10 +232,11 @@ impl Report {
         }
         if let Some(p) = &self.proof {
             s.push_str(&format!(
-                "  --prove: escape battery ran under {} {} ({} techniques)\n",
+                "  --prove: escape battery ran under {} {} ({} techniques): {}\n",
                 p.runtime,
                 p.profile,
-                p.results.len()
+                p.results.len(),
+                p.why
             ));
         }
         s.push('\n');

@@ -69,6 +69,8 @@ pub struct ProbeEvidence {
 pub struct Proof {
     pub runtime: String,
     pub profile: String,
+    /// Why this runtime and profile (the node's default, or the command line).
+    pub why: String,
     pub results: BTreeMap<String, ProbeEvidence>,
 }
 
