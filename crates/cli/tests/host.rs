@@ -477,6 +477,59 @@ fn docker_userns_remap() {
     assert_eq!(status_of(&r, "SKD-HOST-008"), ["vulnerable"]);
 }
 
+/// Debian 11 with its 5.10.92 kernel (before the CVE-2022-0492 fix) on a hybrid cgroup host:
+/// AppArmor with an engine that applies its default container profile (which denies mount)
+/// mitigates release_agent; without AppArmor it is vulnerable.
+#[test]
+fn apparmor_as_a_mitigation_fact() {
+    let s = Snap::new("bullseye");
+    s.write("etc/os-release", "ID=debian\nVERSION_ID=\"11\"\n");
+    s.write(
+        "var/lib/dpkg/status",
+        &[
+            pkg("linux-image-5.10.0-11-amd64", "5.10.92-1", Some("linux")),
+            pkg("containerd", "1.4.13~ds1-1~deb11u1", None),
+        ]
+        .concat(),
+    );
+    s.write("boot/config-5.10.0-11-amd64", DEBIAN_CONFIG);
+    let mut facts = json!({
+        "uname": {"release": "5.10.0-11-amd64", "version": "#1 SMP Debian 5.10.92-1 (2022-01-18)", "machine": "x86_64"},
+        "sysctls": {"user.max_user_namespaces": "63000", "kernel.unprivileged_userns_clone": "1"},
+        "lsms": ["lockdown", "capability", "yama", "apparmor"],
+        "cgroup": "hybrid"
+    });
+    let r = s.judge(&facts);
+    let (st, fixed, ev) = cve(&r, "CVE-2022-0492");
+    assert_eq!(st, "mitigated", "{ev}");
+    assert_eq!(fixed.as_deref(), Some("5.10.97"));
+    assert!(
+        ev.contains("apparmor is active and containerd applies its default container profile"),
+        "{ev}"
+    );
+    // Debian 11's 5.10.92-1 carries the CVE-2022-0185 fix (distro data).
+    let (st, _, ev) = cve(&r, "CVE-2022-0185");
+    assert_eq!(st, "fixed", "{ev}");
+    assert!(
+        ev.contains("debian 11 fixed it in kernel package 5.10.92-1"),
+        "{ev}"
+    );
+    // Dirty Pipe: Debian fixed it in 5.10.92-2, so 5.10.92-1 is vulnerable, and needs nothing.
+    let (st, fixed, _) = cve(&r, "CVE-2022-0847");
+    assert_eq!(
+        (st.as_str(), fixed.as_deref()),
+        ("vulnerable", Some("5.10.92-2"))
+    );
+    facts["lsms"] = json!(["lockdown", "capability", "yama"]);
+    let r = s.judge(&facts);
+    let (st, _, ev) = cve(&r, "CVE-2022-0492");
+    assert_eq!(st, "vulnerable", "{ev}");
+    assert!(
+        ev.contains("precondition met: cgroup v1 hierarchies"),
+        "{ev}"
+    );
+}
+
 #[test]
 fn kubelet_config_findings() {
     let s = debian12("kubelet", "1.1.5+ds1-1+deb12u1");

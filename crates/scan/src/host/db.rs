@@ -35,6 +35,9 @@ pub enum Need {
     AfAlg,
     /// `socket(AF_VSOCK)`.
     AfVsock,
+    /// `mount(2)` inside the container's namespaces (the engines' AppArmor and SELinux
+    /// container profiles deny it).
+    Mount,
 }
 
 impl Need {
@@ -44,6 +47,7 @@ impl Need {
             Need::CgroupV1 => "a cgroup v1 hierarchy",
             Need::AfAlg => "socket(AF_ALG)",
             Need::AfVsock => "socket(AF_VSOCK)",
+            Need::Mount => "mount(2) in the container",
         }
     }
 }

@@ -217,6 +217,25 @@ fn lsm_active(f: &HostFacts, name: &str) -> bool {
         .is_some_and(|k| k.lsms.iter().any(|l| l == name))
 }
 
+/// An LSM whose engines' default container profile denies mount(2): AppArmor's docker-default
+/// and containerd/CRI-O/podman's profiles have `deny mount`, SELinux's `container_t` may not
+/// mount. Needs an engine that applies such a profile.
+fn mac_denies_mount(f: &HostFacts) -> Option<String> {
+    let lsm = ["apparmor", "selinux"]
+        .into_iter()
+        .find(|l| lsm_active(f, l))?;
+    let engine = f.components.iter().find(|c| {
+        matches!(
+            c.name.as_str(),
+            "docker" | "podman" | "containerd" | "cri-o"
+        )
+    })?;
+    Some(format!(
+        "{lsm} is active and {} applies its default container profile, which denies mount",
+        engine.name
+    ))
+}
+
 /// A seccomp default that keeps containers from creating user namespaces (the moby-derived
 /// RuntimeDefault profiles allow clone/unshare with namespace flags only with CAP_SYS_ADMIN).
 fn seccomp_blocks_userns(f: &HostFacts) -> Option<String> {
@@ -337,11 +356,7 @@ fn kernel_finding(
                     e.config.join(" or "),
                     f.kernel_config_source.as_deref().unwrap_or("kernel config")
                 );
-                if status == Status::Vulnerable {
-                    mitigations.push(m);
-                } else {
-                    evidence.push(format!("also: {m}"));
-                }
+                mitigations.push(m);
             }
             Some(_) => evidence.push(format!("kernel config has {}", e.config.join(" or "))),
             None => {
@@ -349,32 +364,43 @@ fn kernel_finding(
             }
         }
     }
-    if status == Status::Vulnerable {
-        // What closes the path on this host.
-        for need in &e.needs {
-            match need {
-                Need::Userns => {
-                    if let Some(why) = userns_closed(f) {
-                        mitigations.push(why);
-                    } else if let Some(why) = seccomp_blocks_userns(f) {
-                        mitigations.push(why);
-                    } else {
-                        evidence.push(format!(
-                            "precondition met: {} (user.max_user_namespaces={})",
-                            need.as_str(),
-                            sysctl(f, "user.max_user_namespaces").unwrap_or("unknown")
-                        ));
-                    }
+    // What closes the path on this host: it mitigates a vulnerable kernel, and is said as well
+    // ("also") for a fixed one.
+    let vulnerable = status == Status::Vulnerable;
+    for need in &e.needs {
+        match need {
+            Need::Userns => {
+                if let Some(why) = userns_closed(f) {
+                    mitigations.push(why);
+                } else if let Some(why) = seccomp_blocks_userns(f) {
+                    mitigations.push(why);
+                } else if vulnerable {
+                    evidence.push(format!(
+                        "precondition met: {} (user.max_user_namespaces={})",
+                        need.as_str(),
+                        sysctl(f, "user.max_user_namespaces").unwrap_or("unknown")
+                    ));
                 }
-                Need::CgroupV1 => {
-                    if f.kernel.as_ref().and_then(|k| k.cgroup) == Some(CgroupLayout::V2) {
-                        mitigations
-                            .push("cgroup v2 only: no v1 hierarchy with a release_agent".into());
-                    } else {
-                        evidence.push("precondition met: cgroup v1 hierarchies".into());
-                    }
+            }
+            Need::CgroupV1 => {
+                if f.kernel.as_ref().and_then(|k| k.cgroup) == Some(CgroupLayout::V2) {
+                    mitigations.push("cgroup v2 only: no v1 hierarchy with a release_agent".into());
+                } else if vulnerable {
+                    evidence.push("precondition met: cgroup v1 hierarchies".into());
                 }
-                Need::AfAlg | Need::AfVsock => {
+            }
+            Need::Mount => {
+                if let Some(why) = mac_denies_mount(f) {
+                    mitigations.push(why);
+                } else if vulnerable {
+                    evidence.push(
+                        "precondition met: no AppArmor or SELinux profile denies mount in containers"
+                            .into(),
+                    );
+                }
+            }
+            Need::AfAlg | Need::AfVsock => {
+                if vulnerable {
                     evidence.push(format!(
                         "precondition: {} allowed unless a seccomp profile blocks it",
                         need.as_str()
@@ -382,9 +408,13 @@ fn kernel_finding(
                 }
             }
         }
-        if !mitigations.is_empty() {
+    }
+    if !mitigations.is_empty() {
+        if vulnerable {
             status = Status::Mitigated;
             evidence.extend(mitigations.into_iter().map(|m| format!("mitigated: {m}")));
+        } else {
+            evidence.extend(mitigations.into_iter().map(|m| format!("also: {m}")));
         }
     }
     // --prove: the battery under the node's runtime says whether a container reaches the path.
