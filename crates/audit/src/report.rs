@@ -460,7 +460,7 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
     buf.extend_from_slice(b"\n    }");
 }
 
-fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
+pub fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
     use serde_sarif::sarif::ResultLevel;
     match s {
         Severity::Critical | Severity::High => ResultLevel::Error,
@@ -480,7 +480,7 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
+pub fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
     use serde_sarif::sarif::{
         MultiformatMessageString, PropertyBag, ReportingConfiguration, ReportingDescriptor,
     };
