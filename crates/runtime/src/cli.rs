@@ -759,14 +759,7 @@ fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
         )));
     }
     let mut spec = if unhardened {
-        let mut spec = oci_spec::runtime::Spec::default();
-        if let Some(mut p) = spec.process().clone() {
-            p.set_terminal(Some(true));
-            p.set_args(Some(vec!["sh".into()]));
-            spec.set_process(Some(p));
-        }
-        spec.set_hostname(Some("stockade".into()));
-        spec
+        crate::defaults::unhardened_spec()
     } else {
         crate::defaults::hardened_spec()
     };

@@ -16,7 +16,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Where the policy gate's warnings go (the CLI logs them).
 pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -131,7 +130,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    util::write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| Error::io(&abs, e))
+    util::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(|e| Error::io(&abs, e))
 }
 
 /// Write uid_map/gid_map of a process in a new user namespace.
@@ -318,11 +317,14 @@ fn create_from(
     };
     match create_inner(&locked, &mut st, &bundle, &process, opts, start_now) {
         Ok(chan) => Ok((st, chan)),
-        Err(e) => {
-            destroy(&st);
-            let _ = locked.remove();
-            Err(e)
-        }
+        Err(e) => match destroy(&st) {
+            Ok(()) => {
+                let _ = locked.remove();
+                Err(e)
+            }
+            // The state stays, for `delete --force`.
+            Err(left) => Err(Error::Init(format!("{e}; and cleaning up failed: {left}"))),
+        },
     }
 }
 
@@ -513,26 +515,11 @@ fn create_inner(
 }
 
 /// Kill what a container made and remove its cgroups (not the state dir).
-fn destroy(st: &ContainerState) {
-    if st.pid > 0 && alive(st) {
-        if st.cgroup.is_frozen() {
-            let _ = st.cgroup.freeze(false);
-        }
-        let _ = signal_init(st, Signal::SIGKILL);
-        wait_gone(st, Duration::from_secs(10));
-    }
-    // Without a pid namespace of its own, the init's death does not take
-    // the other processes with it.
-    for _ in 0..100 {
-        let pids = st.cgroup.pids();
-        if pids.is_empty() {
-            break;
-        }
-        for p in pids {
-            let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Every process is found through all its cgroups, its recorded pid and
+/// the namespaces it created (reap.rs). An error says what is left; the
+/// caller keeps the state then, so `delete --force` can be run again.
+fn destroy(st: &ContainerState) -> Result<()> {
+    let killed = crate::reap::kill_all(st);
     // Reap the init if it is our child (create failed or run).
     if st.pid > 0 {
         let _ = nix::sys::wait::waitpid(
@@ -540,24 +527,14 @@ fn destroy(st: &ContainerState) {
             Some(nix::sys::wait::WaitPidFlag::WNOHANG),
         );
     }
-    let _ = st.cgroup.destroy();
+    let removed = st.cgroup.destroy();
     rootfs::unmount_host_mounts(&st.spec, &st.rootfs);
+    killed?;
+    removed
 }
 
 fn alive(st: &ContainerState) -> bool {
     matches!(util::proc_start_time(st.pid), Some((s, false)) if s == st.pid_start)
-}
-
-fn wait_gone(st: &ContainerState, max: Duration) {
-    let t = Instant::now();
-    while alive(st) && t.elapsed() < max {
-        // Reap it if it is our child; otherwise just watch /proc.
-        let _ = nix::sys::wait::waitpid(
-            Pid::from_raw(st.pid),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Signal the init through a pidfd after checking its start time, so a
@@ -611,8 +588,7 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let mut conn = connect_long(&sock)
         .map_err(|e| Error::Init(format!("start: the container init is gone ({e})")))?;
     use std::io::Write;
-    let mut msg = b"S".to_vec();
-    msg.extend_from_slice(st.hook_state(Status::Created).as_bytes());
+    let msg = crate::sync::start_request(st.hook_state(Status::Created).as_bytes())?;
     conn.write_all(&msg).map_err(|e| Error::io(&sock, e))?;
     let r = await_exec(conn.as_raw_fd(), st);
     let _ = std::fs::remove_file(&sock);
@@ -764,7 +740,7 @@ fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerSta
             msg: "cannot delete a running container; stop it first or use --force".into(),
         });
     }
-    destroy(&st);
+    destroy(&st)?;
     let mut res = Ok(());
     if st.ready {
         if let Some(h) = st.spec.hooks() {

@@ -13,7 +13,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -282,6 +282,10 @@ fn setup_container(
     // 15. Tell the runtime we are ready and wait for `start`: a connection
     //     on start.sock (`create`), or START on the sync channel (`run`,
     //     which starts at once: no socket to bind, accept and connect).
+    //     A created container outlives its `create` (spawn.rs).
+    if cfg.start.is_some() {
+        crate::spawn::outlive_parent();
+    }
     chan.send(tag::READY, b"")?;
     let (conn, state) = match cfg.start {
         Some(fd) => {
@@ -323,14 +327,8 @@ fn accept_start(fd: RawFd) -> Result<(UnixStream, String)> {
         }
     };
     drop(listener);
-    let mut buf = vec![0u8; 65536];
-    let n = conn
-        .read(&mut buf)
-        .map_err(|e| Error::io("start.sock", e))?;
-    if n == 0 || buf[0] != b'S' {
-        return Err(Error::Init("start: bad request".into()));
-    }
-    Ok((conn, String::from_utf8_lossy(&buf[1..n]).into_owned()))
+    let state = crate::sync::read_start_request(&mut conn)?;
+    Ok((conn, String::from_utf8_lossy(&state).into_owned()))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -465,6 +463,8 @@ fn finalize(
         .collect::<Result<_>>()?;
     let path = CString::new(exe.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::field("process.args[0]", "NUL byte"))?;
+    // The container process may outlive the runtime (`run -d`, `exec -d`).
+    crate::spawn::outlive_parent();
     let e = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(Error::sys(
         format!("process.args[0]: exec {}", exe.display()),
