@@ -89,6 +89,16 @@ pub fn text(report: &AuditReport, color: bool) -> String {
     for s in &report.skipped {
         let _ = writeln!(out, "{}: skipped: {}", s.file, s.reason);
     }
+    let mut notes = Vec::new();
+    if !report.skipped.is_empty() {
+        notes.push(format!(
+            "{} files skipped as not manifests (--strict fails on them)",
+            report.skipped.len()
+        ));
+    }
+    if report.symlinks > 0 {
+        notes.push(format!("{} symbolic links followed", report.symlinks));
+    }
     let counted: Vec<&Finding> = report
         .findings
         .iter()
@@ -118,6 +128,9 @@ pub fn text(report: &AuditReport, color: bool) -> String {
             String::new()
         }
     );
+    for n in notes {
+        let _ = writeln!(out, "{n}");
+    }
     out
 }
 
@@ -158,6 +171,10 @@ struct JsonSummary {
     findings: usize,
     suppressed: usize,
     by_severity: BTreeMap<&'static str, usize>,
+    /// Files recognised as not manifests and skipped (listed under `skipped`).
+    not_manifests: usize,
+    /// Symbolic links followed in directory walks.
+    symlinks_followed: usize,
 }
 
 /// The JSON report (schema `stockade.audit/v1`), borrowing from the audit report; serialize it
@@ -222,6 +239,8 @@ pub fn json(report: &AuditReport) -> JsonReport<'_> {
             findings: report.findings.len() - suppressed,
             suppressed,
             by_severity,
+            not_manifests: report.skipped.len(),
+            symlinks_followed: report.symlinks,
         },
         findings,
         skipped: &report.skipped,
@@ -441,7 +460,7 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
     buf.extend_from_slice(b"\n    }");
 }
 
-fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
+pub fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
     use serde_sarif::sarif::ResultLevel;
     match s {
         Severity::Critical | Severity::High => ResultLevel::Error,
@@ -461,7 +480,7 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
+pub fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
     use serde_sarif::sarif::{
         MultiformatMessageString, PropertyBag, ReportingConfiguration, ReportingDescriptor,
     };

@@ -297,6 +297,10 @@ pub fn view(spec: &Spec) -> WorkloadView {
         for k in sysctls {
             v.sysctls
                 .push(Field::new(k.clone(), key_field("linux.sysctl", k)));
+            if let Some(value) = l.sysctl().as_ref().and_then(|m| m.get(k)) {
+                v.sysctl_values
+                    .push(Field::new(value.clone(), key_field("linux.sysctl", k)));
+            }
         }
     }
 

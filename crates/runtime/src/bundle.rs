@@ -215,13 +215,6 @@ fn validate(spec: &Spec) -> Result<()> {
             process.exec_cpu_affinity().is_some(),
             "process.execCPUAffinity",
         ),
-        (
-            process
-                .apparmor_profile()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-            "process.apparmorProfile (AppArmor is not available)",
-        ),
     ] {
         if present {
             return Err(Error::unsupported(field, "not implemented"));
@@ -260,6 +253,9 @@ fn validate(spec: &Spec) -> Result<()> {
             ));
         }
     }
+    // AppArmor and SELinux fields this host cannot apply: refused here,
+    // before anything is made (lsm.rs).
+    crate::lsm::check(spec)?;
     Ok(())
 }
 

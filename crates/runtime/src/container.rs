@@ -148,9 +148,63 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
             "linux.uidMappings",
         ),
     ] {
+        let maps = maps.unwrap_or_default();
+        // SAFETY: geteuid/getegid cannot fail.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        if euid != 0 {
+            // Rootless (as runc): our own id alone is written directly, once
+            // setgroups is denied (the kernel's rule for an unprivileged
+            // gid_map); anything more goes through the setuid helpers, which
+            // check /etc/subuid and /etc/subgid.
+            let own = if file == "gid_map" { egid } else { euid };
+            if let [m] = maps.as_slice() {
+                if m.host_id() == own && m.size() == 1 {
+                    if file == "gid_map" {
+                        let sg = format!("/proc/{pid}/setgroups");
+                        std::fs::write(&sg, "deny")
+                            .map_err(|e| Error::field(field, format!("write {sg}: {e}")))?;
+                    }
+                    let p = format!("/proc/{pid}/{file}");
+                    let body = format!("{} {} 1\n", m.container_id(), own);
+                    std::fs::write(&p, body)
+                        .map_err(|e| Error::field(field, format!("write {p}: {e}")))?;
+                    continue;
+                }
+            }
+            let helper = if file == "gid_map" {
+                "newgidmap"
+            } else {
+                "newuidmap"
+            };
+            let mut cmd = std::process::Command::new(helper);
+            cmd.arg(pid.to_string());
+            for m in &maps {
+                cmd.args([
+                    m.container_id().to_string(),
+                    m.host_id().to_string(),
+                    m.size().to_string(),
+                ]);
+            }
+            let out = cmd.output().map_err(|e| {
+                Error::field(
+                    field,
+                    format!("rootless mappings need {helper} (apt-get install uidmap): {e}"),
+                )
+            })?;
+            if !out.status.success() {
+                return Err(Error::field(
+                    field,
+                    format!(
+                        "{helper}: {} (are the ids in /etc/sub{}id for this user?)",
+                        String::from_utf8_lossy(&out.stderr).trim(),
+                        if file == "gid_map" { "g" } else { "u" }
+                    ),
+                ));
+            }
+            continue;
+        }
         let body: String = maps
             .iter()
-            .flatten()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect();
         let p = format!("/proc/{pid}/{file}");
@@ -297,9 +351,33 @@ fn create_inner(
     // `create` only makes the directories listed in `created` already, so
     // the state need not be saved again (each save replaces state.json by
     // rename, and ext4 starts writeback on a replacing rename: ~1 ms).
-    st.cgroup.create()?;
+    if let Err(e) = st.cgroup.create() {
+        // Rootless, like runc: where the caller cannot make cgroups (v1, or
+        // a v2 tree not delegated to it) the container runs without its own,
+        // unless the config asks for limits, which would then be lost.
+        if !crate::cgroups::rootless() {
+            return Err(e);
+        }
+        let _ = st.cgroup.destroy();
+        if linux
+            .resources()
+            .as_ref()
+            .is_some_and(crate::cgroups::has_limits)
+        {
+            return Err(Error::field(
+                "linux.resources",
+                format!(
+                    "a rootless container cannot have limits here ({e});                      remove the limits, or use a cgroup v2 host that delegates a cgroup to this user"
+                ),
+            ));
+        }
+        st.cgroup = Cgroup::default();
+        locked.save(st)?;
+    }
     if let Some(r) = linux.resources() {
-        st.cgroup.apply(r)?;
+        if !st.cgroup.hier.is_empty() {
+            st.cgroup.apply(r)?;
+        }
     }
 
     // 2. Namespaces: the ones to join are opened now (errors name the field).
@@ -772,19 +850,9 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
-    // As at create (bundle.rs): a profile this runtime cannot apply is
-    // refused, not silently dropped.
-    if opts
-        .process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::unsupported(
-            "process.apparmorProfile (AppArmor is not available)",
-            "not implemented",
-        ));
-    }
+    // As at create (bundle.rs): a profile or label that cannot be applied
+    // here is refused, not silently dropped (lsm.rs).
+    crate::lsm::check_process(&opts.process)?;
     let terminal = opts.process.terminal() == Some(true);
     if terminal && opts.console_socket.is_none() {
         return Err(Error::Usage("a terminal needs --console-socket".into()));

@@ -162,9 +162,12 @@ fn setup_container(
     //    cgroup bind the host's cgroup directories (made before we were
     //    cloned); the devices made here are the config's, and the devices
     //    cgroup checks every later open of them.
+    //    In a user namespace, new or inherited (rootless podman runs the
+    //    runtime in one), devices are bound from the host, not made.
+    let userns = cfg.new_userns || crate::cgroups::rootless();
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
-    rootfs::create_devices(&root, spec, cfg.new_userns)?;
+    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns)?;
+    rootfs::create_devices(&root, spec, userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
     let cwd = cfg.process.cwd();
@@ -362,6 +365,9 @@ fn finalize(
     // Test builds only (testknobs.rs, `fd-hygiene` off): undo it for one
     // host fd; a no-op otherwise.
     crate::testknobs::leak_across_exec();
+    // a1. The AppArmor profile and SELinux label for execve (lsm.rs), while
+    //    /proc is the container's procfs and before Landlock and seccomp.
+    crate::lsm::apply_on_exec(p)?;
     // a2. Landlock, while we still hold CAP_SYS_ADMIN (needed without
     //    no_new_privs) and before a seccomp filter could deny its syscalls.
     if let Some(r) = ruleset {
