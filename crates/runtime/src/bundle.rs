@@ -115,7 +115,9 @@ pub fn decode<T: serde::de::DeserializeOwned>(path: &Path, value: serde_json::Va
     })
 }
 
-fn validate(spec: &Spec) -> Result<()> {
+/// The checks of a config that need no rootfs (public for the fuzz target
+/// `runtime_config`); [`Bundle::load`] runs them and the rootfs ones.
+pub fn validate(spec: &Spec) -> Result<()> {
     let v = spec.version();
     if !v.starts_with("1.") {
         return Err(Error::field(
