@@ -607,9 +607,83 @@ fn scan_problem(e: &ScanError, first_line: u32) -> Problem {
     )
 }
 
+/// Most under-indented quoted scalars re-indented in one chunk (each costs a re-parse).
+const MAX_REINDENTS: usize = 16;
+
 /// Parse one chunk into its documents. Stops at the first error, which becomes the last
 /// document's problem.
 fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, budget: usize) {
+    parse_chunk_reindenting(chunk, limits, out, budget, MAX_REINDENTS)
+}
+
+/// The chunk's text with the continuation lines of the quoted scalar that starts at `line`
+/// (0-based in the chunk) and character `col` indented one column deeper than the line the
+/// scalar starts on. go-yaml (libyaml) does not check the indentation of a quoted scalar's
+/// continuation lines, so Kubernetes reads `k: "a` / `b"` with `b` at column 0 as `"a b"`; YAML
+/// 1.2 (and saphyr) refuse it. Leading white space of a continuation line is folded away, so
+/// the value is the same; lines keep their numbers. `None` if no quoted scalar starts there.
+fn reindent_quoted(text: &str, line: usize, col: usize) -> Option<String> {
+    let start_line = text.split_inclusive('\n').nth(line)?;
+    let line_offset: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let quote_offset = line_offset + start_line.char_indices().nth(col)?.0;
+    let quote = text[quote_offset..].chars().next()?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let need = start_line.len() - start_line.trim_start_matches(' ').len() + 1;
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str(&text[..=quote_offset]);
+    let mut chars = text[quote_offset + 1..].char_indices().peekable();
+    let mut end = None;
+    while let Some((i, c)) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' if quote == '"' => {
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                    if n == '\n' {
+                        pad(&text[quote_offset + 1 + i + 2..], need, &mut out);
+                    }
+                }
+            }
+            '\'' if quote == '\'' => {
+                if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                    out.push('\'');
+                } else {
+                    end = Some(quote_offset + 1 + i + 1);
+                    break;
+                }
+            }
+            '"' if quote == '"' => {
+                end = Some(quote_offset + 1 + i + 1);
+                break;
+            }
+            '\n' => pad(&text[quote_offset + 1 + i + 1..], need, &mut out),
+            _ => {}
+        }
+    }
+    out.push_str(&text[end?..]);
+    Some(out)
+}
+
+/// Spaces that bring the line starting `rest` to `need` columns of indentation (none if it has
+/// them, or if it is blank).
+fn pad(rest: &str, need: usize, out: &mut String) {
+    let line = rest.split('\n').next().unwrap_or("");
+    let have = line.len() - line.trim_start_matches(' ').len();
+    if have < need && !line.trim().is_empty() {
+        out.extend(std::iter::repeat_n(' ', need - have));
+    }
+}
+
+fn parse_chunk_reindenting(
+    chunk: &Chunk<'_>,
+    limits: &Limits,
+    out: &mut Vec<RawDocument>,
+    budget: usize,
+    reindents: usize,
+) {
     let chunk_start = out.len();
     let mut parser = Parser::new_from_str(chunk.text);
     let mut stack: Vec<Open> = Vec::new();
@@ -629,6 +703,17 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                     out.truncate(chunk_start);
                     out.extend(docs);
                     return;
+                }
+                if reindents > 0 && e.info() == "invalid indentation in quoted scalar" {
+                    let m = e.marker();
+                    if let Some(text) = reindent_quoted(chunk.text, m.line() - 1, m.col()) {
+                        out.truncate(chunk_start);
+                        let fixed = Chunk {
+                            text: &text,
+                            first_line: chunk.first_line,
+                        };
+                        return parse_chunk_reindenting(&fixed, limits, out, budget, reindents - 1);
+                    }
                 }
                 let p = scan_problem(&e, chunk.first_line);
                 let line = current.as_ref().map_or(p.line.unwrap_or(1), |d| d.line);

@@ -236,3 +236,23 @@ fn concatenated_json_objects_are_a_stream() {
     let docs = yaml::load("{\"a\": 1}\n{\"b\": \n").unwrap();
     assert!(docs.iter().any(|d| d.root.is_err()));
 }
+
+#[test]
+fn under_indented_quoted_continuation_lines_read_as_kubernetes_reads_them() {
+    // go-yaml does not check a quoted scalar's continuation indentation; YAML 1.2 does. The
+    // whole document (and its findings) used to be lost.
+    let text = "metadata:\n  annotations:\n    d: \"a long\n  text \\\"under\\\"\n by two\"\n    s: 'it''s\nfine'\nspec: {x: 1}\n";
+    let docs = audit::yaml::load(text).unwrap();
+    let root = docs[0].root.as_ref().expect("loads");
+    let a = root.get("metadata").unwrap().get("annotations").unwrap();
+    assert_eq!(
+        a.get("d").unwrap().as_str(),
+        Some("a long text \"under\" by two")
+    );
+    assert_eq!(a.get("s").unwrap().as_str(), Some("it's fine"));
+    // Positions are kept: `spec` is still on line 8.
+    assert_eq!(root.entry("spec").unwrap().line, 8);
+    // An unterminated quoted scalar is still refused.
+    let docs = audit::yaml::load("a: \"x\nb\n").unwrap();
+    assert!(docs[0].root.is_err());
+}
