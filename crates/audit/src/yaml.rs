@@ -72,7 +72,8 @@ pub struct Limits {
     /// Most nodes one document may have as written (a `kubectl get -A -o yaml` List of
     /// thousands of pods is one document).
     pub max_nodes: usize,
-    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs).
+    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs),
+    /// over the whole input: every document draws on the same budget.
     pub max_expanded_nodes: usize,
 }
 
@@ -1259,7 +1260,8 @@ impl<'r> Expander<'_, 'r> {
             return Err(self.fail(
                 node,
                 format!(
-                    "aliases expand to more than {} nodes (an alias bomb?)",
+                    "aliases expand to more than {} nodes (an alias bomb?; the budget is \
+                     shared by every document of the input)",
                     self.budget
                 ),
             ));
@@ -1820,6 +1822,7 @@ fn read_documents(
     let mut index = 0usize;
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut raw: Vec<RawDocument> = Vec::new();
+    let mut alias_left = limits.max_expanded_nodes;
     for chunk in split_documents(text) {
         if !direct || parse_chunk_direct(&chunk, limits, &mut parsed).is_none() {
             parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
@@ -1857,7 +1860,7 @@ fn read_documents(
                     })),
                     problems: Vec::new(),
                 },
-                Parsed::Raw(rd) => expand_document(rd, index, limits),
+                Parsed::Raw(rd) => expand_document(rd, index, limits, &mut alias_left),
             });
             index += 1;
         }
@@ -1865,8 +1868,18 @@ fn read_documents(
     Ok(())
 }
 
-fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
+/// Expand one document. `alias_left` is what remains of the input's alias budget
+/// ([`Limits::max_expanded_nodes`], shared by every document of the input, so that many small
+/// alias-heavy documents cannot add up to an alias bomb): the document may expand to 10 nodes
+/// per written node plus that, and what it uses beyond its 10 per node is taken from it.
+fn expand_document(
+    rd: RawDocument,
+    index: usize,
+    limits: &Limits,
+    alias_left: &mut usize,
+) -> Document {
     let mut problems = Vec::new();
+    let own = rd.nodes.saturating_mul(10);
     let root = match rd.root {
         Err(p) => Err(p),
         Ok(None) => Ok(YNode {
@@ -1876,16 +1889,16 @@ fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
         }),
         Ok(Some(node)) => {
             let mut ex = Expander {
-                budget: limits
-                    .max_expanded_nodes
-                    .saturating_add(rd.nodes.saturating_mul(10)),
+                budget: alias_left.saturating_add(own),
                 used: 0,
                 max_depth: limits.max_depth,
                 problems: &mut problems,
                 consume: !rd.anchored,
                 segs: Vec::new(),
             };
-            ex.expand(&node, 1)
+            let root = ex.expand(&node, 1);
+            *alias_left = alias_left.saturating_sub(ex.used.saturating_sub(own));
+            root
         }
     };
     dedup(&mut problems);
