@@ -31,18 +31,18 @@ with open(out, "w") as f:
         f.write(unit)
         written += len(unit)
 PY
-python3 - "$bin" "$work/stream.yaml" <<'PY'
+python3 - "$bin" "$work/stream.yaml" "$work/report.json" <<'PY'
 import json, os, resource, subprocess, sys, time
-binary, stream = sys.argv[1], sys.argv[2]
+binary, stream, report = sys.argv[1], sys.argv[2], sys.argv[3]
 size = os.path.getsize(stream)
 start = time.monotonic()
 with open(stream, "rb") as stdin:
-    p = subprocess.run([binary, "audit", "--max-input-size", "2G", "-f", "json", "-o",
-                        os.devnull + ".json" if False else "/dev/stdout", "-"],
-                       stdin=stdin, stdout=subprocess.PIPE)
+    p = subprocess.run([binary, "audit", "--max-input-size", "2G", "-f", "json", "-o", report,
+                        "-"], stdin=stdin)
 wall = time.monotonic() - start
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-summary = json.loads(p.stdout)["summary"]
+with open(report) as f:
+    summary = json.load(f)["summary"]
 print(f"input {size / 1e6:.1f} MB: {summary['objects']} objects, {summary['findings']} findings, "
       f"exit {p.returncode}, {wall:.1f} s, peak RSS {peak:.1f} MiB")
 PY
