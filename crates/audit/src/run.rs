@@ -173,7 +173,9 @@ fn looks_like_dockerfile(text: &str) -> bool {
 /// Read one file's text with the reader for its format.
 pub fn read_text(path: &str, text: &str) -> FileReport {
     match detect_format(path, text) {
-        Format::Kubernetes | Format::Runtime => crate::k8s::read(path, text),
+        Format::Kubernetes | Format::Runtime | Format::Image | Format::Host => {
+            crate::k8s::read(path, text)
+        }
         Format::Compose => crate::compose::read(path, text),
         Format::Dockerfile => crate::dockerfile::read(path, text),
         Format::Oci => crate::oci::read(path, text),

@@ -349,8 +349,8 @@ fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
     match view.format {
         Format::Kubernetes => format!("container {:?}", c.name),
         Format::Compose => format!("service {:?}", c.name),
-        Format::Oci | Format::Runtime => "the container process".to_string(),
-        Format::Dockerfile => "the image".to_string(),
+        Format::Oci | Format::Runtime | Format::Host => "the container process".to_string(),
+        Format::Dockerfile | Format::Image => "the image".to_string(),
     }
 }
 
