@@ -55,6 +55,18 @@ const MAX_LIST_NESTING: usize = 8;
 
 /// Read a Kubernetes manifest file (YAML or JSON, any number of documents).
 pub fn read(path: &str, text: &str) -> FileReport {
+    let mut all = FileReport::new(path, Some(Format::Kubernetes));
+    all.skipped = read_each(path, text, |part| {
+        all.items.extend(part.items);
+        all.problems.extend(part.problems);
+    });
+    all
+}
+
+/// [`read`], handing `f` the items and problems of each document as soon as it is read, so that
+/// only one document's tree is alive at a time (memory follows the largest document, not the
+/// input). Returns why the whole input was refused, if it was.
+pub fn read_each(path: &str, text: &str, mut f: impl FnMut(FileReport)) -> Option<String> {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
     // Guessing scans the text from the start, so only the first few broken documents get it.
     let mut guesses = 32;
@@ -90,11 +102,24 @@ pub fn read(path: &str, text: &str) -> FileReport {
             }
             report.problems.push(p);
         }
+        f(std::mem::replace(
+            &mut report,
+            FileReport::new(path, Some(Format::Kubernetes)),
+        ));
     };
-    if let Err(p) = yaml::for_each_document(text, &yaml::Limits::default(), &mut reading) {
-        report.skipped = Some(p.message);
+    // The caller bounds the input's size (`--max-input-size`).
+    let limits = yaml::Limits {
+        max_bytes: usize::MAX,
+        ..yaml::Limits::default()
+    };
+    let refused = yaml::for_each_document(text, &limits, &mut reading)
+        .err()
+        .map(|p| p.message);
+    // A document that did not parse left its problem behind.
+    if !report.problems.is_empty() || !report.items.is_empty() {
+        f(report);
     }
-    report
+    refused
 }
 
 /// The kind and name of a document that does not parse, read from its text as well as can be

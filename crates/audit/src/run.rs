@@ -575,6 +575,25 @@ fn audit_one(input: &Input, opts: &AuditOptions) -> Result<Partial, AuditError> 
                 if let Some(reason) = not_a_manifest(path, &text) {
                     return Ok(not_manifest(reason));
                 }
+                // Document by document: each one's tree and typed objects are dropped once it
+                // is evaluated, so memory follows the largest document, not the input.
+                let mut acc = empty(Vec::new(), None);
+                let refused = crate::k8s::read_each(path, &text, |part| {
+                    let p = partial(&part, &opts.policy);
+                    acc.objects += p.objects;
+                    acc.findings.extend(p.findings);
+                    acc.cluster.extend(p.cluster);
+                    acc.pods.extend(p.pods);
+                });
+                if let Some(reason) = refused {
+                    acc.findings.push(file_finding(
+                        path,
+                        "SKD-INPUT-004",
+                        format!("{reason}; not audited"),
+                    ));
+                }
+                acc.findings.sort_by(finding_order);
+                return Ok(acc);
             }
             Ok(partial(&read_text(path, &text), &opts.policy))
         }

@@ -346,3 +346,80 @@ fn user_ids_above_2_pow_31_minus_1() {
     let f = audit("config.json", &v.to_string(), Level::Baseline);
     assert!(has(&f, "SKD-ESC-061", Severity::High), "{f:?}");
 }
+
+/// The Dockerfile rules' findings (ids) for a Dockerfile that is otherwise clean.
+fn dockerfile(text: &str) -> Vec<(String, Severity, String)> {
+    audit("Dockerfile", text, Level::Hardened)
+}
+
+#[test]
+fn buildkit_frontends_mounts_loader_variables_and_restart_labels() {
+    let tail = "FROM debian:12\nUSER 10001\n";
+    for (head, id) in [
+        ("# syntax=evil.example/frontend:1\n", "SKD-DKF-006"),
+        ("# syntax=docker/dockerfile-evil:1\n", "SKD-DKF-006"),
+        ("ARG BUILDKIT_SYNTAX=evil.example/fe\n", "SKD-DKF-006"),
+    ] {
+        let f = dockerfile(&format!("{head}{tail}"));
+        assert!(has(&f, id, Severity::High), "{head}: {f:?}");
+    }
+    for ok in [
+        "# syntax=docker/dockerfile:1\n",
+        "# syntax=docker.io/docker/dockerfile:1.7@sha256:0123\n",
+        "# syntax=docker/dockerfile-upstream:master\n",
+        "",
+    ] {
+        let f = dockerfile(&format!("{ok}{tail}"));
+        assert!(f.is_empty(), "{ok}: {f:?}");
+    }
+    // The syntax finding names the directive's line.
+    let file = read_text("Dockerfile", &format!("# syntax=evil/fe\n{tail}"));
+    let r = evaluate_files(&[file], &AuditOptions::default());
+    assert_eq!(r.findings[0].line, Some(1));
+
+    for (run, bad) in [
+        ("RUN --mount=type=cache,target=/c,source=/x true", true),
+        ("RUN --mount=type=cache,target=/c true", false),
+        ("RUN --mount=type=bind,from=build,target=/src,rw true", true),
+        (
+            "RUN --mount=type=bind,from=build,target=/src,readwrite=true true",
+            true,
+        ),
+        ("RUN --mount=type=bind,from=build,target=/src true", false),
+        (
+            "RUN --mount=type=bind,target=/m,bind-propagation=rshared true",
+            true,
+        ),
+        ("RUN --mount=type=secret,id=npm true", false),
+    ] {
+        let f = dockerfile(&format!("FROM debian:12\n{run}\nUSER 10001\n"));
+        assert_eq!(has(&f, "SKD-DKF-007", Severity::High), bad, "{run}: {f:?}");
+    }
+    for (env, bad) in [
+        ("ENV LD_PRELOAD=/lib/x.so", true),
+        ("ENV A=1 LD_LIBRARY_PATH=/opt/lib", true),
+        ("ENV LD_LIBRARY_PATH /opt/lib", true),
+        ("ENV PATH=/opt/bin:$PATH", false),
+    ] {
+        let f = dockerfile(&format!("FROM debian:12\n{env}\nUSER 10001\n"));
+        assert_eq!(has(&f, "SKD-DKF-008", Severity::High), bad, "{env}: {f:?}");
+    }
+    for (label, bad) in [
+        ("LABEL containerd.io/restart.loguri=binary:///tmp/x", true),
+        (
+            "LABEL \"containerd.io/restart.loguri\"=file:///etc/cron.d/x",
+            true,
+        ),
+        (
+            "LABEL org.opencontainers.image.source=https://example.org",
+            false,
+        ),
+    ] {
+        let f = dockerfile(&format!("FROM debian:12\n{label}\nUSER 10001\n"));
+        assert_eq!(
+            has(&f, "SKD-DKF-009", Severity::High),
+            bad,
+            "{label}: {f:?}"
+        );
+    }
+}
