@@ -257,6 +257,12 @@ fn setup_container(
         nix::errno::Errno::result(rc).ctx(|| "domainname".into())?;
     }
 
+    // 11b. The loopback interface of a network namespace made for this
+    //     container is up, as runc and crun leave it (127.0.0.1 works).
+    if new_netns(spec) {
+        loopback_up()?;
+    }
+
     // 12. Per-process attributes that need no privileges dropped yet.
     set_rlimits(cfg.process)?;
     set_personality(spec)?;
@@ -589,6 +595,48 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 /// Check that `fd` is on the filesystem `magic` (procfs, devpts) before
 /// writing through it or mounting it.
+/// Whether the config asks for a new network namespace (one without a path).
+fn new_netns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none()
+            })
+        })
+}
+
+/// `ip link set lo up` in the current network namespace (SIOCGIFFLAGS,
+/// then SIOCSIFFLAGS with IFF_UP).
+fn loopback_up() -> Result<()> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx(|| "loopback: socket".into())?;
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: a valid socket fd and a pointer to a live, initialised ifreq
+    // naming "lo"; the kernel writes ifr_ifru.ifru_flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCGIFFLAGS lo".into())?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    unsafe {
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+    }
+    // SAFETY: as above; the kernel reads the flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCSIFFLAGS lo up".into())?;
+    Ok(())
+}
+
 fn verify_fs(fd: &impl AsFd, magic: i64, field: &str, what: &str) -> Result<()> {
     let st =
         nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys(format!("{field}: fstatfs"), e))?;
