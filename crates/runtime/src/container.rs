@@ -35,6 +35,8 @@ pub struct CreateOpts {
     pub on_warning: Option<WarningSink>,
     /// Turn off the Landlock confinement of the container process.
     pub no_landlock: bool,
+    /// Rules the gate does not judge (runtime.toml `ignore`).
+    pub policy_ignore: Vec<String>,
     /// Without config.json, use the hardened default with this
     /// `process.terminal` (`run` only).
     pub default_terminal: Option<bool>,
@@ -224,10 +226,19 @@ fn create_from(
     start_now: bool,
 ) -> Result<(ContainerState, Option<Channel>)> {
     // The policy gate, before anything is made on the host.
-    let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
+    let ctx = crate::gate::Context {
+        id: id.to_string(),
+        ignore: opts.policy_ignore.clone(),
+    };
+    let warnings = crate::gate::check_in(
+        &bundle.spec,
+        opts.policy.unwrap_or(crate::gate::DEFAULT),
+        &ctx,
+    )?;
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
+    hooks::validate(bundle.spec.hooks().as_ref())?;
     let process = bundle
         .spec
         .process()
@@ -330,7 +341,13 @@ fn create_inner(
 
     // Landlock (see landlock.rs): on unless turned off; said so when the
     // kernel cannot.
-    let landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    let mut landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    if landlock && crate::landlock::needs_mount(spec.process().as_ref()) {
+        landlock = false;
+        if let Some(w) = &opts.on_warning {
+            w(crate::landlock::MOUNT_WARNING);
+        }
+    }
     if landlock && crate::landlock::supported_abi().is_none() {
         if let Some(w) = &opts.on_warning {
             w("landlock: not supported by this kernel; the container process is not confined to its root by Landlock");
@@ -512,14 +529,19 @@ fn signal_init(st: &ContainerState, sig: Signal) -> Result<()> {
 }
 
 /// `start`: release the init blocked in `create`.
-pub fn start(store: &Store, id: &str) -> Result<()> {
+/// A failing poststart hook is a warning to `on_warning` (runtime-spec).
+pub fn start(store: &Store, id: &str, on_warning: Option<&WarningSink>) -> Result<()> {
     let locked = store.open(id)?;
     let st = locked.load()?;
-    start_loaded(&locked, &st)
+    start_loaded(&locked, &st, on_warning)
 }
 
 /// `start` with the container's state already read (under `locked`).
-fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
+fn start_loaded(
+    locked: &Locked,
+    st: &ContainerState,
+    on_warning: Option<&WarningSink>,
+) -> Result<()> {
     let id = st.id.as_str();
     let status = st.status_in(&locked.dir);
     if status != Status::Created {
@@ -539,7 +561,8 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let r = await_exec(conn.as_raw_fd(), st);
     let _ = std::fs::remove_file(&sock);
     r?;
-    poststart(st)
+    poststart(st, on_warning);
+    Ok(())
 }
 
 /// After the start message: wait until the init's execve closes `fd` (its
@@ -567,16 +590,19 @@ fn await_exec(fd: std::os::fd::RawFd, st: &ContainerState) -> Result<()> {
     Ok(())
 }
 
-/// poststart hooks, once the container process runs.
-fn poststart(st: &ContainerState) -> Result<()> {
+/// poststart hooks, once the container process runs. runtime-spec: a
+/// failing one is a warning, and the remaining hooks and the lifecycle go on.
+fn poststart(st: &ContainerState, on_warning: Option<&WarningSink>) {
     if let Some(h) = st.spec.hooks() {
-        hooks::run(
+        let failed = hooks::run_all(
             "poststart",
             h.poststart().as_ref(),
             &st.hook_state(Status::Running),
-        )?;
+        );
+        if let Some(w) = on_warning {
+            failed.iter().for_each(|e| w(&e.to_string()));
+        }
     }
-    Ok(())
 }
 
 /// Give a seccomp notify fd to `linux.seccomp.listenerPath`, with the
@@ -656,13 +682,26 @@ pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
 }
 
 /// `delete`: remove a stopped (or created) container; `force` kills first.
-pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    delete_known(store, id, force, None)
+/// A failing poststop hook is a warning to `on_warning` (the remaining
+/// hooks still run, and the container is deleted).
+pub fn delete(
+    store: &Store,
+    id: &str,
+    force: bool,
+    on_warning: Option<&WarningSink>,
+) -> Result<()> {
+    delete_known(store, id, force, None, on_warning)
 }
 
 /// `delete`; `known` is the container's state when the caller holds it
 /// already (`run`, which made it), so it is not read back from disk.
-fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerState>) -> Result<()> {
+fn delete_known(
+    store: &Store,
+    id: &str,
+    force: bool,
+    known: Option<ContainerState>,
+    on_warning: Option<&WarningSink>,
+) -> Result<()> {
     let locked = match store.open(id) {
         // Like runc: --force on a container that is already gone succeeds,
         // so engines can call it unconditionally after a failed create.
@@ -687,19 +726,21 @@ fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerSta
         });
     }
     destroy(&st);
-    let mut res = Ok(());
     if st.ready {
         if let Some(h) = st.spec.hooks() {
-            // poststop failures are reported but do not keep the state.
-            res = hooks::run(
+            // runtime-spec: a failing poststop hook is a warning; the
+            // remaining hooks run and the delete succeeds.
+            let failed = hooks::run_all(
                 "poststop",
                 h.poststop().as_ref(),
                 &st.hook_state(Status::Stopped),
             );
+            if let Some(w) = on_warning {
+                failed.iter().for_each(|e| w(&e.to_string()));
+            }
         }
     }
-    locked.remove()?;
-    res
+    locked.remove()
 }
 
 /// `pause` / `resume`.
@@ -757,6 +798,8 @@ pub struct ExecOpts {
     pub policy: Option<crate::gate::Policy>,
     /// Receives the gate's warnings.
     pub on_warning: Option<WarningSink>,
+    /// Rules the gate does not judge (runtime.toml `ignore`).
+    pub policy_ignore: Vec<String>,
 }
 
 /// `exec`: run a new process in a running container. Returns its exit code
@@ -792,7 +835,11 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         })?,
         (p, _) => p,
     };
-    let warnings = crate::gate::check_exec(&st.spec, &opts.process, policy)?;
+    let ctx = crate::gate::Context {
+        id: id.to_string(),
+        ignore: opts.policy_ignore.clone(),
+    };
+    let warnings = crate::gate::check_exec_in(&st.spec, &opts.process, policy, &ctx)?;
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
@@ -853,6 +900,13 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         Some(p) => Some(connect_console(p)?),
         None => None,
     };
+    let mut landlock = !opts.no_landlock && !crate::landlock::disabled_by(&st.spec);
+    if landlock && crate::landlock::needs_mount(Some(&opts.process)) {
+        landlock = false;
+        if let Some(w) = &opts.on_warning {
+            w(crate::landlock::MOUNT_WARNING);
+        }
+    }
     let (ours, theirs) = Channel::pair()?;
     let cfg = InitConfig {
         spec: &st.spec,
@@ -866,7 +920,7 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         start: None,
         extra_fds: opts.preserve_fds.max(0),
         extra_env: Vec::new(),
-        landlock: !opts.no_landlock && !crate::landlock::disabled_by(&st.spec),
+        landlock,
         seccomp_bpf: seccomp_program(&st.spec, &locked.dir)?,
     };
     let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
@@ -979,11 +1033,11 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
             match got {
                 Ok((_, Some(fd))) => (st, chan, Some(fd)),
                 Ok((_, None)) => {
-                    let _ = delete(store, id, true);
+                    let _ = delete(store, id, true, opts.on_warning.as_ref());
                     return Err(Error::Init("no pty received from the container".into()));
                 }
                 Err(e) => {
-                    let _ = delete(store, id, true);
+                    let _ = delete(store, id, true, opts.on_warning.as_ref());
                     return Err(e);
                 }
             }
@@ -997,12 +1051,12 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
     // for its execve, then poststart. delete goes on with the state create
     // made.
     let started = match &chan {
-        Some(c) => await_exec(c.raw(), &st).and_then(|()| poststart(&st)),
+        Some(c) => await_exec(c.raw(), &st).map(|()| poststart(&st, opts.on_warning.as_ref())),
         None => Err(Error::Init("run: no sync channel".into())),
     };
     drop(chan);
     if let Err(e) = started {
-        let _ = delete(store, id, true);
+        let _ = delete(store, id, true, opts.on_warning.as_ref());
         return Err(e);
     }
     if detach {
@@ -1014,7 +1068,7 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
         None => wait_forwarding(Pid::from_raw(pid)),
     };
     if !keep {
-        delete_known(store, id, true, Some(st))?;
+        delete_known(store, id, true, Some(st), opts.on_warning.as_ref())?;
     }
     Ok(code)
 }
