@@ -464,12 +464,7 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
         Command::Create(a) => {
             container::create(&store, &a.id, &create_opts(global, &a)?).map(|_| 0)
         }
-        Command::Start { id } => {
-            let g = global.clone();
-            let warn: container::WarningSink =
-                std::sync::Arc::new(move |m: &str| log_warning(&g, m));
-            container::start(&store, &id, Some(&warn)).map(|_| 0)
-        }
+        Command::Start { id } => container::start(&store, &id).map(|_| 0),
         Command::Run {
             create,
             detach,
@@ -813,7 +808,9 @@ pub fn features() -> serde_json::Value {
             "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
             "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
             "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid", "sync",
-            "tmpcopyup", "unbindable"],
+            "tmpcopyup", "unbindable", "idmap", "ridmap", "ratime", "rdev", "rdiratime", "rexec",
+            "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow",
+            "rrelatime", "rro", "rrw", "rstrictatime", "rsuid", "rsymfollow"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -831,7 +828,7 @@ pub fn features() -> serde_json::Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false", "io.github.stockade.version": env!("CARGO_PKG_VERSION")}
     })

@@ -162,6 +162,43 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Whether the rootfs is idmapped by default: the config maps container
+/// root (`linux.uidMappings` has containerID 0) and the rootfs belongs to a
+/// host uid outside every mapped range, so without the idmap the container's
+/// root would see it as the overflow uid and could not change it.
+pub fn idmap_rootfs(spec: &Spec, rootfs: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(maps) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.uid_mappings().as_ref())
+    else {
+        return false;
+    };
+    if !maps.iter().any(|m| m.container_id() == 0) {
+        return false;
+    }
+    let Ok(md) = std::fs::metadata(rootfs) else {
+        return false;
+    };
+    let owner = u64::from(md.uid());
+    !maps.iter().any(|m| {
+        let start = u64::from(m.host_id());
+        owner >= start && owner < start + u64::from(m.size())
+    })
+}
+
+/// The init's user namespace, as an fd (for MOUNT_ATTR_IDMAP).
+fn open_userns(pid: Pid) -> Result<OwnedFd> {
+    let p = format!("/proc/{pid}/ns/user");
+    nix::fcntl::open(
+        p.as_str(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {p}"))
+}
+
 /// `linux.seccomp` as BPF, cached in `<root>/.cache/seccomp` (`dir` is the
 /// container's state directory under the root).
 fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
@@ -407,7 +444,34 @@ fn create_inner(
     if new_userns {
         write_id_maps(pid, spec)?;
     }
-    ours.send(tag::GO, b"")?;
+    // With a user and a mount namespace, the rootfs goes with GO as a
+    // detached tree opened here, on the host side (rootfs::detached_root),
+    // idmapped when the container's root could not otherwise own it.
+    let userns = if new_userns {
+        Some(open_userns(pid)?)
+    } else {
+        None
+    };
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if let Some(t) = rootfs::idmapped_mount(spec, i, m, &bundle.dir, userns.as_ref())? {
+            let mut msg = vec![rootfs::IDMAPPED_MOUNT];
+            msg.extend_from_slice(&(i as u32).to_ne_bytes());
+            init::send_fd(ours.raw(), t.as_raw_fd(), &msg)?;
+        }
+    }
+    let tree = if new_userns && crate::rootfs::has_mount_ns(spec) {
+        let idmap = userns
+            .as_ref()
+            .filter(|_| idmap_rootfs(spec, &bundle.rootfs));
+        Some(crate::rootfs::detached_root(&bundle.rootfs, idmap)?)
+    } else {
+        None
+    };
+    match &tree {
+        Some(t) => init::send_fd(ours.raw(), t.as_raw_fd(), &[tag::GO])?,
+        None => ours.send(tag::GO, b"")?,
+    }
+    drop(tree);
     st.cgroup.add(st.pid)?;
     let _ = ours.send(tag::CGROUP, b"");
 
@@ -415,7 +479,9 @@ fn create_inner(
     loop {
         match ours.recv()? {
             Some((tag::HOOKS, _)) => {
-                let state = st.hook_state(Status::Creating);
+                // runtime-spec 1.3: these hooks are lifecycle steps 3-5,
+                // after the environment is made (step 2): `created`.
+                let state = st.hook_state(Status::Created);
                 if let Some(h) = spec.hooks() {
                     hooks::run("prestart", h.prestart().as_ref(), &state)?;
                     hooks::run("createRuntime", h.create_runtime().as_ref(), &state)?;
@@ -529,19 +595,16 @@ fn signal_init(st: &ContainerState, sig: Signal) -> Result<()> {
 }
 
 /// `start`: release the init blocked in `create`.
-/// A failing poststart hook is a warning to `on_warning` (runtime-spec).
-pub fn start(store: &Store, id: &str, on_warning: Option<&WarningSink>) -> Result<()> {
+/// A failing poststart hook is an error, and the container is stopped
+/// (runtime-spec 1.3, lifecycle step 9); `delete` then destroys it.
+pub fn start(store: &Store, id: &str) -> Result<()> {
     let locked = store.open(id)?;
     let st = locked.load()?;
-    start_loaded(&locked, &st, on_warning)
+    start_loaded(&locked, &st)
 }
 
 /// `start` with the container's state already read (under `locked`).
-fn start_loaded(
-    locked: &Locked,
-    st: &ContainerState,
-    on_warning: Option<&WarningSink>,
-) -> Result<()> {
+fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let id = st.id.as_str();
     let status = st.status_in(&locked.dir);
     if status != Status::Created {
@@ -561,8 +624,9 @@ fn start_loaded(
     let r = await_exec(conn.as_raw_fd(), st);
     let _ = std::fs::remove_file(&sock);
     r?;
-    poststart(st, on_warning);
-    Ok(())
+    poststart(st).inspect_err(|_| {
+        let _ = signal_init(st, Signal::SIGKILL);
+    })
 }
 
 /// After the start message: wait until the init's execve closes `fd` (its
@@ -590,19 +654,17 @@ fn await_exec(fd: std::os::fd::RawFd, st: &ContainerState) -> Result<()> {
     Ok(())
 }
 
-/// poststart hooks, once the container process runs. runtime-spec: a
-/// failing one is a warning, and the remaining hooks and the lifecycle go on.
-fn poststart(st: &ContainerState, on_warning: Option<&WarningSink>) {
+/// poststart hooks, once the container process runs. runtime-spec 1.3: the
+/// first failure is an error (the caller stops the container).
+fn poststart(st: &ContainerState) -> Result<()> {
     if let Some(h) = st.spec.hooks() {
-        let failed = hooks::run_all(
+        hooks::run(
             "poststart",
             h.poststart().as_ref(),
             &st.hook_state(Status::Running),
-        );
-        if let Some(w) = on_warning {
-            failed.iter().for_each(|e| w(&e.to_string()));
-        }
+        )?;
     }
+    Ok(())
 }
 
 /// Give a seccomp notify fd to `linux.seccomp.listenerPath`, with the
@@ -1051,7 +1113,7 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
     // for its execve, then poststart. delete goes on with the state create
     // made.
     let started = match &chan {
-        Some(c) => await_exec(c.raw(), &st).map(|()| poststart(&st, opts.on_warning.as_ref())),
+        Some(c) => await_exec(c.raw(), &st).and_then(|()| poststart(&st)),
         None => Err(Error::Init("run: no sync channel".into())),
     };
     drop(chan);

@@ -115,7 +115,28 @@ fn setup_container(
     //    run with unmapped ids. The runtime then puts us in the container's
     //    cgroups while we set up the rootfs (the first write to a v1
     //    cgroup.procs waits for an RCU grace period); step 7 waits for that.
-    chan.expect(tag::GO)?;
+    //    With a user and a mount namespace, GO carries the rootfs as a
+    //    detached tree the runtime opened on the host side (rootfs.rs).
+    //    Idmapped bind mounts come before it, one tree each (IDMAPPED_MOUNT).
+    let mut idmapped = Vec::new();
+    let tree = loop {
+        let (msg, fd) = recv_fd(chan.raw())?;
+        match (msg.first(), fd) {
+            (Some(&tag::GO), tree) => break tree,
+            (Some(&rootfs::IDMAPPED_MOUNT), Some(fd)) if msg.len() == 5 => {
+                let i = u32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]);
+                idmapped.push((i as usize, fd));
+            }
+            (Some(&tag::ERROR), _) => {
+                return Err(Error::Init(String::from_utf8_lossy(&msg[1..]).into()))
+            }
+            _ => {
+                return Err(Error::Init(
+                    "container init: protocol error: want GO".into(),
+                ))
+            }
+        }
+    };
 
     // 2. Become root of the new user namespace (container uid 0).
     if cfg.new_userns {
@@ -162,8 +183,15 @@ fn setup_container(
     //    cgroup bind the host's cgroup directories (made before we were
     //    cloned); the devices made here are the config's, and the devices
     //    cgroup checks every later open of them.
-    let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
+    let root = rootfs::prepare_root(spec, cfg.rootfs, tree)?;
+    rootfs::mount_all(
+        &root,
+        spec,
+        cfg.bundle,
+        cfg.cgroup,
+        cfg.new_userns,
+        &mut idmapped,
+    )?;
     rootfs::create_devices(&root, spec, cfg.new_userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
