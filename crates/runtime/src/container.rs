@@ -463,7 +463,18 @@ fn create_inner(
         let idmap = userns
             .as_ref()
             .filter(|_| idmap_rootfs(spec, &bundle.rootfs));
-        Some(crate::rootfs::detached_root(&bundle.rootfs, idmap)?)
+        match crate::rootfs::detached_root(&bundle.rootfs, idmap) {
+            Ok(t) => Some(t),
+            // A filesystem without idmapped mounts: the rootfs as it is,
+            // said in a warning (ids outside the map show as 65534).
+            Err(e) if idmap.is_some() => {
+                if let Some(w) = &opts.on_warning {
+                    w(&format!("{e}; the rootfs is used without an idmap"));
+                }
+                Some(crate::rootfs::detached_root(&bundle.rootfs, None)?)
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
