@@ -165,7 +165,10 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
 /// Whether the rootfs is idmapped by default: the config maps container
 /// root (`linux.uidMappings` has containerID 0) and the rootfs belongs to a
 /// host uid outside every mapped range, so without the idmap the container's
-/// root would see it as the overflow uid and could not change it.
+/// root would see it as the overflow uid and could not change it. A rootfs
+/// with any top-level entry already owned by a mapped id (an image chowned,
+/// wholly or in part, for this mapping) is left as it is: through an idmap
+/// those entries would show as the overflow uid instead.
 pub fn idmap_rootfs(spec: &Spec, rootfs: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Some(maps) = spec
@@ -181,11 +184,20 @@ pub fn idmap_rootfs(spec: &Spec, rootfs: &Path) -> bool {
     let Ok(md) = std::fs::metadata(rootfs) else {
         return false;
     };
-    let owner = u64::from(md.uid());
-    !maps.iter().any(|m| {
-        let start = u64::from(m.host_id());
-        owner >= start && owner < start + u64::from(m.size())
-    })
+    let mapped = |owner: u32| {
+        maps.iter().any(|m| {
+            let start = u64::from(m.host_id());
+            (start..start + u64::from(m.size())).contains(&u64::from(owner))
+        })
+    };
+    if mapped(md.uid()) {
+        return false;
+    }
+    // The top level only (bin, etc, dev, ...), bounded: start-up stays cheap.
+    let entries = std::fs::read_dir(rootfs).into_iter().flatten().flatten();
+    !entries
+        .take(256)
+        .any(|e| e.metadata().is_ok_and(|m| mapped(m.uid())))
 }
 
 /// The init's user namespace, as an fd (for MOUNT_ATTR_IDMAP).
