@@ -267,6 +267,9 @@ fn ctr_user_namespace_with_an_idmapped_volume() {
         "cat /proc/self/uid_map; stat -c %u:%g /vol/from-host /bin/busybox; touch /vol/made && echo made"
     ]);
     spec["process"]["terminal"] = serde_json::json!(false);
+    // `ctr oci spec` has no container id: its cgroupsPath is the namespace's,
+    // which the other test's containers share.
+    spec["linux"]["cgroupsPath"] = serde_json::json!(format!("/{}-idmapvol", c.env.prefix));
     // The image's rootfs, owned by host root: idmapped by default.
     spec["root"] =
         serde_json::json!({"path": c.env.dir.join("img").to_str().unwrap(), "readonly": true});
