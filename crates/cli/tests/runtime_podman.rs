@@ -398,6 +398,17 @@ fn podman_policy_says_how_to_proceed() {
         assert!(err.contains(want), "{want:?} in {err}");
     }
 
+    // --privileged: dozens of findings, one short line that conmon passes
+    // whole (it cut the old 4.3 KB list mid-JSON): a few, then a count.
+    let (code, _, err) = p.run(&["--privileged"], &["true"]);
+    assert_ne!(code, 0);
+    let line = err
+        .lines()
+        .find(|l| l.contains("violates the"))
+        .unwrap_or_else(|| panic!("no refusal line: {err}"));
+    assert!(line.contains("more (all in --log)"), "{line}");
+    assert!(line.len() < 1500, "{} bytes: {line}", line.len());
+
     let (code, out, err) = p.run_with(
         &["--runtime-flag", "policy=warn"],
         &["--cap-add", "SYS_ADMIN"],
