@@ -202,6 +202,8 @@ pub struct WorkloadView {
     pub device_nodes: Vec<Field<DeviceNode>>,
     pub device_allow_all: Option<String>,
     pub sysctls: Vec<Field<String>>,
+    /// The value of each sysctl, with the field it was read from.
+    pub sysctl_values: Vec<Field<String>>,
     /// Mount propagation of the root filesystem (OCI rootfsPropagation).
     pub rootfs_propagation: Option<Field<String>>,
     /// Annotation keys (of a Pod or its template, or of config.json), each with its field.
@@ -229,6 +231,7 @@ impl WorkloadView {
             device_nodes: Vec::new(),
             device_allow_all: None,
             sysctls: Vec::new(),
+            sysctl_values: Vec::new(),
             rootfs_propagation: None,
             annotations: Vec::new(),
         }

@@ -658,16 +658,18 @@ pub fn mount_all(
     userns: bool,
     idmapped: &mut Vec<(usize, OwnedFd)>,
 ) -> Result<()> {
+    let label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let tree = idmapped
             .iter()
             .position(|(j, _)| *j == i)
             .map(|k| idmapped.swap_remove(k).1);
-        mount_one(root, i, m, bundle, cgroup, userns, tree)?;
+        mount_one(root, i, m, bundle, cgroup, userns, label.as_deref(), tree)?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn mount_one(
     root: &Root,
     i: usize,
@@ -675,6 +677,7 @@ fn mount_one(
     bundle: &Path,
     cgroup: &Cgroup,
     userns: bool,
+    mount_label: Option<&str>,
     tree: Option<OwnedFd>,
 ) -> Result<()> {
     let field = format!("mounts[{i}]");
@@ -771,6 +774,8 @@ fn mount_one(
             .unwrap_or(typ.as_str())
             .to_string();
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        // linux.mountLabel (SELinux): a context= option (lsm/selinux.rs).
+        let data = crate::lsm::selinux::mount_data(&typ, data.as_deref(), mount_label);
         let r = mnt(
             Some(&source),
             &fd_path(&target),
