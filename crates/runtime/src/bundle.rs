@@ -370,7 +370,10 @@ fn validate_in_rootfs(spec: &Spec, rootfs: &Path) -> Result<()> {
         .map(|m| m.host_id());
     // An idmapped rootfs (container::idmap_rootfs) shows each file's own
     // ids inside: there the container's root owns what host root owns.
-    let root_uid = if new_user && crate::container::idmap_rootfs(spec, rootfs) {
+    let root_uid = if new_user
+        && !crate::cgroups::rootless()
+        && crate::container::idmap_rootfs(spec, rootfs)
+    {
         Some(0)
     } else {
         root_uid

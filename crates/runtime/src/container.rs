@@ -551,7 +551,10 @@ fn create_inner(
             init::send_fd(ours.raw(), t.as_raw_fd(), &msg)?;
         }
     }
-    let tree = if new_userns && crate::rootfs::has_mount_ns(spec) {
+    // Only with host privileges: open_tree(OPEN_TREE_CLONE) and idmaps need
+    // CAP_SYS_ADMIN where the rootfs's mount lives, which a rootless runtime
+    // lacks (its init then binds the rootfs itself, as before).
+    let tree = if new_userns && crate::rootfs::has_mount_ns(spec) && !crate::cgroups::rootless() {
         let idmap = userns
             .as_ref()
             .filter(|_| idmap_rootfs(spec, &bundle.rootfs));
