@@ -687,6 +687,10 @@ pub fn explain_markdown(r: &Rule) -> String {
         let _ = writeln!(out, "- Seen by `stockade watch`: {}", w.describe());
     }
     let _ = writeln!(out, "- Fix: {}", r.remediation);
+    for (name, values) in &r.params {
+        let shown: Vec<String> = values.iter().map(|v| format!("`{}`", v.trim())).collect();
+        let _ = writeln!(out, "- Parameter `{name}`: {}", shown.join(", "));
+    }
     out
 }
 
@@ -720,6 +724,12 @@ pub fn explain_text(r: &Rule) -> String {
         let _ = writeln!(out, "watch:       {}", w.describe());
     }
     let _ = writeln!(out, "fix:         {}", r.remediation);
+    for (name, values) in &r.params {
+        let _ = writeln!(out, "{name}:");
+        for v in values {
+            let _ = writeln!(out, "  {}", v.trim());
+        }
+    }
     out
 }
 

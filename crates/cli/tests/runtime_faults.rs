@@ -450,6 +450,14 @@ fn refused_naming(env: &Env, b: &Path, name: &str, want: &[&str]) {
     assert!(f.is_empty(), "{name}: {f:?}");
 }
 
+/// A rootfs owned by host root is idmapped by default (the container's root
+/// then owns what host root owns, and creates what it misses); one with an
+/// entry already chowned to the mapped range is used as it is, so the
+/// user-namespace checks below still meet a root it cannot write.
+fn prepared_for_mapping(b: &Path) {
+    std::os::unix::fs::chown(b.join("rootfs/tmp"), Some(100000), Some(100000)).unwrap();
+}
+
 fn userns(c: &mut Value) {
     c["linux"]["namespaces"]
         .as_array_mut()
@@ -472,6 +480,7 @@ fn bad_input_fails_early_and_clearly() {
         userns(c);
         c["mounts"] = Value::Null;
     });
+    prepared_for_mapping(&b);
     refused_naming(&env, &b, "mnull", &["mounts:", "no mount at /dev"]);
 
     let b = env.bundle("proc", &["true"], |_| {});
@@ -491,6 +500,7 @@ fn bad_input_fails_early_and_clearly() {
             .unwrap()
             .push(json!({"destination": "rel/x", "type": "tmpfs", "source": "tmpfs"}));
     });
+    prepared_for_mapping(&b);
     refused_naming(
         &env,
         &b,

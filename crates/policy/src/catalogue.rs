@@ -155,6 +155,17 @@ pub struct Rule {
     /// For a rule `stockade watch` reports (moment `running`): which of its hook styles see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchCoverage>,
+    /// The rule's knowledge as lists (`[rule.params]`): names, paths, device classes the
+    /// evaluation code and the runtime read from here instead of keeping copies.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
+}
+
+impl Rule {
+    /// The list `[rule.params] name`; empty when the rule has none.
+    pub fn param(&self, name: &str) -> &[String] {
+        self.params.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 /// Which hook styles of `stockade watch` (`--syscall-hooks`) see a running behaviour

@@ -539,6 +539,20 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
             ));
         }
     }
+    let mut keys: Vec<&String> = w
+        .pod_metadata
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    for k in keys {
+        view.annotations.push(Field::new(
+            k.clone(),
+            key_path(&crate::cat(&mp, ".annotations"), k),
+        ));
+    }
     view
 }
 

@@ -30,7 +30,8 @@
 //! - **mounts**: a bind mount is `type: bind` or an option `bind`/`rbind`; read-only when the
 //!   last of `ro`/`rw` is `ro`; propagation is the last of
 //!   shared/rshared/slave/rslave/private/rprivate/unbindable/runbindable.
-//! - **devices**: every `linux.devices[i].path`; `device_allow_all` names the last device-cgroup
+//! - **devices**: every `linux.devices[i]` with its type and numbers (SKD-ESC-038 judges the
+//!   numbers against the classes of its `[rule.params]`, not the name); `device_allow_all` names the last device-cgroup
 //!   rule that allows read or write on every device (or every device of one type: `c *:*` is
 //!   /dev/mem, `b *:*` every disk) and is not overridden by a later wildcard deny. Docker's
 //!   `c *:* m` / `b *:* m` (mknod only) do not count.
@@ -204,6 +205,21 @@ pub fn view(spec: &Spec) -> WorkloadView {
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref();
 
+    // Annotations (SKD-ESC-044 judges their keys).
+    let mut keys: Vec<&String> = spec
+        .annotations()
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    for k in keys {
+        v.annotations.push(Field::new(
+            k.clone(),
+            crate::k8s::key_path("annotations", k),
+        ));
+    }
+
     // Namespaces.
     let namespaces = linux.and_then(|l| l.namespaces().as_ref());
     for required in [
@@ -270,9 +286,21 @@ pub fn view(spec: &Spec) -> WorkloadView {
     // Devices.
     if let Some(l) = linux {
         for (i, d) in l.devices().iter().flatten().enumerate() {
-            v.devices.push(Field::new(
-                d.path().to_string_lossy().to_string(),
-                format!("linux.devices[{i}].path"),
+            let kind = match d.typ() {
+                LinuxDeviceType::B => 'b',
+                LinuxDeviceType::C => 'c',
+                LinuxDeviceType::U => 'u',
+                LinuxDeviceType::P => 'p',
+                LinuxDeviceType::A => 'a',
+            };
+            v.device_nodes.push(Field::new(
+                crate::model::DeviceNode {
+                    path: d.path().to_string_lossy().to_string(),
+                    kind,
+                    major: d.major(),
+                    minor: d.minor(),
+                },
+                format!("linux.devices[{i}]"),
             ));
         }
         let rules = l.resources().as_ref().and_then(|r| r.devices().as_ref());

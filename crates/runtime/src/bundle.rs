@@ -370,6 +370,16 @@ fn validate_in_rootfs(spec: &Spec, rootfs: &Path) -> Result<()> {
         .and_then(|l| l.uid_mappings().as_ref())
         .and_then(|m| m.iter().find(|m| m.container_id() == 0))
         .map(|m| m.host_id());
+    // An idmapped rootfs (container::idmap_rootfs) shows each file's own
+    // ids inside: there the container's root owns what host root owns.
+    let root_uid = if new_user
+        && !crate::cgroups::rootless()
+        && crate::container::idmap_rootfs(spec, rootfs)
+    {
+        Some(0)
+    } else {
+        root_uid
+    };
     // A missing mount point is made by the container's root; in a new
     // user namespace it can only do that in a directory it owns (or one
     // anyone may write). A relative destination is taken from "/", as the

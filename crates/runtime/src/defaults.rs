@@ -21,7 +21,12 @@ use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
 
 /// First host uid/gid of the container's id range (container root).
-pub const HOST_ID_BASE: u32 = 100_000;
+/// Above what `useradd` hands out in /etc/subuid and /etc/subgid (Debian
+/// and Fedora: SUB_UID_MIN 100000 to SUB_UID_MAX 600100000) and above
+/// systemd-nspawn's `--private-users=pick` range (524288-1879048191), below
+/// 2^31 (tools that read ids as signed) and systemd's foreign range
+/// (2147352576-2147418111). See docs/runtime.md.
+pub const HOST_ID_BASE: u32 = 2_000_000_000;
 /// Number of ids mapped.
 pub const HOST_ID_COUNT: u32 = 65_536;
 /// `linux.resources.pids.limit` of the default config.

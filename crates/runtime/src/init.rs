@@ -115,7 +115,28 @@ fn setup_container(
     //    run with unmapped ids. The runtime then puts us in the container's
     //    cgroups while we set up the rootfs (the first write to a v1
     //    cgroup.procs waits for an RCU grace period); step 7 waits for that.
-    chan.expect(tag::GO)?;
+    //    With a user and a mount namespace, GO carries the rootfs as a
+    //    detached tree the runtime opened on the host side (rootfs.rs).
+    //    Idmapped bind mounts come before it, one tree each (IDMAPPED_MOUNT).
+    let mut idmapped = Vec::new();
+    let tree = loop {
+        let (msg, fd) = recv_fd(chan.raw())?;
+        match (msg.first(), fd) {
+            (Some(&tag::GO), tree) => break tree,
+            (Some(&rootfs::IDMAPPED_MOUNT), Some(fd)) if msg.len() == 5 => {
+                let i = u32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]);
+                idmapped.push((i as usize, fd));
+            }
+            (Some(&tag::ERROR), _) => {
+                return Err(Error::Init(String::from_utf8_lossy(&msg[1..]).into()))
+            }
+            _ => {
+                return Err(Error::Init(
+                    "container init: protocol error: want GO".into(),
+                ))
+            }
+        }
+    };
 
     // 2. Become root of the new user namespace (container uid 0).
     if cfg.new_userns {
@@ -165,8 +186,8 @@ fn setup_container(
     //    In a user namespace, new or inherited (rootless podman runs the
     //    runtime in one), devices are bound from the host, not made.
     let userns = cfg.new_userns || crate::cgroups::rootless();
-    let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns)?;
+    let root = rootfs::prepare_root(spec, cfg.rootfs, tree)?;
+    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns, &mut idmapped)?;
     rootfs::create_devices(&root, spec, userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
@@ -258,6 +279,12 @@ fn setup_container(
         // SAFETY: pointer and length describe the live String `d`.
         let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
         nix::errno::Errno::result(rc).ctx(|| "domainname".into())?;
+    }
+
+    // 11b. The loopback interface of a network namespace made for this
+    //     container is up, as runc and crun leave it (127.0.0.1 works).
+    if new_netns(spec) {
+        loopback_up()?;
     }
 
     // 12. Per-process attributes that need no privileges dropped yet.
@@ -595,6 +622,48 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 /// Check that `fd` is on the filesystem `magic` (procfs, devpts) before
 /// writing through it or mounting it.
+/// Whether the config asks for a new network namespace (one without a path).
+fn new_netns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none()
+            })
+        })
+}
+
+/// `ip link set lo up` in the current network namespace (SIOCGIFFLAGS,
+/// then SIOCSIFFLAGS with IFF_UP).
+fn loopback_up() -> Result<()> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx(|| "loopback: socket".into())?;
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: a valid socket fd and a pointer to a live, initialised ifreq
+    // naming "lo"; the kernel writes ifr_ifru.ifru_flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCGIFFLAGS lo".into())?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    unsafe {
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+    }
+    // SAFETY: as above; the kernel reads the flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCSIFFLAGS lo up".into())?;
+    Ok(())
+}
+
 fn verify_fs(fd: &impl AsFd, magic: i64, field: &str, what: &str) -> Result<()> {
     let st =
         nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys(format!("{field}: fstatfs"), e))?;
