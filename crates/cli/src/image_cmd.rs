@@ -9,6 +9,9 @@ use std::io::Write;
 pub enum ImageFormat {
     Text,
     Json,
+    Sarif,
+    /// A CycloneDX 1.5 SBOM of the packages.
+    Cyclonedx,
 }
 
 #[derive(Args)]
@@ -104,6 +107,14 @@ fn write(a: &ImageArgs, r: &Report) -> Result<(), String> {
         ImageFormat::Json => serde_json::to_writer_pretty(&mut w, r)
             .map_err(std::io::Error::from)
             .and_then(|_| w.write_all(b"\n")),
+        ImageFormat::Sarif => serde_json::to_writer_pretty(&mut w, &crate::image_out::sarif(r))
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n")),
+        ImageFormat::Cyclonedx => {
+            serde_json::to_writer_pretty(&mut w, &crate::image_out::cyclonedx(r))
+                .map_err(std::io::Error::from)
+                .and_then(|_| w.write_all(b"\n"))
+        }
         ImageFormat::Text => w.write_all(text(r).as_bytes()),
     }
     .and_then(|_| w.flush());

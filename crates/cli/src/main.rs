@@ -6,6 +6,7 @@ mod audit_cmd;
 mod check_cmd;
 mod db_cmd;
 mod image_cmd;
+mod image_out;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
