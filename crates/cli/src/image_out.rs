@@ -157,7 +157,7 @@ fn enc(s: &str) -> String {
     o
 }
 
-fn purl(p: &Package, distro: Option<&scan::osv::Distro>) -> String {
+pub fn purl(p: &Package, distro: Option<&scan::osv::Distro>) -> String {
     let ns = distro.map_or("", |d| d.id.as_str());
     let q = distro
         .filter(|d| !d.id.is_empty())

@@ -243,3 +243,90 @@ fn bad_input_exits_2_with_one_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stdout).contains("SKD-IMG-071"));
 }
+
+#[test]
+fn vex_and_ignore_file_suppress_reviewed_findings() {
+    let t = TempDir::new("cli-vex");
+    let status = "Package: runc\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.1.5+ds1-1+deb12u1\n";
+    let mut l = Layer::new();
+    l.file("etc/os-release", 0o644, b"ID=debian\nVERSION_ID=\"12\"\n")
+        .file("var/lib/dpkg/status", 0o644, status.as_bytes())
+        .file("usr/bin/su", 0o4755, b"#!/bin/sh\n");
+    let d = t.path().join("layout");
+    let layer = l.finish();
+    write_oci(&d, &[(layer.clone(), layer, PLAIN)], serde_json::json!({}));
+    let img = format!("oci:{}", d.display());
+    let db = t.path().join("db");
+    let db = db.to_str().unwrap();
+    let go = concat!(env!("CARGO_MANIFEST_DIR"), "/../scan/tests/fixtures/osv/go");
+    assert!(stockade(&["db", "import", "--db", db, go]).status.success());
+    // Without exceptions: the upstream-only runc match (critical) and the setuid su.
+    let o = stockade(&["image", "-f", "json", "--db", db, &img]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"SKD-IMG-001") && ids.contains(&"SKD-IMG-010"),
+        "{ids:?}"
+    );
+    let vex = t.path().join("runc.vex.json");
+    std::fs::write(
+        &vex,
+        serde_json::to_vec(&serde_json::json!({
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.invalid/vex/1",
+            "author": "platform team",
+            "timestamp": "2024-02-10T00:00:00Z",
+            "version": 1,
+            "statements": [{
+                "vulnerability": {"name": "CVE-2024-21626"},
+                "products": [{"@id": "pkg:deb/debian/runc@1.1.5%2Bds1-1%2Bdeb12u1"}],
+                "status": "fixed",
+                "justification": "Debian backported the fix (1.1.5+ds1-1+deb12u1 changelog)"
+            }]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let ign = t.path().join("ignore.toml");
+    std::fs::write(
+        &ign,
+        "[[ignore]]\nrules = [\"setuid-file\"]\nfiles = [\"/usr/bin/su\"]\nreason = \"su is needed by the entrypoint\"\n",
+    )
+    .unwrap();
+    let o = stockade(&[
+        "image",
+        "-f",
+        "json",
+        "--db",
+        db,
+        "--vex",
+        vex.to_str().unwrap(),
+        "--ignore-file",
+        ign.to_str().unwrap(),
+        &img,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for f in v["findings"].as_array().unwrap() {
+        assert!(f["suppressed"].is_string(), "{f}");
+    }
+    assert!(v["findings"]
+        .to_string()
+        .contains("VEX CVE-2024-21626 fixed: Debian backported"));
+    // A VEX document that is not one: exit 2 naming it.
+    std::fs::write(&vex, b"{\"@context\": \"x\"}").unwrap();
+    let o = stockade(&["image", "--db", db, "--vex", vex.to_str().unwrap(), &img]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("runc.vex.json"));
+}
