@@ -15,6 +15,7 @@ const FILES: &[&str] = &[
     "input",
     "watch",
     "image",
+    "host",
 ];
 
 fn main() {

@@ -7,6 +7,7 @@ mod check_cmd;
 mod db_cmd;
 mod image_cmd;
 mod image_out;
+mod host_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -38,6 +39,8 @@ Examples:
   stockade audit --pss-only --level baseline --pss-version v1.30 pod.yaml
                                               the verdict Kubernetes' Pod Security admission gives
   stockade explain SKD-ESC-020                what the engine-socket rule checks and why
+  stockade host --prove                       this node's kernel, runtimes and config against
+                                              the escape database, with the battery's evidence
   stockade --root /run/stockade run -b bundle ctr1
                                               run an OCI bundle (runc's command line)
 
@@ -80,6 +83,9 @@ enum Command {
     Image(image_cmd::ImageArgs),
     /// The offline vulnerability store: import OSV records, show what it holds.
     Db(db_cmd::DbArgs),
+    /// Judge this node (or a snapshot: --root DIR --facts FILE): kernel, runtimes and
+    /// configuration against the curated escape database; --prove adds the battery's evidence.
+    Host(host_cmd::HostArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -122,6 +128,11 @@ fn main() -> ExitCode {
             u8::try_from(runtime::cli::run(&cli.global, cli.command)).unwrap_or(1),
         );
     }
+    // `stockade host --root DIR` judges a snapshot; the global `--root` has a default (the
+    // runtime's state directory), so only an explicit one counts.
+    let root_given = args
+        .iter()
+        .any(|a| a == "--root" || a.to_string_lossy().starts_with("--root="));
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::Audit(a) => audit_cmd::run(a),
@@ -131,6 +142,10 @@ fn main() -> ExitCode {
         Command::Check(a) => check_cmd::run(a),
         Command::Image(a) => image_cmd::run(a),
         Command::Db(a) => db_cmd::run(a),
+        Command::Host(mut a) => {
+            a.root = root_given.then(|| cli.global.root.clone());
+            host_cmd::run(a)
+        }
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

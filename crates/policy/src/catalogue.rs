@@ -111,6 +111,8 @@ pub enum Format {
     Runtime,
     /// A container image (`stockade image`).
     Image,
+    /// A node's kernel, runtimes and configuration (`stockade host`).
+    Host,
 }
 
 /// The moment of a container's life at which a rule is checked.
@@ -255,6 +257,10 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "image.toml",
         include_str!(concat!(env!("OUT_DIR"), "/image.json")),
+    ),
+    (
+        "host.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/host.json")),
     ),
 ];
 
