@@ -5,9 +5,9 @@
 mod audit_cmd;
 mod check_cmd;
 mod db_cmd;
+mod host_cmd;
 mod image_cmd;
 mod image_out;
-mod host_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
