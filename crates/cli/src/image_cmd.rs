@@ -9,6 +9,9 @@ use std::io::Write;
 pub enum ImageFormat {
     Text,
     Json,
+    Sarif,
+    /// A CycloneDX 1.5 SBOM of the packages.
+    Cyclonedx,
 }
 
 #[derive(Args)]
@@ -43,9 +46,37 @@ pub struct ImageArgs {
     /// Leave out vulnerabilities without a fix (no fix yet, will not fix).
     #[arg(long)]
     ignore_unfixed: bool,
+    /// An OpenVEX document: vulnerabilities it states `not_affected` or `fixed` for a package
+    /// (by purl) or the whole image are suppressed (kept in JSON and SARIF, not counted).
+    #[arg(long)]
+    vex: Vec<std::path::PathBuf>,
+    /// The audit ignore file (TOML, see docs/audit.md): `rules`, `files` (paths in the image),
+    /// `objects` (package names) and a `reason`.
+    #[arg(long)]
+    ignore_file: Option<String>,
 }
 
 pub fn run(a: ImageArgs) -> u8 {
+    let mut vex = Vec::new();
+    for p in &a.vex {
+        match scan::vex::VexDocument::load(p) {
+            Ok(d) => vex.push(d),
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return 2;
+            }
+        }
+    }
+    let ignore = match &a.ignore_file {
+        Some(p) => match audit::ignore::IgnoreConfig::load(p) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let dir = crate::db_cmd::db_dir(a.db.clone());
     let store = match scan::osv::Store::load(&dir) {
         Ok(s) => s,
@@ -72,13 +103,14 @@ pub fn run(a: ImageArgs) -> u8 {
         store,
         ignore_unfixed: a.ignore_unfixed,
     };
-    let report = match scan::image::scan_with(&a.image, &opts) {
+    let mut report = match scan::image::scan_with(&a.image, &opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stockade: {e}");
             return 2;
         }
     };
+    suppress(&mut report, &vex, ignore.as_ref());
     if let Err(e) = write(&a, &report) {
         eprintln!("stockade: {e}");
         return 2;
@@ -104,6 +136,14 @@ fn write(a: &ImageArgs, r: &Report) -> Result<(), String> {
         ImageFormat::Json => serde_json::to_writer_pretty(&mut w, r)
             .map_err(std::io::Error::from)
             .and_then(|_| w.write_all(b"\n")),
+        ImageFormat::Sarif => serde_json::to_writer_pretty(&mut w, &crate::image_out::sarif(r))
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n")),
+        ImageFormat::Cyclonedx => {
+            serde_json::to_writer_pretty(&mut w, &crate::image_out::cyclonedx(r))
+                .map_err(std::io::Error::from)
+                .and_then(|_| w.write_all(b"\n"))
+        }
         ImageFormat::Text => w.write_all(text(r).as_bytes()),
     }
     .and_then(|_| w.flush());
@@ -127,7 +167,10 @@ fn text(r: &Report) -> String {
     let mut findings: Vec<_> = r.findings.iter().collect();
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(b.rule_id)));
     for f in &findings {
-        let layer = f.layer.map(|l| format!(" [layer {l}]")).unwrap_or_default();
+        let mut layer = f.layer.map(|l| format!(" [layer {l}]")).unwrap_or_default();
+        if let Some(why) = &f.suppressed {
+            layer.push_str(&format!(" (suppressed: {why})"));
+        }
         let _ = writeln!(
             s,
             "{:<8} {}  {}{layer}",
@@ -138,4 +181,60 @@ fn text(r: &Report) -> String {
     }
     let _ = writeln!(s, "{} findings", findings.len());
     s
+}
+
+/// Mark findings that a reviewed exception covers: the ignore file first, then VEX statements.
+fn suppress(
+    r: &mut Report,
+    vex: &[scan::vex::VexDocument],
+    ignore: Option<&audit::ignore::IgnoreConfig>,
+) {
+    let purls: Vec<(String, String, String)> = r
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.version.clone(),
+                crate::image_out::purl(p, r.distro.as_ref()),
+            )
+        })
+        .collect();
+    for f in &mut r.findings {
+        if let Some(cfg) = ignore {
+            let hit = cfg.ignore.iter().find(|e| {
+                e.rules.iter().any(|x| {
+                    x == "*"
+                        || policy::catalogue()
+                            .find(x)
+                            .is_some_and(|rule| rule.id == f.rule_id)
+                }) && (e.files.is_empty()
+                    || f.path
+                        .as_deref()
+                        .is_some_and(|p| e.files.iter().any(|g| audit::ignore::wildcard(g, p))))
+                    && (e.objects.is_empty()
+                        || f.package.as_deref().is_some_and(|p| {
+                            e.objects.iter().any(|g| audit::ignore::wildcard(g, p))
+                        }))
+            });
+            if let Some(e) = hit {
+                f.suppressed = Some(format!("ignore file: {}", e.reason));
+                continue;
+            }
+        }
+        let mut names = f.cves.clone();
+        if let Some(a) = &f.advisory {
+            names.push(a.trim_end_matches(" (upstream only)").to_string());
+        }
+        if names.is_empty() {
+            continue;
+        }
+        let purl = purls
+            .iter()
+            .find(|(n, v, _)| Some(n) == f.package.as_ref() && Some(v) == f.version.as_ref())
+            .map(|(_, _, u)| u.as_str());
+        if let Some(why) = vex.iter().find_map(|d| d.suppression(&names, purl)) {
+            f.suppressed = Some(why);
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod check_cmd;
 mod db_cmd;
 mod host_cmd;
 mod image_cmd;
+mod image_out;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -15,3 +15,4 @@ pub mod image;
 pub mod osv;
 pub mod pkgdb;
 pub mod version;
+pub mod vex;

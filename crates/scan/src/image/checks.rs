@@ -33,6 +33,10 @@ pub struct Finding {
     pub layer: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Why a reviewed exception (VEX statement, ignore file) suppresses it; suppressed findings
+    /// stay in the report and do not count toward the exit code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 impl Finding {
@@ -49,6 +53,7 @@ impl Finding {
             advisory: None,
             layer: None,
             path: None,
+            suppressed: None,
         }
     }
 

@@ -727,7 +727,10 @@ pub struct DatabaseInfo {
 impl Report {
     /// Findings at or above `sev`.
     pub fn failing(&self, sev: policy::Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity >= sev).count()
+        self.findings
+            .iter()
+            .filter(|f| f.suppressed.is_none() && f.severity >= sev)
+            .count()
     }
 }
 
