@@ -281,7 +281,14 @@ fn kernel_finding(
     let mut fixed_in = None;
     // 1. Distro data, 2. the kernel package's Debian changelog, 3. the upstream stable branches.
     let mut status = None;
-    if let (Some(pkg), Some(d)) = (&kv.package, distro_fix(f, &e.distro)) {
+    // Distribution data speaks for the kernel series it was written for: Debian 12's 6.1.76-1
+    // says nothing about a 6.12 kernel from the same release.
+    let same_series = |d: &&DistroFix| {
+        kv.package
+            .as_ref()
+            .is_some_and(|p| db::branch(p) == db::branch(&d.fixed))
+    };
+    if let (Some(pkg), Some(d)) = (&kv.package, distro_fix(f, &e.distro).filter(same_series)) {
         if pkg >= &d.fixed {
             evidence.push(format!(
                 "{} {} fixed it in kernel package {} (distro data); running {pkg}",
@@ -755,7 +762,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             lockdown.as_deref(),
             Some("integrity") | Some("confidentiality")
         ) {
-            out.push(simple(
+            let mut fd = simple(
                 "SKD-HOST-004",
                 Status::Vulnerable,
                 "sysctl",
@@ -765,7 +772,9 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
                     "kernel.modules_disabled = 0, lockdown {}",
                     lockdown.as_deref().unwrap_or("unknown")
                 )],
-            ));
+            );
+            fd.fix = "Set kernel.modules_disabled=1 once the modules the node needs are loaded, or boot with lockdown=integrity (signed modules only).".into();
+            out.push(fd);
         }
     }
     if f.kernel.is_some() {
