@@ -441,6 +441,7 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
     buf.extend_from_slice(b"\n    }");
 }
 
+/// The SARIF level of a severity (shared with `stockade image`).
 pub fn sarif_level(s: Severity) -> serde_sarif::sarif::ResultLevel {
     use serde_sarif::sarif::ResultLevel;
     match s {
@@ -461,6 +462,7 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
+/// A rule as a SARIF reporting descriptor (shared with `stockade image`).
 pub fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
     use serde_sarif::sarif::{
         MultiformatMessageString, PropertyBag, ReportingConfiguration, ReportingDescriptor,
