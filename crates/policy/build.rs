@@ -14,6 +14,7 @@ const FILES: &[&str] = &[
     "dockerfile",
     "input",
     "watch",
+    "image",
     "host",
 ];
 

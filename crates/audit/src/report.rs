@@ -89,6 +89,16 @@ pub fn text(report: &AuditReport, color: bool) -> String {
     for s in &report.skipped {
         let _ = writeln!(out, "{}: skipped: {}", s.file, s.reason);
     }
+    let mut notes = Vec::new();
+    if !report.skipped.is_empty() {
+        notes.push(format!(
+            "{} files skipped as not manifests (--strict fails on them)",
+            report.skipped.len()
+        ));
+    }
+    if report.symlinks > 0 {
+        notes.push(format!("{} symbolic links followed", report.symlinks));
+    }
     let counted: Vec<&Finding> = report
         .findings
         .iter()
@@ -118,6 +128,9 @@ pub fn text(report: &AuditReport, color: bool) -> String {
             String::new()
         }
     );
+    for n in notes {
+        let _ = writeln!(out, "{n}");
+    }
     out
 }
 
@@ -158,6 +171,10 @@ struct JsonSummary {
     findings: usize,
     suppressed: usize,
     by_severity: BTreeMap<&'static str, usize>,
+    /// Files recognised as not manifests and skipped (listed under `skipped`).
+    not_manifests: usize,
+    /// Symbolic links followed in directory walks.
+    symlinks_followed: usize,
 }
 
 /// The JSON report (schema `stockade.audit/v1`), borrowing from the audit report; serialize it
@@ -222,6 +239,8 @@ pub fn json(report: &AuditReport) -> JsonReport<'_> {
             findings: report.findings.len() - suppressed,
             suppressed,
             by_severity,
+            not_manifests: report.skipped.len(),
+            symlinks_followed: report.symlinks,
         },
         findings,
         skipped: &report.skipped,

@@ -4,6 +4,8 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod db_cmd;
+mod image_cmd;
 mod host_cmd;
 mod rules_cmd;
 
@@ -74,6 +76,12 @@ enum Command {
     /// Run the escape battery in a container and report what escapes (`--compare`: stockade,
     /// runc, crun, Docker-like and privileged side by side).
     Check(check_cmd::CheckArgs),
+    /// Scan a container image (OCI layout, oci-archive, docker-archive, root filesystem) for
+    /// what enables an escape: runtimes with escape CVEs, setuid files, file capabilities,
+    /// device nodes, config that reaches the host, credentials; and its packages.
+    Image(image_cmd::ImageArgs),
+    /// The offline vulnerability store: import OSV records, show what it holds.
+    Db(db_cmd::DbArgs),
     /// Judge this node (or a snapshot: --root DIR --facts FILE): kernel, runtimes and
     /// configuration against the curated escape database; --prove adds the battery's evidence.
     Host(host_cmd::HostArgs),
@@ -131,6 +139,8 @@ fn main() -> ExitCode {
         Command::Explain(a) => rules_cmd::explain(a),
         Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Check(a) => check_cmd::run(a),
+        Command::Image(a) => image_cmd::run(a),
+        Command::Db(a) => db_cmd::run(a),
         Command::Host(mut a) => {
             a.root = root_given.then(|| cli.global.root.clone());
             host_cmd::run(a)

@@ -109,6 +109,8 @@ pub enum Format {
     Dockerfile,
     Oci,
     Runtime,
+    /// A container image (`stockade image`).
+    Image,
     /// A node's kernel, runtimes and configuration (`stockade host`).
     Host,
 }
@@ -251,6 +253,10 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "watch.toml",
         include_str!(concat!(env!("OUT_DIR"), "/watch.json")),
+    ),
+    (
+        "image.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/image.json")),
     ),
     (
         "host.toml",
