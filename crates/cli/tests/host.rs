@@ -530,6 +530,26 @@ fn apparmor_as_a_mitigation_fact() {
     );
 }
 
+/// Debian 12 running the 6.12 kernel series: Debian 12's fix for its 6.1 series (6.1.76-1) is not
+/// applied to it; the 6.12 stable branch decides.
+#[test]
+fn distro_data_speaks_for_its_own_kernel_series() {
+    let s = debian12("series", "1.1.5+ds1-1+deb12u1");
+    let mut facts = debian12_facts();
+    facts["uname"] = json!({"release": "6.12.118+deb12-cloud-amd64", "version": "#1 SMP PREEMPT_DYNAMIC Debian 6.12.118-1~deb12u1 (2026-11-28)", "machine": "x86_64"});
+    let r = s.judge(&facts);
+    let (st, _, ev) = cve(&r, "CVE-2024-1086");
+    assert_eq!(st, "fixed", "{ev}");
+    assert!(!ev.contains("6.1.76-1"), "{ev}");
+    assert!(
+        ev.contains("Debian package version 6.12.118-1~deb12u1"),
+        "{ev}"
+    );
+    let (st, _, ev) = cve(&r, "CVE-2026-31431");
+    assert_eq!(st, "fixed", "{ev}");
+    assert!(ev.contains("at or past 6.12.85"), "{ev}");
+}
+
 #[test]
 fn kubelet_config_findings() {
     let s = debian12("kubelet", "1.1.5+ds1-1+deb12u1");

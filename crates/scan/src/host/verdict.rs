@@ -12,6 +12,26 @@ use super::db::{self, BranchVerdict, DistroFix, KernelEntry, Need, RuntimeEntry}
 use super::facts::{changelog_cves, CgroupLayout, HostFacts};
 use super::root::Root;
 use crate::version::deb::DebVersion;
+use std::cell::RefCell;
+
+/// A changelog's CVE ids with the upload naming each, or why it could not be read.
+type ChangelogCves = Result<BTreeMap<String, String>, String>;
+
+/// Debian changelogs read once per package for one judgement.
+struct Changelogs<'a> {
+    root: &'a Root,
+    read: RefCell<BTreeMap<String, ChangelogCves>>,
+}
+
+impl Changelogs<'_> {
+    fn get(&self, package: &str) -> ChangelogCves {
+        self.read
+            .borrow_mut()
+            .entry(package.to_string())
+            .or_insert_with(|| changelog_cves(self.root, package))
+            .clone()
+    }
+}
 
 /// The verdict of one finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -272,7 +292,7 @@ fn describe(t: &str, e: &ProbeEvidence, p: &Proof) -> String {
 
 fn kernel_finding(
     f: &HostFacts,
-    root: &Root,
+    root: &Changelogs,
     kv: &KernelVersion,
     e: &KernelEntry,
     proof: Option<&Proof>,
@@ -281,7 +301,14 @@ fn kernel_finding(
     let mut fixed_in = None;
     // 1. Distro data, 2. the kernel package's Debian changelog, 3. the upstream stable branches.
     let mut status = None;
-    if let (Some(pkg), Some(d)) = (&kv.package, distro_fix(f, &e.distro)) {
+    // Distribution data speaks for the kernel series it was written for: Debian 12's 6.1.76-1
+    // says nothing about a 6.12 kernel from the same release.
+    let same_series = |d: &&DistroFix| {
+        kv.package
+            .as_ref()
+            .is_some_and(|p| db::branch(p) == db::branch(&d.fixed))
+    };
+    if let (Some(pkg), Some(d)) = (&kv.package, distro_fix(f, &e.distro).filter(same_series)) {
         if pkg >= &d.fixed {
             evidence.push(format!(
                 "{} {} fixed it in kernel package {} (distro data); running {pkg}",
@@ -300,7 +327,7 @@ fn kernel_finding(
     if status != Some(Status::Fixed) {
         if let Some(k) = &f.kernel {
             let pkg = format!("linux-image-{}", k.uname.release);
-            if let Ok(cves) = changelog_cves(root, &pkg) {
+            if let Ok(cves) = root.get(&pkg) {
                 if let Some(upload) = cves.get(&e.cve) {
                     evidence.push(format!(
                         "/usr/share/doc/{pkg}/changelog.Debian.gz names {} in upload {upload} (backport)",
@@ -483,7 +510,7 @@ fn upstream_of(v: &DebVersion) -> Option<DebVersion> {
 
 fn runtime_finding(
     f: &HostFacts,
-    root: &Root,
+    root: &Changelogs,
     e: &RuntimeEntry,
     proof: Option<&Proof>,
 ) -> Option<Finding> {
@@ -520,7 +547,7 @@ fn runtime_finding(
     }
     if status.is_none() {
         if let Some(pkg) = &c.package {
-            match changelog_cves(root, pkg) {
+            match root.get(pkg) {
                 Ok(cves) => {
                     if let Some(upload) = cves.get(&e.cve) {
                         let backport = c
@@ -755,7 +782,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             lockdown.as_deref(),
             Some("integrity") | Some("confidentiality")
         ) {
-            out.push(simple(
+            let mut fd = simple(
                 "SKD-HOST-004",
                 Status::Vulnerable,
                 "sysctl",
@@ -765,7 +792,9 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
                     "kernel.modules_disabled = 0, lockdown {}",
                     lockdown.as_deref().unwrap_or("unknown")
                 )],
-            ));
+            );
+            fd.fix = "Set kernel.modules_disabled=1 once the modules the node needs are loaded, or boot with lockdown=integrity (signed modules only).".into();
+            out.push(fd);
         }
     }
     if f.kernel.is_some() {
@@ -1026,6 +1055,10 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
 /// Judge the node. `proof` is the battery's results (`--prove`).
 pub fn judge(f: &HostFacts, root: &Root, proof: Option<&Proof>) -> Result<Vec<Finding>, String> {
     let db = db::db()?;
+    let root = &Changelogs {
+        root,
+        read: RefCell::new(BTreeMap::new()),
+    };
     let mut out = Vec::new();
     for p in &f.problems {
         out.push(simple(
