@@ -6,9 +6,15 @@
 # 2. If wrk is installed (Debian package `wrk`), closed-loop throughput at fixed connection
 #    counts with bench/admission-wrk.lua, for comparison.
 #
+# 3. Large reviews under load (issue 17): a 3 MB AdmissionReview (the API server's own request
+#    limit; a restricted-clean pod of many containers, so allowed) sent LARGE_RATE times a
+#    second while BIG_LOAD_RATE req/s of the normal review continue; reports the latency of
+#    both, and the server's resident memory: baseline, peak (VmHWM) and 5 s after the load.
+#
 # Environment: RATES ("1000 2000 4000"), SECONDS_PER_RATE (10), CONNECTIONS (8), PORT (18443),
 # SERVER_THREADS (server worker threads; default one per core), WRK_CONNECTIONS ("1 16 64";
-# empty: no wrk runs), NICE (0).
+# empty: no wrk runs), NICE (0), LARGE_RATE (2; 0: no large-review run), BIG_LOAD_RATE (2000),
+# LARGE_SECONDS (20).
 # Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +83,58 @@ elif command -v wrk >/dev/null 2>&1; then
 else
   echo
   echo "# wrk not installed (apt-get install wrk): closed-loop runs skipped"
+fi
+
+LARGE_RATE=${LARGE_RATE:-2}
+BIG_LOAD_RATE=${BIG_LOAD_RATE:-2000}
+LARGE_SECONDS=${LARGE_SECONDS:-20}
+rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+if [[ "$LARGE_RATE" != 0 ]]; then
+  # The normal review's pod with its containers repeated up to just under 3 MiB.
+  python3 - "$work/large.json" <<'PY'
+import copy, json, sys
+r = json.load(open("bench/admission-review.json"))
+spec = r["request"]["object"]["spec"]
+one = spec["containers"][0]
+limit = 3 * 1024 * 1024 - 4096
+containers = []
+while True:
+    c = copy.deepcopy(one)
+    c["name"] = "c%d" % len(containers)
+    containers.append(c)
+    if len(containers) % 500 == 0:
+        spec["containers"] = containers
+        if len(json.dumps(r)) > limit:
+            containers = containers[:-500]
+            break
+while True:
+    c = copy.deepcopy(one)
+    c["name"] = "c%d" % len(containers)
+    spec["containers"] = containers + [c]
+    if len(json.dumps(r)) > limit:
+        break
+    containers.append(c)
+spec["containers"] = containers
+open(sys.argv[1], "w").write(json.dumps(r))
+PY
+  echo
+  echo "## large reviews: $(stat -c %s "$work/large.json") bytes ($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["request"]["object"]["spec"]["containers"]))' "$work/large.json") containers) at $LARGE_RATE/s while $BIG_LOAD_RATE req/s of the normal review continue, $LARGE_SECONDS s"
+  sleep 2
+  base=$(rss_kb VmRSS)
+  "${nice_cmd[@]}" "$load" --addr "127.0.0.1:$PORT" --ca "$work/tls/ca.crt" --rate "$BIG_LOAD_RATE" \
+    --seconds "$LARGE_SECONDS" --connections "$CONNECTIONS" \
+    --path /validate/restricted --body bench/admission-review.json >"$work/normal.out" 2>&1 &
+  normal=$!
+  "${nice_cmd[@]}" "$load" --addr "127.0.0.1:$PORT" --ca "$work/tls/ca.crt" --rate "$LARGE_RATE" \
+    --seconds "$LARGE_SECONDS" --connections 2 --warmup 0 \
+    --path /validate/restricted --body "$work/large.json" >"$work/large.out" 2>&1 || status=1
+  wait "$normal" || status=1
+  echo "### normal reviews meanwhile"; cat "$work/normal.out"
+  echo "### 3 MB reviews"; cat "$work/large.out"
+  peak=$(rss_kb VmHWM)
+  sleep 5
+  after=$(rss_kb VmRSS)
+  echo "### server memory: baseline ${base} kB, peak ${peak} kB, 5 s after the load ${after} kB (after/baseline $(awk -v a="$after" -v b="$base" 'BEGIN {printf "%.2f", a / b}'))"
 fi
 
 echo

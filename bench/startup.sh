@@ -10,7 +10,7 @@
 # CONFIG (default bare) is the bundle's config.json:
 #   bare      `runc spec` (no user namespace, no seccomp, runc's 3 capabilities);
 #   hardened  `stockade spec` (stockade's hardened default: user namespace
-#             0->100000:65536, the default seccomp profile, Landlock, masked and
+#             0->2000000000:65536 with an idmapped rootfs, the default seccomp profile, Landlock, masked and
 #             read-only paths, read-only root with tmpfs /tmp and /run, pids and
 #             memory limits, every namespace);
 #   docker    Docker-like: `runc spec` with Docker's 14 capabilities, its

@@ -130,6 +130,8 @@ pub fn parse(text: &str) -> Parsed {
                 format!("the {name} directive is given twice"),
             ));
         }
+        out.lines
+            .insert(format!("directives.{name}"), i as u32 + 1, 1);
         out.dockerfile.directives.push((name, value));
         i += 1;
     }

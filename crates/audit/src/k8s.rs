@@ -24,14 +24,14 @@
 use crate::source::{push_index, push_key, FieldLines, FileReport, Item, ObjectRef, Problem};
 use crate::source::{Subject, Suppression};
 use crate::yaml::{self, YNode, YValue};
-use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use policy::catalogue::Format;
 use policy::cluster::ClusterObject;
-use policy::model::PodWorkload;
+use policy::model::{HostMount, PodWorkload, WorkloadView};
 use serde::Deserialize;
 
 /// The suppression annotation.
@@ -55,6 +55,18 @@ const MAX_LIST_NESTING: usize = 8;
 
 /// Read a Kubernetes manifest file (YAML or JSON, any number of documents).
 pub fn read(path: &str, text: &str) -> FileReport {
+    let mut all = FileReport::new(path, Some(Format::Kubernetes));
+    all.skipped = read_each(path, text, |part| {
+        all.items.extend(part.items);
+        all.problems.extend(part.problems);
+    });
+    all
+}
+
+/// [`read`], handing `f` the items and problems of each document as soon as it is read, so that
+/// only one document's tree is alive at a time (memory follows the largest document, not the
+/// input). Returns why the whole input was refused, if it was.
+pub fn read_each(path: &str, text: &str, mut f: impl FnMut(FileReport)) -> Option<String> {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
     // Guessing scans the text from the start, so only the first few broken documents get it.
     let mut guesses = 32;
@@ -90,11 +102,24 @@ pub fn read(path: &str, text: &str) -> FileReport {
             }
             report.problems.push(p);
         }
+        f(std::mem::replace(
+            &mut report,
+            FileReport::new(path, Some(Format::Kubernetes)),
+        ));
     };
-    if let Err(p) = yaml::for_each_document(text, &yaml::Limits::default(), &mut reading) {
-        report.skipped = Some(p.message);
+    // The caller bounds the input's size (`--max-input-size`).
+    let limits = yaml::Limits {
+        max_bytes: usize::MAX,
+        ..yaml::Limits::default()
+    };
+    let refused = yaml::for_each_document(text, &limits, &mut reading)
+        .err()
+        .map(|p| p.message);
+    // A document that did not parse left its problem behind.
+    if !report.problems.is_empty() || !report.items.is_empty() {
+        f(report);
     }
-    report
+    refused
 }
 
 /// The kind and name of a document that does not parse, read from its text as well as can be
@@ -426,6 +451,14 @@ fn read_object(
                 return;
             }
         }
+    } else if kind == "PersistentVolume" {
+        match decode_resource::<PersistentVolume>(node, &lines) {
+            Ok(pv) => subject = Subject::Volume(Box::new(persistent_volume_view(&pv))),
+            Err(e) => {
+                report_decode(report, &object, e);
+                return;
+            }
+        }
     }
     let mut own = match own_suppressions {
         Some(own) => own,
@@ -440,6 +473,40 @@ fn read_object(
         suppressions: own,
         subject,
     });
+}
+
+/// A PersistentVolume's host directory as a host mount: any pod that claims the volume mounts
+/// it, whatever that pod's own spec says (a hostPath PV is hostPath without `hostPath` in the
+/// pod). `local` volumes name a host path too. Writable, as a claim mounts it unless the pod
+/// says otherwise.
+fn persistent_volume_view(pv: &PersistentVolume) -> WorkloadView {
+    let mut view = WorkloadView::new(Format::Kubernetes);
+    let spec = pv.spec.as_ref();
+    let paths = [
+        (
+            spec.and_then(|s| s.host_path.as_ref())
+                .map(|h| h.path.clone()),
+            "spec.hostPath",
+        ),
+        (
+            spec.and_then(|s| s.local.as_ref()).map(|l| l.path.clone()),
+            "spec.local",
+        ),
+    ];
+    for (path, field) in paths {
+        if let Some(host_path) = path {
+            view.host_mounts.push(HostMount {
+                host_path,
+                target: String::new(),
+                read_only: false,
+                propagation: None,
+                sub_path: false,
+                field: format!("{field}.path"),
+                mount_field: field.to_string(),
+            });
+        }
+    }
+    view
 }
 
 type DecodeError = (String, u32, u32, String);

@@ -72,7 +72,8 @@ pub struct Limits {
     /// Most nodes one document may have as written (a `kubectl get -A -o yaml` List of
     /// thousands of pods is one document).
     pub max_nodes: usize,
-    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs).
+    /// Most nodes aliases may add when expanded, on top of 10 per written node (alias bombs),
+    /// over the whole input: every document draws on the same budget.
     pub max_expanded_nodes: usize,
 }
 
@@ -607,9 +608,83 @@ fn scan_problem(e: &ScanError, first_line: u32) -> Problem {
     )
 }
 
+/// Most under-indented quoted scalars re-indented in one chunk (each costs a re-parse).
+const MAX_REINDENTS: usize = 16;
+
 /// Parse one chunk into its documents. Stops at the first error, which becomes the last
 /// document's problem.
 fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, budget: usize) {
+    parse_chunk_reindenting(chunk, limits, out, budget, MAX_REINDENTS)
+}
+
+/// The chunk's text with the continuation lines of the quoted scalar that starts at `line`
+/// (0-based in the chunk) and character `col` indented one column deeper than the line the
+/// scalar starts on. go-yaml (libyaml) does not check the indentation of a quoted scalar's
+/// continuation lines, so Kubernetes reads `k: "a` / `b"` with `b` at column 0 as `"a b"`; YAML
+/// 1.2 (and saphyr) refuse it. Leading white space of a continuation line is folded away, so
+/// the value is the same; lines keep their numbers. `None` if no quoted scalar starts there.
+fn reindent_quoted(text: &str, line: usize, col: usize) -> Option<String> {
+    let start_line = text.split_inclusive('\n').nth(line)?;
+    let line_offset: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let quote_offset = line_offset + start_line.char_indices().nth(col)?.0;
+    let quote = text[quote_offset..].chars().next()?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let need = start_line.len() - start_line.trim_start_matches(' ').len() + 1;
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str(&text[..=quote_offset]);
+    let mut chars = text[quote_offset + 1..].char_indices().peekable();
+    let mut end = None;
+    while let Some((i, c)) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' if quote == '"' => {
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                    if n == '\n' {
+                        pad(&text[quote_offset + 1 + i + 2..], need, &mut out);
+                    }
+                }
+            }
+            '\'' if quote == '\'' => {
+                if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                    out.push('\'');
+                } else {
+                    end = Some(quote_offset + 1 + i + 1);
+                    break;
+                }
+            }
+            '"' if quote == '"' => {
+                end = Some(quote_offset + 1 + i + 1);
+                break;
+            }
+            '\n' => pad(&text[quote_offset + 1 + i + 1..], need, &mut out),
+            _ => {}
+        }
+    }
+    out.push_str(&text[end?..]);
+    Some(out)
+}
+
+/// Spaces that bring the line starting `rest` to `need` columns of indentation (none if it has
+/// them, or if it is blank).
+fn pad(rest: &str, need: usize, out: &mut String) {
+    let line = rest.split('\n').next().unwrap_or("");
+    let have = line.len() - line.trim_start_matches(' ').len();
+    if have < need && !line.trim().is_empty() {
+        out.extend(std::iter::repeat_n(' ', need - have));
+    }
+}
+
+fn parse_chunk_reindenting(
+    chunk: &Chunk<'_>,
+    limits: &Limits,
+    out: &mut Vec<RawDocument>,
+    budget: usize,
+    reindents: usize,
+) {
     let chunk_start = out.len();
     let mut parser = Parser::new_from_str(chunk.text);
     let mut stack: Vec<Open> = Vec::new();
@@ -629,6 +704,17 @@ fn parse_chunk(chunk: &Chunk<'_>, limits: &Limits, out: &mut Vec<RawDocument>, b
                     out.truncate(chunk_start);
                     out.extend(docs);
                     return;
+                }
+                if reindents > 0 && e.info() == "invalid indentation in quoted scalar" {
+                    let m = e.marker();
+                    if let Some(text) = reindent_quoted(chunk.text, m.line() - 1, m.col()) {
+                        out.truncate(chunk_start);
+                        let fixed = Chunk {
+                            text: &text,
+                            first_line: chunk.first_line,
+                        };
+                        return parse_chunk_reindenting(&fixed, limits, out, budget, reindents - 1);
+                    }
                 }
                 let p = scan_problem(&e, chunk.first_line);
                 let line = current.as_ref().map_or(p.line.unwrap_or(1), |d| d.line);
@@ -1174,7 +1260,8 @@ impl<'r> Expander<'_, 'r> {
             return Err(self.fail(
                 node,
                 format!(
-                    "aliases expand to more than {} nodes (an alias bomb?)",
+                    "aliases expand to more than {} nodes (an alias bomb?; the budget is \
+                     shared by every document of the input)",
                     self.budget
                 ),
             ));
@@ -1735,6 +1822,7 @@ fn read_documents(
     let mut index = 0usize;
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut raw: Vec<RawDocument> = Vec::new();
+    let mut alias_left = limits.max_expanded_nodes;
     for chunk in split_documents(text) {
         if !direct || parse_chunk_direct(&chunk, limits, &mut parsed).is_none() {
             parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
@@ -1772,7 +1860,7 @@ fn read_documents(
                     })),
                     problems: Vec::new(),
                 },
-                Parsed::Raw(rd) => expand_document(rd, index, limits),
+                Parsed::Raw(rd) => expand_document(rd, index, limits, &mut alias_left),
             });
             index += 1;
         }
@@ -1780,8 +1868,18 @@ fn read_documents(
     Ok(())
 }
 
-fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
+/// Expand one document. `alias_left` is what remains of the input's alias budget
+/// ([`Limits::max_expanded_nodes`], shared by every document of the input, so that many small
+/// alias-heavy documents cannot add up to an alias bomb): the document may expand to 10 nodes
+/// per written node plus that, and what it uses beyond its 10 per node is taken from it.
+fn expand_document(
+    rd: RawDocument,
+    index: usize,
+    limits: &Limits,
+    alias_left: &mut usize,
+) -> Document {
     let mut problems = Vec::new();
+    let own = rd.nodes.saturating_mul(10);
     let root = match rd.root {
         Err(p) => Err(p),
         Ok(None) => Ok(YNode {
@@ -1791,16 +1889,16 @@ fn expand_document(rd: RawDocument, index: usize, limits: &Limits) -> Document {
         }),
         Ok(Some(node)) => {
             let mut ex = Expander {
-                budget: limits
-                    .max_expanded_nodes
-                    .saturating_add(rd.nodes.saturating_mul(10)),
+                budget: alias_left.saturating_add(own),
                 used: 0,
                 max_depth: limits.max_depth,
                 problems: &mut problems,
                 consume: !rd.anchored,
                 segs: Vec::new(),
             };
-            ex.expand(&node, 1)
+            let root = ex.expand(&node, 1);
+            *alias_left = alias_left.saturating_sub(ex.used.saturating_sub(own));
+            root
         }
     };
     dedup(&mut problems);

@@ -236,3 +236,55 @@ fn concatenated_json_objects_are_a_stream() {
     let docs = yaml::load("{\"a\": 1}\n{\"b\": \n").unwrap();
     assert!(docs.iter().any(|d| d.root.is_err()));
 }
+
+#[test]
+fn under_indented_quoted_continuation_lines_read_as_kubernetes_reads_them() {
+    // go-yaml does not check a quoted scalar's continuation indentation; YAML 1.2 does. The
+    // whole document (and its findings) used to be lost.
+    let text = "metadata:\n  annotations:\n    d: \"a long\n  text \\\"under\\\"\n by two\"\n    s: 'it''s\nfine'\nspec: {x: 1}\n";
+    let docs = audit::yaml::load(text).unwrap();
+    let root = docs[0].root.as_ref().expect("loads");
+    let a = root.get("metadata").unwrap().get("annotations").unwrap();
+    assert_eq!(
+        a.get("d").unwrap().as_str(),
+        Some("a long text \"under\" by two")
+    );
+    assert_eq!(a.get("s").unwrap().as_str(), Some("it's fine"));
+    // Positions are kept: `spec` is still on line 8.
+    assert_eq!(root.entry("spec").unwrap().line, 8);
+    // An unterminated quoted scalar is still refused.
+    let docs = audit::yaml::load("a: \"x\nb\n").unwrap();
+    assert!(docs[0].root.is_err());
+}
+
+#[test]
+fn the_alias_budget_is_per_input_not_per_document() {
+    // One document expands to about 222,000 nodes: under the budget alone, but six of them in
+    // one input draw more than the 1,000,000 nodes every document shares.
+    let one = "a: &a [x, x, x, x, x, x, x, x, x, x]\n\
+               b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
+               c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n\
+               d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n\
+               e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n\
+               f: [*e, *e]\n";
+    let docs = audit::yaml::load(one).unwrap();
+    assert!(
+        docs[0].root.is_ok(),
+        "one document alone is within the budget"
+    );
+    let stream = [one; 6].join("---\n");
+    let docs = audit::yaml::load(&stream).unwrap();
+    assert_eq!(docs.len(), 6);
+    assert!(docs[0].root.is_ok());
+    let refused: Vec<usize> = docs
+        .iter()
+        .filter(|d| d.root.is_err())
+        .map(|d| d.index)
+        .collect();
+    assert!(!refused.is_empty(), "the budget is shared by the input");
+    for d in docs.iter().filter(|d| d.root.is_err()) {
+        let p = d.root.as_ref().unwrap_err();
+        assert_eq!(p.rule_id, "SKD-INPUT-001");
+        assert!(p.message.contains("alias"), "{}", p.message);
+    }
+}

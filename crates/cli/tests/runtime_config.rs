@@ -329,11 +329,17 @@ fn hooks_get_state_on_stdin() {
         kinds,
         ["prestart", "createRuntime", "poststart", "poststop"]
     );
+    // runtime-spec 1.3: prestart and createRuntime are lifecycle steps 3
+    // and 4, after the environment is made (step 2): "created"; poststart
+    // after the user process runs; poststop once stopped.
+    let mut statuses = Vec::new();
     for l in text.lines() {
         let v: serde_json::Value = serde_json::from_str(l.split_once(' ').unwrap().1).unwrap();
         assert_eq!(v["id"], id.as_str());
         assert!(v["pid"].as_i64().unwrap() > 0);
+        statuses.push(v["status"].as_str().unwrap().to_string());
     }
+    assert_eq!(statuses, ["created", "created", "running", "stopped"]);
     // A hook that times out fails create and leaves nothing.
     let b = env.bundle("t", &["true"], |c| {
         c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "10"], "timeout": 1}]});
@@ -345,6 +351,101 @@ fn hooks_get_state_on_stdin() {
         "{err}"
     );
     clean(&env);
+}
+
+/// runtime-spec 1.3: a failing poststop hook is logged as a warning, the
+/// remaining poststop hooks run, and `delete` succeeds. (A failing
+/// poststart hook is an error that stops the container: lifecycle step 9.)
+#[test]
+fn failing_poststop_hook_warns_and_the_rest_run() {
+    if !need_root() {
+        return;
+    }
+    let env = Env::new("pshook");
+    let log = env.dir.join("ps.log");
+    let b = env.bundle("p", &["true"], |c| {
+        c["hooks"] = json!({
+            "poststop": [
+                {"path": "/bin/false", "args": ["false"]},
+                {"path": "/bin/sh", "args": ["sh", "-c", format!("echo poststop >> {}", log.display())]},
+            ]
+        });
+    });
+    let id = env.id("p");
+    let rlog = env.dir.join("runtime.log");
+    let rlog_s = rlog.to_str().unwrap();
+    let out = env.stockade(&[
+        "--log",
+        rlog_s,
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.stockade(&["--log", rlog_s, "start", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for _ in 0..500 {
+        if env.state(&id)["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = env.stockade(&["--log", rlog_s, "delete", &id]);
+    assert!(
+        out.status.success(),
+        "delete exits 0: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "poststop\n");
+    let text = std::fs::read_to_string(&rlog).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("level=warning") && l.contains("hooks.poststop[0]")),
+        "{text}"
+    );
+    assert!(!env.root.join(&id).exists(), "state removed");
+    clean(&env);
+}
+
+/// `stockade features | head`: a reader that went away is no panic. The
+/// pipe's read end is closed before the runtime starts, so its first write
+/// meets EPIPE whatever the timing.
+#[test]
+fn features_survive_a_closed_pipe() {
+    for args in [
+        &["features"][..],
+        &["--root", "/nonexistent-stockade-root", "list"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = std::process::Command::new(BIN)
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            o.status.code().is_some(),
+            "{args:?}: killed: {:?}",
+            o.status
+        );
+    }
 }
 
 #[test]

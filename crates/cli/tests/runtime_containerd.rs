@@ -229,3 +229,79 @@ fn ctr_runs_stockade_through_the_runc_shim() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Kubernetes' `hostUsers: false` through containerd: the container runs in
+/// a user namespace (host ids 2000000000..) and a volume is an idmapped bind
+/// mount (option `idmap`, the container's own mappings): host root's file
+/// shows as root's inside, and what container root writes there is host
+/// root's on disk, as on a pod's volumes. The rootfs (host root's) is
+/// idmapped by default. The spec is given whole (`ctr run --config`):
+/// ctr 1.6's `--uidmap` replaces the task's runtime options, and with them
+/// `--runc-binary`, so the shim would run runc instead.
+#[test]
+fn ctr_user_namespace_with_an_idmapped_volume() {
+    let Some(c) = Containerd::start() else { return };
+    let vol = c.env.dir.join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::write(vol.join("from-host"), "x").unwrap();
+    let (code, spec, err) = c.ctr(&["oci", "spec"]);
+    assert_eq!(code, 0, "{err}");
+    let mut spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let map = serde_json::json!([{"containerID": 0, "hostID": 2000000000u32, "size": 65536}]);
+    spec["linux"]["uidMappings"] = map.clone();
+    spec["linux"]["gidMappings"] = map;
+    spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/vol", "type": "bind", "source": vol.to_str().unwrap(),
+            "options": ["rbind", "rw", "idmap"]
+        }));
+    spec["process"]["args"] = serde_json::json!([
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; stat -c %u:%g /vol/from-host /bin/busybox; touch /vol/made && echo made"
+    ]);
+    spec["process"]["terminal"] = serde_json::json!(false);
+    // `ctr oci spec` has no container id: its cgroupsPath is the namespace's,
+    // which the other test's containers share.
+    spec["linux"]["cgroupsPath"] = serde_json::json!(format!("/{}-idmapvol", c.env.prefix));
+    // The image's rootfs, owned by host root: idmapped by default.
+    spec["root"] =
+        serde_json::json!({"path": c.env.dir.join("img").to_str().unwrap(), "readonly": true});
+    let cfg = c.env.dir.join("userns-spec.json");
+    std::fs::write(&cfg, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let rr = c.env.dir.join("runc-root");
+    let fifo = c.env.dir.join("fifo");
+    let (code, out, err) = c.ctr(&[
+        "run",
+        "--rm",
+        "--fifo-dir",
+        fifo.to_str().unwrap(),
+        "--runtime",
+        "io.containerd.runc.v2",
+        "--runc-binary",
+        BIN,
+        "--runc-root",
+        rr.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "idmapvol",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0", "2000000000", "65536"], "{out}");
+    assert_eq!(lines[1], ["0:0"], "host root's volume file: {out}");
+    assert_eq!(lines[2], ["0:0"], "the idmapped image rootfs: {out}");
+    assert_eq!(lines[3], ["made"], "{out}");
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(vol.join("made")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 0));
+}

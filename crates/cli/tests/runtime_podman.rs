@@ -266,6 +266,161 @@ fn podman_uses_stockade() {
     assert_eq!(p.podman(&["rm", &name2]).0, 0);
 }
 
+impl Podman {
+    /// `podman <global> run --rm --runtime stockade <extra> IMAGE <cmd>`.
+    fn run_with(&self, global: &[&str], extra: &[&str], cmd: &[&str]) -> (i32, String, String) {
+        let mut args: Vec<&str> = global.to_vec();
+        args.extend_from_slice(&["run", "--rm", "--runtime", BIN]);
+        args.extend_from_slice(extra);
+        args.push(IMAGE);
+        args.extend_from_slice(cmd);
+        self.podman(&args)
+    }
+
+    /// `podman logs` of a finished `echo hi`, stdout and stderr together.
+    fn logs_of_echo(&self, name: &str, global: &[&str], extra: &[&str]) -> String {
+        let mut args: Vec<&str> = global.to_vec();
+        args.extend_from_slice(&["run", "--name", name, "--runtime", BIN]);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[IMAGE, "echo", "hi"]);
+        let (code, _, err) = self.podman(&args);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = self.podman(&["logs", name]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(self.podman(&["rm", name]).0, 0);
+        format!("{out}{err}")
+    }
+}
+
+/// The runtime's diagnostics never become the container's output: conmon
+/// hands the runtime the container's stdio. Without `--log` the policy's
+/// warnings go to `<root>/stockade.log`; with `--log` (a runtime flag) they
+/// go there. podman's own per-container binds (hosts, hostname,
+/// .containerenv, shm) are not warnings at all.
+#[test]
+fn podman_logs_are_only_the_containers_output() {
+    let Some(p) = Podman::new() else { return };
+    let vol = p.env.dir.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    // A writable host bind: a real warning (SKD-ESC-023) under the default.
+    let bind = format!("{}:/data", vol.display());
+    let extra = ["-v", bind.as_str()];
+
+    // Without --log.
+    let name = format!("{}-quiet", p.env.prefix);
+    assert_eq!(p.logs_of_echo(&name, &[], &extra), "hi\n");
+    let warnings = std::fs::read_to_string("/run/stockade/stockade.log").unwrap_or_default();
+    let ours = format!("{}\\\" at \\\"/data\\\" is mounted writable", vol.display());
+    assert!(
+        warnings.contains(&ours),
+        "the warning is in /run/stockade/stockade.log: {warnings}"
+    );
+
+    // With --log given as a runtime flag (podman puts it before the verb).
+    let log = p.env.dir.join("oci.log");
+    let flag = format!("log={}", log.display());
+    let global = ["--runtime-flag", flag.as_str()];
+    let name = format!("{}-logged", p.env.prefix);
+    assert_eq!(p.logs_of_echo(&name, &global, &extra), "hi\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("level=warning") && text.contains(&ours),
+        "{text}"
+    );
+    // podman's own binds are no finding.
+    for f in [
+        "/etc/hosts",
+        "/etc/hostname",
+        "/run/.containerenv",
+        "/dev/shm",
+    ] {
+        assert!(
+            !text.contains(&format!("at \\\"{f}\\\" is mounted")),
+            "{f}: {text}"
+        );
+    }
+    let lines = text.lines().count();
+    let name = format!("{}-plain", p.env.prefix);
+    assert_eq!(p.logs_of_echo(&name, &global, &[]), "hi\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.lines().skip(lines).any(|l| l.contains("SKD-ESC-023")),
+        "a plain podman run has no SKD-ESC-023 warning: {text}"
+    );
+}
+
+/// `lo` is up in the network namespace the runtime creates: busybox httpd
+/// serves on 127.0.0.1 and nc fetches from it (busybox wget crashes on this
+/// host, outside containers too).
+#[test]
+fn podman_network_none_has_loopback() {
+    let Some(p) = Podman::new() else { return };
+    let (code, out, err) = p.run(
+        &["--network", "none"],
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /tmp/www && echo served > /tmp/www/index.html && \
+             httpd -p 127.0.0.1:8080 -h /tmp/www && \
+             printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080 | tail -n 1",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "served\n"), "{err}");
+}
+
+/// Devices outside SKD-ESC-038's classes run under the default policy;
+/// CAP_SYS_ADMIN is refused with a message that says how to relax it, and
+/// with that relaxation the container mounts a tmpfs (Landlock steps aside
+/// for a process the policy let mount, and says so).
+#[test]
+fn podman_policy_says_how_to_proceed() {
+    let Some(p) = Podman::new() else { return };
+    if std::path::Path::new("/dev/fuse").exists() {
+        let (code, out, err) = p.run(&["--device", "/dev/fuse"], &["ls", "/dev/fuse"]);
+        assert_eq!((code, out.as_str()), (0, "/dev/fuse\n"), "{err}");
+    } else {
+        println!("SKIP: /dev/fuse: no fuse device on this host");
+    }
+    let (code, out, err) = p.run(
+        &["--device", "/dev/null:/dev/mynull"],
+        &["sh", "-c", "echo x > /dev/mynull && echo ok"],
+    );
+    assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+
+    let (code, _, err) = p.run(&["--cap-add", "SYS_ADMIN"], &["true"]);
+    assert_ne!(code, 0, "CAP_SYS_ADMIN is refused under the default policy");
+    for want in [
+        "SKD-ESC-010",
+        "--runtime-flag policy=warn",
+        "runtime.toml",
+        "ignore = [",
+    ] {
+        assert!(err.contains(want), "{want:?} in {err}");
+    }
+
+    // --privileged: dozens of findings, one short line that conmon passes
+    // whole (it cut the old 4.3 KB list mid-JSON): a few, then a count.
+    let (code, _, err) = p.run(&["--privileged"], &["true"]);
+    assert_ne!(code, 0);
+    let line = err
+        .lines()
+        .find(|l| l.contains("violates the"))
+        .unwrap_or_else(|| panic!("no refusal line: {err}"));
+    assert!(line.contains("more (all in --log)"), "{line}");
+    assert!(line.len() < 1500, "{} bytes: {line}", line.len());
+
+    let (code, out, err) = p.run_with(
+        &["--runtime-flag", "policy=warn"],
+        &["--cap-add", "SYS_ADMIN"],
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo ok > /tmp/m/f && cat /tmp/m/f",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+}
+
 #[test]
 fn podman_update_changes_the_memory_limit() {
     let Some(p) = Podman::new() else { return };

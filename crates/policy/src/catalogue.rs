@@ -109,6 +109,10 @@ pub enum Format {
     Dockerfile,
     Oci,
     Runtime,
+    /// A container image (`stockade image`).
+    Image,
+    /// A node's kernel, runtimes and configuration (`stockade host`).
+    Host,
 }
 
 /// The moment of a container's life at which a rule is checked.
@@ -151,6 +155,17 @@ pub struct Rule {
     /// For a rule `stockade watch` reports (moment `running`): which of its hook styles see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchCoverage>,
+    /// The rule's knowledge as lists (`[rule.params]`): names, paths, device classes the
+    /// evaluation code and the runtime read from here instead of keeping copies.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
+}
+
+impl Rule {
+    /// The list `[rule.params] name`; empty when the rule has none.
+    pub fn param(&self, name: &str) -> &[String] {
+        self.params.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 /// Which hook styles of `stockade watch` (`--syscall-hooks`) see a running behaviour
@@ -249,6 +264,14 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "watch.toml",
         include_str!(concat!(env!("OUT_DIR"), "/watch.json")),
+    ),
+    (
+        "image.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/image.json")),
+    ),
+    (
+        "host.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/host.json")),
     ),
 ];
 

@@ -128,6 +128,21 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
         return out;
     }
     let globals = global_args(df);
+    for (name, value) in &df.directives {
+        if name == "syntax" && !trusted_frontend(value) {
+            out.push(Violation::new(
+                "SKD-DKF-006",
+                "directives.syntax",
+                format!(
+                    "`# syntax={value}` builds with a frontend image outside the allow-list \
+                     (docker/dockerfile): it runs with the builder's privileges"
+                ),
+            ));
+        }
+    }
+    for ins in &df.global_args {
+        syntax_variable(ins, &arg_decls(&ins.args.text()), &mut out);
+    }
     let mut stage_users: Vec<Option<(String, String)>> = Vec::with_capacity(df.stages.len());
     let mut stage_envs: Vec<HashMap<String, String>> = Vec::with_capacity(df.stages.len());
     let mut stage_cwds: Vec<String> = Vec::with_capacity(df.stages.len());
@@ -144,6 +159,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
         for ins in &stage.instructions {
             match ins.keyword.as_str() {
                 "ARG" => {
+                    syntax_variable(ins, &arg_decls(&ins.args.text()), &mut out);
                     for (k, v) in arg_decls(&ins.args.text()) {
                         let v = match v {
                             Some(v) => Some(expand(&v, &vars, df.escape)),
@@ -155,7 +171,40 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                         }
                     }
                 }
+                "LABEL" => {
+                    for (k, v) in env_decls(&ins.args.text()) {
+                        if k.trim_matches('"') == "containerd.io/restart.loguri" {
+                            out.push(Violation::new(
+                                "SKD-DKF-009",
+                                ins.field.clone(),
+                                format!(
+                                    "LABEL containerd.io/restart.loguri={v:?}: containerd's \
+                                     restart monitor runs or opens it on the host"
+                                ),
+                            ));
+                        }
+                    }
+                }
                 "ENV" => {
+                    let decls = env_decls(&ins.args.text());
+                    let as_args: Vec<(String, Option<String>)> = decls
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect();
+                    syntax_variable(ins, &as_args, &mut out);
+                    for (k, _) in &decls {
+                        if k == "LD_PRELOAD" || k == "LD_LIBRARY_PATH" {
+                            out.push(Violation::new(
+                                "SKD-DKF-008",
+                                ins.field.clone(),
+                                format!(
+                                    "ENV {k} is inherited by OCI hooks that run in the \
+                                     container's root (CVE-2025-23266): a library of the image \
+                                     loads into a privileged host process"
+                                ),
+                            ));
+                        }
+                    }
                     for (k, v) in env_decls(&ins.args.text()) {
                         let v = expand(&v, &vars, df.escape);
                         vars.insert(k.clone(), v.clone());
@@ -164,6 +213,23 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                 }
                 "USER" => {
                     let u = expand(ins.args.text().trim(), &vars, df.escape);
+                    for part in u.split(':') {
+                        if part
+                            .trim()
+                            .parse::<u64>()
+                            .is_ok_and(|n| n > i32::MAX as u64)
+                        {
+                            out.push(Violation::new(
+                                "SKD-ESC-061",
+                                ins.field.clone(),
+                                format!(
+                                    "USER {u:?} names an id above 2^31-1 (containerd \
+                                     CVE-2024-40635: it wraps, to root)"
+                                ),
+                            ));
+                            break;
+                        }
+                    }
                     user = Some((u, ins.field.clone()));
                 }
                 "WORKDIR" => {
@@ -458,6 +524,13 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
                 "RUN --network=host gives the step the build host's network namespace",
             )),
             "mount" => {
+                if let Some(why) = mount_buildkit_vector(v) {
+                    out.push(Violation::new(
+                        "SKD-DKF-007",
+                        ins.field.clone(),
+                        format!("RUN --mount={v}: {why}"),
+                    ));
+                }
                 if let Some(sock) = mount_binds_socket(v) {
                     out.push(Violation::new(
                         "SKD-DKF-002",
@@ -545,6 +618,83 @@ fn csv_fields(s: &str) -> Vec<String> {
 }
 
 /// The engine socket a `--mount` spec binds, if any.
+/// Whether a `# syntax=` frontend is Docker's own (`docker/dockerfile[-upstream]`, any tag or
+/// digest, with or without `docker.io/`).
+fn trusted_frontend(image: &str) -> bool {
+    let repo = image.trim();
+    let repo = repo.split('@').next().unwrap_or("");
+    let repo = match repo.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repo,
+    };
+    let repo = repo
+        .strip_prefix("docker.io/")
+        .or_else(|| repo.strip_prefix("index.docker.io/"))
+        .unwrap_or(repo);
+    matches!(repo, "docker/dockerfile" | "docker/dockerfile-upstream")
+}
+
+/// SKD-DKF-006 for an ARG or ENV that sets `BUILDKIT_SYNTAX` (the frontend, like `# syntax=`).
+fn syntax_variable(
+    ins: &Instruction,
+    decls: &[(String, Option<String>)],
+    out: &mut Vec<Violation>,
+) {
+    for (k, v) in decls {
+        if k != "BUILDKIT_SYNTAX" {
+            continue;
+        }
+        let v = v.as_deref().unwrap_or("");
+        if !trusted_frontend(v) {
+            out.push(Violation::new(
+                "SKD-DKF-006",
+                ins.field.clone(),
+                format!(
+                    "{} BUILDKIT_SYNTAX={v:?} selects a frontend image outside the allow-list \
+                     (docker/dockerfile)",
+                    ins.keyword
+                ),
+            ));
+        }
+    }
+}
+
+/// The BuildKit and buildah mount forms with known escapes (Leaky Vessels and buildah
+/// CVE-2024-1753), if the `--mount` spec has one.
+fn mount_buildkit_vector(spec: &str) -> Option<&'static str> {
+    let mut typ = "bind".to_string();
+    let (mut source, mut from, mut rw, mut propagation) = (false, false, false, false);
+    for kv in csv_fields(spec) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        let v = v.trim();
+        match k.trim().to_ascii_lowercase().as_str() {
+            "type" => typ = v.to_ascii_lowercase(),
+            "source" | "src" => source = !v.is_empty(),
+            "from" => from = !v.is_empty(),
+            "rw" | "readwrite" => rw = v.is_empty() || v.eq_ignore_ascii_case("true"),
+            "bind-propagation" => propagation = true,
+            _ => {}
+        }
+    }
+    if propagation {
+        return Some(
+            "bind-propagation lets mounts made in the step reach the build host (buildah \
+             CVE-2024-1753 mounted the host's / this way)",
+        );
+    }
+    match typ.as_str() {
+        "cache" if source => Some(
+            "a cache mount with source= races the cache directory against a symlink \
+             (CVE-2024-23651): the step can reach the build host's files",
+        ),
+        "bind" if from && rw => Some(
+            "a writable bind mount from another stage or image (CVE-2024-23652: the builder \
+             removes files outside the container when it cleans it up)",
+        ),
+        _ => None,
+    }
+}
+
 fn mount_binds_socket(spec: &str) -> Option<String> {
     let mut typ = "bind".to_string();
     let mut source = None;

@@ -101,6 +101,9 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
 
     for m in &view.host_mounts {
+        if paths::benign(&m.host_path, m.read_only) {
+            continue;
+        }
         let shown = if m.target.is_empty() {
             format!("host path {:?}", m.host_path)
         } else {
@@ -162,12 +165,42 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         }
     }
 
+    let devices = rule("SKD-ESC-038");
     for d in &view.devices {
-        push(
-            "SKD-ESC-038",
-            &d.field,
-            format!("host device {} is exposed", d.value),
-        );
+        if let Some(p) = devices
+            .param("host_paths")
+            .iter()
+            .find(|p| wildcard(p, &d.value))
+        {
+            push(
+                "SKD-ESC-038",
+                &d.field,
+                format!("host device {} is exposed (class {p})", d.value),
+            );
+        }
+    }
+    for d in &view.device_nodes {
+        let n = &d.value;
+        if let Some(class) = devices
+            .param("numbers")
+            .iter()
+            .find(|c| device_class_matches(c, n.kind, n.major, n.minor))
+        {
+            let (code, what) = class.split_once('#').unwrap_or((class, ""));
+            push(
+                "SKD-ESC-038",
+                &d.field,
+                format!(
+                    "device {} ({} {}:{}) is a host device of class {} ({})",
+                    n.path,
+                    n.kind,
+                    n.major,
+                    n.minor,
+                    code.trim(),
+                    what.trim()
+                ),
+            );
+        }
     }
     if let Some(f) = &view.device_allow_all {
         push(
@@ -175,6 +208,24 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             f,
             "the device cgroup allows every device (block devices, /dev/mem)".into(),
         );
+    }
+    let weakening = rule("SKD-ESC-044");
+    for a in &view.annotations {
+        let key = a.value.as_str();
+        if weakening.param("exempt").iter().any(|p| wildcard(p, key)) {
+            continue;
+        }
+        if let Some(p) = weakening
+            .param("prefixes")
+            .iter()
+            .find(|p| key.starts_with(p.as_str()))
+        {
+            push(
+                "SKD-ESC-044",
+                &a.field,
+                format!("annotation {key} ({p}*) can switch off or weaken an isolation layer"),
+            );
+        }
     }
     for s in &view.sysctls {
         let name = s.value.split('=').next().unwrap_or("").trim();
@@ -187,14 +238,99 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         }
     }
 
+    for s in &view.sysctl_values {
+        if smuggles_a_setting(&s.value) {
+            push(
+                "SKD-ESC-060",
+                &s.field,
+                format!(
+                    "sysctl value {:?} carries a second setting (CRI-O CVE-2022-0811: \
+                     `1+kernel.core_pattern=|/x` sets the host's core_pattern)",
+                    s.value
+                ),
+            );
+        }
+    }
+
     for c in &view.containers {
         container(view, c, &mut push);
     }
     out
 }
 
+/// `*` matches any run of characters (SKD-ESC-038's `host_paths`).
+fn wildcard(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(mut t) = text.strip_prefix(head) else {
+                return false;
+            };
+            loop {
+                if wildcard(rest, t) {
+                    return true;
+                }
+                match t.chars().next() {
+                    Some(c) => t = &t[c.len_utf8()..],
+                    None => return false,
+                }
+            }
+        }
+    }
+}
+
+/// A class of SKD-ESC-038's `numbers`: `TYPE MAJOR:MINOR`, `*` for any number, and a trailing
+/// comment after `#`. Type `c` also matches `u` (an unbuffered character device); a class that
+/// cannot be read matches every device (fail closed).
+fn device_class_matches(class: &str, kind: char, major: i64, minor: i64) -> bool {
+    let class = class.split('#').next().unwrap_or("").trim();
+    let mut parts = class.split_whitespace();
+    let (Some(t), Some(nums), None) = (parts.next(), parts.next(), parts.next()) else {
+        return true;
+    };
+    let Some((ma, mi)) = nums.split_once(':') else {
+        return true;
+    };
+    let num = |p: &str, n: i64| p == "*" || p.parse::<i64>().map_or(true, |v| v == n);
+    let kind_ok = match t {
+        "*" | "a" => true,
+        "c" => kind == 'c' || kind == 'u',
+        _ => t.len() == 1 && t.starts_with(kind),
+    };
+    kind_ok && num(ma, major) && num(mi, minor)
+}
+
+/// Whether a sysctl value could be read as more than one setting by a runtime that joins
+/// `name=value` pairs: an `=`, a line break or NUL, or a `+` followed by a dotted name.
+pub fn smuggles_a_setting(value: &str) -> bool {
+    value.contains(['=', '\n', '\r', '\0'])
+        || value.split('+').skip(1).any(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                && rest
+                    .split(|c: char| c.is_whitespace())
+                    .next()
+                    .is_some_and(|w| w.contains('.'))
+        })
+}
+
 fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str, &str, String)) {
     let who = container_label(view, c);
+    if let Some(uid) = c
+        .user
+        .uid
+        .as_ref()
+        .filter(|u| u.value > i64::from(i32::MAX))
+    {
+        push(
+            "SKD-ESC-061",
+            &uid.field,
+            format!(
+                "{who} runs as uid {} (above 2^31-1: runtimes that store it in a signed 32-bit \
+                 value wrap it, to 0 in the worst case)",
+                uid.value
+            ),
+        );
+    }
     if let Some(f) = &c.privileged {
         push("SKD-ESC-001", f, crate::cat(&who, " is privileged"));
     }
@@ -303,8 +439,8 @@ fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
     match view.format {
         Format::Kubernetes => format!("container {:?}", c.name),
         Format::Compose => format!("service {:?}", c.name),
-        Format::Oci | Format::Runtime => "the container process".to_string(),
-        Format::Dockerfile => "the image".to_string(),
+        Format::Oci | Format::Runtime | Format::Host => "the container process".to_string(),
+        Format::Dockerfile | Format::Image => "the image".to_string(),
     }
 }
 

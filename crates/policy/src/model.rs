@@ -194,12 +194,29 @@ pub struct WorkloadView {
     /// service:x`), if any.
     pub shared_pid_namespace: Option<String>,
     pub host_mounts: Vec<HostMount>,
-    /// Host devices exposed (paths), and device-cgroup rules that allow every device.
+    /// Host devices exposed by host path (compose `devices`), and device-cgroup rules that
+    /// allow every device.
     pub devices: Vec<Field<String>>,
+    /// Device nodes created in the container (OCI `linux.devices`), judged by type and number
+    /// (the path inside is any name the config chose).
+    pub device_nodes: Vec<Field<DeviceNode>>,
     pub device_allow_all: Option<String>,
     pub sysctls: Vec<Field<String>>,
+    /// The value of each sysctl, with the field it was read from.
+    pub sysctl_values: Vec<Field<String>>,
     /// Mount propagation of the root filesystem (OCI rootfsPropagation).
     pub rootfs_propagation: Option<Field<String>>,
+    /// Annotation keys (of a Pod or its template, or of config.json), each with its field.
+    pub annotations: Vec<Field<String>>,
+}
+
+/// A device node of an OCI config: its path inside, type (`b`, `c`, `u`, `p`) and numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceNode {
+    pub path: String,
+    pub kind: char,
+    pub major: i64,
+    pub minor: i64,
 }
 
 impl WorkloadView {
@@ -211,9 +228,12 @@ impl WorkloadView {
             shared_pid_namespace: None,
             host_mounts: Vec::new(),
             devices: Vec::new(),
+            device_nodes: Vec::new(),
             device_allow_all: None,
             sysctls: Vec::new(),
+            sysctl_values: Vec::new(),
             rootfs_propagation: None,
+            annotations: Vec::new(),
         }
     }
 }

@@ -103,7 +103,9 @@ fn privileged_view() {
     assert_eq!(v.host_mounts[0].field, "mounts[7].source");
     assert_eq!(v.host_mounts[1].host_path, "/");
     assert_eq!(v.host_mounts[1].propagation.as_deref(), Some("rshared"));
-    assert_eq!(v.devices[0].value, "/dev/sda");
+    assert_eq!(v.device_nodes[0].value.path, "/dev/sda");
+    assert_eq!(v.device_nodes[0].value.kind, 'b');
+    assert_eq!(v.device_nodes[0].field, "linux.devices[0]");
     assert_eq!(
         v.device_allow_all.as_deref(),
         Some("linux.resources.devices[0]")
@@ -511,4 +513,62 @@ fn esc040_second_procfs() {
         );
     }));
     assert!(got.is_empty());
+}
+
+/// The cross-format findings of one rule on a config, as fields.
+fn fields_of(s: &Spec, id: &str) -> Vec<String> {
+    policy::oci::evaluate_config(s, &policy::Options::default())
+        .into_iter()
+        .filter(|v| v.rule.id == id)
+        .map(|v| v.field)
+        .collect()
+}
+
+#[test]
+fn host_devices_are_judged_by_class_not_name() {
+    let s = runc_with(|v| {
+        v["linux"]["devices"] = json!([
+            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3},
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229},
+            {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0},
+            {"path": "/dev/harmless", "type": "c", "major": 1, "minor": 1},
+            {"path": "/dev/cpu/0/msr", "type": "u", "major": 202, "minor": 0},
+            {"path": "/dev/ttyS9", "type": "c", "major": 4, "minor": 73}
+        ]);
+    });
+    assert_eq!(
+        fields_of(&s, "SKD-ESC-038"),
+        ["linux.devices[2]", "linux.devices[3]", "linux.devices[4]"]
+    );
+    let msg = policy::oci::evaluate_config(&s, &policy::Options::default())
+        .into_iter()
+        .find(|v| v.field == "linux.devices[3]")
+        .unwrap()
+        .message;
+    assert!(msg.contains("c 1:1") && msg.contains("/dev/mem"), "{msg}");
+}
+
+#[test]
+fn weakening_annotations_are_their_own_rule() {
+    let s = runc_with(|v| {
+        v["annotations"] = json!({
+            "stockade.io/landlock": "off",
+            "run.oci.keep_original_groups": "1",
+            "org.systemd.property.DeviceAllow": "'/dev/sda rwm'",
+            "io.kubernetes.cri-o.Devices": "/dev/sda",
+            "io.kubernetes.cri-o.ContainerID": "abc",
+            "stockade.io/ignore": "SKD-ESC-034: test",
+            "org.opencontainers.image.stopSignal": "SIGTERM"
+        });
+    });
+    assert_eq!(
+        fields_of(&s, "SKD-ESC-044"),
+        [
+            "annotations['io.kubernetes.cri-o.Devices']",
+            "annotations['org.systemd.property.DeviceAllow']",
+            "annotations['run.oci.keep_original_groups']",
+            "annotations['stockade.io/landlock']",
+        ]
+    );
+    assert!(fields_of(&spec(RUNC), "SKD-ESC-044").is_empty());
 }

@@ -350,28 +350,55 @@ pub fn run(global: &GlobalOpts, cmd: Command) -> i32 {
     match dispatch(global, cmd) {
         Ok(code) => code,
         Err(e) => {
+            // A refusal's line shows the first few violations; the log gets
+            // every one (before the error line, which shims read last).
+            if let Error::Policy { violations, .. } = &e {
+                if violations.len() > crate::error::POLICY_SHOWN {
+                    for v in violations {
+                        log_warning(global, &format!("policy: {v}"));
+                    }
+                }
+            }
             log_error(global, &e.to_string());
             1
         }
     }
 }
 
+/// Where warnings go without `--log`: this file in the state root (only
+/// when the root exists; renamed to `.1` past [`WARNINGS_MAX`] bytes).
+pub const WARNINGS_LOG: &str = "stockade.log";
+const WARNINGS_MAX: u64 = 1 << 20;
+
 /// Report an error: one line on stderr, and a logrus-style line in --log.
 pub fn log_error(global: &GlobalOpts, msg: &str) {
     log_line(global, "error", msg)
 }
 
-/// Report a warning: in --log when given (shims read it; engines may
-/// show a runtime's stderr as an error), else on stderr.
+/// Report a warning: in --log when given (shims read it), else in
+/// `<root>/stockade.log` ([`WARNINGS_LOG`]). Never on stderr: under podman
+/// (conmon) the runtime's stderr is the container's own.
 pub fn log_warning(global: &GlobalOpts, msg: &str) {
     log_line(global, "warning", msg)
 }
 
 fn log_line(global: &GlobalOpts, level: &str, msg: &str) {
-    let to_stderr = level == "error" || global.log.is_none();
+    use std::os::unix::fs::OpenOptionsExt;
+    let to_stderr = level == "error";
     let msg = msg.replace('\n', " ");
-    if let Some(path) = &global.log {
-        let line = match global.log_format {
+    let (path, format) = match &global.log {
+        Some(p) => (Some(p.clone()), global.log_format),
+        None if !to_stderr && global.root.is_dir() => {
+            let p = global.root.join(WARNINGS_LOG);
+            if std::fs::metadata(&p).is_ok_and(|m| m.len() > WARNINGS_MAX) {
+                let _ = std::fs::rename(&p, global.root.join(format!("{WARNINGS_LOG}.1")));
+            }
+            (Some(p), LogFormat::Text)
+        }
+        None => (None, global.log_format),
+    };
+    if let Some(path) = path {
+        let line = match format {
             LogFormat::Json => format!(
                 "{}\n",
                 serde_json::json!({"level": level, "msg": msg, "time": util::rfc3339_now()})
@@ -382,10 +409,12 @@ fn log_line(global: &GlobalOpts, level: &str, msg: &str) {
                 msg
             ),
         };
+        // std opens with O_CLOEXEC.
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)
+            .mode(0o600)
+            .open(&path)
         {
             let _ = f.write_all(line.as_bytes());
         }
@@ -407,8 +436,18 @@ fn log_line(global: &GlobalOpts, level: &str, msg: &str) {
 
 fn print_json(v: &serde_json::Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Error::Usage(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    say(format_args!("{s}"))
+}
+
+/// One line on stdout. A reader that went away (`stockade features |
+/// head`) ends the command quietly, as it ends runc; `println!` would panic.
+fn say(line: std::fmt::Arguments) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{line}").and_then(|_| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Error::io("stdout", e)),
+    }
 }
 
 fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
@@ -424,6 +463,7 @@ fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
         policy: Some(policy),
         on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
         no_landlock: cfg.landlock == Some(false),
+        policy_ignore: cfg.ignore.clone().unwrap_or_default(),
         default_terminal: None,
     })
 }
@@ -473,24 +513,29 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                 .ok_or_else(|| Error::Usage(format!("unknown signal {s:?}")))?;
             container::kill(&store, &id, sig, all).map(|_| 0)
         }
-        Command::Delete { force, id } => container::delete(&store, &id, force).map(|_| 0),
+        Command::Delete { force, id } => {
+            let g = global.clone();
+            let warn: container::WarningSink =
+                std::sync::Arc::new(move |m: &str| log_warning(&g, m));
+            container::delete(&store, &id, force, Some(&warn)).map(|_| 0)
+        }
         Command::Pause { id } => container::pause(&store, &id, true).map(|_| 0),
         Command::Resume { id } => container::pause(&store, &id, false).map(|_| 0),
         Command::List { format, quiet } => {
             let all = container::list(&store)?;
             if quiet {
                 for v in &all {
-                    println!("{}", v["id"].as_str().unwrap_or_default());
+                    say(format_args!("{}", v["id"].as_str().unwrap_or_default()))?;
                 }
             } else if format == "json" {
                 print_json(&serde_json::Value::Array(all))?;
             } else {
-                println!(
+                say(format_args!(
                     "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
                     "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-                );
+                ))?;
                 for v in &all {
-                    println!(
+                    say(format_args!(
                         "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
                         v["id"].as_str().unwrap_or_default(),
                         v["pid"],
@@ -498,7 +543,7 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                         v["bundle"].as_str().unwrap_or_default(),
                         v["created"].as_str().unwrap_or_default(),
                         v["owner"].as_str().unwrap_or("root"),
-                    );
+                    ))?;
                 }
             }
             Ok(0)
@@ -526,13 +571,13 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
             let col = header.split_whitespace().position(|c| c == "PID");
-            println!("{header}");
+            say(format_args!("{header}"))?;
             for l in lines {
                 let pid = col
                     .and_then(|c| l.split_whitespace().nth(c))
                     .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
+                    say(format_args!("{l}"))?;
                 }
             }
             Ok(0)
@@ -549,10 +594,13 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                 // An "oom" event (as runc's) for each new OOM kill.
                 let n = v["data"]["memory"]["oomKill"].as_u64().unwrap_or(0);
                 if !stats && ooms.is_some_and(|o| n > o) {
-                    println!("{}", serde_json::json!({"type": "oom", "id": id}));
+                    say(format_args!(
+                        "{}",
+                        serde_json::json!({"type": "oom", "id": id})
+                    ))?;
                 }
                 ooms = Some(n);
-                println!("{v}");
+                say(format_args!("{v}"))?;
                 if stats {
                     return Ok(0);
                 }
@@ -627,6 +675,7 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     preserve_fds,
                     no_landlock: cfg.landlock == Some(false),
                     policy: Some(gate::resolve(global.policy.as_deref(), &cfg)?),
+                    policy_ignore: cfg.ignore.clone().unwrap_or_default(),
                     on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
                 },
             )
@@ -762,14 +811,7 @@ fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
         )));
     }
     let mut spec = if unhardened {
-        let mut spec = oci_spec::runtime::Spec::default();
-        if let Some(mut p) = spec.process().clone() {
-            p.set_terminal(Some(true));
-            p.set_args(Some(vec!["sh".into()]));
-            spec.set_process(Some(p));
-        }
-        spec.set_hostname(Some("stockade".into()));
-        spec
+        crate::defaults::unhardened_spec()
     } else {
         crate::defaults::hardened_spec()
     };
@@ -832,7 +874,9 @@ pub fn features() -> serde_json::Value {
             "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
             "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
             "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid", "sync",
-            "tmpcopyup", "unbindable"],
+            "tmpcopyup", "unbindable", "idmap", "ridmap", "ratime", "rdev", "rdiratime", "rexec",
+            "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow",
+            "rrelatime", "rro", "rrw", "rstrictatime", "rsuid", "rsymfollow"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -850,7 +894,7 @@ pub fn features() -> serde_json::Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false", "io.github.stockade.version": env!("CARGO_PKG_VERSION")}
     })

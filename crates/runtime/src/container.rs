@@ -16,7 +16,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Where the policy gate's warnings go (the CLI logs them).
 pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -35,6 +34,8 @@ pub struct CreateOpts {
     pub on_warning: Option<WarningSink>,
     /// Turn off the Landlock confinement of the container process.
     pub no_landlock: bool,
+    /// Rules the gate does not judge (runtime.toml `ignore`).
+    pub policy_ignore: Vec<String>,
     /// Without config.json, use the hardened default with this
     /// `process.terminal` (`run` only).
     pub default_terminal: Option<bool>,
@@ -131,7 +132,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    util::write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| Error::io(&abs, e))
+    util::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(|e| Error::io(&abs, e))
 }
 
 /// Write uid_map/gid_map of a process in a new user namespace.
@@ -214,6 +215,55 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Whether the rootfs is idmapped by default: the config maps container
+/// root (`linux.uidMappings` has containerID 0) and the rootfs belongs to a
+/// host uid outside every mapped range, so without the idmap the container's
+/// root would see it as the overflow uid and could not change it. A rootfs
+/// with any top-level entry already owned by a mapped id (an image chowned,
+/// wholly or in part, for this mapping) is left as it is: through an idmap
+/// those entries would show as the overflow uid instead.
+pub fn idmap_rootfs(spec: &Spec, rootfs: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(maps) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.uid_mappings().as_ref())
+    else {
+        return false;
+    };
+    if !maps.iter().any(|m| m.container_id() == 0) {
+        return false;
+    }
+    let Ok(md) = std::fs::metadata(rootfs) else {
+        return false;
+    };
+    let mapped = |owner: u32| {
+        maps.iter().any(|m| {
+            let start = u64::from(m.host_id());
+            (start..start + u64::from(m.size())).contains(&u64::from(owner))
+        })
+    };
+    if mapped(md.uid()) {
+        return false;
+    }
+    // The top level only (bin, etc, dev, ...), bounded: start-up stays cheap.
+    let entries = std::fs::read_dir(rootfs).into_iter().flatten().flatten();
+    !entries
+        .take(256)
+        .any(|e| e.metadata().is_ok_and(|m| mapped(m.uid())))
+}
+
+/// The init's user namespace, as an fd (for MOUNT_ATTR_IDMAP).
+fn open_userns(pid: Pid) -> Result<OwnedFd> {
+    let p = format!("/proc/{pid}/ns/user");
+    nix::fcntl::open(
+        p.as_str(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {p}"))
+}
+
 /// `linux.seccomp` as BPF, cached in `<root>/.cache/seccomp` (`dir` is the
 /// container's state directory under the root).
 fn seccomp_program(spec: &Spec, dir: &Path) -> Result<Option<Vec<u8>>> {
@@ -278,10 +328,19 @@ fn create_from(
     start_now: bool,
 ) -> Result<(ContainerState, Option<Channel>)> {
     // The policy gate, before anything is made on the host.
-    let warnings = crate::gate::check(&bundle.spec, opts.policy.unwrap_or(crate::gate::DEFAULT))?;
+    let ctx = crate::gate::Context {
+        id: id.to_string(),
+        ignore: opts.policy_ignore.clone(),
+    };
+    let warnings = crate::gate::check_in(
+        &bundle.spec,
+        opts.policy.unwrap_or(crate::gate::DEFAULT),
+        &ctx,
+    )?;
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
+    hooks::validate(bundle.spec.hooks().as_ref())?;
     let process = bundle
         .spec
         .process()
@@ -318,11 +377,14 @@ fn create_from(
     };
     match create_inner(&locked, &mut st, &bundle, &process, opts, start_now) {
         Ok(chan) => Ok((st, chan)),
-        Err(e) => {
-            destroy(&st);
-            let _ = locked.remove();
-            Err(e)
-        }
+        Err(e) => match destroy(&st) {
+            Ok(()) => {
+                let _ = locked.remove();
+                Err(e)
+            }
+            // The state stays, for `delete --force`.
+            Err(left) => Err(Error::Init(format!("{e}; and cleaning up failed: {left}"))),
+        },
     }
 }
 
@@ -408,7 +470,13 @@ fn create_inner(
 
     // Landlock (see landlock.rs): on unless turned off; said so when the
     // kernel cannot.
-    let landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    let mut landlock = !opts.no_landlock && !crate::landlock::disabled_by(spec);
+    if landlock && crate::landlock::needs_mount(spec.process().as_ref()) {
+        landlock = false;
+        if let Some(w) = &opts.on_warning {
+            w(crate::landlock::MOUNT_WARNING);
+        }
+    }
     if landlock && crate::landlock::supported_abi().is_none() {
         if let Some(w) = &opts.on_warning {
             w("landlock: not supported by this kernel; the container process is not confined to its root by Landlock");
@@ -468,7 +536,48 @@ fn create_inner(
     if new_userns {
         write_id_maps(pid, spec)?;
     }
-    ours.send(tag::GO, b"")?;
+    // With a user and a mount namespace, the rootfs goes with GO as a
+    // detached tree opened here, on the host side (rootfs::detached_root),
+    // idmapped when the container's root could not otherwise own it.
+    let userns = if new_userns {
+        Some(open_userns(pid)?)
+    } else {
+        None
+    };
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if let Some(t) = rootfs::idmapped_mount(spec, i, m, &bundle.dir, userns.as_ref())? {
+            let mut msg = vec![rootfs::IDMAPPED_MOUNT];
+            msg.extend_from_slice(&(i as u32).to_ne_bytes());
+            init::send_fd(ours.raw(), t.as_raw_fd(), &msg)?;
+        }
+    }
+    // Only with host privileges: open_tree(OPEN_TREE_CLONE) and idmaps need
+    // CAP_SYS_ADMIN where the rootfs's mount lives, which a rootless runtime
+    // lacks (its init then binds the rootfs itself, as before).
+    let tree = if new_userns && crate::rootfs::has_mount_ns(spec) && !crate::cgroups::rootless() {
+        let idmap = userns
+            .as_ref()
+            .filter(|_| idmap_rootfs(spec, &bundle.rootfs));
+        match crate::rootfs::detached_root(&bundle.rootfs, idmap) {
+            Ok(t) => Some(t),
+            // A filesystem without idmapped mounts: the rootfs as it is,
+            // said in a warning (ids outside the map show as 65534).
+            Err(e) if idmap.is_some() => {
+                if let Some(w) = &opts.on_warning {
+                    w(&format!("{e}; the rootfs is used without an idmap"));
+                }
+                Some(crate::rootfs::detached_root(&bundle.rootfs, None)?)
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    match &tree {
+        Some(t) => init::send_fd(ours.raw(), t.as_raw_fd(), &[tag::GO])?,
+        None => ours.send(tag::GO, b"")?,
+    }
+    drop(tree);
     st.cgroup.add(st.pid)?;
     let _ = ours.send(tag::CGROUP, b"");
 
@@ -476,7 +585,9 @@ fn create_inner(
     loop {
         match ours.recv()? {
             Some((tag::HOOKS, _)) => {
-                let state = st.hook_state(Status::Creating);
+                // runtime-spec 1.3: these hooks are lifecycle steps 3-5,
+                // after the environment is made (step 2): `created`.
+                let state = st.hook_state(Status::Created);
                 if let Some(h) = spec.hooks() {
                     hooks::run("prestart", h.prestart().as_ref(), &state)?;
                     hooks::run("createRuntime", h.create_runtime().as_ref(), &state)?;
@@ -513,26 +624,11 @@ fn create_inner(
 }
 
 /// Kill what a container made and remove its cgroups (not the state dir).
-fn destroy(st: &ContainerState) {
-    if st.pid > 0 && alive(st) {
-        if st.cgroup.is_frozen() {
-            let _ = st.cgroup.freeze(false);
-        }
-        let _ = signal_init(st, Signal::SIGKILL);
-        wait_gone(st, Duration::from_secs(10));
-    }
-    // Without a pid namespace of its own, the init's death does not take
-    // the other processes with it.
-    for _ in 0..100 {
-        let pids = st.cgroup.pids();
-        if pids.is_empty() {
-            break;
-        }
-        for p in pids {
-            let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Every process is found through all its cgroups, its recorded pid and
+/// the namespaces it created (reap.rs). An error says what is left; the
+/// caller keeps the state then, so `delete --force` can be run again.
+fn destroy(st: &ContainerState) -> Result<()> {
+    let killed = crate::reap::kill_all(st);
     // Reap the init if it is our child (create failed or run).
     if st.pid > 0 {
         let _ = nix::sys::wait::waitpid(
@@ -540,24 +636,14 @@ fn destroy(st: &ContainerState) {
             Some(nix::sys::wait::WaitPidFlag::WNOHANG),
         );
     }
-    let _ = st.cgroup.destroy();
+    let removed = st.cgroup.destroy();
     rootfs::unmount_host_mounts(&st.spec, &st.rootfs);
+    killed?;
+    removed
 }
 
 fn alive(st: &ContainerState) -> bool {
     matches!(util::proc_start_time(st.pid), Some((s, false)) if s == st.pid_start)
-}
-
-fn wait_gone(st: &ContainerState, max: Duration) {
-    let t = Instant::now();
-    while alive(st) && t.elapsed() < max {
-        // Reap it if it is our child; otherwise just watch /proc.
-        let _ = nix::sys::wait::waitpid(
-            Pid::from_raw(st.pid),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Signal the init through a pidfd after checking its start time, so a
@@ -590,6 +676,8 @@ fn signal_init(st: &ContainerState, sig: Signal) -> Result<()> {
 }
 
 /// `start`: release the init blocked in `create`.
+/// A failing poststart hook is an error, and the container is stopped
+/// (runtime-spec 1.3, lifecycle step 9); `delete` then destroys it.
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let locked = store.open(id)?;
     let st = locked.load()?;
@@ -611,13 +699,14 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let mut conn = connect_long(&sock)
         .map_err(|e| Error::Init(format!("start: the container init is gone ({e})")))?;
     use std::io::Write;
-    let mut msg = b"S".to_vec();
-    msg.extend_from_slice(st.hook_state(Status::Created).as_bytes());
+    let msg = crate::sync::start_request(st.hook_state(Status::Created).as_bytes())?;
     conn.write_all(&msg).map_err(|e| Error::io(&sock, e))?;
     let r = await_exec(conn.as_raw_fd(), st);
     let _ = std::fs::remove_file(&sock);
     r?;
-    poststart(st)
+    poststart(st).inspect_err(|_| {
+        let _ = signal_init(st, Signal::SIGKILL);
+    })
 }
 
 /// After the start message: wait until the init's execve closes `fd` (its
@@ -645,7 +734,8 @@ fn await_exec(fd: std::os::fd::RawFd, st: &ContainerState) -> Result<()> {
     Ok(())
 }
 
-/// poststart hooks, once the container process runs.
+/// poststart hooks, once the container process runs. runtime-spec 1.3: the
+/// first failure is an error (the caller stops the container).
 fn poststart(st: &ContainerState) -> Result<()> {
     if let Some(h) = st.spec.hooks() {
         hooks::run(
@@ -734,13 +824,26 @@ pub fn kill(store: &Store, id: &str, sig: Signal, all: bool) -> Result<()> {
 }
 
 /// `delete`: remove a stopped (or created) container; `force` kills first.
-pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    delete_known(store, id, force, None)
+/// A failing poststop hook is a warning to `on_warning` (the remaining
+/// hooks still run, and the container is deleted).
+pub fn delete(
+    store: &Store,
+    id: &str,
+    force: bool,
+    on_warning: Option<&WarningSink>,
+) -> Result<()> {
+    delete_known(store, id, force, None, on_warning)
 }
 
 /// `delete`; `known` is the container's state when the caller holds it
 /// already (`run`, which made it), so it is not read back from disk.
-fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerState>) -> Result<()> {
+fn delete_known(
+    store: &Store,
+    id: &str,
+    force: bool,
+    known: Option<ContainerState>,
+    on_warning: Option<&WarningSink>,
+) -> Result<()> {
     let locked = match store.open(id) {
         // Like runc: --force on a container that is already gone succeeds,
         // so engines can call it unconditionally after a failed create.
@@ -764,20 +867,22 @@ fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerSta
             msg: "cannot delete a running container; stop it first or use --force".into(),
         });
     }
-    destroy(&st);
-    let mut res = Ok(());
+    destroy(&st)?;
     if st.ready {
         if let Some(h) = st.spec.hooks() {
-            // poststop failures are reported but do not keep the state.
-            res = hooks::run(
+            // runtime-spec: a failing poststop hook is a warning; the
+            // remaining hooks run and the delete succeeds.
+            let failed = hooks::run_all(
                 "poststop",
                 h.poststop().as_ref(),
                 &st.hook_state(Status::Stopped),
             );
+            if let Some(w) = on_warning {
+                failed.iter().for_each(|e| w(&e.to_string()));
+            }
         }
     }
-    locked.remove()?;
-    res
+    locked.remove()
 }
 
 /// `pause` / `resume`.
@@ -835,6 +940,8 @@ pub struct ExecOpts {
     pub policy: Option<crate::gate::Policy>,
     /// Receives the gate's warnings.
     pub on_warning: Option<WarningSink>,
+    /// Rules the gate does not judge (runtime.toml `ignore`).
+    pub policy_ignore: Vec<String>,
 }
 
 /// `exec`: run a new process in a running container. Returns its exit code
@@ -870,7 +977,11 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         })?,
         (p, _) => p,
     };
-    let warnings = crate::gate::check_exec(&st.spec, &opts.process, policy)?;
+    let ctx = crate::gate::Context {
+        id: id.to_string(),
+        ignore: opts.policy_ignore.clone(),
+    };
+    let warnings = crate::gate::check_exec_in(&st.spec, &opts.process, policy, &ctx)?;
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
@@ -921,6 +1032,13 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         Some(p) => Some(connect_console(p)?),
         None => None,
     };
+    let mut landlock = !opts.no_landlock && !crate::landlock::disabled_by(&st.spec);
+    if landlock && crate::landlock::needs_mount(Some(&opts.process)) {
+        landlock = false;
+        if let Some(w) = &opts.on_warning {
+            w(crate::landlock::MOUNT_WARNING);
+        }
+    }
     let (ours, theirs) = Channel::pair()?;
     let cfg = InitConfig {
         spec: &st.spec,
@@ -934,7 +1052,7 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
         start: None,
         extra_fds: opts.preserve_fds.max(0),
         extra_env: Vec::new(),
-        landlock: !opts.no_landlock && !crate::landlock::disabled_by(&st.spec),
+        landlock,
         seccomp_bpf: seccomp_program(&st.spec, &locked.dir)?,
     };
     let pid = spawn::spawn(target, &ours, theirs, |chan| init::exec_main(&cfg, chan))?;
@@ -1047,11 +1165,11 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
             match got {
                 Ok((_, Some(fd))) => (st, chan, Some(fd)),
                 Ok((_, None)) => {
-                    let _ = delete(store, id, true);
+                    let _ = delete(store, id, true, opts.on_warning.as_ref());
                     return Err(Error::Init("no pty received from the container".into()));
                 }
                 Err(e) => {
-                    let _ = delete(store, id, true);
+                    let _ = delete(store, id, true, opts.on_warning.as_ref());
                     return Err(e);
                 }
             }
@@ -1070,7 +1188,7 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
     };
     drop(chan);
     if let Err(e) = started {
-        let _ = delete(store, id, true);
+        let _ = delete(store, id, true, opts.on_warning.as_ref());
         return Err(e);
     }
     if detach {
@@ -1082,7 +1200,7 @@ pub fn run(store: &Store, id: &str, opts: &CreateOpts, detach: bool, keep: bool)
         None => wait_forwarding(Pid::from_raw(pid)),
     };
     if !keep {
-        delete_known(store, id, true, Some(st))?;
+        delete_known(store, id, true, Some(st), opts.on_warning.as_ref())?;
     }
     Ok(code)
 }

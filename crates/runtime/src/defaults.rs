@@ -21,7 +21,12 @@ use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{json, Value};
 
 /// First host uid/gid of the container's id range (container root).
-pub const HOST_ID_BASE: u32 = 100_000;
+/// Above what `useradd` hands out in /etc/subuid and /etc/subgid (Debian
+/// and Fedora: SUB_UID_MIN 100000 to SUB_UID_MAX 600100000) and above
+/// systemd-nspawn's `--private-users=pick` range (524288-1879048191), below
+/// 2^31 (tools that read ids as signed) and systemd's foreign range
+/// (2147352576-2147418111). See docs/runtime.md.
+pub const HOST_ID_BASE: u32 = 2_000_000_000;
 /// Number of ids mapped.
 pub const HOST_ID_COUNT: u32 = 65_536;
 /// `linux.resources.pids.limit` of the default config.
@@ -68,6 +73,25 @@ pub use policy::paths::DOCKER_MASKED_PATHS as MASKED_PATHS;
 /// Docker's read-only paths.
 pub use policy::paths::DOCKER_READONLY_PATHS as READONLY_PATHS;
 
+/// The device cgroup rules of a default spec: deny everything, as `runc
+/// spec` writes. The runtime then allows only its default devices (/dev/null,
+/// zero, full, random, urandom, tty, console, ptmx, pts). An empty list would
+/// leave the device cgroup open (`a *:* rwm`, no device program).
+pub fn deny_all_devices() -> Value {
+    json!([{"allow": false, "access": "rwm"}])
+}
+
+/// runc's default config (`stockade spec --unhardened`): oci-spec's default
+/// with `runc spec`'s deny-all device list, process `sh` on a terminal.
+pub fn unhardened_spec() -> Spec {
+    let mut v = serde_json::to_value(Spec::default()).expect("Spec serializes");
+    v["hostname"] = json!("stockade");
+    v["process"]["terminal"] = json!(true);
+    v["process"]["args"] = json!(["sh"]);
+    v["linux"]["resources"]["devices"] = deny_all_devices();
+    serde_json::from_value(v).expect("unhardened default is a valid Spec")
+}
+
 /// The hardened default config (process `sh` on a terminal, rootfs `rootfs`).
 pub fn hardened_spec() -> Spec {
     let mut v = serde_json::to_value(Spec::default()).expect("Spec serializes");
@@ -104,6 +128,7 @@ pub fn hardened_spec() -> Spec {
         .collect::<Vec<Value>>());
     l["maskedPaths"] = json!(MASKED_PATHS);
     l["readonlyPaths"] = json!(READONLY_PATHS);
+    l["resources"]["devices"] = deny_all_devices();
     l["resources"]["pids"] = json!({"limit": PIDS_LIMIT});
     l["resources"]["memory"] = json!({"limit": MEMORY_LIMIT, "swap": MEMORY_LIMIT});
     l["seccomp"] = seccomp_json();
@@ -172,6 +197,25 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len() % 8, 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_specs_deny_devices_first() {
+        for s in [hardened_spec(), unhardened_spec()] {
+            let devs = s
+                .linux()
+                .as_ref()
+                .unwrap()
+                .resources()
+                .as_ref()
+                .unwrap()
+                .devices()
+                .clone();
+            let first = &devs.expect("devices")[0];
+            assert!(!first.allow());
+            assert_eq!(first.access().as_deref(), Some("rwm"));
+            assert!(first.typ().is_none() && first.major().is_none());
+        }
     }
 
     #[test]

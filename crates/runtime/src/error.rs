@@ -22,7 +22,7 @@ pub enum Error {
     Unsupported { field: String, msg: String },
 
     /// A container id that is not acceptable as a directory name.
-    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.'")]
+    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.', not starting with '.' (reserved for the runtime's own files)")]
     InvalidId(String),
 
     /// `create` for an id that already exists.
@@ -79,8 +79,9 @@ pub enum Error {
     },
 
     /// The policy gate refused config.json, or an exec process (`subject`;
-    /// rule ids and fields, `; `-separated).
-    #[error("{subject} violates the {level} policy: {}", violations.join("; "))]
+    /// rule ids and fields, `; `-separated, the first few in full and then a
+    /// count, and the ways to proceed; [`policy_summary`]).
+    #[error("{}", policy_summary(subject, level, violations))]
     Policy {
         subject: &'static str,
         level: String,
@@ -90,6 +91,49 @@ pub enum Error {
     /// Seccomp filter construction or loading failed.
     #[error("linux.seccomp: {0}")]
     Seccomp(String),
+}
+
+/// How many violations a refusal shows in full; the rest are counted (the
+/// whole list goes to `--log`). conmon and containerd's shim pass on one
+/// short line whole, not kilobytes.
+pub const POLICY_SHOWN: usize = 3;
+
+/// The one line of a refusal: what violates which level, the first
+/// [`POLICY_SHOWN`] violations, and the three ways to relax the policy.
+pub fn policy_summary(subject: &str, level: &str, violations: &[String]) -> String {
+    const MAX: usize = 240;
+    let mut shown: Vec<String> = violations
+        .iter()
+        .take(POLICY_SHOWN)
+        .map(|v| match v.char_indices().nth(MAX) {
+            Some((i, _)) => format!("{}...", &v[..i]),
+            None => v.clone(),
+        })
+        .collect();
+    if violations.len() > POLICY_SHOWN {
+        shown.push(format!(
+            "and {} more (all in --log)",
+            violations.len() - POLICY_SHOWN
+        ));
+    }
+    let mut ids: Vec<&str> = violations
+        .iter()
+        .filter_map(|v| v.split(' ').next())
+        .collect();
+    ids.dedup();
+    ids.sort_unstable();
+    ids.dedup();
+    format!(
+        "{subject} violates the {level} policy: {}. To proceed, change what the rules name, or \
+         relax the policy: the runtime flag --policy=warn (podman --runtime-flag policy=warn), \
+         policy = \"warn\" in {}, or ignore = [{}] there",
+        shown.join("; "),
+        crate::gate::RuntimeConfig::path().display(),
+        ids.iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 impl Error {

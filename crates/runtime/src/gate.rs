@@ -81,6 +81,9 @@ pub struct RuntimeConfig {
     pub policy: Option<String>,
     /// Landlock confinement of the container process (default true).
     pub landlock: Option<bool>,
+    /// Rules (ids or slugs) the gate does not judge, for every container:
+    /// the suppression a refusal names.
+    pub ignore: Option<Vec<String>>,
 }
 
 impl RuntimeConfig {
@@ -131,6 +134,69 @@ fn line(v: &policy::Violation) -> String {
     format!("{} {}: {}", v.rule.id, v.field, v.message)
 }
 
+/// What the gate knows beyond the config: the container's id (to recognise
+/// the engine's own per-container files) and the rules runtime.toml ignores.
+#[derive(Debug, Default, Clone)]
+pub struct Context {
+    pub id: String,
+    pub ignore: Vec<String>,
+}
+
+impl Context {
+    fn ignores(&self, r: &policy::Rule) -> bool {
+        self.ignore
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(&r.id) || i.eq_ignore_ascii_case(&r.slug))
+    }
+}
+
+/// The host-path rules an engine's own per-container file is exempt from
+/// (a writable bind; one under a sensitive directory such as
+/// /var/lib/containerd, where containerd keeps its sandboxes' files).
+const ENGINE_FILE_RULES: &[&str] = &["SKD-ESC-021", "SKD-ESC-022", "SKD-ESC-023"];
+
+/// Whether `mounts[i]` is one of the files an engine makes for each
+/// container (hosts, hostname, resolv.conf, .containerenv, shm): its
+/// destination is one of SKD-ESC-023's `engine_files`, and its source lies
+/// in a directory named after this container, or after its pod sandbox (the
+/// id in one of the rule's `sandbox_id_annotations`). podman, CRI-O and
+/// containerd keep these in such a directory, wherever their storage is.
+fn engine_file(spec: &Spec, field: &str, ctx: &Context) -> bool {
+    let Some(i) = field
+        .strip_prefix("mounts[")
+        .and_then(|f| f.split_once(']'))
+        .and_then(|(n, _)| n.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let Some(m) = spec.mounts().as_ref().and_then(|ms| ms.get(i)) else {
+        return false;
+    };
+    let r = policy::catalogue::rule("SKD-ESC-023");
+    let dest = m.destination().to_string_lossy();
+    if !r.param("engine_files").iter().any(|f| *f == dest) {
+        return false;
+    }
+    let Some(src) = m.source().as_ref() else {
+        return false;
+    };
+    let mut ids: Vec<&str> = vec![ctx.id.as_str()];
+    if let Some(a) = spec.annotations() {
+        ids.extend(
+            r.param("sandbox_id_annotations")
+                .iter()
+                .filter_map(|k| a.get(k).map(String::as_str)),
+        );
+    }
+    // The id is one of the source's last three directories (…/<id>/userdata/hosts,
+    // …/sandboxes/<id>/hosts): not any component of a long path.
+    let dirs: Vec<&std::ffi::OsStr> = src.parent().into_iter().flat_map(|p| p.iter()).collect();
+    dirs.iter().rev().take(3).any(|d| {
+        ids.iter()
+            .any(|id| !id.is_empty() && *d == std::ffi::OsStr::new(id))
+    })
+}
+
 /// The gate at `update`: the container's config with the new resources
 /// (`after`), counting only the findings about `linux.resources` that the
 /// config before the update (`before`) did not have: an update must not drop
@@ -153,7 +219,17 @@ pub fn check_update(before: &Spec, after: &Spec, policy: Policy) -> Result<Vec<S
 /// Evaluate `spec`. `Ok` holds warnings (only under [`Policy::Warn`]);
 /// a violation under [`Policy::Enforce`] is [`Error::Policy`].
 pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
-    decide(spec, policy, "config.json", |_| true)
+    check_in(spec, policy, &Context::default())
+}
+
+/// [`check`] for the container `ctx.id`: the engine's own per-container
+/// files are not findings, and the rules runtime.toml ignores are not judged.
+pub fn check_in(spec: &Spec, policy: Policy, ctx: &Context) -> Result<Vec<String>> {
+    decide(spec, policy, "config.json", |v| {
+        let engines_own =
+            ENGINE_FILE_RULES.contains(&v.rule.id.as_str()) && engine_file(spec, &v.field, ctx);
+        !ctx.ignores(v.rule) && !engines_own
+    })
 }
 
 /// The gate at `exec`: the new process (from `--process`, or the
@@ -163,10 +239,20 @@ pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
 /// process itself (`process.*` fields: capabilities, uid, no_new_privs, an
 /// unconfined LSM profile). The rest of the config was judged at `create`.
 pub fn check_exec(spec: &Spec, process: &Process, policy: Policy) -> Result<Vec<String>> {
+    check_exec_in(spec, process, policy, &Context::default())
+}
+
+/// [`check_exec`] without the rules runtime.toml ignores.
+pub fn check_exec_in(
+    spec: &Spec,
+    process: &Process,
+    policy: Policy,
+    ctx: &Context,
+) -> Result<Vec<String>> {
     let mut s = spec.clone();
     s.set_process(Some(process.clone()));
     decide(&s, policy, "the exec process", |v| {
-        v.field == "process" || v.field.starts_with("process.")
+        !ctx.ignores(v.rule) && (v.field == "process" || v.field.starts_with("process."))
     })
 }
 
@@ -284,6 +370,110 @@ mod tests {
         open.linux_mut().as_mut().unwrap().set_seccomp(None);
         assert!(check(&open, Policy::Enforce(Level::Baseline)).is_err());
         assert!(check_exec(&open, &base, Policy::Enforce(Level::Baseline)).is_ok());
+    }
+
+    /// podman's and containerd's own per-container files are no finding of
+    /// the gate; the same path for another id, or another host file, is.
+    #[test]
+    fn engine_files_are_not_findings() {
+        let mut spec = crate::defaults::hardened_spec();
+        let bind = |src: &str, dst: &str| {
+            oci_spec::runtime::MountBuilder::default()
+                .source(src)
+                .destination(dst)
+                .typ("bind")
+                .options(vec!["rbind".to_string(), "rw".to_string()])
+                .build()
+                .unwrap()
+        };
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        let first = mounts.len();
+        mounts.push(bind(
+            "/x/overlay-containers/c1/userdata/hosts",
+            "/etc/hosts",
+        ));
+        mounts.push(bind("/x/overlay-containers/c1/userdata/shm", "/dev/shm"));
+        mounts.push(bind(
+            "/var/lib/containerd/cri/sandboxes/s9/resolv.conf",
+            "/etc/resolv.conf",
+        ));
+        mounts.push(bind(
+            "/x/overlay-containers/other/userdata/hostname",
+            "/etc/hostname",
+        ));
+        mounts.push(bind("/srv/c1/data", "/data"));
+        spec.set_mounts(Some(mounts));
+        let mut ann = std::collections::HashMap::new();
+        ann.insert("io.kubernetes.cri.sandbox-id".to_string(), "s9".to_string());
+        spec.set_annotations(Some(ann));
+        let ctx = Context {
+            id: "c1".into(),
+            ignore: Vec::new(),
+        };
+        let w = check_in(&spec, Policy::Warn, &ctx).unwrap();
+        let fields: Vec<&str> = w
+            .iter()
+            .filter(|l| l.contains("SKD-ESC-02"))
+            .map(|l| l.split(' ').nth(4).unwrap())
+            .collect();
+        let want = [
+            format!("mounts[{}].options:", first + 3),
+            format!("mounts[{}].options:", first + 4),
+        ];
+        assert_eq!(fields, want, "{w:?}");
+        // Without the ids, every writable bind is a finding (containerd's
+        // under /var/lib/containerd a sensitive one).
+        spec.set_annotations(None);
+        let all = check(&spec, Policy::Warn).unwrap();
+        assert_eq!(all.iter().filter(|l| l.contains("SKD-ESC-023")).count(), 4);
+        assert_eq!(all.iter().filter(|l| l.contains("SKD-ESC-021")).count(), 1);
+    }
+
+    /// A refusal shows a few violations, counts the rest, and names the
+    /// three ways to relax; runtime.toml's `ignore` takes a rule out.
+    #[test]
+    fn refusals_are_short_and_say_how_to_proceed() {
+        let mut spec = crate::defaults::hardened_spec();
+        let p = spec.process_mut().as_mut().unwrap();
+        let mut caps = p.capabilities().clone().unwrap();
+        let all: std::collections::HashSet<_> = [
+            oci_spec::runtime::Capability::SysAdmin,
+            oci_spec::runtime::Capability::SysPtrace,
+            oci_spec::runtime::Capability::SysModule,
+            oci_spec::runtime::Capability::SysRawio,
+            oci_spec::runtime::Capability::Bpf,
+            oci_spec::runtime::Capability::DacReadSearch,
+        ]
+        .into_iter()
+        .collect();
+        caps.set_bounding(Some(all));
+        p.set_capabilities(Some(caps));
+        let e = check(&spec, Policy::Default).unwrap_err();
+        let Error::Policy { violations, .. } = &e else {
+            panic!("{e}")
+        };
+        assert!(violations.len() > crate::error::POLICY_SHOWN, "{e}");
+        let msg = e.to_string();
+        assert!(msg.len() < 1500, "{} bytes: {msg}", msg.len());
+        for want in [
+            "and ",
+            " more (all in --log)",
+            "--policy=warn",
+            "--runtime-flag policy=warn",
+            "runtime.toml",
+            "ignore = [\"SKD-ESC-010\"",
+        ] {
+            assert!(msg.contains(want), "{want:?}: {msg}");
+        }
+        let ids: Vec<String> = violations
+            .iter()
+            .map(|v| v.split(' ').next().unwrap().to_string())
+            .collect();
+        let ctx = Context {
+            id: String::new(),
+            ignore: ids,
+        };
+        assert!(check_in(&spec, Policy::Default, &ctx).is_ok());
     }
 
     #[test]

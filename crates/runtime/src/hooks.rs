@@ -9,6 +9,38 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The runtime-spec's MUSTs on a hook's fields, checked at `create` before
+/// anything is made: `path` is absolute, and `timeout`, when set, is
+/// greater than zero.
+pub fn validate(hooks: Option<&oci_spec::runtime::Hooks>) -> Result<()> {
+    let Some(h) = hooks else { return Ok(()) };
+    let kinds: [(&str, &Option<Vec<Hook>>); 6] = [
+        ("prestart", h.prestart()),
+        ("createRuntime", h.create_runtime()),
+        ("createContainer", h.create_container()),
+        ("startContainer", h.start_container()),
+        ("poststart", h.poststart()),
+        ("poststop", h.poststop()),
+    ];
+    for (kind, list) in kinds {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(Error::field(
+                    format!("hooks.{kind}[{i}].path"),
+                    format!("{:?} is not an absolute path", hook.path()),
+                ));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(Error::field(
+                    format!("hooks.{kind}[{i}].timeout"),
+                    "must be greater than zero when set",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Run the hooks of one kind in order; the first failure stops them.
 pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &str) -> Result<()> {
     for (index, h) in hooks.into_iter().flatten().enumerate() {
@@ -20,6 +52,25 @@ pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &str) -> Result
         })?;
     }
     Ok(())
+}
+
+/// Run every hook of one kind, in order, whatever the others did
+/// (runtime-spec: a failing poststop hook is logged as a warning and the
+/// remaining hooks still run). Returns the failures.
+pub fn run_all(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &str) -> Vec<Error> {
+    hooks
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, h)| {
+            run_one(h, state).err().map(|msg| Error::Hook {
+                kind,
+                index,
+                path: h.path().clone(),
+                msg,
+            })
+        })
+        .collect()
 }
 
 fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {

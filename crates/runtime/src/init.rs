@@ -13,7 +13,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -115,7 +115,28 @@ fn setup_container(
     //    run with unmapped ids. The runtime then puts us in the container's
     //    cgroups while we set up the rootfs (the first write to a v1
     //    cgroup.procs waits for an RCU grace period); step 7 waits for that.
-    chan.expect(tag::GO)?;
+    //    With a user and a mount namespace, GO carries the rootfs as a
+    //    detached tree the runtime opened on the host side (rootfs.rs).
+    //    Idmapped bind mounts come before it, one tree each (IDMAPPED_MOUNT).
+    let mut idmapped = Vec::new();
+    let tree = loop {
+        let (msg, fd) = recv_fd(chan.raw())?;
+        match (msg.first(), fd) {
+            (Some(&tag::GO), tree) => break tree,
+            (Some(&rootfs::IDMAPPED_MOUNT), Some(fd)) if msg.len() == 5 => {
+                let i = u32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]);
+                idmapped.push((i as usize, fd));
+            }
+            (Some(&tag::ERROR), _) => {
+                return Err(Error::Init(String::from_utf8_lossy(&msg[1..]).into()))
+            }
+            _ => {
+                return Err(Error::Init(
+                    "container init: protocol error: want GO".into(),
+                ))
+            }
+        }
+    };
 
     // 2. Become root of the new user namespace (container uid 0).
     if cfg.new_userns {
@@ -165,8 +186,8 @@ fn setup_container(
     //    In a user namespace, new or inherited (rootless podman runs the
     //    runtime in one), devices are bound from the host, not made.
     let userns = cfg.new_userns || crate::cgroups::rootless();
-    let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns)?;
+    let root = rootfs::prepare_root(spec, cfg.rootfs, tree)?;
+    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns, &mut idmapped)?;
     rootfs::create_devices(&root, spec, userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
@@ -260,6 +281,12 @@ fn setup_container(
         nix::errno::Errno::result(rc).ctx(|| "domainname".into())?;
     }
 
+    // 11b. The loopback interface of a network namespace made for this
+    //     container is up, as runc and crun leave it (127.0.0.1 works).
+    if new_netns(spec) {
+        loopback_up()?;
+    }
+
     // 12. Per-process attributes that need no privileges dropped yet.
     set_rlimits(cfg.process)?;
     set_personality(spec)?;
@@ -282,6 +309,10 @@ fn setup_container(
     // 15. Tell the runtime we are ready and wait for `start`: a connection
     //     on start.sock (`create`), or START on the sync channel (`run`,
     //     which starts at once: no socket to bind, accept and connect).
+    //     A created container outlives its `create` (spawn.rs).
+    if cfg.start.is_some() {
+        crate::spawn::outlive_parent();
+    }
     chan.send(tag::READY, b"")?;
     let (conn, state) = match cfg.start {
         Some(fd) => {
@@ -323,14 +354,8 @@ fn accept_start(fd: RawFd) -> Result<(UnixStream, String)> {
         }
     };
     drop(listener);
-    let mut buf = vec![0u8; 65536];
-    let n = conn
-        .read(&mut buf)
-        .map_err(|e| Error::io("start.sock", e))?;
-    if n == 0 || buf[0] != b'S' {
-        return Err(Error::Init("start: bad request".into()));
-    }
-    Ok((conn, String::from_utf8_lossy(&buf[1..n]).into_owned()))
+    let state = crate::sync::read_start_request(&mut conn)?;
+    Ok((conn, String::from_utf8_lossy(&state).into_owned()))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -465,6 +490,8 @@ fn finalize(
         .collect::<Result<_>>()?;
     let path = CString::new(exe.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::field("process.args[0]", "NUL byte"))?;
+    // The container process may outlive the runtime (`run -d`, `exec -d`).
+    crate::spawn::outlive_parent();
     let e = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(Error::sys(
         format!("process.args[0]: exec {}", exe.display()),
@@ -595,6 +622,48 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 /// Check that `fd` is on the filesystem `magic` (procfs, devpts) before
 /// writing through it or mounting it.
+/// Whether the config asks for a new network namespace (one without a path).
+fn new_netns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none()
+            })
+        })
+}
+
+/// `ip link set lo up` in the current network namespace (SIOCGIFFLAGS,
+/// then SIOCSIFFLAGS with IFF_UP).
+fn loopback_up() -> Result<()> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ctx(|| "loopback: socket".into())?;
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: a valid socket fd and a pointer to a live, initialised ifreq
+    // naming "lo"; the kernel writes ifr_ifru.ifru_flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCGIFFLAGS lo".into())?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    unsafe {
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+    }
+    // SAFETY: as above; the kernel reads the flags.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) };
+    nix::errno::Errno::result(rc).ctx(|| "loopback: SIOCSIFFLAGS lo up".into())?;
+    Ok(())
+}
+
 fn verify_fs(fd: &impl AsFd, magic: i64, field: &str, what: &str) -> Result<()> {
     let st =
         nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys(format!("{field}: fstatfs"), e))?;

@@ -40,6 +40,20 @@ pub fn disabled_by(spec: &Spec) -> bool {
         .is_some_and(|v| matches!(v.as_str(), "off" | "false" | "disabled"))
 }
 
+/// Whether `process` holds CAP_SYS_ADMIN (bounding set): a process the
+/// policy let mount filesystems. Landlock denies mount(2) to every process
+/// it confines, so it stays off for such a process, said in a warning,
+/// rather than silently breaking what the policy allowed.
+pub fn needs_mount(process: Option<&oci_spec::runtime::Process>) -> bool {
+    process
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|b| b.contains(&oci_spec::runtime::Capability::SysAdmin))
+}
+
+/// The warning said when [`needs_mount`] turns Landlock off.
+pub const MOUNT_WARNING: &str = "landlock: off for this process: it holds CAP_SYS_ADMIN, which the policy allowed, and Landlock would deny it mount(2) (the other layers stay on)";
+
 /// The kernel's Landlock ABI version, or None without Landlock.
 pub fn supported_abi() -> Option<i64> {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;

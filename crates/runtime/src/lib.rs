@@ -32,6 +32,7 @@ pub mod hooks;
 pub mod init;
 pub mod landlock;
 pub mod lsm;
+pub mod reap;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;

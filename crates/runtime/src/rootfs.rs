@@ -14,7 +14,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstat, mkdirat, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// Path of an fd through procfs, usable as a mount(2) source or target.
@@ -244,6 +244,12 @@ pub struct MountOpts {
     pub data: Vec<String>,
     pub bind: bool,
     pub rec: bool,
+    /// `idmap` (false) or `ridmap` (true): an idmapped bind mount.
+    pub idmap: Option<bool>,
+    /// Recursive attributes (`rro`, `rnosuid`, ...) for mount_setattr(2)
+    /// with AT_RECURSIVE: set and cleared `MOUNT_ATTR_*` bits.
+    pub rattr_set: u64,
+    pub rattr_clr: u64,
 }
 
 pub fn parse_options(opts: &[String]) -> Result<MountOpts, String> {
@@ -254,6 +260,9 @@ pub fn parse_options(opts: &[String]) -> Result<MountOpts, String> {
         data: Vec::new(),
         bind: false,
         rec: false,
+        idmap: None,
+        rattr_set: 0,
+        rattr_clr: 0,
     };
     for opt in opts {
         let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
@@ -312,28 +321,20 @@ pub fn parse_options(opts: &[String]) -> Result<MountOpts, String> {
                 continue;
             }
             "tmpcopyup" => continue,
-            "idmap" | "ridmap" => return Err(format!("option {opt:?} (idmapped mounts)")),
-            r if r.starts_with('r')
-                && [
-                    "ro",
-                    "rw",
-                    "nosuid",
-                    "nodev",
-                    "noexec",
-                    "suid",
-                    "dev",
-                    "exec",
-                    "noatime",
-                    "relatime",
-                    "strictatime",
-                    "nodiratime",
-                    "atime",
-                    "diratime",
-                    "nosymfollow",
-                ]
-                .contains(&&r[1..]) =>
-            {
-                return Err(format!("recursive option {opt:?} (needs mount_setattr)"))
+            "idmap" => {
+                o.idmap = Some(false);
+                continue;
+            }
+            "ridmap" => {
+                o.idmap = Some(true);
+                continue;
+            }
+            r if r.starts_with('r') && recursive_attr(&r[1..]).is_some() => {
+                if let Some((set, clr)) = recursive_attr(&r[1..]) {
+                    o.rattr_set = (o.rattr_set & !clr) | set;
+                    o.rattr_clr = (o.rattr_clr & !set) | clr;
+                }
+                continue;
             }
             _ => {
                 o.data.push(opt.clone());
@@ -345,6 +346,59 @@ pub fn parse_options(opts: &[String]) -> Result<MountOpts, String> {
         o.clear |= clear;
     }
     Ok(o)
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const MOUNT_ATTR_ATIME: u64 = 0x70;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// The `MOUNT_ATTR_*` bits a recursive option (without its leading `r`)
+/// sets and clears. The atime modes are one field: setting one clears the
+/// others (relatime is the field's zero value).
+fn recursive_attr(o: &str) -> Option<(u64, u64)> {
+    Some(match o {
+        "ro" => (MOUNT_ATTR_RDONLY, 0),
+        "rw" => (0, MOUNT_ATTR_RDONLY),
+        "nosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "suid" => (0, MOUNT_ATTR_NOSUID),
+        "nodev" => (MOUNT_ATTR_NODEV, 0),
+        "dev" => (0, MOUNT_ATTR_NODEV),
+        "noexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "exec" => (0, MOUNT_ATTR_NOEXEC),
+        "noatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME),
+        "strictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME),
+        "relatime" | "atime" => (0, MOUNT_ATTR_ATIME),
+        "nodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "diratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "nosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "symfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
+/// mount_setattr(2) on the mount at `fd` (and, with `recursive`, every
+/// mount below it).
+fn set_attr(fd: &impl AsRawFd, attr: &MountAttr, recursive: bool) -> nix::Result<()> {
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: mount_setattr on a live fd with an empty C path and a valid,
+    // sized mount_attr.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    nix::errno::Errno::result(rc).map(drop)
 }
 
 /// Flags of an existing mount that a bind remount must keep (the kernel
@@ -382,7 +436,13 @@ fn mnt(
 
 /// Step: make the host's mounts invisible to changes we make, and turn the
 /// rootfs into a mount point of its own (pivot_root needs one).
-pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
+///
+/// With `tree` (a detached rootfs from [`detached_root`]), the tree is
+/// attached on top of this mount namespace's `/` (move_mount(2)) instead:
+/// no path to the rootfs is walked from inside the user namespace, and
+/// lookups by absolute path (host /sys, host device nodes) still see the
+/// host's tree until pivot_root.
+pub fn prepare_root(spec: &Spec, rootfs: &Path, tree: Option<OwnedFd>) -> Result<Root> {
     let prop = spec
         .linux()
         .as_ref()
@@ -414,6 +474,25 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
     if has_mount_ns(spec) {
         mnt(None, "/", None, first, None).ctx(|| "make / rslave".into())?;
     }
+    if let Some(fd) = tree.filter(|_| has_mount_ns(spec)) {
+        // SAFETY: move_mount of our detached tree's fd onto "/", static C
+        // strings, flags only.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                c"/".as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        };
+        nix::errno::Errno::result(rc).ctx(|| format!("root.path: attach {}", rootfs.display()))?;
+        return Ok(Root {
+            fd,
+            path: rootfs.to_path_buf(),
+        });
+    }
     mnt(
         Some(rootfs.to_str().unwrap_or_default()),
         rootfs.to_str().unwrap_or_default(),
@@ -425,21 +504,172 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path) -> Result<Root> {
     Root::open(rootfs)
 }
 
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// Host side of `create`, for a container with its own user and mount
+/// namespaces: a detached copy of the rootfs tree (open_tree(2)
+/// `OPEN_TREE_CLONE | AT_RECURSIVE`), opened with the runtime's host
+/// privileges, so the bundle may sit in a directory the container's root
+/// cannot traverse (a `mktemp -d`). With `idmap` (the user namespace's fd),
+/// the tree is idmapped through that namespace (mount_setattr(2)
+/// `MOUNT_ATTR_IDMAP`): a file owned by host uid N shows as uid N inside,
+/// and what the container creates is owned by the same ids on disk. The
+/// init attaches it ([`prepare_root`]).
+pub fn detached_root(rootfs: &Path, idmap: Option<&OwnedFd>) -> Result<OwnedFd> {
+    detached_tree(rootfs, true, idmap, true, "root.path")
+}
+
+/// The tag of an idmapped mount sent to the init before GO: `M`, then the
+/// mount's index (u32, native order), with the tree as SCM_RIGHTS.
+pub const IDMAPPED_MOUNT: u8 = b'M';
+
+/// Host side: a detached, idmapped copy of `mounts[i]`'s source (an
+/// `idmap`/`ridmap` bind mount, or one with `uidMappings`), through the
+/// container's user namespace `userns`. A mount's own mappings must be the
+/// container's (what containerd and Kubernetes' `hostUsers: false` send).
+pub fn idmapped_mount(
+    spec: &Spec,
+    i: usize,
+    m: &Mount,
+    bundle: &Path,
+    userns: Option<&OwnedFd>,
+) -> Result<Option<OwnedFd>> {
+    let field = format!("mounts[{i}]");
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
+        .map_err(|e| Error::unsupported(format!("{field}.options"), e))?;
+    if opts.idmap.is_none() && m.uid_mappings().is_none() && m.gid_mappings().is_none() {
+        return Ok(None);
+    }
+    let is_bind = opts.bind || m.typ().as_deref() == Some("bind");
+    if !is_bind {
+        return Err(Error::unsupported(
+            format!("{field}.options"),
+            "idmapped mounts of a filesystem type (only bind mounts are idmapped)",
+        ));
+    }
+    let linux = spec.linux().as_ref();
+    let same = |mine: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>,
+                theirs: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        mine.as_ref().is_none_or(|m| Some(m) == theirs)
+    };
+    if !same(
+        m.uid_mappings(),
+        linux.and_then(|l| l.uid_mappings().as_ref()),
+    ) || !same(
+        m.gid_mappings(),
+        linux.and_then(|l| l.gid_mappings().as_ref()),
+    ) {
+        return Err(Error::unsupported(
+            format!("{field}.uidMappings"),
+            "mappings other than the container's linux.uidMappings/gidMappings",
+        ));
+    }
+    let Some(userns) = userns else {
+        return Err(Error::field(
+            format!("{field}.options"),
+            "an idmapped mount needs a user namespace of the container's own (linux.uidMappings)",
+        ));
+    };
+    let src = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| Error::field(format!("{field}.source"), "bind mount without a source"))?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let recursive = opts.idmap == Some(true);
+    detached_tree(
+        &src,
+        opts.rec || recursive,
+        Some(userns),
+        recursive,
+        &format!("{field}.source"),
+    )
+    .map(Some)
+}
+
+fn detached_tree(
+    path: &Path,
+    tree: bool,
+    idmap: Option<&OwnedFd>,
+    idmap_recursive: bool,
+    field: &str,
+) -> Result<OwnedFd> {
+    let rootfs = path;
+    let c = std::ffi::CString::new(rootfs.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::field(field, "contains a NUL byte"))?;
+    let rec = if tree {
+        libc::AT_RECURSIVE as libc::c_uint
+    } else {
+        0
+    };
+    // SAFETY: open_tree with a valid C path and flags; returns a new fd.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | rec,
+        )
+    };
+    let fd =
+        nix::errno::Errno::result(fd).ctx(|| format!("{field}: open_tree {}", rootfs.display()))?;
+    // SAFETY: open_tree returned a fresh fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    if let Some(userns) = idmap {
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: userns.as_raw_fd() as u64,
+        };
+        set_attr(&fd, &attr, idmap_recursive).ctx(|| {
+            format!(
+                "{field}: idmapped mount of {} (does its filesystem support idmapped mounts?)",
+                rootfs.display()
+            )
+        })?;
+    }
+    Ok(fd)
+}
+
 /// Step: every entry of `mounts`, in order.
+/// `idmapped` holds the trees the runtime made for idmapped bind mounts
+/// ([`idmapped_mount`]), by index.
 pub fn mount_all(
     root: &Root,
     spec: &Spec,
     bundle: &Path,
     cgroup: &Cgroup,
     userns: bool,
+    idmapped: &mut Vec<(usize, OwnedFd)>,
 ) -> Result<()> {
     let label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mount_one(root, i, m, bundle, cgroup, userns, label.as_deref())?;
+        let tree = idmapped
+            .iter()
+            .position(|(j, _)| *j == i)
+            .map(|k| idmapped.swap_remove(k).1);
+        mount_one(root, i, m, bundle, cgroup, userns, label.as_deref(), tree)?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn mount_one(
     root: &Root,
     i: usize,
@@ -448,6 +678,7 @@ fn mount_one(
     cgroup: &Cgroup,
     userns: bool,
     mount_label: Option<&str>,
+    tree: Option<OwnedFd>,
 ) -> Result<()> {
     let field = format!("mounts[{i}]");
     let dest = Path::new("/").join(m.destination());
@@ -483,14 +714,36 @@ fn mount_one(
         if opts.rec {
             flags |= MsFlags::MS_REC;
         }
-        mnt(
-            Some(src.to_str().unwrap_or_default()),
-            &fd_path(&target),
-            None,
-            flags,
-            None,
-        )
-        .map_err(|e| fail(&format!("bind {}", src.display()), e))?;
+        if let Some(t) = tree {
+            // SAFETY: move_mount of the runtime's detached, idmapped tree
+            // onto the mount point's fd; empty C paths, flags only.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    t.as_raw_fd(),
+                    c"".as_ptr(),
+                    target.as_raw_fd(),
+                    c"".as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+                )
+            };
+            nix::errno::Errno::result(rc)
+                .map_err(|e| fail(&format!("attach idmapped {}", src.display()), e))?;
+        } else if opts.idmap.is_some() || m.uid_mappings().is_some() {
+            return Err(Error::field(
+                format!("{field}.options"),
+                "idmapped mount without a user namespace of the container's own",
+            ));
+        } else {
+            mnt(
+                Some(src.to_str().unwrap_or_default()),
+                &fd_path(&target),
+                None,
+                flags,
+                None,
+            )
+            .map_err(|e| fail(&format!("bind {}", src.display()), e))?;
+        }
         let extra = opts.flags & !(MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             // Re-resolve: the old fd points below the new mount.
@@ -546,6 +799,16 @@ fn mount_one(
             }
             Err(e) => return Err(fail(&format!("mount {typ}"), e)),
         }
+    }
+    if opts.rattr_set != 0 || opts.rattr_clr != 0 {
+        let top = root.resolve(&dest).map_err(|e| fail("reopen", e))?;
+        let attr = MountAttr {
+            attr_set: opts.rattr_set,
+            attr_clr: opts.rattr_clr,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        set_attr(&top, &attr, true).map_err(|e| fail("recursive mount attributes", e))?;
     }
     if !opts.propagation.is_empty() {
         let top = root.resolve(&dest).map_err(|e| fail("reopen", e))?;

@@ -205,8 +205,9 @@ impl Env {
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    // The runtime's caches (.cache/seccomp) are meant to stay.
-                    .filter(|n| n != ".cache")
+                    // The runtime's caches (.cache/seccomp) and its warnings
+                    // log (stockade.log, without --log) are meant to stay.
+                    .filter(|n| n != ".cache" && !n.starts_with("stockade.log"))
                     .collect()
             })
             .unwrap_or_default();

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Peak memory of `stockade audit` on one large multi-document stream read from stdin (what
+# `kubectl get -A -o yaml` or `helm template` pipe into it).
+#
+# usage: bench/audit-memory.sh [MEGABYTES]   (default 100)
+#
+# Builds a stream of about MEGABYTES MB by repeating the manifests of bench/gen_corpus.py
+# (2,000 objects, a mix of clean and risky pods and workloads) separated by `---`, audits it with
+# `stockade audit --max-input-size 2G -f json -o /dev/null -`, and prints the input size, the
+# objects and findings, the wall time and the peak RSS (getrusage of the child).
+# STOCKADE=path uses that binary instead of building a release one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mb=${1:-100}
+if [ -n "${STOCKADE:-}" ]; then
+  bin=$STOCKADE
+else
+  cargo build --release --locked -q -p stockade
+  bin=./target/release/stockade
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/stockade-audit-memory.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+python3 bench/gen_corpus.py "$work/corpus" 2000 >/dev/null
+python3 - "$work/corpus" "$work/stream.yaml" "$mb" <<'PY'
+import os, sys
+src, out, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+unit = "".join(open(os.path.join(src, f)).read() + "---\n" for f in sorted(os.listdir(src)))
+with open(out, "w") as f:
+    written = 0
+    while written < mb * 1000 * 1000:
+        f.write(unit)
+        written += len(unit)
+PY
+python3 - "$bin" "$work/stream.yaml" "$work/report.json" <<'PY'
+import json, os, resource, subprocess, sys, time
+binary, stream, report = sys.argv[1], sys.argv[2], sys.argv[3]
+size = os.path.getsize(stream)
+start = time.monotonic()
+with open(stream, "rb") as stdin:
+    p = subprocess.run([binary, "audit", "--max-input-size", "2G", "-f", "json", "-o", report,
+                        "-"], stdin=stdin)
+wall = time.monotonic() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+with open(report) as f:
+    summary = json.load(f)["summary"]
+print(f"input {size / 1e6:.1f} MB: {summary['objects']} objects, {summary['findings']} findings, "
+      f"exit {p.returncode}, {wall:.1f} s, peak RSS {peak:.1f} MiB")
+PY
