@@ -81,7 +81,11 @@ fn pure_cgroup_v2_under_qemu() {
         }),
     );
     let oom = config(
-        &["sh", "-c", "sleep 1; tail /dev/zero; exec sleep 1000"],
+        &[
+            "sh",
+            "-c",
+            "while [ ! -e /dev/shm/go ]; do sleep 0.1; done; tail /dev/zero; exec sleep 1000",
+        ],
         json!({
             "devices": [{"allow": false, "access": "rwm"}],
             "memory": {"limit": 16777216, "swap": 16777216}
@@ -100,6 +104,7 @@ fn pure_cgroup_v2_under_qemu() {
     let noaa = with_profile(None);
     let aamissing = with_profile(Some("stockade-no-such"));
     let plain = config(&["sleep", "1000"], json!(null));
+    // (oom: the OOM comes once `events` runs: the guest then creates /dev/shm/go.)
     for (n, c) in [
         ("res", res),
         ("oom", oom),

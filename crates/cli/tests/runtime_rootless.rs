@@ -131,16 +131,28 @@ impl Drop for User {
             }
         }
         // Whatever the user still runs (podman's rootless pause process):
-        // all of it was started by this test.
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let owned = std::fs::metadata(e.path())
-                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == self.uid);
-            if let (true, Ok(pid)) = (owned, e.file_name().to_string_lossy().parse::<i32>()) {
-                // SAFETY: kill with a pid and a signal number only.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+        // all of it was started by this test. userdel refuses while a
+        // process of the user lives, so wait for them to be gone.
+        for _ in 0..100 {
+            let mut left = 0;
+            for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let owned = std::fs::metadata(e.path())
+                    .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == self.uid);
+                if let (true, Ok(pid)) = (owned, e.file_name().to_string_lossy().parse::<i32>()) {
+                    left += 1;
+                    // SAFETY: kill with a pid and a signal number only.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
             }
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        let _ = Command::new("userdel").arg(&self.name).output();
+        let out = Command::new("userdel").arg(&self.name).output();
+        if !out.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("userdel {} failed: {out:?}", self.name);
+        }
         if let Some(h) = &self.home {
             let _ = Command::new("rm")
                 .arg("-rf")

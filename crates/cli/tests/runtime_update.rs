@@ -331,7 +331,11 @@ fn oom_kill_is_an_event() {
     let env = Env::new("oomev");
     let b = env.bundle(
         "b",
-        &["sh", "-c", "sleep 1; tail /dev/zero; exec sleep 1000"],
+        &[
+            "sh",
+            "-c",
+            "while [ ! -e /dev/shm/go ]; do sleep 0.1; done; tail /dev/zero; exec sleep 1000",
+        ],
         |cfg| {
             cfg["linux"]["resources"] =
                 serde_json::json!({"memory": {"limit": 16777216, "swap": 16777216}});
@@ -350,6 +354,19 @@ fn oom_kill_is_an_event() {
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null());
     let mut ev = c.spawn().unwrap();
+    // The OOM comes once `events` has its first reading.
+    for _ in 0..300 {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"type\":\"stats\"")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = env.stockade(&["exec", &id, "touch", "/dev/shm/go"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut text = String::new();
     for _ in 0..150 {
         text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -22,7 +22,7 @@ S="stockade --root /run/stockade --log /tmp/stockade.log"
 
 mkdir -p /tmp/rootfs/bin /tmp/rootfs/proc /tmp/rootfs/sys /tmp/rootfs/dev /tmp/rootfs/tmp
 cp /bin/busybox /tmp/rootfs/bin/
-for a in sh cat head tail sleep echo grep; do ln -s busybox /tmp/rootfs/bin/$a; done
+for a in sh cat head tail sleep echo grep touch; do ln -s busybox /tmp/rootfs/bin/$a; done
 for c in /cfg/*.json; do
 	n=$(basename "$c" .json)
 	mkdir -p /tmp/b/$n && cp "$c" /tmp/b/$n/config.json
@@ -97,6 +97,9 @@ $S run -d -b /tmp/b/oom oom >/tmp/oom.out 2>&1
 check run-oom 0 $?
 $S events --interval 200ms oom >/tmp/oomev 2>&1 &
 E=$!
+i=0
+while ! grep -q '"type":"stats"' /tmp/oomev && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
+$S exec oom touch /dev/shm/go
 i=0
 while ! grep -q '"type":"oom"' /tmp/oomev && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
 kill $E 2>/dev/null; wait $E 2>/dev/null

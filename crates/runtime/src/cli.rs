@@ -471,7 +471,10 @@ fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
 fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
     if global.systemd_cgroup {
         return Err(Error::Usage(
-            "--systemd-cgroup is not supported: stockade only has the cgroupfs driver".into(),
+            "--systemd-cgroup is not supported yet: stockade only has the cgroupfs driver; \
+             use the cgroupfs manager (containerd: SystemdCgroup = false; podman: \
+             cgroup_manager = \"cgroupfs\" in containers.conf)"
+                .into(),
         ));
     }
     // Commands that need no state directory.

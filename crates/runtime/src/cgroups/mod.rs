@@ -41,6 +41,19 @@ pub struct Cgroup {
     pub created: Vec<PathBuf>,
 }
 
+/// The cgroup a relative `cgroupsPath` is below: our own (`own`), or on a
+/// pure v2 host its parent.
+fn base_for(own: &str, parent: bool) -> String {
+    if parent {
+        Path::new(own)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into())
+    } else {
+        own.to_string()
+    }
+}
+
 /// Whether the runtime runs rootless: not uid 0, or uid 0 of a user
 /// namespace (rootless podman runs the runtime in one).
 pub fn rootless() -> bool {
@@ -103,6 +116,15 @@ impl Cgroup {
                 "'..' above the cgroup root",
             ));
         }
+        // Pure v2 (no v1 hierarchy with controllers): a relative path goes
+        // below the *parent* of our own cgroup, as runc's: our own cgroup
+        // usually has processes (a systemd service, a user scope), and the
+        // no-internal-processes rule then keeps its children from getting
+        // controllers.
+        let pure_v2 = !mountinfo.lines().any(|l| {
+            l.split_once(" - ")
+                .is_some_and(|(_, post)| post.starts_with("cgroup "))
+        });
         let mut hier = Vec::new();
         for line in mountinfo.lines() {
             let Some((pre, post)) = line.split_once(" - ") else {
@@ -170,7 +192,7 @@ impl Cgroup {
             let rel = if inner.is_absolute() {
                 inner.clone()
             } else {
-                Path::new(&own_path).join(&inner)
+                Path::new(&base_for(&own_path, v2 && pure_v2)).join(&inner)
             };
             let rel = crate::util::clean_in_root(&rel).unwrap_or_else(|| PathBuf::from("/"));
             let dir = mount.join(rel.strip_prefix("/").unwrap_or(&rel));
