@@ -20,14 +20,27 @@ boot_facts() {
 	want "/sys/fs/cgroup" cgroup2fs "$(stat -fc %T /sys/fs/cgroup)" || return 1
 	grep -q selinux /sys/kernel/security/lsm || fail "selinux not in $(cat /sys/kernel/security/lsm)"
 	[ -f /sys/fs/selinux/enforce ] || fail "selinuxfs is not mounted (no policy loaded?)"
-	echo "enforce=$(cat /sys/fs/selinux/enforce) policy=$(sed -n 's/^SELINUXTYPE=//p' /etc/selinux/config) init=$(cat /proc/1/attr/current)"
-	want "a policy is loaded (PID 1 is not kernel_t)" 1 "$(grep -qv kernel_t /proc/1/attr/current && echo 1)"
+	echo "enforce=$(cat /sys/fs/selinux/enforce) policy=$(sed -n 's/^SELINUXTYPE=//p' /etc/selinux/config) init=$(tr -d '\0' </proc/1/attr/current)"
+	dmesg | grep -i -E 'selinux|policy' | tail -5
+	journalctl -b -o cat 2>/dev/null | grep -i -E 'selinux|load.*policy' | head -5
+	want "systemd loaded the policy (PID 1 is not kernel_t)" 1 "$(grep -qv kernel_t /proc/1/attr/current && echo 1)"
 }
 
-PL=$(valid_context system_u:system_r:container_t:s0:c11,c22 system_u:system_r:svirt_lxc_net_t:s0:c11,c22 \
-	unconfined_u:unconfined_r:unconfined_t:s0 2>/dev/null)
-ML=$(valid_context system_u:object_r:container_file_t:s0:c11,c22 system_u:object_r:svirt_sandbox_file_t:s0:c11,c22 \
-	system_u:object_r:tmp_t:s0 2>/dev/null)
+# When systemd did not load the policy (boot-selinux failed above), load it here so the label
+# tests below still run against Debian's refpolicy; boot-selinux stays failed.
+load_policy_if_needed() {
+	if tr -d '\0' </proc/1/attr/current | grep -q kernel_t; then
+		load_policy || fail "load_policy failed"
+		echo "loaded the policy with load_policy (systemd had not)"
+	fi
+	want "policy loaded (the class list is populated)" 1 "$(ls /sys/fs/selinux/class 2>/dev/null | grep -qx process && echo 1)"
+}
+
+# confined labels only: stockade's policy rightly refuses or warns about unconfined_t (SKD-ESC-035)
+choose_labels() {
+	PL=$(valid_context system_u:system_r:container_t:s0:c11,c22 system_u:system_r:svirt_lxc_net_t:s0:c11,c22 2>/dev/null)
+	ML=$(valid_context system_u:object_r:container_file_t:s0:c11,c22 system_u:object_r:svirt_sandbox_file_t:s0:c11,c22 2>/dev/null)
+}
 
 # bundle RUNTIME DIR CMD: `RUNTIME spec` with a busybox rootfs, the labels, and a tmpfs at /mnt
 bundle() {
@@ -43,17 +56,21 @@ bundle() {
 }
 
 labels() {
-	[ -n "$PL" ] && [ -n "$ML" ] || fail "the loaded policy accepts none of the candidate labels"
+	[ -n "$PL" ] && [ -n "$ML" ] || fail "the loaded policy accepts none of the confined candidate labels"
 	rt=$(if [ "$1" = stockade ]; then echo /usr/local/bin/stockade; else command -v "$1"; fi)
 	b=/tmp/se-$1
 	bundle "$rt" "$b" 'cat /proc/self/attr/current; echo; grep -w /mnt /proc/self/mountinfo' || return 1
-	out=$(cd "$b" && "$rt" run "se-$1-$$" 2>&1)
+	# in a delegated scope, as from a login shell: a unit without Delegate= has no controllers
+	out=$(cd "$b" && systemd-run --quiet --scope -p Delegate=yes "$rt" run "se-$1-$$" 2>"$b.err")
 	echo "$out"
+	cat "$b.err"
 	want "process label" "$PL" "$(echo "$out" | head -1 | tr -d '\0')" || return 1
-	echo "$out" | grep -q "context=\"$ML\"" || fail "the /mnt tmpfs does not carry mountLabel $ML"
+	echo "$out" | grep -Eq "context=\"?$ML\"?[, ]" || fail "the /mnt tmpfs does not carry mountLabel $ML"
 }
 
 t boot-selinux boot_facts
+t selinux-policy load_policy_if_needed
+choose_labels
 for rt in $RUNTIMES; do
 	t "selinux-labels[$rt]" labels "$rt"
 done
