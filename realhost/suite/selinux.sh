@@ -21,18 +21,12 @@ boot_facts() {
 	grep -q selinux /sys/kernel/security/lsm || fail "selinux not in $(cat /sys/kernel/security/lsm)"
 	[ -f /sys/fs/selinux/enforce ] || fail "selinuxfs is not mounted (no policy loaded?)"
 	echo "enforce=$(cat /sys/fs/selinux/enforce) policy=$(sed -n 's/^SELINUXTYPE=//p' /etc/selinux/config) init=$(tr -d '\0' </proc/1/attr/current)"
-	dmesg | grep -i -E 'selinux|policy' | tail -5
-	journalctl -b -o cat 2>/dev/null | grep -i -E 'selinux|load.*policy' | head -5
-	want "systemd loaded the policy (PID 1 is not kernel_t)" 1 "$(grep -qv kernel_t /proc/1/attr/current && echo 1)"
+	# PID 1 stays kernel_t: the image's files carry no labels (built on a host without SELinux;
+	# no relabel at boot under emulation), so nothing transitions. The policy itself is loaded.
+	dmesg | grep -F 'Successfully loaded SELinux policy' || fail "systemd did not load the SELinux policy"
 }
 
-# When systemd did not load the policy (boot-selinux failed above), load it here so the label
-# tests below still run against Debian's refpolicy; boot-selinux stays failed.
-load_policy_if_needed() {
-	if tr -d '\0' </proc/1/attr/current | grep -q kernel_t; then
-		load_policy || fail "load_policy failed"
-		echo "loaded the policy with load_policy (systemd had not)"
-	fi
+policy_loaded() {
 	want "policy loaded (the class list is populated)" 1 "$(ls /sys/fs/selinux/class 2>/dev/null | grep -qx process && echo 1)"
 }
 
@@ -69,7 +63,7 @@ labels() {
 }
 
 t boot-selinux boot_facts
-t selinux-policy load_policy_if_needed
+t selinux-policy policy_loaded
 choose_labels
 for rt in $RUNTIMES; do
 	t "selinux-labels[$rt]" labels "$rt"
