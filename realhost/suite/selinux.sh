@@ -7,10 +7,10 @@ cd /realhost/in || exit 1
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUNTIMES=${RUNTIMES:-runc stockade}
 
-# the first context the loaded policy accepts (writing to selinuxfs' context node validates it)
+# the first context the loaded policy accepts (runcon refuses a context the policy does not know)
 valid_context() {
 	for c in "$@"; do
-		if printf '%s' "$c" >/sys/fs/selinux/context 2>/dev/null; then echo "$c"; return 0; fi
+		if runcon "$c" true 2>/dev/null; then echo "$c"; return 0; fi
 	done
 	return 1
 }
@@ -32,8 +32,11 @@ policy_loaded() {
 
 # confined labels only: stockade's policy rightly refuses or warns about unconfined_t (SKD-ESC-035)
 choose_labels() {
-	PL=$(valid_context system_u:system_r:container_t:s0:c11,c22 system_u:system_r:svirt_lxc_net_t:s0:c11,c22 2>/dev/null)
-	ML=$(valid_context system_u:object_r:container_file_t:s0:c11,c22 system_u:object_r:svirt_sandbox_file_t:s0:c11,c22 2>/dev/null)
+	PL=$(valid_context system_u:system_r:container_t:s0:c11,c22 system_u:system_r:svirt_lxc_net_t:s0:c11,c22 \
+		system_u:system_r:container_t:s0 system_u:system_r:initrc_t:s0)
+	ML=$(valid_context system_u:object_r:container_file_t:s0:c11,c22 system_u:object_r:svirt_sandbox_file_t:s0:c11,c22 \
+		system_u:object_r:container_file_t:s0 system_u:object_r:tmp_t:s0)
+	echo "labels: process $PL, mounts $ML"
 }
 
 # bundle RUNTIME DIR CMD: `RUNTIME spec` with a busybox rootfs, the labels, and a tmpfs at /mnt
@@ -43,19 +46,20 @@ bundle() {
 	sed -i -e 's/"terminal": true/"terminal": false/' \
 		-e "s|^\([[:space:]]*\)\"sh\"\$|\1\"sh\", \"-c\", \"$3\"|" \
 		-e "s|^\([[:space:]]*\)\"process\": {|&\"selinuxLabel\": \"$PL\",|" \
-		-e "s|^\([[:space:]]*\)\"linux\": {|&\"mountLabel\": \"$ML\",|" \
+		-e "s|^\([[:space:]]*\)\"linux\": {|&\"mountLabel\": \"$ML\", \"cgroupsPath\": \"/rh-$(basename "$2")\",|" \
 		-e 's|^\([[:space:]]*\)"mounts": \[|&{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},|' \
 		"$2/config.json"
 	grep -q selinuxLabel "$2/config.json" && grep -q mountLabel "$2/config.json" || fail "could not edit $2/config.json"
 }
 
 labels() {
-	[ -n "$PL" ] && [ -n "$ML" ] || fail "the loaded policy accepts none of the confined candidate labels"
+	[ -n "$PL" ] && [ -n "$ML" ] || { fail "the loaded policy accepts none of the candidate labels"; return 1; }
 	rt=$(if [ "$1" = stockade ]; then echo /usr/local/bin/stockade; else command -v "$1"; fi)
 	b=/tmp/se-$1
 	bundle "$rt" "$b" 'cat /proc/self/attr/current; echo; grep -w /mnt /proc/self/mountinfo' || return 1
-	# in a delegated scope, as from a login shell: a unit without Delegate= has no controllers
-	out=$(cd "$b" && systemd-run --quiet --scope -p Delegate=yes "$rt" run "se-$1-$$" 2>"$b.err")
+	# cgroupsPath is set (at the root, as engines pass one): without it the runtime nests under
+	# this unit's cgroup, where no controller is enabled
+	out=$(cd "$b" && "$rt" run "se-$1-$$" 2>"$b.err")
 	echo "$out"
 	cat "$b.err"
 	want "process label" "$PL" "$(echo "$out" | head -1 | tr -d '\0')" || return 1
