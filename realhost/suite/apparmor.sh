@@ -91,12 +91,23 @@ podman_rootless() {
 }
 
 containerd_config() {
+	# A pod network (bridge, host-local addresses, no masquerade: the guest has no NIC), from
+	# Debian's CNI plugins in /usr/lib/cni; podman's own conflist needs iptables.
+	mkdir -p /etc/cni/realhost.d
+	cat >/etc/cni/realhost.d/10-realhost.conflist <<'X'
+{"cniVersion": "0.4.0", "name": "realhost", "plugins": [
+  {"type": "bridge", "bridge": "rh0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.77.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+X
 	# The shipped block (BinaryName = /usr/local/bin/stockade, SystemdCgroup = true) as shipped,
 	# runc's with SystemdCgroup = true beside it, and the locally built pause image.
 	{
 		echo 'version = 2'
 		echo '[plugins."io.containerd.grpc.v1.cri"]'
 		echo '  sandbox_image = "localhost/stockade-test/pause:1"'
+		echo '[plugins."io.containerd.grpc.v1.cri".cni]'
+		echo '  bin_dir = "/usr/lib/cni"'
+		echo '  conf_dir = "/etc/cni/realhost.d"'
 		echo '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]'
 		echo '  runtime_type = "io.containerd.runc.v2"'
 		echo '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]'
