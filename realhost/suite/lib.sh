@@ -30,6 +30,7 @@ want() {
 # The busybox-static root filesystem as a tar stream (for podman import).
 busybox_rootfs_tar() {
 	r=$(mktemp -d)
+	chmod 0755 "$r" # mktemp -d is 0700; the tar keeps it for the root directory
 	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/proc" "$r/sys" "$r/dev"
 	cp /bin/busybox "$r/bin/busybox"
 	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
