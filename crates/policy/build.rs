@@ -7,7 +7,16 @@
 use std::path::PathBuf;
 
 /// The rule files, in catalogue order (`src/catalogue.rs` includes the JSON in this order).
-const FILES: &[&str] = &["pss", "escape", "k8s", "dockerfile", "input", "watch"];
+const FILES: &[&str] = &[
+    "pss",
+    "escape",
+    "k8s",
+    "dockerfile",
+    "input",
+    "watch",
+    "image",
+    "host",
+];
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

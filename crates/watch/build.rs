@@ -26,7 +26,7 @@ fn main() {
             .build_and_generate(&skel)
         {
             panic!(
-                "compiling {}: {e:#}\n(needs Debian's clang; see crates/watch/README.md)",
+                "compiling {}: {e:#}\n(needs Debian's clang; scripts/install-deps installs it; see docs/watch.md)",
                 src.display()
             );
         }

@@ -133,33 +133,71 @@ impl Decision {
     }
 }
 
-/// `reason (detail), reason (detail)`: Pod Security's aggregated form; identical messages once.
-fn pss_detail(vs: &[Violation]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for v in vs {
-        if !seen.contains(&v.message.as_str()) {
-            seen.push(&v.message);
+/// At most this many items are listed in one message, warning or annotation; the rest are
+/// summed up ("... and 29,990 more"). A pod with 30,000 containers is answered in a response of
+/// a few KiB, not tens of MB (cost linear in the request, response bounded).
+pub const MAX_LISTED: usize = 20;
+/// At most this many `details.causes` entries; the last one sums up the rest.
+pub const MAX_CAUSES: usize = 50;
+
+/// `a, b, c` for at most [`MAX_LISTED`] items, then `... and N more`.
+fn bounded_join(items: impl Iterator<Item = String>) -> String {
+    let mut shown = Vec::new();
+    let mut more = 0usize;
+    for i in items {
+        if shown.len() < MAX_LISTED {
+            shown.push(i);
+        } else {
+            more += 1;
         }
     }
-    seen.join(", ")
+    let mut out = shown.join(", ");
+    if more > 0 {
+        out.push_str(&format!(", ... and {more} more"));
+    }
+    out
+}
+
+/// `reason (detail), reason (detail)`: Pod Security's aggregated form; identical messages once.
+fn pss_detail(vs: &[Violation]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    bounded_join(
+        vs.iter()
+            .filter(|v| seen.insert(v.message.as_str()))
+            .map(|v| v.message.clone()),
+    )
 }
 
 /// `SKD-ESC-020 (spec.volumes[0].hostPath: host path ...)`: rule id, then field and message.
 fn escape_detail(vs: &[Violation]) -> String {
-    vs.iter()
-        .map(|v| format!("{} ({}: {})", v.rule.id, v.field, v.message))
-        .collect::<Vec<_>>()
-        .join(", ")
+    bounded_join(
+        vs.iter()
+            .map(|v| format!("{} ({}: {})", v.rule.id, v.field, v.message)),
+    )
 }
 
 fn causes(vs: &[&Violation]) -> Vec<Cause> {
-    vs.iter()
+    let mut out: Vec<Cause> = vs
+        .iter()
+        .take(MAX_CAUSES)
         .map(|v| Cause {
             rule: v.rule.id.clone(),
             field: v.field.clone(),
             message: v.message.clone(),
         })
-        .collect()
+        .collect();
+    if vs.len() > MAX_CAUSES {
+        out.push(Cause {
+            rule: String::new(),
+            field: String::new(),
+            message: format!(
+                "... and {} more violations (rules {})",
+                vs.len() - MAX_CAUSES,
+                ids(&vs[MAX_CAUSES..]).join(", ")
+            ),
+        });
+    }
+    out
 }
 
 fn ids(vs: &[&Violation]) -> Vec<String> {
@@ -299,8 +337,10 @@ pub fn decide(subject: &Subject, ns: &NamespacePolicy, v: &Verdicts) -> Decision
             .collect();
         listed.sort();
         listed.dedup();
-        d.audit_annotations
-            .insert(ANNOTATION_STOCKADE_VIOLATIONS.into(), listed.join(", "));
+        d.audit_annotations.insert(
+            ANNOTATION_STOCKADE_VIOLATIONS.into(),
+            bounded_join(listed.into_iter()),
+        );
     }
     d.found = ids(&all);
     d
@@ -398,6 +438,43 @@ mod tests {
         let d = decide(&deployment("d"), &p, &v);
         assert!(d.allowed && d.denial.is_none());
         assert_eq!(d.audit_annotations[ANNOTATION_ERROR], msg);
+    }
+
+    #[test]
+    fn many_violations_give_a_bounded_answer() {
+        let n = 30_000;
+        let vs: Vec<Violation> = (0..n)
+            .map(|i| Violation {
+                rule: privileged_violation().rule,
+                field: format!("spec.containers[{i}].securityContext.privileged"),
+                message: format!(
+                    "privileged (container \"c{i}\" must not set securityContext.privileged=true)"
+                ),
+            })
+            .collect();
+        let v = Verdicts {
+            enforce: vs.clone(),
+            audit: vs.clone(),
+            warn: vs.clone(),
+            escape: Vec::new(),
+        };
+        let d = decide(
+            &pod("p"),
+            &ns("baseline:v1.36", "baseline:v1.36", "baseline:v1.36"),
+            &v,
+        );
+        let denial = d.denial.unwrap();
+        assert!(
+            denial
+                .message
+                .contains(&format!("and {} more", n - MAX_LISTED)),
+            "{}",
+            denial.message
+        );
+        assert!(denial.message.len() < 8 * 1024, "{}", denial.message.len());
+        assert_eq!(denial.causes.len(), MAX_CAUSES + 1);
+        let annotations: usize = d.audit_annotations.values().map(String::len).sum();
+        assert!(annotations < 16 * 1024, "{annotations}");
     }
 
     #[test]

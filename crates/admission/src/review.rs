@@ -11,7 +11,7 @@ use crate::mutate::{harden, Hardening};
 use crate::nsapi::NamespaceCache;
 use crate::nslabels::{Labels, NamespaceLabels};
 use crate::nspolicy::{LevelVersion, NamespacePolicy};
-use crate::workload::{extract, resource_of, Extracted};
+use crate::workload::{extract, resource_of, Extracted, POD_BEARING};
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube_core::response::{StatusCause, StatusDetails};
 use kube_core::{DynamicObject, Status};
@@ -267,6 +267,12 @@ impl Engine {
         }
     }
 
+    /// Answer one request body without waiting on the network: `None` when its namespace is
+    /// missing from the API cache and must be looked up first ([`Engine::review_async`]).
+    pub fn review_cached(&self, endpoint: Endpoint, body: &[u8]) -> Option<Answer> {
+        self.review_inner(endpoint, body, None, Instant::now()).ok()
+    }
+
     /// Answer one request body.
     pub fn review(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
         let looked_up = Err("not in the namespace cache".to_string());
@@ -435,6 +441,25 @@ impl Engine {
             return ignored;
         }
         if resource_of(kind).is_none() {
+            // Not exactly a pod-bearing kind. A request that is otherwise about one (its
+            // resource, its object's own kind, or the kind in another spelling such as `pod`)
+            // is denied, not let through unevaluated (fail closed); other kinds (ConfigMap,
+            // Service, ...) are allowed untouched.
+            let resource = req.resource.resource.as_str();
+            let object_kind = req
+                .object
+                .as_ref()
+                .and_then(|o| o.types.as_ref())
+                .map(|t| t.kind.as_str());
+            let pod_bearing = POD_BEARING.iter().any(|(_, k, r)| {
+                k.eq_ignore_ascii_case(kind) || *r == resource || Some(*k) == object_kind
+            });
+            if pod_bearing {
+                return invalid(format!(
+                    "request.kind.kind {kind:?} is not a kind this webhook knows, but the request is about a pod-bearing object (resource {resource:?}, object kind {:?}); denied (fail closed)",
+                    object_kind.unwrap_or("")
+                ));
+            }
             return ignored;
         }
         let ex = &self.config.exemptions;

@@ -639,15 +639,25 @@ impl ServiceReader<'_> {
                 "sysctls" => match &v.value {
                     YValue::Map(entries) => {
                         for s in entries {
-                            view.sysctls
-                                .push(Field::new(s.key.to_string(), push_key(&field, &s.key)));
+                            let f = push_key(&field, &s.key);
+                            view.sysctls.push(Field::new(s.key.to_string(), f.clone()));
+                            let value = match &s.value.value {
+                                YValue::Str(v) => Some(v.clone()),
+                                YValue::Int(n) => Some(n.to_string()),
+                                _ => None,
+                            };
+                            if let Some(value) = value {
+                                view.sysctl_values.push(Field::new(value, f));
+                            }
                         }
                     }
                     _ => {
                         for (f, n) in self.list(v, &field) {
                             if let Some(s) = self.string(n, &f) {
-                                let name = s.split('=').next().unwrap_or("").trim().to_string();
-                                view.sysctls.push(Field::new(name, f));
+                                let (name, value) = s.split_once('=').unwrap_or((s.as_str(), ""));
+                                view.sysctls
+                                    .push(Field::new(name.trim().to_string(), f.clone()));
+                                view.sysctl_values.push(Field::new(value.to_string(), f));
                             }
                         }
                     }

@@ -24,14 +24,14 @@
 use crate::source::{push_index, push_key, FieldLines, FileReport, Item, ObjectRef, Problem};
 use crate::source::{Subject, Suppression};
 use crate::yaml::{self, YNode, YValue};
-use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use policy::catalogue::Format;
 use policy::cluster::ClusterObject;
-use policy::model::PodWorkload;
+use policy::model::{HostMount, PodWorkload, WorkloadView};
 use serde::Deserialize;
 
 /// The suppression annotation.
@@ -426,6 +426,14 @@ fn read_object(
                 return;
             }
         }
+    } else if kind == "PersistentVolume" {
+        match decode_resource::<PersistentVolume>(node, &lines) {
+            Ok(pv) => subject = Subject::Volume(Box::new(persistent_volume_view(&pv))),
+            Err(e) => {
+                report_decode(report, &object, e);
+                return;
+            }
+        }
     }
     let mut own = match own_suppressions {
         Some(own) => own,
@@ -440,6 +448,40 @@ fn read_object(
         suppressions: own,
         subject,
     });
+}
+
+/// A PersistentVolume's host directory as a host mount: any pod that claims the volume mounts
+/// it, whatever that pod's own spec says (a hostPath PV is hostPath without `hostPath` in the
+/// pod). `local` volumes name a host path too. Writable, as a claim mounts it unless the pod
+/// says otherwise.
+fn persistent_volume_view(pv: &PersistentVolume) -> WorkloadView {
+    let mut view = WorkloadView::new(Format::Kubernetes);
+    let spec = pv.spec.as_ref();
+    let paths = [
+        (
+            spec.and_then(|s| s.host_path.as_ref())
+                .map(|h| h.path.clone()),
+            "spec.hostPath",
+        ),
+        (
+            spec.and_then(|s| s.local.as_ref()).map(|l| l.path.clone()),
+            "spec.local",
+        ),
+    ];
+    for (path, field) in paths {
+        if let Some(host_path) = path {
+            view.host_mounts.push(HostMount {
+                host_path,
+                target: String::new(),
+                read_only: false,
+                propagation: None,
+                sub_path: false,
+                field: format!("{field}.path"),
+                mount_field: field.to_string(),
+            });
+        }
+    }
+    view
 }
 
 type DecodeError = (String, u32, u32, String);

@@ -599,7 +599,14 @@ pub fn read(path: &str, text: &str) -> FileReport {
                 message: format!("not a valid OCI runtime config: {}{at}", e.reason),
             });
         }
-        Ok(spec) => {
+        Ok(mut spec) => {
+            // root.path as it resolves next to this file (SKD-ESC-050: a
+            // symlink or bind mount to the host's root), when it is a file here.
+            let file = std::path::Path::new(path);
+            if file.is_file() {
+                let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+                policy::oci::resolve_root_path(&mut spec, dir.unwrap_or(std::path::Path::new(".")));
+            }
             let suppressions = spec
                 .annotations()
                 .as_ref()

@@ -3,19 +3,23 @@
 
 use crate::ignore::IgnoreConfig;
 use crate::source::{FileReport, Item, ObjectRef, Subject};
+use crate::yaml::YValue;
 use policy::catalogue::{Format, Level, Rule, Severity};
 use policy::model::Violation;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Files larger than this are skipped with a message.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+/// Inputs larger than this are not read (an `SKD-INPUT-004` finding, exit 2); `--max-input-size`.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
     pub policy: policy::Options,
     pub ignore: IgnoreConfig,
     pub max_file_size: u64,
+    /// Files that are not manifests (Helm chart sources, Ansible, Grafana provisioning, JSON
+    /// configuration) are `SKD-INPUT-005` findings instead of counted skips.
+    pub strict: bool,
 }
 
 impl Default for AuditOptions {
@@ -24,6 +28,7 @@ impl Default for AuditOptions {
             policy: policy::Options::default(),
             ignore: IgnoreConfig::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            strict: false,
         }
     }
 }
@@ -57,7 +62,8 @@ impl Finding {
     }
 }
 
-/// A file that was not audited, and why.
+/// A file that was recognised as something other than a manifest and not audited, and what it
+/// is (with advice: a Helm chart is audited by rendering it).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
     pub file: String,
@@ -71,6 +77,8 @@ pub struct AuditReport {
     pub objects: usize,
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
+    /// Symbolic links followed while walking directories.
+    pub symlinks: usize,
 }
 
 impl AuditReport {
@@ -92,6 +100,8 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
+    #[error("stdin is empty: nothing to audit (did the command before the pipe fail?)")]
+    EmptyStdin,
 }
 
 /// What kind of file this is, from its name and, failing that, its content.
@@ -163,7 +173,9 @@ fn looks_like_dockerfile(text: &str) -> bool {
 /// Read one file's text with the reader for its format.
 pub fn read_text(path: &str, text: &str) -> FileReport {
     match detect_format(path, text) {
-        Format::Kubernetes | Format::Runtime => crate::k8s::read(path, text),
+        Format::Kubernetes | Format::Runtime | Format::Image | Format::Host => {
+            crate::k8s::read(path, text)
+        }
         Format::Compose => crate::compose::read(path, text),
         Format::Dockerfile => crate::dockerfile::read(path, text),
         Format::Oci => crate::oci::read(path, text),
@@ -186,13 +198,46 @@ fn wanted(path: &Path) -> bool {
         || name.ends_with(".containerfile")
 }
 
+/// One input of a run: a file (or `-`), and what the walk already knows about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub path: String,
+    pub note: Option<InputNote>,
+}
+
+/// What the walk found out about a file before reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputNote {
+    /// It cannot be read (a dangling symlink): an `SKD-INPUT-004` finding.
+    Unreadable(String),
+    /// It is not a manifest (a file of a Helm chart): skipped and counted, or `SKD-INPUT-005`
+    /// with `--strict`.
+    NotManifest(String),
+}
+
+/// The inputs of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub files: Vec<Input>,
+    /// Symbolic links followed in directory walks.
+    pub symlinks: usize,
+}
+
 /// Expand the command-line paths: files as given, directories recursively (hidden directories
 /// and `target`/`node_modules` skipped), `-` for stdin. Sorted for stable output.
-pub fn collect_inputs(paths: &[String]) -> Result<Vec<String>, AuditError> {
-    let mut out = Vec::new();
+///
+/// Symbolic links met in a walk are followed; a directory already walked (a link loop, or two
+/// links to one directory) is not walked twice. A link whose target is missing is kept as an
+/// unreadable input (a finding, never a silent skip). The files of a Helm chart (a directory
+/// holding `Chart.yaml`) are templates, not manifests: they are noted as such.
+pub fn collect_inputs(paths: &[String]) -> Result<Inputs, AuditError> {
+    let mut w = Walk::default();
     for p in paths {
         if p == "-" {
-            out.push(p.clone());
+            w.inputs.files.push(Input {
+                path: p.clone(),
+                note: None,
+            });
             continue;
         }
         let meta = std::fs::metadata(p).map_err(|source| AuditError::Io {
@@ -200,40 +245,113 @@ pub fn collect_inputs(paths: &[String]) -> Result<Vec<String>, AuditError> {
             source,
         })?;
         if meta.is_dir() {
-            let mut found = Vec::new();
-            walk(Path::new(p), &mut found).map_err(|source| AuditError::Io {
-                path: p.clone(),
-                source,
-            })?;
-            found.sort();
-            out.extend(found.into_iter().map(|f| f.to_string_lossy().into_owned()));
+            let before = w.inputs.files.len();
+            w.seen.insert(dir_key(&meta));
+            w.walk(Path::new(p), None)
+                .map_err(|source| AuditError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+            w.inputs.files[before..].sort_by(|a, b| a.path.cmp(&b.path));
         } else {
-            out.push(p.clone());
+            w.inputs.files.push(Input {
+                path: p.clone(),
+                note: None,
+            });
         }
     }
-    Ok(out)
+    Ok(w.inputs)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let ft = entry.file_type()?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if ft.is_dir() {
-            if name.starts_with('.') || name == "target" || name == "node_modules" {
-                continue;
+#[derive(Default)]
+struct Walk {
+    inputs: Inputs,
+    /// Directories walked, by device and inode.
+    seen: std::collections::HashSet<(u64, u64)>,
+}
+
+fn dir_key(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+/// Whether `dir` is the root of a Helm chart.
+fn is_helm_chart(dir: &Path) -> bool {
+    dir.join("Chart.yaml").is_file() || dir.join("Chart.yml").is_file()
+}
+
+impl Walk {
+    fn walk(&mut self, dir: &Path, chart: Option<&Path>) -> std::io::Result<()> {
+        let own_chart;
+        let chart = match chart {
+            Some(c) => Some(c),
+            None if is_helm_chart(dir) => {
+                own_chart = dir.to_path_buf();
+                Some(own_chart.as_path())
             }
-            walk(&path, out)?;
-        } else if ft.is_file() && wanted(&path) {
-            out.push(path);
+            None => None,
+        };
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let mut ft = entry.file_type()?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let mut meta = None;
+            if ft.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(m) => {
+                        self.inputs.symlinks += 1;
+                        ft = m.file_type();
+                        meta = Some(m);
+                    }
+                    Err(e) => {
+                        if wanted(&path) {
+                            self.inputs.files.push(Input {
+                                path: path.to_string_lossy().into_owned(),
+                                note: Some(InputNote::Unreadable(format!(
+                                    "symbolic link that cannot be followed: {e}"
+                                ))),
+                            });
+                        }
+                        continue;
+                    }
+                }
+            }
+            if ft.is_dir() {
+                if name.starts_with('.') || name == "target" || name == "node_modules" {
+                    continue;
+                }
+                let meta = match meta {
+                    Some(m) => m,
+                    None => std::fs::metadata(&path)?,
+                };
+                if !self.seen.insert(dir_key(&meta)) {
+                    // Already walked (a loop back to an ancestor, or a second link to it).
+                    continue;
+                }
+                self.walk(&path, chart)?;
+            } else if ft.is_file() && wanted(&path) {
+                let note = chart.map(|c| {
+                    InputNote::NotManifest(format!(
+                        "part of the Helm chart {}: render it and audit the output \
+                         (`helm template {} | stockade audit -`)",
+                        c.display(),
+                        c.display()
+                    ))
+                });
+                self.inputs.files.push(Input {
+                    path: path.to_string_lossy().into_owned(),
+                    note,
+                });
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-/// Load one input: stdin or a file, with the size and binary checks.
+/// Load one input: stdin or a file, with the size and text checks. `Ok(Err(reason))` when it
+/// cannot be audited (an `SKD-INPUT-004` finding).
 fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
     let io = |source| AuditError::Io {
         path: path.to_string(),
@@ -245,27 +363,142 @@ fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
             .take(max + 1)
             .read_to_end(&mut bytes)
             .map_err(io)?;
+        if bytes.is_empty() {
+            return Err(AuditError::EmptyStdin);
+        }
     } else {
-        let f = std::fs::File::open(path).map_err(io)?;
+        let f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(format!("cannot be opened: {e}"))),
+        };
         // Sized from the file's length, the buffer takes the whole file in one read (growing
         // from empty costs several reads and copies per file).
         let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
         bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
-        f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+        if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
+            return Ok(Err(format!("cannot be read: {e}")));
+        }
     }
     if bytes.len() as u64 > max {
-        return Ok(Err(format!("larger than {max} bytes; not audited")));
+        return Ok(Err(format!(
+            "larger than --max-input-size ({max} bytes); not audited (raise --max-input-size, \
+             or split the input)"
+        )));
     }
-    if bytes.iter().take(8192).any(|&b| b == 0) {
-        return Ok(Err("binary file (NUL bytes); not audited".into()));
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Ok(Err(format!(
+            "binary input (NUL byte at offset {at}); not audited"
+        )));
     }
     match String::from_utf8(bytes) {
         Ok(s) => Ok(Ok(s)),
         Err(e) => Ok(Err(format!(
-            "not UTF-8 text (invalid byte at offset {}); not audited",
+            "not UTF-8 text (invalid byte at offset {}); not audited (convert it with \
+             `iconv -t UTF-8`)",
             e.utf8_error().valid_up_to()
         ))),
     }
+}
+
+/// If `text` (already known to be read as a Kubernetes manifest) is recognisably something
+/// else, what it is. Conservative: a file with any document that has a `kind`, a string
+/// `apiVersion`, `metadata`, `spec`, `template` or `items` at its top level (or a list item that
+/// has `kind`) is a manifest and goes to the reader, which reports what it cannot decode.
+pub fn not_a_manifest(path: &str, text: &str) -> Option<String> {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if matches!(name.as_str(), "chart.yaml" | "chart.yml" | "chart.lock") {
+        return Some(
+            "Helm chart metadata: render the chart and audit the output \
+             (`helm template CHART | stockade audit -`)"
+                .into(),
+        );
+    }
+    // The common case, decided without parsing (JSON keys are quoted and usually indented).
+    if top_level_key(text, "kind") || text.contains("\"kind\"") {
+        return None;
+    }
+    let docs = crate::yaml::load(text).ok()?;
+    let object_keys = ["kind", "metadata", "spec", "template", "items"];
+    let mut keys: Vec<String> = Vec::new();
+    let mut list = false;
+    for d in &docs {
+        let root = d.root.as_ref().ok()?;
+        match &root.value {
+            YValue::Null => {}
+            YValue::Map(entries) => {
+                for e in entries {
+                    let string_api =
+                        e.key == "apiVersion" && matches!(e.value.value, YValue::Str(_));
+                    if string_api || object_keys.contains(&e.key.as_str()) {
+                        return None;
+                    }
+                    keys.push(e.key.to_string());
+                }
+            }
+            YValue::Seq(items) => {
+                list = true;
+                for i in items {
+                    if i.get("kind").is_some() || i.get("apiVersion").is_some() {
+                        return None;
+                    }
+                    if let YValue::Map(entries) = &i.value {
+                        keys.extend(entries.iter().map(|e| e.key.to_string()));
+                    }
+                }
+            }
+            // A bare scalar: let the reader say it is not an object.
+            _ => return None,
+        }
+    }
+    if docs
+        .iter()
+        .all(|d| matches!(d.root, Ok(ref r) if r.is_null()))
+    {
+        // Empty or comments only: nothing to audit, but nothing that is something else either.
+        return None;
+    }
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    let what = if list
+        && [
+            "hosts",
+            "tasks",
+            "roles",
+            "import_playbook",
+            "include_tasks",
+            "become",
+        ]
+        .iter()
+        .any(|k| has(k))
+    {
+        "an Ansible playbook or task list"
+    } else if [
+        "datasources",
+        "deleteDatasources",
+        "providers",
+        "apps",
+        "notifiers",
+        "contactPoints",
+        "policies",
+        "templates",
+        "muteTimes",
+    ]
+    .iter()
+    .any(|k| has(k))
+        && has("apiVersion")
+    {
+        "a Grafana provisioning file"
+    } else if name.ends_with(".json") {
+        "a JSON document with no Kubernetes object (configuration?)"
+    } else if list {
+        "a YAML list with no Kubernetes object (Ansible tasks?)"
+    } else {
+        "a YAML document with no Kubernetes object (Helm values or configuration?)"
+    };
+    Some(format!("{what}: not a manifest"))
 }
 
 /// Audit files and directories (and `-` for stdin).
@@ -275,10 +508,12 @@ fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
 /// [`policy::cluster::PodRef`]s), so memory stays flat however many manifests are audited.
 pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport, AuditError> {
     let inputs = collect_inputs(paths)?;
-    let partials = map_parallel(&inputs, |path: &String| audit_one(path, opts))
+    let partials = map_parallel(&inputs.files, |input: &Input| audit_one(input, opts))
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(combine(partials, opts))
+    let mut report = combine(partials, opts);
+    report.symlinks = inputs.symlinks;
+    Ok(report)
 }
 
 /// Evaluate already-read files as one set (cross-object rules see every file).
@@ -305,19 +540,59 @@ struct Partial {
     pods: Vec<(ItemCtx, policy::cluster::PodRef)>,
 }
 
-fn audit_one(path: &str, opts: &AuditOptions) -> Result<Partial, AuditError> {
+fn audit_one(input: &Input, opts: &AuditOptions) -> Result<Partial, AuditError> {
+    let path = input.path.as_str();
+    let empty = |findings, skipped| Partial {
+        objects: 0,
+        findings,
+        skipped,
+        cluster: Vec::new(),
+        pods: Vec::new(),
+    };
+    let unreadable =
+        |reason: String| empty(vec![file_finding(path, "SKD-INPUT-004", reason)], None);
+    let not_manifest = |reason: String| {
+        if opts.strict {
+            empty(vec![file_finding(path, "SKD-INPUT-005", reason)], None)
+        } else {
+            empty(
+                Vec::new(),
+                Some(Skipped {
+                    file: path.to_string(),
+                    reason,
+                }),
+            )
+        }
+    };
+    match &input.note {
+        Some(InputNote::Unreadable(reason)) => return Ok(unreadable(reason.clone())),
+        Some(InputNote::NotManifest(reason)) => return Ok(not_manifest(reason.clone())),
+        None => {}
+    }
     match load(path, opts.max_file_size)? {
-        Ok(text) => Ok(partial(&read_text(path, &text), &opts.policy)),
-        Err(reason) => Ok(Partial {
-            objects: 0,
-            findings: Vec::new(),
-            skipped: Some(Skipped {
-                file: path.to_string(),
-                reason,
-            }),
-            cluster: Vec::new(),
-            pods: Vec::new(),
-        }),
+        Ok(text) => {
+            if detect_format(path, &text) == Format::Kubernetes {
+                if let Some(reason) = not_a_manifest(path, &text) {
+                    return Ok(not_manifest(reason));
+                }
+            }
+            Ok(partial(&read_text(path, &text), &opts.policy))
+        }
+        Err(reason) => Ok(unreadable(reason)),
+    }
+}
+
+/// A finding about a whole file (no object, no line).
+fn file_finding(path: &str, rule_id: &str, message: String) -> Finding {
+    Finding {
+        rule: policy::rule(rule_id),
+        file: path.into(),
+        line: None,
+        column: None,
+        object: None,
+        field: String::new(),
+        message,
+        suppressed: None,
     }
 }
 
@@ -327,13 +602,18 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
     let mut out = Partial {
         objects: f.items.len(),
         findings: Vec::new(),
-        skipped: f.skipped.as_ref().map(|reason| Skipped {
-            file: f.path.clone(),
-            reason: reason.clone(),
-        }),
+        skipped: None,
         cluster: Vec::new(),
         pods: Vec::new(),
     };
+    // A reader that gave up on the whole file (a limit) audited nothing in it: never clean.
+    if let Some(reason) = &f.skipped {
+        out.findings.push(file_finding(
+            &f.path,
+            "SKD-INPUT-004",
+            format!("{reason}; not audited"),
+        ));
+    }
     for p in &f.problems {
         let rule = policy::rule(p.rule_id);
         if !opts.level.includes(rule.level) && !opts.pss_only {
@@ -472,7 +752,7 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 }
 
 /// Run `f` over every input on as many threads as the machine has cores; results in input order.
-fn map_parallel<T: Send>(inputs: &[String], f: impl Fn(&String) -> T + Sync) -> Vec<T> {
+fn map_parallel<I: Sync, T: Send>(inputs: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -513,6 +793,16 @@ pub fn evaluate_item(item: &Item, opts: &policy::Options) -> Vec<Violation> {
     match &item.subject {
         Subject::Pod(w) => policy::evaluate_pod(w, opts),
         Subject::View(v) => policy::evaluate_view(v, opts),
+        Subject::Volume(v) => {
+            if opts.pss_only {
+                Vec::new()
+            } else {
+                policy::k8s::evaluate_persistent_volume(v)
+                    .into_iter()
+                    .filter(|x| opts.level.includes(x.rule.level))
+                    .collect()
+            }
+        }
         Subject::Oci(spec) => policy::oci::evaluate_config(spec, opts),
         Subject::Dockerfile(d) => {
             if opts.pss_only {

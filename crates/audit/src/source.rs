@@ -287,6 +287,9 @@ pub enum Subject {
     /// A Kubernetes object that matters only across objects (Namespace, NetworkPolicy,
     /// ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding).
     Cluster(Box<policy::cluster::ClusterObject>),
+    /// A Kubernetes PersistentVolume: its host directory (hostPath, local) as a host mount of
+    /// whichever pod claims it.
+    Volume(Box<WorkloadView>),
     /// Anything else (a ConfigMap, a Service): read, nothing to check.
     Other,
 }

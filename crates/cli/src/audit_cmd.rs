@@ -61,6 +61,34 @@ pub struct AuditArgs {
     /// Colour in text output.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Largest input read (a file, or stdin), in bytes or with a K, M or G suffix (powers of
+    /// 1024). A larger input is not audited: finding SKD-INPUT-004 and exit 2.
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    max_input_size: u64,
+    /// Fail on files that are not manifests (Helm chart sources, Ansible, Grafana provisioning,
+    /// JSON configuration): finding SKD-INPUT-005 instead of a counted skip.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// `1048576`, `512K`, `256M`, `1G` (also `KiB`, `MiB`, `GiB`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (expected a number of bytes, or e.g. 256M)"))?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("invalid size {s:?} (suffixes: K, M, G)")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("invalid size {s:?} (must be between 1 byte and 2^64)"))
 }
 
 pub fn run(a: AuditArgs) -> u8 {
@@ -85,7 +113,8 @@ pub fn run(a: AuditArgs) -> u8 {
             pss_only: a.pss_only,
         },
         ignore,
-        ..AuditOptions::default()
+        max_file_size: a.max_input_size,
+        strict: a.strict,
     };
     let report = match audit_paths(&a.paths, &opts) {
         Ok(r) => r,
@@ -111,12 +140,12 @@ pub fn run(a: AuditArgs) -> u8 {
     // it is not freed item by item (tens of thousands of findings, on one thread after the
     // workers are done).
     let report = std::mem::ManuallyDrop::new(report);
-    // A document that cannot be decoded is an input error: it is reported as a finding (so it
-    // is never taken for clean) and the exit code says the input was bad.
-    let undecodable = report
-        .findings
-        .iter()
-        .any(|f| f.suppressed.is_none() && f.rule.id == "SKD-INPUT-001");
+    // A document that cannot be decoded, or an input that cannot be read whole, is an input
+    // error: it is reported as a finding (so it is never taken for clean) and the exit code says
+    // the input was bad.
+    let undecodable = report.findings.iter().any(|f| {
+        f.suppressed.is_none() && (f.rule.id == "SKD-INPUT-001" || f.rule.id == "SKD-INPUT-004")
+    });
     if undecodable {
         return 2;
     }

@@ -4,6 +4,9 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod db_cmd;
+mod image_cmd;
+mod host_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -35,6 +38,8 @@ Examples:
   stockade audit --pss-only --level baseline --pss-version v1.30 pod.yaml
                                               the verdict Kubernetes' Pod Security admission gives
   stockade explain SKD-ESC-020                what the engine-socket rule checks and why
+  stockade host --prove                       this node's kernel, runtimes and config against
+                                              the escape database, with the battery's evidence
   stockade --root /run/stockade run -b bundle ctr1
                                               run an OCI bundle (runc's command line)
 
@@ -71,6 +76,15 @@ enum Command {
     /// Run the escape battery in a container and report what escapes (`--compare`: stockade,
     /// runc, crun, Docker-like and privileged side by side).
     Check(check_cmd::CheckArgs),
+    /// Scan a container image (OCI layout, oci-archive, docker-archive, root filesystem) for
+    /// what enables an escape: runtimes with escape CVEs, setuid files, file capabilities,
+    /// device nodes, config that reaches the host, credentials; and its packages.
+    Image(image_cmd::ImageArgs),
+    /// The offline vulnerability store: import OSV records, show what it holds.
+    Db(db_cmd::DbArgs),
+    /// Judge this node (or a snapshot: --root DIR --facts FILE): kernel, runtimes and
+    /// configuration against the curated escape database; --prove adds the battery's evidence.
+    Host(host_cmd::HostArgs),
     /// Kubernetes admission webhook: serve it, or make certificates for it.
     Admission(admission::AdmissionArgs),
     /// OCI runtime commands (runc-compatible): create, start, run, state, kill, delete, exec,
@@ -113,6 +127,11 @@ fn main() -> ExitCode {
             u8::try_from(runtime::cli::run(&cli.global, cli.command)).unwrap_or(1),
         );
     }
+    // `stockade host --root DIR` judges a snapshot; the global `--root` has a default (the
+    // runtime's state directory), so only an explicit one counts.
+    let root_given = args
+        .iter()
+        .any(|a| a == "--root" || a.to_string_lossy().starts_with("--root="));
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::Audit(a) => audit_cmd::run(a),
@@ -120,6 +139,12 @@ fn main() -> ExitCode {
         Command::Explain(a) => rules_cmd::explain(a),
         Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
         Command::Check(a) => check_cmd::run(a),
+        Command::Image(a) => image_cmd::run(a),
+        Command::Db(a) => db_cmd::run(a),
+        Command::Host(mut a) => {
+            a.root = root_given.then(|| cli.global.root.clone());
+            host_cmd::run(a)
+        }
         Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
         Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
         Command::Completions { shell } => {

@@ -56,7 +56,7 @@ pub fn rules(a: RulesArgs) -> u8 {
         .filter(|r| a.severity.is_none_or(|s| r.severity >= s))
         .collect();
     match a.format {
-        RulesFormat::Markdown => out(&audit::report::rules_markdown()),
+        RulesFormat::Markdown => out(&audit::report::rules_markdown(&rules)),
         RulesFormat::Json => {
             let v: Vec<_> = rules.iter().map(|r| audit::report::rule_json(r)).collect();
             let s = serde_json::to_string_pretty(&v).unwrap_or_default();

@@ -31,6 +31,29 @@ fn docs_rules_md_is_generated_from_the_catalogue() {
 }
 
 #[test]
+fn rules_markdown_honours_the_filters() {
+    let o = stockade(&[
+        "rules",
+        "--format",
+        "markdown",
+        "--severity",
+        "critical",
+        "--pss",
+    ]);
+    assert!(o.status.success());
+    let md = stdout(&o);
+    let want: Vec<&str> = policy::catalogue()
+        .rules()
+        .iter()
+        .filter(|r| r.pss && r.severity == policy::Severity::Critical)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(!want.is_empty());
+    let sections: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+    assert_eq!(sections, want, "{md}");
+}
+
+#[test]
 fn rules_json_lists_every_rule_with_its_fields() {
     let o = stockade(&["rules", "--format", "json"]);
     assert!(o.status.success());

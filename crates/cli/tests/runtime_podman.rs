@@ -265,3 +265,57 @@ fn podman_uses_stockade() {
     assert_eq!(out.trim(), "7");
     assert_eq!(p.podman(&["rm", &name2]).0, 0);
 }
+
+#[test]
+fn podman_update_changes_the_memory_limit() {
+    let Some(p) = Podman::new() else { return };
+    let name = format!("{}-upd", p.env.prefix);
+    let (code, id, err) = p.podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--runtime",
+        BIN,
+        "--memory",
+        "64m",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = id.trim().to_string();
+    let limit = || {
+        let (_, out, err) = p.podman(&[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+        ]);
+        assert!(!out.is_empty(), "{err}");
+        out.trim().to_string()
+    };
+    assert_eq!(limit(), "67108864");
+    let (code, _, err) = p.podman(&["update", "--memory", "32m", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(limit(), "33554432");
+    // Above the swap limit podman set at run (twice the memory): as with
+    // runc, podman sends the new swap limit along.
+    let (code, _, err) = p.podman(&["update", "--memory", "256m", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(limit(), "268435456");
+    let (code, _, err) = p.podman(&["update", "--memory", "32m", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(limit(), "33554432");
+    // Through the runtime's own view too: the state records the new limit.
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new("/run/stockade").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["spec"]["linux"]["resources"]["memory"]["limit"],
+        33554432
+    );
+    assert_eq!(p.podman(&["rm", "-f", "-t", "0", &name]).0, 0);
+}

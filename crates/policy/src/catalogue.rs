@@ -109,6 +109,10 @@ pub enum Format {
     Dockerfile,
     Oci,
     Runtime,
+    /// A container image (`stockade image`).
+    Image,
+    /// A node's kernel, runtimes and configuration (`stockade host`).
+    Host,
 }
 
 /// The moment of a container's life at which a rule is checked.
@@ -249,6 +253,14 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "watch.toml",
         include_str!(concat!(env!("OUT_DIR"), "/watch.json")),
+    ),
+    (
+        "image.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/image.json")),
+    ),
+    (
+        "host.toml",
+        include_str!(concat!(env!("OUT_DIR"), "/host.json")),
     ),
 ];
 

@@ -175,13 +175,17 @@ fn grants<'v>(
     verbs.iter().copied().find(|v| verb_matches(rule, v))
 }
 
-/// What a rule grants, with a phrase per power for messages.
-fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
+/// What a rule grants, with a phrase per power for messages. `namespaced`: the rule is in a
+/// Role, or reaches its holder through a RoleBinding, so it grants nothing on cluster-scoped
+/// resources (nodes, persistentvolumes, clusterroles, certificatesigningrequests, webhook
+/// configurations), whatever its `resources` say (`*` in a Role does not give nodes/proxy).
+fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static str, String)>) {
     let mut p = Powers::default();
     let mut why: Vec<(&'static str, String)> = Vec::new();
     if list(&rule.resources).is_empty() {
         return (p, why); // Non-resource URLs only.
     }
+    let cluster = !namespaced;
     for (group, res) in WORKLOADS {
         if let Some(verb) = grants(rule, group, res, WORKLOAD_VERBS) {
             p.create_workloads = true;
@@ -200,7 +204,11 @@ fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
             break;
         }
     }
-    if group_matches(rule, "") && resource_matches(rule, "nodes/proxy") && !rule.verbs.is_empty() {
+    if cluster
+        && group_matches(rule, "")
+        && resource_matches(rule, "nodes/proxy")
+        && !rule.verbs.is_empty()
+    {
         p.nodes_proxy = true;
         why.push((
             "SKD-K8S-004",
@@ -221,6 +229,9 @@ fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
         ),
     ];
     for (group, res, verbs) in escalations {
+        if namespaced && res == "clusterroles" {
+            continue;
+        }
         if let Some(verb) = grants(rule, group, res, verbs) {
             p.escalate = true;
             why.push(("SKD-K8S-005", format!("{verb} on {res}")));
@@ -231,6 +242,49 @@ fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
         if let Some(verb) = grants(rule, "", "secrets", &["get", "list", "watch"]) {
             p.secrets = true;
             why.push(("SKD-K8S-007", crate::cat(verb, " on secrets")));
+        }
+    }
+    // SKD-K8S-013..016: grants that lead to node or cluster takeover without a pod spec.
+    if let Some(verb) = grants(rule, "", "serviceaccounts/token", &["create"]) {
+        p.escalate = true;
+        why.push(("SKD-K8S-013", format!("{verb} on serviceaccounts/token")));
+    }
+    if cluster {
+        if let Some(verb) = grants(
+            rule,
+            "",
+            "persistentvolumes",
+            &["create", "update", "patch"],
+        ) {
+            p.create_workloads = true;
+            why.push(("SKD-K8S-014", format!("{verb} on persistentvolumes")));
+        }
+        const CERTS: &str = "certificates.k8s.io";
+        for (res, verbs) in [
+            (
+                "certificatesigningrequests/approval",
+                &["update", "patch"][..],
+            ),
+            ("signers", &["approve", "sign"][..]),
+        ] {
+            if let Some(verb) = grants(rule, CERTS, res, verbs) {
+                p.escalate = true;
+                why.push(("SKD-K8S-015", format!("{verb} on {res}")));
+                break;
+            }
+        }
+        const ADMISSION: &str = "admissionregistration.k8s.io";
+        for res in [
+            "validatingwebhookconfigurations",
+            "mutatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+        ] {
+            let verbs = &["delete", "deletecollection", "update", "patch"][..];
+            if let Some(verb) = grants(rule, ADMISSION, res, verbs) {
+                why.push(("SKD-K8S-016", format!("{verb} on {res}")));
+                break;
+            }
         }
     }
     let mut wild = Vec::new();
@@ -250,10 +304,10 @@ fn rule_powers(rule: &PolicyRule) -> (Powers, Vec<(&'static str, String)>) {
     (p, why)
 }
 
-fn rules_powers(rules: &[PolicyRule]) -> Powers {
-    rules
-        .iter()
-        .fold(Powers::default(), |acc, r| acc.or(rule_powers(r).0))
+fn rules_powers(rules: &[PolicyRule], namespaced: bool) -> Powers {
+    rules.iter().fold(Powers::default(), |acc, r| {
+        acc.or(rule_powers(r, namespaced).0)
+    })
 }
 
 fn ns_of(meta: &ObjectMeta) -> &str {
@@ -461,7 +515,7 @@ pub fn evaluate_refs(
             _ => continue,
         };
         for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
-            for (id, what) in rule_powers(rule).1 {
+            for (id, what) in rule_powers(rule, kind == "Role").1 {
                 out.push((
                     i,
                     Violation::new(
@@ -587,7 +641,7 @@ pub fn evaluate_refs(
                 "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
                 _ => None,
             };
-            let p = rules_powers(&rules.unwrap_or_default());
+            let p = rules_powers(&rules.unwrap_or_default(), kind == "RoleBinding");
             if !p.token_danger().is_empty() {
                 powers = powers.or(p);
                 via.push(format!(
@@ -737,18 +791,24 @@ mod tests {
         assert!(resource_matches(&r, "pods/exec"));
         assert!(!resource_matches(&r, "pods"));
         let r = rule(&["apps"], &["pods"], &["create"]);
-        assert_eq!(rule_powers(&r).0, Powers::default());
+        assert_eq!(rule_powers(&r, false).0, Powers::default());
         let r = rule(&["*"], &["*"], &["*"]);
-        let p = rule_powers(&r).0;
+        let p = rule_powers(&r, false).0;
         assert!(p.create_workloads && p.exec && p.nodes_proxy && p.escalate && p.secrets);
         assert!(p.wildcard);
+        // In a Role (or through a RoleBinding) `*` reaches no cluster-scoped resource.
+        let (p, why) = rule_powers(&r, true);
+        assert!(!p.nodes_proxy && p.create_workloads && p.exec && p.escalate);
+        for id in ["SKD-K8S-004", "SKD-K8S-014", "SKD-K8S-015", "SKD-K8S-016"] {
+            assert!(!why.iter().any(|w| w.0 == id), "{id} in {why:?}");
+        }
     }
 
     #[test]
     fn named_secret_get_is_not_secrets_read() {
         let mut r = rule(&[""], &["secrets"], &["get"]);
         r.resource_names = Some(vec!["tls".into()]);
-        assert!(!rule_powers(&r).0.secrets);
+        assert!(!rule_powers(&r, false).0.secrets);
     }
 
     #[test]

@@ -164,6 +164,23 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                 }
                 "USER" => {
                     let u = expand(ins.args.text().trim(), &vars, df.escape);
+                    for part in u.split(':') {
+                        if part
+                            .trim()
+                            .parse::<u64>()
+                            .is_ok_and(|n| n > i32::MAX as u64)
+                        {
+                            out.push(Violation::new(
+                                "SKD-ESC-061",
+                                ins.field.clone(),
+                                format!(
+                                    "USER {u:?} names an id above 2^31-1 (containerd \
+                                     CVE-2024-40635: it wraps, to root)"
+                                ),
+                            ));
+                            break;
+                        }
+                    }
                     user = Some((u, ins.field.clone()));
                 }
                 "WORKDIR" => {

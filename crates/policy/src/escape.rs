@@ -101,6 +101,9 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
 
     for m in &view.host_mounts {
+        if paths::benign(&m.host_path, m.read_only) {
+            continue;
+        }
         let shown = if m.target.is_empty() {
             format!("host path {:?}", m.host_path)
         } else {
@@ -187,14 +190,57 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         }
     }
 
+    for s in &view.sysctl_values {
+        if smuggles_a_setting(&s.value) {
+            push(
+                "SKD-ESC-060",
+                &s.field,
+                format!(
+                    "sysctl value {:?} carries a second setting (CRI-O CVE-2022-0811: \
+                     `1+kernel.core_pattern=|/x` sets the host's core_pattern)",
+                    s.value
+                ),
+            );
+        }
+    }
+
     for c in &view.containers {
         container(view, c, &mut push);
     }
     out
 }
 
+/// Whether a sysctl value could be read as more than one setting by a runtime that joins
+/// `name=value` pairs: an `=`, a line break or NUL, or a `+` followed by a dotted name.
+pub fn smuggles_a_setting(value: &str) -> bool {
+    value.contains(['=', '\n', '\r', '\0'])
+        || value.split('+').skip(1).any(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                && rest
+                    .split(|c: char| c.is_whitespace())
+                    .next()
+                    .is_some_and(|w| w.contains('.'))
+        })
+}
+
 fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str, &str, String)) {
     let who = container_label(view, c);
+    if let Some(uid) = c
+        .user
+        .uid
+        .as_ref()
+        .filter(|u| u.value > i64::from(i32::MAX))
+    {
+        push(
+            "SKD-ESC-061",
+            &uid.field,
+            format!(
+                "{who} runs as uid {} (above 2^31-1: runtimes that store it in a signed 32-bit \
+                 value wrap it, to 0 in the worst case)",
+                uid.value
+            ),
+        );
+    }
     if let Some(f) = &c.privileged {
         push("SKD-ESC-001", f, crate::cat(&who, " is privileged"));
     }
@@ -303,8 +349,8 @@ fn container_label(view: &WorkloadView, c: &ContainerView) -> String {
     match view.format {
         Format::Kubernetes => format!("container {:?}", c.name),
         Format::Compose => format!("service {:?}", c.name),
-        Format::Oci | Format::Runtime => "the container process".to_string(),
-        Format::Dockerfile => "the image".to_string(),
+        Format::Oci | Format::Runtime | Format::Host => "the container process".to_string(),
+        Format::Dockerfile | Format::Image => "the image".to_string(),
     }
 }
 

@@ -35,6 +35,12 @@ fn keep(v: &Violation, opts: &Options) -> bool {
 pub fn evaluate_pod(w: &PodWorkload, opts: &Options) -> Vec<Violation> {
     let pss_level = opts.level.min(Level::Restricted);
     let mut out = crate::pss::evaluate(w, pss_level, opts.pss_version);
+    if !opts.pss_only && pss_level > Level::Baseline {
+        keep_baseline_severity(
+            &mut out,
+            crate::pss::evaluate(w, Level::Baseline, opts.pss_version),
+        );
+    }
     if !opts.pss_only {
         let view = crate::k8s::pod_view(w);
         out.extend(
@@ -49,6 +55,27 @@ pub fn evaluate_pod(w: &PodWorkload, opts: &Options) -> Vec<Violation> {
         );
     }
     out
+}
+
+/// A severity belongs to the escape, not to the level: at restricted, Pod Security replaces some
+/// baseline checks by a restricted twin (capabilities, seccomp, volumes, procMount) whose rule is
+/// of lower severity, so an added NET_RAW, `Unconfined` seccomp or a hostPath volume would drop
+/// from high to medium as the level gets stricter. Outside `--pss-only` (where the verdict must
+/// be Kubernetes' own), every baseline violation is kept at restricted and above, and a twin's
+/// violation of the same field is dropped in its favour. The invariant (tested over every
+/// pair of Pod Security checks): whatever fails `--fail-on S` at baseline fails it at restricted
+/// and hardened.
+fn keep_baseline_severity(out: &mut Vec<Violation>, baseline: Vec<Violation>) {
+    for b in baseline {
+        if out
+            .iter()
+            .any(|v| v.rule.id == b.rule.id && v.field == b.field)
+        {
+            continue;
+        }
+        out.retain(|v| !(v.field == b.field && v.rule.severity <= b.rule.severity));
+        out.push(b);
+    }
 }
 
 /// Every violation of a workload given as a normalized view (compose service, OCI config).

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EphemeralContainer, Lifecycle, PodSpec, Probe,
     ResourceRequirements, SecurityContext, Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 // ------------------------------------------------------------------------------------------------
 // Defaulting
@@ -532,6 +533,10 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
                 s.name.clone(),
                 format!("{sp}.securityContext.sysctls[{i}].name"),
             ));
+            view.sysctl_values.push(Field::new(
+                s.value.clone(),
+                format!("{sp}.securityContext.sysctls[{i}].value"),
+            ));
         }
     }
     view
@@ -593,6 +598,20 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 .iter()
                 .find(|v| v.name == m.name)
                 .and_then(|v| v.host_path.as_ref());
+            if host_path.is_none() {
+                for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
+                    if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
+                        out.push(Violation::new(
+                            "SKD-K8S-018",
+                            format!("{}.{key}", mp()),
+                            format!(
+                                "container {:?} mounts volume {:?} with {key} {:?}",
+                                c.name, m.name, s
+                            ),
+                        ));
+                    }
+                }
+            }
             if let Some(hp) = host_path {
                 for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
@@ -620,6 +639,64 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
         }
     }
 
+    for c in containers(spec, sp) {
+        let probes = [
+            (
+                "livenessProbe",
+                c.liveness_probe.map(|p| (&p.http_get, &p.tcp_socket)),
+            ),
+            (
+                "readinessProbe",
+                c.readiness_probe.map(|p| (&p.http_get, &p.tcp_socket)),
+            ),
+            (
+                "startupProbe",
+                c.startup_probe.map(|p| (&p.http_get, &p.tcp_socket)),
+            ),
+            (
+                "lifecycle.postStart",
+                c.lifecycle
+                    .and_then(|l| l.post_start.as_ref())
+                    .map(|h| (&h.http_get, &h.tcp_socket)),
+            ),
+            (
+                "lifecycle.preStop",
+                c.lifecycle
+                    .and_then(|l| l.pre_stop.as_ref())
+                    .map(|h| (&h.http_get, &h.tcp_socket)),
+            ),
+        ];
+        for (what, handler) in probes {
+            let Some((http, tcp)) = handler else { continue };
+            let targets = [
+                (
+                    "httpGet",
+                    http.as_ref().map(|h| (h.host.as_deref(), &h.port)),
+                ),
+                (
+                    "tcpSocket",
+                    tcp.as_ref().map(|t| (t.host.as_deref(), &t.port)),
+                ),
+            ];
+            for (kind, target) in targets {
+                let Some((Some(host), port)) = target else {
+                    continue;
+                };
+                if let Some(why) = pivot_target(host, port) {
+                    out.push(Violation::new(
+                        "SKD-K8S-017",
+                        format!("{}.{what}.{kind}.host", c.path),
+                        format!(
+                            "container {:?} {what} {kind} reaches {host:?} ({why}); the kubelet \
+                             sends it from the node",
+                            c.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
     if spec.share_process_namespace == Some(true) {
         out.push(Violation::new(
             "SKD-ESC-030",
@@ -627,6 +704,70 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
             "pod must not set shareProcessNamespace=true",
         ));
     }
+    out
+}
+
+/// If a probe or lifecycle handler aimed at `host`:`port` reaches something the node can reach
+/// and the pod should not (the kubelet sends probes from the node's network namespace), what.
+pub fn pivot_target(host: &str, port: &IntOrString) -> Option<&'static str> {
+    let h = host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if h.is_empty() {
+        return None;
+    }
+    const METADATA: &[&str] = &[
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "metadata.google.internal",
+        "metadata",
+        "100.100.100.200",
+        "169.254.170.2",
+    ];
+    if METADATA.contains(&h.as_str()) {
+        return Some("the cloud metadata service");
+    }
+    if h.starts_with("169.254.") || h.starts_with("fe80:") {
+        return Some("a link-local address of the node");
+    }
+    if h == "localhost"
+        || h.ends_with(".localhost")
+        || h.starts_with("127.")
+        || h == "::1"
+        || h == "0.0.0.0"
+        || h == "::"
+    {
+        return Some("the node's loopback");
+    }
+    // 10250 kubelet API, 10255 kubelet read-only, 10248 kubelet healthz, 10249/10256 kube-proxy.
+    let kubelet = match port {
+        IntOrString::Int(p) => matches!(p, 10248..=10250 | 10255 | 10256),
+        IntOrString::String(_) => false,
+    };
+    kubelet.then_some("the kubelet or kube-proxy port")
+}
+
+/// A PersistentVolume given as a view whose host mounts are its host directories: SKD-K8S-012
+/// for each, and the cross-format host-path rules (engine socket, sensitive path).
+pub fn evaluate_persistent_volume(view: &WorkloadView) -> Vec<Violation> {
+    let mut out: Vec<Violation> = view
+        .host_mounts
+        .iter()
+        .map(|m| {
+            Violation::new(
+                "SKD-K8S-012",
+                m.field.clone(),
+                format!(
+                    "PersistentVolume exposes the node directory {:?} to any pod that claims it",
+                    m.host_path
+                ),
+            )
+        })
+        .collect();
+    out.extend(crate::escape::evaluate(view));
     out
 }
 

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod dockerfile;
 pub mod escape;
 pub mod eval;
+pub mod image;
 pub mod k8s;
 pub mod model;
 pub mod oci;

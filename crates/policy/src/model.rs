@@ -198,6 +198,8 @@ pub struct WorkloadView {
     pub devices: Vec<Field<String>>,
     pub device_allow_all: Option<String>,
     pub sysctls: Vec<Field<String>>,
+    /// The value of each sysctl, with the field it was read from.
+    pub sysctl_values: Vec<Field<String>>,
     /// Mount propagation of the root filesystem (OCI rootfsPropagation).
     pub rootfs_propagation: Option<Field<String>>,
 }
@@ -213,6 +215,7 @@ impl WorkloadView {
             devices: Vec::new(),
             device_allow_all: None,
             sysctls: Vec::new(),
+            sysctl_values: Vec::new(),
             rootfs_propagation: None,
         }
     }

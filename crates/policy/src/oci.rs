@@ -297,6 +297,10 @@ pub fn view(spec: &Spec) -> WorkloadView {
         for k in sysctls {
             v.sysctls
                 .push(Field::new(k.clone(), key_field("linux.sysctl", k)));
+            if let Some(value) = l.sysctl().as_ref().and_then(|m| m.get(k)) {
+                v.sysctl_values
+                    .push(Field::new(value.clone(), key_field("linux.sysctl", k)));
+            }
         }
     }
 
@@ -391,6 +395,22 @@ pub fn view(spec: &Spec) -> WorkloadView {
 pub fn evaluate(spec: &Spec) -> Vec<Violation> {
     let mut out = Vec::new();
     let linux = spec.linux().as_ref();
+
+    // SKD-ESC-050: the host's root as the container's root. A root.path
+    // that reached here resolved ([`resolve_root_path`]) names "/" itself.
+    if let Some(r) = spec.root().as_ref() {
+        // A relative path is the bundle's ("." is the bundle directory).
+        if r.path().is_absolute() && normalize(&r.path().to_string_lossy()) == "/" {
+            out.push(Violation::new(
+                "SKD-ESC-050",
+                "root.path",
+                format!(
+                    "root.path {:?} is the host's root directory: the container would run on the whole host filesystem",
+                    r.path().display()
+                ),
+            ));
+        }
+    }
 
     // SKD-ESC-040: masked and read-only paths.
     let masked: Vec<String> = linux
@@ -496,6 +516,30 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
 
 /// Every violation of a config: the cross-format escape rules over its [`view`] and the OCI-only
 /// rules, filtered by level. This is what `audit` and the runtime's gate call.
+/// Resolve `root.path` from the bundle directory on this machine, so the
+/// rules see what it names: the canonical path, or "/" when it is the
+/// host's root directory under another name (a symlink, or a bind mount of
+/// "/" elsewhere: same device and inode). Left as written when it cannot be
+/// resolved (the bundle is not here, or the rootfs does not exist yet).
+pub fn resolve_root_path(spec: &mut Spec, bundle_dir: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(mut root) = spec.root().clone() else {
+        return;
+    };
+    let Ok(canon) = std::fs::canonicalize(bundle_dir.join(root.path())) else {
+        return;
+    };
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let host_root = std::path::Path::new("/");
+    let resolved = if id(&canon).is_some() && id(&canon) == id(host_root) {
+        host_root.to_path_buf()
+    } else {
+        canon
+    };
+    root.set_path(resolved);
+    spec.set_root(Some(root));
+}
+
 pub fn evaluate_config(spec: &Spec, opts: &Options) -> Vec<Violation> {
     if opts.pss_only {
         return Vec::new();
@@ -512,6 +556,43 @@ pub fn evaluate_config(spec: &Spec, opts: &Options) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_root_as_rootfs_is_critical() {
+        let with_root = |p: &str| {
+            let mut s = Spec::default();
+            let mut r = s.root().clone().unwrap();
+            r.set_path(p.into());
+            s.set_root(Some(r));
+            s
+        };
+        for p in ["/", "//", "/.", "/..", "/../"] {
+            let v = evaluate(&with_root(p));
+            assert!(
+                v.iter()
+                    .any(|v| v.rule.id == "SKD-ESC-050" && v.field == "root.path"),
+                "{p}"
+            );
+        }
+        for p in ["rootfs", ".", "/var/lib/x/rootfs"] {
+            assert!(
+                !evaluate(&with_root(p))
+                    .iter()
+                    .any(|v| v.rule.id == "SKD-ESC-050"),
+                "{p}"
+            );
+        }
+        // A symlink to "/" in a bundle resolves to it.
+        let dir = std::env::temp_dir().join(format!("stockade-rootlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/", dir.join("rootfs")).unwrap();
+        let mut s = with_root("rootfs");
+        resolve_root_path(&mut s, &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let v = evaluate(&s);
+        assert!(v.iter().any(|v| v.rule.id == "SKD-ESC-050"), "{v:?}");
+    }
 
     #[test]
     fn cap_names_are_kernel_names() {

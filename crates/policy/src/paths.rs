@@ -145,6 +145,41 @@ pub fn sensitive(host_path: &str) -> Option<&'static str> {
     WHOLE_TREE.iter().copied().find(|s| is_at_or_above(s, &p))
 }
 
+/// Host files that are harmless to bind in any mode: character devices that discard or give
+/// nothing (binding `/dev/null` over a file masks it).
+pub const BENIGN_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// Host paths (and everything under them) that are harmless to bind read-only: the time zone
+/// and the public CA certificates. Not their parents: `/etc/ssl/private` and
+/// `/etc/pki/tls/private` hold keys.
+pub const BENIGN_READ_ONLY: &[&str] = &[
+    "/etc/localtime",
+    "/etc/timezone",
+    "/usr/share/zoneinfo",
+    "/etc/ssl/certs",
+    "/etc/ssl/cert.pem",
+    "/etc/pki/tls/certs",
+    "/etc/pki/tls/cert.pem",
+    "/etc/pki/ca-trust/extracted",
+    "/etc/pki/ca-trust/source/anchors",
+    "/etc/ca-certificates",
+    "/usr/share/ca-certificates",
+    "/usr/local/share/ca-certificates",
+];
+
+/// Whether binding this host path (read-only or not) exposes nothing worth a finding.
+pub fn benign(host_path: &str, read_only: bool) -> bool {
+    let p = normalize(host_path);
+    BENIGN_DEVICES.contains(&p.as_str())
+        || (read_only && BENIGN_READ_ONLY.iter().any(|b| is_at_or_above(b, &p)))
+}
+
 /// Docker's masked paths (moby `oci/defaults.go`): the runtime's hardened default and the
 /// Docker-like profile of `stockade check` both use them.
 pub const DOCKER_MASKED_PATHS: &[&str] = &[

@@ -507,12 +507,16 @@ fn sysctls_grow_with_versions() {
         passes(&w, B, since);
         passes(&w, R, since);
     }
-    // `latest` is v1.36: the v1.37 additions are not allowed yet.
-    fails(
+    // `latest` is the newest version, v1.37: its additions are allowed.
+    passes(
         &sysctl("net.ipv4.tcp_slow_start_after_idle"),
         B,
         PssVersion::LATEST.minor,
-        "SKD-PSS-010",
+    );
+    passes(
+        &sysctl("net.ipv4.tcp_notsent_lowat"),
+        B,
+        PssVersion::LATEST.minor,
     );
     let bad = with(json!({"spec": {"securityContext": {"sysctls": [
         {"name": "kernel.msgmax", "value": "1"},
@@ -853,7 +857,7 @@ fn template_field_paths() {
 
 #[test]
 fn latest_is_the_newest_release() {
-    assert_eq!(PssVersion::LATEST, PssVersion::v1(36));
+    assert_eq!(PssVersion::LATEST, PssVersion::v1(37));
     assert_eq!("latest".parse::<PssVersion>().unwrap(), PssVersion::LATEST);
     // Versions past the newest check version behave like it.
     let w = container_sc(json!({"privileged": true}));

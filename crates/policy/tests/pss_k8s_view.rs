@@ -316,6 +316,8 @@ fn kubernetes_escape_rules() {
             "spec.containers[0].volumeMounts[0].subPathExpr",
         ),
         ("SKD-ESC-024", "spec.containers[0].volumeMounts[1].subPath"),
+        // subPath on a non-hostPath volume: informational (CVE-2021-25741).
+        ("SKD-K8S-018", "spec.containers[0].volumeMounts[2].subPath"),
         (
             "SKD-ESC-026",
             "spec.containers[0].volumeMounts[2].mountPropagation",

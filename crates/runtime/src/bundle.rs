@@ -58,7 +58,12 @@ impl Bundle {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
+        // The gate judges what root.path names on this host (SKD-ESC-050:
+        // a symlink or bind mount to "/" is the host's root).
+        let mut spec = spec;
+        policy::oci::resolve_root_path(&mut spec, &dir);
         validate(&spec)?;
+        validate_in_rootfs(&spec, &rootfs)?;
         Ok(Bundle { dir, rootfs, spec })
     }
 }
@@ -125,6 +130,23 @@ fn validate(spec: &Spec) -> Result<()> {
     match process.args() {
         Some(a) if !a.is_empty() => {}
         _ => return Err(Error::field("process.args", "empty")),
+    }
+    check_exec_strings(process)?;
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.pids().as_ref())
+    {
+        if p.limit() < -1 {
+            return Err(Error::field(
+                "linux.resources.pids.limit",
+                format!(
+                    "{} is not a limit: use a positive number of tasks, or -1 (or 0) for no limit",
+                    p.limit()
+                ),
+            ));
+        }
     }
     let cwd = process.cwd();
     if !cwd.is_absolute() {
@@ -193,13 +215,6 @@ fn validate(spec: &Spec) -> Result<()> {
             process.exec_cpu_affinity().is_some(),
             "process.execCPUAffinity",
         ),
-        (
-            process
-                .apparmor_profile()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-            "process.apparmorProfile (AppArmor is not available)",
-        ),
     ] {
         if present {
             return Err(Error::unsupported(field, "not implemented"));
@@ -235,6 +250,187 @@ fn validate(spec: &Spec) -> Result<()> {
             return Err(Error::field(
                 format!("mounts[{i}].destination"),
                 format!("{} points outside the rootfs", d.display()),
+            ));
+        }
+    }
+    // AppArmor and SELinux fields this host cannot apply: refused here,
+    // before anything is made (lsm.rs).
+    crate::lsm::check(spec)?;
+    Ok(())
+}
+
+/// The longest single argument or environment string execve takes
+/// (MAX_ARG_STRLEN: 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// `process.args` and `process.env` as execve will take them: no NUL byte
+/// (a C string ends there), no string over MAX_ARG_STRLEN, and all of them
+/// within the kernel's total (a quarter of the stack limit the process
+/// will have, at most 6 MiB, at least 128 KiB). Checked at `create`, so
+/// such a config fails there and not only at `start` with E2BIG.
+fn check_exec_strings(process: &oci_spec::runtime::Process) -> Result<()> {
+    let mut total = 0usize;
+    for (field, list) in [
+        ("process.args", process.args()),
+        ("process.env", process.env()),
+    ] {
+        for (i, a) in list.iter().flatten().enumerate() {
+            if a.contains('\0') {
+                return Err(Error::field(
+                    format!("{field}[{i}]"),
+                    "contains a NUL byte, which execve cannot pass",
+                ));
+            }
+            if a.len() >= MAX_ARG_STRLEN {
+                return Err(Error::field(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "is {} bytes; execve takes at most {} per string",
+                        a.len(),
+                        MAX_ARG_STRLEN - 1
+                    ),
+                ));
+            }
+            total += a.len() + 1 + std::mem::size_of::<usize>();
+        }
+    }
+    let stack = process
+        .rlimits()
+        .iter()
+        .flatten()
+        .find(|r| {
+            serde_json::to_value(r.typ())
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                == Some("RLIMIT_STACK".into())
+        })
+        .map(|r| r.soft())
+        .unwrap_or_else(|| {
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes one struct we own.
+            let rc = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut cur) };
+            if rc == 0 {
+                cur.rlim_cur
+            } else {
+                8 << 20
+            }
+        });
+    let limit = (stack / 4).clamp(128 << 10, 6 << 20) as usize;
+    if total > limit {
+        return Err(Error::field(
+            "process.env",
+            format!(
+                "process.args and process.env take {total} bytes, over execve's limit of {limit} (a quarter of the stack limit, at most 6 MiB): pass large data in a file instead"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that need the rootfs: mount destinations that resolve (through
+/// symlinks in the rootfs) to the rootfs itself, and a /dev that cannot be
+/// populated.
+fn validate_in_rootfs(spec: &Spec, rootfs: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let root = crate::rootfs::Root::open(rootfs)?;
+    let id =
+        |fd: &std::os::fd::OwnedFd| nix::sys::stat::fstat(fd).ok().map(|s| (s.st_dev, s.st_ino));
+    let root_id = id(root.fd());
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let d = m.destination();
+        if util::clean_in_root(&Path::new("/").join(d)).is_some_and(|c| c == Path::new("/")) {
+            continue; // a mount over "/" is meant so
+        }
+        if let Ok(fd) = root.resolve(d) {
+            if id(&fd) == root_id {
+                return Err(Error::field(
+                    format!("mounts[{i}].destination"),
+                    format!(
+                        "{} resolves to the rootfs itself ({} is a symlink to /): replace the symlink with a directory",
+                        d.display(),
+                        rootfs.join(d.strip_prefix("/").unwrap_or(d)).display()
+                    ),
+                ));
+            }
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let new_user = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| {
+            n.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none())
+        });
+    let root_uid = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .and_then(|m| m.iter().find(|m| m.container_id() == 0))
+        .map(|m| m.host_id());
+    // A missing mount point is made by the container's root; in a new
+    // user namespace it can only do that in a directory it owns (or one
+    // anyone may write). A relative destination is taken from "/", as the
+    // runtime spec says for old configs.
+    if new_user {
+        let clean = |d: &Path| util::clean_in_root(&Path::new("/").join(d));
+        let mounts: Vec<_> = spec.mounts().iter().flatten().collect();
+        for (i, m) in mounts.iter().enumerate() {
+            let d = m.destination();
+            // Made inside an earlier mount (/dev/pts in the /dev tmpfs).
+            let in_earlier = clean(d).is_some_and(|c| {
+                mounts[..i]
+                    .iter()
+                    .filter_map(|e| clean(e.destination()))
+                    .any(|e| c != e && c.starts_with(&e))
+            });
+            if in_earlier {
+                continue;
+            }
+            let mut p = d.to_path_buf();
+            while root.resolve(&p).is_err() {
+                if !p.pop() || p.as_os_str().is_empty() {
+                    break;
+                }
+            }
+            if p.as_path() == d {
+                continue; // exists
+            }
+            let Ok(fd) = root.resolve(&p) else { continue };
+            let Ok(st) = nix::sys::stat::fstat(&fd) else {
+                continue;
+            };
+            if Some(st.st_uid) != root_uid && st.st_mode & 0o002 == 0 {
+                return Err(Error::field(
+                    format!("mounts[{i}].destination"),
+                    format!(
+                        "{} does not exist in the rootfs, and the container's root (host uid {}) cannot create it in {} (owned by uid {}) in its user namespace: create it in the image",
+                        d.display(),
+                        root_uid.map_or("unmapped".to_string(), |u| u.to_string()),
+                        p.display(),
+                        st.st_uid
+                    ),
+                ));
+            }
+        }
+    }
+    // No mount at /dev: the default devices are made in the rootfs's own
+    // /dev. In a new user namespace, the container's root can only do
+    // that when it owns that directory.
+    let dev_mounted = spec.mounts().iter().flatten().any(|m| {
+        util::clean_in_root(&Path::new("/").join(m.destination()))
+            .is_some_and(|c| c == Path::new("/dev"))
+    });
+    if new_user && !dev_mounted {
+        let owner = std::fs::metadata(rootfs.join("dev")).ok().map(|m| m.uid());
+        if owner.is_none() || owner != root_uid {
+            return Err(Error::field(
+                "mounts",
+                format!(
+                    "no mount at /dev, so the default devices (/dev/null, ...) would be made in {}, which the container's root (host uid {}) does not own in its user namespace: add a tmpfs mount at /dev, as `stockade spec` writes",
+                    rootfs.join("dev").display(),
+                    root_uid.map_or("unmapped".to_string(), |u| u.to_string())
+                ),
             ));
         }
     }

@@ -21,8 +21,9 @@ pub enum LogFormat {
 /// Global options of the OCI runtime commands.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOpts {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/stockade")]
+    /// Directory for container state (default /run/stockade; for a rootless
+    /// caller, $XDG_RUNTIME_DIR/stockade, as runc)
+    #[arg(long, global = true, default_value_os_t = default_root())]
     pub root: PathBuf,
     /// Write errors (and debug lines) to this file
     #[arg(long, global = true)]
@@ -173,6 +174,8 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Change a container's cgroup resources
+    Update(crate::update::UpdateArgs),
     /// Write a default config.json
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -192,7 +195,7 @@ pub enum Command {
 /// The subcommand names of [`Command`].
 pub const VERBS: &[&str] = &[
     "create", "start", "run", "state", "kill", "delete", "exec", "ps", "list", "pause", "resume",
-    "events", "spec", "features",
+    "events", "update", "spec", "features",
 ];
 
 /// Whether `main` should seal ([`crate::exeseal`]) before it parses anything:
@@ -216,6 +219,30 @@ pub fn seal_first<S: AsRef<std::ffi::OsStr>>(args: &[S], verb: &str) -> bool {
     match std::fs::read(file) {
         Ok(data) => !data.windows(KEY.len()).any(|w| w == KEY),
         Err(_) => false,
+    }
+}
+
+/// The default `--root`, by runc's rule: `$XDG_RUNTIME_DIR/stockade` when
+/// XDG_RUNTIME_DIR is set and the caller is rootless (not uid 0, or uid 0 of
+/// a user namespace, as under rootless podman, unless $USER is root), else
+/// `/run/stockade`.
+pub fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty());
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let in_userns = || {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+            .unwrap_or(false)
+    };
+    match xdg {
+        Some(x)
+            if euid != 0
+                || (in_userns() && std::env::var("USER").map_or(true, |u| u != "root")) =>
+        {
+            Path::new(&x).join("stockade")
+        }
+        _ => PathBuf::from("/run/stockade"),
     }
 }
 
@@ -271,7 +298,7 @@ fn bundle_arg<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::path::PathBuf {
 /// verb that is neither an option nor an option's value.
 fn exec_state_path<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let mut root = std::path::PathBuf::from("/run/stockade");
+    let mut root = default_root();
     let mut verb_seen = false;
     let mut it = args.iter().skip(1).map(|a| a.as_ref());
     while let Some(a) = it.next() {
@@ -513,8 +540,15 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
             id,
         } => {
             let every = parse_duration(&interval)?;
+            let mut ooms = None;
             loop {
                 let v = container::stats(&store, &id)?;
+                // An "oom" event (as runc's) for each new OOM kill.
+                let n = v["data"]["memory"]["oomKill"].as_u64().unwrap_or(0);
+                if !stats && ooms.is_some_and(|o| n > o) {
+                    println!("{}", serde_json::json!({"type": "oom", "id": id}));
+                }
+                ooms = Some(n);
                 println!("{v}");
                 if stats {
                     return Ok(0);
@@ -569,8 +603,8 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     },
                 )?,
             };
-            // Recorded so the policy gate sees them (this runtime applies
-            // neither LSM: an unconfined profile is still a finding).
+            // Applied at exec (lsm.rs), and seen by the policy gate (an
+            // unconfined profile is a finding).
             if let Some(a) = apparmor {
                 proc_.set_apparmor_profile(Some(a));
             }
@@ -593,6 +627,12 @@ fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
                     on_warning: Some(std::sync::Arc::new(move |m: &str| log_warning(&g, m))),
                 },
             )
+        }
+        Command::Update(a) => {
+            let cfg = RuntimeConfig::load(&RuntimeConfig::path())?;
+            let policy = gate::resolve(global.policy.as_deref(), &cfg)?;
+            crate::update::run(&store, &a, Some(policy), &|m: &str| log_warning(global, m))
+                .map(|_| 0)
         }
         Command::Spec { .. } | Command::Features => Ok(0),
     }
@@ -719,14 +759,7 @@ fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
         )));
     }
     let mut spec = if unhardened {
-        let mut spec = oci_spec::runtime::Spec::default();
-        if let Some(mut p) = spec.process().clone() {
-            p.set_terminal(Some(true));
-            p.set_args(Some(vec!["sh".into()]));
-            spec.set_process(Some(p));
-        }
-        spec.set_hostname(Some("stockade".into()));
-        spec
+        crate::defaults::unhardened_spec()
     } else {
         crate::defaults::hardened_spec()
     };
@@ -745,6 +778,33 @@ fn write_spec(bundle: &Path, rootless: bool, unhardened: bool) -> Result<()> {
             linux.set_uid_mappings(Some(one(uid)));
             linux.set_gid_mappings(Some(one(gid)));
             linux.set_resources(None);
+        }
+        // As runc's: no uid=/gid= mount options (those ids are not mapped),
+        // and /sys bound from the host (a user namespace cannot mount sysfs
+        // for a network namespace it does not own).
+        if let Some(mounts) = spec.mounts().clone() {
+            let mounts = mounts
+                .into_iter()
+                .map(|mut m| {
+                    if m.destination() == Path::new("/sys") {
+                        m.set_typ(Some("none".into()));
+                        m.set_source(Some("/sys".into()));
+                        m.set_options(Some(
+                            ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                                .map(String::from)
+                                .to_vec(),
+                        ));
+                    } else if let Some(o) = m.options().clone() {
+                        m.set_options(Some(
+                            o.into_iter()
+                                .filter(|o| !o.starts_with("uid=") && !o.starts_with("gid="))
+                                .collect(),
+                        ));
+                    }
+                    m
+                })
+                .collect();
+            spec.set_mounts(Some(mounts));
         }
     }
     let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
@@ -777,8 +837,8 @@ pub fn features() -> serde_json::Value {
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

@@ -16,7 +16,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Where the policy gate's warnings go (the CLI logs them).
 pub type WarningSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -131,7 +130,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    util::write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| Error::io(&abs, e))
+    util::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(|e| Error::io(&abs, e))
 }
 
 /// Write uid_map/gid_map of a process in a new user namespace.
@@ -149,9 +148,63 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
             "linux.uidMappings",
         ),
     ] {
+        let maps = maps.unwrap_or_default();
+        // SAFETY: geteuid/getegid cannot fail.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        if euid != 0 {
+            // Rootless (as runc): our own id alone is written directly, once
+            // setgroups is denied (the kernel's rule for an unprivileged
+            // gid_map); anything more goes through the setuid helpers, which
+            // check /etc/subuid and /etc/subgid.
+            let own = if file == "gid_map" { egid } else { euid };
+            if let [m] = maps.as_slice() {
+                if m.host_id() == own && m.size() == 1 {
+                    if file == "gid_map" {
+                        let sg = format!("/proc/{pid}/setgroups");
+                        std::fs::write(&sg, "deny")
+                            .map_err(|e| Error::field(field, format!("write {sg}: {e}")))?;
+                    }
+                    let p = format!("/proc/{pid}/{file}");
+                    let body = format!("{} {} 1\n", m.container_id(), own);
+                    std::fs::write(&p, body)
+                        .map_err(|e| Error::field(field, format!("write {p}: {e}")))?;
+                    continue;
+                }
+            }
+            let helper = if file == "gid_map" {
+                "newgidmap"
+            } else {
+                "newuidmap"
+            };
+            let mut cmd = std::process::Command::new(helper);
+            cmd.arg(pid.to_string());
+            for m in &maps {
+                cmd.args([
+                    m.container_id().to_string(),
+                    m.host_id().to_string(),
+                    m.size().to_string(),
+                ]);
+            }
+            let out = cmd.output().map_err(|e| {
+                Error::field(
+                    field,
+                    format!("rootless mappings need {helper} (apt-get install uidmap): {e}"),
+                )
+            })?;
+            if !out.status.success() {
+                return Err(Error::field(
+                    field,
+                    format!(
+                        "{helper}: {} (are the ids in /etc/sub{}id for this user?)",
+                        String::from_utf8_lossy(&out.stderr).trim(),
+                        if file == "gid_map" { "g" } else { "u" }
+                    ),
+                ));
+            }
+            continue;
+        }
         let body: String = maps
             .iter()
-            .flatten()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect();
         let p = format!("/proc/{pid}/{file}");
@@ -264,11 +317,14 @@ fn create_from(
     };
     match create_inner(&locked, &mut st, &bundle, &process, opts, start_now) {
         Ok(chan) => Ok((st, chan)),
-        Err(e) => {
-            destroy(&st);
-            let _ = locked.remove();
-            Err(e)
-        }
+        Err(e) => match destroy(&st) {
+            Ok(()) => {
+                let _ = locked.remove();
+                Err(e)
+            }
+            // The state stays, for `delete --force`.
+            Err(left) => Err(Error::Init(format!("{e}; and cleaning up failed: {left}"))),
+        },
     }
 }
 
@@ -295,9 +351,33 @@ fn create_inner(
     // `create` only makes the directories listed in `created` already, so
     // the state need not be saved again (each save replaces state.json by
     // rename, and ext4 starts writeback on a replacing rename: ~1 ms).
-    st.cgroup.create()?;
+    if let Err(e) = st.cgroup.create() {
+        // Rootless, like runc: where the caller cannot make cgroups (v1, or
+        // a v2 tree not delegated to it) the container runs without its own,
+        // unless the config asks for limits, which would then be lost.
+        if !crate::cgroups::rootless() {
+            return Err(e);
+        }
+        let _ = st.cgroup.destroy();
+        if linux
+            .resources()
+            .as_ref()
+            .is_some_and(crate::cgroups::has_limits)
+        {
+            return Err(Error::field(
+                "linux.resources",
+                format!(
+                    "a rootless container cannot have limits here ({e});                      remove the limits, or use a cgroup v2 host that delegates a cgroup to this user"
+                ),
+            ));
+        }
+        st.cgroup = Cgroup::default();
+        locked.save(st)?;
+    }
     if let Some(r) = linux.resources() {
-        st.cgroup.apply(r)?;
+        if !st.cgroup.hier.is_empty() {
+            st.cgroup.apply(r)?;
+        }
     }
 
     // 2. Namespaces: the ones to join are opened now (errors name the field).
@@ -435,26 +515,11 @@ fn create_inner(
 }
 
 /// Kill what a container made and remove its cgroups (not the state dir).
-fn destroy(st: &ContainerState) {
-    if st.pid > 0 && alive(st) {
-        if st.cgroup.is_frozen() {
-            let _ = st.cgroup.freeze(false);
-        }
-        let _ = signal_init(st, Signal::SIGKILL);
-        wait_gone(st, Duration::from_secs(10));
-    }
-    // Without a pid namespace of its own, the init's death does not take
-    // the other processes with it.
-    for _ in 0..100 {
-        let pids = st.cgroup.pids();
-        if pids.is_empty() {
-            break;
-        }
-        for p in pids {
-            let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Every process is found through all its cgroups, its recorded pid and
+/// the namespaces it created (reap.rs). An error says what is left; the
+/// caller keeps the state then, so `delete --force` can be run again.
+fn destroy(st: &ContainerState) -> Result<()> {
+    let killed = crate::reap::kill_all(st);
     // Reap the init if it is our child (create failed or run).
     if st.pid > 0 {
         let _ = nix::sys::wait::waitpid(
@@ -462,24 +527,14 @@ fn destroy(st: &ContainerState) {
             Some(nix::sys::wait::WaitPidFlag::WNOHANG),
         );
     }
-    let _ = st.cgroup.destroy();
+    let removed = st.cgroup.destroy();
     rootfs::unmount_host_mounts(&st.spec, &st.rootfs);
+    killed?;
+    removed
 }
 
 fn alive(st: &ContainerState) -> bool {
     matches!(util::proc_start_time(st.pid), Some((s, false)) if s == st.pid_start)
-}
-
-fn wait_gone(st: &ContainerState, max: Duration) {
-    let t = Instant::now();
-    while alive(st) && t.elapsed() < max {
-        // Reap it if it is our child; otherwise just watch /proc.
-        let _ = nix::sys::wait::waitpid(
-            Pid::from_raw(st.pid),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Signal the init through a pidfd after checking its start time, so a
@@ -533,8 +588,7 @@ fn start_loaded(locked: &Locked, st: &ContainerState) -> Result<()> {
     let mut conn = connect_long(&sock)
         .map_err(|e| Error::Init(format!("start: the container init is gone ({e})")))?;
     use std::io::Write;
-    let mut msg = b"S".to_vec();
-    msg.extend_from_slice(st.hook_state(Status::Created).as_bytes());
+    let msg = crate::sync::start_request(st.hook_state(Status::Created).as_bytes())?;
     conn.write_all(&msg).map_err(|e| Error::io(&sock, e))?;
     let r = await_exec(conn.as_raw_fd(), st);
     let _ = std::fs::remove_file(&sock);
@@ -686,7 +740,7 @@ fn delete_known(store: &Store, id: &str, force: bool, known: Option<ContainerSta
             msg: "cannot delete a running container; stop it first or use --force".into(),
         });
     }
-    destroy(&st);
+    destroy(&st)?;
     let mut res = Ok(());
     if st.ready {
         if let Some(h) = st.spec.hooks() {
@@ -796,19 +850,9 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
     if let Some(w) = &opts.on_warning {
         warnings.iter().for_each(|l| w(l));
     }
-    // As at create (bundle.rs): a profile this runtime cannot apply is
-    // refused, not silently dropped.
-    if opts
-        .process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::unsupported(
-            "process.apparmorProfile (AppArmor is not available)",
-            "not implemented",
-        ));
-    }
+    // As at create (bundle.rs): a profile or label that cannot be applied
+    // here is refused, not silently dropped (lsm.rs).
+    crate::lsm::check_process(&opts.process)?;
     let terminal = opts.process.terminal() == Some(true);
     if terminal && opts.console_socket.is_none() {
         return Err(Error::Usage("a terminal needs --console-socket".into()));

@@ -68,6 +68,25 @@ pub use policy::paths::DOCKER_MASKED_PATHS as MASKED_PATHS;
 /// Docker's read-only paths.
 pub use policy::paths::DOCKER_READONLY_PATHS as READONLY_PATHS;
 
+/// The device cgroup rules of a default spec: deny everything, as `runc
+/// spec` writes. The runtime then allows only its default devices (/dev/null,
+/// zero, full, random, urandom, tty, console, ptmx, pts). An empty list would
+/// leave the device cgroup open (`a *:* rwm`, no device program).
+pub fn deny_all_devices() -> Value {
+    json!([{"allow": false, "access": "rwm"}])
+}
+
+/// runc's default config (`stockade spec --unhardened`): oci-spec's default
+/// with `runc spec`'s deny-all device list, process `sh` on a terminal.
+pub fn unhardened_spec() -> Spec {
+    let mut v = serde_json::to_value(Spec::default()).expect("Spec serializes");
+    v["hostname"] = json!("stockade");
+    v["process"]["terminal"] = json!(true);
+    v["process"]["args"] = json!(["sh"]);
+    v["linux"]["resources"]["devices"] = deny_all_devices();
+    serde_json::from_value(v).expect("unhardened default is a valid Spec")
+}
+
 /// The hardened default config (process `sh` on a terminal, rootfs `rootfs`).
 pub fn hardened_spec() -> Spec {
     let mut v = serde_json::to_value(Spec::default()).expect("Spec serializes");
@@ -104,6 +123,7 @@ pub fn hardened_spec() -> Spec {
         .collect::<Vec<Value>>());
     l["maskedPaths"] = json!(MASKED_PATHS);
     l["readonlyPaths"] = json!(READONLY_PATHS);
+    l["resources"]["devices"] = deny_all_devices();
     l["resources"]["pids"] = json!({"limit": PIDS_LIMIT});
     l["resources"]["memory"] = json!({"limit": MEMORY_LIMIT, "swap": MEMORY_LIMIT});
     l["seccomp"] = seccomp_json();
@@ -172,6 +192,25 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len() % 8, 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_specs_deny_devices_first() {
+        for s in [hardened_spec(), unhardened_spec()] {
+            let devs = s
+                .linux()
+                .as_ref()
+                .unwrap()
+                .resources()
+                .as_ref()
+                .unwrap()
+                .devices()
+                .clone();
+            let first = &devs.expect("devices")[0];
+            assert!(!first.allow());
+            assert_eq!(first.access().as_deref(), Some("rwm"));
+            assert!(first.typ().is_none() && first.major().is_none());
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum Error {
     Unsupported { field: String, msg: String },
 
     /// A container id that is not acceptable as a directory name.
-    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.'")]
+    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.', not starting with '.' (reserved for the runtime's own files)")]
     InvalidId(String),
 
     /// `create` for an id that already exists.

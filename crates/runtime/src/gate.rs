@@ -131,6 +131,25 @@ fn line(v: &policy::Violation) -> String {
     format!("{} {}: {}", v.rule.id, v.field, v.message)
 }
 
+/// The gate at `update`: the container's config with the new resources
+/// (`after`), counting only the findings about `linux.resources` that the
+/// config before the update (`before`) did not have: an update must not drop
+/// a limit the policy asks for, and is not blamed for what `create` allowed.
+pub fn check_update(before: &Spec, after: &Spec, policy: Policy) -> Result<Vec<String>> {
+    let all = policy::Options {
+        level: Level::Hardened,
+        ..Default::default()
+    };
+    let old: Vec<(String, String)> = policy::oci::evaluate_config(before, &all)
+        .into_iter()
+        .map(|v| (v.rule.id.to_string(), v.field))
+        .collect();
+    decide(after, policy, "the updated resources", |v| {
+        v.field.starts_with("linux.resources")
+            && !old.contains(&(v.rule.id.to_string(), v.field.clone()))
+    })
+}
+
 /// Evaluate `spec`. `Ok` holds warnings (only under [`Policy::Warn`]);
 /// a violation under [`Policy::Enforce`] is [`Error::Policy`].
 pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {

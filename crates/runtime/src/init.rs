@@ -13,7 +13,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -162,9 +162,12 @@ fn setup_container(
     //    cgroup bind the host's cgroup directories (made before we were
     //    cloned); the devices made here are the config's, and the devices
     //    cgroup checks every later open of them.
+    //    In a user namespace, new or inherited (rootless podman runs the
+    //    runtime in one), devices are bound from the host, not made.
+    let userns = cfg.new_userns || crate::cgroups::rootless();
     let root = rootfs::prepare_root(spec, cfg.rootfs)?;
-    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, cfg.new_userns)?;
-    rootfs::create_devices(&root, spec, cfg.new_userns)?;
+    rootfs::mount_all(&root, spec, cfg.bundle, cfg.cgroup, userns)?;
+    rootfs::create_devices(&root, spec, userns)?;
     // The working directory is created now, while the root is writable
     // (like runc); it is entered after pivot_root.
     let cwd = cfg.process.cwd();
@@ -279,6 +282,10 @@ fn setup_container(
     // 15. Tell the runtime we are ready and wait for `start`: a connection
     //     on start.sock (`create`), or START on the sync channel (`run`,
     //     which starts at once: no socket to bind, accept and connect).
+    //     A created container outlives its `create` (spawn.rs).
+    if cfg.start.is_some() {
+        crate::spawn::outlive_parent();
+    }
     chan.send(tag::READY, b"")?;
     let (conn, state) = match cfg.start {
         Some(fd) => {
@@ -320,14 +327,8 @@ fn accept_start(fd: RawFd) -> Result<(UnixStream, String)> {
         }
     };
     drop(listener);
-    let mut buf = vec![0u8; 65536];
-    let n = conn
-        .read(&mut buf)
-        .map_err(|e| Error::io("start.sock", e))?;
-    if n == 0 || buf[0] != b'S' {
-        return Err(Error::Init("start: bad request".into()));
-    }
-    Ok((conn, String::from_utf8_lossy(&buf[1..n]).into_owned()))
+    let state = crate::sync::read_start_request(&mut conn)?;
+    Ok((conn, String::from_utf8_lossy(&state).into_owned()))
 }
 
 /// The last steps, shared by create and exec: fds, user, capabilities,
@@ -364,6 +365,9 @@ fn finalize(
     // Test builds only (testknobs.rs, `fd-hygiene` off): undo it for one
     // host fd; a no-op otherwise.
     crate::testknobs::leak_across_exec();
+    // a1. The AppArmor profile and SELinux label for execve (lsm.rs), while
+    //    /proc is the container's procfs and before Landlock and seccomp.
+    crate::lsm::apply_on_exec(p)?;
     // a2. Landlock, while we still hold CAP_SYS_ADMIN (needed without
     //    no_new_privs) and before a seccomp filter could deny its syscalls.
     if let Some(r) = ruleset {
@@ -459,6 +463,8 @@ fn finalize(
         .collect::<Result<_>>()?;
     let path = CString::new(exe.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::field("process.args[0]", "NUL byte"))?;
+    // The container process may outlive the runtime (`run -d`, `exec -d`).
+    crate::spawn::outlive_parent();
     let e = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(Error::sys(
         format!("process.args[0]: exec {}", exe.display()),

@@ -433,8 +433,9 @@ pub fn mount_all(
     cgroup: &Cgroup,
     userns: bool,
 ) -> Result<()> {
+    let label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mount_one(root, i, m, bundle, cgroup, userns)?;
+        mount_one(root, i, m, bundle, cgroup, userns, label.as_deref())?;
     }
     Ok(())
 }
@@ -446,6 +447,7 @@ fn mount_one(
     bundle: &Path,
     cgroup: &Cgroup,
     userns: bool,
+    mount_label: Option<&str>,
 ) -> Result<()> {
     let field = format!("mounts[{i}]");
     let dest = Path::new("/").join(m.destination());
@@ -519,6 +521,8 @@ fn mount_one(
             .unwrap_or(typ.as_str())
             .to_string();
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        // linux.mountLabel (SELinux): a context= option (lsm/selinux.rs).
+        let data = crate::lsm::selinux::mount_data(&typ, data.as_deref(), mount_label);
         let r = mnt(
             Some(&source),
             &fd_path(&target),

@@ -10,6 +10,14 @@
 //! under `<root>/.cache/seccomp/<hash of the filter's JSON>.bpf`; the init
 //! loads the bytes with seccomp(2). Filters with flags or SCMP_ACT_NOTIFY
 //! are built by libseccomp in the init, as before.
+//!
+//! The cache is never trusted for its name alone: a cached program decides
+//! what the container may call, so one another user could write would be a
+//! way out. The cache's directories are made 0700 and its files 0600
+//! whatever the umask, and a cached file is used only when it, the two cache
+//! directories and the state root (walked with O_NOFOLLOW, checked on the
+//! open fds) are owned by the runtime's user and writable by no one else.
+//! Otherwise the filter is compiled afresh and nothing is cached.
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -154,13 +162,9 @@ pub fn program(s: &LinuxSeccomp, cache_dir: Option<&std::path::Path>) -> Result<
             format!("{:016x}", h.finish())
         })
         .collect();
-    let path = cache_dir.map(|d| d.join(format!("{key}.bpf")));
-    if let Some(p) = &path {
-        if let Ok(b) = std::fs::read(p) {
-            if !b.is_empty() && b.len() % 8 == 0 {
-                return Ok(Some(b));
-            }
-        }
+    let name = format!("{key}.bpf");
+    if let Some(b) = cache_dir.and_then(|d| cache_read(d, &name)) {
+        return Ok(Some(b));
     }
     let ctx = build(s)?;
     // SAFETY: memfd_create with a static C string.
@@ -175,13 +179,89 @@ pub fn program(s: &LinuxSeccomp, cache_dir: Option<&std::path::Path>) -> Result<
     f.rewind()
         .and_then(|_| f.read_to_end(&mut b))
         .map_err(|e| Error::Seccomp(format!("export: {e}")))?;
-    if let (Some(p), Some(d)) = (&path, cache_dir) {
-        // A cache that cannot be written is only slower.
-        if std::fs::create_dir_all(d).is_ok() {
-            let _ = crate::util::write_atomic(p, &b);
+    if let Some(d) = cache_dir {
+        // A cache that cannot be written (or is not ours) is only slower.
+        if cache_dir_ours(d) {
+            let _ = crate::util::write_atomic(&d.join(&name), &b, 0o600);
         }
     }
     Ok(Some(b))
+}
+
+/// Whether an open file is the runtime user's and writable by no one else.
+fn private(f: &std::fs::File, dir: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    f.metadata().is_ok_and(|m| {
+        m.uid() == me && m.mode() & 0o022 == 0 && if dir { m.is_dir() } else { m.is_file() }
+    })
+}
+
+/// Open `name` under `dir` without following a symlink.
+fn open_nofollow(
+    dir: Option<&std::fs::File>,
+    name: &std::path::Path,
+    flags: i32,
+) -> Option<std::fs::File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let c = std::ffi::CString::new(name.as_os_str().as_encoded_bytes()).ok()?;
+    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: openat with a valid dirfd (or AT_FDCWD) and a NUL-terminated path.
+    let fd = unsafe {
+        libc::openat(
+            at,
+            c.as_ptr(),
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
+        )
+    };
+    // SAFETY: a fresh fd from openat, owned by nothing else.
+    (fd >= 0).then(|| unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// The cache dir `<root>/.cache/seccomp` opened component by component:
+/// the root, `.cache` and `seccomp` must each be private. Makes the two
+/// cache directories (0700) when missing and `create`.
+fn cache_dir_fd(d: &std::path::Path, create: bool) -> Option<std::fs::File> {
+    let cache = d.parent()?;
+    let root = cache.parent()?;
+    if create {
+        for p in [cache, d] {
+            if std::fs::symlink_metadata(p).is_err() {
+                let _ = crate::state::make_private_dir(p);
+            }
+        }
+    }
+    let mut f = open_nofollow(None, root, libc::O_DIRECTORY)?;
+    if !private(&f, true) {
+        return None;
+    }
+    for name in [cache.file_name()?, d.file_name()?] {
+        f = open_nofollow(Some(&f), std::path::Path::new(name), libc::O_DIRECTORY)?;
+        if !private(&f, true) {
+            return None;
+        }
+    }
+    // The root is private, so no one else can swap the path checked here
+    // for another before the write that follows.
+    Some(f)
+}
+
+fn cache_dir_ours(d: &std::path::Path) -> bool {
+    cache_dir_fd(d, true).is_some()
+}
+
+/// A cached program, when the cache is private and the file looks like BPF.
+fn cache_read(d: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let dir = cache_dir_fd(d, false)?;
+    let mut f = open_nofollow(Some(&dir), std::path::Path::new(name), 0)?;
+    if !private(&f, false) {
+        return None;
+    }
+    let mut b = Vec::new();
+    f.read_to_end(&mut b).ok()?;
+    (!b.is_empty() && b.len() % 8 == 0).then_some(b)
 }
 
 /// Load a BPF program made by [`program`] into the calling process.

@@ -13,6 +13,16 @@
 //!
 //! When nothing is joined (the common `create`), steps 1, 2 and 4 are
 //! skipped: the runtime clones the target itself.
+//!
+//! The target cannot outlive a runtime that dies during set-up: it keeps
+//! only its own end of the sync channel (the runtime's end is closed in the
+//! child, so the init reads end-of-file at its next message and exits), and
+//! it has `PR_SET_PDEATHSIG` = SIGKILL, so it dies with the runtime even while
+//! it is busy elsewhere (mounting, waiting on a hook). The init clears the
+//! death signal where the container legitimately outlives the runtime: before
+//! READY in `create` (whose runtime exits then), and just before execve
+//! (`run -d`, `exec -d`), see init.rs. The death signal is taken from the
+//! thread that cloned, and the runtime clones from its only thread.
 
 use crate::error::{Error, Result, SysContext};
 use crate::sync::{tag, Channel};
@@ -40,11 +50,14 @@ pub struct Target {
 /// Fork/setns/clone; run `child` in the target. Returns the target's pid.
 /// `child` must never return normally; it should `_exit`.
 pub fn spawn(
-    target: Target,
+    mut target: Target,
     ours: &Channel,
     theirs: Channel,
     child: impl FnOnce(Channel) -> i32,
 ) -> Result<Pid> {
+    // The child keeps only its own end: holding ours too, it would never
+    // read end-of-file when the runtime dies.
+    target.close.push(ours.raw());
     if target.join.is_empty() && !target.nondumpable {
         // Nothing to join: clone the target directly (one process less on
         // the start-up path).
@@ -60,6 +73,7 @@ pub fn spawn(
                 // SAFETY: closing an fd number in the child only.
                 unsafe { libc::close(*fd) };
             }
+            die_with_parent();
             let code = child(theirs);
             // SAFETY: _exit is always safe.
             unsafe { libc::_exit(code) }
@@ -137,6 +151,7 @@ fn intermediate(mut target: Target, chan: Channel, child: impl FnOnce(Channel) -
         return 1;
     }
     if rc == 0 {
+        die_with_parent();
         let code = child(chan);
         // SAFETY: see above.
         unsafe { libc::_exit(code) }
@@ -146,4 +161,28 @@ fn intermediate(mut target: Target, chan: Channel, child: impl FnOnce(Channel) -
         Ok(()) => 0,
         Err(_) => 1,
     }
+}
+
+/// `PR_SET_PDEATHSIG` = SIGKILL in a freshly cloned target. Its parent is the
+/// runtime (directly or through CLONE_PARENT). A runtime that died before
+/// this call is seen through the channel instead: its end is closed, so the
+/// target's first read (GO) is end-of-file.
+fn die_with_parent() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+}
+
+/// Clear the death signal: from here the process may outlive the runtime
+/// (a created container waiting for `start`, or a process about to execve).
+pub fn outlive_parent() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong, 0, 0, 0) };
 }

@@ -132,6 +132,25 @@ impl ContainerState {
     }
 }
 
+/// Make `dir` and its missing parents, each mode 0700 whatever the umask.
+/// Directories that exist already are left as they are.
+pub fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        make_private_dir(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(dir, e)),
+        // Made meanwhile by a concurrent command.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
 /// The `--root` directory.
 pub struct Store {
     root: PathBuf,
@@ -145,8 +164,13 @@ pub struct Locked {
 }
 
 impl Store {
+    /// Open the root, making it (and missing parents) mode 0700 whatever
+    /// the umask, like runc. An existing directory keeps its mode: `--root`
+    /// may name a directory that is not only ours. What the runtime reads
+    /// back from it that another user could have written (the seccomp
+    /// cache) is checked for owner and mode before use (seccomp.rs).
     pub fn new(root: &Path) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        make_private_dir(root)?;
         Ok(Store {
             root: root.to_path_buf(),
         })
@@ -170,7 +194,13 @@ impl Store {
         let dir = self.root.join(id);
         use std::os::unix::fs::DirBuilderExt;
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
+            // The mode, whatever the umask (000 keeps 0700, 077 too; 777
+            // would leave 000, unusable for a rootless runtime).
+            Ok(()) => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::io(&dir, e))?;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::Exists(id.to_string()))
             }
@@ -252,7 +282,7 @@ impl Locked {
             path: p.clone(),
             msg: e.to_string(),
         })?;
-        util::write_atomic(&p, &data).map_err(|e| Error::io(&p, e))
+        util::write_atomic(&p, &data, 0o600).map_err(|e| Error::io(&p, e))
     }
 
     /// Remove the directory and everything in it.

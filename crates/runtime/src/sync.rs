@@ -1,7 +1,14 @@
 //! The message channel between the runtime and the container's init.
 //!
 //! A `SOCK_SEQPACKET` socketpair keeps message boundaries. Messages are one
-//! tag byte plus an optional payload. Both ends are `O_CLOEXEC`, so a
+//! tag byte plus an optional payload of any size (up to [`MAX_MESSAGE`]): a
+//! packet is at most [`CHUNK`] bytes of payload, and a longer payload goes
+//! first as continuation packets ([`tag::MORE`] and a piece), then as the
+//! tagged packet with the last piece. A short message is one packet, the
+//! same bytes as before framing, so the raw readers of the error and fd
+//! messages after START (`recv_fd`) still understand it. Without framing,
+//! one packet is bounded by the socket buffer (EMSGSIZE at ~212 KB), and
+//! a hook's state JSON (annotations) can be larger than that. Both ends are `O_CLOEXEC`, so a
 //! successful `execve` in the container closes the init's end and the runtime
 //! reads end-of-file: that is how it learns the exec happened (`run` waits
 //! for it on this channel; `start` on its connection to start.sock).
@@ -35,7 +42,16 @@ pub mod tag {
     pub const START: u8 = b'S';
     /// init -> runtime: a setup step failed; payload is the message.
     pub const ERROR: u8 = b'E';
+    /// Either way: a piece of a long message; the piece with the real tag
+    /// comes last.
+    pub const MORE: u8 = b'+';
 }
+
+/// Payload bytes per packet.
+pub const CHUNK: usize = 32 * 1024;
+/// The longest message accepted (a state JSON with very large annotations
+/// still fits; a runaway peer does not eat the runtime's memory).
+pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -59,9 +75,25 @@ impl Channel {
     }
 
     pub fn send(&self, tag: u8, payload: &[u8]) -> Result<()> {
-        let mut buf = Vec::with_capacity(payload.len() + 1);
+        if payload.len() > MAX_MESSAGE {
+            return Err(Error::Init(format!(
+                "sync: message {:?} of {} bytes is over the {MAX_MESSAGE}-byte limit",
+                tag as char,
+                payload.len()
+            )));
+        }
+        let mut pieces: Vec<&[u8]> = payload.chunks(CHUNK).collect();
+        let last = pieces.pop().unwrap_or(&[]);
+        for p in pieces {
+            self.packet(tag::MORE, p)?;
+        }
+        self.packet(tag, last)
+    }
+
+    fn packet(&self, tag: u8, piece: &[u8]) -> Result<()> {
+        let mut buf = Vec::with_capacity(piece.len() + 1);
         buf.push(tag);
-        buf.extend_from_slice(payload);
+        buf.extend_from_slice(piece);
         nix::sys::socket::send(
             self.fd.as_raw_fd(),
             &buf,
@@ -73,7 +105,34 @@ impl Channel {
 
     /// Receive one message; `None` on end-of-file.
     pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
-        let mut buf = vec![0u8; 65536];
+        let mut msg = Vec::new();
+        loop {
+            match self.packet_recv()? {
+                None if msg.is_empty() => return Ok(None),
+                None => {
+                    return Err(Error::Init(format!(
+                    "sync: the peer closed the channel in the middle of a message ({} bytes read)",
+                    msg.len()
+                )))
+                }
+                Some((tag::MORE, piece)) => {
+                    msg.extend_from_slice(&piece);
+                    if msg.len() > MAX_MESSAGE {
+                        return Err(Error::Init(format!(
+                            "sync: message over the {MAX_MESSAGE}-byte limit"
+                        )));
+                    }
+                }
+                Some((t, piece)) => {
+                    msg.extend_from_slice(&piece);
+                    return Ok(Some((t, msg)));
+                }
+            }
+        }
+    }
+
+    fn packet_recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        let mut buf = vec![0u8; CHUNK + 1];
         loop {
             match nix::sys::socket::recv(
                 self.fd.as_raw_fd(),
@@ -81,7 +140,11 @@ impl Channel {
                 nix::sys::socket::MsgFlags::empty(),
             ) {
                 Ok(0) => return Ok(None),
-                Ok(n) => return Ok(Some((buf[0], buf[1..n].to_vec()))),
+                Ok(n) => {
+                    buf.truncate(n);
+                    let t = buf.remove(0);
+                    return Ok(Some((t, buf)));
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
                 // The peer closed its end with a message of ours unread
                 // (an init that failed while the runtime sent CGROUP). The
@@ -115,5 +178,68 @@ impl Channel {
 
     pub fn raw(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+}
+
+/// The start request on start.sock (a stream): "S", the state's length
+/// (u32, little-endian), the state for startContainer hooks.
+pub fn start_request(state: &[u8]) -> Result<Vec<u8>> {
+    if state.len() > MAX_MESSAGE {
+        return Err(Error::Init(format!(
+            "start: state of {} bytes is over the {MAX_MESSAGE}-byte limit",
+            state.len()
+        )));
+    }
+    let mut msg = Vec::with_capacity(state.len() + 5);
+    msg.push(b'S');
+    msg.extend_from_slice(&(state.len() as u32).to_le_bytes());
+    msg.extend_from_slice(state);
+    Ok(msg)
+}
+
+/// Read a [`start_request`] whole from `r`; returns the state.
+pub fn read_start_request(r: &mut impl std::io::Read) -> Result<Vec<u8>> {
+    let mut head = [0u8; 5];
+    r.read_exact(&mut head)
+        .map_err(|e| Error::io("start.sock", e))?;
+    if head[0] != b'S' {
+        return Err(Error::Init("start: bad request".into()));
+    }
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > MAX_MESSAGE {
+        return Err(Error::Init(format!(
+            "start: request of {len} bytes is over the {MAX_MESSAGE}-byte limit"
+        )));
+    }
+    let mut state = vec![0u8; len];
+    r.read_exact(&mut state)
+        .map_err(|e| Error::io("start.sock", e))?;
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_any_size_arrive_whole() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 70_000, 220_000, 1 << 20] {
+            let (a, b) = Channel::pair().unwrap();
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let sent = payload.clone();
+            let t = std::thread::spawn(move || a.send(tag::START, &sent).unwrap());
+            let (got_tag, got) = b.recv().unwrap().unwrap();
+            t.join().unwrap();
+            assert_eq!(got_tag, tag::START, "len {len}");
+            assert_eq!(got, payload, "len {len}");
+        }
+    }
+
+    #[test]
+    fn start_request_round_trips() {
+        let state = vec![b'x'; 300_000];
+        let msg = start_request(&state).unwrap();
+        assert_eq!(read_start_request(&mut &msg[..]).unwrap(), state);
+        assert!(read_start_request(&mut &msg[..1000]).is_err());
     }
 }

@@ -38,11 +38,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A container id must be usable as one directory name.
+/// A container id must be usable as one directory name, and can never name
+/// one of the runtime's own entries in the state root: those start with a
+/// dot (`.cache`, `.console-*`), and so an id may not.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
-        && id != "."
-        && id != ".."
+        && !id.starts_with('.')
         && id.len() <= 1024
         && id
             .bytes()
@@ -86,10 +87,38 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
 /// old copy unlinked: ext4 starts writeback of the new file on a *replacing*
 /// rename (auto_da_alloc), about 1 ms per state save; a swap does not, and
 /// `path` still exists, old or new, at every moment.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+///
+/// The file gets `mode` whatever the umask. The temporary file is made with
+/// O_EXCL|O_NOFOLLOW, so a planted file or symlink is never written through.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+    };
+    let mut f = match open() {
+        // Left by a runtime of the same pid that died before its rename.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp)?;
+            open()?
+        }
+        other => other?,
+    };
+    let written = f
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| f.write_all(data));
+    drop(f);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if renameat2(AT_FDCWD, &tmp, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE).is_ok() {
         return std::fs::remove_file(&tmp);
     }
@@ -129,6 +158,10 @@ mod tests {
         assert!(!valid_id("../x"));
         assert!(!valid_id(""));
         assert!(!valid_id(".."));
+        // The runtime's own entries in the state root.
+        assert!(!valid_id(".cache"));
+        assert!(!valid_id(".console-x-1.sock"));
+        assert!(valid_id("a.cache"));
     }
 
     #[test]

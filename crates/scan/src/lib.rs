@@ -8,8 +8,10 @@
 //!   escape database they are judged against.
 //! - [`pkgdb`]: package databases (dpkg, apk, rpm, Go build info).
 //! - [`version`]: version comparison, exact per ecosystem.
+//! - [`osv`]: the offline vulnerability store (`stockade db import`) and matching.
 
 pub mod host;
 pub mod image;
+pub mod osv;
 pub mod pkgdb;
 pub mod version;

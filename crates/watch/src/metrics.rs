@@ -22,6 +22,8 @@ pub struct Metrics {
     pub unread_paths: AtomicU64,
     /// Ring-buffer records user space could not decode (too short).
     pub undecodable: AtomicU64,
+    /// Reported events that never reached the output (write or flush failed).
+    pub output_lost: AtomicU64,
     pub kills: AtomicU64,
     pub ringbuf_pending_bytes: AtomicU64,
     pub ringbuf_size_bytes: AtomicU64,
@@ -62,6 +64,13 @@ impl Metrics {
             "counter",
             "Events lost because a ring buffer was full (sensor and denial records).",
             &self.drops,
+        );
+        g(
+            &mut s,
+            "stockade_watch_output_lost_total",
+            "counter",
+            "Reported events that never reached the output because writing it failed (watch then exits non-zero).",
+            &self.output_lost,
         );
         g(
             &mut s,

@@ -7,7 +7,7 @@ use crate::config::RulesFile;
 use crate::enforce::Enforcer;
 use crate::event::{kind, KernelVerdict, RawEvent};
 use crate::metrics::{self, Metrics};
-use crate::output::{self, Namespaces, ProcessOut, Record, Sink, Verdict};
+use crate::output::{self, Guard, Namespaces, ProcessOut, Record, Sink, Verdict};
 use crate::probe::{Probe, Tier};
 use crate::proctree::ProcTree;
 use crate::sensor::Sensor;
@@ -357,8 +357,7 @@ impl State {
         };
         self.metrics.count(det.rule, v);
         if let Err(e) = self.sink.write(&rec) {
-            eprintln!("stockade watch: writing event: {e}");
-            STOP.store(true, Ordering::SeqCst);
+            output_failed(&e);
         }
     }
 }
@@ -396,13 +395,22 @@ pub fn run(args: WatchArgs) -> i32 {
         OutputFormat::Json => false,
         OutputFormat::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
     };
+    // The output is guarded (output.rs): after a failed write nothing more
+    // is written, and a file is cut back to its last whole line.
+    let lines = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writer: Box<dyn std::io::Write + Send> = match &args.output {
         Some(p) => match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
         {
-            Ok(f) => Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
+            Ok(f) => {
+                let handle = f.try_clone().ok();
+                Box::new(std::io::BufWriter::with_capacity(
+                    1 << 20,
+                    Guard::new(f, handle, lines.clone()),
+                ))
+            }
             Err(e) => {
                 eprintln!("stockade watch: --output {}: {e}", p.display());
                 return 2;
@@ -410,13 +418,13 @@ pub fn run(args: WatchArgs) -> i32 {
         },
         None => Box::new(std::io::BufWriter::with_capacity(
             1 << 20,
-            std::io::stdout(),
+            Guard::new(std::io::stdout(), None, lines.clone()),
         )),
     };
     let sink = if text {
-        Sink::Text(writer)
+        Sink::text(writer)
     } else {
-        Sink::Json(writer)
+        Sink::json_counted(writer, lines)
     };
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = args.metrics {
@@ -648,7 +656,9 @@ pub fn run(args: WatchArgs) -> i32 {
             }
             // one write per batch, not per event; a batch is at most one poll interval old
             if had_events {
-                let _ = st.sink.flush();
+                if let Err(e) = st.sink.flush() {
+                    output_failed(&e);
+                }
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
@@ -681,10 +691,27 @@ pub fn run(args: WatchArgs) -> i32 {
             st_handle(&mut st, ev);
         }
     }
+    if let Err(e) = st.sink.flush() {
+        output_failed(&e);
+    }
     update_stats(&st, &metrics);
-    let _ = st.sink.flush();
     eprintln!("stockade watch: stopped; {}", stats_line(&metrics));
+    if let Some(e) = st.sink.error() {
+        eprintln!(
+            "stockade watch: error: the output failed ({e}); {} events were not written; exiting 1",
+            st.sink.lost()
+        );
+        return 1;
+    }
     0
+}
+
+/// An output error is fatal: said once, and the loop stops (the exit code
+/// and the count of lost events follow at the end of `run`).
+fn output_failed(e: &std::io::Error) {
+    if !STOP.swap(true, Ordering::SeqCst) {
+        eprintln!("stockade watch: error: writing events: {e}; stopping");
+    }
 }
 
 fn st_handle(st: &mut State, ev: RawEvent) {
@@ -706,6 +733,7 @@ fn update_stats(st: &State, m: &Metrics) -> u64 {
     m.merged.store(k.merged, Ordering::Relaxed);
     m.map_errors.store(k.map_errors, Ordering::Relaxed);
     m.unread_paths.store(k.unread, Ordering::Relaxed);
+    m.output_lost.store(st.sink.lost(), Ordering::Relaxed);
     if st.sensor.is_some() {
         m.ringbuf_size_bytes
             .store(16 * 1024 * 1024, Ordering::Relaxed);
@@ -719,6 +747,7 @@ fn lost(m: &Metrics) -> u64 {
         + m.map_errors.load(Ordering::Relaxed)
         + m.unread_paths.load(Ordering::Relaxed)
         + m.undecodable.load(Ordering::Relaxed)
+        + m.output_lost.load(Ordering::Relaxed)
 }
 
 fn stats_line(m: &Metrics) -> String {
@@ -728,13 +757,14 @@ fn stats_line(m: &Metrics) -> String {
         .map(|x| x.values().sum())
         .unwrap_or(0);
     format!(
-        "kernel_events={} drops={} missed_runs={} map_errors={} unread_paths={} undecodable={} merged={} reported={} container_syscalls={} kills={} host_suppressed={} containers_enforced={}",
+        "kernel_events={} drops={} missed_runs={} map_errors={} unread_paths={} undecodable={} output_lost={} merged={} reported={} container_syscalls={} kills={} host_suppressed={} containers_enforced={}",
         m.kernel_events.load(Ordering::Relaxed),
         m.drops.load(Ordering::Relaxed),
         m.missed_runs.load(Ordering::Relaxed),
         m.map_errors.load(Ordering::Relaxed),
         m.unread_paths.load(Ordering::Relaxed),
         m.undecodable.load(Ordering::Relaxed),
+        m.output_lost.load(Ordering::Relaxed),
         m.merged.load(Ordering::Relaxed),
         reported,
         m.container_syscalls.load(Ordering::Relaxed),

@@ -34,14 +34,11 @@ pub struct PssVersion {
 }
 
 impl PssVersion {
-    /// `latest`: the newest *released* Kubernetes minor whose checks this build has
-    /// (pod-security-admission v0.36.2 = Kubernetes 1.36).
-    ///
-    /// Upstream master also has a v1.37 (alpha) version of the sysctls check; it is implemented
-    /// and applies when v1.37 or later is asked for explicitly, but `latest` stays on the
-    /// released v1.36 semantics. (A real v1.36 API server evaluates a `v1.37` label with its own
-    /// newest checks, i.e. as v1.36; we follow upstream's test data instead.)
-    pub const LATEST: PssVersion = PssVersion { minor: 36 };
+    /// `latest`: the newest version whose checks this build has, v1.37 (pod-security-admission
+    /// at 8f84a87, whose v1.37 sysctls check adds `net.ipv4.tcp_slow_start_after_idle` and
+    /// `net.ipv4.tcp_notsent_lowat`). Upstream's `api.LatestVersion()` is newer than every
+    /// version, so each check runs at its newest version: the same as the newest `v1.N`.
+    pub const LATEST: PssVersion = PssVersion { minor: 37 };
 
     /// `v1.N`.
     pub const fn v1(minor: u32) -> PssVersion {

@@ -36,9 +36,11 @@ pub mod modprobe_path;
 pub mod mount_fs;
 pub mod mount_propagation;
 pub mod mount_target_swap;
+pub mod netns_admin;
 pub mod new_mount_api;
 pub mod no_new_privs;
 pub mod no_seccomp;
+pub mod overlay_userns;
 pub mod perf_event;
 pub mod proc_pid_root;
 pub mod process_vm_readv;
@@ -92,6 +94,9 @@ pub const ALL: &[Technique] = &[
     console_pts::T,
     keyctl::T,
     userns_caps::T,
+    netns_admin::NF_TABLES,
+    netns_admin::TC_QDISC,
+    overlay_userns::T,
     shocker::T,
     af_packet::T,
     af_alg::T,

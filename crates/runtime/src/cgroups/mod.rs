@@ -1,5 +1,9 @@
 //! cgroups for v1, hybrid (v1 controllers plus a cgroup2 "unified" mount) and
-//! pure v2 hosts.
+//! pure v2 hosts, split like youki's libcgroups: [`plan`] turns
+//! `linux.resources` into the writes (pure, unit-tested on fixtures), and a
+//! manager applies them. This file is the cgroupfs manager: it finds the
+//! hierarchies, makes and removes the container's directories, places
+//! processes, applies the plan, freezes, counts and mounts.
 //!
 //! `cgroupsPath` is read like runc's cgroupfs driver: an absolute path is
 //! relative to each hierarchy's root, a relative path (and the default, the
@@ -11,10 +15,12 @@
 use crate::error::{Error, Result};
 use crate::rootfs::{self, Root};
 use nix::mount::MsFlags;
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+pub mod plan;
 
 /// One hierarchy and the container's directory in it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -33,6 +39,32 @@ pub struct Cgroup {
     pub hier: Vec<Hier>,
     /// Directories we created, parents first, removed in reverse.
     pub created: Vec<PathBuf>,
+}
+
+/// Whether the runtime runs rootless: not uid 0, or uid 0 of a user
+/// namespace (rootless podman runs the runtime in one).
+pub fn rootless() -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+/// Whether `r` sets any limit (anything but device rules, which a rootless
+/// container's user namespace enforces anyway: it cannot mknod).
+pub fn has_limits(r: &LinuxResources) -> bool {
+    match serde_json::to_value(r) {
+        Ok(serde_json::Value::Object(m)) => m.iter().any(|(k, v)| {
+            k != "devices"
+                && !v.is_null()
+                && !v.as_object().is_some_and(|o| o.is_empty())
+                && !v.as_array().is_some_and(|a| a.is_empty())
+        }),
+        _ => true,
+    }
 }
 
 fn cg_err(path: &Path, msg: impl Into<String>) -> Error {
@@ -162,7 +194,7 @@ impl Cgroup {
     }
 
     pub fn is_v2_only(&self) -> bool {
-        self.hier.iter().all(|h| h.v2)
+        !self.hier.is_empty() && self.hier.iter().all(|h| h.v2)
     }
 
     fn find(&self, ctrl: &str) -> Option<&Hier> {
@@ -255,396 +287,68 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Write `linux.resources`.
-    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
-        if self.is_v2_only() {
-            self.apply_v2(r)
-        } else {
-            self.apply_v1(r)
-        }
-    }
-
-    fn v1(&self, ctrl: &str, field: &str) -> Result<&Path> {
-        self.find(ctrl)
+    /// What the planner needs to know about this host.
+    pub fn layout(&self) -> plan::Layout {
+        let v1: Vec<String> = self
+            .hier
+            .iter()
             .filter(|h| !h.v2)
-            .map(|h| h.dir.as_path())
-            .ok_or_else(|| {
-                Error::unsupported(
-                    field,
-                    format!("the {ctrl} cgroup controller is not mounted"),
-                )
-            })
+            .flat_map(|h| h.controllers.iter().cloned())
+            .collect();
+        let bfq = self
+            .find("blkio")
+            .is_some_and(|h| !h.v2 && !h.dir.join("blkio.weight").exists());
+        plan::Layout {
+            v2_only: self.is_v2_only(),
+            v1,
+            unified: self
+                .hier
+                .iter()
+                .find(|h| h.v2)
+                .map(|h| h.controllers.clone()),
+            bfq,
+        }
     }
 
-    fn apply_v1(&self, r: &LinuxResources) -> Result<()> {
-        if let Some(m) = r.memory() {
-            let f = "linux.resources.memory";
-            let d = self.v1("memory", f)?;
-            if let Some(l) = m.limit() {
-                // Set swap first when shrinking below the current memsw limit.
-                let swap = m.swap();
-                let r1 = write(
-                    d,
-                    "memory.limit_in_bytes",
-                    &l.to_string(),
-                    &format!("{f}.limit"),
-                );
-                if let Some(s) = swap {
-                    write(
-                        d,
-                        "memory.memsw.limit_in_bytes",
-                        &s.to_string(),
-                        &format!("{f}.swap"),
-                    )?;
-                }
-                if r1.is_err() {
-                    write(
-                        d,
-                        "memory.limit_in_bytes",
-                        &l.to_string(),
-                        &format!("{f}.limit"),
-                    )?;
-                }
-            } else if let Some(s) = m.swap() {
-                write(
-                    d,
-                    "memory.memsw.limit_in_bytes",
-                    &s.to_string(),
-                    &format!("{f}.swap"),
-                )?;
-            }
-            if let Some(v) = m.reservation() {
-                write(
-                    d,
-                    "memory.soft_limit_in_bytes",
-                    &v.to_string(),
-                    &format!("{f}.reservation"),
-                )?;
-            }
-            if let Some(v) = m.swappiness() {
-                if v > 100 {
-                    return Err(Error::field(
-                        format!("{f}.swappiness"),
-                        format!("{v} is above 100"),
-                    ));
-                }
-                write(
-                    d,
-                    "memory.swappiness",
-                    &v.to_string(),
-                    &format!("{f}.swappiness"),
-                )?;
-            }
-            if m.disable_oom_killer() == Some(true) {
-                write(
-                    d,
-                    "memory.oom_control",
-                    "1",
-                    &format!("{f}.disableOOMKiller"),
-                )?;
-            }
-        }
-        if let Some(c) = r.cpu() {
-            let f = "linux.resources.cpu";
-            if c.shares().is_some()
-                || c.quota().is_some()
-                || c.period().is_some()
-                || c.realtime_runtime().is_some()
-                || c.realtime_period().is_some()
-            {
-                let d = self.v1("cpu", f)?;
-                if let Some(v) = c.shares() {
-                    write(d, "cpu.shares", &v.to_string(), &format!("{f}.shares"))?;
-                }
-                if let Some(v) = c.period() {
-                    write(
-                        d,
-                        "cpu.cfs_period_us",
-                        &v.to_string(),
-                        &format!("{f}.period"),
-                    )?;
-                }
-                if let Some(v) = c.quota() {
-                    write(d, "cpu.cfs_quota_us", &v.to_string(), &format!("{f}.quota"))?;
-                }
-                if let Some(v) = c.realtime_period() {
-                    write(
-                        d,
-                        "cpu.rt_period_us",
-                        &v.to_string(),
-                        &format!("{f}.realtimePeriod"),
-                    )?;
-                }
-                if let Some(v) = c.realtime_runtime() {
-                    write(
-                        d,
-                        "cpu.rt_runtime_us",
-                        &v.to_string(),
-                        &format!("{f}.realtimeRuntime"),
-                    )?;
-                }
-            }
-            if c.cpus().is_some() || c.mems().is_some() {
-                let d = self.v1("cpuset", f)?;
-                if let Some(v) = c.cpus() {
-                    write(d, "cpuset.cpus", v, &format!("{f}.cpus"))?;
-                }
-                if let Some(v) = c.mems() {
-                    write(d, "cpuset.mems", v, &format!("{f}.mems"))?;
-                }
-            }
-        }
-        if let Some(p) = r.pids() {
-            let d = self.v1("pids", "linux.resources.pids")?;
-            let v = if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            };
-            write(d, "pids.max", &v, "linux.resources.pids.limit")?;
-        }
-        if let Some(b) = r.block_io() {
-            let f = "linux.resources.blockIO";
-            let d = self.v1("blkio", f)?;
-            // CFQ is gone: BFQ exposes blkio.bfq.weight instead of blkio.weight.
-            let wfile = if d.join("blkio.weight").exists() {
-                "blkio.weight"
-            } else {
-                "blkio.bfq.weight"
-            };
-            if let Some(w) = b.weight() {
-                write(d, wfile, &w.to_string(), &format!("{f}.weight"))?;
-            }
-            if let Some(w) = b.leaf_weight() {
-                write(
-                    d,
-                    "blkio.leaf_weight",
-                    &w.to_string(),
-                    &format!("{f}.leafWeight"),
-                )?;
-            }
-            for (i, wd) in b.weight_device().iter().flatten().enumerate() {
-                if let Some(w) = wd.weight() {
-                    write(
-                        d,
-                        &format!("{wfile}_device").replace("bfq.weight_device", "bfq.weight"),
-                        &format!("{}:{} {w}", wd.major(), wd.minor()),
-                        &format!("{f}.weightDevice[{i}]"),
-                    )?;
-                }
-            }
-            for (name, list, file) in [
-                (
-                    "throttleReadBpsDevice",
-                    b.throttle_read_bps_device(),
-                    "blkio.throttle.read_bps_device",
-                ),
-                (
-                    "throttleWriteBpsDevice",
-                    b.throttle_write_bps_device(),
-                    "blkio.throttle.write_bps_device",
-                ),
-                (
-                    "throttleReadIOPSDevice",
-                    b.throttle_read_iops_device(),
-                    "blkio.throttle.read_iops_device",
-                ),
-                (
-                    "throttleWriteIOPSDevice",
-                    b.throttle_write_iops_device(),
-                    "blkio.throttle.write_iops_device",
-                ),
-            ] {
-                for (i, t) in list.iter().flatten().enumerate() {
-                    write(
-                        d,
-                        file,
-                        &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
-                        &format!("{f}.{name}[{i}]"),
-                    )?;
-                }
-            }
-        }
-        for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
-            let f = format!("linux.resources.hugepageLimits[{i}]");
-            let hh = self
-                .find("hugetlb")
-                .ok_or_else(|| Error::unsupported(&f, "the hugetlb controller is not available"))?;
-            let file = if hh.v2 {
-                format!("hugetlb.{}.max", h.page_size())
-            } else {
-                format!("hugetlb.{}.limit_in_bytes", h.page_size())
-            };
-            write(&hh.dir, &file, &h.limit().to_string(), &f)?;
-        }
-        if let Some(n) = r.network() {
-            if let Some(c) = n.class_id() {
-                let d = self.v1("net_cls", "linux.resources.network.classID")?;
-                write(
-                    d,
-                    "net_cls.classid",
-                    &c.to_string(),
-                    "linux.resources.network.classID",
-                )?;
-            }
-            for (i, p) in n.priorities().iter().flatten().enumerate() {
-                let f = format!("linux.resources.network.priorities[{i}]");
-                let d = self.v1("net_prio", &f)?;
-                write(
-                    d,
-                    "net_prio.ifpriomap",
-                    &format!("{} {}", p.name(), p.priority()),
-                    &f,
-                )?;
-            }
-        }
-        if let Some(devs) = r.devices() {
-            let d = self.v1("devices", "linux.resources.devices")?;
-            for (i, rule) in devs.iter().enumerate() {
-                let (file, line) = device_rule(rule);
-                write(d, file, &line, &format!("linux.resources.devices[{i}]"))?;
-            }
-            if !devs.is_empty() {
-                for line in DEFAULT_ALLOWED {
-                    write(
-                        d,
-                        "devices.allow",
-                        line,
-                        "linux.resources.devices (defaults)",
-                    )?;
-                }
-            }
-        }
-        // Hybrid hosts: also attach the eBPF device program to the unified
-        // hierarchy (defence in depth; the v1 controller above is the one
-        // that must work, so a failure here is not fatal).
-        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
-            if let Some(h) = self.hier.iter().find(|h| h.v2) {
-                let _ =
-                    crate::devices_bpf::attach(&h.dir, devs, crate::devices_bpf::DEFAULT_ALLOWED);
-            }
-        }
-        if let Some(u) = r.unified() {
-            if !u.is_empty() {
-                let h = self.hier.iter().find(|h| h.v2).ok_or_else(|| {
-                    Error::unsupported("linux.resources.unified", "no cgroup2 hierarchy")
-                })?;
-                for (k, v) in u {
-                    check_unified_key(k)?;
-                    write(&h.dir, k, v, &format!("linux.resources.unified.{k}"))?;
-                }
-            }
-        }
-        Ok(())
+    /// The directory of a plan's write: a v1 controller's, or the cgroup2 one.
+    fn dir_for(&self, ctrl: &str) -> Option<&Path> {
+        let h = if ctrl == plan::UNIFIED {
+            self.hier.iter().find(|h| h.v2)
+        } else {
+            self.hier
+                .iter()
+                .find(|h| !h.v2 && h.controllers.iter().any(|c| c == ctrl))
+        };
+        h.map(|h| h.dir.as_path())
     }
 
-    fn apply_v2(&self, r: &LinuxResources) -> Result<()> {
-        let d = &self.hier[0].dir;
-        if let Some(m) = r.memory() {
-            let f = "linux.resources.memory";
-            if let Some(l) = m.limit() {
-                write(d, "memory.max", &max_or(l), &format!("{f}.limit"))?;
-            }
-            if let Some(s) = m.swap() {
-                let v = match (s, m.limit()) {
-                    (-1, _) => "max".to_string(),
-                    (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
-                    (s, _) => s.to_string(),
-                };
-                write(d, "memory.swap.max", &v, &format!("{f}.swap"))?;
-            }
-            if let Some(v) = m.reservation() {
-                write(d, "memory.low", &v.to_string(), &format!("{f}.reservation"))?;
-            }
-        }
-        if let Some(c) = r.cpu() {
-            let f = "linux.resources.cpu";
-            if let Some(s) = c.shares() {
-                let w = if s == 0 {
-                    100
-                } else {
-                    1 + ((s.max(2) - 2) * 9999) / 262142
-                };
-                write(d, "cpu.weight", &w.to_string(), &format!("{f}.shares"))?;
-            }
-            if c.quota().is_some() || c.period().is_some() {
-                let q = match c.quota() {
-                    Some(q) if q > 0 => q.to_string(),
-                    _ => "max".into(),
-                };
-                let p = c.period().unwrap_or(100_000);
-                write(d, "cpu.max", &format!("{q} {p}"), &format!("{f}.quota"))?;
-            }
-            if let Some(v) = c.cpus() {
-                write(d, "cpuset.cpus", v, &format!("{f}.cpus"))?;
-            }
-            if let Some(v) = c.mems() {
-                write(d, "cpuset.mems", v, &format!("{f}.mems"))?;
+    /// Write `linux.resources`: the plan ([`plan::plan`]), applied to the
+    /// cgroupfs directories (the cgroupfs manager, v1, hybrid and v2).
+    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        let p = plan::plan(r, &self.layout())?;
+        let mut failed = false;
+        for w in &p.writes {
+            let dir = self.dir_for(w.ctrl).ok_or_else(|| {
+                Error::unsupported(&w.field, format!("no cgroup directory for {}", w.file))
+            })?;
+            match w.when {
+                plan::When::Always => write(dir, &w.file, &w.value, &w.field)?,
+                plan::When::MayFail => failed = write(dir, &w.file, &w.value, &w.field).is_err(),
+                plan::When::Retry if failed => {
+                    failed = false;
+                    write(dir, &w.file, &w.value, &w.field)?
+                }
+                plan::When::Retry => {}
             }
         }
-        if let Some(p) = r.pids() {
-            write(
-                d,
-                "pids.max",
-                &max_or(p.limit()),
-                "linux.resources.pids.limit",
-            )?;
-        }
-        if let Some(b) = r.block_io() {
-            let f = "linux.resources.blockIO";
-            if let Some(w) = b.weight() {
-                let v = 1 + (w.clamp(10, 1000) as u64 - 10) * 9999 / 990;
-                write(d, "io.weight", &v.to_string(), &format!("{f}.weight"))?;
-            }
-            for (name, list, key) in [
-                (
-                    "throttleReadBpsDevice",
-                    b.throttle_read_bps_device(),
-                    "rbps",
-                ),
-                (
-                    "throttleWriteBpsDevice",
-                    b.throttle_write_bps_device(),
-                    "wbps",
-                ),
-                (
-                    "throttleReadIOPSDevice",
-                    b.throttle_read_iops_device(),
-                    "riops",
-                ),
-                (
-                    "throttleWriteIOPSDevice",
-                    b.throttle_write_iops_device(),
-                    "wiops",
-                ),
-            ] {
-                for (i, t) in list.iter().flatten().enumerate() {
-                    write(
-                        d,
-                        "io.max",
-                        &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
-                        &format!("{f}.{name}[{i}]"),
-                    )?;
+        if let Some(d) = p.devices {
+            if let Some(dir) = self.dir_for(plan::UNIFIED) {
+                let r =
+                    crate::devices_bpf::attach(dir, &d.rules, crate::devices_bpf::DEFAULT_ALLOWED);
+                if d.required {
+                    r?;
                 }
             }
-        }
-        for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
-            write(
-                d,
-                &format!("hugetlb.{}.max", h.page_size()),
-                &h.limit().to_string(),
-                &format!("linux.resources.hugepageLimits[{i}]"),
-            )?;
-        }
-        if let Some(u) = r.unified() {
-            for (k, v) in u {
-                check_unified_key(k)?;
-                write(d, k, v, &format!("linux.resources.unified.{k}"))?;
-            }
-        }
-        // v2 has no devices files: the rules become an eBPF program.
-        if let Some(devs) = r.devices().as_ref().filter(|d| !d.is_empty()) {
-            crate::devices_bpf::attach(d, devs, crate::devices_bpf::DEFAULT_ALLOWED)?;
         }
         Ok(())
     }
@@ -842,6 +546,23 @@ impl Cgroup {
         Ok(())
     }
 
+    /// How many processes the OOM killer killed in the container's memory
+    /// cgroup (v2 `memory.events`, v1 `memory.oom_control`), for `events`.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(h) = self.find("memory") else {
+            return 0;
+        };
+        let file = if h.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        std::fs::read_to_string(h.dir.join(file))
+            .ok()
+            .and_then(|t| keyed(&t, "oom_kill"))
+            .unwrap_or(0)
+    }
+
     /// A few numbers for `events --stats`.
     pub fn stats(&self) -> serde_json::Value {
         let read = |ctrl: &str, file: &str| -> Option<u64> {
@@ -855,76 +576,31 @@ impl Cgroup {
                 .ok()
         };
         if self.is_v2_only() {
+            let cpu_usec = self
+                .find("cpu")
+                .or_else(|| self.hier.first())
+                .and_then(|h| std::fs::read_to_string(h.dir.join("cpu.stat")).ok())
+                .and_then(|t| keyed(&t, "usage_usec"))
+                .unwrap_or(0);
             serde_json::json!({
-                "memory": {"usage": {"usage": read("memory", "memory.current").unwrap_or(0), "limit": read("memory", "memory.max").unwrap_or(0)}},
+                "cpu": {"usage": {"total": cpu_usec * 1000}},
+                "memory": {"usage": {"usage": read("memory", "memory.current").unwrap_or(0), "limit": read("memory", "memory.max").unwrap_or(0)}, "oomKill": self.oom_kills()},
                 "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
             })
         } else {
             serde_json::json!({
                 "cpu": {"usage": {"total": read("cpuacct", "cpuacct.usage").unwrap_or(0)}},
-                "memory": {"usage": {"usage": read("memory", "memory.usage_in_bytes").unwrap_or(0), "max": read("memory", "memory.max_usage_in_bytes").unwrap_or(0), "limit": read("memory", "memory.limit_in_bytes").unwrap_or(0), "failcnt": read("memory", "memory.failcnt").unwrap_or(0)}},
+                "memory": {"usage": {"usage": read("memory", "memory.usage_in_bytes").unwrap_or(0), "max": read("memory", "memory.max_usage_in_bytes").unwrap_or(0), "limit": read("memory", "memory.limit_in_bytes").unwrap_or(0), "failcnt": read("memory", "memory.failcnt").unwrap_or(0)}, "oomKill": self.oom_kills()},
                 "pids": {"current": read("pids", "pids.current").unwrap_or(0), "limit": read("pids", "pids.max").unwrap_or(0)},
             })
         }
     }
 }
 
-fn max_or(v: i64) -> String {
-    if v <= 0 {
-        "max".into()
-    } else {
-        v.to_string()
-    }
-}
-
-fn check_unified_key(k: &str) -> Result<()> {
-    if k.contains('/') || k.starts_with('.') || !k.contains('.') {
-        return Err(Error::field(
-            format!("linux.resources.unified.{k}"),
-            "not a cgroup file name",
-        ));
-    }
-    Ok(())
-}
-
-/// Devices every container gets, like runc's allowed list.
-const DEFAULT_ALLOWED: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
-
-fn device_rule(r: &LinuxDeviceCgroup) -> (&'static str, String) {
-    let t = match r.typ() {
-        Some(LinuxDeviceType::B) => "b",
-        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
-        _ => "a",
-    };
-    let n = |v: Option<i64>| {
-        v.filter(|x| *x >= 0)
-            .map(|x| x.to_string())
-            .unwrap_or_else(|| "*".into())
-    };
-    let access = r.access().clone().unwrap_or_else(|| "rwm".into());
-    let line = if t == "a" && r.major().is_none() && r.minor().is_none() {
-        "a".to_string()
-    } else {
-        format!("{t} {}:{} {access}", n(r.major()), n(r.minor()))
-    };
-    (
-        if r.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        },
-        line,
-    )
+/// The value of `key` in a flat keyed file (`key value` lines).
+fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
 }

@@ -1,0 +1,94 @@
+//! `stockade db`: the offline vulnerability store.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// Where the store is unless `--db` or `STOCKADE_DB` says otherwise.
+pub const DEFAULT_DB: &str = "/var/lib/stockade/db";
+
+pub fn db_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("STOCKADE_DB").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+}
+
+#[derive(Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Import OSV records (a directory of OSV .json files, searched recursively, or one file)
+    /// into the local store; records with the same id replace older ones. Nothing is fetched.
+    Import {
+        /// The OSV data to import.
+        path: PathBuf,
+        /// The store directory (default: $STOCKADE_DB, else /var/lib/stockade/db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Show what the store holds: each import's source, time and record count, and the data's age.
+    Info {
+        /// The store directory (default: $STOCKADE_DB, else /var/lib/stockade/db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+pub fn run(a: DbArgs) -> u8 {
+    match a.command {
+        DbCommand::Import { path, db } => {
+            let dir = db_dir(db);
+            match scan::osv::Store::import(&dir, &path) {
+                Ok(p) => {
+                    println!(
+                        "imported {} OSV records from {} into {}",
+                        p.records,
+                        p.source,
+                        dir.display()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("stockade: {e}");
+                    2
+                }
+            }
+        }
+        DbCommand::Info { db } => {
+            let dir = db_dir(db);
+            match scan::osv::Store::load(&dir) {
+                Ok(Some(s)) => {
+                    println!(
+                        "{}: {} records, data {} days old",
+                        dir.display(),
+                        s.records.len(),
+                        s.age() / 86_400
+                    );
+                    for i in &s.imports {
+                        println!(
+                            "  {} records from {} (imported at {} s since the epoch; newest record modified {})",
+                            i.records,
+                            i.source,
+                            i.imported_at,
+                            i.newest_modified.as_deref().unwrap_or("unknown")
+                        );
+                    }
+                    0
+                }
+                Ok(None) => {
+                    eprintln!(
+                        "stockade: {}: no vulnerability data imported (run `stockade db import PATH`)",
+                        dir.display()
+                    );
+                    2
+                }
+                Err(e) => {
+                    eprintln!("stockade: {e}");
+                    2
+                }
+            }
+        }
+    }
+}

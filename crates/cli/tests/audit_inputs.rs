@@ -1,0 +1,287 @@
+//! `stockade audit` on the inputs people give it: fail closed on what cannot be read whole
+//! (size, NUL bytes, encoding, empty stdin, dangling links), symbolic links followed with loop
+//! detection, repositories with files that are not manifests, and PersistentVolumes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn stockade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run stockade")
+}
+
+fn stockade_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stockade"))
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stockade");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The auditor stops reading past the limit: a closed pipe is expected then.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("wait")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// (rule id, severity) of every unsuppressed finding.
+fn findings(v: &serde_json::Value) -> Vec<(String, String)> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["suppressed"].is_null())
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A scratch directory unique to this test process and name, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("stockade-audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    fn s(&self, rel: &str) -> String {
+        self.path(rel).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: true\n";
+
+fn assert_unreadable(o: &Output, what: &str) {
+    assert_eq!(o.status.code(), Some(2), "{what}: exit 2; {o:?}");
+    let v = json(o);
+    let f = findings(&v);
+    assert!(
+        f.contains(&("SKD-INPUT-004".into(), "critical".into())),
+        "{what}: SKD-INPUT-004 critical in {f:?}"
+    );
+}
+
+#[test]
+fn oversized_input_fails_closed_from_a_file_and_from_stdin() {
+    let d = Scratch::new("oversized");
+    // A privileged pod followed by 20 KB of comments: over a 16 KiB limit, under 1 MiB.
+    let text = format!("{PRIVILEGED_POD}---\n{}", "# padding\n".repeat(2000));
+    std::fs::write(d.path("big.yaml"), &text).unwrap();
+    let o = stockade(&[
+        "audit",
+        "-f",
+        "json",
+        "--max-input-size",
+        "16K",
+        &d.s("big.yaml"),
+    ]);
+    assert_unreadable(&o, "file over the limit");
+    let o = stockade_stdin(
+        &["audit", "-f", "json", "--max-input-size", "16K", "-"],
+        text.as_bytes(),
+    );
+    assert_unreadable(&o, "stdin over the limit");
+    // Under the limit, the same input is audited: its privileged pod is found (exit 1).
+    let o = stockade_stdin(
+        &["audit", "-f", "json", "--max-input-size", "1M", "-"],
+        text.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(findings(&json(&o)).contains(&("SKD-PSS-002".into(), "critical".into())));
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8_fail_closed() {
+    let d = Scratch::new("encoding");
+    // The NUL byte is past the first 8 KiB, where a prefix check would not look.
+    let mut nul = PRIVILEGED_POD.as_bytes().to_vec();
+    nul.extend(std::iter::repeat_n(b'#', 9000));
+    nul.push(0);
+    std::fs::write(d.path("nul.yaml"), &nul).unwrap();
+    let mut latin1 = PRIVILEGED_POD.as_bytes().to_vec();
+    latin1.extend(b"# caf\xe9\n");
+    std::fs::write(d.path("latin1.yaml"), &latin1).unwrap();
+    for name in ["nul.yaml", "latin1.yaml"] {
+        let o = stockade(&["audit", "-f", "json", &d.s(name)]);
+        assert_unreadable(&o, name);
+        // Also inside a directory walk, and at --fail-on critical.
+        let o = stockade(&["audit", "-f", "json", "--fail-on", "critical", &d.s("")]);
+        assert_unreadable(&o, "walk");
+    }
+    let o = stockade_stdin(&["audit", "-f", "json", "-"], &latin1);
+    assert_unreadable(&o, "stdin latin1");
+}
+
+#[test]
+fn empty_stdin_is_an_error() {
+    let o = stockade_stdin(&["audit", "-"], b"");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("stdin is empty"), "{err}");
+}
+
+#[test]
+fn max_input_size_must_be_a_size() {
+    let o = stockade(&["audit", "--max-input-size", "lots", "examples/k8s"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid size"));
+}
+
+#[test]
+fn symlinks_in_a_walk_are_followed_once_and_loops_end() {
+    let d = Scratch::new("links");
+    std::fs::create_dir_all(d.path("real")).unwrap();
+    std::fs::create_dir_all(d.path("tree")).unwrap();
+    std::fs::write(d.path("real/pod.yaml"), PRIVILEGED_POD).unwrap();
+    // A linked directory, a linked file, and a link back up to the walk's root.
+    std::os::unix::fs::symlink(d.path("real"), d.path("tree/linked-dir")).unwrap();
+    std::os::unix::fs::symlink(d.path("real/pod.yaml"), d.path("tree/linked.yaml")).unwrap();
+    std::os::unix::fs::symlink(d.path("tree"), d.path("tree/loop")).unwrap();
+    let o = stockade(&["audit", "-f", "json", &d.s("tree")]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["summary"]["files"], 2, "{v}");
+    assert_eq!(v["summary"]["symlinks_followed"], 3, "{v}");
+    let f = findings(&v);
+    assert_eq!(
+        f.iter().filter(|(id, _)| id == "SKD-PSS-002").count(),
+        2,
+        "{f:?}"
+    );
+    let text = stockade(&["audit", "--color", "never", &d.s("tree")]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("3 symbolic links followed"));
+
+    // A link whose target is missing is not a silent skip.
+    std::os::unix::fs::symlink(d.path("gone.yaml"), d.path("tree/dangling.yaml")).unwrap();
+    let o = stockade(&["audit", "-f", "json", &d.s("tree")]);
+    assert_unreadable(&o, "dangling link");
+}
+
+#[test]
+fn a_repository_with_helm_ansible_grafana_and_json_exits_by_its_findings() {
+    let repo = "crates/cli/tests/data/repo";
+    let o = stockade(&["audit", "-f", "json", repo]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v = json(&o);
+    let f = findings(&v);
+    assert!(
+        f.contains(&("SKD-PSS-002".into(), "critical".into())),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter().any(|(id, _)| id.starts_with("SKD-INPUT")),
+        "nothing in the repository is an input error: {f:?}"
+    );
+    assert_eq!(v["summary"]["not_manifests"], 7, "{v}");
+    let skipped = v["skipped"].to_string();
+    for what in [
+        "helm template",
+        "Ansible playbook",
+        "Grafana provisioning",
+        "JSON document",
+    ] {
+        assert!(skipped.contains(what), "{what} in {skipped}");
+    }
+    // At --fail-on high the repository still fails on its privileged pod, and not otherwise:
+    // with the pod's findings suppressed it passes.
+    let o = stockade(&["audit", "--fail-on", "critical", repo]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = stockade(&[
+        "audit",
+        &format!("{repo}/ansible"),
+        &format!("{repo}/grafana"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // --strict fails on them.
+    let o = stockade(&[
+        "audit",
+        "-f",
+        "json",
+        "--strict",
+        &format!("{repo}/ansible"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(
+        findings(&json(&o)),
+        vec![("SKD-INPUT-005".to_string(), "high".to_string())]
+    );
+}
+
+#[test]
+fn a_helm_chart_directory_is_recognised_with_advice() {
+    let o = stockade(&[
+        "audit",
+        "--color",
+        "never",
+        "crates/cli/tests/data/repo/charts/web",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("helm template crates/cli/tests/data/repo/charts/web | stockade audit -"),
+        "{out}"
+    );
+    assert!(out.contains("3 files skipped as not manifests"), "{out}");
+}
+
+#[test]
+fn persistent_volumes_on_host_directories_are_audited() {
+    let o = stockade(&[
+        "audit",
+        "-f",
+        "json",
+        "crates/cli/tests/data/pv/volumes.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v = json(&o);
+    let mut f = findings(&v);
+    f.sort();
+    assert_eq!(
+        f,
+        vec![
+            ("SKD-ESC-020".to_string(), "critical".to_string()),
+            ("SKD-K8S-012".to_string(), "high".to_string()),
+        ],
+        "only the hostPath PV, not the NFS one"
+    );
+    for fd in v["findings"].as_array().unwrap() {
+        assert_eq!(fd["object"]["name"], "sock");
+        assert_eq!(fd["line"], 9);
+    }
+}
