@@ -133,7 +133,7 @@ runtime_tests() {
 	r=0
 	for b in tests/*; do
 		echo "== $b"
-		"$b" --test-threads=1 >/tmp/rt.log 2>&1 || r=1
+		timeout 900 "$b" --test-threads=1 >/tmp/rt.log 2>&1 || { echo "$b: exit $? (124: over 900 s)"; r=1; }
 		grep -E '^test |^test result|panicked|SKIP' /tmp/rt.log
 	done
 	return $r
