@@ -5,8 +5,8 @@
 mod audit_cmd;
 mod check_cmd;
 mod db_cmd;
-mod image_cmd;
 mod host_cmd;
+mod image_cmd;
 mod rules_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
