@@ -42,7 +42,7 @@ choose_labels() {
 # bundle RUNTIME DIR CMD: `RUNTIME spec` with a busybox rootfs, the labels, and a tmpfs at /mnt
 bundle() {
 	rm -rf "$2" && mkdir -p "$2/rootfs" && (cd "$2" && "$1" spec) || return 1
-	busybox_rootfs_tar | tar -C "$2/rootfs" -xf - && mkdir -p "$2/rootfs/mnt" || return 1
+	busybox_rootfs_tar | tar -C "$2/rootfs" -xf - && mkdir -p "$2/rootfs/mnt" "$2/rootfs/run" || return 1
 	sed -i -e 's/"terminal": true/"terminal": false/' \
 		-e "s|^\([[:space:]]*\)\"sh\"\$|\1\"sh\", \"-c\", \"$3\"|" \
 		-e "s|^\([[:space:]]*\)\"process\": {|&\"selinuxLabel\": \"$PL\",|" \
