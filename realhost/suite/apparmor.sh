@@ -82,6 +82,9 @@ podman_apparmor_deny() {
 # state under XDG_RUNTIME_DIR
 podman_rootless() {
 	cd /tmp || return 1
+	# lingering starts it at boot, but not necessarily before this unit under a slow boot
+	systemctl start user@1000.service || return 1
+	want "the user's runtime dir" 1000 "$(stat -c %u /run/user/1000 2>&1)" || return 1
 	out=$(runuser -u rhuser -- env HOME=/home/rhuser XDG_RUNTIME_DIR=/run/user/1000 \
 		DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus \
 		podman --runtime "$(rtbin "$1")" run --rm --network none "$IMG" sh -c 'echo hi; cat /proc/self/uid_map' 2>&1)
