@@ -1,0 +1,42 @@
+# Shared by the guest suites: each test is a shell function run by `t NAME FUNC [ARGS]`; it
+# prints one line `PASS NAME`, `FAIL NAME` (then the test's output, indented) or
+# `SKIP NAME: REASON` (a test exits 77 after printing the reason as its last line).
+# realhost/realhost.sh counts these lines; nothing else is counted.
+t() {
+	name=$1
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	case $rc in
+	0) echo "PASS $name" ;;
+	77) echo "SKIP $name: $(printf '%s\n' "$out" | tail -1)" ;;
+	*)
+		echo "FAIL $name (exit $rc)"
+		printf '%s\n' "$out" | tail -25 | sed 's/^/  | /'
+		;;
+	esac
+}
+
+# fail MESSAGE: print it and fail the test
+fail() { echo "$*"; return 1; }
+
+# want WHAT EXPECTED ACTUAL
+want() {
+	if [ "$2" = "$3" ]; then return 0; fi
+	echo "$1: want [$2], got [$3]"
+	return 1
+}
+
+# The busybox-static root filesystem as a tar stream (for podman import).
+busybox_rootfs_tar() {
+	r=$(mktemp -d)
+	chmod 0755 "$r" # mktemp -d is 0700; the tar keeps it for the root directory
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/proc" "$r/sys" "$r/dev"
+	cp /bin/busybox "$r/bin/busybox"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$r/bin/$a"; done
+	printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nnobody:x:65534:\n' >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	tar --numeric-owner --owner=0 --group=0 -C "$r" -cf - .
+	rm -rf "$r"
+}
