@@ -185,7 +185,11 @@ mod tests {
 
     #[test]
     fn profile_is_compiled_once_and_cached() {
-        let dir = std::env::temp_dir().join(format!("stockade-bpf-{}", std::process::id()));
+        // The cache is `<root>/.cache/seccomp` under a private state root, as the runtime lays
+        // it out: a cache whose directories another user could write is never used.
+        let base = std::env::temp_dir().join(format!("stockade-bpf-{}", std::process::id()));
+        crate::state::make_private_dir(&base).unwrap();
+        let dir = base.join(".cache").join("seccomp");
         let p = seccomp_profile();
         let a = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
@@ -196,7 +200,7 @@ mod tests {
         let b = crate::seccomp::program(&p, Some(&dir)).unwrap().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len() % 8, 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
