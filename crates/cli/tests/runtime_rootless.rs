@@ -169,6 +169,10 @@ impl Drop for User {
 /// Replace the lines of `name` in `file` by `line` (or remove them),
 /// leaving every other line as it is.
 fn edit_lines(file: &str, name: &str, line: Option<String>) {
+    // The tests of this file run in parallel, and each reads, edits and rewrites the same
+    // files: one at a time, or one test's line is lost to the other's rewrite.
+    static EDIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = EDIT.lock().unwrap_or_else(|e| e.into_inner());
     let old = std::fs::read_to_string(file).unwrap_or_default();
     let mut out: Vec<String> = old
         .lines()

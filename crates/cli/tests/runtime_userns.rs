@@ -9,6 +9,7 @@ use runtime_support::*;
 use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The first host id of `stockade spec`'s default range (defaults.rs).
 const HOST_BASE: u32 = 2_000_000_000;
@@ -91,6 +92,48 @@ fn spec_default_runs_an_ordinary_bundle() {
     // On disk, the rootfs is still host root's (the idmap is a view).
     let md = std::fs::metadata(b.join("rootfs/bin/busybox")).unwrap();
     assert_eq!((md.uid(), md.gid()), (0, 0));
+    let f = env.footprint();
+    assert!(f.is_empty(), "left behind: {f:?}");
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
+
+/// The same bundle where the host's mounts are shared, as on every systemd host (this machine's
+/// root is private, so a mount namespace with shared propagation stands in for one): the rootfs
+/// tree the runtime clones on the host side joins the host's peer group, and pivot_root refused
+/// it (EINVAL) until the attached tree was given "/"'s propagation. Found by the realhost guest.
+#[test]
+fn spec_default_runs_where_host_mounts_are_shared() {
+    if !need_root() {
+        println!("SKIP: the runtime needs root");
+        return;
+    }
+    let env = Env::new("usernssh");
+    let b = plain_bundle(&env, "echo shared-ok", |_| {});
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "shared", BIN])
+        .arg("--root")
+        .arg(&env.root)
+        .env(
+            "STOCKADE_RUNTIME_CONFIG",
+            "/nonexistent/stockade-runtime.toml",
+        )
+        .env_remove("STOCKADE_POLICY")
+        .arg("--log")
+        .arg(env.dir.join("runtime.log"))
+        .args(["run", "--bundle", b.to_str().unwrap(), &env.id("sh")])
+        .stdin(std::process::Stdio::null());
+    let out = env.output(c);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shared-ok\n",
+        "{text}"
+    );
     let f = env.footprint();
     assert!(f.is_empty(), "left behind: {f:?}");
     let _ = std::fs::remove_dir_all(&env.dir);

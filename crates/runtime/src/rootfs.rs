@@ -488,6 +488,15 @@ pub fn prepare_root(spec: &Spec, rootfs: &Path, tree: Option<OwnedFd>) -> Result
             )
         };
         nix::errno::Errno::result(rc).ctx(|| format!("root.path: attach {}", rootfs.display()))?;
+        // The tree was cloned in the host's mount namespace, so on a host whose mounts are
+        // shared (every systemd host) it joined their peer group, and pivot_root refuses a
+        // shared new root (EINVAL). Give it the propagation "/" got above.
+        mnt(None, &fd_path(&fd), None, first, None).ctx(|| {
+            format!(
+                "root.path: make the attached {} {first:?}",
+                rootfs.display()
+            )
+        })?;
         return Ok(Root {
             fd,
             path: rootfs.to_path_buf(),
