@@ -41,7 +41,9 @@ if [ "$cargo_tests" = 1 ]; then
 	# recreates from stockade-test and stockade-path.
 	# two of them: the whole runtime suite takes longer than CI allows under software emulation
 	for t in runtime_lifecycle runtime_bad_input; do
+		# the test's own artifact: cargo also reports the `stockade` binary it builds for it
 		exe=$(cargo test -q --locked -p stockade --test "$t" --no-run --message-format=json 2>/dev/null |
+			grep -F '"kind":["test"]' | grep -F "\"name\":\"$t\"" |
 			sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 		[ -x "$exe" ] || { echo "realhost.sh: could not build the test $t" >&2; exit 1; }
 		cp "$exe" "$stagedir/tests/$t"
