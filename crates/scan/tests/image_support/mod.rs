@@ -10,12 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Where the project's shared data usually is: `shared/corpora` beside the repository (CI lays a
+/// copy of shared/ beside its clone), else this machine's copy.
 pub const CORPORA: &str = "/work/shared/corpora";
 
 pub fn corpus(rel: &str) -> Option<PathBuf> {
-    let p = std::env::var("STOCKADE_CORPORA").unwrap_or_else(|_| CORPORA.to_string());
-    let p = Path::new(&p).join(rel);
-    p.exists().then_some(p)
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora");
+    let roots: Vec<PathBuf> = match std::env::var("STOCKADE_CORPORA") {
+        Ok(p) => vec![PathBuf::from(p)],
+        Err(_) => vec![beside, PathBuf::from(CORPORA)],
+    };
+    roots.into_iter().map(|r| r.join(rel)).find(|p| p.exists())
 }
 
 /// `SKIP: reason` (a failure under `CI=true`, where install-deps provides everything).
