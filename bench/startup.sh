@@ -45,7 +45,7 @@ ENTRIES=("$@")
 BB=$(command -v busybox)
 W=$(mktemp -d /tmp/stockade-bench.XXXXXX)
 trap 'rm -rf --one-file-system "$W"' EXIT
-# The hardened config's container root is host uid 100000: it must be able
+# The hardened config's container root is host uid 2000000000: it must be able
 # to reach the rootfs.
 chmod 755 "$W"
 mkdir -p "$W/rootfs/bin" "$W/rootfs/proc" "$W/rootfs/sys" "$W/rootfs/dev" "$W/rootfs/tmp" "$W/rootfs/run"
