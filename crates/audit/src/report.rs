@@ -550,20 +550,10 @@ pub fn sarif_rule(r: &Rule) -> serde_sarif::sarif::ReportingDescriptor {
 /// physical locations, suppressed findings as results carrying a `suppressions` entry.
 pub fn sarif(report: &AuditReport) -> serde_sarif::sarif::Sarif {
     use serde_sarif::sarif::{
-        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result, Run,
-        Sarif, Suppression, Tool, ToolComponent,
+        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Region, Result,
+        Suppression,
     };
-    let ids: BTreeSet<&str> = report.findings.iter().map(|f| f.rule.id.as_str()).collect();
-    let rules: Vec<&Rule> = policy::catalogue()
-        .rules()
-        .iter()
-        .filter(|r| ids.contains(r.id.as_str()))
-        .collect();
-    let index: BTreeMap<&str, usize> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
-        .collect();
+    let (rules, index) = sarif_rules(report.findings.iter().map(|f| f.rule.id.as_str()));
     let results: Vec<Result> = report
         .findings
         .iter()
@@ -606,8 +596,39 @@ pub fn sarif(report: &AuditReport) -> serde_sarif::sarif::Sarif {
             r
         })
         .collect();
+    sarif_document("stockade", rules, results)
+}
+
+/// The catalogue rules that findings name (`ids`, repeats allowed), in catalogue order, and each
+/// one's position in that list (a SARIF result's `ruleIndex`). Every SARIF writer (audit, image,
+/// host) describes its rules this way.
+pub fn sarif_rules<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+) -> (Vec<&'static Rule>, BTreeMap<&'static str, usize>) {
+    let ids: BTreeSet<&str> = ids.into_iter().collect();
+    let rules: Vec<&'static Rule> = policy::catalogue()
+        .rules()
+        .iter()
+        .filter(|r| ids.contains(r.id.as_str()))
+        .collect();
+    let index = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    (rules, index)
+}
+
+/// A SARIF 2.1.0 document of one run by `tool`, with `rules` (from [`sarif_rules`]) as the
+/// driver's rule descriptors and `results`.
+pub fn sarif_document(
+    tool: &str,
+    rules: Vec<&Rule>,
+    results: Vec<serde_sarif::sarif::Result>,
+) -> serde_sarif::sarif::Sarif {
+    use serde_sarif::sarif::{Run, Sarif, Tool, ToolComponent};
     let driver = ToolComponent::builder()
-        .name("stockade")
+        .name(tool)
         .version(env!("CARGO_PKG_VERSION"))
         .rules(rules.into_iter().map(sarif_rule).collect::<Vec<_>>())
         .build();

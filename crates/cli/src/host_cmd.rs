@@ -154,20 +154,10 @@ fn sarif(report: &scan::host::Report) -> serde_sarif::sarif::Sarif {
     use scan::host::Status;
     use serde_sarif::sarif::{
         ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Result, ResultLevel,
-        Run, Sarif, Tool, ToolComponent,
     };
-    use std::collections::{BTreeMap, BTreeSet};
-    let ids: BTreeSet<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
-    let rules: Vec<&policy::Rule> = policy::catalogue()
-        .rules()
-        .iter()
-        .filter(|r| ids.contains(r.id.as_str()))
-        .collect();
-    let index: BTreeMap<&str, usize> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
-        .collect();
+    use std::collections::BTreeMap;
+    let (rules, index) =
+        audit::report::sarif_rules(report.findings.iter().map(|f| f.rule_id.as_str()));
     let results: Vec<Result> = report
         .findings
         .iter()
@@ -219,22 +209,5 @@ fn sarif(report: &scan::host::Report) -> serde_sarif::sarif::Sarif {
             r
         })
         .collect();
-    let driver = ToolComponent::builder()
-        .name("stockade host")
-        .version(env!("CARGO_PKG_VERSION"))
-        .rules(
-            rules
-                .into_iter()
-                .map(audit::report::sarif_rule)
-                .collect::<Vec<_>>(),
-        )
-        .build();
-    Sarif::builder()
-        .schema(serde_sarif::sarif::SCHEMA_URL)
-        .version(serde_json::json!("2.1.0"))
-        .runs(vec![Run::builder()
-            .tool(Tool::builder().driver(driver).build())
-            .results(results)
-            .build()])
-        .build()
+    audit::report::sarif_document("stockade host", rules, results)
 }

@@ -5,26 +5,15 @@ use scan::image::Report;
 use scan::pkgdb::{Package, PkgType};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The report as SARIF: one result per finding, located at the path inside the image (or the
 /// image config), with the layer, package, CVEs and fix in its properties.
 pub fn sarif(r: &Report) -> serde_sarif::sarif::Sarif {
     use serde_sarif::sarif::{
-        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Result, Run, Sarif,
-        Tool, ToolComponent,
+        ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Result,
     };
-    let ids: BTreeSet<&str> = r.findings.iter().map(|f| f.rule_id).collect();
-    let rules: Vec<&policy::Rule> = policy::catalogue()
-        .rules()
-        .iter()
-        .filter(|x| ids.contains(x.id.as_str()))
-        .collect();
-    let index: BTreeMap<&str, usize> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (x.id.as_str(), i))
-        .collect();
+    let (rules, index) = audit::report::sarif_rules(r.findings.iter().map(|f| f.rule_id));
     let results: Vec<Result> = r
         .findings
         .iter()
@@ -66,25 +55,7 @@ pub fn sarif(r: &Report) -> serde_sarif::sarif::Sarif {
             res
         })
         .collect();
-    let driver = ToolComponent::builder()
-        .name("stockade")
-        .version(env!("CARGO_PKG_VERSION"))
-        .rules(
-            rules
-                .into_iter()
-                .map(audit::report::sarif_rule)
-                .collect::<Vec<_>>(),
-        )
-        .build();
-    let run = Run::builder()
-        .tool(Tool::builder().driver(driver).build())
-        .results(results)
-        .build();
-    Sarif::builder()
-        .schema(serde_sarif::sarif::SCHEMA_URL)
-        .version(json!("2.1.0"))
-        .runs(vec![run])
-        .build()
+    audit::report::sarif_document("stockade", rules, results)
 }
 
 #[derive(Serialize)]
