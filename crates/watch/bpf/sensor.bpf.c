@@ -1023,6 +1023,14 @@ int BPF_PROG(cap_capable, const struct cred *cred, struct user_namespace *target
 	long id = BPF_CORE_READ(regs, orig_ax);
 	if (!syscall_watched(id))
 		return 0;
+	/* A clone is reported by task_newtask (lean_newtask), once per task it makes, never here:
+	 * a fork checks CAP_SYS_ADMIN once per private writable mapping it copies
+	 * (security_vm_enough_memory, granted or refused), so the checks of one clone are many,
+	 * spread over the copy, and a preemption among them would split a time-window merge.
+	 * A clone that fails before it makes a task fails before those checks too (the new user
+	 * namespace is made first), so nothing this hook saw of a clone is lost. */
+	if (id == __NR_clone || id == __NR_clone3)
+		return 0;
 	stat_inc(STAT_SEEN);
 	u64 a0 = BPF_CORE_READ(regs, di), a1 = BPF_CORE_READ(regs, si);
 	u64 a2 = BPF_CORE_READ(regs, dx), a3 = BPF_CORE_READ(regs, r10);
@@ -1138,8 +1146,8 @@ int lean_dev(struct bpf_cgroup_dev_ctx *ctx)
 	return 1;
 }
 
-/* unshare/clone of a user namespace checks no capability. A clone that makes a task in a new
- * user namespace is seen by the task_newtask tracepoint (in the parent, on every fork: one
+/* unshare/clone of a user namespace checks no capability of its own. A clone that makes a task
+ * in a new user namespace is seen by the task_newtask tracepoint (in the parent, on every fork: one
  * flags test for the others); an unshare makes no task and stays unseen. */
 SEC("tp_btf/task_newtask")
 int BPF_PROG(lean_newtask, struct task_struct *p, u64 clone_flags)
@@ -1154,12 +1162,8 @@ int BPF_PROG(lean_newtask, struct task_struct *p, u64 clone_flags)
 	if (!e)
 		return 0;
 	e->args[0] = clone_flags;
-	/* the same clone may also have reached a capability check (cap_capable reports it too,
-	 * with the same flags): one event */
-	if (same_as_last(e)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return 0;
-	}
+	/* one event per task made: the capability checks of the same clone are not reported
+	 * (cap_capable skips clone and clone3), and two identical clones are two events */
 	submit(e, task);
 	return 0;
 }

@@ -94,6 +94,14 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["skd-trigger", "clone_userns"],
             &["SKD-RUN-009"],
         ),
+        // Distinct identical calls back to back (well within a millisecond of each other)
+        // are distinct events in every tier, the lean one included (task_newtask, one per task
+        // made).
+        t(
+            "clone(CLONE_NEWUSER) three times",
+            &["skd-trigger", "clone_userns", "3"],
+            &["SKD-RUN-009", "SKD-RUN-009", "SKD-RUN-009"],
+        ),
         // A workload cannot hide behind a container runtime's name (the runtime set-up
         // lineage is decided by what a task executed on the host, bpf/sensor.bpf.c).
         t(

@@ -69,12 +69,16 @@ int main(int argc, char **argv)
 				umount2(argc > 2 ? argv[2] : "/mnt", MNT_DETACH);
 		}
 	} else if (!strcmp(t, "clone_userns")) {
-		/* a child in a new user namespace (clone, not unshare: a new task), which exits */
-		r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
-		if (r == 0)
-			_exit(0);
-		if (r > 0)
-			waitpid(r, NULL, 0);
+		/* a child in a new user namespace (clone, not unshare: a new task), which exits;
+		 * ARG times (default once), back to back: distinct calls, one event each */
+		int n = argc > 2 ? atoi(argv[2]) : 1;
+		for (int i = 0; i < n; i++) {
+			r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+			if (r == 0)
+				_exit(0);
+			if (r > 0)
+				waitpid(r, NULL, 0);
+		}
 	} else if (!strcmp(t, "open_tree")) {
 		r = syscall(SYS_open_tree, AT_FDCWD, "/tmp", 1 /* OPEN_TREE_CLONE */);
 	} else if (!strcmp(t, "ptrace")) {
