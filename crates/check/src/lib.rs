@@ -5,7 +5,8 @@
 //! (`stockade-probe`, plus busybox when a static one is installed), sets up safe targets of its
 //! own, writes an OCI bundle for the chosen profile, runs the battery under the chosen runtime
 //! with a private `--root`, and reports each technique as escaped, exposed, blocked (with the
-//! layer) or not applicable. `--compare` runs five columns and prints one matrix.
+//! layer) or not applicable. `--compare` runs up to six columns (or any set of runtimes and
+//! profiles) and prints one matrix; [`FailOn`] turns what a run let through into an exit status.
 //!
 //! The steps, each in its own module:
 //!
@@ -28,7 +29,7 @@ pub mod targets;
 
 use std::path::PathBuf;
 
-pub use matrix::{Column, Matrix};
+pub use matrix::{Column, FailOn, Matrix};
 pub use profile::Profile;
 pub use runner::Runtime;
 
@@ -125,28 +126,66 @@ pub fn run(cases: &[Case], opts: &Options) -> Result<Matrix> {
     Ok(Matrix { columns })
 }
 
-/// The five columns of `--compare`.
-pub fn compare_cases(stockade: &Runtime) -> Vec<Case> {
-    vec![
-        Case {
-            runtime: stockade.clone(),
+/// The columns of `--compare`: stockade, runc, crun and runsc (gVisor) defaults, then the
+/// docker-like and privileged profiles under stockade. A runtime that is not installed is left
+/// out of the list, with the reason in the second value (the caller prints it as a SKIP line);
+/// stockade and runc are never left out (their absence is a column error, as for any runtime).
+pub fn compare_cases(stockade: &Runtime) -> (Vec<Case>, Vec<String>) {
+    let mut cases = Vec::new();
+    let mut skipped = Vec::new();
+    for rt in [
+        stockade.clone(),
+        Runtime::Runc,
+        Runtime::Crun,
+        Runtime::Runsc,
+    ] {
+        if matches!(rt, Runtime::Crun | Runtime::Runsc) && rt.binary().is_err() {
+            skipped.push(format!(
+                "{} default: {} is not installed (Debian package {})",
+                rt.name(),
+                rt.name(),
+                rt.name()
+            ));
+            continue;
+        }
+        cases.push(Case {
+            runtime: rt,
             profile: Profile::Default,
-        },
-        Case {
-            runtime: Runtime::Runc,
-            profile: Profile::Default,
-        },
-        Case {
-            runtime: Runtime::Crun,
-            profile: Profile::Default,
-        },
-        Case {
+        });
+    }
+    for profile in [Profile::Docker, Profile::Privileged] {
+        cases.push(Case {
             runtime: stockade.clone(),
-            profile: Profile::Docker,
-        },
-        Case {
-            runtime: stockade.clone(),
-            profile: Profile::Privileged,
-        },
-    ]
+            profile,
+        });
+    }
+    (cases, skipped)
+}
+
+/// Every runtime under every profile, profile by profile (`--runtime a,b --profile x,y` gives
+/// `a x`, `b x`, `a y`, `b y`). A runtime or profile named twice is an error naming it.
+pub fn cross_cases(
+    runtimes: &[Runtime],
+    profiles: &[Profile],
+) -> std::result::Result<Vec<Case>, String> {
+    for (i, r) in runtimes.iter().enumerate() {
+        if runtimes[..i].contains(r) {
+            return Err(format!("--runtime names {} twice", r.name()));
+        }
+    }
+    for (i, p) in profiles.iter().enumerate() {
+        if profiles[..i].contains(p) {
+            return Err(format!("--profile names {} twice", p.name()));
+        }
+    }
+    let mut cases = Vec::new();
+    for p in profiles {
+        for r in runtimes {
+            cases.push(Case {
+                runtime: r.clone(),
+                profile: p.clone(),
+            });
+        }
+    }
+    Ok(cases)
 }

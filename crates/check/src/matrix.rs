@@ -31,6 +31,35 @@ impl Column {
     }
 }
 
+/// `--fail-on`: the least a run may let through before `stockade check` exits non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// A technique crossed the boundary.
+    Escaped,
+    /// A technique crossed the boundary or reached a dangerous primitive.
+    Exposed,
+}
+
+impl FailOn {
+    pub fn parse(s: &str) -> Option<FailOn> {
+        match s {
+            "escaped" => Some(FailOn::Escaped),
+            "exposed" => Some(FailOn::Exposed),
+            _ => None,
+        }
+    }
+
+    /// Does a result of this kind fail the check? An inconclusive result always does (it does
+    /// not show that the technique was stopped: fail closed).
+    pub fn fails(self, kind: &str) -> bool {
+        match kind {
+            "escaped" | "inconclusive" => true,
+            "exposed" => self == FailOn::Exposed,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Matrix {
     pub columns: Vec<Column>,
@@ -70,6 +99,20 @@ impl Matrix {
             }
         }
         rows
+    }
+
+    /// What each run let through at `level`: (column label, technique id, result kind), in
+    /// column then battery order. Columns that did not run are not here ([`Matrix::all_ran`]).
+    pub fn let_through(&self, level: FailOn) -> Vec<(String, String, String)> {
+        let mut v = Vec::new();
+        for c in &self.columns {
+            if let Ok(rs) = &c.result {
+                for r in rs.iter().filter(|r| level.fails(r.outcome.kind())) {
+                    v.push((c.label.clone(), r.id.clone(), r.outcome.kind().to_string()));
+                }
+            }
+        }
+        v
     }
 
     /// True when every column ran.

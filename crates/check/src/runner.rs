@@ -61,6 +61,10 @@ pub enum Runtime {
     Stockade(PathBuf),
     Runc,
     Crun,
+    /// gVisor (`runsc`, Debian's package), run with `--network=none`: its sandbox gets its own
+    /// network stack with only a loopback (runsc refuses an OCI network namespace without a
+    /// path, which only an engine creates).
+    Runsc,
     /// Any runc-compatible runtime binary.
     Path(PathBuf),
 }
@@ -68,12 +72,13 @@ pub enum Runtime {
 const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
 
 impl Runtime {
-    /// `stockade`, `runc`, `crun`, or a path.
+    /// `stockade`, `runc`, `crun`, `runsc`, or a path.
     pub fn parse(s: &str, stockade: PathBuf) -> Runtime {
         match s {
             "stockade" => Runtime::Stockade(stockade),
             "runc" => Runtime::Runc,
             "crun" => Runtime::Crun,
+            "runsc" => Runtime::Runsc,
             p => Runtime::Path(PathBuf::from(p)),
         }
     }
@@ -83,6 +88,7 @@ impl Runtime {
             Runtime::Stockade(_) => "stockade".into(),
             Runtime::Runc => "runc".into(),
             Runtime::Crun => "crun".into(),
+            Runtime::Runsc => "runsc".into(),
             Runtime::Path(p) => p
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
@@ -98,6 +104,7 @@ impl Runtime {
             }
             Runtime::Runc => which("runc").ok_or_else(|| Error::NoRuntime("runc".into())),
             Runtime::Crun => which("crun").ok_or_else(|| Error::NoRuntime("crun".into())),
+            Runtime::Runsc => which("runsc").ok_or_else(|| Error::NoRuntime("runsc".into())),
         }
     }
 
@@ -111,6 +118,10 @@ impl Runtime {
                     "umount {HYBRID_UNIFIED} 2>/dev/null || umount -l {HYBRID_UNIFIED}; exec \"$0\" \"$@\""
                 ))
                 .arg(bin);
+            c
+        } else if *self == Runtime::Runsc {
+            let mut c = Command::new(bin);
+            c.arg("--network=none");
             c
         } else {
             Command::new(bin)

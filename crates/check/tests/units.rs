@@ -158,3 +158,88 @@ fn matrix_text_and_json() {
     assert_eq!(cell(None), "-");
     assert_eq!(cell(Some(&Outcome::na("r"))), "n/a");
 }
+
+#[test]
+fn fail_on_levels_and_what_a_matrix_lets_through() {
+    use check::FailOn;
+    assert_eq!(FailOn::parse("escaped"), Some(FailOn::Escaped));
+    assert_eq!(FailOn::parse("exposed"), Some(FailOn::Exposed));
+    assert_eq!(FailOn::parse("blocked"), None);
+    assert!(FailOn::Escaped.fails("escaped"));
+    assert!(!FailOn::Escaped.fails("exposed"));
+    assert!(FailOn::Exposed.fails("exposed"));
+    // fail closed: an inconclusive result is let through at either level
+    assert!(FailOn::Escaped.fails("inconclusive"));
+    for k in ["blocked", "not-applicable"] {
+        assert!(!FailOn::Exposed.fails(k), "{k}");
+    }
+    let res = |id: &str, o: Outcome| ProbeResult {
+        id: id.into(),
+        eid: "-".into(),
+        title: id.into(),
+        outcome: o,
+    };
+    let m = Matrix {
+        columns: vec![
+            Column {
+                label: "a default".into(),
+                runtime: "a".into(),
+                profile: "default".into(),
+                result: Ok(vec![
+                    res("x", Outcome::exposed("x")),
+                    res("y", Outcome::escaped("y")),
+                    res("z", Outcome::na("z")),
+                ]),
+            },
+            Column {
+                label: "b default".into(),
+                runtime: "b".into(),
+                profile: "default".into(),
+                result: Err("did not run".into()),
+            },
+        ],
+    };
+    let esc = m.let_through(FailOn::Escaped);
+    assert_eq!(
+        esc,
+        vec![("a default".into(), "y".into(), "escaped".into())]
+    );
+    assert_eq!(m.let_through(FailOn::Exposed).len(), 2);
+}
+
+#[test]
+fn runtime_and_profile_lists() {
+    let me = PathBuf::from("/usr/bin/stockade");
+    assert_eq!(Runtime::parse("runsc", me.clone()), Runtime::Runsc);
+    assert_eq!(Runtime::Runsc.name(), "runsc");
+    let rts = [Runtime::Runc, Runtime::parse("stockade", me.clone())];
+    let cases = check::cross_cases(&rts, &[Profile::Default, Profile::Privileged]).unwrap();
+    let labels: Vec<String> = cases.iter().map(|c| c.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "runc default",
+            "stockade default",
+            "runc privileged",
+            "stockade privileged"
+        ]
+    );
+    let err = check::cross_cases(&[Runtime::Runc, Runtime::Runc], &[Profile::Default]);
+    assert_eq!(err.unwrap_err(), "--runtime names runc twice");
+    let err = check::cross_cases(&[Runtime::Runc], &[Profile::Docker, Profile::Docker]);
+    assert_eq!(err.unwrap_err(), "--profile names docker twice");
+    // --compare: stockade first, the two non-stockade profiles last, every runtime that is
+    // installed in between; one not installed is named in the skips
+    let (cases, skipped) = check::compare_cases(&Runtime::parse("stockade", me));
+    assert_eq!(cases[0].label(), "stockade default");
+    assert_eq!(cases[1].label(), "runc default");
+    let n = cases.len();
+    assert_eq!(cases[n - 2].label(), "stockade docker");
+    assert_eq!(cases[n - 1].label(), "stockade privileged");
+    assert_eq!(n + skipped.len(), 6, "{skipped:?}");
+    let runsc_in = cases.iter().any(|c| c.runtime == Runtime::Runsc);
+    assert_eq!(runsc_in, check::locate::which("runsc").is_some());
+    if !runsc_in {
+        assert!(skipped.iter().any(|s| s.contains("runsc is not installed")));
+    }
+}

@@ -1,30 +1,39 @@
-//! `stockade check`: run the escape battery under a runtime and profile, or `--compare` five.
+//! `stockade check`: run the escape battery under runtimes and profiles, or `--compare` the
+//! standard set, and optionally fail (`--fail-on`) when a run lets something through.
 
 use clap::Args;
 use std::path::PathBuf;
 
+/// Exit status when a run let through what `--fail-on` names.
+pub const EXIT_LET_THROUGH: u8 = 3;
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Runtime to run the battery under: stockade, runc, crun, or the path of a runc-compatible
-    /// binary
+    /// Runtimes to run the battery under, comma-separated: stockade, runc, crun, runsc, or the
+    /// path of a runc-compatible binary [default: stockade]
     #[arg(
         long,
-        default_value = "stockade",
-        value_name = "stockade|runc|crun|PATH"
+        value_delimiter = ',',
+        value_name = "stockade|runc|crun|runsc|PATH,..."
     )]
-    runtime: String,
-    /// Configuration: default (the runtime's own `spec`), docker (Docker-like), privileged, or a
-    /// config.json file
+    runtime: Option<Vec<String>>,
+    /// Configurations, comma-separated: default (the runtime's own `spec`), docker
+    /// (Docker-like), privileged, or a config.json file [default: default]
     #[arg(
         long,
-        default_value = "default",
-        value_name = "default|docker|privileged|FILE"
+        value_delimiter = ',',
+        value_name = "default|docker|privileged|FILE,..."
     )]
-    profile: String,
-    /// One matrix: stockade default, runc default, crun default, docker-like and privileged
-    /// (both under stockade)
-    #[arg(long, conflicts_with_all = ["runtime", "profile"])]
+    profile: Option<Vec<String>>,
+    /// One matrix. Alone: stockade, runc, crun and runsc defaults (runsc and crun where
+    /// installed), docker-like and privileged under stockade. With --runtime/--profile: every
+    /// runtime named under every profile named
+    #[arg(long)]
     compare: bool,
+    /// Exit 3 when a run lets through a technique that escaped (`escaped`), or that escaped or
+    /// is exposed (`exposed`); an inconclusive result counts as let through
+    #[arg(long, value_name = "escaped|exposed", value_parser = ["escaped", "exposed"])]
+    fail_on: Option<String>,
     /// Print JSON (schema stockade.check/v1) instead of a table
     #[arg(long)]
     json: bool,
@@ -40,13 +49,31 @@ pub struct CheckArgs {
 pub fn run(a: CheckArgs) -> u8 {
     let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("stockade"));
     let stockade = check::Runtime::Stockade(me.clone());
-    let cases = if a.compare {
-        check::compare_cases(&stockade)
+    let cases = if a.compare && a.runtime.is_none() && a.profile.is_none() {
+        let (cases, skipped) = check::compare_cases(&stockade);
+        for s in skipped {
+            eprintln!("stockade check: SKIP column {s}");
+        }
+        cases
     } else {
-        vec![check::Case {
-            runtime: check::Runtime::parse(&a.runtime, me),
-            profile: check::Profile::parse(&a.profile),
-        }]
+        let list = |v: &Option<Vec<String>>, dflt: &str| -> Vec<String> {
+            v.clone().unwrap_or_else(|| vec![dflt.to_string()])
+        };
+        let runtimes: Vec<check::Runtime> = list(&a.runtime, "stockade")
+            .iter()
+            .map(|r| check::Runtime::parse(r.trim(), me.clone()))
+            .collect();
+        let profiles: Vec<check::Profile> = list(&a.profile, "default")
+            .iter()
+            .map(|p| check::Profile::parse(p.trim()))
+            .collect();
+        match check::cross_cases(&runtimes, &profiles) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("stockade check: {e}; name each once");
+                return 2;
+            }
+        }
     };
     let opts = check::Options {
         only: a.only,
@@ -61,16 +88,14 @@ pub fn run(a: CheckArgs) -> u8 {
     };
     if a.json {
         print!("{}", matrix.json());
-    } else if a.compare {
+    } else if a.compare || matrix.columns.len() > 1 {
         print!("{}", matrix.text());
     } else {
         for c in &matrix.columns {
             print!("{}", c.table());
         }
     }
-    if matrix.all_ran() {
-        0
-    } else {
+    if !matrix.all_ran() {
         if a.json {
             for c in &matrix.columns {
                 if let Err(e) = &c.result {
@@ -78,6 +103,21 @@ pub fn run(a: CheckArgs) -> u8 {
                 }
             }
         }
-        1
+        return 1;
     }
+    if let Some(level) = a.fail_on.as_deref().and_then(check::FailOn::parse) {
+        let through = matrix.let_through(level);
+        if !through.is_empty() {
+            let name = a.fail_on.as_deref().unwrap_or_default();
+            for (label, id, kind) in &through {
+                eprintln!("stockade check: --fail-on {name}: {label}: {id} {kind}");
+            }
+            eprintln!(
+                "stockade check: --fail-on {name}: {} technique result(s) let through",
+                through.len()
+            );
+            return EXIT_LET_THROUGH;
+        }
+    }
+    0
 }

@@ -75,7 +75,7 @@ enum Command {
     /// Watch running containers for escape behaviour (eBPF); --enforce blocks it.
     Watch(watch::cli::WatchArgs),
     /// Run the escape battery in a container and report what escapes (`--compare`: stockade,
-    /// runc, crun, Docker-like and privileged side by side).
+    /// runc, crun, runsc, Docker-like and privileged side by side; `--fail-on` for CI).
     Check(check_cmd::CheckArgs),
     /// Scan a container image (OCI layout, oci-archive, docker-archive, root filesystem) for
     /// what enables an escape: runtimes with escape CVEs, setuid files, file capabilities,
