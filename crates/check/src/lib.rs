@@ -64,6 +64,12 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// `path` as a C string for a libc call (a path with a NUL byte becomes empty, which fails).
+pub(crate) fn sys_path(path: &std::path::Path) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
+}
+
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
     move |source| Error::Io { what, source }
@@ -123,7 +129,10 @@ pub fn run(cases: &[Case], opts: &Options) -> Result<Matrix> {
     if interrupt::happened() {
         return Err(Error::Interrupted);
     }
-    Ok(Matrix { columns })
+    Ok(Matrix {
+        columns,
+        notes: fx.notes.clone(),
+    })
 }
 
 /// The columns of `--compare`: stockade, runc, crun and runsc (gVisor) defaults, then the

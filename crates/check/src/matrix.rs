@@ -63,6 +63,8 @@ impl FailOn {
 #[derive(Debug, Clone)]
 pub struct Matrix {
     pub columns: Vec<Column>,
+    /// Targets that could not be set up (the techniques that need them are n/a), for stderr.
+    pub notes: Vec<String>,
 }
 
 /// A matrix cell: `ESCAPED`, `exposed`, `blocked(layer)`, `n/a`, `??` (inconclusive).

@@ -288,9 +288,15 @@ fn docker_like(rt: &Runtime, bundle: &Path, fx: &Fixture, privileged: bool) -> R
             l.insert(k, v);
         }
     }
+    // Docker's bridge network: the container's own namespace with a veth to the node (the
+    // check's stand-in, targets.rs); without the stand-in, an empty namespace of its own.
+    let network = match &fx.ctr_netns {
+        Some(p) => json!({"type": "network", "path": p}),
+        None => json!({"type": "network"}),
+    };
     l.insert(
         "namespaces".into(),
-        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]),
+        json!([{"type": "pid"}, network, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]),
     );
     c["annotations"] = json!({});
     let mut mounts = docker_mounts(!privileged);

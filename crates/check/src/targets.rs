@@ -7,6 +7,12 @@
 //!   disk (`block-dev-mount` never sees a real disk).
 //! * a `sleep` process: the host process that `proc-pid-root`, `setns` and `ptrace` aim at.
 //! * per bundle, a release_agent script that only writes a marker into that bundle's rootfs.
+//! * a stand-in for the node's network: two network namespaces of the check's own (`netns-node`,
+//!   `netns-ctr`, kept by bind mounts on files of the work directory), joined by a veth pair as
+//!   Docker's bridge joins a container to its host. The node side holds 169.254.169.254 and
+//!   10.254.0.1 with fake listeners (cloud metadata :80, kubelet :10250, Docker API :2375 and
+//!   :2376) and a loopback service (127.0.0.1:10248); the docker and privileged profiles run in
+//!   `netns-ctr` (default route via the node). Nothing is added to the host's own network.
 //!
 //! The directory lives under the host's root file system on purpose (`$TMPDIR`, else `/tmp`):
 //! `shocker`'s handle to inode 2 must be able to reach the file system the canary is on. It is
@@ -14,7 +20,7 @@
 //! rootfs, with an unguessable name.
 
 use crate::{io, Error, Result};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,10 +36,27 @@ pub struct Fixture {
     pub busybox: Option<PathBuf>,
     /// What could not be set up (the techniques that need it report not-applicable).
     pub notes: Vec<String>,
+    /// The container side of the node stand-in (a bind-mounted network namespace), when it
+    /// could be set up (needs `ip`, `unshare`, `nsenter`).
+    pub ctr_netns: Option<PathBuf>,
     loopdev: Option<String>,
     sleeper: Option<Child>,
     _listener: UnixListener,
+    /// Bind-mounted namespace files to unmount on drop.
+    ns_mounts: Vec<PathBuf>,
+    /// The fake node services (in `netns-node`); closed on drop.
+    node_listeners: Vec<std::net::TcpListener>,
 }
+
+/// The fake node services: (name, address, port) on the node side of the stand-in network.
+pub const NODE_SERVICES: [(&str, &str, u16); 5] = [
+    ("metadata", "169.254.169.254", 80),
+    ("kubelet", NODE_ADDR, 10250),
+    ("docker-api", NODE_ADDR, 2375),
+    ("docker-api-tls", NODE_ADDR, 2376),
+    ("node-loopback", "127.0.0.1", 10248),
+];
+const NODE_ADDR: &str = "10.254.0.1";
 
 impl Drop for Fixture {
     fn drop(&mut self) {
@@ -43,6 +66,12 @@ impl Drop for Fixture {
         }
         if let Some(l) = &self.loopdev {
             let _ = Command::new("losetup").args(["-d", l]).status();
+        }
+        self.node_listeners.clear();
+        for m in self.ns_mounts.drain(..).rev() {
+            let c = crate::sys_path(&m);
+            // SAFETY: c is a valid NUL-terminated path; detaching our own bind mount.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -90,9 +119,12 @@ impl Fixture {
             probe: probe.to_path_buf(),
             busybox: busybox.map(Path::to_path_buf),
             notes: Vec::new(),
+            ctr_netns: None,
             loopdev: None,
             sleeper: None,
             _listener: listener,
+            ns_mounts: Vec::new(),
+            node_listeners: Vec::new(),
         };
         std::fs::write(hostdir.join("canary.txt"), &fx.canary_content)
             .map_err(io("write the canary"))?;
@@ -106,6 +138,12 @@ impl Fixture {
             Ok(()) => {}
             Err(e) => fx.notes.push(format!(
                 "no scratch block device ({e}): block-dev-mount is n/a"
+            )),
+        }
+        match fx.node_network() {
+            Ok(()) => {}
+            Err(e) => fx.notes.push(format!(
+                "no stand-in node network ({e}): host-services is n/a in every profile"
             )),
         }
         let mut cmd = Command::new("sleep");
@@ -122,6 +160,85 @@ impl Fixture {
         fx.sleeper_pid = sleeper.id();
         fx.sleeper = Some(sleeper);
         Ok(fx)
+    }
+
+    /// A network namespace kept by a bind mount on `file` (created empty, mode 0600).
+    fn netns_file(&mut self, name: &str) -> Result<PathBuf> {
+        let f = self.dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&f)
+            .map_err(io(format!("create {}", f.display())))?;
+        run(Command::new("unshare")
+            .arg(format!("--net={}", f.display()))
+            .arg("true"))?;
+        self.ns_mounts.push(f.clone());
+        Ok(f)
+    }
+
+    /// The stand-in node network (module docs): two namespaces, a veth pair, the fake services.
+    fn node_network(&mut self) -> Result<()> {
+        let node = self.netns_file("netns-node")?;
+        let ctr = self.netns_file("netns-ctr")?;
+        let in_ns = |ns: &Path, script: &str| -> Result<String> {
+            run(Command::new("nsenter")
+                .arg(format!("--net={}", ns.display()))
+                .args(["sh", "-euc", script]))
+        };
+        in_ns(
+            &node,
+            &format!(
+                "ip link set lo up; ip link add skn0 type veth peer name skc0 netns {ctr}; \
+                 ip addr add {NODE_ADDR}/24 dev skn0; ip addr add 169.254.169.254/32 dev skn0; \
+                 ip link set skn0 up",
+                ctr = ctr.display()
+            ),
+        )?;
+        in_ns(
+            &ctr,
+            &format!(
+                "ip link set lo up; ip addr add 10.254.0.2/24 dev skc0; ip link set skc0 up; \
+                 ip route add default via {NODE_ADDR}"
+            ),
+        )?;
+        // The listeners are made by a thread that has joined the node's namespace (a network
+        // namespace is per thread); a socket stays in the namespace it was made in.
+        let nsfile = std::fs::File::open(&node).map_err(io("open netns-node"))?;
+        let listeners =
+            std::thread::spawn(move || -> std::io::Result<Vec<std::net::TcpListener>> {
+                use std::os::fd::AsRawFd;
+                // SAFETY: setns on a valid namespace fd, for this thread only.
+                if unsafe { libc::setns(nsfile.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                NODE_SERVICES
+                    .iter()
+                    .map(|(_, a, p)| std::net::TcpListener::bind((*a, *p)))
+                    .collect()
+            })
+            .join()
+            .map_err(|_| Error::Command {
+                cmd: "node listeners".into(),
+                stderr: "thread panicked".into(),
+            })?
+            .map_err(io("listen on the node stand-in's services"))?;
+        self.node_listeners = listeners;
+        self.ctr_netns = Some(ctr);
+        Ok(())
+    }
+
+    /// `--service` arguments for the probe: the fake node services.
+    pub fn service_args(&self) -> Option<String> {
+        self.ctr_netns.as_ref()?;
+        Some(
+            NODE_SERVICES
+                .iter()
+                .map(|(n, a, p)| format!("{n}={a}:{p}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 
     fn loop_device(&mut self) -> Result<()> {
@@ -212,6 +329,9 @@ impl Fixture {
         ];
         if let Some(b) = &self.block_dev {
             a.extend(["--block-dev".into(), b.clone()]);
+        }
+        if let Some(s) = self.service_args() {
+            a.extend(["--service".into(), s]);
         }
         if let Some(o) = only {
             a.extend(["--only".into(), o.to_string()]);

@@ -131,6 +131,7 @@ fn matrix_text_and_json() {
             ),
             col("b default", Err("runtime `b` not found".into())),
         ],
+        notes: Vec::new(),
     };
     let t = m.text();
     let lines: Vec<&str> = t.lines().collect();
@@ -198,6 +199,7 @@ fn fail_on_levels_and_what_a_matrix_lets_through() {
                 result: Err("did not run".into()),
             },
         ],
+        notes: Vec::new(),
     };
     let esc = m.let_through(FailOn::Escaped);
     assert_eq!(

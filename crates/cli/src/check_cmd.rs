@@ -86,6 +86,9 @@ pub fn run(a: CheckArgs) -> u8 {
             return 2;
         }
     };
+    for n in &matrix.notes {
+        eprintln!("stockade check: {n}");
+    }
     if a.json {
         print!("{}", matrix.json());
     } else if a.compare || matrix.columns.len() > 1 {

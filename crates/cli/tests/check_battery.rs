@@ -398,3 +398,65 @@ fn runsc_column_where_runsc_runs() {
         .to_string();
     assert!(detail.contains("NETLINK_NETFILTER"), "{detail}");
 }
+
+/// E44 node services: the check's fake node (metadata, kubelet, Docker API listeners in a
+/// network namespace of its own, joined to the docker-like and privileged containers by a
+/// veth, as Docker's bridge does) is unreachable from stockade's default (an empty network
+/// namespace of its own), reachable from the Docker-like and privileged profiles; the reason is
+/// in the JSON. The n/a state (no targets) is in crates/probe/tests/units.rs.
+#[test]
+fn host_services_blocked_by_default_exposed_on_a_bridge() {
+    let Some(probe) = prerequisites("host_services_blocked_by_default_exposed_on_a_bridge") else {
+        return;
+    };
+    let r = runs(
+        &probe,
+        &[
+            "--profile",
+            "default,docker,privileged",
+            "--only",
+            "host-services",
+        ],
+        &[],
+    );
+    let detail =
+        |run: &serde_json::Value| run["results"][0]["detail"].as_str().unwrap().to_string();
+    assert_eq!(
+        outcome(&r[0], "host-services"),
+        ("blocked".into(), "net-ns".into()),
+        "{}",
+        detail(&r[0])
+    );
+    assert!(
+        detail(&r[0]).contains("metadata 169.254.169.254:80 (ENETUNREACH)"),
+        "{}",
+        detail(&r[0])
+    );
+    for run in &r[1..] {
+        assert_eq!(
+            outcome(run, "host-services").0,
+            "exposed",
+            "{}",
+            run["profile"]
+        );
+        let d = detail(run);
+        for s in [
+            "metadata 169.254.169.254:80",
+            "kubelet 10.254.0.1:10250",
+            "docker-api 10.254.0.1:2375",
+        ] {
+            assert!(d.contains(s), "{}: {d}", run["profile"]);
+        }
+        // the node's loopback is the node's own: not reachable from a bridged container
+        assert!(
+            d.contains("not reached: node-loopback 127.0.0.1:10248"),
+            "{d}"
+        );
+    }
+    // nothing of the stand-in network is left behind
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mi.contains("netns-node") && !mi.contains("netns-ctr"),
+        "{mi}"
+    );
+}

@@ -16,6 +16,8 @@ pub struct Config {
     pub canary_content: Option<String>,
     /// Engine sockets to try, in addition to the well-known ones (E11).
     pub sockets: Vec<PathBuf>,
+    /// Node services to connect to (E44): fake listeners the caller set up.
+    pub services: Vec<Service>,
     /// major:minor of a scratch block device (a loop device) standing in for the host disk (E01).
     pub block_dev: Option<(u32, u32)>,
     /// File to read inside the block device's file system once mounted.
@@ -51,6 +53,7 @@ impl Default for Config {
             host_canary: None,
             canary_content: None,
             sockets: Vec::new(),
+            services: Vec::new(),
             block_dev: None,
             block_canary: "canary".into(),
             target_pid: None,
@@ -84,6 +87,7 @@ Targets (each also from STOCKADE_PROBE_<NAME>, e.g. STOCKADE_PROBE_CANARY):
   --host-canary PATH     host path of the canary (via /proc/PID/root, setns, file handles)
   --canary-content TEXT  expected canary text (evidence must contain it)
   --socket PATH          engine socket to try (repeatable; well-known paths are always tried)
+  --service NAME=A.B.C.D:PORT  a node service to connect to (repeatable or comma-separated)
   --block-dev MAJ:MIN    scratch block device (a loop device) standing in for the host disk
   --block-canary NAME    file to read on that device once mounted (default: canary)
   --target-pid PID       a host process of yours (a sleeper), never pid 1
@@ -116,6 +120,31 @@ pub fn parse_majmin(s: &str) -> Result<(u32, u32), String> {
     Ok((maj, min))
 }
 
+/// A node service target (E44): a name for the report and an IPv4 address and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub addr: [u8; 4],
+    pub port: u16,
+}
+
+/// `NAME=A.B.C.D:PORT`.
+pub fn parse_service(s: &str) -> Result<Service, String> {
+    let bad = || format!("expected NAME=A.B.C.D:PORT, got {s:?}");
+    let (name, hp) = s.trim().split_once('=').ok_or_else(bad)?;
+    let (h, p) = hp.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::Ipv4Addr = h.parse().map_err(|_| bad())?;
+    let port: u16 = p.parse().map_err(|_| bad())?;
+    if name.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok(Service {
+        name: name.to_string(),
+        addr: ip.octets(),
+        port,
+    })
+}
+
 fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(|x| x.trim().to_string())
@@ -137,6 +166,11 @@ impl Config {
                 "host-canary" => c.host_canary = Some(v.into()),
                 "canary-content" => c.canary_content = Some(v),
                 "socket" => c.sockets.extend(list(&v).into_iter().map(PathBuf::from)),
+                "service" => {
+                    for one in list(&v) {
+                        c.services.push(parse_service(&one)?);
+                    }
+                }
                 "block-dev" => c.block_dev = Some(parse_majmin(&v)?),
                 "block-canary" => c.block_canary = v,
                 "target-pid" => c.target_pid = Some(parse_pid(&v)?),
@@ -161,11 +195,12 @@ impl Config {
             }
             Ok(())
         };
-        const KEYS: [&str; 17] = [
+        const KEYS: [&str; 18] = [
             "canary",
             "host-canary",
             "canary-content",
             "socket",
+            "service",
             "block-dev",
             "block-canary",
             "target-pid",

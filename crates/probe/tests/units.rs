@@ -362,3 +362,50 @@ fn control_calls_reach_an_unfiltered_kernel() {
         assert!(c.reaches_kernel(), "{c:?}");
     }
 }
+
+#[test]
+fn host_services_states_without_a_container() {
+    let run = |args: &[String]| {
+        let cfg = Config::parse(args.iter().cloned(), |_| None).unwrap();
+        let ctx = probe::Ctx::new(cfg);
+        let rs = probe::run_battery(&ctx);
+        assert_eq!(rs.len(), 1, "{rs:?}");
+        rs[0].outcome.clone()
+    };
+    let only = vec!["--only".to_string(), "host-services".to_string()];
+    // no target: never guessed
+    let o = run(&only);
+    assert!(
+        matches!(&o, Outcome::NotApplicable { reason } if reason.contains("--service")),
+        "{o:?}"
+    );
+    // a listener of our own on loopback: reached
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut a = only.clone();
+    a.extend(["--service".into(), format!("fake=127.0.0.1:{port}")]);
+    let o = run(&a);
+    assert_eq!(o.kind(), "exposed", "{o:?}");
+    assert!(
+        o.text().contains(&format!("fake 127.0.0.1:{port}")),
+        "{o:?}"
+    );
+    // nothing listening there any more: not reached, for want of a network path (the layer
+    // that blocks it in a container is its network namespace)
+    drop(l);
+    let o = run(&a);
+    assert_eq!(o.kind(), "blocked", "{o:?}");
+    assert!(o.text().contains("ECONNREFUSED"), "{o:?}");
+    // a bad target is one error naming it
+    let e = Config::parse(
+        ["--service", "kubelet=10.0.0.1"]
+            .iter()
+            .map(|s| s.to_string()),
+        |_| None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("NAME=A.B.C.D:PORT") && e.contains("kubelet=10.0.0.1"),
+        "{e}"
+    );
+}

@@ -24,7 +24,16 @@ pub fn prerequisites(test: &str) -> Option<PathBuf> {
         if unsafe { libc::geteuid() } != 0 {
             return Err("not root (stockade check starts containers)".to_string());
         }
-        for c in ["runc", "crun", "losetup", "mkfs.ext4", "unshare", "sleep"] {
+        for c in [
+            "runc",
+            "crun",
+            "losetup",
+            "mkfs.ext4",
+            "unshare",
+            "nsenter",
+            "ip",
+            "sleep",
+        ] {
             if !have(c) {
                 return Err(format!("{c} not installed (scripts/install-deps)"));
             }

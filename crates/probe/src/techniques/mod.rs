@@ -23,6 +23,7 @@ pub mod dev_null;
 pub mod dirty_pipe;
 pub mod fork_bomb;
 pub mod host_canary;
+pub mod host_services;
 pub mod io_uring;
 pub mod iopl;
 pub mod kernel_info_leak;
@@ -78,6 +79,7 @@ pub const ALL: &[Technique] = &[
     modprobe_path::T,
     binfmt_misc::T,
     runtime_socket::T,
+    host_services::T,
     host_canary::T,
     proc_pid_root::T,
     setns::T,
