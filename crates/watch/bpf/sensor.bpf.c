@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include <asm/unistd_64.h>
 
@@ -562,12 +563,59 @@ struct sun_addr {
 
 static __always_inline int connect_check(struct sun_addr *sa, struct task_struct *task);
 
+/* Node services (SKD-RUN-040): {IPv4 address as in the sockaddr (0: any), port} -> 1, filled by
+ * user space from the rule's catalogue parameters. */
+struct node_key {
+	u32 addr;
+	u32 port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct node_key);
+	__type(value, u8);
+} node_services SEC(".maps");
+
+/* An IPv4 connect to a node service: the address and port against node_services, exact first,
+ * then any address. args: address (network order, as in the sockaddr), port, the task's
+ * network namespace (user space keeps loopback connects only from the host's). */
+static __always_inline int connect4_check(u32 addr, u16 port, struct task_struct *task)
+{
+	struct node_key k = { .addr = addr, .port = port };
+	if (!bpf_map_lookup_elem(&node_services, &k)) {
+		k.addr = 0;
+		if (!bpf_map_lookup_elem(&node_services, &k))
+			return 0;
+	}
+	struct event *e = reserve(EV_CONNECT4, task);
+	if (!e)
+		return 0;
+	e->args[0] = addr;
+	e->args[1] = port;
+	e->args[2] = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	submit(e, task);
+	return 0;
+}
+
 static __always_inline int handle_connect(const void *uaddr, struct task_struct *task)
 {
 	struct sun_addr sa = {};
+	if (bpf_probe_read_user(&sa.family, 2, uaddr) < 0)
+		return 0;
+	if (sa.family == 2 /* AF_INET */) {
+		struct {
+			u16 family;
+			u16 port; /* network order */
+			u32 addr;
+		} in = {};
+		if (bpf_probe_read_user(&in, sizeof(in), uaddr) < 0)
+			return 0;
+		return connect4_check(in.addr, bpf_ntohs(in.port), task);
+	}
 	if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) < 0) {
-		/* short sockaddr: read the family alone */
-		bpf_probe_read_user(&sa.family, 2, uaddr);
+		/* short sockaddr: the family alone (read above) */
+		__builtin_memset(sa.path, 0, sizeof(sa.path));
 	}
 	return connect_check(&sa, task);
 }
@@ -1112,6 +1160,22 @@ int lean_connect_unix(struct bpf_sock_addr *ctx)
 	bpf_probe_read_kernel(&sa, sizeof(sa), k->uaddr);
 	stat_inc(STAT_SEEN);
 	connect_check(&sa, (struct task_struct *)bpf_get_current_task());
+	return 1;
+}
+
+/* Connecting to a node service checks no capability: the lean tier sees IPv4 connects through a
+ * report-only cgroup/connect4 program on the cgroup2 root, which runs on connect() of IPv4
+ * sockets only, before the route lookup (so a connect that then fails is seen too). It never
+ * denies. */
+SEC("cgroup/connect4")
+int lean_connect4(struct bpf_sock_addr *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (!in_container(t))
+		return 1;
+	stat_inc(STAT_SEEN);
+	connect4_check(ctx->user_ip4, bpf_ntohs((u16)ctx->user_port),
+		       (struct task_struct *)bpf_get_current_task());
 	return 1;
 }
 

@@ -28,6 +28,7 @@ enum event_kind {
 	EV_CWD_OUTSIDE = 20,
 	EV_EXEC = 21,
 	EV_DEV = 22, /* lean tier: a block device opened (report-only cgroup/dev) */
+	EV_CONNECT4 = 23, /* IPv4 connect to a node service (node_services map) */
 	/* from the enforcement programs (cgroup BPF, BPF-LSM) */
 	EV_DENY_DEV = 40,
 	EV_DENY_SYSCTL = 41,

@@ -97,6 +97,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("SKD-RUN-027", "credential-to-root"),
     ("SKD-RUN-028", "kernel-recon"),
     ("SKD-RUN-029", "host-disk-tool"),
+    ("SKD-RUN-040", "node-service-connect"),
     ("SKD-ESC-001", "privileged-start"),
     ("SKD-ESC-010", "sys-admin-start"),
     ("SKD-ESC-020", "engine-socket-connect"),
@@ -110,6 +111,80 @@ fn det(rule: &'static str, behaviour: &'static str, args: Value) -> Option<Detec
         behaviour,
         args,
     })
+}
+
+/// A node service of SKD-RUN-040 (`[rule.params] services` in the catalogue: `NAME=ADDR:PORT`,
+/// ADDR `*` for any address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeService {
+    pub name: String,
+    pub addr: Option<std::net::Ipv4Addr>,
+    pub port: u16,
+}
+
+/// The node services of SKD-RUN-040, from the catalogue (an entry that does not parse is left
+/// out; `node_services_parse` in the tests checks that none is).
+pub fn node_services() -> Vec<NodeService> {
+    let Some(rule) = policy::catalogue::catalogue()
+        .rules()
+        .iter()
+        .find(|r| r.id == "SKD-RUN-040")
+    else {
+        return Vec::new();
+    };
+    rule.param("services")
+        .iter()
+        .filter_map(|s| parse_node_service(s))
+        .collect()
+}
+
+/// `NAME=ADDR:PORT` (ADDR `*`: any).
+pub fn parse_node_service(s: &str) -> Option<NodeService> {
+    let (name, hp) = s.split_once('=')?;
+    let (h, p) = hp.rsplit_once(':')?;
+    let addr = if h == "*" {
+        None
+    } else {
+        Some(h.parse().ok()?)
+    };
+    Some(NodeService {
+        name: name.to_string(),
+        addr,
+        port: p.parse().ok().filter(|p| *p != 0)?,
+    })
+}
+
+/// The network namespace `stockade watch` runs in: the host's.
+fn host_netns() -> Option<u32> {
+    static NS: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *NS.get_or_init(|| {
+        std::fs::read_link("/proc/self/ns/net")
+            .ok()
+            .and_then(|l| ns_inode(&l.to_string_lossy()))
+    })
+}
+
+/// An IPv4 connect the kernel matched against the node services: which one, and whether it is
+/// the node's (a loopback address is the node's only from the host's network namespace).
+fn classify_connect4(a: &[u64]) -> Option<Detection> {
+    let ip = std::net::Ipv4Addr::from((a[0] as u32).to_ne_bytes());
+    let port = a[1] as u16;
+    let netns = a[2] as u32;
+    let host_net = host_netns() == Some(netns);
+    if ip.is_loopback() && !host_net {
+        return None;
+    }
+    let services = node_services();
+    let s = services
+        .iter()
+        .find(|s| s.addr == Some(ip) && s.port == port)
+        .or_else(|| services.iter().find(|s| s.addr.is_none() && s.port == port))?;
+    det(
+        "SKD-RUN-040",
+        "node-service-connect",
+        json!({"service": s.name, "address": ip.to_string(), "port": port,
+               "host_network": host_net}),
+    )
 }
 
 /// Engine API sockets (basename) whose connection from a container is SKD-ESC-020.
@@ -367,6 +442,7 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                 None
             }
         }
+        kind::CONNECT4 => classify_connect4(a),
         kind::LINK => {
             let target = ev.path.as_str();
             let sensitive = SENSITIVE_LINK_TARGETS
@@ -530,6 +606,60 @@ mod tests {
                 "{id} lacks moment running"
             );
         }
+    }
+
+    #[test]
+    fn node_services_parse_from_the_catalogue() {
+        let rule = policy::catalogue::catalogue()
+            .rules()
+            .iter()
+            .find(|r| r.id == "SKD-RUN-040")
+            .unwrap();
+        let listed = rule.param("services");
+        let parsed = node_services();
+        assert_eq!(
+            parsed.len(),
+            listed.len(),
+            "an entry does not parse: {listed:?}"
+        );
+        let md = parsed.iter().find(|s| s.name == "metadata").unwrap();
+        assert_eq!(md.addr, Some(std::net::Ipv4Addr::new(169, 254, 169, 254)));
+        assert_eq!(md.port, 80);
+        assert!(parsed.iter().any(|s| s.addr.is_none() && s.port == 10250));
+        assert_eq!(parse_node_service("x=1.2.3.4"), None);
+        assert_eq!(parse_node_service("x=*:0"), None);
+        // metadata from a container's own network namespace
+        let ev = [
+            u64::from(u32::from_ne_bytes([169, 254, 169, 254])),
+            80,
+            1,
+            0,
+            0,
+            0,
+        ];
+        let d = classify_connect4(&ev).unwrap();
+        assert_eq!(d.rule, "SKD-RUN-040");
+        assert_eq!(d.args["service"], "metadata");
+        // its own loopback is not the node's
+        let ev = [
+            u64::from(u32::from_ne_bytes([127, 0, 0, 1])),
+            10250,
+            1,
+            0,
+            0,
+            0,
+        ];
+        assert!(classify_connect4(&ev).is_none());
+        // a port of no service
+        let ev = [
+            u64::from(u32::from_ne_bytes([169, 254, 169, 254])),
+            81,
+            1,
+            0,
+            0,
+            0,
+        ];
+        assert!(classify_connect4(&ev).is_none());
     }
 
     #[test]

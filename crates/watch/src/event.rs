@@ -27,6 +27,7 @@ pub mod kind {
     pub const EXEC: u32 = 21;
     /// Lean tier: a block device opened (report-only `cgroup/dev`), args as `DENY_DEV`.
     pub const DEV: u32 = 22;
+    pub const CONNECT4: u32 = 23;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
     // 42 was DENY_SOCKET (a `cgroup/sock_create` program, removed: the kernel runs that hook

@@ -148,7 +148,7 @@ fn open(
             "setup_fork" | "setup_exit" => true,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
             "cap_capable" | "lean_io_uring" | "lean_sysctl" | "lean_connect_unix"
-            | "lean_newtask" => hooks == SyscallHooks::None,
+            | "lean_newtask" | "lean_connect4" => hooks == SyscallHooks::None,
             // opt-in (--lean-devices): it runs on every device-node open, /dev/null included
             "lean_dev" => hooks == SyscallHooks::None && lean_devices,
             _ => hooks == SyscallHooks::Tracepoints,
@@ -212,7 +212,7 @@ impl Sensor {
             }
             let link = if matches!(
                 name.as_str(),
-                "lean_sysctl" | "lean_connect_unix" | "lean_dev"
+                "lean_sysctl" | "lean_connect_unix" | "lean_dev" | "lean_connect4"
             ) {
                 match &probe.cgroup2 {
                     Some(root) => match std::fs::File::open(root) {
@@ -248,7 +248,23 @@ impl Sensor {
             missing,
         };
         sensor.fill_path_classes()?;
+        sensor.fill_node_services()?;
         Ok(sensor)
+    }
+
+    /// The node services of SKD-RUN-040 (its catalogue parameters) into `node_services`.
+    fn fill_node_services(&self) -> Result<(), String> {
+        for s in crate::behaviour::node_services() {
+            let mut key = [0u8; 8];
+            key[..4].copy_from_slice(&s.addr.map(|a| a.octets()).unwrap_or([0; 4]));
+            key[4..].copy_from_slice(&u32::from(s.port).to_ne_bytes());
+            self.skel
+                .maps
+                .node_services
+                .update(&key, &[1u8], MapFlags::ANY)
+                .map_err(|e| format!("node_services: {e}"))?;
+        }
+        Ok(())
     }
 
     fn fill_path_classes(&self) -> Result<(), String> {

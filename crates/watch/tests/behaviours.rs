@@ -232,6 +232,19 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["skd-trigger", "connect", "/tmp/docker.sock"],
             &["SKD-ESC-020"],
         ),
+        // The cloud metadata address: the connect is seen before the route lookup, so it is
+        // reported whether or not this machine has a route there (it sends no byte).
+        t(
+            "connect metadata",
+            &["skd-trigger", "connect4", "169.254.169.254", "80"],
+            &["SKD-RUN-040"],
+        ),
+        // A container's own loopback is not the node's: no event.
+        t(
+            "connect own loopback kubelet port",
+            &["skd-trigger", "connect4", "127.0.0.1", "10250"],
+            &[],
+        ),
         t(
             "kallsyms read",
             &["head", "-c1", "/proc/kallsyms"],
@@ -801,7 +814,8 @@ fn host_triggers(hooks: &[&str]) {
          {h} open_by_handle_at; {h} userfaultfd; {h} io_uring; {h} memfd_exec; {h} self_exe; \
          cp {h} /tmp/skw-t-$$ && /tmp/skw-t-$$ noop; rm -f /tmp/skw-t-$$; \
          ln -s /etc/shadow s; rm -f s; cp {h} suid && chmod u+s suid; \
-         {h} connect {d}/docker.sock; head -c1 /proc/kallsyms >/dev/null; \
+         {h} connect {d}/docker.sock; {h} connect4 169.254.169.254 80; \
+         {h} connect4 127.0.0.1 10250; head -c1 /proc/kallsyms >/dev/null; \
          head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; true",
         dev = lp.dev
     );

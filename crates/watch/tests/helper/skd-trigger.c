@@ -3,7 +3,10 @@
 // fails harmlessly where it would have an effect. Built statically (clang -static) by the tests so
 // it runs inside a busybox container.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -123,6 +126,19 @@ int main(int argc, char **argv)
 		int s = socket(AF_UNIX, SOCK_STREAM, 0);
 		r = connect(s, (void *)&a, sizeof(a));
 		unlink(path);
+	} else if (!strcmp(t, "connect4")) {
+		/* connect4 A.B.C.D PORT: a non-blocking IPv4 connect, given 300 ms, then closed; no
+		 * byte is sent (a node service stand-in or an unreachable address) */
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		a.sin_port = htons(argc > 3 ? atoi(argv[3]) : 80);
+		inet_pton(AF_INET, argc > 2 ? argv[2] : "169.254.169.254", &a.sin_addr);
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		r = connect(s, (void *)&a, sizeof(a));
+		if (r < 0 && errno == EINPROGRESS) {
+			struct pollfd p = {.fd = s, .events = POLLOUT};
+			poll(&p, 1, 300);
+		}
+		close(s);
 	} else if (!strcmp(t, "memfd_exec")) {
 		int fd = memfd_create("skd", MFD_CLOEXEC);
 		int src = open("/proc/self/exe", O_RDONLY);
