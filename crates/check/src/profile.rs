@@ -240,10 +240,15 @@ pub fn host_caps() -> Vec<String> {
         .collect()
 }
 
-fn set_caps(c: &mut Value, caps: &[String]) {
+/// The capability sets; `inheritable` too when asked (runc before 1.1.2 and Docker before
+/// 20.10.17 filled it, CVE-2022-29162; Docker today leaves it empty).
+fn set_caps(c: &mut Value, caps: &[String], inheritable: bool) {
     let mut m = serde_json::Map::new();
-    for set in ["bounding", "effective", "permitted", "inheritable"] {
+    for set in ["bounding", "effective", "permitted"] {
         m.insert(set.into(), json!(caps));
+    }
+    if inheritable {
+        m.insert("inheritable".into(), json!(caps));
     }
     c["process"]["capabilities"] = Value::Object(m);
 }
@@ -301,7 +306,7 @@ fn docker_like(rt: &Runtime, bundle: &Path, fx: &Fixture, privileged: bool) -> R
     c["annotations"] = json!({});
     let mut mounts = docker_mounts(!privileged);
     if privileged {
-        set_caps(&mut c, &host_caps());
+        set_caps(&mut c, &host_caps(), true);
         c["process"]["noNewPrivileges"] = json!(false);
         c["root"]["readonly"] = json!(false);
         l.insert("maskedPaths".into(), json!([]));
@@ -314,7 +319,7 @@ fn docker_like(rt: &Runtime, bundle: &Path, fx: &Fixture, privileged: bool) -> R
         mounts.push(json!({"destination": "/run/engine.sock", "type": "bind", "source": fx.hostdir.join("engine.sock"), "options": ["bind"]}));
     } else {
         let caps: Vec<String> = DOCKER_CAPS.iter().map(|s| s.to_string()).collect();
-        set_caps(&mut c, &caps);
+        set_caps(&mut c, &caps, false);
         // Docker sets no_new_privs only with --security-opt no-new-privileges.
         c["process"]["noNewPrivileges"] = json!(false);
         c["root"]["readonly"] = json!(false);

@@ -460,3 +460,54 @@ fn host_services_blocked_by_default_exposed_on_a_bridge() {
         "{mi}"
     );
 }
+
+/// E45 inheritable-caps: stockade's default and the Docker-like profile (Docker today) leave
+/// nothing beyond runc's default three in the inheritable and ambient sets; the privileged
+/// profile fills the inheritable set as runc before 1.1.2 did (CVE-2022-29162). The n/a state
+/// (no CapAmb line) is in crates/probe/tests/units.rs.
+#[test]
+fn inheritable_caps_blocked_by_default_exposed_when_privileged() {
+    let Some(probe) = prerequisites("inheritable_caps_blocked_by_default_exposed_when_privileged")
+    else {
+        return;
+    };
+    let r = runs(
+        &probe,
+        &[
+            "--runtime",
+            "stockade,runc",
+            "--profile",
+            "default,docker,privileged",
+            "--only",
+            "inheritable-caps",
+        ],
+        &[],
+    );
+    let detail =
+        |run: &serde_json::Value| run["results"][0]["detail"].as_str().unwrap().to_string();
+    for run in &r[..4] {
+        assert_eq!(
+            outcome(run, "inheritable-caps"),
+            ("blocked".into(), "capability".into()),
+            "{} {}: {}",
+            run["runtime"],
+            run["profile"],
+            detail(run)
+        );
+    }
+    // stockade's own spec asks for runc's three in the ambient set: named, not counted
+    assert!(
+        detail(&r[0]).contains("only runc's default"),
+        "{}",
+        detail(&r[0])
+    );
+    for run in &r[4..] {
+        assert_eq!(
+            outcome(run, "inheritable-caps").0,
+            "exposed",
+            "{}",
+            run["runtime"]
+        );
+        assert!(detail(run).contains("SYS_ADMIN"), "{}", detail(run));
+    }
+}

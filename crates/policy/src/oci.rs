@@ -1,6 +1,6 @@
 //! OCI runtime config.json: its normalized view, for `stockade audit` and the runtime's gate, and
 //! the rules that exist only in OCI terms (SKD-ESC-040 masked/read-only paths, SKD-ESC-041
-//! writable sysfs/cgroupfs, SKD-ESC-042 hooks).
+//! writable sysfs/cgroupfs, SKD-ESC-042 hooks, SKD-ESC-070 inheritable capabilities).
 //!
 //! The view describes what a runtime (runc, crun, Stockade's own) does with the config, not what
 //! an engine would have filled in: a missing `linux.seccomp` means no filter at all, a missing
@@ -419,7 +419,7 @@ pub fn view(spec: &Spec) -> WorkloadView {
     v
 }
 
-/// The rules that exist only in OCI terms: SKD-ESC-040, -041, -042.
+/// The rules that exist only in OCI terms: SKD-ESC-040, -041, -042, -050, -070.
 pub fn evaluate(spec: &Spec) -> Vec<Violation> {
     let mut out = Vec::new();
     let linux = spec.linux().as_ref();
@@ -539,6 +539,44 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
             }
         }
     }
+
+    // SKD-ESC-070: inheritable capabilities beyond runc's default set (and the ambient set,
+    // which only takes effect for what is inheritable).
+    if let Some(c) = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+    {
+        let beyond = |set: Option<&std::collections::HashSet<Capability>>| -> Vec<String> {
+            set.map(sorted_names)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !DEFAULT_CAPS.iter().any(|d| cap_name(d) == *n))
+                .collect()
+        };
+        let inh = beyond(c.inheritable().as_ref());
+        if !inh.is_empty() {
+            let amb: Vec<String> = beyond(c.ambient().as_ref())
+                .into_iter()
+                .filter(|n| inh.contains(n))
+                .collect();
+            let mut msg = format!(
+                "inheritable capabilities {}: a program with file-inheritable capabilities gains them at exec, whoever runs it (CVE-2022-29162)",
+                inh.join(", ")
+            );
+            if !amb.is_empty() {
+                msg.push_str(&format!(
+                    "; ambient {}: kept across every exec, also by a non-root user",
+                    amb.join(", ")
+                ));
+            }
+            out.push(Violation::new(
+                "SKD-ESC-070",
+                "process.capabilities.inheritable",
+                msg,
+            ));
+        }
+    }
     out
 }
 
@@ -584,6 +622,37 @@ pub fn evaluate_config(spec: &Spec, opts: &Options) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inheritable_capabilities_beyond_the_default() {
+        let with_caps = |inh: &[&str], amb: &[&str]| {
+            let mut v: serde_json::Value =
+                serde_json::to_value(Spec::default()).expect("spec as JSON");
+            v["process"]["capabilities"]["inheritable"] = serde_json::json!(inh);
+            v["process"]["capabilities"]["ambient"] = serde_json::json!(amb);
+            let s: Spec = serde_json::from_value(v).expect("spec from JSON");
+            evaluate(&s)
+                .into_iter()
+                .filter(|v| v.rule.id == "SKD-ESC-070")
+                .collect::<Vec<_>>()
+        };
+        // runc's default three alone, as `stockade spec` asks: no finding
+        let dflt = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        assert!(with_caps(&dflt, &dflt).is_empty());
+        assert!(with_caps(&[], &[]).is_empty());
+        let v = with_caps(&["CAP_SYS_ADMIN", "CAP_KILL"], &["CAP_SYS_ADMIN"]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].field, "process.capabilities.inheritable");
+        assert!(
+            v[0].message.contains("CAP_SYS_ADMIN")
+                && v[0].message.contains("ambient CAP_SYS_ADMIN"),
+            "{}",
+            v[0].message
+        );
+        assert!(!v[0].message.contains("CAP_KILL"), "{}", v[0].message);
+        // ambient alone cannot be raised (the kernel needs it inheritable): no finding
+        assert!(with_caps(&[], &["CAP_SYS_ADMIN"]).is_empty());
+    }
 
     #[test]
     fn host_root_as_rootfs_is_critical() {

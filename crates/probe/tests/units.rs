@@ -409,3 +409,34 @@ fn host_services_states_without_a_container() {
         "{e}"
     );
 }
+
+#[test]
+fn inheritable_caps_three_states() {
+    use probe::techniques::inheritable_caps::judge;
+    let st = |inh: &str, amb: Option<&str>| {
+        let mut s = format!("Name:\tx\nCapInh:\t{inh}\nCapPrm:\t0\nCapEff:\t0\n");
+        if let Some(a) = amb {
+            s.push_str(&format!("CapAmb:\t{a}\n"));
+        }
+        s
+    };
+    let o = judge(&st("0000000000000000", Some("0000000000000000")));
+    assert_eq!(o.kind(), "blocked", "{o:?}");
+    let o = judge(&st("00000000a80425fb", Some("0000000000000000")));
+    assert_eq!(o.kind(), "exposed");
+    assert!(
+        o.text().contains("inheritable set") && o.text().contains("SETUID"),
+        "{o:?}"
+    );
+    let o = judge(&st("0000000000200020", Some("0000000000200020")));
+    assert!(o.text().contains("ambient set SYS_ADMIN"), "{o:?}");
+    // runc's default three alone (what `stockade spec` and `runc spec` ask for): no step of an
+    // escape
+    let o = judge(&st("0000000020000420", Some("0000000020000420")));
+    assert_eq!(o.kind(), "blocked", "{o:?}");
+    assert!(o.text().contains("only runc's default"), "{o:?}");
+    let o = judge(&st("0", None));
+    assert_eq!(o.kind(), "not-applicable", "{o:?}");
+    // fail closed: no CapInh at all is no answer, not a pass
+    assert_eq!(judge("Name:\tx\n").kind(), "inconclusive");
+}

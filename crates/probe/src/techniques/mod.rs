@@ -24,6 +24,7 @@ pub mod dirty_pipe;
 pub mod fork_bomb;
 pub mod host_canary;
 pub mod host_services;
+pub mod inheritable_caps;
 pub mod io_uring;
 pub mod iopl;
 pub mod kernel_info_leak;
@@ -64,6 +65,7 @@ use crate::Technique;
 /// The battery, in the order it runs (cheap, read-only checks first; fork bomb and memory last).
 pub const ALL: &[Technique] = &[
     dangerous_caps::T,
+    inheritable_caps::T,
     no_seccomp::T,
     no_new_privs::T,
     block_dev_mount::T,
