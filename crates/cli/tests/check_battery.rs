@@ -511,3 +511,89 @@ fn inheritable_caps_blocked_by_default_exposed_when_privileged() {
         assert!(detail(run).contains("SYS_ADMIN"), "{}", detail(run));
     }
 }
+
+/// E46 devices-allow: stockade's default and the Docker-like profile cannot write devices.allow
+/// (user namespace, read-only cgroupfs); the privileged profile can (its allow-list already
+/// allows every device) and opens the stand-in disk. A config that keeps runc's restricted
+/// allow-list but hands out CAP_SYS_ADMIN and a writable cgroupfs loses the allow-list to the
+/// rewrite: escaped, and the allow-list is put back afterwards. n/a (cgroup v2 only) is in
+/// crates/probe/tests/units.rs.
+#[test]
+fn devices_allow_rewrite_three_states() {
+    let Some(probe) = prerequisites("devices_allow_rewrite_three_states") else {
+        return;
+    };
+    let r = runs(
+        &probe,
+        &[
+            "--profile",
+            "default,docker,privileged",
+            "--only",
+            "devices-allow",
+        ],
+        &[],
+    );
+    let detail =
+        |run: &serde_json::Value| run["results"][0]["detail"].as_str().unwrap().to_string();
+    assert_eq!(
+        outcome(&r[0], "devices-allow").0,
+        "blocked",
+        "{}",
+        detail(&r[0])
+    );
+    assert_eq!(
+        outcome(&r[1], "devices-allow"),
+        ("blocked".into(), "read-only-mount".into()),
+        "{}",
+        detail(&r[1])
+    );
+    assert_eq!(
+        outcome(&r[2], "devices-allow").0,
+        "escaped",
+        "{}",
+        detail(&r[2])
+    );
+    // runc's own config with CAP_SYS_ADMIN, CAP_MKNOD and a writable cgroupfs
+    let dir = std::env::temp_dir().join(format!("skd-devallow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new("runc")
+        .arg("spec")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let p = dir.join("config.json");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    for set in ["bounding", "effective", "permitted"] {
+        let a = c["process"]["capabilities"][set].as_array_mut().unwrap();
+        a.push("CAP_SYS_ADMIN".into());
+        a.push("CAP_MKNOD".into());
+    }
+    for m in c["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "cgroup" {
+            m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
+        }
+    }
+    std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let r = runs(
+        &probe,
+        &[
+            "--runtime",
+            "runc",
+            "--profile",
+            p.to_str().unwrap(),
+            "--only",
+            "devices-allow",
+        ],
+        &[],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = detail(&r[0]);
+    assert_eq!(outcome(&r[0], "devices-allow").0, "escaped", "{d}");
+    assert!(
+        !d.contains("already allowed") && !d.contains("restoring"),
+        "{d}"
+    );
+    // a real rewrite (the list was restricted), and put back: the technique compares
+    // devices.list after the restore with the list before and says so when they differ
+}

@@ -440,3 +440,14 @@ fn inheritable_caps_three_states() {
     // fail closed: no CapInh at all is no answer, not a pass
     assert_eq!(judge("Name:\tx\n").kind(), "inconclusive");
 }
+
+#[test]
+fn devices_allow_finds_the_v1_devices_hierarchy_only() {
+    use probe::techniques::devices_allow::devices_path;
+    let hybrid = "12:devices:/user.slice\n11:cpu,cpuacct:/user.slice\n0::/user.slice\n";
+    assert_eq!(devices_path(hybrid).as_deref(), Some("/user.slice"));
+    // cgroup v2 only: no devices file to rewrite, so the technique is not applicable there
+    assert_eq!(devices_path("0::/system.slice/x.service\n"), None);
+    // a controller whose name merely contains "devices" is not it
+    assert_eq!(devices_path("3:notdevices:/x\n"), None);
+}

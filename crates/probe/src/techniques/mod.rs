@@ -20,6 +20,7 @@ pub mod core_pattern;
 pub mod dangerous_caps;
 pub mod dev_mem;
 pub mod dev_null;
+pub mod devices_allow;
 pub mod dirty_pipe;
 pub mod fork_bomb;
 pub mod host_canary;
@@ -111,6 +112,7 @@ pub const ALL: &[Technique] = &[
     userfaultfd::T,
     io_uring::T,
     cgroupfs_write::T,
+    devices_allow::T,
     chroot_breakout::T,
     mount_fs::PROC,
     mount_fs::SYSFS,
