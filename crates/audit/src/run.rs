@@ -218,7 +218,10 @@ pub fn detect_format(path: &str, text: &str) -> Format {
         return Format::Dockerfile;
     }
     let top_level = |key: &str| top_level_key(text, key);
-    if top_level("services") && !top_level("apiVersion") && !top_level("kind") {
+    if (top_level("services") || top_level("include"))
+        && !top_level("apiVersion")
+        && !top_level("kind")
+    {
         return Format::Compose;
     }
     Format::Kubernetes
@@ -881,8 +884,19 @@ fn not_manifest(path: &str, reason: String, opts: &AuditOptions) -> Partial {
 
 /// Audit one input read whole.
 fn audit_text(path: &str, text: &str, opts: &AuditOptions) -> Partial {
-    if detect_format(path, text) != Format::Kubernetes {
-        return partial(&read_text(path, text), &opts.policy);
+    match detect_format(path, text) {
+        Format::Kubernetes => {}
+        Format::Compose => {
+            // The file and those it includes, each under its own name.
+            let mut acc = Partial::empty();
+            for r in crate::compose::read_project(path, text, opts.max_document_size) {
+                let p = partial(&r, &opts.policy);
+                acc.objects += p.objects;
+                acc.findings.extend(p.findings);
+            }
+            return acc;
+        }
+        _ => return partial(&read_text(path, text), &opts.policy),
     }
     if let Some(reason) = not_a_manifest(path, text) {
         return not_manifest(path, reason, opts);
