@@ -65,9 +65,10 @@ impl ClusterObject {
 // - SKD-K8S-001 only fires when a binding in the set grants the account something; an account
 //   whose bindings live elsewhere is not guessed at. Bindings to the built-in ClusterRoles
 //   `cluster-admin`, `admin` and `edit` count even when those roles are not in the set.
-// - SKD-K8S-010 only fires for a namespace when the set holds that Namespace object or at least
-//   one NetworkPolicy somewhere: a set with neither (a single Deployment, a Helm chart without
-//   policies) says nothing about the cluster's NetworkPolicies, so no finding is made.
+// - SKD-K8S-010 judges each workload by the NetworkPolicies of its namespace that select its pod
+//   labels, and only when the set holds that Namespace object or at least one NetworkPolicy
+//   somewhere: a set with neither (a single Deployment, a Helm chart without policies) says
+//   nothing about the cluster's NetworkPolicies, so no finding is made.
 // - SKD-K8S-011 only judges Namespace objects in the set.
 
 use crate::model::{PodWorkload, Violation};
@@ -433,6 +434,8 @@ pub struct PodRef {
     pub automount_token: Option<bool>,
     /// Field path of the pod spec (`spec`, `spec.template.spec`, ...).
     pub spec_path: String,
+    /// The pod template's labels (what NetworkPolicies select).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl PodRef {
@@ -450,6 +453,7 @@ impl PodRef {
                 .map(str::to_string),
             automount_token: w.spec.automount_service_account_token,
             spec_path: w.spec_path.clone(),
+            labels: w.pod_metadata.labels.clone().unwrap_or_default(),
         }
     }
 
@@ -483,7 +487,7 @@ pub fn evaluate_refs(
     };
     let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
     let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut policies: BTreeSet<&str> = BTreeSet::new();
+    let mut policies: BTreeMap<&str, Vec<&NetworkPolicy>> = BTreeMap::new();
     for &(i, o) in objects {
         match o {
             ClusterObject::Role(r) => {
@@ -501,7 +505,7 @@ pub fn evaluate_refs(
                 namespaces.entry(name_of(&n.metadata)).or_insert(i);
             }
             ClusterObject::NetworkPolicy(np) => {
-                policies.insert(ns_of(&np.metadata));
+                policies.entry(ns_of(&np.metadata)).or_default().push(np);
             }
             _ => {}
         }
@@ -677,29 +681,28 @@ pub fn evaluate_refs(
         ));
     }
 
-    // SKD-K8S-010: namespaces with workloads and no NetworkPolicy.
-    let mut workloads: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // SKD-K8S-010, per workload: selected by no NetworkPolicy, or by policies that still admit
+    // every namespace or let it reach any address.
     for (i, w) in pods {
-        workloads.entry(w.namespace()).or_default().push(*i);
-    }
-    for (ns, items) in &workloads {
-        if policies.contains(ns) {
-            continue;
-        }
-        let ns_object = namespaces.get(ns).copied();
-        if ns_object.is_none() && policies.is_empty() {
+        let ns = w.namespace();
+        if !namespaces.contains_key(ns) && policies.is_empty() {
             continue; // A partial set: nothing is known about this namespace's policies.
         }
-        let message = format!(
-            "namespace \"{ns}\" has {} workload(s) in the audited set and no NetworkPolicy",
-            items.len()
-        );
-        match ns_object {
-            Some(i) => out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message))),
-            None => out.push((
-                items[0],
-                Violation::new("SKD-K8S-010", "metadata.namespace", message),
-            )),
+        let selecting: Vec<&NetworkPolicy> = policies
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|np| {
+                np.spec.as_ref().is_some_and(|s| {
+                    s.pod_selector
+                        .as_ref()
+                        .is_none_or(|sel| selector_matches(sel, &w.labels))
+                })
+            })
+            .collect();
+        for message in network_exposure(w, ns, &selecting) {
+            out.push((*i, Violation::new("SKD-K8S-010", "metadata.name", message)));
         }
     }
 
@@ -768,6 +771,156 @@ fn valid_psa_version(v: &str) -> bool {
                 && (n == "0" || !n.starts_with('0'))
                 && n.len() < 5
         })
+}
+
+/// The cloud metadata addresses (AWS, GCP, Azure, ...; AWS's IPv6 one).
+const METADATA_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 169, 254);
+const METADATA_V6: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Whether `cidr` (`a.b.c.d/n` or an IPv6 prefix) holds `ip`. A CIDR that does not parse holds
+/// nothing (the API server refuses it).
+fn cidr_holds(cidr: &str, ip: std::net::IpAddr) -> bool {
+    let Some((addr, bits)) = cidr.trim().split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
+    match (addr.parse::<std::net::IpAddr>(), ip) {
+        (Ok(std::net::IpAddr::V4(net)), std::net::IpAddr::V4(ip)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(net) & mask == u32::from(ip) & mask
+        }
+        (Ok(std::net::IpAddr::V6(net)), std::net::IpAddr::V6(ip)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(net) & mask == u128::from(ip) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether a policy peer admits a metadata address (an `ipBlock` holding it, not excepted).
+fn peer_reaches_metadata(peer: &k8s_openapi::api::networking::v1::NetworkPolicyPeer) -> bool {
+    let Some(b) = &peer.ip_block else {
+        return false;
+    };
+    [
+        std::net::IpAddr::V4(METADATA_V4),
+        std::net::IpAddr::V6(METADATA_V6),
+    ]
+    .into_iter()
+    .any(|ip| {
+        cidr_holds(&b.cidr, ip)
+            && !b
+                .except
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .any(|e| cidr_holds(e, ip))
+    })
+}
+
+/// Whether a selector is absent or empty (selects everything).
+fn selects_all(sel: Option<&LabelSelector>) -> bool {
+    sel.is_none_or(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+    })
+}
+
+/// What SKD-K8S-010 says of one workload, given the NetworkPolicies of its namespace that select
+/// it: nothing selects it; no policy restricts its ingress, or one admits every namespace; no
+/// policy restricts its egress, or one lets it reach any address or the metadata address.
+fn network_exposure(w: &PodRef, ns: &str, selecting: &[&NetworkPolicy]) -> Vec<String> {
+    let who = format!("{} \"{}\" in namespace \"{ns}\"", w.kind, w.name);
+    if selecting.is_empty() {
+        return vec![format!(
+            "{who} is selected by no NetworkPolicy: every pod of every namespace can reach it, \
+             and it can reach any address, the cloud metadata service (169.254.169.254) and the \
+             node included"
+        )];
+    }
+    let mut out = Vec::new();
+    let types = |np: &NetworkPolicy| -> (bool, bool) {
+        let spec = np.spec.as_ref();
+        match spec.and_then(|s| s.policy_types.as_ref()) {
+            Some(t) => (
+                t.iter().any(|x| x == "Ingress"),
+                t.iter().any(|x| x == "Egress"),
+            ),
+            // The API server's default: Ingress, and Egress when there are egress rules.
+            None => (true, spec.is_some_and(|s| s.egress.is_some())),
+        }
+    };
+    let name = |np: &NetworkPolicy| np.metadata.name.clone().unwrap_or_default();
+    let ingress: Vec<&&NetworkPolicy> = selecting.iter().filter(|np| types(np).0).collect();
+    if ingress.is_empty() {
+        out.push(format!(
+            "{who}: no NetworkPolicy that selects it restricts ingress, so every pod of every \
+             namespace can reach it"
+        ));
+    } else {
+        for np in &ingress {
+            let rules = np
+                .spec
+                .as_ref()
+                .and_then(|s| s.ingress.as_deref())
+                .unwrap_or(&[]);
+            let open = rules.iter().any(|r| match r.from.as_deref() {
+                None | Some([]) => true,
+                Some(peers) => peers.iter().any(|p| {
+                    p.namespace_selector.is_some()
+                        && selects_all(p.namespace_selector.as_ref())
+                        && selects_all(p.pod_selector.as_ref())
+                }),
+            });
+            if open {
+                out.push(format!(
+                    "{who}: NetworkPolicy \"{}\" admits traffic from every namespace",
+                    name(np)
+                ));
+                break;
+            }
+        }
+    }
+    let egress: Vec<&&NetworkPolicy> = selecting.iter().filter(|np| types(np).1).collect();
+    if egress.is_empty() {
+        out.push(format!(
+            "{who}: no NetworkPolicy that selects it restricts egress, so it can reach any \
+             address, the cloud metadata service (169.254.169.254) included"
+        ));
+    } else {
+        for np in &egress {
+            let rules = np
+                .spec
+                .as_ref()
+                .and_then(|s| s.egress.as_deref())
+                .unwrap_or(&[]);
+            let any = rules
+                .iter()
+                .any(|r| matches!(r.to.as_deref(), None | Some([])));
+            let metadata = rules.iter().any(|r| {
+                r.to.as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(peer_reaches_metadata)
+            });
+            if any || metadata {
+                out.push(format!(
+                    "{who}: NetworkPolicy \"{}\" lets it reach {}",
+                    name(np),
+                    if any {
+                        "any address, the cloud metadata service (169.254.169.254) included"
+                    } else {
+                        "the cloud metadata service (169.254.169.254)"
+                    }
+                ));
+                break;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
