@@ -405,7 +405,7 @@ impl Spool {
 
 /// A new file in `$TMPDIR` (mode 0600, opened close-on-exec by the standard library), unlinked
 /// at once so that nothing is left behind however the process ends.
-fn temp_file() -> std::io::Result<std::fs::File> {
+pub(crate) fn temp_file() -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir();

@@ -774,7 +774,7 @@ struct Run<'a> {
     totals: Totals,
     ctxs: Vec<ItemCtx>,
     cluster: Vec<(usize, policy::cluster::ClusterObject)>,
-    pods: Vec<(usize, policy::cluster::PodRef)>,
+    pods: PodStore,
 }
 
 impl<'a> Run<'a> {
@@ -785,7 +785,7 @@ impl<'a> Run<'a> {
             totals: Totals::default(),
             ctxs: Vec::new(),
             cluster: Vec::new(),
-            pods: Vec::new(),
+            pods: PodStore::default(),
         }
     }
 
@@ -799,8 +799,7 @@ impl<'a> Run<'a> {
             self.ctxs.push(ctx);
         }
         for (ctx, r) in p.pods {
-            self.pods.push((self.ctxs.len(), r));
-            self.ctxs.push(ctx);
+            self.pods.push(ctx, r).map_err(spool_error)?;
         }
         self.hand_on(&mut p.findings)
     }
@@ -824,30 +823,277 @@ impl<'a> Run<'a> {
         if opts.policy.pss_only || self.cluster.is_empty() {
             return Ok(());
         }
+        let cluster = std::mem::take(&mut self.cluster);
         let objects: Vec<(usize, &policy::cluster::ClusterObject)> =
-            self.cluster.iter().map(|(i, c)| (*i, c)).collect();
+            cluster.iter().map(|(i, c)| (*i, c)).collect();
+        let ix = policy::cluster::ClusterIndex::new(&objects);
+        let level = opts.policy.level;
         let mut out = Vec::new();
-        for (i, v) in policy::cluster::evaluate_refs(&objects, &self.pods) {
-            if !opts.policy.level.includes(v.rule.level) {
-                continue;
+        for (i, v) in ix.object_violations() {
+            if let (true, Some(ctx)) = (level.includes(v.rule.level), self.ctxs.get(i)) {
+                out.push(cross_finding(ctx, v));
             }
-            if let Some(ctx) = self.ctxs.get(i) {
-                let pos = ctx.lines.position(&v.field);
-                let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
-                out.push(Finding {
-                    rule: v.rule,
-                    file: ctx.file.clone(),
-                    line: pos.map(|p| p.0).or(Some(ctx.line)),
-                    column: pos.map(|p| p.1),
-                    object: Some(ctx.object.clone()),
-                    field: v.field,
-                    message: v.message,
-                    suppressed,
-                });
+        }
+        // The pods come back from the store one at a time; their findings are handed on in
+        // batches so that a long stream's stay bounded too.
+        let pods = std::mem::take(&mut self.pods);
+        let mut failed = None;
+        pods.for_each(|ctx, r| {
+            for (_, v) in ix.pod_violations(0, &r) {
+                if level.includes(v.rule.level) {
+                    out.push(cross_finding(&ctx, v));
+                }
             }
+            if out.len() >= 4096 && failed.is_none() {
+                out.sort_by(finding_order);
+                if let Err(e) = self.hand_on(&mut out) {
+                    failed = Some(e);
+                }
+                out.clear();
+            }
+        })
+        .map_err(spool_error)?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         out.sort_by(finding_order);
         self.hand_on(&mut out)
+    }
+}
+
+fn cross_finding(ctx: &ItemCtx, v: Violation) -> Finding {
+    let pos = ctx.lines.position(&v.field);
+    let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
+    Finding {
+        rule: v.rule,
+        file: ctx.file.clone(),
+        line: pos.map(|p| p.0).or(Some(ctx.line)),
+        column: pos.map(|p| p.1),
+        object: Some(ctx.object.clone()),
+        field: v.field,
+        message: v.message,
+        suppressed,
+    }
+}
+
+fn spool_error(source: std::io::Error) -> AuditError {
+    AuditError::Io {
+        path: format!("a temporary file in {}", std::env::temp_dir().display()),
+        source,
+    }
+}
+
+/// The pod-bearing objects of a run, kept for the cross-object rules: in memory up to
+/// [`PodStore::IN_MEMORY`], then written to an unlinked temporary file (a few dozen bytes each),
+/// so that a stream of millions of pods keeps memory flat.
+#[derive(Default)]
+struct PodStore {
+    memory: Vec<(ItemCtx, policy::cluster::PodRef)>,
+    spill: Option<std::io::BufWriter<std::fs::File>>,
+    /// The files named by spilled pods (their index is written).
+    files: Vec<std::sync::Arc<str>>,
+}
+
+impl PodStore {
+    const IN_MEMORY: usize = 20_000;
+
+    fn push(&mut self, ctx: ItemCtx, r: policy::cluster::PodRef) -> std::io::Result<()> {
+        if self.spill.is_none() && self.memory.len() < Self::IN_MEMORY {
+            self.memory.push((ctx, r));
+            return Ok(());
+        }
+        let w = match &mut self.spill {
+            Some(w) => w,
+            None => self
+                .spill
+                .insert(std::io::BufWriter::new(crate::report::temp_file()?)),
+        };
+        if !self
+            .files
+            .last()
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file))
+        {
+            self.files.push(ctx.file.clone());
+        }
+        let mut b = Vec::with_capacity(256);
+        put_u32(&mut b, (self.files.len() - 1) as u32);
+        put_str(&mut b, &ctx.object.kind);
+        put_str(&mut b, &ctx.object.name);
+        put_opt(&mut b, ctx.object.namespace.as_deref());
+        put_u32(&mut b, ctx.line);
+        let fields = pod_fields(&r);
+        for f in &fields {
+            let (l, c) = ctx.lines.position(f).unwrap_or((0, 0));
+            put_u32(&mut b, l);
+            put_u32(&mut b, c);
+        }
+        put_u32(&mut b, ctx.suppressions.len() as u32);
+        for sp in &ctx.suppressions {
+            put_u32(&mut b, sp.rule_ids.len() as u32);
+            for id in &sp.rule_ids {
+                put_str(&mut b, id);
+            }
+            put_str(&mut b, &sp.reason);
+        }
+        put_str(&mut b, &r.kind);
+        put_str(&mut b, &r.name);
+        put_opt(&mut b, r.namespace.as_deref());
+        put_opt(&mut b, r.service_account.as_deref());
+        b.push(match r.automount_token {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        put_str(&mut b, &r.spec_path);
+        put_u32(&mut b, r.labels.len() as u32);
+        for (k, v) in &r.labels {
+            put_str(&mut b, k);
+            put_str(&mut b, v);
+        }
+        use std::io::Write;
+        w.write_all(&(b.len() as u32).to_le_bytes())?;
+        w.write_all(&b)
+    }
+
+    /// Every pod, in the order they were stored.
+    fn for_each(self, mut f: impl FnMut(ItemCtx, policy::cluster::PodRef)) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        for (ctx, r) in self.memory {
+            f(ctx, r);
+        }
+        let Some(w) = self.spill else {
+            return Ok(());
+        };
+        let mut file = w.into_inner().map_err(|e| e.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut rd = std::io::BufReader::new(file);
+        let mut len = [0u8; 4];
+        let mut b = Vec::new();
+        loop {
+            match rd.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            b.resize(u32::from_le_bytes(len) as usize, 0);
+            rd.read_exact(&mut b)?;
+            let bad = || std::io::Error::other("the pod store is damaged");
+            let mut c = Cursor(&b);
+            let file = self.files.get(c.u32()? as usize).ok_or_else(bad)?.clone();
+            let object = ObjectRef {
+                kind: c.string()?,
+                name: c.string()?,
+                namespace: c.opt()?,
+            };
+            let line = c.u32()?;
+            let mut positions = [(0, 0); 4];
+            for p in &mut positions {
+                *p = (c.u32()?, c.u32()?);
+            }
+            let mut suppressions = Vec::new();
+            for _ in 0..c.u32()? {
+                let mut rule_ids = Vec::new();
+                for _ in 0..c.u32()? {
+                    rule_ids.push(c.string()?);
+                }
+                suppressions.push(crate::source::Suppression {
+                    rule_ids,
+                    reason: c.string()?,
+                });
+            }
+            let mut r = policy::cluster::PodRef {
+                kind: c.string()?,
+                name: c.string()?,
+                namespace: c.opt()?,
+                service_account: c.opt()?,
+                automount_token: match c.byte()? {
+                    0 => None,
+                    1 => Some(false),
+                    _ => Some(true),
+                },
+                spec_path: c.string()?,
+                labels: Default::default(),
+            };
+            for _ in 0..c.u32()? {
+                let k = c.string()?;
+                r.labels.insert(k, c.string()?);
+            }
+            let mut lines = crate::source::FieldLines::default();
+            for (field, (l, col)) in pod_fields(&r).into_iter().zip(positions) {
+                if l > 0 {
+                    lines.insert(field, l, col);
+                }
+            }
+            let ctx = ItemCtx {
+                file,
+                object: std::sync::Arc::new(object),
+                line,
+                lines,
+                suppressions,
+            };
+            f(ctx, r);
+        }
+    }
+}
+
+/// The fields of a pod whose positions the cross-object rules need.
+fn pod_fields(r: &policy::cluster::PodRef) -> [String; 4] {
+    [
+        format!("{}.automountServiceAccountToken", r.spec_path),
+        format!("{}.serviceAccountName", r.spec_path),
+        "metadata.name".to_string(),
+        "metadata.namespace".to_string(),
+    ]
+}
+
+fn put_u32(b: &mut Vec<u8>, v: u32) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_u32(b, s.len() as u32);
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => b.push(0),
+        Some(s) => {
+            b.push(1);
+            put_str(b, s);
+        }
+    }
+}
+
+/// Reading back what `put_*` wrote.
+struct Cursor<'b>(&'b [u8]);
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> std::io::Result<&[u8]> {
+        if self.0.len() < n {
+            return Err(std::io::Error::other("the pod store is damaged"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn byte(&mut self) -> std::io::Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> std::io::Result<u32> {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(w))
+    }
+    fn string(&mut self) -> std::io::Result<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(std::io::Error::other)
+    }
+    fn opt(&mut self) -> std::io::Result<Option<String>> {
+        match self.byte()? {
+            0 => Ok(None),
+            _ => self.string().map(Some),
+        }
     }
 }
 
@@ -1235,12 +1481,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
                 // Keep the positions of only the fields the cross-object rules name on a pod.
                 let r = policy::cluster::PodRef::of(w);
                 let mut lines = crate::source::FieldLines::default();
-                for field in [
-                    format!("{}.automountServiceAccountToken", r.spec_path),
-                    format!("{}.serviceAccountName", r.spec_path),
-                    "metadata.name".to_string(),
-                    "metadata.namespace".to_string(),
-                ] {
+                for field in pod_fields(&r) {
                     if let Some((l, c)) = item.lines.position(&field) {
                         lines.insert(field, l, c);
                     }
@@ -1383,6 +1624,61 @@ pub fn level_name(l: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::top_level_key;
+
+    #[test]
+    fn pods_spilled_to_the_store_come_back_as_they_went_in() {
+        use super::{ItemCtx, PodStore};
+        let file: std::sync::Arc<str> = "stream.yaml".into();
+        let pod = |i: usize| {
+            let r = policy::cluster::PodRef {
+                kind: "Deployment".into(),
+                name: format!("p{i}"),
+                namespace: (i % 3 == 0).then(|| "ns\u{e9}".to_string()),
+                service_account: (i % 2 == 0).then(|| "sa".to_string()),
+                automount_token: [None, Some(false), Some(true)][i % 3],
+                spec_path: "spec.template.spec".into(),
+                labels: [("app".to_string(), format!("a{i}"))].into(),
+            };
+            let mut lines = crate::source::FieldLines::default();
+            lines.insert("metadata.name".into(), i as u32 + 1, 3);
+            let ctx = ItemCtx {
+                file: file.clone(),
+                object: std::sync::Arc::new(crate::ObjectRef {
+                    kind: "Deployment".into(),
+                    name: format!("p{i}"),
+                    namespace: None,
+                }),
+                line: i as u32,
+                lines,
+                suppressions: vec![crate::source::Suppression {
+                    rule_ids: vec!["SKD-K8S-010".into()],
+                    reason: format!("r{i}"),
+                }],
+            };
+            (ctx, r)
+        };
+        let n = PodStore::IN_MEMORY + 500;
+        let mut store = PodStore::default();
+        for i in 0..n {
+            let (ctx, r) = pod(i);
+            store.push(ctx, r).unwrap();
+        }
+        assert!(store.spill.is_some());
+        let mut i = 0;
+        store
+            .for_each(|ctx, r| {
+                let (want_ctx, want) = pod(i);
+                assert_eq!(r, want);
+                assert_eq!(ctx.object, want_ctx.object);
+                assert_eq!(ctx.line, want_ctx.line);
+                assert_eq!(&*ctx.file, "stream.yaml");
+                assert_eq!(ctx.lines.position("metadata.name"), Some((i as u32 + 1, 3)));
+                assert_eq!(ctx.suppressions[0].reason, format!("r{i}"));
+                i += 1;
+            })
+            .unwrap();
+        assert_eq!(i, n);
+    }
 
     #[test]
     fn top_level_key_agrees_with_a_walk_over_lines() {

@@ -480,286 +480,333 @@ pub fn evaluate_refs(
     objects: &[(usize, &ClusterObject)],
     pods: &[(usize, PodRef)],
 ) -> Vec<(usize, Violation)> {
-    let mut out = Vec::new();
-    let mut index = Index {
-        roles: BTreeMap::new(),
-        cluster_roles: BTreeMap::new(),
-    };
-    let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
-    let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut policies: BTreeMap<&str, Vec<&NetworkPolicy>> = BTreeMap::new();
-    for &(i, o) in objects {
-        match o {
-            ClusterObject::Role(r) => {
-                index
-                    .roles
-                    .insert((ns_of(&r.metadata), name_of(&r.metadata)), r);
+    let ix = ClusterIndex::new(objects);
+    let mut out = ix.object_violations();
+    for (i, w) in pods {
+        out.extend(ix.pod_violations(*i, w));
+    }
+    out
+}
+
+/// The cluster objects of a set, indexed for the cross-object rules: the rules about the objects
+/// themselves once ([`ClusterIndex::object_violations`]), and those about each pod-bearing
+/// object ([`ClusterIndex::pod_violations`]) one at a time, so that a caller can stream the
+/// pods instead of holding them.
+pub struct ClusterIndex<'a> {
+    objects: &'a [(usize, &'a ClusterObject)],
+    index: Index<'a>,
+    service_accounts: BTreeMap<(&'a str, &'a str), &'a ServiceAccount>,
+    namespaces: BTreeMap<&'a str, usize>,
+    policies: BTreeMap<&'a str, Vec<&'a NetworkPolicy>>,
+}
+
+impl<'a> ClusterIndex<'a> {
+    pub fn new(objects: &'a [(usize, &'a ClusterObject)]) -> ClusterIndex<'a> {
+        let mut index = Index {
+            roles: BTreeMap::new(),
+            cluster_roles: BTreeMap::new(),
+        };
+        let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
+        let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut policies: BTreeMap<&str, Vec<&NetworkPolicy>> = BTreeMap::new();
+        for &(i, o) in objects {
+            match o {
+                ClusterObject::Role(r) => {
+                    index
+                        .roles
+                        .insert((ns_of(&r.metadata), name_of(&r.metadata)), r);
+                }
+                ClusterObject::ClusterRole(r) => {
+                    index.cluster_roles.insert(name_of(&r.metadata), r);
+                }
+                ClusterObject::ServiceAccount(sa) => {
+                    service_accounts.insert((ns_of(&sa.metadata), name_of(&sa.metadata)), sa);
+                }
+                ClusterObject::Namespace(n) => {
+                    namespaces.entry(name_of(&n.metadata)).or_insert(i);
+                }
+                ClusterObject::NetworkPolicy(np) => {
+                    policies.entry(ns_of(&np.metadata)).or_default().push(np);
+                }
+                _ => {}
             }
-            ClusterObject::ClusterRole(r) => {
-                index.cluster_roles.insert(name_of(&r.metadata), r);
-            }
-            ClusterObject::ServiceAccount(sa) => {
-                service_accounts.insert((ns_of(&sa.metadata), name_of(&sa.metadata)), sa);
-            }
-            ClusterObject::Namespace(n) => {
-                namespaces.entry(name_of(&n.metadata)).or_insert(i);
-            }
-            ClusterObject::NetworkPolicy(np) => {
-                policies.entry(ns_of(&np.metadata)).or_default().push(np);
-            }
-            _ => {}
+        }
+        ClusterIndex {
+            objects,
+            index,
+            service_accounts,
+            namespaces,
+            policies,
         }
     }
 
-    // SKD-K8S-002..007: what each Role and ClusterRole grants.
-    for &(i, o) in objects {
-        let (kind, meta, rules) = match o {
-            ClusterObject::Role(r) => ("Role", &r.metadata, r.rules.as_deref()),
-            ClusterObject::ClusterRole(r) => ("ClusterRole", &r.metadata, r.rules.as_deref()),
-            _ => continue,
-        };
-        for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
-            for (id, what) in rule_powers(rule, kind == "Role").1 {
-                out.push((
-                    i,
-                    Violation::new(
-                        id,
-                        format!("rules[{n}]"),
-                        format!("{kind} \"{}\" grants {what}", name_of(meta)),
-                    ),
-                ));
+    /// The rules about the cluster objects themselves (RBAC grants, bindings, namespace labels).
+    pub fn object_violations(&self) -> Vec<(usize, Violation)> {
+        let objects = self.objects;
+        let mut out = Vec::new();
+        // SKD-K8S-002..007: what each Role and ClusterRole grants.
+        for &(i, o) in objects {
+            let (kind, meta, rules) = match o {
+                ClusterObject::Role(r) => ("Role", &r.metadata, r.rules.as_deref()),
+                ClusterObject::ClusterRole(r) => ("ClusterRole", &r.metadata, r.rules.as_deref()),
+                _ => continue,
+            };
+            for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
+                for (id, what) in rule_powers(rule, kind == "Role").1 {
+                    out.push((
+                        i,
+                        Violation::new(
+                            id,
+                            format!("rules[{n}]"),
+                            format!("{kind} \"{}\" grants {what}", name_of(meta)),
+                        ),
+                    ));
+                }
             }
         }
-    }
 
-    // SKD-K8S-008: dangerous bindings.
-    for &(i, o) in objects {
-        let (kind, meta, role_ref, subjects) = match o {
-            ClusterObject::RoleBinding(b) => ("RoleBinding", &b.metadata, &b.role_ref, &b.subjects),
-            ClusterObject::ClusterRoleBinding(b) => {
-                ("ClusterRoleBinding", &b.metadata, &b.role_ref, &b.subjects)
-            }
-            _ => continue,
-        };
-        if role_ref.kind == "ClusterRole" && role_ref.name == "cluster-admin" {
-            out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-008",
-                    "roleRef.name",
-                    format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
-                ),
-            ));
-        }
-        for (n, s) in subjects.as_deref().unwrap_or(&[]).iter().enumerate() {
-            let dangerous = matches!(
-                (s.kind.as_str(), s.name.as_str()),
-                ("User", "system:anonymous")
-                    | ("Group", "system:unauthenticated")
-                    | ("Group", "system:authenticated")
-                    | ("Group", "system:masters")
-            );
-            if dangerous {
+        // SKD-K8S-008: dangerous bindings.
+        for &(i, o) in objects {
+            let (kind, meta, role_ref, subjects) = match o {
+                ClusterObject::RoleBinding(b) => {
+                    ("RoleBinding", &b.metadata, &b.role_ref, &b.subjects)
+                }
+                ClusterObject::ClusterRoleBinding(b) => {
+                    ("ClusterRoleBinding", &b.metadata, &b.role_ref, &b.subjects)
+                }
+                _ => continue,
+            };
+            if role_ref.kind == "ClusterRole" && role_ref.name == "cluster-admin" {
                 out.push((
                     i,
                     Violation::new(
                         "SKD-K8S-008",
-                        format!("subjects[{n}].name"),
-                        format!(
-                            "{kind} \"{}\" grants {} to {} {}",
-                            name_of(meta),
-                            role_ref.name,
-                            s.kind,
-                            s.name
+                        "roleRef.name",
+                        format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
+                    ),
+                ));
+            }
+            for (n, s) in subjects.as_deref().unwrap_or(&[]).iter().enumerate() {
+                let dangerous = matches!(
+                    (s.kind.as_str(), s.name.as_str()),
+                    ("User", "system:anonymous")
+                        | ("Group", "system:unauthenticated")
+                        | ("Group", "system:authenticated")
+                        | ("Group", "system:masters")
+                );
+                if dangerous {
+                    out.push((
+                        i,
+                        Violation::new(
+                            "SKD-K8S-008",
+                            format!("subjects[{n}].name"),
+                            format!(
+                                "{kind} \"{}\" grants {} to {} {}",
+                                name_of(meta),
+                                role_ref.name,
+                                s.kind,
+                                s.name
+                            ),
                         ),
-                    ),
-                ));
+                    ));
+                }
             }
         }
-    }
 
-    // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
-    for (i, w) in pods {
-        let i = *i;
-        let ns = w.namespace();
-        let sa = w.service_account.as_deref().unwrap_or("default");
-        let mounted = match w.automount_token {
-            Some(b) => b,
-            None => service_accounts
-                .get(&(ns, sa))
-                .and_then(|a| a.automount_service_account_token)
-                .unwrap_or(true),
-        };
-        if !mounted {
-            continue;
-        }
-        let mut powers = Powers::default();
-        let mut via: Vec<String> = Vec::new();
-        for &(_, o) in objects {
-            let (kind, meta, role_ref, subjects, binding_ns) = match o {
-                ClusterObject::RoleBinding(b) => (
-                    "RoleBinding",
-                    &b.metadata,
-                    &b.role_ref,
-                    &b.subjects,
-                    Some(ns_of(&b.metadata)),
-                ),
-                ClusterObject::ClusterRoleBinding(b) => (
-                    "ClusterRoleBinding",
-                    &b.metadata,
-                    &b.role_ref,
-                    &b.subjects,
-                    None,
-                ),
-                _ => continue,
-            };
-            let applies =
-                subjects
-                    .as_deref()
-                    .unwrap_or(&[])
-                    .iter()
-                    .any(|s| match s.kind.as_str() {
-                        "ServiceAccount" => {
-                            s.name == sa
-                                && s.namespace
-                                    .as_deref()
-                                    .filter(|n| !n.is_empty())
-                                    .or(binding_ns)
-                                    == Some(ns)
-                        }
-                        "Group" => {
-                            s.name == "system:serviceaccounts"
-                                || s.name == "system:authenticated"
-                                || s.name == format!("system:serviceaccounts:{ns}")
-                        }
-                        "User" => s.name == format!("system:serviceaccount:{ns}:{sa}"),
-                        _ => false,
-                    });
-            if !applies {
+        // SKD-K8S-011: Namespace Pod Security labels.
+        for &(i, o) in objects {
+            let ClusterObject::Namespace(n) = o else {
                 continue;
-            }
-            let rules = match role_ref.kind.as_str() {
-                "Role" => binding_ns
-                    .and_then(|bns| index.roles.get(&(bns, role_ref.name.as_str())))
-                    .map(|r| r.rules.clone().unwrap_or_default()),
-                "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
-                _ => None,
             };
-            let p = rules_powers(&rules.unwrap_or_default(), kind == "RoleBinding");
-            if !p.token_danger().is_empty() {
-                powers = powers.or(p);
-                via.push(format!(
-                    "{kind} \"{}\" ({} \"{}\")",
-                    name_of(meta),
-                    role_ref.kind,
-                    role_ref.name
-                ));
-            }
-        }
-        let danger = powers.token_danger();
-        if danger.is_empty() {
-            continue;
-        }
-        let field = if w.automount_token == Some(true) {
-            format!("{}.automountServiceAccountToken", w.spec_path)
-        } else {
-            format!("{}.serviceAccountName", w.spec_path)
-        };
-        out.push((
-            i,
-            Violation::new(
-                "SKD-K8S-001",
-                field,
-                format!(
-                    "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
-                    w.kind,
-                    w.name,
-                    via.join(" and "),
-                    danger.join(", ")
-                ),
-            ),
-        ));
-    }
-
-    // SKD-K8S-010, per workload: selected by no NetworkPolicy, or by policies that still admit
-    // every namespace or let it reach any address.
-    for (i, w) in pods {
-        let ns = w.namespace();
-        if !namespaces.contains_key(ns) && policies.is_empty() {
-            continue; // A partial set: nothing is known about this namespace's policies.
-        }
-        let selecting: Vec<&NetworkPolicy> = policies
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|np| {
-                np.spec.as_ref().is_some_and(|s| {
-                    s.pod_selector
-                        .as_ref()
-                        .is_none_or(|sel| selector_matches(sel, &w.labels))
-                })
-            })
-            .collect();
-        for message in network_exposure(w, ns, &selecting) {
-            out.push((*i, Violation::new("SKD-K8S-010", "metadata.name", message)));
-        }
-    }
-
-    // SKD-K8S-011: Namespace Pod Security labels.
-    for &(i, o) in objects {
-        let ClusterObject::Namespace(n) = o else {
-            continue;
-        };
-        let name = name_of(&n.metadata);
-        let labels = n.metadata.labels.clone().unwrap_or_default();
-        match labels.get(PSA_ENFORCE).map(String::as_str) {
-            None => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    "metadata.labels",
-                    format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
-                ),
-            )),
-            Some("baseline") | Some("restricted") => {}
-            Some("privileged") => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    label_field(PSA_ENFORCE),
-                    format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
-                ),
-            )),
-            Some(other) => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    label_field(PSA_ENFORCE),
-                    format!(
-                        "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
-                         (baseline or restricted)"
-                    ),
-                ),
-            )),
-        }
-        if let Some(v) = labels.get(PSA_ENFORCE_VERSION) {
-            if !valid_psa_version(v) {
-                out.push((
+            let name = name_of(&n.metadata);
+            let labels = n.metadata.labels.clone().unwrap_or_default();
+            match labels.get(PSA_ENFORCE).map(String::as_str) {
+                None => out.push((
                     i,
                     Violation::new(
                         "SKD-K8S-011",
-                        label_field(PSA_ENFORCE_VERSION),
+                        "metadata.labels",
+                        format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
+                    ),
+                )),
+                Some("baseline") | Some("restricted") => {}
+                Some("privileged") => out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-011",
+                        label_field(PSA_ENFORCE),
+                        format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
+                    ),
+                )),
+                Some(other) => out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-011",
+                        label_field(PSA_ENFORCE),
                         format!(
+                            "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
+                         (baseline or restricted)"
+                        ),
+                    ),
+                )),
+            }
+            if let Some(v) = labels.get(PSA_ENFORCE_VERSION) {
+                if !valid_psa_version(v) {
+                    out.push((
+                        i,
+                        Violation::new(
+                            "SKD-K8S-011",
+                            label_field(PSA_ENFORCE_VERSION),
+                            format!(
                             "Namespace \"{name}\" has an invalid {PSA_ENFORCE_VERSION} \"{v}\" \
                              (latest or v1.N)"
                         ),
-                    ),
-                ));
+                        ),
+                    ));
+                }
             }
         }
+        out
     }
-    out
+
+    /// The rules about one pod-bearing object (`i` is the caller's index for it): its mounted
+    /// token (SKD-K8S-001) and its NetworkPolicy isolation (SKD-K8S-010).
+    pub fn pod_violations(&self, i: usize, w: &PodRef) -> Vec<(usize, Violation)> {
+        let objects = self.objects;
+        let index = &self.index;
+        let service_accounts = &self.service_accounts;
+        let namespaces = &self.namespaces;
+        let policies = &self.policies;
+        let mut out = Vec::new();
+        // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
+        'token: {
+            let ns = w.namespace();
+            let sa = w.service_account.as_deref().unwrap_or("default");
+            let mounted = match w.automount_token {
+                Some(b) => b,
+                None => service_accounts
+                    .get(&(ns, sa))
+                    .and_then(|a| a.automount_service_account_token)
+                    .unwrap_or(true),
+            };
+            if !mounted {
+                break 'token;
+            }
+            let mut powers = Powers::default();
+            let mut via: Vec<String> = Vec::new();
+            for &(_, o) in objects {
+                let (kind, meta, role_ref, subjects, binding_ns) = match o {
+                    ClusterObject::RoleBinding(b) => (
+                        "RoleBinding",
+                        &b.metadata,
+                        &b.role_ref,
+                        &b.subjects,
+                        Some(ns_of(&b.metadata)),
+                    ),
+                    ClusterObject::ClusterRoleBinding(b) => (
+                        "ClusterRoleBinding",
+                        &b.metadata,
+                        &b.role_ref,
+                        &b.subjects,
+                        None,
+                    ),
+                    _ => continue,
+                };
+                let applies =
+                    subjects
+                        .as_deref()
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|s| match s.kind.as_str() {
+                            "ServiceAccount" => {
+                                s.name == sa
+                                    && s.namespace
+                                        .as_deref()
+                                        .filter(|n| !n.is_empty())
+                                        .or(binding_ns)
+                                        == Some(ns)
+                            }
+                            "Group" => {
+                                s.name == "system:serviceaccounts"
+                                    || s.name == "system:authenticated"
+                                    || s.name == format!("system:serviceaccounts:{ns}")
+                            }
+                            "User" => s.name == format!("system:serviceaccount:{ns}:{sa}"),
+                            _ => false,
+                        });
+                if !applies {
+                    continue;
+                }
+                let rules = match role_ref.kind.as_str() {
+                    "Role" => binding_ns
+                        .and_then(|bns| index.roles.get(&(bns, role_ref.name.as_str())))
+                        .map(|r| r.rules.clone().unwrap_or_default()),
+                    "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
+                    _ => None,
+                };
+                let p = rules_powers(&rules.unwrap_or_default(), kind == "RoleBinding");
+                if !p.token_danger().is_empty() {
+                    powers = powers.or(p);
+                    via.push(format!(
+                        "{kind} \"{}\" ({} \"{}\")",
+                        name_of(meta),
+                        role_ref.kind,
+                        role_ref.name
+                    ));
+                }
+            }
+            let danger = powers.token_danger();
+            if danger.is_empty() {
+                break 'token;
+            }
+            let field = if w.automount_token == Some(true) {
+                format!("{}.automountServiceAccountToken", w.spec_path)
+            } else {
+                format!("{}.serviceAccountName", w.spec_path)
+            };
+            out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-001",
+                    field,
+                    format!(
+                        "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
+                        w.kind,
+                        w.name,
+                        via.join(" and "),
+                        danger.join(", ")
+                    ),
+                ),
+            ));
+        }
+
+        // SKD-K8S-010, per workload: selected by no NetworkPolicy, or by policies that still admit
+        // every namespace or let it reach any address.
+        'network: {
+            let ns = w.namespace();
+            if !namespaces.contains_key(ns) && policies.is_empty() {
+                break 'network; // A partial set: nothing is known about this namespace's policies.
+            }
+            let selecting: Vec<&NetworkPolicy> = policies
+                .get(ns)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|np| {
+                    np.spec.as_ref().is_some_and(|s| {
+                        s.pod_selector
+                            .as_ref()
+                            .is_none_or(|sel| selector_matches(sel, &w.labels))
+                    })
+                })
+                .collect();
+            for message in network_exposure(w, ns, &selecting) {
+                out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message)));
+            }
+        }
+
+        out
+    }
 }
 
 /// `latest` or `v1.N` (N without leading zeros), as Pod Security admission parses it.
