@@ -3,11 +3,14 @@
 # `kubectl get -A -o yaml` or `helm template` pipe into it).
 #
 # usage: bench/audit-memory.sh [MEGABYTES]   (default 100)
+#        FORMAT=text|sarif bench/audit-memory.sh 1000
 #
 # Builds a stream of about MEGABYTES MB by repeating the manifests of bench/gen_corpus.py
 # (2,000 objects, a mix of clean and risky pods and workloads) separated by `---`, audits it with
-# `stockade audit --max-input-size 2G -f json -o /dev/null -`, and prints the input size, the
-# objects and findings, the wall time and the peak RSS (getrusage of the child).
+# `stockade audit -f json -o REPORT -`, and prints the input size, the objects and findings,
+# the wall time and the peak RSS (getrusage of the child). FORMAT=text writes the text report to
+# /dev/null instead (no report on disk: a 1 GB stream makes ~3.5 GB of JSON), and prints the
+# exit code instead of the counts; FORMAT=sarif writes SARIF to /dev/null.
 # STOCKADE=path uses that binary instead of building a release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,18 +34,22 @@ with open(out, "w") as f:
         f.write(unit)
         written += len(unit)
 PY
-python3 - "$bin" "$work/stream.yaml" "$work/report.json" <<'PY'
+python3 - "$bin" "$work/stream.yaml" "$work/report.json" "${FORMAT:-json}" <<'PY'
 import json, os, resource, subprocess, sys, time
-binary, stream, report = sys.argv[1], sys.argv[2], sys.argv[3]
+binary, stream, report, fmt = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 size = os.path.getsize(stream)
+out = report if fmt == "json" else "/dev/null"
 start = time.monotonic()
 with open(stream, "rb") as stdin:
-    p = subprocess.run([binary, "audit", "--max-input-size", "2G", "-f", "json", "-o", report,
-                        "-"], stdin=stdin)
+    p = subprocess.run([binary, "audit", "-f", fmt, "-o", out, "-"], stdin=stdin)
 wall = time.monotonic() - start
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-with open(report) as f:
-    summary = json.load(f)["summary"]
-print(f"input {size / 1e6:.1f} MB: {summary['objects']} objects, {summary['findings']} findings, "
-      f"exit {p.returncode}, {wall:.1f} s, peak RSS {peak:.1f} MiB")
+if fmt == "json":
+    with open(report) as f:
+        summary = json.load(f)["summary"]
+    counts = f"{summary['objects']} objects, {summary['findings']} findings, "
+else:
+    counts = f"-f {fmt} to /dev/null, "
+print(f"input {size / 1e6:.1f} MB: {counts}exit {p.returncode}, {wall:.1f} s, "
+      f"peak RSS {peak:.1f} MiB")
 PY

@@ -169,9 +169,9 @@ fn pss_detail(vs: &[Violation]) -> String {
 }
 
 /// `SKD-ESC-020 (spec.volumes[0].hostPath: host path ...)`: rule id, then field and message.
-fn escape_detail(vs: &[Violation]) -> String {
+fn escape_detail<'a>(vs: impl IntoIterator<Item = &'a Violation>) -> String {
     bounded_join(
-        vs.iter()
+        vs.into_iter()
             .map(|v| format!("{} ({}: {})", v.rule.id, v.field, v.message)),
     )
 }
@@ -276,14 +276,20 @@ pub fn decide(subject: &Subject, ns: &NamespacePolicy, v: &Verdicts) -> Decision
         ));
         denied.extend(v.enforce.iter());
     }
+    // An informational escape rule (SKD-K8S-018, subPath) names a risk to review, not one to
+    // refuse: on a pod it is a warning, never a denial.
+    let (blocking, informational): (Vec<&Violation>, Vec<&Violation>) = v
+        .escape
+        .iter()
+        .partition(|x| x.rule.severity > policy::Severity::Info);
     if let (true, Some(level)) = (enforce_escape, ns.escape) {
-        if !v.escape.is_empty() {
+        if !blocking.is_empty() {
             clauses.push(format!(
                 "violates {}: {}",
                 stockade_policy(level),
-                escape_detail(&v.escape)
+                escape_detail(blocking.iter().copied())
             ));
-            denied.extend(v.escape.iter());
+            denied.extend(blocking.iter().copied());
         }
     }
     if !clauses.is_empty() {
@@ -319,6 +325,13 @@ pub fn decide(subject: &Subject, ns: &NamespacePolicy, v: &Verdicts) -> Decision
                 "would violate {}: {}",
                 stockade_policy(level),
                 escape_detail(&v.escape)
+            ));
+        }
+        if let (true, Some(level), false) = (subject.is_pod, ns.escape, informational.is_empty()) {
+            d.warnings.push(format!(
+                "{} (informational): {}",
+                stockade_policy(level),
+                escape_detail(informational.iter().copied())
             ));
         }
     }

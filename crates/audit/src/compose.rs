@@ -22,14 +22,16 @@
 //! - `extends` within the same file (the base service's settings first, then the service's own);
 //! - `volumes_from: [service[:ro]]`: the other service's host mounts (one hop).
 //!
-//! `${VAR:-default}` and `${VAR-default}` are read as their default; other variables are kept
-//! as written. `x-stockade-ignore` on a service (a string or a list of `ID[,ID]: reason`) gives
+//! Values are interpolated as docker compose does it ([`crate::compose_env`]; an unset variable
+//! where it decides a security setting is an error), and `include:` is followed
+//! ([`read_project`]). `x-stockade-ignore` on a service (a string or a list of `ID[,ID]: reason`) gives
 //! suppressions. `cap_drop` and `cgroup_parent` have no place in the model and are read only for
 //! their types. A value of the wrong type is an `SKD-INPUT-001` problem, never a pass.
 
 // A `Problem` is what this module reports; boxing it would only move the allocation.
 #![allow(clippy::result_large_err)]
 
+use crate::compose_env::Env;
 use crate::k8s::parse_suppressions;
 use crate::source::{push_index, push_key, FileReport, Item, ObjectRef, Problem};
 use crate::source::{Subject, Suppression};
@@ -40,38 +42,421 @@ use policy::model::{ContainerView, Field, HostMount, Namespace, Seccomp, UserVie
 /// Most `extends` hops followed.
 const MAX_EXTENDS: usize = 8;
 
-/// Read a compose file.
+/// Read a compose file, interpolated with the environment and the `.env` beside it.
 pub fn read(path: &str, text: &str) -> FileReport {
+    let base_dir = project_dir(path);
+    match Env::load(std::path::Path::new(&base_dir), &[]) {
+        Ok(env) => read_with_env(path, text, &env, &base_dir).0,
+        Err(e) => {
+            let mut report = FileReport::new(path, Some(Format::Compose));
+            report.problems.push(file_problem(format!(
+                "the .env file cannot be read ({e}), so the file cannot be interpolated as \
+                 docker compose would"
+            )));
+            report
+        }
+    }
+}
+
+/// A compose file and the files it includes (`include:`, followed recursively, each
+/// interpolated with its own project's `.env` or `env_file`), one report per file. An included
+/// file that is missing or cannot be read, or an include loop, is an `SKD-INPUT-001` problem
+/// of the file that includes it, naming the file.
+pub fn read_project(path: &str, text: &str, max_size: u64) -> Vec<FileReport> {
+    let mut out = Vec::new();
+    let base_dir = project_dir(path);
+    let chain = vec![canonical(path)];
+    match Env::load(std::path::Path::new(&base_dir), &[]) {
+        Ok(env) => read_included(path, text, &env, &base_dir, &chain, max_size, &mut out),
+        // `read` reports the .env file that cannot be read.
+        Err(_) => out.push(read(path, text)),
+    }
+    out
+}
+
+/// Most nested `include`s followed.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+fn canonical(path: &str) -> String {
+    if path == "-" {
+        return path.to_string();
+    }
+    std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
+}
+
+fn file_problem(message: String) -> Problem {
+    Problem {
+        rule_id: yaml::UNDECODABLE,
+        line: None,
+        column: None,
+        object: None,
+        field: String::new(),
+        message,
+    }
+}
+
+/// One `include` entry: the files, their project directory and env files, where it is written.
+struct Include {
+    paths: Vec<String>,
+    project_directory: Option<String>,
+    env_files: Vec<String>,
+    field: String,
+    line: u32,
+    column: u32,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_included(
+    path: &str,
+    text: &str,
+    env: &Env,
+    base_dir: &str,
+    chain: &[String],
+    max_size: u64,
+    out: &mut Vec<FileReport>,
+) {
+    let (mut report, includes) = read_with_env(path, text, env, base_dir);
+    let mut nested = Vec::new();
+    for inc in includes {
+        let at = |message: String| Problem {
+            rule_id: yaml::UNDECODABLE,
+            line: Some(inc.line),
+            column: Some(inc.column),
+            object: None,
+            field: inc.field.clone(),
+            message,
+        };
+        for (n, p) in inc.paths.iter().enumerate() {
+            let full = if p.starts_with('/') {
+                p.clone()
+            } else {
+                format!("{}/{}", base_dir.trim_end_matches('/'), p)
+            };
+            let key = canonical(&full);
+            if let Some(start) = chain.iter().position(|c| *c == key) {
+                let mut cycle: Vec<&str> = chain[start..].iter().map(String::as_str).collect();
+                cycle.push(&key);
+                report.problems.push(at(format!(
+                    "include loop: {} (docker compose refuses it)",
+                    cycle.join(" -> ")
+                )));
+                continue;
+            }
+            if chain.len() >= MAX_INCLUDE_DEPTH {
+                report.problems.push(at(format!(
+                    "{full}: includes nested deeper than {MAX_INCLUDE_DEPTH}; not read"
+                )));
+                continue;
+            }
+            let text = match read_small(&full, max_size) {
+                Ok(t) => t,
+                Err(e) => {
+                    report.problems.push(at(format!(
+                        "included file {full} cannot be read: {e}; its services are not audited \
+                         (fix the path, or remove the entry)"
+                    )));
+                    continue;
+                }
+            };
+            // Paths in an included file are relative to its own directory (or the entry's
+            // project_directory, for the first file of the entry).
+            let dir = match (&inc.project_directory, n) {
+                (Some(d), 0) if d.starts_with('/') => d.clone(),
+                (Some(d), 0) => format!("{}/{}", base_dir.trim_end_matches('/'), d),
+                _ => project_dir(&full),
+            };
+            let env_files: Vec<std::path::PathBuf> = inc
+                .env_files
+                .iter()
+                .map(|f| std::path::Path::new(base_dir).join(f))
+                .collect();
+            let env = match Env::load(std::path::Path::new(&dir), &env_files) {
+                Ok(e) => e,
+                Err(e) => {
+                    report.problems.push(at(format!(
+                        "the env file of {full} cannot be read: {e}; its services are not audited"
+                    )));
+                    continue;
+                }
+            };
+            let mut chain = chain.to_vec();
+            chain.push(key);
+            read_included(&full, &text, &env, &dir, &chain, max_size, &mut nested);
+        }
+    }
+    out.push(report);
+    out.append(&mut nested);
+}
+
+/// An included file, read whole: no NUL byte, UTF-8, within `max_size`.
+fn read_small(path: &str, max_size: u64) -> Result<String, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    f.take(max_size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max_size {
+        return Err(format!("larger than {max_size} bytes"));
+    }
+    if bytes.contains(&0) {
+        return Err("binary input (a NUL byte)".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into())
+}
+
+/// Read one compose file with these variables; also give back its `include` entries.
+fn read_with_env(path: &str, text: &str, env: &Env, base_dir: &str) -> (FileReport, Vec<Include>) {
     let mut report = FileReport::new(path, Some(Format::Compose));
+    let mut includes = Vec::new();
     let docs = match yaml::load(text) {
         Ok(d) => d,
         Err(p) => {
             report.skipped = Some(p.message);
-            return report;
+            return (report, includes);
         }
     };
-    let base_dir = project_dir(path);
     for doc in docs {
         match doc.root {
             Err(p) => report.problems.push(p),
-            Ok(root) => {
+            Ok(mut root) => {
                 let first = report.items.len();
-                read_document(&root, doc.index, &base_dir, &mut report);
-                for mut p in doc.problems {
-                    if let Some(item) = report.items[first..].iter().find(|i| {
-                        let prefix = push_key("services", &i.object.name);
-                        p.field == prefix
-                            || p.field.starts_with(&format!("{prefix}."))
-                            || p.field.starts_with(&format!("{prefix}["))
-                    }) {
-                        p.object = Some(item.object.clone());
+                let mut unresolved = Vec::new();
+                let mut problems = Vec::new();
+                let mut segs = Vec::new();
+                interpolate_tree(&mut root, &mut segs, env, &mut unresolved, &mut problems);
+                report.problems.append(&mut problems);
+                read_includes(&root, &mut includes, &mut report.problems);
+                read_document(&root, doc.index, base_dir, &mut report);
+                report.problems.extend(unresolved);
+                for mut p in doc
+                    .problems
+                    .into_iter()
+                    .chain(std::mem::take(&mut report.problems))
+                {
+                    if p.object.is_none() {
+                        if let Some(item) = report.items[first..].iter().find(|i| {
+                            let prefix = push_key("services", &i.object.name);
+                            p.field == prefix
+                                || p.field.starts_with(&format!("{prefix}."))
+                                || p.field.starts_with(&format!("{prefix}["))
+                        }) {
+                            p.object = Some(item.object.clone());
+                        }
                     }
                     report.problems.push(p);
                 }
             }
         }
     }
-    report
+    (report, includes)
+}
+
+/// Service fields whose value decides nothing the rules look at: an unset variable there is
+/// left empty, as docker compose leaves it. Anywhere else (privileged, volumes, user, cap_add,
+/// security_opt, devices, ...) it is an error: an empty value there is a guess.
+const INERT_FIELDS: &[&str] = &[
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "labels",
+    "annotations",
+    "ports",
+    "expose",
+    "healthcheck",
+    "depends_on",
+    "container_name",
+    "hostname",
+    "domainname",
+    "restart",
+    "logging",
+    "networks",
+    "secrets",
+    "configs",
+    "profiles",
+    "stop_signal",
+    "stop_grace_period",
+    "working_dir",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "extra_hosts",
+    "platform",
+    "pull_policy",
+    "scale",
+    "tty",
+    "stdin_open",
+    "init",
+    "mac_address",
+    "develop",
+    "attach",
+    "links",
+    "external_links",
+    "x-stockade-ignore",
+];
+
+/// Top-level keys that are not services in a v1 file.
+const TOP_LEVEL: &[&str] = &[
+    "version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
+];
+
+/// Interpolate every string value (not keys) of the tree in place. Unset variables in fields
+/// that decide a security setting become problems; `${VAR:?err}` and malformed expressions
+/// anywhere are problems (docker compose refuses the file).
+fn interpolate_tree(
+    node: &mut YNode,
+    segs: &mut Vec<String>,
+    env: &Env,
+    unresolved: &mut Vec<Problem>,
+    problems: &mut Vec<Problem>,
+) {
+    let field = |segs: &[String]| {
+        segs.iter()
+            .fold(String::new(), |acc, k| match k.strip_prefix('[') {
+                Some(_) => format!("{acc}{k}"),
+                None => push_key(&acc, k),
+            })
+    };
+    let at = node_pos(node.line, node.column);
+    // The service the value is in, if any.
+    let object = match segs.first().map(String::as_str) {
+        Some("services") => segs.get(1),
+        Some(k) if k.starts_with("x-") || TOP_LEVEL.contains(&k) => None,
+        Some(_) => segs.first(),
+        None => None,
+    }
+    .map(|name| ObjectRef {
+        kind: "service".into(),
+        name: name.clone(),
+        namespace: None,
+    });
+    match &mut node.value {
+        YValue::Str(s) => {
+            let mut unset = Vec::new();
+            match crate::compose_env::interpolate(s, env, &mut unset) {
+                Ok(v) => *s = v,
+                Err(e) => problems.push(problem(&at, &field(segs), None, e.to_string())),
+            }
+            let decides = match segs.first().map(String::as_str) {
+                Some("services") => segs
+                    .get(2)
+                    .is_some_and(|k| !INERT_FIELDS.contains(&k.as_str())),
+                Some("volumes") => true,
+                Some(k) if k.starts_with("x-") || TOP_LEVEL.contains(&k) => false,
+                // A v1 file: services at the top level.
+                Some(_) => segs
+                    .get(1)
+                    .is_some_and(|k| !INERT_FIELDS.contains(&k.as_str())),
+                None => false,
+            };
+            if decides && !unset.is_empty() {
+                unset.dedup();
+                let f = field(segs);
+                unresolved.push(problem(
+                    &at,
+                    &f,
+                    object.as_ref(),
+                    format!(
+                        "`{f}` uses {} not set in the environment or .env and without a default: \
+                         docker compose would read it as empty, which decides a security setting \
+                         here; set it, or give a default (${{{}:-value}})",
+                        unset
+                            .iter()
+                            .map(|n| format!("${{{n}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        unset[0]
+                    ),
+                ));
+            }
+        }
+        YValue::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                segs.push(format!("[{i}]"));
+                interpolate_tree(item, segs, env, unresolved, problems);
+                segs.pop();
+            }
+        }
+        YValue::Map(entries) => {
+            for e in entries.iter_mut() {
+                segs.push(e.key.to_string());
+                interpolate_tree(&mut e.value, segs, env, unresolved, problems);
+                segs.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn node_pos(line: u32, column: u32) -> YNode {
+    YNode {
+        line,
+        column,
+        value: YValue::Null,
+    }
+}
+
+/// The top-level `include` entries: a path, or `{path, project_directory, env_file}` (`path`
+/// and `env_file` a string or a list).
+fn read_includes(root: &YNode, out: &mut Vec<Include>, problems: &mut Vec<Problem>) {
+    let Some(node) = root.get("include") else {
+        return;
+    };
+    let YValue::Seq(items) = &node.value else {
+        problems.push(problem(
+            node,
+            "include",
+            None,
+            "`include` must be a list".into(),
+        ));
+        return;
+    };
+    let strings = |n: &YNode| -> Option<Vec<String>> {
+        match &n.value {
+            YValue::Str(s) => Some(vec![s.clone()]),
+            YValue::Seq(v) => v.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => None,
+        }
+    };
+    for (i, item) in items.iter().enumerate() {
+        let field = push_index("include", i);
+        let entry = match &item.value {
+            YValue::Str(s) => Some(Include {
+                paths: vec![s.clone()],
+                project_directory: None,
+                env_files: Vec::new(),
+                field: field.clone(),
+                line: item.line,
+                column: item.column,
+            }),
+            YValue::Map(_) => item.get("path").and_then(strings).map(|paths| Include {
+                paths,
+                project_directory: item
+                    .get("project_directory")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string),
+                env_files: item.get("env_file").and_then(strings).unwrap_or_default(),
+                field: field.clone(),
+                line: item.line,
+                column: item.column,
+            }),
+            _ => None,
+        };
+        match entry {
+            Some(e) => out.push(e),
+            None => problems.push(problem(
+                item,
+                &field,
+                None,
+                "an `include` entry must be a path or a mapping with `path`".into(),
+            )),
+        }
+    }
 }
 
 /// The absolute directory relative host paths are taken from.
@@ -136,6 +521,8 @@ fn read_document(root: &YNode, document: usize, base_dir: &str, report: &mut Fil
                 return;
             }
         },
+        // A file of `include`s only: its services are in the files it includes.
+        None if root.get("include").is_some() => (Vec::new(), "services"),
         None => {
             // Compose v1: services at the top level.
             let v1: Vec<_> = top
@@ -309,44 +696,6 @@ struct ServiceReader<'a> {
     volumes: Option<&'a YNode>,
 }
 
-/// `${VAR:-default}` / `${VAR-default}` become their default, `$$` a `$`.
-fn interpolate(s: &str) -> String {
-    if !s.contains('$') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(body) = after.strip_prefix('{') {
-            match body.find('}') {
-                Some(end) => {
-                    let inner = &body[..end];
-                    if let Some((_, d)) = inner.split_once(":-").or_else(|| inner.split_once('-')) {
-                        out.push_str(d);
-                    } else {
-                        out.push_str(&rest[i..i + 2 + end + 1]);
-                    }
-                    rest = &body[end + 1..];
-                }
-                None => {
-                    out.push_str(&rest[i..]);
-                    rest = "";
-                }
-            }
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Docker's `RAMInBytes`: a number with an optional binary unit (b, k, m, g, t, p; `kb`, `kib`).
 pub fn parse_bytes(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();
@@ -392,7 +741,7 @@ impl ServiceReader<'_> {
         match &node.value {
             YValue::Bool(b) => Some(*b),
             YValue::Null => None,
-            YValue::Str(s) => match interpolate(s).to_ascii_lowercase().as_str() {
+            YValue::Str(s) => match s.to_ascii_lowercase().as_str() {
                 "y" | "yes" | "true" | "on" => Some(true),
                 "n" | "no" | "false" | "off" => Some(false),
                 _ => {
@@ -409,7 +758,7 @@ impl ServiceReader<'_> {
 
     fn string(&mut self, node: &YNode, field: &str) -> Option<String> {
         match &node.value {
-            YValue::Str(s) => Some(interpolate(s)),
+            YValue::Str(s) => Some(s.clone()),
             YValue::Int(n) => Some(n.to_string()),
             YValue::Float(f) => Some(f.to_string()),
             YValue::Bool(b) => Some(b.to_string()),
@@ -424,7 +773,7 @@ impl ServiceReader<'_> {
     fn integer(&mut self, node: &YNode, field: &str) -> Option<i64> {
         match &node.value {
             YValue::Int(n) => n.as_i64(),
-            YValue::Str(s) => match interpolate(s).trim().parse() {
+            YValue::Str(s) => match s.trim().parse() {
                 Ok(v) => Some(v),
                 Err(_) => {
                     self.bad(node, field, "an integer");
@@ -443,7 +792,7 @@ impl ServiceReader<'_> {
         match &node.value {
             YValue::Int(n) => n.as_i64(),
             YValue::Float(f) => Some(*f as i64),
-            YValue::Str(s) => match parse_bytes(&interpolate(s)) {
+            YValue::Str(s) => match parse_bytes(s) {
                 Some(v) => Some(v),
                 None => {
                     self.bad(node, field, "a byte size such as 512m or 1g");
@@ -858,12 +1207,13 @@ mod tests {
 
     #[test]
     fn interpolation_takes_defaults() {
-        assert_eq!(
-            interpolate("${A:-/var/run}/docker.sock"),
-            "/var/run/docker.sock"
-        );
-        assert_eq!(interpolate("${A-x}y"), "xy");
-        assert_eq!(interpolate("$${A}"), "${A}");
-        assert_eq!(interpolate("${A}"), "${A}");
+        let text = "services:\n  a:\n    image: x\n    volumes: ['${A:-/var/run}/docker.sock:/s', '${B-x}y:/t']\n    command: $${A} ${UNSET}\n";
+        let (r, _) = read_with_env("c.yaml", text, &Env::from_pairs([]), "/p");
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        let Subject::View(v) = &r.items[0].subject else {
+            panic!("a view")
+        };
+        let sources: Vec<&str> = v.host_mounts.iter().map(|m| m.host_path.as_str()).collect();
+        assert_eq!(sources, ["/var/run/docker.sock"]);
     }
 }

@@ -66,7 +66,32 @@ pub fn read(path: &str, text: &str) -> FileReport {
 /// [`read`], handing `f` the items and problems of each document as soon as it is read, so that
 /// only one document's tree is alive at a time (memory follows the largest document, not the
 /// input). Returns why the whole input was refused, if it was.
-pub fn read_each(path: &str, text: &str, mut f: impl FnMut(FileReport)) -> Option<String> {
+pub fn read_each(path: &str, text: &str, f: impl FnMut(FileReport)) -> Option<String> {
+    // The caller bounds the input's size (`--max-input-size`).
+    let limits = yaml::Limits {
+        max_bytes: usize::MAX,
+        ..yaml::Limits::default()
+    };
+    read_each_at(
+        path,
+        text,
+        1,
+        &limits,
+        &mut yaml::StreamState::new(&limits),
+        f,
+    )
+}
+
+/// [`read_each`] over one piece of a longer stream: `text` holds whole documents and starts at
+/// line `first_line`; `state` carries the document index and alias budget between pieces.
+pub fn read_each_at(
+    path: &str,
+    text: &str,
+    first_line: u32,
+    limits: &yaml::Limits,
+    state: &mut yaml::StreamState,
+    mut f: impl FnMut(FileReport),
+) -> Option<String> {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
     // Guessing scans the text from the start, so only the first few broken documents get it.
     let mut guesses = 32;
@@ -76,7 +101,7 @@ pub fn read_each(path: &str, text: &str, mut f: impl FnMut(FileReport)) -> Optio
             Err(mut p) => {
                 if guesses > 0 {
                     guesses -= 1;
-                    p.object = guess_object(text, doc.line);
+                    p.object = guess_object(text, doc.line.saturating_sub(first_line - 1));
                 }
                 report.problems.push(p);
                 return;
@@ -107,12 +132,7 @@ pub fn read_each(path: &str, text: &str, mut f: impl FnMut(FileReport)) -> Optio
             FileReport::new(path, Some(Format::Kubernetes)),
         ));
     };
-    // The caller bounds the input's size (`--max-input-size`).
-    let limits = yaml::Limits {
-        max_bytes: usize::MAX,
-        ..yaml::Limits::default()
-    };
-    let refused = yaml::for_each_document(text, &limits, &mut reading)
+    let refused = yaml::for_each_document_in_stream(text, first_line, limits, state, &mut reading)
         .err()
         .map(|p| p.message);
     // A document that did not parse left its problem behind.

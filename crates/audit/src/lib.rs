@@ -3,6 +3,7 @@
 //! violations, and the reporters (text, JSON, SARIF).
 
 pub mod compose;
+pub mod compose_env;
 pub mod dockerfile;
 pub mod ignore;
 pub mod k8s;

@@ -1,7 +1,7 @@
 //! Reporters: text for people, JSON (versioned schema `stockade.audit/v1`, documented in
 //! docs/output.md), and SARIF 2.1.0 for code-scanning UIs.
 
-use crate::run::{AuditReport, Finding};
+use crate::run::{AuditReport, Finding, Sink, Totals};
 use policy::catalogue::{Rule, Severity};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,96 +42,136 @@ fn severity_color(s: Severity) -> &'static str {
 /// Text for people: grouped by file and object, one line per finding with its position, severity,
 /// rule id and message, then the fix. Suppressed findings are counted, not listed.
 pub fn text(report: &AuditReport, color: bool) -> String {
-    let mut out = String::new();
-    let mut by_file: BTreeMap<&str, BTreeMap<String, Vec<&Finding>>> = BTreeMap::new();
-    let mut suppressed = 0;
-    for f in &report.findings {
-        if f.suppressed.is_some() {
-            suppressed += 1;
-            continue;
+    let mut t = TextWriter::new(Vec::new(), color);
+    // Writing to a vector cannot fail.
+    let _ = t.findings(&report.findings);
+    let out = t.finish(&report.totals()).unwrap_or_default();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The text report written as the findings come ([`text`] for a whole report): each batch's
+/// findings grouped by file and object, the summary at the end.
+pub struct TextWriter<W: std::io::Write> {
+    w: W,
+    color: bool,
+    /// The file whose findings were written last.
+    file: Option<std::sync::Arc<str>>,
+}
+
+impl<W: std::io::Write> TextWriter<W> {
+    pub fn new(w: W, color: bool) -> Self {
+        TextWriter {
+            w,
+            color,
+            file: None,
         }
-        by_file
-            .entry(f.file.as_ref())
-            .or_default()
-            .entry(object_label(f))
-            .or_default()
-            .push(f);
     }
-    for (file, objects) in &by_file {
-        let _ = writeln!(out, "{}", paint(color, "1;4", file));
-        for (obj, findings) in objects {
-            let _ = writeln!(out, "  {}", paint(color, "1", obj));
-            for f in findings {
-                let pos = match (f.line, f.column) {
-                    (Some(l), Some(c)) => format!("{l}:{c}"),
-                    (Some(l), None) => format!("{l}"),
-                    _ => "-".to_string(),
-                };
-                let sev = format!("{:<8}", f.rule.severity.as_str());
-                let _ = writeln!(
-                    out,
-                    "    {:>7}  {}  {}  {}",
-                    pos,
-                    paint(color, severity_color(f.rule.severity), &sev),
-                    paint(color, "1", &f.rule.id),
-                    f.message
-                );
-                let _ = writeln!(
-                    out,
-                    "    {:>7}  {}",
-                    "",
-                    paint(color, "2", &format!("fix: {}", f.rule.remediation))
-                );
+
+    /// Write the skipped files and the summary; give the writer back.
+    pub fn finish(mut self, totals: &Totals) -> std::io::Result<W> {
+        let mut out = String::new();
+        if self.file.is_some() {
+            out.push('\n');
+        }
+        for s in &totals.skipped {
+            let _ = writeln!(out, "{}: skipped: {}", s.file, s.reason);
+        }
+        let mut notes = Vec::new();
+        if !totals.skipped.is_empty() {
+            notes.push(format!(
+                "{} files skipped as not manifests (--strict fails on them)",
+                totals.skipped.len()
+            ));
+        }
+        if totals.symlinks > 0 {
+            notes.push(format!("{} symbolic links followed", totals.symlinks));
+        }
+        let mut sev_counts = Vec::new();
+        for s in Severity::ALL.iter().rev() {
+            let n = totals.of(*s);
+            if n > 0 {
+                sev_counts.push(format!("{n} {s}"));
             }
         }
-        out.push('\n');
-    }
-    for s in &report.skipped {
-        let _ = writeln!(out, "{}: skipped: {}", s.file, s.reason);
-    }
-    let mut notes = Vec::new();
-    if !report.skipped.is_empty() {
-        notes.push(format!(
-            "{} files skipped as not manifests (--strict fails on them)",
-            report.skipped.len()
-        ));
-    }
-    if report.symlinks > 0 {
-        notes.push(format!("{} symbolic links followed", report.symlinks));
-    }
-    let counted: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.suppressed.is_none())
-        .collect();
-    let mut sev_counts = Vec::new();
-    for s in Severity::ALL.iter().rev() {
-        let n = counted.iter().filter(|f| f.rule.severity == *s).count();
-        if n > 0 {
-            sev_counts.push(format!("{n} {s}"));
-        }
-    }
-    let summary = if counted.is_empty() {
-        "no findings".to_string()
-    } else {
-        format!("{} findings ({})", counted.len(), sev_counts.join(", "))
-    };
-    let _ = writeln!(
-        out,
-        "{} in {} objects across {} files{}",
-        summary,
-        report.objects,
-        report.files,
-        if suppressed > 0 {
-            format!("; {suppressed} suppressed")
+        let summary = if totals.findings() == 0 {
+            "no findings".to_string()
         } else {
-            String::new()
+            format!("{} findings ({})", totals.findings(), sev_counts.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{} in {} objects across {} files{}",
+            summary,
+            totals.objects,
+            totals.files,
+            if totals.suppressed > 0 {
+                format!("; {} suppressed", totals.suppressed)
+            } else {
+                String::new()
+            }
+        );
+        for n in notes {
+            let _ = writeln!(out, "{n}");
         }
-    );
-    for n in notes {
-        let _ = writeln!(out, "{n}");
+        self.w.write_all(out.as_bytes())?;
+        Ok(self.w)
     }
-    out
+}
+
+impl<W: std::io::Write> Sink for TextWriter<W> {
+    fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()> {
+        let color = self.color;
+        let mut out = String::new();
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let n = rest
+                .iter()
+                .position(|f| !std::sync::Arc::ptr_eq(&f.file, &first.file) && f.file != first.file)
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(n);
+            rest = tail;
+            let mut objects: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
+            for f in group.iter().filter(|f| f.suppressed.is_none()) {
+                objects.entry(object_label(f)).or_default().push(f);
+            }
+            if objects.is_empty() {
+                continue;
+            }
+            if self.file.as_deref() != Some(&*first.file) {
+                if self.file.is_some() {
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "{}", paint(color, "1;4", &first.file));
+                self.file = Some(first.file.clone());
+            }
+            for (obj, findings) in &objects {
+                let _ = writeln!(out, "  {}", paint(color, "1", obj));
+                for f in findings {
+                    let pos = match (f.line, f.column) {
+                        (Some(l), Some(c)) => format!("{l}:{c}"),
+                        (Some(l), None) => format!("{l}"),
+                        _ => "-".to_string(),
+                    };
+                    let sev = format!("{:<8}", f.rule.severity.as_str());
+                    let _ = writeln!(
+                        out,
+                        "    {:>7}  {}  {}  {}",
+                        pos,
+                        paint(color, severity_color(f.rule.severity), &sev),
+                        paint(color, "1", &f.rule.id),
+                        f.message
+                    );
+                    let _ = writeln!(
+                        out,
+                        "    {:>7}  {}",
+                        "",
+                        paint(color, "2", &format!("fix: {}", f.rule.remediation))
+                    );
+                }
+            }
+        }
+        self.w.write_all(out.as_bytes())
+    }
 }
 
 /// The JSON form of a rule, shared by `stockade rules --format json` and the reports.
@@ -188,29 +228,29 @@ pub struct JsonReport<'a> {
     skipped: &'a [crate::run::Skipped],
 }
 
+fn json_finding(f: &Finding) -> JsonFinding<'_> {
+    JsonFinding {
+        rule_id: &f.rule.id,
+        rule: &f.rule.slug,
+        title: &f.rule.title,
+        severity: f.rule.severity,
+        level: f.rule.level,
+        pss: f.rule.pss,
+        upstream: f.rule.upstream.as_deref(),
+        file: &f.file,
+        line: f.line,
+        column: f.column,
+        object: f.object.as_deref(),
+        field: &f.field,
+        message: &f.message,
+        remediation: &f.rule.remediation,
+        suppressed: f.suppressed.as_ref(),
+    }
+}
+
 /// JSON output (schema `stockade.audit/v1`).
 pub fn json(report: &AuditReport) -> JsonReport<'_> {
-    let findings = report
-        .findings
-        .iter()
-        .map(|f| JsonFinding {
-            rule_id: &f.rule.id,
-            rule: &f.rule.slug,
-            title: &f.rule.title,
-            severity: f.rule.severity,
-            level: f.rule.level,
-            pss: f.rule.pss,
-            upstream: f.rule.upstream.as_deref(),
-            file: &f.file,
-            line: f.line,
-            column: f.column,
-            object: f.object.as_deref(),
-            field: &f.field,
-            message: &f.message,
-            remediation: &f.rule.remediation,
-            suppressed: f.suppressed.as_ref(),
-        })
-        .collect();
+    let findings = report.findings.iter().map(json_finding).collect();
     let mut by_severity = BTreeMap::new();
     for s in Severity::ALL {
         by_severity.insert(
@@ -248,37 +288,160 @@ pub fn json(report: &AuditReport) -> JsonReport<'_> {
 }
 
 /// Write the JSON report (schema `stockade.audit/v1`) to `w`: the same bytes as
-/// `serde_json::to_writer_pretty(w, &json(report))`, written faster. Findings (most of a large
-/// report) are written by hand into a buffer — strings with nothing to escape copied as they are,
-/// the others escaped by `serde_json` — and the small parts around them by `serde_json`.
-pub fn write_json<W: std::io::Write>(report: &AuditReport, mut w: W) -> std::io::Result<()> {
-    let full = json(report);
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    buf.extend_from_slice(b"{\n  \"schema\": ");
-    push_str(&mut buf, full.schema);
-    buf.extend_from_slice(b",\n  \"tool\": ");
-    push_pretty(&mut buf, &full.tool)?;
-    buf.extend_from_slice(b",\n  \"summary\": ");
-    push_pretty(&mut buf, &full.summary)?;
-    buf.extend_from_slice(b",\n  \"findings\": [");
-    let mut rules = RuleBytes::default();
-    for (i, f) in full.findings.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
+/// `serde_json::to_writer_pretty(w, &json(report))`, written faster (see [`JsonWriter`]).
+pub fn write_json<W: std::io::Write>(report: &AuditReport, w: W) -> std::io::Result<()> {
+    let mut j = JsonWriter::default();
+    j.findings(&report.findings)?;
+    j.finish(&report.totals(), w)
+}
+
+/// The JSON report written as the findings come. The summary comes first in the document and is
+/// known only at the end, so the findings' JSON is kept meanwhile: in memory up to a few
+/// megabytes, then in an unlinked temporary file (in `$TMPDIR`), so that memory stays flat
+/// however many findings there are. Findings (most of a large report) are written by hand —
+/// strings with nothing to escape copied as they are, the others escaped by `serde_json` — and
+/// the small parts around them by `serde_json`.
+#[derive(Default)]
+pub struct JsonWriter {
+    spool: Spool,
+    rules: RuleBytes,
+    written: usize,
+}
+
+impl Sink for JsonWriter {
+    fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()> {
+        for f in batch {
+            if self.written > 0 {
+                self.spool.buf.push(b',');
+            }
+            push_finding(&mut self.spool.buf, &json_finding(f), &mut self.rules);
+            self.written += 1;
+            self.spool.spill_if_full()?;
         }
-        push_finding(&mut buf, f, &mut rules);
-        if buf.len() >= 60 * 1024 {
-            w.write_all(&buf)?;
-            buf.clear();
+        Ok(())
+    }
+}
+
+impl JsonWriter {
+    /// Write the whole document to `w`.
+    pub fn finish<W: std::io::Write>(self, totals: &Totals, mut w: W) -> std::io::Result<()> {
+        let mut by_severity = BTreeMap::new();
+        for s in Severity::ALL {
+            by_severity.insert(s.as_str(), totals.of(s));
+        }
+        let summary = JsonSummary {
+            files: totals.files,
+            objects: totals.objects,
+            findings: totals.findings(),
+            suppressed: totals.suppressed,
+            by_severity,
+            not_manifests: totals.skipped.len(),
+            symlinks_followed: totals.symlinks,
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+        buf.extend_from_slice(b"{\n  \"schema\": ");
+        push_str(&mut buf, JSON_SCHEMA);
+        buf.extend_from_slice(b",\n  \"tool\": ");
+        push_pretty(
+            &mut buf,
+            &JsonTool {
+                name: "stockade",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        )?;
+        buf.extend_from_slice(b",\n  \"summary\": ");
+        push_pretty(&mut buf, &summary)?;
+        buf.extend_from_slice(b",\n  \"findings\": [");
+        w.write_all(&buf)?;
+        buf.clear();
+        self.spool.copy_to(&mut w)?;
+        if self.written > 0 {
+            buf.extend_from_slice(b"\n  ");
+        }
+        buf.extend_from_slice(b"],\n  \"skipped\": ");
+        push_pretty(&mut buf, &totals.skipped)?;
+        buf.extend_from_slice(b"\n}");
+        w.write_all(&buf)
+    }
+}
+
+/// Bytes kept for later: in memory, then in an unlinked temporary file past [`Spool::MEMORY`].
+#[derive(Default)]
+struct Spool {
+    buf: Vec<u8>,
+    file: Option<std::fs::File>,
+}
+
+impl Spool {
+    const MEMORY: usize = 4 * 1024 * 1024;
+
+    fn spill_if_full(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.buf.len() < Self::MEMORY {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(temp_file()?),
+        };
+        file.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn copy_to<W: std::io::Write>(mut self, w: &mut W) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        if let Some(mut f) = self.file.take() {
+            f.write_all(&self.buf)?;
+            self.buf = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0))?;
+            std::io::copy(&mut f, w)?;
+            Ok(())
+        } else {
+            w.write_all(&self.buf)
         }
     }
-    if !full.findings.is_empty() {
-        buf.extend_from_slice(b"\n  ");
+}
+
+/// A new file in `$TMPDIR` (mode 0600, opened close-on-exec by the standard library), unlinked
+/// at once so that nothing is left behind however the process ends.
+pub(crate) fn temp_file() -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir();
+    for _ in 0..16 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = dir.join(format!(
+            ".stockade-audit-{}-{n}-{nanos}.spool",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => {
+                std::fs::remove_file(&path)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("creating a temporary file in {}: {e}", dir.display()),
+                ))
+            }
+        }
     }
-    buf.extend_from_slice(b"],\n  \"skipped\": ");
-    push_pretty(&mut buf, &full.skipped)?;
-    buf.extend_from_slice(b"\n}");
-    w.write_all(&buf)
+    Err(std::io::Error::other(format!(
+        "no free temporary file name in {}",
+        dir.display()
+    )))
 }
 
 /// A value pretty-printed by `serde_json`, indented one level.

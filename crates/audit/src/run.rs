@@ -9,14 +9,28 @@ use policy::model::Violation;
 use std::io::Read;
 use std::path::Path;
 
-/// Inputs larger than this are not read (an `SKD-INPUT-004` finding, exit 2); `--max-input-size`.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
+/// Inputs larger than this are not read past it (an `SKD-INPUT-004` finding, exit 2);
+/// `--max-input-size`. Memory does not depend on it: a large input is read as a stream.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
+/// The largest single document (and the largest compose file, Dockerfile or OCI config, which
+/// are read whole); `--max-document-size`. Memory follows this, not the input's size.
+pub const DEFAULT_MAX_DOCUMENT_SIZE: u64 = 256 * 1024 * 1024;
+
+/// Inputs up to this size (or `--max-document-size`, if smaller) are read whole; larger ones are
+/// read document by document.
+pub const WHOLE_READ_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// A stream is parsed in pieces of whole documents of about this many bytes.
+const STREAM_PIECE: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
     pub policy: policy::Options,
     pub ignore: IgnoreConfig,
     pub max_file_size: u64,
+    /// Largest single document; see [`DEFAULT_MAX_DOCUMENT_SIZE`].
+    pub max_document_size: u64,
     /// Files that are not manifests (Helm chart sources, Ansible, Grafana provisioning, JSON
     /// configuration) are `SKD-INPUT-005` findings instead of counted skips.
     pub strict: bool,
@@ -28,6 +42,7 @@ impl Default for AuditOptions {
             policy: policy::Options::default(),
             ignore: IgnoreConfig::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_document_size: DEFAULT_MAX_DOCUMENT_SIZE,
             strict: false,
         }
     }
@@ -82,6 +97,21 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// Everything but the findings, counted from them.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            files: self.files,
+            objects: self.objects,
+            skipped: self.skipped.clone(),
+            symlinks: self.symlinks,
+            ..Totals::default()
+        };
+        for f in &self.findings {
+            t.count(f);
+        }
+        t
+    }
+
     /// Unsuppressed findings at or above `severity`.
     pub fn failing(&self, severity: Severity) -> usize {
         self.findings
@@ -102,6 +132,64 @@ pub enum AuditError {
     },
     #[error("stdin is empty: nothing to audit (did the command before the pipe fail?)")]
     EmptyStdin,
+    #[error("writing the report: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+/// What a reporter is handed while the audit runs: findings in batches (one file, or one piece
+/// of a long stream, sorted by line), as soon as they are made, so that a reporter that writes
+/// them out keeps memory flat however many there are. Cross-object findings come last, in one
+/// batch.
+pub trait Sink {
+    fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()>;
+}
+
+/// Everything about a run but its findings: what a reporter prints around them.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub files: usize,
+    pub objects: usize,
+    pub skipped: Vec<Skipped>,
+    /// Symbolic links followed while walking directories.
+    pub symlinks: usize,
+    /// Unsuppressed findings by severity ([`Severity::ALL`]'s order).
+    pub by_severity: [usize; 5],
+    pub suppressed: usize,
+    /// Unsuppressed findings that say an input could not be read or decoded
+    /// (`SKD-INPUT-001`, `SKD-INPUT-004`): the exit code is then 2.
+    pub input_errors: usize,
+}
+
+impl Totals {
+    /// Unsuppressed findings.
+    pub fn findings(&self) -> usize {
+        self.by_severity.iter().sum()
+    }
+
+    /// Unsuppressed findings of exactly this severity.
+    pub fn of(&self, s: Severity) -> usize {
+        self.by_severity[s as usize]
+    }
+
+    /// Unsuppressed findings at or above `severity`.
+    pub fn failing(&self, severity: Severity) -> usize {
+        Severity::ALL
+            .iter()
+            .filter(|s| **s >= severity)
+            .map(|s| self.of(*s))
+            .sum()
+    }
+
+    fn count(&mut self, f: &Finding) {
+        if f.suppressed.is_some() {
+            self.suppressed += 1;
+        } else {
+            self.by_severity[f.severity() as usize] += 1;
+            if f.rule.id == "SKD-INPUT-001" || f.rule.id == "SKD-INPUT-004" {
+                self.input_errors += 1;
+            }
+        }
+    }
 }
 
 /// What kind of file this is, from its name and, failing that, its content.
@@ -130,7 +218,10 @@ pub fn detect_format(path: &str, text: &str) -> Format {
         return Format::Dockerfile;
     }
     let top_level = |key: &str| top_level_key(text, key);
-    if top_level("services") && !top_level("apiVersion") && !top_level("kind") {
+    if (top_level("services") || top_level("include"))
+        && !top_level("apiVersion")
+        && !top_level("kind")
+    {
         return Format::Compose;
     }
     Format::Kubernetes
@@ -350,54 +441,44 @@ impl Walk {
     }
 }
 
-/// Load one input: stdin or a file, with the size and text checks. `Ok(Err(reason))` when it
-/// cannot be audited (an `SKD-INPUT-004` finding).
-fn load(path: &str, max: u64) -> Result<Result<String, String>, AuditError> {
-    let io = |source| AuditError::Io {
-        path: path.to_string(),
-        source,
+/// Load one small input (a file that the walk found): the size and text checks.
+/// `Ok(Err(reason))` when it cannot be audited (an `SKD-INPUT-004` finding).
+fn load(path: &str, max: u64) -> Result<String, String> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Err(format!("cannot be opened: {e}")),
     };
     let mut bytes = Vec::new();
-    if path == "-" {
-        std::io::stdin()
-            .take(max + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.is_empty() {
-            return Err(AuditError::EmptyStdin);
-        }
-    } else {
-        let f = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(format!("cannot be opened: {e}"))),
-        };
-        // Sized from the file's length, the buffer takes the whole file in one read (growing
-        // from empty costs several reads and copies per file).
-        let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
-        bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
-        if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
-            return Ok(Err(format!("cannot be read: {e}")));
-        }
+    // Sized from the file's length, the buffer takes the whole file in one read (growing
+    // from empty costs several reads and copies per file).
+    let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
+    bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
+        return Err(format!("cannot be read: {e}"));
     }
+    check_text(bytes, max)
+}
+
+/// An input read whole: within `--max-input-size`, no NUL byte, UTF-8.
+fn check_text(bytes: Vec<u8>, max: u64) -> Result<String, String> {
     if bytes.len() as u64 > max {
-        return Ok(Err(format!(
+        return Err(format!(
             "larger than --max-input-size ({max} bytes); not audited (raise --max-input-size, \
              or split the input)"
-        )));
+        ));
     }
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        return Ok(Err(format!(
+        return Err(format!(
             "binary input (NUL byte at offset {at}); not audited"
-        )));
+        ));
     }
-    match String::from_utf8(bytes) {
-        Ok(s) => Ok(Ok(s)),
-        Err(e) => Ok(Err(format!(
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
             "not UTF-8 text (invalid byte at offset {}); not audited (convert it with \
              `iconv -t UTF-8`)",
             e.utf8_error().valid_up_to()
-        ))),
-    }
+        )
+    })
 }
 
 /// If `text` (already known to be read as a Kubernetes manifest) is recognisably something
@@ -501,25 +582,152 @@ pub fn not_a_manifest(path: &str, text: &str) -> Option<String> {
     Some(format!("{what}: not a manifest"))
 }
 
-/// Audit files and directories (and `-` for stdin).
-///
-/// Files are read and evaluated on every core, one file at a time per worker; each worker keeps
-/// only the findings and the small context the cross-object rules need (cluster objects and
-/// [`policy::cluster::PodRef`]s), so memory stays flat however many manifests are audited.
+/// Audit files and directories (and `-` for stdin), keeping every finding, sorted by file and
+/// line (cross-object findings in their place). [`audit_paths_to`] hands them to a reporter
+/// instead, as they are made.
 pub fn audit_paths(paths: &[String], opts: &AuditOptions) -> Result<AuditReport, AuditError> {
+    let mut findings = Collect::default();
+    let totals = audit_paths_to(paths, opts, &mut findings)?;
+    Ok(findings.into_report(totals))
+}
+
+/// A [`Sink`] that keeps every finding.
+#[derive(Debug, Default)]
+pub struct Collect(pub Vec<Finding>);
+
+impl Sink for Collect {
+    fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()> {
+        self.0.extend_from_slice(batch);
+        Ok(())
+    }
+}
+
+impl Collect {
+    /// The report of a run, findings sorted by file and line.
+    pub fn into_report(self, totals: Totals) -> AuditReport {
+        let mut findings = self.0;
+        if !findings.is_sorted_by(|a, b| finding_order(a, b) != std::cmp::Ordering::Greater) {
+            findings.sort_by(finding_order);
+        }
+        AuditReport {
+            files: totals.files,
+            objects: totals.objects,
+            findings,
+            skipped: totals.skipped,
+            symlinks: totals.symlinks,
+        }
+    }
+}
+
+/// A [`Sink`] in front of another that keeps the report in file and line order, cross-object
+/// findings in their place, as long as the run has at most [`Ordered::HELD`] findings: they are
+/// held, sorted and handed on at the end. Past that many, the held ones are handed on and the
+/// rest pass straight through (cross-object findings then come last), so that memory stays
+/// flat.
+pub struct Ordered<'s> {
+    inner: &'s mut dyn Sink,
+    held: Vec<Finding>,
+    through: bool,
+}
+
+impl<'s> Ordered<'s> {
+    pub const HELD: usize = 50_000;
+
+    pub fn new(inner: &'s mut dyn Sink) -> Self {
+        Ordered {
+            inner,
+            held: Vec::new(),
+            through: false,
+        }
+    }
+
+    /// Hand on what is held.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if !self
+            .held
+            .is_sorted_by(|a, b| finding_order(a, b) != std::cmp::Ordering::Greater)
+        {
+            self.held.sort_by(finding_order);
+        }
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.inner.findings(&self.held)
+    }
+}
+
+impl Sink for Ordered<'_> {
+    fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()> {
+        if self.through {
+            return self.inner.findings(batch);
+        }
+        self.held.extend_from_slice(batch);
+        if self.held.len() > Self::HELD {
+            self.through = true;
+            let held = std::mem::take(&mut self.held);
+            self.inner.findings(&held)?;
+        }
+        Ok(())
+    }
+}
+
+/// Inputs evaluated together on the workers, at most.
+const WINDOW: usize = 64;
+
+/// Audit files and directories (and `-` for stdin), handing the findings to `sink` as they are
+/// made: each file's in one batch, sorted by line, in input order; a large input (stdin, or a
+/// file over [`WHOLE_READ_LIMIT`]) in pieces as its documents are read; the cross-object
+/// findings last.
+///
+/// Small files are read and evaluated on every core, a window of files at a time; what stays
+/// behind for the whole run is the small context the cross-object rules need (cluster objects
+/// and [`policy::cluster::PodRef`]s), so memory does not follow the findings or the input.
+pub fn audit_paths_to(
+    paths: &[String],
+    opts: &AuditOptions,
+    sink: &mut dyn Sink,
+) -> Result<Totals, AuditError> {
     let inputs = collect_inputs(paths)?;
-    let partials = map_parallel(&inputs.files, |input: &Input| audit_one(input, opts))
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut report = combine(partials, opts);
-    report.symlinks = inputs.symlinks;
-    Ok(report)
+    let mut run = Run::new(opts, sink);
+    run.totals.files = inputs.files.len();
+    run.totals.symlinks = inputs.symlinks;
+    let whole = opts.max_document_size.min(WHOLE_READ_LIMIT);
+    for window in inputs.files.chunks(WINDOW) {
+        let partials = map_parallel(window, |input: &Input| {
+            if input.note.is_none() && is_large(&input.path, whole) {
+                None
+            } else {
+                Some(audit_one(input, opts))
+            }
+        });
+        for (input, p) in window.iter().zip(partials) {
+            match p {
+                Some(p) => run.emit(p)?,
+                None => audit_stream(&input.path, &mut run)?,
+            }
+        }
+    }
+    run.cross_object()?;
+    Ok(run.totals)
+}
+
+/// Whether an input is read on its own, as a stream (stdin; a file larger than `whole`).
+fn is_large(path: &str, whole: u64) -> bool {
+    path == "-" || std::fs::metadata(path).is_ok_and(|m| m.len() > whole)
 }
 
 /// Evaluate already-read files as one set (cross-object rules see every file).
 pub fn evaluate_files(files: &[FileReport], opts: &AuditOptions) -> AuditReport {
-    let partials = files.iter().map(|f| partial(f, &opts.policy)).collect();
-    combine(partials, opts)
+    let mut findings = Collect::default();
+    let mut run = Run::new(opts, &mut findings);
+    run.totals.files = files.len();
+    for f in files {
+        // Collecting cannot fail.
+        let _ = run.emit(partial(f, &opts.policy));
+    }
+    let _ = run.cross_object();
+    let totals = std::mem::take(&mut run.totals);
+    findings.into_report(totals)
 }
 
 /// Where a cross-object finding lands: the item it names.
@@ -531,7 +739,7 @@ struct ItemCtx {
     suppressions: Vec<crate::source::Suppression>,
 }
 
-/// What one file leaves behind after evaluation.
+/// What one file (or one piece of a stream) leaves behind after evaluation.
 struct Partial {
     objects: usize,
     findings: Vec<Finding>,
@@ -540,64 +748,665 @@ struct Partial {
     pods: Vec<(ItemCtx, policy::cluster::PodRef)>,
 }
 
-fn audit_one(input: &Input, opts: &AuditOptions) -> Result<Partial, AuditError> {
-    let path = input.path.as_str();
-    let empty = |findings, skipped| Partial {
-        objects: 0,
-        findings,
-        skipped,
-        cluster: Vec::new(),
-        pods: Vec::new(),
-    };
-    let unreadable =
-        |reason: String| empty(vec![file_finding(path, "SKD-INPUT-004", reason)], None);
-    let not_manifest = |reason: String| {
-        if opts.strict {
-            empty(vec![file_finding(path, "SKD-INPUT-005", reason)], None)
-        } else {
-            empty(
-                Vec::new(),
-                Some(Skipped {
-                    file: path.to_string(),
-                    reason,
-                }),
-            )
+impl Partial {
+    fn empty() -> Partial {
+        Partial {
+            objects: 0,
+            findings: Vec::new(),
+            skipped: None,
+            cluster: Vec::new(),
+            pods: Vec::new(),
         }
-    };
+    }
+
+    fn finding(f: Finding) -> Partial {
+        Partial {
+            findings: vec![f],
+            ..Partial::empty()
+        }
+    }
+}
+
+/// One run: the totals, the cross-object context, and where findings go.
+struct Run<'a> {
+    opts: &'a AuditOptions,
+    sink: &'a mut dyn Sink,
+    totals: Totals,
+    ctxs: Vec<ItemCtx>,
+    cluster: Vec<(usize, policy::cluster::ClusterObject)>,
+    pods: PodStore,
+}
+
+impl<'a> Run<'a> {
+    fn new(opts: &'a AuditOptions, sink: &'a mut dyn Sink) -> Run<'a> {
+        Run {
+            opts,
+            sink,
+            totals: Totals::default(),
+            ctxs: Vec::new(),
+            cluster: Vec::new(),
+            pods: PodStore::default(),
+        }
+    }
+
+    /// Count a partial's findings, apply the ignore file, hand them on, and keep its
+    /// cross-object context.
+    fn emit(&mut self, mut p: Partial) -> Result<(), AuditError> {
+        self.totals.objects += p.objects;
+        self.totals.skipped.extend(p.skipped);
+        for (ctx, c) in p.cluster {
+            self.cluster.push((self.ctxs.len(), c));
+            self.ctxs.push(ctx);
+        }
+        for (ctx, r) in p.pods {
+            self.pods.push(ctx, r).map_err(spool_error)?;
+        }
+        self.hand_on(&mut p.findings)
+    }
+
+    fn hand_on(&mut self, findings: &mut [Finding]) -> Result<(), AuditError> {
+        for fd in findings.iter_mut() {
+            if fd.suppressed.is_none() {
+                fd.suppressed = self.opts.ignore.matches(fd);
+            }
+            self.totals.count(fd);
+        }
+        if findings.is_empty() {
+            return Ok(());
+        }
+        self.sink.findings(findings).map_err(AuditError::Write)
+    }
+
+    /// The rules across objects, over every file of the run.
+    fn cross_object(&mut self) -> Result<(), AuditError> {
+        let opts = self.opts;
+        if opts.policy.pss_only || self.cluster.is_empty() {
+            return Ok(());
+        }
+        let cluster = std::mem::take(&mut self.cluster);
+        let objects: Vec<(usize, &policy::cluster::ClusterObject)> =
+            cluster.iter().map(|(i, c)| (*i, c)).collect();
+        let ix = policy::cluster::ClusterIndex::new(&objects);
+        let level = opts.policy.level;
+        let mut out = Vec::new();
+        for (i, v) in ix.object_violations() {
+            if let (true, Some(ctx)) = (level.includes(v.rule.level), self.ctxs.get(i)) {
+                out.push(cross_finding(ctx, v));
+            }
+        }
+        // The pods come back from the store one at a time; their findings are handed on in
+        // batches so that a long stream's stay bounded too.
+        let pods = std::mem::take(&mut self.pods);
+        let mut failed = None;
+        pods.for_each(|ctx, r| {
+            for (_, v) in ix.pod_violations(0, &r) {
+                if level.includes(v.rule.level) {
+                    out.push(cross_finding(&ctx, v));
+                }
+            }
+            if out.len() >= 4096 && failed.is_none() {
+                out.sort_by(finding_order);
+                if let Err(e) = self.hand_on(&mut out) {
+                    failed = Some(e);
+                }
+                out.clear();
+            }
+        })
+        .map_err(spool_error)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        out.sort_by(finding_order);
+        self.hand_on(&mut out)
+    }
+}
+
+fn cross_finding(ctx: &ItemCtx, v: Violation) -> Finding {
+    let pos = ctx.lines.position(&v.field);
+    let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
+    Finding {
+        rule: v.rule,
+        file: ctx.file.clone(),
+        line: pos.map(|p| p.0).or(Some(ctx.line)),
+        column: pos.map(|p| p.1),
+        object: Some(ctx.object.clone()),
+        field: v.field,
+        message: v.message,
+        suppressed,
+    }
+}
+
+fn spool_error(source: std::io::Error) -> AuditError {
+    AuditError::Io {
+        path: format!("a temporary file in {}", std::env::temp_dir().display()),
+        source,
+    }
+}
+
+/// The pod-bearing objects of a run, kept for the cross-object rules: in memory up to
+/// [`PodStore::IN_MEMORY`], then written to an unlinked temporary file (a few dozen bytes each),
+/// so that a stream of millions of pods keeps memory flat.
+#[derive(Default)]
+struct PodStore {
+    memory: Vec<(ItemCtx, policy::cluster::PodRef)>,
+    spill: Option<std::io::BufWriter<std::fs::File>>,
+    /// The files named by spilled pods (their index is written).
+    files: Vec<std::sync::Arc<str>>,
+}
+
+impl PodStore {
+    const IN_MEMORY: usize = 20_000;
+
+    fn push(&mut self, ctx: ItemCtx, r: policy::cluster::PodRef) -> std::io::Result<()> {
+        if self.spill.is_none() && self.memory.len() < Self::IN_MEMORY {
+            self.memory.push((ctx, r));
+            return Ok(());
+        }
+        let w = match &mut self.spill {
+            Some(w) => w,
+            None => self
+                .spill
+                .insert(std::io::BufWriter::new(crate::report::temp_file()?)),
+        };
+        if !self
+            .files
+            .last()
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file))
+        {
+            self.files.push(ctx.file.clone());
+        }
+        let mut b = Vec::with_capacity(256);
+        put_u32(&mut b, (self.files.len() - 1) as u32);
+        put_str(&mut b, &ctx.object.kind);
+        put_str(&mut b, &ctx.object.name);
+        put_opt(&mut b, ctx.object.namespace.as_deref());
+        put_u32(&mut b, ctx.line);
+        let fields = pod_fields(&r);
+        for f in &fields {
+            let (l, c) = ctx.lines.position(f).unwrap_or((0, 0));
+            put_u32(&mut b, l);
+            put_u32(&mut b, c);
+        }
+        put_u32(&mut b, ctx.suppressions.len() as u32);
+        for sp in &ctx.suppressions {
+            put_u32(&mut b, sp.rule_ids.len() as u32);
+            for id in &sp.rule_ids {
+                put_str(&mut b, id);
+            }
+            put_str(&mut b, &sp.reason);
+        }
+        put_str(&mut b, &r.kind);
+        put_str(&mut b, &r.name);
+        put_opt(&mut b, r.namespace.as_deref());
+        put_opt(&mut b, r.service_account.as_deref());
+        b.push(match r.automount_token {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        put_str(&mut b, &r.spec_path);
+        put_u32(&mut b, r.labels.len() as u32);
+        for (k, v) in &r.labels {
+            put_str(&mut b, k);
+            put_str(&mut b, v);
+        }
+        use std::io::Write;
+        w.write_all(&(b.len() as u32).to_le_bytes())?;
+        w.write_all(&b)
+    }
+
+    /// Every pod, in the order they were stored.
+    fn for_each(self, mut f: impl FnMut(ItemCtx, policy::cluster::PodRef)) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        for (ctx, r) in self.memory {
+            f(ctx, r);
+        }
+        let Some(w) = self.spill else {
+            return Ok(());
+        };
+        let mut file = w.into_inner().map_err(|e| e.into_error())?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut rd = std::io::BufReader::new(file);
+        let mut len = [0u8; 4];
+        let mut b = Vec::new();
+        loop {
+            match rd.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            b.resize(u32::from_le_bytes(len) as usize, 0);
+            rd.read_exact(&mut b)?;
+            let bad = || std::io::Error::other("the pod store is damaged");
+            let mut c = Cursor(&b);
+            let file = self.files.get(c.u32()? as usize).ok_or_else(bad)?.clone();
+            let object = ObjectRef {
+                kind: c.string()?,
+                name: c.string()?,
+                namespace: c.opt()?,
+            };
+            let line = c.u32()?;
+            let mut positions = [(0, 0); 4];
+            for p in &mut positions {
+                *p = (c.u32()?, c.u32()?);
+            }
+            let mut suppressions = Vec::new();
+            for _ in 0..c.u32()? {
+                let mut rule_ids = Vec::new();
+                for _ in 0..c.u32()? {
+                    rule_ids.push(c.string()?);
+                }
+                suppressions.push(crate::source::Suppression {
+                    rule_ids,
+                    reason: c.string()?,
+                });
+            }
+            let mut r = policy::cluster::PodRef {
+                kind: c.string()?,
+                name: c.string()?,
+                namespace: c.opt()?,
+                service_account: c.opt()?,
+                automount_token: match c.byte()? {
+                    0 => None,
+                    1 => Some(false),
+                    _ => Some(true),
+                },
+                spec_path: c.string()?,
+                labels: Default::default(),
+            };
+            for _ in 0..c.u32()? {
+                let k = c.string()?;
+                r.labels.insert(k, c.string()?);
+            }
+            let mut lines = crate::source::FieldLines::default();
+            for (field, (l, col)) in pod_fields(&r).into_iter().zip(positions) {
+                if l > 0 {
+                    lines.insert(field, l, col);
+                }
+            }
+            let ctx = ItemCtx {
+                file,
+                object: std::sync::Arc::new(object),
+                line,
+                lines,
+                suppressions,
+            };
+            f(ctx, r);
+        }
+    }
+}
+
+/// The fields of a pod whose positions the cross-object rules need.
+fn pod_fields(r: &policy::cluster::PodRef) -> [String; 4] {
+    [
+        format!("{}.automountServiceAccountToken", r.spec_path),
+        format!("{}.serviceAccountName", r.spec_path),
+        "metadata.name".to_string(),
+        "metadata.namespace".to_string(),
+    ]
+}
+
+fn put_u32(b: &mut Vec<u8>, v: u32) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_u32(b, s.len() as u32);
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => b.push(0),
+        Some(s) => {
+            b.push(1);
+            put_str(b, s);
+        }
+    }
+}
+
+/// Reading back what `put_*` wrote.
+struct Cursor<'b>(&'b [u8]);
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> std::io::Result<&[u8]> {
+        if self.0.len() < n {
+            return Err(std::io::Error::other("the pod store is damaged"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn byte(&mut self) -> std::io::Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> std::io::Result<u32> {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(w))
+    }
+    fn string(&mut self) -> std::io::Result<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(std::io::Error::other)
+    }
+    fn opt(&mut self) -> std::io::Result<Option<String>> {
+        match self.byte()? {
+            0 => Ok(None),
+            _ => self.string().map(Some),
+        }
+    }
+}
+
+fn audit_one(input: &Input, opts: &AuditOptions) -> Partial {
+    let path = input.path.as_str();
     match &input.note {
-        Some(InputNote::Unreadable(reason)) => return Ok(unreadable(reason.clone())),
-        Some(InputNote::NotManifest(reason)) => return Ok(not_manifest(reason.clone())),
+        Some(InputNote::Unreadable(reason)) => return unreadable(path, reason.clone()),
+        Some(InputNote::NotManifest(reason)) => return not_manifest(path, reason.clone(), opts),
         None => {}
     }
-    match load(path, opts.max_file_size)? {
-        Ok(text) => {
-            if detect_format(path, &text) == Format::Kubernetes {
-                if let Some(reason) = not_a_manifest(path, &text) {
-                    return Ok(not_manifest(reason));
-                }
-                // Document by document: each one's tree and typed objects are dropped once it
-                // is evaluated, so memory follows the largest document, not the input.
-                let mut acc = empty(Vec::new(), None);
-                let refused = crate::k8s::read_each(path, &text, |part| {
-                    let p = partial(&part, &opts.policy);
-                    acc.objects += p.objects;
-                    acc.findings.extend(p.findings);
-                    acc.cluster.extend(p.cluster);
-                    acc.pods.extend(p.pods);
-                });
-                if let Some(reason) = refused {
-                    acc.findings.push(file_finding(
-                        path,
-                        "SKD-INPUT-004",
-                        format!("{reason}; not audited"),
-                    ));
-                }
-                acc.findings.sort_by(finding_order);
-                return Ok(acc);
-            }
-            Ok(partial(&read_text(path, &text), &opts.policy))
+    match load(path, opts.max_file_size) {
+        Ok(text) => audit_text(path, &text, opts),
+        Err(reason) => unreadable(path, reason),
+    }
+}
+
+fn unreadable(path: &str, reason: String) -> Partial {
+    Partial::finding(file_finding(path, "SKD-INPUT-004", reason))
+}
+
+fn not_manifest(path: &str, reason: String, opts: &AuditOptions) -> Partial {
+    if opts.strict {
+        Partial::finding(file_finding(path, "SKD-INPUT-005", reason))
+    } else {
+        Partial {
+            skipped: Some(Skipped {
+                file: path.to_string(),
+                reason,
+            }),
+            ..Partial::empty()
         }
-        Err(reason) => Ok(unreadable(reason)),
+    }
+}
+
+/// Audit one input read whole.
+fn audit_text(path: &str, text: &str, opts: &AuditOptions) -> Partial {
+    match detect_format(path, text) {
+        Format::Kubernetes => {}
+        Format::Compose => {
+            // The file and those it includes, each under its own name.
+            let mut acc = Partial::empty();
+            for r in crate::compose::read_project(path, text, opts.max_document_size) {
+                let p = partial(&r, &opts.policy);
+                acc.objects += p.objects;
+                acc.findings.extend(p.findings);
+            }
+            return acc;
+        }
+        _ => return partial(&read_text(path, text), &opts.policy),
+    }
+    if let Some(reason) = not_a_manifest(path, text) {
+        return not_manifest(path, reason, opts);
+    }
+    // Document by document: each one's tree and typed objects are dropped once it is
+    // evaluated, so memory follows the largest document, not the input.
+    let mut acc = Partial::empty();
+    let refused = crate::k8s::read_each(path, text, |part| acc.absorb(&part, &opts.policy));
+    if let Some(reason) = refused {
+        acc.findings.push(file_finding(
+            path,
+            "SKD-INPUT-004",
+            format!("{reason}; not audited"),
+        ));
+    }
+    acc.findings.sort_by(finding_order);
+    acc
+}
+
+impl Partial {
+    /// Evaluate one document's items and problems into this partial.
+    fn absorb(&mut self, part: &FileReport, opts: &policy::Options) {
+        let p = partial(part, opts);
+        self.objects += p.objects;
+        self.findings.extend(p.findings);
+        self.cluster.extend(p.cluster);
+        self.pods.extend(p.pods);
+    }
+}
+
+/// Read and audit one large input (stdin, or a file over the whole-read size): read whole if it
+/// turns out small (stdin), or if it is a compose file, Dockerfile or OCI config (one document
+/// each, up to `--max-document-size`); otherwise as a stream of Kubernetes documents.
+fn audit_stream(path: &str, run: &mut Run<'_>) -> Result<(), AuditError> {
+    let opts = run.opts;
+    let whole = opts.max_document_size.min(WHOLE_READ_LIMIT);
+    let mut reader: Box<dyn Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => return run.emit(unreadable(path, format!("cannot be opened: {e}"))),
+        }
+    };
+    let mut head = Vec::new();
+    if let Err(e) = (&mut reader).take(whole + 1).read_to_end(&mut head) {
+        if path == "-" {
+            return Err(AuditError::Io {
+                path: path.to_string(),
+                source: e,
+            });
+        }
+        return run.emit(unreadable(path, format!("cannot be read: {e}")));
+    }
+    if head.is_empty() && path == "-" {
+        return Err(AuditError::EmptyStdin);
+    }
+    let checked = |bytes| match check_text(bytes, opts.max_file_size) {
+        Ok(text) => audit_text(path, &text, opts),
+        Err(reason) => unreadable(path, reason),
+    };
+    if head.len() as u64 <= whole {
+        return run.emit(checked(head));
+    }
+    let format = detect_format(path, &String::from_utf8_lossy(&head));
+    if format != Format::Kubernetes {
+        let room = opts.max_document_size.saturating_add(1) - head.len() as u64;
+        if let Err(e) = (&mut reader).take(room).read_to_end(&mut head) {
+            return run.emit(unreadable(path, format!("cannot be read: {e}")));
+        }
+        if head.len() as u64 > opts.max_document_size {
+            return run.emit(unreadable(
+                path,
+                format!(
+                    "a {} is read whole, and this one is larger than --max-document-size ({} \
+                     bytes); not audited (raise --max-document-size)",
+                    match format {
+                        Format::Compose => "compose file",
+                        Format::Dockerfile => "Dockerfile",
+                        _ => "OCI config",
+                    },
+                    opts.max_document_size
+                ),
+            ));
+        }
+        return run.emit(checked(head));
+    }
+    stream_documents(path, std::io::Cursor::new(head).chain(reader), run)
+}
+
+/// Read a stream of Kubernetes documents with a bounded buffer: documents are gathered into
+/// pieces of about [`STREAM_PIECE`] bytes (cut only at `---` lines), and each piece is parsed,
+/// evaluated and handed on before the next is read. Fail closed, document by document: a
+/// document with a NUL byte, bytes that are not UTF-8, or more than `--max-document-size` bytes
+/// is an `SKD-INPUT-004` finding at its first line and is not read, and the documents around it
+/// are; a read error, or more than `--max-input-size` bytes, ends the stream with a finding
+/// naming the line from which nothing was audited.
+fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<(), AuditError> {
+    use std::io::BufRead;
+    let opts = run.opts;
+    let max_doc = usize::try_from(opts.max_document_size).unwrap_or(usize::MAX);
+    let mut r = std::io::BufReader::with_capacity(64 * 1024, reader);
+    let mut stream = Stream {
+        path,
+        limits: crate::yaml::Limits {
+            max_bytes: usize::MAX,
+            max_documents: usize::MAX,
+            ..crate::yaml::Limits::default()
+        },
+        state: None,
+        piece: String::new(),
+        piece_line: 1,
+    };
+    stream.state = Some(crate::yaml::StreamState::new(&stream.limits));
+    // Offset in `piece` and line of the document being read.
+    let mut doc_start = 0usize;
+    let mut doc_line = 1u32;
+    // Directive lines (`%YAML`) just read, which go with the document their `---` starts.
+    let mut directive: Option<(usize, u32)> = None;
+    // Why the document being read is not audited (its lines are then dropped as they come).
+    let mut bad: Option<String> = None;
+    let mut line: Vec<u8> = Vec::new();
+    let mut line_no = 0u32;
+    let mut total = 0u64;
+    let doc_finding = |line: u32, message: String| Finding {
+        line: Some(line),
+        ..file_finding(path, "SKD-INPUT-004", message)
+    };
+    loop {
+        line.clear();
+        let n = match r.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => {
+                stream.piece.truncate(doc_start);
+                stream.flush(run)?;
+                let message = format!(
+                    "cannot be read past line {line_no}: {e}; the input from line {doc_line} \
+                     on is not audited"
+                );
+                return run.emit(Partial::finding(doc_finding(doc_line, message)));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        line_no = line_no.saturating_add(1);
+        total += n as u64;
+        if total > opts.max_file_size {
+            stream.piece.truncate(doc_start);
+            stream.flush(run)?;
+            let message = format!(
+                "larger than --max-input-size ({} bytes) at line {line_no}: the input from line \
+                 {doc_line} on is not audited (raise --max-input-size)",
+                opts.max_file_size
+            );
+            return run.emit(Partial::finding(doc_finding(doc_line, message)));
+        }
+        if crate::yaml::is_document_start(&line) {
+            // The document before ends here (or at its successor's directives).
+            let (cut, cut_line) = directive.take().unwrap_or((stream.piece.len(), line_no));
+            if let Some(reason) = bad.take() {
+                run.emit(Partial::finding(doc_finding(doc_line, reason)))?;
+            }
+            if cut >= STREAM_PIECE {
+                let rest = stream.piece.split_off(cut);
+                stream.flush(run)?;
+                stream.piece = rest;
+                stream.piece_line = cut_line;
+                doc_start = 0;
+            } else {
+                doc_start = cut;
+                if cut == 0 {
+                    stream.piece_line = cut_line;
+                }
+            }
+            doc_line = cut_line;
+        }
+        if bad.is_some() {
+            continue;
+        }
+        let reason = if let Some(at) = line.iter().position(|&b| b == 0) {
+            Some(format!(
+                "binary input (NUL byte at line {line_no}, column {}); this document is not \
+                 audited",
+                at + 1
+            ))
+        } else if let Err(e) = std::str::from_utf8(&line) {
+            Some(format!(
+                "not UTF-8 text (invalid byte at line {line_no}, column {}); this document is \
+                 not audited (convert the input with `iconv -t UTF-8`)",
+                e.valid_up_to() + 1
+            ))
+        } else if stream.piece.len() - doc_start + n > max_doc {
+            Some(format!(
+                "document larger than --max-document-size ({max_doc} bytes); not audited \
+                 (raise --max-document-size)"
+            ))
+        } else {
+            None
+        };
+        if reason.is_some() {
+            bad = reason;
+            // The documents before are whole: evaluated now, so that the lines of those after
+            // are counted from where they are.
+            stream.piece.truncate(doc_start);
+            stream.flush(run)?;
+            doc_start = 0;
+            directive = None;
+            continue;
+        }
+        let text = std::str::from_utf8(&line).unwrap_or_default();
+        if text.starts_with('%') {
+            directive.get_or_insert((stream.piece.len(), line_no));
+        } else if directive.is_some()
+            && !(text.trim().is_empty() || text.trim_start().starts_with('#'))
+        {
+            directive = None;
+        }
+        stream.piece.push_str(text);
+    }
+    if let Some(reason) = bad {
+        run.emit(Partial::finding(doc_finding(doc_line, reason)))?;
+    }
+    stream.flush(run)
+}
+
+/// The documents of a stream read so far and not yet evaluated.
+struct Stream<'p> {
+    path: &'p str,
+    limits: crate::yaml::Limits,
+    state: Option<crate::yaml::StreamState>,
+    piece: String,
+    /// Line of the stream where `piece` starts.
+    piece_line: u32,
+}
+
+impl Stream<'_> {
+    /// Parse, evaluate and hand on the whole documents gathered so far.
+    fn flush(&mut self, run: &mut Run<'_>) -> Result<(), AuditError> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let opts = run.opts;
+        let mut acc = Partial::empty();
+        let state = self
+            .state
+            .get_or_insert_with(|| crate::yaml::StreamState::new(&self.limits));
+        let refused = crate::k8s::read_each_at(
+            self.path,
+            &self.piece,
+            self.piece_line,
+            &self.limits,
+            state,
+            |part| acc.absorb(&part, &opts.policy),
+        );
+        if let Some(reason) = refused {
+            acc.findings.push(Finding {
+                line: Some(self.piece_line),
+                ..file_finding(self.path, "SKD-INPUT-004", format!("{reason}; not audited"))
+            });
+        }
+        acc.findings.sort_by(finding_order);
+        self.piece.clear();
+        run.emit(acc)
     }
 }
 
@@ -672,12 +1481,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
                 // Keep the positions of only the fields the cross-object rules name on a pod.
                 let r = policy::cluster::PodRef::of(w);
                 let mut lines = crate::source::FieldLines::default();
-                for field in [
-                    format!("{}.automountServiceAccountToken", r.spec_path),
-                    format!("{}.serviceAccountName", r.spec_path),
-                    "metadata.name".to_string(),
-                    "metadata.namespace".to_string(),
-                ] {
+                for field in pod_fields(&r) {
                     if let Some((l, c)) = item.lines.position(&field) {
                         lines.insert(field, l, c);
                     }
@@ -689,73 +1493,6 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
     }
     out.findings.sort_by(finding_order);
     out
-}
-
-/// Join the per-file results, run the cross-object rules, apply the ignore file, sort.
-fn combine(partials: Vec<Partial>, opts: &AuditOptions) -> AuditReport {
-    let mut report = AuditReport {
-        files: partials.len(),
-        ..AuditReport::default()
-    };
-    let mut ctxs: Vec<ItemCtx> = Vec::new();
-    let mut cluster = Vec::new();
-    let mut pods = Vec::new();
-    // One allocation of the right size: growing by doubling held up to three times the
-    // findings' size at the peak (old and new buffers during a reallocation).
-    report
-        .findings
-        .reserve_exact(partials.iter().map(|p| p.findings.len()).sum());
-    for p in partials {
-        report.objects += p.objects;
-        report.findings.extend(p.findings);
-        report.skipped.extend(p.skipped);
-        for (ctx, c) in p.cluster {
-            cluster.push((ctxs.len(), c));
-            ctxs.push(ctx);
-        }
-        for (ctx, r) in p.pods {
-            pods.push((ctxs.len(), r));
-            ctxs.push(ctx);
-        }
-    }
-    if !opts.policy.pss_only && !cluster.is_empty() {
-        let objects: Vec<(usize, &policy::cluster::ClusterObject)> =
-            cluster.iter().map(|(i, c)| (*i, c)).collect();
-        for (i, v) in policy::cluster::evaluate_refs(&objects, &pods) {
-            if !opts.policy.level.includes(v.rule.level) {
-                continue;
-            }
-            if let Some(ctx) = ctxs.get(i) {
-                let pos = ctx.lines.position(&v.field);
-                let suppressed = annotation_suppression(&ctx.suppressions, v.rule);
-                report.findings.push(Finding {
-                    rule: v.rule,
-                    file: ctx.file.clone(),
-                    line: pos.map(|p| p.0).or(Some(ctx.line)),
-                    column: pos.map(|p| p.1),
-                    object: Some(ctx.object.clone()),
-                    field: v.field,
-                    message: v.message,
-                    suppressed,
-                });
-            }
-        }
-    }
-    for fd in &mut report.findings {
-        if fd.suppressed.is_none() {
-            fd.suppressed = opts.ignore.matches(fd);
-        }
-    }
-    // Each file's findings come sorted from its worker and the files in path order, so the
-    // list is usually sorted already; a stable sort (which allocates half the list) only when
-    // it is not (cross-object findings, or an input order that differs from string order).
-    if !report
-        .findings
-        .is_sorted_by(|a, b| finding_order(a, b) != std::cmp::Ordering::Greater)
-    {
-        report.findings.sort_by(finding_order);
-    }
-    report
 }
 
 /// The order of findings in a report: file, line, rule, field.
@@ -887,6 +1624,61 @@ pub fn level_name(l: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::top_level_key;
+
+    #[test]
+    fn pods_spilled_to_the_store_come_back_as_they_went_in() {
+        use super::{ItemCtx, PodStore};
+        let file: std::sync::Arc<str> = "stream.yaml".into();
+        let pod = |i: usize| {
+            let r = policy::cluster::PodRef {
+                kind: "Deployment".into(),
+                name: format!("p{i}"),
+                namespace: (i % 3 == 0).then(|| "ns\u{e9}".to_string()),
+                service_account: (i % 2 == 0).then(|| "sa".to_string()),
+                automount_token: [None, Some(false), Some(true)][i % 3],
+                spec_path: "spec.template.spec".into(),
+                labels: [("app".to_string(), format!("a{i}"))].into(),
+            };
+            let mut lines = crate::source::FieldLines::default();
+            lines.insert("metadata.name".into(), i as u32 + 1, 3);
+            let ctx = ItemCtx {
+                file: file.clone(),
+                object: std::sync::Arc::new(crate::ObjectRef {
+                    kind: "Deployment".into(),
+                    name: format!("p{i}"),
+                    namespace: None,
+                }),
+                line: i as u32,
+                lines,
+                suppressions: vec![crate::source::Suppression {
+                    rule_ids: vec!["SKD-K8S-010".into()],
+                    reason: format!("r{i}"),
+                }],
+            };
+            (ctx, r)
+        };
+        let n = PodStore::IN_MEMORY + 500;
+        let mut store = PodStore::default();
+        for i in 0..n {
+            let (ctx, r) = pod(i);
+            store.push(ctx, r).unwrap();
+        }
+        assert!(store.spill.is_some());
+        let mut i = 0;
+        store
+            .for_each(|ctx, r| {
+                let (want_ctx, want) = pod(i);
+                assert_eq!(r, want);
+                assert_eq!(ctx.object, want_ctx.object);
+                assert_eq!(ctx.line, want_ctx.line);
+                assert_eq!(&*ctx.file, "stream.yaml");
+                assert_eq!(ctx.lines.position("metadata.name"), Some((i as u32 + 1, 3)));
+                assert_eq!(ctx.suppressions[0].reason, format!("r{i}"));
+                i += 1;
+            })
+            .unwrap();
+        assert_eq!(i, n);
+    }
 
     #[test]
     fn top_level_key_agrees_with_a_walk_over_lines() {

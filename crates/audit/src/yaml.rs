@@ -488,6 +488,12 @@ struct Chunk<'a> {
     first_line: u32,
 }
 
+/// Whether a line of a stream starts a document (`---` alone or followed by white space).
+pub fn is_document_start(line: &[u8]) -> bool {
+    line.strip_prefix(b"---")
+        .is_some_and(|rest| rest.is_empty() || matches!(rest[0], b' ' | b'\t' | b'\r' | b'\n'))
+}
+
 fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
@@ -495,13 +501,13 @@ fn is_marker(line: &str, marker: &str) -> bool {
 
 /// Split at lines that start with `---` (a new document). Directive lines (`%...`) just before a
 /// `---` go with the document they introduce.
-fn split_documents(text: &str) -> Vec<Chunk<'_>> {
-    let mut starts: Vec<(usize, u32)> = vec![(0, 1)];
+fn split_documents(text: &str, first_line: u32) -> Vec<Chunk<'_>> {
+    let mut starts: Vec<(usize, u32)> = vec![(0, first_line)];
     let mut offset = 0usize;
     // Offset and line of a run of directive lines that may belong to the next document.
     let mut directive_start: Option<(usize, u32)> = None;
     let bytes = text.as_bytes();
-    let mut line_no = 0u32;
+    let mut line_no = first_line - 1;
     while offset < bytes.len() {
         line_no += 1;
         // Most lines start with neither `-` nor `%`: skip them with a plain byte loop (a
@@ -1794,7 +1800,37 @@ pub fn for_each_document(
     limits: &Limits,
     f: impl FnMut(Document),
 ) -> Result<(), Problem> {
-    read_documents(text, limits, true, f)
+    read_documents(text, limits, true, &mut StreamState::new(limits), 1, f)
+}
+
+/// Where a stream read piece by piece stands: the index of its next document and what remains
+/// of its alias budget (one budget per input, however it is cut).
+#[derive(Debug, Clone)]
+pub struct StreamState {
+    pub index: usize,
+    pub alias_left: usize,
+}
+
+impl StreamState {
+    pub fn new(limits: &Limits) -> StreamState {
+        StreamState {
+            index: 0,
+            alias_left: limits.max_expanded_nodes,
+        }
+    }
+}
+
+/// [`for_each_document`] over one piece of a longer stream: `text` holds whole documents and
+/// starts at line `first_line` of the stream; `state` carries the document index and the alias
+/// budget from one piece to the next.
+pub fn for_each_document_in_stream(
+    text: &str,
+    first_line: u32,
+    limits: &Limits,
+    state: &mut StreamState,
+    f: impl FnMut(Document),
+) -> Result<(), Problem> {
+    read_documents(text, limits, true, state, first_line.max(1), f)
 }
 
 /// [`for_each_document`], with the direct path (`direct`) or only the raw path and expansion.
@@ -1802,6 +1838,8 @@ fn read_documents(
     text: &str,
     limits: &Limits,
     direct: bool,
+    state: &mut StreamState,
+    first_line: u32,
     mut f: impl FnMut(Document),
 ) -> Result<(), Problem> {
     if text.len() > limits.max_bytes {
@@ -1819,11 +1857,11 @@ fn read_documents(
         });
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut index = 0usize;
+    let mut index = state.index;
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut raw: Vec<RawDocument> = Vec::new();
-    let mut alias_left = limits.max_expanded_nodes;
-    for chunk in split_documents(text) {
+    let alias_left = &mut state.alias_left;
+    for chunk in split_documents(text, first_line) {
         if !direct || parse_chunk_direct(&chunk, limits, &mut parsed).is_none() {
             parse_chunk(&chunk, limits, &mut raw, limits.max_nodes);
             parsed.extend(raw.drain(..).map(Parsed::Raw));
@@ -1860,9 +1898,10 @@ fn read_documents(
                     })),
                     problems: Vec::new(),
                 },
-                Parsed::Raw(rd) => expand_document(rd, index, limits, &mut alias_left),
+                Parsed::Raw(rd) => expand_document(rd, index, limits, alias_left),
             });
             index += 1;
+            state.index = index;
         }
     }
     Ok(())
@@ -1991,7 +2030,14 @@ mod tests {
     fn both_paths(text: &str, limits: &Limits) -> (String, String) {
         let read = |direct| {
             let mut docs = Vec::new();
-            let r = read_documents(text, limits, direct, |d| docs.push(d));
+            let r = read_documents(
+                text,
+                limits,
+                direct,
+                &mut StreamState::new(limits),
+                1,
+                |d| docs.push(d),
+            );
             format!("{r:?} {docs:?}")
         };
         (read(true), read(false))
@@ -2097,7 +2143,7 @@ mod tests {
         for (name, t) in &texts {
             let (direct, raw) = both_paths(t, &limits);
             assert_eq!(direct, raw, "{name}");
-            for c in split_documents(t.strip_prefix('\u{feff}').unwrap_or(t)) {
+            for c in split_documents(t.strip_prefix('\u{feff}').unwrap_or(t), 1) {
                 fast_chunks += usize::from(fast::scan(&c, &mut Vec::new()).is_some());
             }
         }
@@ -2155,7 +2201,7 @@ mod tests {
 
     #[test]
     fn split_keeps_directives_with_their_document() {
-        let c = split_documents("a: 1\n...\n%YAML 1.1\n---\nb: 2\n");
+        let c = split_documents("a: 1\n...\n%YAML 1.1\n---\nb: 2\n", 1);
         assert_eq!(c.len(), 2);
         assert!(c[1].text.starts_with("%YAML"));
         assert_eq!(c[1].first_line, 3);

@@ -123,7 +123,8 @@ fn namespace_labels_and_network_policies() {
                 "SKD-K8S-011".into(),
                 "metadata.labels['pod-security.kubernetes.io/enforce-version']".into()
             ),
-            ("good".into(), "SKD-K8S-010".into(), "metadata.name".into()),
+            // The pod in `good` (whose Namespace object is in the set), not in `unlisted`.
+            ("p".into(), "SKD-K8S-010".into(), "metadata.name".into()),
             (
                 "typo".into(),
                 "SKD-K8S-011".into(),
@@ -144,15 +145,88 @@ fn namespace_labels_and_network_policies() {
 }
 
 #[test]
-fn partial_set_with_a_network_policy_flags_uncovered_namespaces() {
+fn partial_set_with_a_network_policy_judges_every_workload() {
     let r = read("netpol-partial.yaml");
     let v = evaluate(&r);
+    // `in-a` is selected by an ingress-only policy (its egress is open); `in-b` by none.
     assert_eq!(
         v,
-        [(
-            "in-b".into(),
-            "SKD-K8S-010".into(),
-            "metadata.namespace".into()
-        )]
+        [
+            ("in-a".into(), "SKD-K8S-010".into(), "metadata.name".into()),
+            ("in-b".into(), "SKD-K8S-010".into(), "metadata.name".into()),
+        ]
+    );
+}
+
+/// (object name, message) of every SKD-K8S-010 violation.
+fn network_messages(r: &FileReport) -> Vec<(String, String)> {
+    let objects: Vec<(usize, &ClusterObject)> = r
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match &item.subject {
+            Subject::Cluster(c) => Some((i, c.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let pods: Vec<(usize, &PodWorkload)> = r
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match &item.subject {
+            Subject::Pod(p) => Some((i, p.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<_> = cluster::evaluate(&objects, &pods)
+        .into_iter()
+        .filter(|(_, v)| v.rule.id == "SKD-K8S-010")
+        .map(|(i, v)| (r.items[i].object.name.clone(), v.message))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn network_policies_are_judged_per_workload() {
+    let r = read("netpol-per-workload.yaml");
+    let v = network_messages(&r);
+    let about = |name: &str| -> Vec<&str> {
+        v.iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, m)| m.as_str())
+            .collect()
+    };
+    // Selected by a default-deny policy and an egress policy that excepts the metadata
+    // address: nothing to say.
+    assert!(about("isolated").is_empty(), "{v:?}");
+    // In the same namespace, but no podSelector matches its labels.
+    let stray = about("stray");
+    assert_eq!(stray.len(), 1, "{v:?}");
+    assert!(
+        stray[0].contains("selected by no NetworkPolicy"),
+        "{stray:?}"
+    );
+    // Ingress from every namespace, and no policy restricts its egress.
+    let front = about("front");
+    assert_eq!(front.len(), 2, "{v:?}");
+    assert!(
+        front
+            .iter()
+            .any(|m| m.contains("\"from-anywhere\" admits traffic from every namespace")),
+        "{front:?}"
+    );
+    assert!(
+        front
+            .iter()
+            .any(|m| m.contains("restricts egress") && m.contains("169.254.169.254")),
+        "{front:?}"
+    );
+    // Ingress denied; egress to a block holding the metadata address.
+    let scraper = about("scraper");
+    assert_eq!(scraper.len(), 1, "{v:?}");
+    assert!(
+        scraper[0].contains("\"link-local\" lets it reach the cloud metadata service"),
+        "{scraper:?}"
     );
 }

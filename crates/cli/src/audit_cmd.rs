@@ -1,7 +1,7 @@
 //! `stockade audit`.
 
 use audit::ignore::IgnoreConfig;
-use audit::run::{audit_paths, AuditOptions};
+use audit::run::{audit_paths_to, AuditError, AuditOptions, Ordered, Totals};
 use clap::{Args, ValueEnum};
 use policy::catalogue::{Level, Severity};
 use policy::PssVersion;
@@ -62,9 +62,15 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
     /// Largest input read (a file, or stdin), in bytes or with a K, M or G suffix (powers of
-    /// 1024). A larger input is not audited: finding SKD-INPUT-004 and exit 2.
-    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    /// 1024). What is past it is not audited: finding SKD-INPUT-004 and exit 2. Memory does not
+    /// grow with it: a large input is read document by document.
+    #[arg(long, default_value = "64G", value_parser = parse_size)]
     max_input_size: u64,
+    /// Largest single document (a compose file, Dockerfile or OCI config is one), as
+    /// --max-input-size. A larger one is not audited: finding SKD-INPUT-004 and exit 2. Memory
+    /// follows this limit.
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    max_document_size: u64,
     /// Fail on files that are not manifests (Helm chart sources, Ansible, Grafana provisioning,
     /// JSON configuration): finding SKD-INPUT-005 instead of a counted skip.
     #[arg(long)]
@@ -114,14 +120,8 @@ pub fn run(a: AuditArgs) -> u8 {
         },
         ignore,
         max_file_size: a.max_input_size,
+        max_document_size: a.max_document_size,
         strict: a.strict,
-    };
-    let report = match audit_paths(&a.paths, &opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("stockade: {e}");
-            return 2;
-        }
     };
     let to_file = a.output.is_some();
     let color = match a.color {
@@ -131,22 +131,24 @@ pub fn run(a: AuditArgs) -> u8 {
             !to_file && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let written = write_report(&a, &report, color);
-    if let Err(e) = written {
-        eprintln!("stockade: {e}");
-        return 2;
-    }
-    // The process ends right after this function: the report's memory goes back with it, so
-    // it is not freed item by item (tens of thousands of findings, on one thread after the
-    // workers are done).
-    let report = std::mem::ManuallyDrop::new(report);
+    let totals = match audit_and_report(&a, &opts, color) {
+        Ok(t) => t,
+        // A closed pipe (`stockade audit . | head`) is not an error worth a message; the exit
+        // code still says the report was not read whole.
+        Err(AuditError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return 2,
+        Err(e) => {
+            eprintln!("stockade: {e}");
+            // No half-written report is left behind.
+            if let Some(p) = &a.output {
+                let _ = std::fs::remove_file(p);
+            }
+            return 2;
+        }
+    };
     // A document that cannot be decoded, or an input that cannot be read whole, is an input
     // error: it is reported as a finding (so it is never taken for clean) and the exit code says
     // the input was bad.
-    let undecodable = report.findings.iter().any(|f| {
-        f.suppressed.is_none() && (f.rule.id == "SKD-INPUT-001" || f.rule.id == "SKD-INPUT-004")
-    });
-    if undecodable {
+    if totals.input_errors > 0 {
         return 2;
     }
     let fail_on = a.fail_on.unwrap_or(if a.pss_only {
@@ -154,43 +156,68 @@ pub fn run(a: AuditArgs) -> u8 {
     } else {
         Severity::Low
     });
-    if report.failing(fail_on) > 0 {
+    if totals.failing(fail_on) > 0 {
         1
     } else {
         0
     }
 }
 
-/// Write the report to `--output` or stdout, streaming JSON and SARIF straight to the writer.
-fn write_report(
-    a: &AuditArgs,
-    report: &audit::run::AuditReport,
-    color: bool,
-) -> Result<(), String> {
+/// Audit, writing the report to `--output` or stdout: text and JSON as the findings are made
+/// (memory stays flat however many there are), SARIF from all the findings at the end.
+fn audit_and_report(a: &AuditArgs, opts: &AuditOptions, color: bool) -> Result<Totals, AuditError> {
     let (sink, name): (Box<dyn Write>, String) = match &a.output {
         Some(p) => (
-            Box::new(std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?),
+            Box::new(std::fs::File::create(p).map_err(|source| AuditError::Io {
+                path: p.clone(),
+                source,
+            })?),
             p.clone(),
         ),
         None => (Box::new(std::io::stdout().lock()), "stdout".to_string()),
     };
+    let written = |r: std::io::Result<()>| {
+        r.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                AuditError::Write(e)
+            } else {
+                AuditError::Write(std::io::Error::new(e.kind(), format!("{name}: {e}")))
+            }
+        })
+    };
     let mut w = std::io::BufWriter::new(sink);
-    let result = match a.format {
-        OutputFormat::Text => w.write_all(audit::report::text(report, color).as_bytes()),
-        OutputFormat::Json => audit::report::write_json(report, &mut w),
-        OutputFormat::Sarif => serde_json::to_writer_pretty(&mut w, &audit::report::sarif(report))
-            .map_err(std::io::Error::from),
-    }
-    .and_then(|_| {
-        if a.format != OutputFormat::Text {
-            w.write_all(b"\n")?;
+    let totals = match a.format {
+        OutputFormat::Text => {
+            let mut t = audit::report::TextWriter::new(&mut w, color);
+            let mut ordered = Ordered::new(&mut t);
+            let totals = audit_paths_to(&a.paths, opts, &mut ordered)?;
+            written(ordered.finish())?;
+            written(t.finish(&totals).map(|_| ()))?;
+            totals
         }
-        w.flush()
-    });
-    match result {
-        // A closed pipe (`stockade audit . | head`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("writing {name}: {e}")),
-        Ok(()) => Ok(()),
-    }
+        OutputFormat::Json => {
+            let mut j = audit::report::JsonWriter::default();
+            let mut ordered = Ordered::new(&mut j);
+            let totals = audit_paths_to(&a.paths, opts, &mut ordered)?;
+            written(ordered.finish())?;
+            written(j.finish(&totals, &mut w).and_then(|_| w.write_all(b"\n")))?;
+            totals
+        }
+        OutputFormat::Sarif => {
+            let mut all = audit::run::Collect::default();
+            let totals = audit_paths_to(&a.paths, opts, &mut all)?;
+            let report = all.into_report(totals.clone());
+            written(
+                serde_json::to_writer_pretty(&mut w, &audit::report::sarif(&report))
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| w.write_all(b"\n")),
+            )?;
+            // The process ends right after: the report's memory goes back with it, so it is
+            // not freed item by item.
+            std::mem::forget(report);
+            totals
+        }
+    };
+    written(w.flush())?;
+    Ok(totals)
 }

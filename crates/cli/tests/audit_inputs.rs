@@ -285,3 +285,139 @@ fn persistent_volumes_on_host_directories_are_audited() {
         assert_eq!(fd["line"], 9);
     }
 }
+
+/// (rule id, line) of every unsuppressed finding.
+fn findings_at(v: &serde_json::Value) -> Vec<(String, u64)> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["suppressed"].is_null())
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// `n` privileged pods, each a document of 11 lines (its `---` first).
+fn pod_docs(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                PRIVILEGED_POD.replace("name: p\n", &format!("name: p{i}\n"))
+            )
+        })
+        .collect()
+}
+
+/// A stream of `n` privileged pods, with the line each pod's `privileged: true` is on.
+fn pod_stream(n: usize) -> (String, Vec<u64>) {
+    let lines = (0..n).map(|i| (i * 11 + 11) as u64).collect();
+    (pod_docs(n).concat(), lines)
+}
+
+#[test]
+fn a_stream_larger_than_a_document_is_read_document_by_document() {
+    let d = Scratch::new("stream");
+    let (text, lines) = pod_stream(400);
+    std::fs::write(d.path("stream.yaml"), &text).unwrap();
+    // Read whole (the default) and as a stream of documents (a document limit under the
+    // input's size), from a file and from stdin: the same findings at the same lines.
+    let whole = stockade(&["audit", "-f", "json", &d.s("stream.yaml")]);
+    assert_eq!(whole.status.code(), Some(1), "{whole:?}");
+    let whole = findings_at(&json(&whole));
+    let privileged: Vec<u64> = whole
+        .iter()
+        .filter(|(id, _)| id == "SKD-PSS-002")
+        .map(|(_, l)| *l)
+        .collect();
+    assert_eq!(privileged, lines);
+    let args = ["audit", "-f", "json", "--max-document-size", "2K"];
+    let file = stockade(&[&args[..], &[&d.s("stream.yaml")]].concat());
+    assert_eq!(file.status.code(), Some(1), "{file:?}");
+    assert_eq!(findings_at(&json(&file)), whole);
+    let stdin = stockade_stdin(&[&args[..], &["-"]].concat(), text.as_bytes());
+    assert_eq!(stdin.status.code(), Some(1), "{stdin:?}");
+    let v = json(&stdin);
+    assert_eq!(findings_at(&v), whole);
+    assert_eq!(v["summary"]["objects"], 400, "{v}");
+}
+
+#[test]
+fn a_streamed_document_that_cannot_be_read_is_a_finding_at_its_line() {
+    let (text, lines) = pod_stream(300);
+    let doc_line = |i: usize| (i * 11 + 1) as u64;
+    // Document 100 gets a NUL byte, 150 a Latin-1 byte, 200 is padded past the document
+    // limit: each is SKD-INPUT-004 at its first line, and the pods around them are audited,
+    // with their own line numbers.
+    let mut docs: Vec<Vec<u8>> = pod_docs(300).into_iter().map(String::into_bytes).collect();
+    docs[100].extend(b"# \0\n");
+    docs[150].extend(b"# caf\xe9\n");
+    docs[200].extend("# padding\n".repeat(300).as_bytes());
+    let input: Vec<u8> = docs.concat();
+    let d = Scratch::new("stream-bad");
+    std::fs::write(d.path("s.yaml"), &input).unwrap();
+    let args = ["audit", "-f", "json", "--max-document-size", "2K"];
+    for o in [
+        stockade(&[&args[..], &[&d.s("s.yaml")]].concat()),
+        stockade_stdin(&[&args[..], &["-"]].concat(), &input),
+    ] {
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let f = findings_at(&json(&o));
+        let bad: Vec<u64> = f
+            .iter()
+            .filter(|(id, _)| id == "SKD-INPUT-004")
+            .map(|(_, l)| *l)
+            .collect();
+        // Lines shift by one after the NUL and Latin-1 comment lines.
+        assert_eq!(
+            bad,
+            vec![doc_line(100), doc_line(150) + 1, doc_line(200) + 2]
+        );
+        let privileged: Vec<u64> = f
+            .iter()
+            .filter(|(id, _)| id == "SKD-PSS-002")
+            .map(|(_, l)| *l)
+            .collect();
+        let expected: Vec<u64> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| ![100, 150, 200].contains(i))
+            .map(|(i, l)| l + u64::from(i > 100) + u64::from(i > 150) + 300 * u64::from(i > 200))
+            .collect();
+        assert_eq!(privileged, expected);
+    }
+    // Past --max-input-size the rest is not audited: a finding names the line it starts on.
+    let o = stockade_stdin(
+        &[
+            "audit",
+            "-f",
+            "json",
+            "--max-document-size",
+            "2K",
+            "--max-input-size",
+            "20K",
+            "-",
+        ],
+        text.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let f = findings_at(&json(&o));
+    let last = f.last().expect("findings");
+    assert_eq!(last.0, "SKD-INPUT-004", "{f:?}");
+    // The document in which the input passes 20 KiB is where reading stopped.
+    let mut end = 0;
+    let stop = pod_docs(300)
+        .iter()
+        .position(|d| {
+            end += d.len();
+            end > 20 * 1024
+        })
+        .expect("the stream is over 20 KiB");
+    assert_eq!(last.1, doc_line(stop), "{f:?}");
+    assert_eq!(f.iter().filter(|(id, _)| id == "SKD-PSS-002").count(), stop);
+}

@@ -65,9 +65,10 @@ impl ClusterObject {
 // - SKD-K8S-001 only fires when a binding in the set grants the account something; an account
 //   whose bindings live elsewhere is not guessed at. Bindings to the built-in ClusterRoles
 //   `cluster-admin`, `admin` and `edit` count even when those roles are not in the set.
-// - SKD-K8S-010 only fires for a namespace when the set holds that Namespace object or at least
-//   one NetworkPolicy somewhere: a set with neither (a single Deployment, a Helm chart without
-//   policies) says nothing about the cluster's NetworkPolicies, so no finding is made.
+// - SKD-K8S-010 judges each workload by the NetworkPolicies of its namespace that select its pod
+//   labels, and only when the set holds that Namespace object or at least one NetworkPolicy
+//   somewhere: a set with neither (a single Deployment, a Helm chart without policies) says
+//   nothing about the cluster's NetworkPolicies, so no finding is made.
 // - SKD-K8S-011 only judges Namespace objects in the set.
 
 use crate::model::{PodWorkload, Violation};
@@ -433,6 +434,8 @@ pub struct PodRef {
     pub automount_token: Option<bool>,
     /// Field path of the pod spec (`spec`, `spec.template.spec`, ...).
     pub spec_path: String,
+    /// The pod template's labels (what NetworkPolicies select).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl PodRef {
@@ -450,6 +453,7 @@ impl PodRef {
                 .map(str::to_string),
             automount_token: w.spec.automount_service_account_token,
             spec_path: w.spec_path.clone(),
+            labels: w.pod_metadata.labels.clone().unwrap_or_default(),
         }
     }
 
@@ -476,287 +480,333 @@ pub fn evaluate_refs(
     objects: &[(usize, &ClusterObject)],
     pods: &[(usize, PodRef)],
 ) -> Vec<(usize, Violation)> {
-    let mut out = Vec::new();
-    let mut index = Index {
-        roles: BTreeMap::new(),
-        cluster_roles: BTreeMap::new(),
-    };
-    let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
-    let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut policies: BTreeSet<&str> = BTreeSet::new();
-    for &(i, o) in objects {
-        match o {
-            ClusterObject::Role(r) => {
-                index
-                    .roles
-                    .insert((ns_of(&r.metadata), name_of(&r.metadata)), r);
+    let ix = ClusterIndex::new(objects);
+    let mut out = ix.object_violations();
+    for (i, w) in pods {
+        out.extend(ix.pod_violations(*i, w));
+    }
+    out
+}
+
+/// The cluster objects of a set, indexed for the cross-object rules: the rules about the objects
+/// themselves once ([`ClusterIndex::object_violations`]), and those about each pod-bearing
+/// object ([`ClusterIndex::pod_violations`]) one at a time, so that a caller can stream the
+/// pods instead of holding them.
+pub struct ClusterIndex<'a> {
+    objects: &'a [(usize, &'a ClusterObject)],
+    index: Index<'a>,
+    service_accounts: BTreeMap<(&'a str, &'a str), &'a ServiceAccount>,
+    namespaces: BTreeMap<&'a str, usize>,
+    policies: BTreeMap<&'a str, Vec<&'a NetworkPolicy>>,
+}
+
+impl<'a> ClusterIndex<'a> {
+    pub fn new(objects: &'a [(usize, &'a ClusterObject)]) -> ClusterIndex<'a> {
+        let mut index = Index {
+            roles: BTreeMap::new(),
+            cluster_roles: BTreeMap::new(),
+        };
+        let mut service_accounts: BTreeMap<(&str, &str), &ServiceAccount> = BTreeMap::new();
+        let mut namespaces: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut policies: BTreeMap<&str, Vec<&NetworkPolicy>> = BTreeMap::new();
+        for &(i, o) in objects {
+            match o {
+                ClusterObject::Role(r) => {
+                    index
+                        .roles
+                        .insert((ns_of(&r.metadata), name_of(&r.metadata)), r);
+                }
+                ClusterObject::ClusterRole(r) => {
+                    index.cluster_roles.insert(name_of(&r.metadata), r);
+                }
+                ClusterObject::ServiceAccount(sa) => {
+                    service_accounts.insert((ns_of(&sa.metadata), name_of(&sa.metadata)), sa);
+                }
+                ClusterObject::Namespace(n) => {
+                    namespaces.entry(name_of(&n.metadata)).or_insert(i);
+                }
+                ClusterObject::NetworkPolicy(np) => {
+                    policies.entry(ns_of(&np.metadata)).or_default().push(np);
+                }
+                _ => {}
             }
-            ClusterObject::ClusterRole(r) => {
-                index.cluster_roles.insert(name_of(&r.metadata), r);
-            }
-            ClusterObject::ServiceAccount(sa) => {
-                service_accounts.insert((ns_of(&sa.metadata), name_of(&sa.metadata)), sa);
-            }
-            ClusterObject::Namespace(n) => {
-                namespaces.entry(name_of(&n.metadata)).or_insert(i);
-            }
-            ClusterObject::NetworkPolicy(np) => {
-                policies.insert(ns_of(&np.metadata));
-            }
-            _ => {}
+        }
+        ClusterIndex {
+            objects,
+            index,
+            service_accounts,
+            namespaces,
+            policies,
         }
     }
 
-    // SKD-K8S-002..007: what each Role and ClusterRole grants.
-    for &(i, o) in objects {
-        let (kind, meta, rules) = match o {
-            ClusterObject::Role(r) => ("Role", &r.metadata, r.rules.as_deref()),
-            ClusterObject::ClusterRole(r) => ("ClusterRole", &r.metadata, r.rules.as_deref()),
-            _ => continue,
-        };
-        for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
-            for (id, what) in rule_powers(rule, kind == "Role").1 {
-                out.push((
-                    i,
-                    Violation::new(
-                        id,
-                        format!("rules[{n}]"),
-                        format!("{kind} \"{}\" grants {what}", name_of(meta)),
-                    ),
-                ));
+    /// The rules about the cluster objects themselves (RBAC grants, bindings, namespace labels).
+    pub fn object_violations(&self) -> Vec<(usize, Violation)> {
+        let objects = self.objects;
+        let mut out = Vec::new();
+        // SKD-K8S-002..007: what each Role and ClusterRole grants.
+        for &(i, o) in objects {
+            let (kind, meta, rules) = match o {
+                ClusterObject::Role(r) => ("Role", &r.metadata, r.rules.as_deref()),
+                ClusterObject::ClusterRole(r) => ("ClusterRole", &r.metadata, r.rules.as_deref()),
+                _ => continue,
+            };
+            for (n, rule) in rules.unwrap_or(&[]).iter().enumerate() {
+                for (id, what) in rule_powers(rule, kind == "Role").1 {
+                    out.push((
+                        i,
+                        Violation::new(
+                            id,
+                            format!("rules[{n}]"),
+                            format!("{kind} \"{}\" grants {what}", name_of(meta)),
+                        ),
+                    ));
+                }
             }
         }
-    }
 
-    // SKD-K8S-008: dangerous bindings.
-    for &(i, o) in objects {
-        let (kind, meta, role_ref, subjects) = match o {
-            ClusterObject::RoleBinding(b) => ("RoleBinding", &b.metadata, &b.role_ref, &b.subjects),
-            ClusterObject::ClusterRoleBinding(b) => {
-                ("ClusterRoleBinding", &b.metadata, &b.role_ref, &b.subjects)
-            }
-            _ => continue,
-        };
-        if role_ref.kind == "ClusterRole" && role_ref.name == "cluster-admin" {
-            out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-008",
-                    "roleRef.name",
-                    format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
-                ),
-            ));
-        }
-        for (n, s) in subjects.as_deref().unwrap_or(&[]).iter().enumerate() {
-            let dangerous = matches!(
-                (s.kind.as_str(), s.name.as_str()),
-                ("User", "system:anonymous")
-                    | ("Group", "system:unauthenticated")
-                    | ("Group", "system:authenticated")
-                    | ("Group", "system:masters")
-            );
-            if dangerous {
+        // SKD-K8S-008: dangerous bindings.
+        for &(i, o) in objects {
+            let (kind, meta, role_ref, subjects) = match o {
+                ClusterObject::RoleBinding(b) => {
+                    ("RoleBinding", &b.metadata, &b.role_ref, &b.subjects)
+                }
+                ClusterObject::ClusterRoleBinding(b) => {
+                    ("ClusterRoleBinding", &b.metadata, &b.role_ref, &b.subjects)
+                }
+                _ => continue,
+            };
+            if role_ref.kind == "ClusterRole" && role_ref.name == "cluster-admin" {
                 out.push((
                     i,
                     Violation::new(
                         "SKD-K8S-008",
-                        format!("subjects[{n}].name"),
-                        format!(
-                            "{kind} \"{}\" grants {} to {} {}",
-                            name_of(meta),
-                            role_ref.name,
-                            s.kind,
-                            s.name
+                        "roleRef.name",
+                        format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
+                    ),
+                ));
+            }
+            for (n, s) in subjects.as_deref().unwrap_or(&[]).iter().enumerate() {
+                let dangerous = matches!(
+                    (s.kind.as_str(), s.name.as_str()),
+                    ("User", "system:anonymous")
+                        | ("Group", "system:unauthenticated")
+                        | ("Group", "system:authenticated")
+                        | ("Group", "system:masters")
+                );
+                if dangerous {
+                    out.push((
+                        i,
+                        Violation::new(
+                            "SKD-K8S-008",
+                            format!("subjects[{n}].name"),
+                            format!(
+                                "{kind} \"{}\" grants {} to {} {}",
+                                name_of(meta),
+                                role_ref.name,
+                                s.kind,
+                                s.name
+                            ),
                         ),
-                    ),
-                ));
+                    ));
+                }
             }
         }
-    }
 
-    // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
-    for (i, w) in pods {
-        let i = *i;
-        let ns = w.namespace();
-        let sa = w.service_account.as_deref().unwrap_or("default");
-        let mounted = match w.automount_token {
-            Some(b) => b,
-            None => service_accounts
-                .get(&(ns, sa))
-                .and_then(|a| a.automount_service_account_token)
-                .unwrap_or(true),
-        };
-        if !mounted {
-            continue;
-        }
-        let mut powers = Powers::default();
-        let mut via: Vec<String> = Vec::new();
-        for &(_, o) in objects {
-            let (kind, meta, role_ref, subjects, binding_ns) = match o {
-                ClusterObject::RoleBinding(b) => (
-                    "RoleBinding",
-                    &b.metadata,
-                    &b.role_ref,
-                    &b.subjects,
-                    Some(ns_of(&b.metadata)),
-                ),
-                ClusterObject::ClusterRoleBinding(b) => (
-                    "ClusterRoleBinding",
-                    &b.metadata,
-                    &b.role_ref,
-                    &b.subjects,
-                    None,
-                ),
-                _ => continue,
-            };
-            let applies =
-                subjects
-                    .as_deref()
-                    .unwrap_or(&[])
-                    .iter()
-                    .any(|s| match s.kind.as_str() {
-                        "ServiceAccount" => {
-                            s.name == sa
-                                && s.namespace
-                                    .as_deref()
-                                    .filter(|n| !n.is_empty())
-                                    .or(binding_ns)
-                                    == Some(ns)
-                        }
-                        "Group" => {
-                            s.name == "system:serviceaccounts"
-                                || s.name == "system:authenticated"
-                                || s.name == format!("system:serviceaccounts:{ns}")
-                        }
-                        "User" => s.name == format!("system:serviceaccount:{ns}:{sa}"),
-                        _ => false,
-                    });
-            if !applies {
+        // SKD-K8S-011: Namespace Pod Security labels.
+        for &(i, o) in objects {
+            let ClusterObject::Namespace(n) = o else {
                 continue;
-            }
-            let rules = match role_ref.kind.as_str() {
-                "Role" => binding_ns
-                    .and_then(|bns| index.roles.get(&(bns, role_ref.name.as_str())))
-                    .map(|r| r.rules.clone().unwrap_or_default()),
-                "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
-                _ => None,
             };
-            let p = rules_powers(&rules.unwrap_or_default(), kind == "RoleBinding");
-            if !p.token_danger().is_empty() {
-                powers = powers.or(p);
-                via.push(format!(
-                    "{kind} \"{}\" ({} \"{}\")",
-                    name_of(meta),
-                    role_ref.kind,
-                    role_ref.name
-                ));
-            }
-        }
-        let danger = powers.token_danger();
-        if danger.is_empty() {
-            continue;
-        }
-        let field = if w.automount_token == Some(true) {
-            format!("{}.automountServiceAccountToken", w.spec_path)
-        } else {
-            format!("{}.serviceAccountName", w.spec_path)
-        };
-        out.push((
-            i,
-            Violation::new(
-                "SKD-K8S-001",
-                field,
-                format!(
-                    "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
-                    w.kind,
-                    w.name,
-                    via.join(" and "),
-                    danger.join(", ")
-                ),
-            ),
-        ));
-    }
-
-    // SKD-K8S-010: namespaces with workloads and no NetworkPolicy.
-    let mut workloads: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, w) in pods {
-        workloads.entry(w.namespace()).or_default().push(*i);
-    }
-    for (ns, items) in &workloads {
-        if policies.contains(ns) {
-            continue;
-        }
-        let ns_object = namespaces.get(ns).copied();
-        if ns_object.is_none() && policies.is_empty() {
-            continue; // A partial set: nothing is known about this namespace's policies.
-        }
-        let message = format!(
-            "namespace \"{ns}\" has {} workload(s) in the audited set and no NetworkPolicy",
-            items.len()
-        );
-        match ns_object {
-            Some(i) => out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message))),
-            None => out.push((
-                items[0],
-                Violation::new("SKD-K8S-010", "metadata.namespace", message),
-            )),
-        }
-    }
-
-    // SKD-K8S-011: Namespace Pod Security labels.
-    for &(i, o) in objects {
-        let ClusterObject::Namespace(n) = o else {
-            continue;
-        };
-        let name = name_of(&n.metadata);
-        let labels = n.metadata.labels.clone().unwrap_or_default();
-        match labels.get(PSA_ENFORCE).map(String::as_str) {
-            None => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    "metadata.labels",
-                    format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
-                ),
-            )),
-            Some("baseline") | Some("restricted") => {}
-            Some("privileged") => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    label_field(PSA_ENFORCE),
-                    format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
-                ),
-            )),
-            Some(other) => out.push((
-                i,
-                Violation::new(
-                    "SKD-K8S-011",
-                    label_field(PSA_ENFORCE),
-                    format!(
-                        "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
-                         (baseline or restricted)"
-                    ),
-                ),
-            )),
-        }
-        if let Some(v) = labels.get(PSA_ENFORCE_VERSION) {
-            if !valid_psa_version(v) {
-                out.push((
+            let name = name_of(&n.metadata);
+            let labels = n.metadata.labels.clone().unwrap_or_default();
+            match labels.get(PSA_ENFORCE).map(String::as_str) {
+                None => out.push((
                     i,
                     Violation::new(
                         "SKD-K8S-011",
-                        label_field(PSA_ENFORCE_VERSION),
+                        "metadata.labels",
+                        format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
+                    ),
+                )),
+                Some("baseline") | Some("restricted") => {}
+                Some("privileged") => out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-011",
+                        label_field(PSA_ENFORCE),
+                        format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
+                    ),
+                )),
+                Some(other) => out.push((
+                    i,
+                    Violation::new(
+                        "SKD-K8S-011",
+                        label_field(PSA_ENFORCE),
                         format!(
+                            "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
+                         (baseline or restricted)"
+                        ),
+                    ),
+                )),
+            }
+            if let Some(v) = labels.get(PSA_ENFORCE_VERSION) {
+                if !valid_psa_version(v) {
+                    out.push((
+                        i,
+                        Violation::new(
+                            "SKD-K8S-011",
+                            label_field(PSA_ENFORCE_VERSION),
+                            format!(
                             "Namespace \"{name}\" has an invalid {PSA_ENFORCE_VERSION} \"{v}\" \
                              (latest or v1.N)"
                         ),
-                    ),
-                ));
+                        ),
+                    ));
+                }
             }
         }
+        out
     }
-    out
+
+    /// The rules about one pod-bearing object (`i` is the caller's index for it): its mounted
+    /// token (SKD-K8S-001) and its NetworkPolicy isolation (SKD-K8S-010).
+    pub fn pod_violations(&self, i: usize, w: &PodRef) -> Vec<(usize, Violation)> {
+        let objects = self.objects;
+        let index = &self.index;
+        let service_accounts = &self.service_accounts;
+        let namespaces = &self.namespaces;
+        let policies = &self.policies;
+        let mut out = Vec::new();
+        // SKD-K8S-001: mounted tokens of accounts that RBAC in the set makes powerful.
+        'token: {
+            let ns = w.namespace();
+            let sa = w.service_account.as_deref().unwrap_or("default");
+            let mounted = match w.automount_token {
+                Some(b) => b,
+                None => service_accounts
+                    .get(&(ns, sa))
+                    .and_then(|a| a.automount_service_account_token)
+                    .unwrap_or(true),
+            };
+            if !mounted {
+                break 'token;
+            }
+            let mut powers = Powers::default();
+            let mut via: Vec<String> = Vec::new();
+            for &(_, o) in objects {
+                let (kind, meta, role_ref, subjects, binding_ns) = match o {
+                    ClusterObject::RoleBinding(b) => (
+                        "RoleBinding",
+                        &b.metadata,
+                        &b.role_ref,
+                        &b.subjects,
+                        Some(ns_of(&b.metadata)),
+                    ),
+                    ClusterObject::ClusterRoleBinding(b) => (
+                        "ClusterRoleBinding",
+                        &b.metadata,
+                        &b.role_ref,
+                        &b.subjects,
+                        None,
+                    ),
+                    _ => continue,
+                };
+                let applies =
+                    subjects
+                        .as_deref()
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|s| match s.kind.as_str() {
+                            "ServiceAccount" => {
+                                s.name == sa
+                                    && s.namespace
+                                        .as_deref()
+                                        .filter(|n| !n.is_empty())
+                                        .or(binding_ns)
+                                        == Some(ns)
+                            }
+                            "Group" => {
+                                s.name == "system:serviceaccounts"
+                                    || s.name == "system:authenticated"
+                                    || s.name == format!("system:serviceaccounts:{ns}")
+                            }
+                            "User" => s.name == format!("system:serviceaccount:{ns}:{sa}"),
+                            _ => false,
+                        });
+                if !applies {
+                    continue;
+                }
+                let rules = match role_ref.kind.as_str() {
+                    "Role" => binding_ns
+                        .and_then(|bns| index.roles.get(&(bns, role_ref.name.as_str())))
+                        .map(|r| r.rules.clone().unwrap_or_default()),
+                    "ClusterRole" => index.cluster_role_rules(&role_ref.name, &mut BTreeSet::new()),
+                    _ => None,
+                };
+                let p = rules_powers(&rules.unwrap_or_default(), kind == "RoleBinding");
+                if !p.token_danger().is_empty() {
+                    powers = powers.or(p);
+                    via.push(format!(
+                        "{kind} \"{}\" ({} \"{}\")",
+                        name_of(meta),
+                        role_ref.kind,
+                        role_ref.name
+                    ));
+                }
+            }
+            let danger = powers.token_danger();
+            if danger.is_empty() {
+                break 'token;
+            }
+            let field = if w.automount_token == Some(true) {
+                format!("{}.automountServiceAccountToken", w.spec_path)
+            } else {
+                format!("{}.serviceAccountName", w.spec_path)
+            };
+            out.push((
+                i,
+                Violation::new(
+                    "SKD-K8S-001",
+                    field,
+                    format!(
+                        "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
+                        w.kind,
+                        w.name,
+                        via.join(" and "),
+                        danger.join(", ")
+                    ),
+                ),
+            ));
+        }
+
+        // SKD-K8S-010, per workload: selected by no NetworkPolicy, or by policies that still admit
+        // every namespace or let it reach any address.
+        'network: {
+            let ns = w.namespace();
+            if !namespaces.contains_key(ns) && policies.is_empty() {
+                break 'network; // A partial set: nothing is known about this namespace's policies.
+            }
+            let selecting: Vec<&NetworkPolicy> = policies
+                .get(ns)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|np| {
+                    np.spec.as_ref().is_some_and(|s| {
+                        s.pod_selector
+                            .as_ref()
+                            .is_none_or(|sel| selector_matches(sel, &w.labels))
+                    })
+                })
+                .collect();
+            for message in network_exposure(w, ns, &selecting) {
+                out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message)));
+            }
+        }
+
+        out
+    }
 }
 
 /// `latest` or `v1.N` (N without leading zeros), as Pod Security admission parses it.
@@ -768,6 +818,156 @@ fn valid_psa_version(v: &str) -> bool {
                 && (n == "0" || !n.starts_with('0'))
                 && n.len() < 5
         })
+}
+
+/// The cloud metadata addresses (AWS, GCP, Azure, ...; AWS's IPv6 one).
+const METADATA_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 169, 254);
+const METADATA_V6: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Whether `cidr` (`a.b.c.d/n` or an IPv6 prefix) holds `ip`. A CIDR that does not parse holds
+/// nothing (the API server refuses it).
+fn cidr_holds(cidr: &str, ip: std::net::IpAddr) -> bool {
+    let Some((addr, bits)) = cidr.trim().split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
+    match (addr.parse::<std::net::IpAddr>(), ip) {
+        (Ok(std::net::IpAddr::V4(net)), std::net::IpAddr::V4(ip)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(net) & mask == u32::from(ip) & mask
+        }
+        (Ok(std::net::IpAddr::V6(net)), std::net::IpAddr::V6(ip)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(net) & mask == u128::from(ip) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether a policy peer admits a metadata address (an `ipBlock` holding it, not excepted).
+fn peer_reaches_metadata(peer: &k8s_openapi::api::networking::v1::NetworkPolicyPeer) -> bool {
+    let Some(b) = &peer.ip_block else {
+        return false;
+    };
+    [
+        std::net::IpAddr::V4(METADATA_V4),
+        std::net::IpAddr::V6(METADATA_V6),
+    ]
+    .into_iter()
+    .any(|ip| {
+        cidr_holds(&b.cidr, ip)
+            && !b
+                .except
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .any(|e| cidr_holds(e, ip))
+    })
+}
+
+/// Whether a selector is absent or empty (selects everything).
+fn selects_all(sel: Option<&LabelSelector>) -> bool {
+    sel.is_none_or(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+    })
+}
+
+/// What SKD-K8S-010 says of one workload, given the NetworkPolicies of its namespace that select
+/// it: nothing selects it; no policy restricts its ingress, or one admits every namespace; no
+/// policy restricts its egress, or one lets it reach any address or the metadata address.
+fn network_exposure(w: &PodRef, ns: &str, selecting: &[&NetworkPolicy]) -> Vec<String> {
+    let who = format!("{} \"{}\" in namespace \"{ns}\"", w.kind, w.name);
+    if selecting.is_empty() {
+        return vec![format!(
+            "{who} is selected by no NetworkPolicy: every pod of every namespace can reach it, \
+             and it can reach any address, the cloud metadata service (169.254.169.254) and the \
+             node included"
+        )];
+    }
+    let mut out = Vec::new();
+    let types = |np: &NetworkPolicy| -> (bool, bool) {
+        let spec = np.spec.as_ref();
+        match spec.and_then(|s| s.policy_types.as_ref()) {
+            Some(t) => (
+                t.iter().any(|x| x == "Ingress"),
+                t.iter().any(|x| x == "Egress"),
+            ),
+            // The API server's default: Ingress, and Egress when there are egress rules.
+            None => (true, spec.is_some_and(|s| s.egress.is_some())),
+        }
+    };
+    let name = |np: &NetworkPolicy| np.metadata.name.clone().unwrap_or_default();
+    let ingress: Vec<&&NetworkPolicy> = selecting.iter().filter(|np| types(np).0).collect();
+    if ingress.is_empty() {
+        out.push(format!(
+            "{who}: no NetworkPolicy that selects it restricts ingress, so every pod of every \
+             namespace can reach it"
+        ));
+    } else {
+        for np in &ingress {
+            let rules = np
+                .spec
+                .as_ref()
+                .and_then(|s| s.ingress.as_deref())
+                .unwrap_or(&[]);
+            let open = rules.iter().any(|r| match r.from.as_deref() {
+                None | Some([]) => true,
+                Some(peers) => peers.iter().any(|p| {
+                    p.namespace_selector.is_some()
+                        && selects_all(p.namespace_selector.as_ref())
+                        && selects_all(p.pod_selector.as_ref())
+                }),
+            });
+            if open {
+                out.push(format!(
+                    "{who}: NetworkPolicy \"{}\" admits traffic from every namespace",
+                    name(np)
+                ));
+                break;
+            }
+        }
+    }
+    let egress: Vec<&&NetworkPolicy> = selecting.iter().filter(|np| types(np).1).collect();
+    if egress.is_empty() {
+        out.push(format!(
+            "{who}: no NetworkPolicy that selects it restricts egress, so it can reach any \
+             address, the cloud metadata service (169.254.169.254) included"
+        ));
+    } else {
+        for np in &egress {
+            let rules = np
+                .spec
+                .as_ref()
+                .and_then(|s| s.egress.as_deref())
+                .unwrap_or(&[]);
+            let any = rules
+                .iter()
+                .any(|r| matches!(r.to.as_deref(), None | Some([])));
+            let metadata = rules.iter().any(|r| {
+                r.to.as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(peer_reaches_metadata)
+            });
+            if any || metadata {
+                out.push(format!(
+                    "{who}: NetworkPolicy \"{}\" lets it reach {}",
+                    name(np),
+                    if any {
+                        "any address, the cloud metadata service (169.254.169.254) included"
+                    } else {
+                        "the cloud metadata service (169.254.169.254)"
+                    }
+                ));
+                break;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
