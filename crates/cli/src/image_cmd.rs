@@ -21,12 +21,19 @@ Inputs (no daemon, no registry):
   oci-archive:FILE      a tar of an OCI image layout (`podman save --format oci-archive`)
   docker-archive:FILE   `docker save` / `podman save --format docker-archive`
   dir:ROOTFS            a root filesystem on disk
+  container:ID          a running container of stockade, runc/crun or podman, read through
+                        /proc/PID/root of its init
 
 Layers are read once, their digests verified; each package and finding names the layer that
 added it (0 is the base). See docs/image.md.")]
 pub struct ImageArgs {
     /// The image to scan.
     image: Source,
+    /// With container:ID, a runtime state directory (stockade's or runc's `--root`) searched
+    /// before $STOCKADE_STATE_DIR, /run/stockade, /run/runc, /run/crun and
+    /// /run/containerd/runc/*; podman is asked last. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    state_root: Vec<std::path::PathBuf>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     format: ImageFormat,
@@ -56,7 +63,13 @@ pub struct ImageArgs {
     ignore_file: Option<String>,
 }
 
-pub fn run(a: ImageArgs) -> u8 {
+pub fn run(mut a: ImageArgs) -> u8 {
+    if let Source::Container { state_roots, .. } = &mut a.image {
+        state_roots.extend(a.state_root.iter().cloned());
+    } else if !a.state_root.is_empty() {
+        eprintln!("stockade: --state-root is for a container:ID input");
+        return 2;
+    }
     let mut vex = Vec::new();
     for p in &a.vex {
         match scan::vex::VexDocument::load(p) {
@@ -85,19 +98,20 @@ pub fn run(a: ImageArgs) -> u8 {
             return 2;
         }
     };
-    match &store {
-        None => eprintln!(
+    // Said after the image was read, so an input error is the only line printed.
+    let warning = match &store {
+        None => Some(format!(
             "stockade: warning: no vulnerability data in {} (run `stockade db import PATH`): packages are listed, not matched",
             dir.display()
-        ),
-        Some(s) if s.age() / 86_400 > a.max_db_age => eprintln!(
+        )),
+        Some(s) if s.age() / 86_400 > a.max_db_age => Some(format!(
             "stockade: warning: the vulnerability data in {} is {} days old (more than --max-db-age {}): import newer data",
             dir.display(),
             s.age() / 86_400,
             a.max_db_age
-        ),
-        Some(_) => {}
-    }
+        )),
+        Some(_) => None,
+    };
     let opts = scan::image::ScanOptions {
         limits: Limits::default(),
         store,
@@ -110,6 +124,9 @@ pub fn run(a: ImageArgs) -> u8 {
             return 2;
         }
     };
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
     suppress(&mut report, &vex, ignore.as_ref());
     if let Err(e) = write(&a, &report) {
         eprintln!("stockade: {e}");
