@@ -34,6 +34,12 @@ pub struct ImageArgs {
     /// /run/containerd/runc/*; podman is asked last. Repeatable.
     #[arg(long, value_name = "DIR")]
     state_root: Vec<std::path::PathBuf>,
+    /// The workload that runs the image (Kubernetes manifest, compose file, OCI config.json,
+    /// read as `stockade audit` reads them): each finding is graded by whether its escape is
+    /// reachable under it; unreachable ones stay in the report and do not count toward the
+    /// exit code.
+    #[arg(long = "with", value_name = "MANIFEST")]
+    with: Option<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     format: ImageFormat,
@@ -90,6 +96,16 @@ pub fn run(mut a: ImageArgs) -> u8 {
         },
         None => None,
     };
+    let workload = match &a.with {
+        Some(p) => match workloads(p) {
+            Ok(v) => Some((p.clone(), v)),
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let dir = crate::db_cmd::db_dir(a.db.clone());
     let store = match scan::osv::Store::load(&dir) {
         Ok(s) => s,
@@ -128,6 +144,9 @@ pub fn run(mut a: ImageArgs) -> u8 {
         eprintln!("{w}");
     }
     suppress(&mut report, &vex, ignore.as_ref());
+    if let Some((path, views)) = &workload {
+        report.grade(views, path);
+    }
     if let Err(e) = write(&a, &report) {
         eprintln!("stockade: {e}");
         return 2;
@@ -188,6 +207,14 @@ fn text(r: &Report) -> String {
         if let Some(why) = &f.suppressed {
             layer.push_str(&format!(" (suppressed: {why})"));
         }
+        if let Some(g) = &f.reachability {
+            let verdict = if g.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            };
+            layer.push_str(&format!(" ({verdict} under {}: {})", g.under, g.why));
+        }
         let _ = writeln!(
             s,
             "{:<8} {}  {}{layer}",
@@ -198,6 +225,50 @@ fn text(r: &Report) -> String {
     }
     let _ = writeln!(s, "{} findings", findings.len());
     s
+}
+
+/// The workloads of a manifest, decoded by `stockade audit`'s readers. A file that cannot be
+/// read, decoded or recognised, or that holds no workload, is an error (never "no workload,
+/// nothing reachable").
+fn workloads(path: &str) -> Result<Vec<policy::WorkloadView>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("--with {path}: {e}"))?;
+    if !meta.is_file() || meta.len() > 64 << 20 {
+        return Err(format!(
+            "--with {path}: not a regular file of at most 64 MiB: give a Kubernetes manifest, a compose file or an OCI config.json"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--with {path}: {e}"))?;
+    let rep = audit::run::read_text(path, &text);
+    if let Some(why) = &rep.skipped {
+        return Err(format!("--with {path}: {why}"));
+    }
+    if let Some(p) = rep.problems.first() {
+        let at = p.line.map(|l| format!(":{l}")).unwrap_or_default();
+        let field = if p.field.is_empty() {
+            String::new()
+        } else {
+            format!(" {}:", p.field)
+        };
+        return Err(format!(
+            "--with {path}{at}:{field} {} (fix the manifest, or check it with `stockade audit {path}`)",
+            p.message
+        ));
+    }
+    let mut views = Vec::new();
+    for item in &rep.items {
+        match &item.subject {
+            audit::Subject::Pod(w) => views.push(policy::k8s::pod_view(w)),
+            audit::Subject::View(v) => views.push((**v).clone()),
+            audit::Subject::Oci(spec) => views.push(policy::oci::view(spec)),
+            _ => {}
+        }
+    }
+    if views.iter().all(|v| v.containers.is_empty()) {
+        return Err(format!(
+            "--with {path}: no workload in it (a Pod or a controller of pods, a compose service, an OCI config.json) to grade the image under"
+        ));
+    }
+    Ok(views)
 }
 
 /// Mark findings that a reviewed exception covers: the ignore file first, then VEX statements.

@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod container;
+pub mod reach;
 pub mod source;
 
 pub use source::{ImageConfig, Source};
@@ -744,8 +745,19 @@ impl Report {
     pub fn failing(&self, sev: policy::Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.suppressed.is_none() && f.severity >= sev)
+            .filter(|f| {
+                f.suppressed.is_none()
+                    && f.reachability.as_ref().is_none_or(|r| r.reachable)
+                    && f.severity >= sev
+            })
             .count()
+    }
+
+    /// Grade every finding under the workloads of `manifest` (`--with`).
+    pub fn grade(&mut self, views: &[policy::WorkloadView], manifest: &str) {
+        for f in &mut self.findings {
+            f.reachability = reach::grade(f, views, manifest);
+        }
     }
 }
 
