@@ -19,8 +19,9 @@ pub struct DbArgs {
 
 #[derive(Subcommand)]
 enum DbCommand {
-    /// Import OSV records (a directory of OSV .json files, searched recursively, or one file)
-    /// into the local store; records with the same id replace older ones. Nothing is fetched.
+    /// Import OSV records (a directory of OSV .json files, searched recursively, one file, or
+    /// OSV's per-ecosystem all.zip) into the local store; records with the same id replace
+    /// older ones. Nothing is fetched.
     Import {
         /// The OSV data to import.
         path: PathBuf,

@@ -21,12 +21,25 @@ Inputs (no daemon, no registry):
   oci-archive:FILE      a tar of an OCI image layout (`podman save --format oci-archive`)
   docker-archive:FILE   `docker save` / `podman save --format docker-archive`
   dir:ROOTFS            a root filesystem on disk
+  container:ID          a running container of stockade, runc/crun or podman, read through
+                        /proc/PID/root of its init
 
 Layers are read once, their digests verified; each package and finding names the layer that
 added it (0 is the base). See docs/image.md.")]
 pub struct ImageArgs {
     /// The image to scan.
     image: Source,
+    /// With container:ID, a runtime state directory (stockade's or runc's `--root`) searched
+    /// before $STOCKADE_STATE_DIR, /run/stockade, /run/runc, /run/crun and
+    /// /run/containerd/runc/*; podman is asked last. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    state_root: Vec<std::path::PathBuf>,
+    /// The workload that runs the image (Kubernetes manifest, compose file, OCI config.json,
+    /// read as `stockade audit` reads them): each finding is graded by whether its escape is
+    /// reachable under it; unreachable ones stay in the report and do not count toward the
+    /// exit code.
+    #[arg(long = "with", value_name = "MANIFEST")]
+    with: Option<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     format: ImageFormat,
@@ -56,7 +69,13 @@ pub struct ImageArgs {
     ignore_file: Option<String>,
 }
 
-pub fn run(a: ImageArgs) -> u8 {
+pub fn run(mut a: ImageArgs) -> u8 {
+    if let Source::Container { state_roots, .. } = &mut a.image {
+        state_roots.extend(a.state_root.iter().cloned());
+    } else if !a.state_root.is_empty() {
+        eprintln!("stockade: --state-root is for a container:ID input");
+        return 2;
+    }
     let mut vex = Vec::new();
     for p in &a.vex {
         match scan::vex::VexDocument::load(p) {
@@ -77,6 +96,16 @@ pub fn run(a: ImageArgs) -> u8 {
         },
         None => None,
     };
+    let workload = match &a.with {
+        Some(p) => match workloads(p) {
+            Ok(v) => Some((p.clone(), v)),
+            Err(e) => {
+                eprintln!("stockade: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let dir = crate::db_cmd::db_dir(a.db.clone());
     let store = match scan::osv::Store::load(&dir) {
         Ok(s) => s,
@@ -85,19 +114,20 @@ pub fn run(a: ImageArgs) -> u8 {
             return 2;
         }
     };
-    match &store {
-        None => eprintln!(
+    // Said after the image was read, so an input error is the only line printed.
+    let warning = match &store {
+        None => Some(format!(
             "stockade: warning: no vulnerability data in {} (run `stockade db import PATH`): packages are listed, not matched",
             dir.display()
-        ),
-        Some(s) if s.age() / 86_400 > a.max_db_age => eprintln!(
+        )),
+        Some(s) if s.age() / 86_400 > a.max_db_age => Some(format!(
             "stockade: warning: the vulnerability data in {} is {} days old (more than --max-db-age {}): import newer data",
             dir.display(),
             s.age() / 86_400,
             a.max_db_age
-        ),
-        Some(_) => {}
-    }
+        )),
+        Some(_) => None,
+    };
     let opts = scan::image::ScanOptions {
         limits: Limits::default(),
         store,
@@ -110,7 +140,13 @@ pub fn run(a: ImageArgs) -> u8 {
             return 2;
         }
     };
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
     suppress(&mut report, &vex, ignore.as_ref());
+    if let Some((path, views)) = &workload {
+        report.grade(views, path);
+    }
     if let Err(e) = write(&a, &report) {
         eprintln!("stockade: {e}");
         return 2;
@@ -171,6 +207,14 @@ fn text(r: &Report) -> String {
         if let Some(why) = &f.suppressed {
             layer.push_str(&format!(" (suppressed: {why})"));
         }
+        if let Some(g) = &f.reachability {
+            let verdict = if g.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            };
+            layer.push_str(&format!(" ({verdict} under {}: {})", g.under, g.why));
+        }
         let _ = writeln!(
             s,
             "{:<8} {}  {}{layer}",
@@ -181,6 +225,50 @@ fn text(r: &Report) -> String {
     }
     let _ = writeln!(s, "{} findings", findings.len());
     s
+}
+
+/// The workloads of a manifest, decoded by `stockade audit`'s readers. A file that cannot be
+/// read, decoded or recognised, or that holds no workload, is an error (never "no workload,
+/// nothing reachable").
+fn workloads(path: &str) -> Result<Vec<policy::WorkloadView>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("--with {path}: {e}"))?;
+    if !meta.is_file() || meta.len() > 64 << 20 {
+        return Err(format!(
+            "--with {path}: not a regular file of at most 64 MiB: give a Kubernetes manifest, a compose file or an OCI config.json"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--with {path}: {e}"))?;
+    let rep = audit::run::read_text(path, &text);
+    if let Some(why) = &rep.skipped {
+        return Err(format!("--with {path}: {why}"));
+    }
+    if let Some(p) = rep.problems.first() {
+        let at = p.line.map(|l| format!(":{l}")).unwrap_or_default();
+        let field = if p.field.is_empty() {
+            String::new()
+        } else {
+            format!(" {}:", p.field)
+        };
+        return Err(format!(
+            "--with {path}{at}:{field} {} (fix the manifest, or check it with `stockade audit {path}`)",
+            p.message
+        ));
+    }
+    let mut views = Vec::new();
+    for item in &rep.items {
+        match &item.subject {
+            audit::Subject::Pod(w) => views.push(policy::k8s::pod_view(w)),
+            audit::Subject::View(v) => views.push((**v).clone()),
+            audit::Subject::Oci(spec) => views.push(policy::oci::view(spec)),
+            _ => {}
+        }
+    }
+    if views.iter().all(|v| v.containers.is_empty()) {
+        return Err(format!(
+            "--with {path}: no workload in it (a Pod or a controller of pods, a compose service, an OCI config.json) to grade the image under"
+        ));
+    }
+    Ok(views)
 }
 
 /// Mark findings that a reviewed exception covers: the ignore file first, then VEX statements.

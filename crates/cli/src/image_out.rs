@@ -39,6 +39,7 @@ pub fn sarif(r: &Report) -> serde_sarif::sarif::Sarif {
                 ("status", f.status.as_ref().map(|p| json!(p))),
                 ("advisory", f.advisory.as_ref().map(|p| json!(p))),
                 ("cves", (!f.cves.is_empty()).then(|| json!(f.cves))),
+                ("reachability", f.reachability.as_ref().map(|g| json!(g))),
             ] {
                 if let Some(v) = v {
                     props.insert(k.to_string(), v);

@@ -162,30 +162,27 @@ impl Store {
         Ok(Some(s))
     }
 
-    /// Import every `*.json` OSV record under `src` (a file or a directory, recursively) into
-    /// the store in `dir`; a record with the same id replaces the older one. The store is
-    /// written to a temporary file and renamed, so a failed import leaves the old store whole.
+    /// Import OSV records into the store in `dir`: every `*.json` under `src` (a file or a
+    /// directory, recursively), or every `*.json` entry of a zip archive (OSV's per-ecosystem
+    /// `all.zip`, told by its magic bytes). A record with the same id replaces the older one.
+    /// The store is written to a temporary file and renamed, so a failed import leaves the old
+    /// store whole.
     pub fn import(dir: &Path, src: &Path) -> Result<Provenance, OsvError> {
-        let mut files = Vec::new();
-        collect(src, &mut files)?;
-        let mut new = Vec::new();
-        for f in &files {
-            let data = std::fs::read(f).map_err(|source| OsvError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            let r: Record = serde_json::from_slice(&data).map_err(|e| OsvError::Record {
-                path: f.clone(),
-                reason: e.to_string(),
-            })?;
-            if r.id.is_empty() {
-                return Err(OsvError::Record {
+        let new = if is_zip(src) {
+            read_zip(src)?
+        } else {
+            let mut files = Vec::new();
+            collect(src, &mut files)?;
+            let mut new = Vec::new();
+            for f in &files {
+                let data = std::fs::read(f).map_err(|source| OsvError::Io {
                     path: f.clone(),
-                    reason: "empty id".into(),
-                });
+                    source,
+                })?;
+                new.push(record(&data, f)?);
             }
-            new.push(r);
-        }
+            new
+        };
         if new.is_empty() {
             return Err(OsvError::Empty {
                 path: src.to_path_buf(),
@@ -260,6 +257,94 @@ impl Store {
     }
 }
 
+/// The largest OSV record accepted (the largest in OSV's data are a few hundred KiB).
+pub const MAX_RECORD: u64 = 16 << 20;
+
+fn record(data: &[u8], at: &Path) -> Result<Record, OsvError> {
+    let r: Record = serde_json::from_slice(data).map_err(|e| OsvError::Record {
+        path: at.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if r.id.is_empty() {
+        return Err(OsvError::Record {
+            path: at.to_path_buf(),
+            reason: "empty id".into(),
+        });
+    }
+    Ok(r)
+}
+
+/// Whether `p` is a regular file that starts like a zip archive (`PK\x03\x04`, or an empty
+/// archive's `PK\x05\x06`).
+fn is_zip(p: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
+}
+
+/// The records of a zip archive, entry by entry: each `*.json` entry is inflated alone, bounded
+/// by [`MAX_RECORD`] (a larger one, or one that inflates past its declared size, is an error),
+/// and checked against its CRC as zip's reader does at its end. A truncated or corrupt archive
+/// is an error naming it and the entry.
+fn read_zip(p: &Path) -> Result<Vec<Record>, OsvError> {
+    use std::io::Read;
+    let bad = |entry: &str, reason: String| OsvError::Record {
+        path: if entry.is_empty() {
+            p.to_path_buf()
+        } else {
+            p.join(entry)
+        },
+        reason,
+    };
+    let f = std::fs::File::open(p).map_err(|source| OsvError::Io {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
+        .map_err(|e| bad("", format!("not a readable zip archive: {e}")))?;
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for i in 0..z.len() {
+        let mut e = z
+            .by_index(i)
+            .map_err(|e| bad("", format!("entry {i}: {e}")))?;
+        let name = e.name().to_string();
+        if e.is_dir() || !name.ends_with(".json") {
+            continue;
+        }
+        if e.size() > MAX_RECORD {
+            return Err(bad(
+                &name,
+                format!(
+                    "{} bytes inflated, more than the {} MiB an OSV record may have",
+                    e.size(),
+                    MAX_RECORD >> 20
+                ),
+            ));
+        }
+        buf.clear();
+        (&mut e)
+            .take(MAX_RECORD + 1)
+            .read_to_end(&mut buf)
+            .map_err(|x| bad(&name, format!("cannot be inflated: {x}")))?;
+        if buf.len() as u64 != e.size() {
+            return Err(bad(
+                &name,
+                format!(
+                    "inflates to {} bytes, the archive says {}",
+                    buf.len(),
+                    e.size()
+                ),
+            ));
+        }
+        out.push(record(&buf, &p.join(&name))?);
+    }
+    Ok(out)
+}
+
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), OsvError> {
     let m = std::fs::metadata(p).map_err(|source| OsvError::Io {
         path: p.to_path_buf(),
@@ -329,6 +414,38 @@ impl Distro {
                 );
                 r == mm
             }),
+            (PkgType::Rpm, name) => self.covers_rpm(name, release),
+            _ => false,
+        }
+    }
+
+    /// The OSV ecosystems of rpm distributions: `AlmaLinux:9`, `Rocky Linux:8`,
+    /// `Red Hat:enterprise_linux:9::baseos`, `openSUSE:Leap 15.5`, `openSUSE:Tumbleweed`,
+    /// `SUSE:Linux Enterprise Server 15 SP5`, `Mageia:9`, `openEuler:22.03-LTS-SP1`, each for
+    /// the `os-release` `ID` that names it and the release of its `VERSION_ID`.
+    fn covers_rpm(&self, name: &str, release: Option<&str>) -> bool {
+        let v = self.version_id.as_str();
+        let major = v.split('.').next().unwrap_or("");
+        let ok = |f: &dyn Fn(&str) -> bool| release.is_none_or(f);
+        match (self.id.as_str(), name) {
+            ("almalinux", "AlmaLinux") | ("rocky", "Rocky Linux") | ("mageia", "Mageia") => {
+                ok(&|r| r == major || r == v)
+            }
+            ("rhel", "Red Hat") => ok(&|r| {
+                r.split(':')
+                    .nth(1)
+                    .is_some_and(|x| x == major || x.split('.').next() == Some(major))
+            }),
+            ("opensuse-leap", "openSUSE") => ok(&|r| r == format!("Leap {v}")),
+            ("opensuse-tumbleweed", "openSUSE") => ok(&|r| r == "Tumbleweed"),
+            ("sles" | "sled", "SUSE") => ok(&|r| {
+                let want = match v.split_once('.') {
+                    Some((m, sp)) if sp != "0" => format!("{m} SP{sp}"),
+                    _ => major.to_string(),
+                };
+                r.ends_with(&format!(" {want}"))
+            }),
+            ("openEuler" | "openeuler", "openEuler") => ok(&|r| r.starts_with(v) && !v.is_empty()),
             _ => false,
         }
     }
@@ -470,6 +587,11 @@ pub fn match_packages(
                 .filter(|a| {
                     a.package.as_ref().is_some_and(|pk| match p.kind {
                         PkgType::Go => pk.ecosystem == "Go" && pk.name == p.name,
+                        // rpm advisories name binary packages; the source is a fallback.
+                        PkgType::Rpm => {
+                            distro.covers(PkgType::Rpm, &pk.ecosystem)
+                                && (pk.name == p.name || Some(&pk.name) == p.source.as_ref())
+                        }
                         k => distro.covers(k, &pk.ecosystem) && pk.name == key,
                     })
                 })
@@ -481,7 +603,15 @@ pub fn match_packages(
             if p.kind != PkgType::Go {
                 distro_names.extend(ns.iter().cloned());
             }
-            if let Some(status) = mine.iter().find_map(|a| affected_by(p.kind, ver, a)) {
+            let ver = if p.kind == PkgType::Rpm {
+                &p.version
+            } else {
+                ver
+            };
+            if let Some((status, eco)) = mine.iter().find_map(|a| {
+                affected_by(p.kind, ver, a)
+                    .map(|s| (s, a.package.as_ref().map(|x| x.ecosystem.clone())))
+            }) {
                 out.push(Match {
                     package: p.clone(),
                     id: r.id.clone(),
@@ -490,7 +620,7 @@ pub fn match_packages(
                     decided_by: match p.kind {
                         PkgType::Deb => "debian".into(),
                         PkgType::Apk => "alpine".into(),
-                        PkgType::Rpm => "rpm".into(),
+                        PkgType::Rpm => eco.unwrap_or_else(|| "rpm".into()),
                         PkgType::Go => "upstream (Go)".into(),
                     },
                     upstream_only: false,
@@ -550,5 +680,42 @@ mod tests {
             "1.1.5"
         );
         assert_eq!(upstream_version(PkgType::Apk, "1.1.12-r3"), "1.1.12");
+    }
+
+    #[test]
+    fn rpm_distributions_and_their_ecosystems() {
+        let d = |id: &str, v: &str| Distro {
+            id: id.into(),
+            version_id: v.into(),
+        };
+        let yes = [
+            ("almalinux", "9.3", "AlmaLinux:9"),
+            ("rocky", "8.9", "Rocky Linux:8"),
+            ("rhel", "9.2", "Red Hat:enterprise_linux:9::baseos"),
+            ("rhel", "8.6", "Red Hat:rhel_eus:8.6::appstream"),
+            ("opensuse-leap", "15.5", "openSUSE:Leap 15.5"),
+            ("opensuse-tumbleweed", "20241101", "openSUSE:Tumbleweed"),
+            ("sles", "15.5", "SUSE:Linux Enterprise Server 15 SP5"),
+            ("sles", "15", "SUSE:Linux Enterprise Server 15"),
+            ("mageia", "9", "Mageia:9"),
+            ("openEuler", "22.03", "openEuler:22.03-LTS-SP1"),
+            ("almalinux", "9.3", "AlmaLinux"),
+        ];
+        for (id, v, eco) in yes {
+            assert!(d(id, v).covers(PkgType::Rpm, eco), "{id} {v} {eco}");
+        }
+        let no = [
+            ("almalinux", "9.3", "AlmaLinux:8"),
+            ("almalinux", "9.3", "Rocky Linux:9"),
+            ("rhel", "9.2", "Red Hat:enterprise_linux:8::baseos"),
+            ("sles", "15.5", "SUSE:Linux Enterprise Server 15 SP4"),
+            ("opensuse-leap", "15.5", "openSUSE:Leap 15.4"),
+            ("debian", "12", "AlmaLinux:9"),
+            ("fedora", "40", "Red Hat"),
+        ];
+        for (id, v, eco) in no {
+            assert!(!d(id, v).covers(PkgType::Rpm, eco), "{id} {v} {eco}");
+        }
+        assert!(!d("almalinux", "9.3").covers(PkgType::Deb, "AlmaLinux:9"));
     }
 }

@@ -77,6 +77,11 @@ pub struct KernelEntry {
     pub probes: Vec<String>,
     pub distro: Vec<DistroFix>,
     pub refs: Vec<String>,
+    /// What was read to check the numbers above, and what it said.
+    pub verified: Vec<String>,
+    /// What those sources did not confirm, and why.
+    #[serde(default)]
+    pub unverified: Option<String>,
 }
 
 /// A runtime or engine CVE.
@@ -92,6 +97,11 @@ pub struct RuntimeEntry {
     pub probes: Vec<String>,
     pub distro: Vec<DistroFix>,
     pub refs: Vec<String>,
+    /// What was read to check the numbers above, and what it said.
+    pub verified: Vec<String>,
+    /// What those sources did not confirm, and why.
+    #[serde(default)]
+    pub unverified: Option<String>,
 }
 
 /// The database compiled into this binary. It is part of the source tree and a test proves it
@@ -177,6 +187,49 @@ mod tests {
             assert!(!k.refs.is_empty(), "{} cites nothing", k.cve);
             assert!(k.fixed.iter().all(|f| f > &k.introduced), "{}", k.cve);
         }
+    }
+
+    /// Every entry cites its source and records what was read to verify it; each fixed
+    /// version and each distribution fix appears in that record, so a number changed without
+    /// re-reading its source fails here.
+    #[test]
+    fn every_entry_is_cited_and_verified() {
+        let d = db().unwrap();
+        let entries = d
+            .kernel
+            .iter()
+            .map(|k| (&k.cve, &k.refs, &k.verified, &k.fixed, &k.distro))
+            .chain(
+                d.runtime
+                    .iter()
+                    .map(|r| (&r.cve, &r.refs, &r.verified, &r.fixed, &r.distro)),
+            );
+        let mut n = 0;
+        for (cve, refs, verified, fixed, distro) in entries {
+            n += 1;
+            assert!(!refs.is_empty(), "{cve}: no refs");
+            assert!(!verified.is_empty(), "{cve}: no verified record");
+            assert!(
+                verified.iter().all(|v| v.len() > 20 && v.contains(':')),
+                "{cve}: each verified line names a source and what it said"
+            );
+            let all = verified.join(" ");
+            for f in fixed {
+                let f = f.to_string().replace('~', "-");
+                assert!(
+                    all.contains(&f),
+                    "{cve}: fixed {f} is not in its verified record"
+                );
+            }
+            for x in distro {
+                assert!(
+                    all.contains(&x.fixed.to_string()),
+                    "{cve}: distribution fix {} is not in its verified record",
+                    x.fixed
+                );
+            }
+        }
+        assert_eq!(n, d.kernel.len() + d.runtime.len());
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct Finding {
     /// stay in the report and do not count toward the exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
+    /// With `--with MANIFEST`: whether the escape is reachable under that workload, and why.
+    /// An unreachable finding does not count toward the exit code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<super::reach::Reachability>,
 }
 
 impl Finding {
@@ -54,6 +58,7 @@ impl Finding {
             layer: None,
             path: None,
             suppressed: None,
+            reachability: None,
         }
     }
 

@@ -9,6 +9,8 @@
 //! they stream past, so memory follows what is indexed, not the image's size.
 
 pub mod checks;
+pub mod container;
+pub mod reach;
 pub mod source;
 
 pub use source::{ImageConfig, Source};
@@ -199,6 +201,20 @@ pub fn read(source: &Source, limits: &Limits) -> Result<Image, ImageError> {
     };
     if let Source::Dir(root) = source {
         crate::image::rootfs::walk(root, &mut img, limits)?;
+        return Ok(img);
+    }
+    if let Source::Container { id, state_roots } = source {
+        let mut roots = state_roots.clone();
+        roots.extend(container::default_roots());
+        let found = container::find(id, &roots)?;
+        let fd = container::open_root(id, &found)?;
+        img.config = found.config.clone();
+        let shown = format!("/proc/{}/root", found.pid);
+        let digest = format!(
+            "container:{id} ({} pid {}, {})",
+            found.runtime, found.pid, found.via
+        );
+        crate::image::rootfs::walk_fd(fd, &shown, digest, &mut img, limits)?;
         return Ok(img);
     }
     let located = source::locate(source)?;
@@ -729,8 +745,19 @@ impl Report {
     pub fn failing(&self, sev: policy::Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.suppressed.is_none() && f.severity >= sev)
+            .filter(|f| {
+                f.suppressed.is_none()
+                    && f.reachability.as_ref().is_none_or(|r| r.reachable)
+                    && f.severity >= sev
+            })
             .count()
+    }
+
+    /// Grade every finding under the workloads of `manifest` (`--with`).
+    pub fn grade(&mut self, views: &[policy::WorkloadView], manifest: &str) {
+        for f in &mut self.findings {
+            f.reachability = reach::grade(f, views, manifest);
+        }
     }
 }
 

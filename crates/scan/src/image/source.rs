@@ -10,20 +10,26 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// An image input, as written on the command line (`oci:DIR`, `oci-archive:FILE`,
-/// `docker-archive:FILE`, `dir:ROOTFS`).
+/// `docker-archive:FILE`, `dir:ROOTFS`, `container:ID`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     OciDir(PathBuf),
     OciArchive(PathBuf),
     DockerArchive(PathBuf),
     Dir(PathBuf),
+    /// A running container by id; `state_roots` are searched before the default state
+    /// directories (`super::container::default_roots`).
+    Container {
+        id: String,
+        state_roots: Vec<PathBuf>,
+    },
 }
 
 impl std::str::FromStr for Source {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, rest) = s.split_once(':').ok_or_else(|| {
-            format!("{s:?}: name the input kind: oci:DIR, oci-archive:FILE, docker-archive:FILE or dir:ROOTFS")
+            format!("{s:?}: name the input kind: oci:DIR, oci-archive:FILE, docker-archive:FILE, dir:ROOTFS or container:ID")
         })?;
         if rest.is_empty() {
             return Err(format!("{s:?}: a path follows `{kind}:`"));
@@ -34,8 +40,12 @@ impl std::str::FromStr for Source {
             "oci-archive" => Ok(Source::OciArchive(p)),
             "docker-archive" => Ok(Source::DockerArchive(p)),
             "dir" => Ok(Source::Dir(p)),
+            "container" => Ok(Source::Container {
+                id: rest.to_string(),
+                state_roots: Vec::new(),
+            }),
             _ => Err(format!(
-                "{s:?}: unknown input kind {kind:?} (oci, oci-archive, docker-archive, dir)"
+                "{s:?}: unknown input kind {kind:?} (oci, oci-archive, docker-archive, dir, container)"
             )),
         }
     }
@@ -48,6 +58,7 @@ impl std::fmt::Display for Source {
             Source::OciArchive(p) => ("oci-archive", p),
             Source::DockerArchive(p) => ("docker-archive", p),
             Source::Dir(p) => ("dir", p),
+            Source::Container { id, .. } => return write!(f, "container:{id}"),
         };
         write!(f, "{k}:{}", p.display())
     }
@@ -440,7 +451,7 @@ fn docker(m: &Members) -> Result<Located, ImageError> {
     Ok(Located { config, layers })
 }
 
-/// Find the config and layers of an image source (not for `dir:`).
+/// Find the config and layers of an image source (not for `dir:` or `container:`).
 pub fn locate(source: &Source) -> Result<Located, ImageError> {
     match source {
         Source::OciDir(d) => {
@@ -458,7 +469,7 @@ pub fn locate(source: &Source) -> Result<Located, ImageError> {
             oci(&Store::Archive(&m))
         }
         Source::DockerArchive(f) => docker(&Members::scan(f)?),
-        Source::Dir(_) => Ok(Located {
+        Source::Dir(_) | Source::Container { .. } => Ok(Located {
             config: ImageConfig::default(),
             layers: Vec::new(),
         }),
