@@ -298,6 +298,13 @@ impl Cgroup {
         systemd::Bus::connect(unit.user)?.set(unit, &props)
     }
 
+    /// Whether the directories are this container's: always for cgroupfs;
+    /// for systemd once its scope was started (before, or when the unit
+    /// name was in use, they may be another container's).
+    pub fn owned(&self) -> bool {
+        self.systemd.as_ref().is_none_or(|u| u.started)
+    }
+
     /// systemd driver: stop the scope (systemd removes its cgroup). A bus
     /// that is not there is fine only if the scope's cgroup is not either.
     fn stop_unit(&self) -> Result<()> {
@@ -532,6 +539,9 @@ impl Cgroup {
 
     /// Pids in the container's cgroup.
     pub fn pids(&self) -> Vec<i32> {
+        if !self.owned() {
+            return Vec::new();
+        }
         let h = self
             .hier
             .iter()
@@ -551,6 +561,9 @@ impl Cgroup {
     /// Remove the directories we made (leaf first). Missing ones are fine.
     pub fn destroy(&self) -> Result<()> {
         self.stop_unit()?;
+        if !self.owned() {
+            return Ok(());
+        }
         let mut dirs: Vec<PathBuf> = self.hier.iter().map(|h| h.dir.clone()).collect();
         for c in self.created.iter().rev() {
             if !dirs.contains(c) {
