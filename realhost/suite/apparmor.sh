@@ -32,20 +32,12 @@ setup_images() {
 	for i in pause cri-bb; do ctr -n k8s.io images import /tmp/rh-$i.tar >/dev/null || return 1; done
 }
 
-# systemd_driver RT: whether the runtime has the systemd cgroup driver (`features` says so).
-# stockade does not have it yet (issue 12): its flows through systemd's cgroup manager SKIP with
-# that reason, and its other podman flows use podman's cgroupfs manager.
-systemd_driver() { "$(rtbin "$1")" features 2>/dev/null | tr -d ' \n' | grep -q '"systemd":true'; }
-no_driver() { echo "$1 has no systemd cgroup driver yet (issue 12): the flow through systemd's cgroup manager cannot run"; return 77; }
-manager() { systemd_driver "$1" || echo "--cgroup-manager cgroupfs"; }
-
 # podman RUNTIME ARGS...: rootful podman with that OCI runtime, its output
-# shellcheck disable=SC2046
-pm() { rt=$1; shift; podman --runtime "$(rtbin "$rt")" $(manager "$rt") "$@"; }
+# (podman's default cgroup manager here: systemd, which passes --systemd-cgroup to the runtime)
+pm() { rt=$1; shift; podman --runtime "$(rtbin "$rt")" "$@"; }
 
 podman_echo() { # RT [cgroup manager]
 	if [ -z "${2:-}" ]; then
-		systemd_driver "$1" || no_driver "$1" || return
 		out=$(podman --runtime "$(rtbin "$1")" run --rm --network none "$IMG" echo hi 2>&1)
 	else
 		out=$(podman --runtime "$(rtbin "$1")" --cgroup-manager "$2" run --rm --network none "$IMG" echo hi 2>&1)
@@ -100,7 +92,7 @@ podman_rootless() {
 	want "the user's runtime dir" 1000 "$(stat -c %u /run/user/1000 2>&1)" || return 1
 	out=$(runuser -u rhuser -- env HOME=/home/rhuser XDG_RUNTIME_DIR=/run/user/1000 \
 		DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus \
-		podman --runtime "$(rtbin "$1")" $(manager "$1") run --rm --network none "$IMG" sh -c 'echo hi; cat /proc/self/uid_map' 2>&1)
+		podman --runtime "$(rtbin "$1")" run --rm --network none "$IMG" sh -c 'echo hi; cat /proc/self/uid_map' 2>&1)
 	echo "$out"
 	want "rootless echo hi" hi "$(echo "$out" | head -1)" || return 1
 	echo "$out" | grep -Eq '^ *0 +1000 +1$' || fail "uid_map does not map container root to rhuser (1000)"
@@ -137,7 +129,6 @@ X
 
 cri_flow() {
 	# the shipped config sets SystemdCgroup = true
-	systemd_driver "$1" || no_driver "$1" || return
 	./cri-flow --socket /run/containerd/containerd.sock --handler "$1" \
 		--image localhost/stockade-test/busybox:1 --cgroup-parent stockade-test.slice \
 		--apparmor runtime/default --expect-attr 'cri-containerd.apparmor.d (enforce)' \

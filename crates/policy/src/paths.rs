@@ -70,6 +70,17 @@ pub const ENGINE_DIRS: &[&str] = &[
     "/run/k3s",
 ];
 
+/// The pod's `/dev/shm` that containerd's CRI makes for every sandbox and binds into each of
+/// its containers: `<ENGINE_CRI_SANDBOXES><sandbox id>/shm`, a tmpfs that holds no socket.
+/// Without this, every pod that containerd starts is "inside /run/containerd".
+pub const ENGINE_CRI_SANDBOXES: &str = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/";
+
+fn engine_made_shm(p: &str) -> bool {
+    p.strip_prefix(ENGINE_CRI_SANDBOXES)
+        .and_then(|rest| rest.strip_suffix("/shm"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/') && id != "." && id != "..")
+}
+
 /// If the host path exposes a container-engine socket, the socket (or directory) it exposes.
 ///
 /// A mount exposes a socket when it is the socket, a directory holding it, or a parent of those.
@@ -82,6 +93,9 @@ pub fn engine_socket(host_path: &str) -> Option<String> {
     // /var holds /var/run, which is /run on current systems and a real directory on old ones.
     if p == "/var" {
         return Some("/var/run".to_string());
+    }
+    if engine_made_shm(&p) {
+        return None;
     }
     for s in ENGINE_SOCKETS.iter().chain(ENGINE_DIRS) {
         if is_at_or_above(&p, s) || is_at_or_above(s, &p) {
@@ -284,6 +298,18 @@ mod tests {
         }
         for p in ["/data", "/var/lib/app", "/run2", "/var/runner"] {
             assert!(engine_socket(p).is_none(), "{p} is not an engine socket");
+        }
+        // containerd's own per-pod /dev/shm, and only that, is not the engine's socket.
+        let shm = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/cc72fb98/shm";
+        assert!(engine_socket(shm).is_none());
+        for p in [
+            "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/cc72fb98",
+            "/run/containerd/io.containerd.grpc.v1.cri/sandboxes//shm",
+            "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/a/b/shm",
+            "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/x/shm/../../../containerd.sock",
+            "/run/containerd/io.containerd.grpc.v1.cri",
+        ] {
+            assert!(engine_socket(p).is_some(), "{p} is inside /run/containerd");
         }
     }
 

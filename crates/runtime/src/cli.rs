@@ -34,7 +34,8 @@ pub struct GlobalOpts {
     /// Log debug information
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not supported)
+    /// Use the systemd cgroup driver: the container's cgroup is a transient scope
+    /// made over D-Bus; linux.cgroupsPath is "slice:prefix:name"
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Policy gate at create and exec: default, baseline, restricted, hardened, warn or off
@@ -465,18 +466,11 @@ fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {
         no_landlock: cfg.landlock == Some(false),
         policy_ignore: cfg.ignore.clone().unwrap_or_default(),
         default_terminal: None,
+        systemd_cgroup: global.systemd_cgroup,
     })
 }
 
 fn dispatch(global: &GlobalOpts, cmd: Command) -> Result<i32> {
-    if global.systemd_cgroup {
-        return Err(Error::Usage(
-            "--systemd-cgroup is not supported yet: stockade only has the cgroupfs driver; \
-             use the cgroupfs manager (containerd: SystemdCgroup = false; podman: \
-             cgroup_manager = \"cgroupfs\" in containers.conf)"
-                .into(),
-        ));
-    }
     // Commands that need no state directory.
     match &cmd {
         Command::Spec {
@@ -880,7 +874,7 @@ pub fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": false},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

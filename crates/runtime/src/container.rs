@@ -39,6 +39,8 @@ pub struct CreateOpts {
     /// Without config.json, use the hardened default with this
     /// `process.terminal` (`run` only).
     pub default_terminal: Option<bool>,
+    /// The systemd cgroup driver (`--systemd-cgroup`, cgroups/systemd.rs).
+    pub systemd_cgroup: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -405,13 +407,29 @@ fn create_inner(
 
     // 1. Cgroups: recorded in the state before they exist, so a crash
     //    anywhere after this point is cleaned up by `delete --force`.
-    st.cgroup = Cgroup::plan(linux.cgroups_path().as_deref(), &st.id)?;
-    st.cgroup.created = st.cgroup.missing_dirs();
+    //    With the systemd driver, systemd makes the scope once the init's
+    //    pid is known (step 5); it must be reachable before anything runs.
+    let systemd = if opts.systemd_cgroup {
+        let path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy());
+        st.cgroup = Cgroup::plan_systemd(path.as_deref(), &st.id)?;
+        if let Some(r) = linux.resources() {
+            crate::cgroups::plan::plan(r, &st.cgroup.layout())?;
+            crate::cgroups::systemd::resource_properties(r)?;
+        }
+        let user = st.cgroup.systemd.as_ref().is_some_and(|u| u.user);
+        Some(crate::cgroups::systemd::Bus::connect(user)?)
+    } else {
+        st.cgroup = Cgroup::plan(linux.cgroups_path().as_deref(), &st.id)?;
+        st.cgroup.created = st.cgroup.missing_dirs();
+        None
+    };
     locked.save(st)?;
     // `create` only makes the directories listed in `created` already, so
     // the state need not be saved again (each save replaces state.json by
     // rename, and ext4 starts writeback on a replacing rename: ~1 ms).
-    if let Err(e) = st.cgroup.create() {
+    if systemd.is_some() {
+        // Made in step 5.
+    } else if let Err(e) = st.cgroup.create() {
         // Rootless, like runc: where the caller cannot make cgroups (v1, or
         // a v2 tree not delegated to it) the container runs without its own,
         // unless the config asks for limits, which would then be lost.
@@ -434,7 +452,7 @@ fn create_inner(
         st.cgroup = Cgroup::default();
         locked.save(st)?;
     }
-    if let Some(r) = linux.resources() {
+    if let Some(r) = linux.resources().as_ref().filter(|_| systemd.is_none()) {
         if !st.cgroup.hier.is_empty() {
             st.cgroup.apply(r)?;
         }
@@ -573,6 +591,13 @@ fn create_inner(
     } else {
         None
     };
+    // systemd driver: the scope, with the init in it, before the init
+    // goes on (it binds the scope's cgroup into its mounts).
+    if let Some(bus) = &systemd {
+        st.cgroup
+            .start_unit(bus, &st.id, st.pid, linux.resources().as_ref())?;
+        locked.save(st)?;
+    }
     match &tree {
         Some(t) => init::send_fd(ours.raw(), t.as_raw_fd(), &[tag::GO])?,
         None => ours.send(tag::GO, b"")?,

@@ -58,6 +58,10 @@ pub enum Error {
         msg: String,
     },
 
+    /// The systemd cgroup driver: systemd unreachable, or a unit it refused.
+    #[error("systemd cgroup driver (--systemd-cgroup): {0}")]
+    Systemd(String),
+
     /// A cgroup operation failed.
     #[error("cgroup {path}: {msg}")]
     Cgroup { path: PathBuf, msg: String },

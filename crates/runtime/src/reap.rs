@@ -70,7 +70,8 @@ fn init_alive(st: &ContainerState) -> bool {
 /// Every live process of the container that can be found now.
 pub fn members(st: &ContainerState) -> BTreeSet<i32> {
     let mut pids = BTreeSet::new();
-    for h in &st.cgroup.hier {
+    // A systemd unit this container did not start is another's (a name in use).
+    for h in st.cgroup.hier.iter().filter(|_| st.cgroup.owned()) {
         for l in std::fs::read_to_string(h.dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()

@@ -331,7 +331,11 @@ pub fn run(
     for w in crate::gate::check_update(&st.spec, &spec, policy)? {
         on_warning(&w);
     }
-    if let Err(e) = st.cgroup.apply(&delta) {
+    if let Err(e) = st
+        .cgroup
+        .set_unit(&delta)
+        .and_then(|_| st.cgroup.apply(&delta))
+    {
         // Put back what the update may have written, so the cgroups and the
         // recorded config agree again (best effort: the error is the news).
         if let Ok(back) = restrict(&base, &delta) {

@@ -21,6 +21,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub mod plan;
+pub mod systemd;
 
 /// One hierarchy and the container's directory in it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,6 +40,10 @@ pub struct Cgroup {
     pub hier: Vec<Hier>,
     /// Directories we created, parents first, removed in reverse.
     pub created: Vec<PathBuf>,
+    /// The systemd scope holding the cgroup (`--systemd-cgroup`), which
+    /// systemd makes and removes; `None` for the cgroupfs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 /// The cgroup a relative `cgroupsPath` is below: our own (`own`), or on a
@@ -96,20 +101,47 @@ fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
 impl Cgroup {
     /// Find the hierarchies and compute the container's directories.
     pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| Error::io("/proc/self/mountinfo", e))?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| Error::io("/proc/self/cgroup", e))?;
         let inner = cgroups_path
             .filter(|p| !p.as_os_str().is_empty())
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from(id));
         if inner.to_str().is_some_and(|s| s.contains(':')) {
-            return Err(Error::unsupported(
+            return Err(Error::field(
                 "linux.cgroupsPath",
-                "systemd-style \"slice:prefix:name\" paths (no systemd cgroup driver)",
+                format!(
+                    "{:?} is systemd's \"slice:prefix:name\" form, for the systemd cgroup \
+                     driver: add --systemd-cgroup, or give a cgroup path",
+                    inner.display()
+                ),
             ));
         }
+        Self::at(inner)
+    }
+
+    /// The systemd driver's cgroup: the scope for `cgroupsPath` (runc's
+    /// `slice:prefix:name`, see [`systemd`]), at the path systemd will give
+    /// it below its manager's cgroup. Nothing is made until
+    /// [`Cgroup::start_unit`].
+    pub fn plan_systemd(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup> {
+        let user = rootless();
+        let unit = systemd::parse(cgroups_path, id, user)?;
+        let manager = if user {
+            systemd::user_manager_cgroup()?
+        } else {
+            "/".to_string()
+        };
+        let mut cg = Self::at(systemd::cgroup_of(&unit, &manager)?)?;
+        cg.systemd = Some(unit);
+        Ok(cg)
+    }
+
+    /// The hierarchies, and the container's directory `inner` in each
+    /// (absolute: from the hierarchy's root; relative: from our own cgroup).
+    fn at(inner: PathBuf) -> Result<Cgroup> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| Error::io("/proc/self/mountinfo", e))?;
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| Error::io("/proc/self/cgroup", e))?;
         if crate::util::clean_in_root(&Path::new("/").join(&inner)).is_none() {
             return Err(Error::field(
                 "linux.cgroupsPath",
@@ -212,7 +244,78 @@ impl Cgroup {
         Ok(Cgroup {
             hier,
             created: Vec::new(),
+            systemd: None,
         })
+    }
+
+    /// systemd driver: start the scope with the init `pid` in it and the
+    /// resources as its properties, check that systemd put it where the
+    /// init expects it, then make what systemd did not (v1 controllers it
+    /// does not manage) and write the resources to the files.
+    pub fn start_unit(
+        &mut self,
+        bus: &systemd::Bus,
+        id: &str,
+        pid: i32,
+        r: Option<&LinuxResources>,
+    ) -> Result<()> {
+        let Some(unit) = self.systemd.clone() else {
+            return Ok(());
+        };
+        bus.start(&unit, &systemd::scope_properties(&unit, id, pid, r)?)?;
+        if let Some(u) = self.systemd.as_mut() {
+            u.started = true;
+        }
+        let got = bus.control_group(&unit)?;
+        if let Some(h) = self.hier.iter().find(|h| h.v2) {
+            let want = Path::new("/").join(h.dir.strip_prefix(&h.mount).unwrap_or(&h.dir));
+            if Path::new(&got) != want {
+                return Err(Error::Systemd(format!(
+                    "systemd made {} at the cgroup {got}, not at {} where the container expects it",
+                    unit.name,
+                    want.display()
+                )));
+            }
+        }
+        self.created = self.missing_dirs();
+        self.create()?;
+        if let Some(r) = r {
+            self.apply(r)?;
+        }
+        Ok(())
+    }
+
+    /// `update` under the systemd driver: the unit's properties first, so
+    /// systemd keeps the new values (the caller then writes the files).
+    pub fn set_unit(&self, r: &LinuxResources) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
+        let props = systemd::resource_properties(r)?;
+        if props.is_empty() {
+            return Ok(());
+        }
+        systemd::Bus::connect(unit.user)?.set(unit, &props)
+    }
+
+    /// Whether the directories are this container's: always for cgroupfs;
+    /// for systemd once its scope was started (before, or when the unit
+    /// name was in use, they may be another container's).
+    pub fn owned(&self) -> bool {
+        self.systemd.as_ref().is_none_or(|u| u.started)
+    }
+
+    /// systemd driver: stop the scope (systemd removes its cgroup). A bus
+    /// that is not there is fine only if the scope's cgroup is not either.
+    fn stop_unit(&self) -> Result<()> {
+        let Some(unit) = self.systemd.as_ref().filter(|u| u.started) else {
+            return Ok(());
+        };
+        match systemd::Bus::connect(unit.user) {
+            Ok(bus) => bus.stop(unit),
+            Err(_) if !self.hier.iter().any(|h| h.dir.exists()) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn is_v2_only(&self) -> bool {
@@ -436,6 +539,9 @@ impl Cgroup {
 
     /// Pids in the container's cgroup.
     pub fn pids(&self) -> Vec<i32> {
+        if !self.owned() {
+            return Vec::new();
+        }
         let h = self
             .hier
             .iter()
@@ -454,6 +560,10 @@ impl Cgroup {
 
     /// Remove the directories we made (leaf first). Missing ones are fine.
     pub fn destroy(&self) -> Result<()> {
+        self.stop_unit()?;
+        if !self.owned() {
+            return Ok(());
+        }
         let mut dirs: Vec<PathBuf> = self.hier.iter().map(|h| h.dir.clone()).collect();
         for c in self.created.iter().rev() {
             if !dirs.contains(c) {
