@@ -388,12 +388,17 @@ fn spec_and_features() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "spec refuses to overwrite");
+    // the systemd cgroup driver's flag is accepted as runc's is; `list` touches no cgroup,
+    // so it works with and without systemd (the driver's own flows are in runtime_systemd.rs)
     let out = std::process::Command::new(BIN)
         .args(["--systemd-cgroup", "list"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("systemd"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
