@@ -135,19 +135,6 @@ cri_flow() {
 		--name "rh-$1" --runtime-binary "$(rtbin "$1")"
 }
 
-runtime_tests() {
-	[ -d tests ] || { echo "no runtime test binaries were given (realhost.sh --no-cargo-tests)"; return 77; }
-	p=$(cat stockade-path)
-	mkdir -p "$(dirname "$p")" && cp stockade-test "$p" || return 1
-	r=0
-	for b in tests/*; do
-		echo "== $b"
-		timeout 900 "$b" --test-threads=1 >/tmp/rt.log 2>&1 || { echo "$b: exit $? (124: over 900 s)"; r=1; }
-		grep -E '^test |^test result|panicked|SKIP' /tmp/rt.log
-	done
-	return $r
-}
-
 t boot boot_facts
 t images setup_images
 for rt in $RUNTIMES; do
@@ -163,4 +150,5 @@ t containerd-config containerd_config
 for rt in $RUNTIMES; do
 	t "cri[$rt]" cri_flow "$rt"
 done
-t runtime-tests runtime_tests
+# stockade's runtime integration tests (staged by realhost.sh), one result line per binary
+runtime_tests_each

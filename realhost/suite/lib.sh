@@ -40,3 +40,34 @@ busybox_rootfs_tar() {
 	tar --numeric-owner --owner=0 --group=0 -C "$r" -cf - .
 	rm -rf "$r"
 }
+
+# The runtime test binaries realhost.sh staged in tests/ (none with --no-cargo-tests): the binary
+# they run is recreated at the path compiled into them (stockade-path) from stockade-test.
+stage_runtime_tests() {
+	[ -d tests ] || return 0
+	p=$(cat stockade-path)
+	mkdir -p "$(dirname "$p")" && cp stockade-test "$p"
+}
+
+# runtime_test BINARY: run one staged test binary (one test at a time, 900 s at most); its test
+# lines, its result and every SKIP line it printed.
+runtime_test() {
+	timeout 900 "$1" --test-threads=1 >/tmp/rt.log 2>&1
+	rc=$?
+	grep -E '^test |^test result|panicked|SKIP' /tmp/rt.log
+	[ $rc = 0 ] || { echo "$1: exit $rc (124: over 900 s)"; return 1; }
+}
+
+# runtime_tests_each [NAME...]: `t runtime[NAME]` for each staged binary (all when none named);
+# one SKIP line when realhost.sh was run with --no-cargo-tests.
+runtime_tests_each() {
+	if [ ! -d tests ]; then
+		t runtime-tests sh -c 'echo "no runtime test binaries were given (realhost.sh --no-cargo-tests)"; exit 77'
+		return
+	fi
+	t runtime-stage stage_runtime_tests
+	if [ $# -eq 0 ]; then set -- $(ls tests); fi
+	for b in "$@"; do
+		t "runtime[$b]" runtime_test "tests/$b"
+	done
+}
