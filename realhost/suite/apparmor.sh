@@ -127,12 +127,26 @@ X
 	while ! ctr version >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 60 ] || fail "containerd did not restart"; sleep 1; done
 }
 
-cri_flow() {
+# The CRI flow (RunPodSandbox ... StopPodSandbox). Under containerd's default profile the
+# container has `cri-containerd.apparmor.d (enforce)` and a write the profile denies fails
+# (`deny @{PROC}/sysrq-trigger rwklx`; --unmask takes containerd's read-only bind off, so the
+# profile is what stands in the way); with `unconfined` the same write works.
+SYSRQ_WRITE='echo h > /proc/sysrq-trigger && echo written'
+cri_flow() { # RT
 	# the shipped config sets SystemdCgroup = true
 	./cri-flow --socket /run/containerd/containerd.sock --handler "$1" \
 		--image localhost/stockade-test/busybox:1 --cgroup-parent stockade-test.slice \
 		--apparmor runtime/default --expect-attr 'cri-containerd.apparmor.d (enforce)' \
+		--unmask /proc/sysrq-trigger --write-denied "$SYSRQ_WRITE" \
 		--name "rh-$1" --runtime-binary "$(rtbin "$1")"
+}
+
+cri_unconfined() { # RT
+	./cri-flow --socket /run/containerd/containerd.sock --handler "$1" \
+		--image localhost/stockade-test/busybox:1 --cgroup-parent stockade-test.slice \
+		--apparmor unconfined --expect-attr unconfined \
+		--unmask /proc/sysrq-trigger --write-allowed "$SYSRQ_WRITE" \
+		--name "rh-unconfined-$1" --runtime-binary "$(rtbin "$1")"
 }
 
 t boot boot_facts
@@ -149,6 +163,7 @@ done
 t containerd-config containerd_config
 for rt in $RUNTIMES; do
 	t "cri[$rt]" cri_flow "$rt"
+	t "cri-unconfined[$rt]" cri_unconfined "$rt"
 done
 # stockade's runtime integration tests (staged by realhost.sh), one result line per binary
 runtime_tests_each
