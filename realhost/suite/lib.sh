@@ -1,6 +1,8 @@
 # Shared by the guest suites: each test is a shell function run by `t NAME FUNC [ARGS]`; it
 # prints one line `PASS NAME`, `FAIL NAME` (then the test's output, indented) or
-# `SKIP NAME: REASON` (a test exits 77 after printing the reason as its last line).
+# `SKIP NAME: REASON` (a test exits 77 after printing the reason as its last line). A test that
+# passed with `SKIP: ...` lines in its output (a cargo test binary's skipped cases) has them
+# printed below its PASS line as `  | inner SKIP: ...`.
 # realhost/realhost.sh counts these lines; nothing else is counted.
 t() {
 	name=$1
@@ -8,7 +10,11 @@ t() {
 	out=$("$@" 2>&1)
 	rc=$?
 	case $rc in
-	0) echo "PASS $name" ;;
+	0)
+		echo "PASS $name"
+		# a test binary that passed with cases it skipped inside says which (not counted)
+		printf '%s\n' "$out" | grep -oE 'SKIP: .*' | sed 's/^/  | inner /'
+		;;
 	77) echo "SKIP $name: $(printf '%s\n' "$out" | tail -1)" ;;
 	*)
 		echo "FAIL $name (exit $rc)"
@@ -50,9 +56,10 @@ stage_runtime_tests() {
 }
 
 # runtime_test BINARY: run one staged test binary (one test at a time, 900 s at most); its test
-# lines, its result and every SKIP line it printed.
+# lines, its result and every SKIP line it printed (--nocapture: libtest keeps a passing test's
+# output otherwise).
 runtime_test() {
-	timeout 900 "$1" --test-threads=1 >/tmp/rt.log 2>&1
+	timeout 900 "$1" --test-threads=1 --nocapture >/tmp/rt.log 2>&1
 	rc=$?
 	grep -E '^test |^test result|panicked|SKIP' /tmp/rt.log
 	[ $rc = 0 ] || { echo "$1: exit $rc (124: over 900 s)"; return 1; }
