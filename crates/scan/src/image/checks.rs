@@ -75,29 +75,14 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (path, cap) in &img.captured {
-        let parse = |b: &[u8]| crate::pkgdb::parse_db(path, b);
-        let Some((_, last)) = cap.versions.last() else {
-            continue;
-        };
-        let Some(parsed) = parse(last) else {
+        let Some(parsed) = crate::pkgdb::parse_db(path, &cap.data) else {
             continue;
         };
         match parsed {
             Ok(mut pkgs) => {
                 // The layer of a package is the first layer whose database lists this version.
-                let earlier: Vec<(u16, Vec<Package>)> = cap
-                    .versions
-                    .iter()
-                    .map(|(l, b)| (*l, parse(b).and_then(Result::ok).unwrap_or_default()))
-                    .collect();
                 for p in &mut pkgs {
-                    p.layer = earlier
-                        .iter()
-                        .find(|(_, ps)| {
-                            ps.iter()
-                                .any(|q| q.name == p.name && q.version == p.version)
-                        })
-                        .map(|(l, _)| *l);
+                    p.layer = Some(cap.layer_of(&p.name, &p.version));
                 }
                 out.extend(pkgs);
             }
