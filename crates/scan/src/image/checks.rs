@@ -104,7 +104,8 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
         }
         if let Some(m) = &go.info.main {
             if !m.path.is_empty() {
-                out.push(gp(&m.path, &m.version));
+                let v = go.info.main_version().unwrap_or_else(|| m.version.clone());
+                out.push(gp(&m.path, &v));
             }
         }
         for d in &go.info.deps {
@@ -123,24 +124,25 @@ fn in_range(v: &str, introduced: &str, fixed: &str) -> bool {
 fn runtime_cves(img: &Image, out: &mut Vec<Finding>) {
     for go in img.go.values() {
         let Some(m) = &go.info.main else { continue };
-        // A binary built from a source tree (a distribution's package) says `(devel)`: its
+        // A binary built from a source tree says `(devel)`; its version is then the one its
+        // build wrote with `-ldflags -X`, else (a distribution's `-trimpath` package) its
         // package version, matched against the distribution's advisories, decides instead.
-        if !m.version.starts_with('v') {
+        let Some(version) = go.info.main_version() else {
             continue;
-        }
+        };
         for r in know::RUNTIME_CVES.iter().filter(|r| r.module == m.path) {
-            let hit = r.affected.iter().find(|(i, f)| in_range(&m.version, i, f));
+            let hit = r.affected.iter().find(|(i, f)| in_range(&version, i, f));
             if let Some((_, fixed)) = hit {
                 let mut f = Finding::new(
                     "SKD-IMG-001",
                     format!(
                         "{} {} is affected by {} (fixed in {fixed}; {})",
-                        r.name, m.version, r.cve, r.reference
+                        r.name, version, r.cve, r.reference
                     ),
                 )
                 .at(&go.path, go.layer);
                 f.package = Some(m.path.clone());
-                f.version = Some(m.version.clone());
+                f.version = Some(version.clone());
                 f.cves = vec![r.cve.to_string()];
                 f.fixed_in = Some((*fixed).to_string());
                 f.status = Some("fixed".into());
