@@ -132,7 +132,7 @@ impl Default for Limits {
             max_ratio: 1000,
             max_captured: 512 << 20,
             max_captured_text: 32 << 20,
-            max_first_seen: 1_000_000,
+            max_first_seen: 200_000,
             max_captured_total: 1 << 30,
         }
     }
