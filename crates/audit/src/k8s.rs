@@ -128,54 +128,69 @@ struct ListPiece<'a> {
 }
 
 /// The top level of a `List` read item by item ([`read_list_items_at`]), without its items:
-/// the text before `items:` (with that line) and the text after the items, each at its line.
-/// Returns the problems a reader of the whole document would have met there: a part that does
-/// not parse or is not a mapping, no `kind` or `apiVersion`, or a `kind` that is not a list
-/// (then the items were read as objects where Kubernetes would not read them).
+/// `header`, the text up to its first entry (with the `items:` line, or `"items": [` in JSON),
+/// and `trailer`, the text after its last entry (none if the document ended there), each with
+/// the line it starts on. The two are read as one document (the List with no entries; lines
+/// after the header's are those of the trailer). Returns the problems a reader of the whole
+/// document would have met there: text that does not parse or is not a mapping, no `kind` or
+/// `apiVersion`, or a `kind` that is not a list (then the items were read as objects where
+/// Kubernetes would not read them).
 pub fn list_shell_problems(
-    parts: &[(&str, u32)],
+    header: (&str, u32),
+    trailer: Option<(&str, u32)>,
     limits: &yaml::Limits,
     state: &mut yaml::StreamState,
 ) -> Vec<Problem> {
+    let (head, line) = header;
+    let mut text = head.to_string();
+    // Lines from `moved` on are the trailer's, which starts `shift` lines further on.
+    let moved = line.saturating_add(u32::try_from(head.matches('\n').count()).unwrap_or(u32::MAX));
+    let mut shift = 0;
+    if let Some((t, at)) = trailer {
+        text.push_str(t);
+        shift = at.saturating_sub(moved);
+    }
+    let fix = |l: u32| {
+        if l >= moved {
+            l.saturating_add(shift)
+        } else {
+            l
+        }
+    };
     let mut problems = Vec::new();
     let mut kind: Option<YNode> = None;
     let mut api_version: Option<YNode> = None;
-    let line = parts.first().map(|p| p.1).unwrap_or(1);
     let mut parsed = true;
-    for &(text, first_line) in parts {
-        let read = yaml::for_each_document_in_stream(text, first_line, limits, state, |doc| {
-            problems.extend(doc.problems);
-            match doc.root {
-                Ok(root) => match root.value {
-                    YValue::Map(_) => {
-                        if let Some(k) = root.get("kind") {
-                            kind = Some(k.clone());
-                        }
-                        if let Some(a) = root.get("apiVersion") {
-                            api_version = Some(a.clone());
-                        }
-                    }
-                    YValue::Null => {}
-                    ref other => problems.push(problem(
-                        &root,
-                        None,
-                        "",
-                        format!(
-                            "the List's top level continues with {}, not a mapping",
-                            type_name(other)
-                        ),
-                    )),
-                },
-                Err(p) => {
-                    parsed = false;
-                    problems.push(p);
+    let read = yaml::for_each_document_in_stream(&text, line, limits, state, |doc| {
+        problems.extend(doc.problems);
+        match doc.root {
+            Ok(root) => match root.value {
+                YValue::Map(_) => {
+                    kind = root.get("kind").cloned();
+                    api_version = root.get("apiVersion").cloned();
                 }
+                ref other => problems.push(problem(
+                    &root,
+                    None,
+                    "",
+                    format!(
+                        "the List's top level is {}, not a mapping",
+                        type_name(other)
+                    ),
+                )),
+            },
+            Err(p) => {
+                parsed = false;
+                problems.push(p);
             }
-        });
-        if let Err(p) = read {
-            parsed = false;
-            problems.push(p);
         }
+    });
+    if let Err(p) = read {
+        parsed = false;
+        problems.push(p);
+    }
+    for p in &mut problems {
+        p.line = p.line.map(fix);
     }
     if !parsed {
         // What did not parse is the problem; whether it held `kind` is not known.
@@ -183,7 +198,7 @@ pub fn list_shell_problems(
     }
     let at = |node: Option<&YNode>, message: String| Problem {
         rule_id: yaml::UNDECODABLE,
-        line: Some(node.map_or(line, |n| n.line)),
+        line: Some(node.map_or(line, |n| fix(n.line))),
         column: node.map(|n| n.column),
         object: None,
         field: String::new(),
@@ -207,7 +222,7 @@ pub fn list_shell_problems(
             problems.push(at(
                 kind.as_ref(),
                 format!(
-                    "a document of kind {k} with a top-level `items:` larger than a stream \
+                    "a document of kind {k} with a top-level `items` larger than a stream \
                      piece: its items were read as a List's (objects), which Kubernetes would \
                      not do"
                 ),

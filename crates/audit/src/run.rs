@@ -1386,7 +1386,7 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
             // first line once it is large enough; the first line after the entries starts the
             // List's trailer (`kind: List`, `metadata:` in kubectl's output).
             if l.trailer.is_none() {
-                let cut = match item_line(text, l.indent) {
+                let cut = match item_line(text, l.indent, l.json) {
                     ItemLine::Entry => stream.piece.len() >= list_piece,
                     ItemLine::After => {
                         l.trailer = Some(line_no);
@@ -1415,6 +1415,7 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
             let ListScan::Items {
                 head,
                 indent,
+                json,
                 first,
                 first_line,
             } = std::mem::replace(&mut scan, ListScan::No)
@@ -1436,6 +1437,7 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
                 header,
                 header_line: doc_line,
                 indent,
+                json,
                 inherited,
                 trailer: None,
             };
@@ -1471,8 +1473,10 @@ struct ListRead {
     /// Its text before the first entry of `items` (with the `items:` line), and its line.
     header: String,
     header_line: u32,
-    /// Indentation of the entries of `items` (0 in kubectl's output).
+    /// Indentation of the entries of `items` (0 in kubectl's YAML, 8 in its JSON).
     indent: usize,
+    /// JSON (`kubectl get -o json`): entries are objects, one `{` line to one `}` line.
+    json: bool,
     /// Kind and apiVersion its items inherit (a typed list whose `kind` came first).
     inherited: Option<(String, String)>,
     /// Line of the first line after the entries, once read (the rest of the List is then in
@@ -1500,9 +1504,15 @@ enum ListScan {
     Items {
         head: ListHead,
         indent: usize,
+        json: bool,
         first: usize,
         first_line: u32,
     },
+    /// A JSON object's top level, before `"items": [`; `keys` is the indentation of its keys
+    /// (from the first one).
+    JsonHeader { head: ListHead, keys: Option<usize> },
+    /// Just after a top-level `"items": [` line.
+    JsonItemsKey(ListHead),
     /// Anything else.
     No,
 }
@@ -1516,6 +1526,13 @@ impl ListScan {
             ListScan::Header(head) => {
                 let content = text.trim_end_matches(['\n', '\r']);
                 if content.is_empty() || content.starts_with([' ', '#']) {
+                    return false;
+                }
+                if content.trim_end() == "{" {
+                    *self = ListScan::JsonHeader {
+                        head: std::mem::take(head),
+                        keys: None,
+                    };
                     return false;
                 }
                 if let Some(kind) = top_scalar(content, "kind") {
@@ -1533,7 +1550,7 @@ impl ListScan {
                 }
                 false
             }
-            ListScan::ItemsKey(head) => match item_line(text, usize::MAX) {
+            ListScan::ItemsKey(head) => match item_line(text, usize::MAX, false) {
                 ItemLine::Blank => false,
                 _ => {
                     let trimmed = text.trim_start_matches(' ');
@@ -1541,6 +1558,7 @@ impl ListScan {
                         *self = ListScan::Items {
                             head: std::mem::take(head),
                             indent: text.len() - trimmed.len(),
+                            json: false,
                             first: offset,
                             first_line: line_no,
                         };
@@ -1551,7 +1569,67 @@ impl ListScan {
                     }
                 }
             },
-            ListScan::Items { indent, .. } => match item_line(text, *indent) {
+            ListScan::JsonHeader { head, keys } => {
+                let content = text.trim_end_matches(['\n', '\r']);
+                let trimmed = content.trim_start_matches(' ');
+                if trimmed.is_empty() {
+                    return false;
+                }
+                let at = content.len() - trimmed.len();
+                let keys = *keys.get_or_insert(at);
+                if at < keys || at == 0 || !trimmed.starts_with('"') {
+                    // The object ended, or this is not a top-level key.
+                    if at <= keys {
+                        *self = ListScan::No;
+                    }
+                    return false;
+                }
+                if at > keys {
+                    return false;
+                }
+                let value = |key: &str| {
+                    let rest = trimmed.strip_prefix(key)?.trim_start().strip_prefix(':')?;
+                    let v = rest.trim().trim_end_matches(',').trim_end();
+                    Some(v.strip_prefix('"')?.strip_suffix('"')?.to_string())
+                };
+                if let Some(kind) = value("\"kind\"") {
+                    if kind.ends_with("List") {
+                        head.kind = Some(kind);
+                    } else {
+                        *self = ListScan::No;
+                    }
+                } else if let Some(v) = value("\"apiVersion\"") {
+                    head.api_version = Some(v);
+                } else if trimmed
+                    .strip_prefix("\"items\"")
+                    .and_then(|r| r.trim_start().strip_prefix(':'))
+                    .is_some_and(|r| r.trim() == "[")
+                {
+                    *self = ListScan::JsonItemsKey(std::mem::take(head));
+                }
+                false
+            }
+            ListScan::JsonItemsKey(head) => match item_line(text, usize::MAX, false) {
+                ItemLine::Blank => false,
+                _ => {
+                    let trimmed = text.trim_start_matches(' ');
+                    let indent = text.len() - trimmed.len();
+                    if trimmed.trim_end() == "{" && indent > 0 {
+                        *self = ListScan::Items {
+                            head: std::mem::take(head),
+                            indent,
+                            json: true,
+                            first: offset,
+                            first_line: line_no,
+                        };
+                        true
+                    } else {
+                        *self = ListScan::No;
+                        false
+                    }
+                }
+            },
+            ListScan::Items { indent, json, .. } => match item_line(text, *indent, *json) {
                 ItemLine::Entry => true,
                 ItemLine::Blank | ItemLine::Inside => false,
                 // The entries ended before the document grew large: read it whole.
@@ -1576,19 +1654,44 @@ enum ItemLine {
     After,
 }
 
-fn item_line(text: &str, indent: usize) -> ItemLine {
+fn item_line(text: &str, indent: usize, json: bool) -> ItemLine {
     let content = text.trim_end_matches(['\n', '\r']);
     let trimmed = content.trim_start_matches(' ');
-    if trimmed.is_empty() || trimmed.starts_with('#') {
+    if trimmed.is_empty() || (!json && trimmed.starts_with('#')) {
         return ItemLine::Blank;
     }
     let at = content.len() - trimmed.len();
     if at > indent {
         ItemLine::Inside
-    } else if at == indent && is_entry(trimmed) {
+    } else if at < indent {
+        ItemLine::After
+    } else if json {
+        // An entry is an object from a `{` line to a `}` (or `},`) line at this indentation.
+        match trimmed.trim_end() {
+            "{" => ItemLine::Entry,
+            "}" | "}," => ItemLine::Inside,
+            _ => ItemLine::After,
+        }
+    } else if is_entry(trimmed) {
         ItemLine::Entry
     } else {
         ItemLine::After
+    }
+}
+
+/// Make whole entries of a JSON array (`{` line to `}` or `},` line, indented) a JSON array of
+/// their own without moving a line or column: the first entry's first space becomes `[`, and
+/// what follows the last entry's closing brace (`,` or the line's end) becomes `]`.
+fn json_entries_as_sequence(piece: &mut String) {
+    if piece.starts_with(' ') {
+        piece.replace_range(0..1, "[");
+    }
+    let Some(close) = piece.rfind('}') else {
+        return;
+    };
+    match piece.as_bytes().get(close + 1) {
+        Some(b',' | b'\r' | b'\n') => piece.replace_range(close + 1..close + 2, "]"),
+        _ => piece.push(']'),
     }
 }
 
@@ -1649,14 +1752,15 @@ impl Stream<'_> {
             self.flush_items(run, &list)?;
         }
         let trailer = std::mem::take(&mut self.piece);
-        let mut parts = vec![(list.header.as_str(), list.header_line)];
-        if let Some(line) = list.trailer {
-            parts.push((trailer.as_str(), line));
-        }
         let state = self
             .state
             .get_or_insert_with(|| crate::yaml::StreamState::new(&self.limits));
-        let problems = crate::k8s::list_shell_problems(&parts, &self.limits, state);
+        let problems = crate::k8s::list_shell_problems(
+            (list.header.as_str(), list.header_line),
+            list.trailer.map(|line| (trailer.as_str(), line)),
+            &self.limits,
+            state,
+        );
         if problems.is_empty() {
             return Ok(());
         }
@@ -1684,15 +1788,20 @@ impl Stream<'_> {
                 state,
                 absorb,
             ),
-            Some(l) => crate::k8s::read_list_items_at(
-                self.path,
-                &self.piece,
-                self.piece_line,
-                &self.limits,
-                state,
-                l.inherited.as_ref().map(|(k, a)| (k.as_str(), a.as_str())),
-                absorb,
-            ),
+            Some(l) => {
+                if l.json {
+                    json_entries_as_sequence(&mut self.piece);
+                }
+                crate::k8s::read_list_items_at(
+                    self.path,
+                    &self.piece,
+                    self.piece_line,
+                    &self.limits,
+                    state,
+                    l.inherited.as_ref().map(|(k, a)| (k.as_str(), a.as_str())),
+                    absorb,
+                )
+            }
         };
         if let Some(reason) = refused {
             acc.findings.push(Finding {

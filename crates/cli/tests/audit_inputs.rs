@@ -558,3 +558,71 @@ fn a_list_read_item_by_item_fails_closed() {
     assert_eq!(audited, (bad[0] - 3) / 10, "{f:?}");
     assert!(audited <= 200 && audited > 100, "{audited}");
 }
+
+/// A List of `n` privileged pods as `kubectl get -o json` writes it (pretty, `indent` spaces).
+fn json_list(n: usize, indent: usize) -> String {
+    use serde::Serialize;
+    let items: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": format!("p{i}"), "namespace": "default"},
+                "spec": {"containers": [{
+                    "name": "c",
+                    "image": "x",
+                    "securityContext": {"privileged": true}
+                }]}
+            })
+        })
+        .collect();
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "items": items,
+        "kind": "List",
+        "metadata": {"resourceVersion": ""}
+    });
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    list.serialize(&mut ser).unwrap();
+    out.push(b'\n');
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_json_list_larger_than_a_document_is_read_item_by_item() {
+    // `kubectl get pods -A -o json`: one JSON document. Read whole and item by item, the same
+    // findings at the same lines and columns; a truncated one is an error, not a pass.
+    let d = Scratch::new("json-list");
+    for indent in [4, 2] {
+        let text = json_list(300, indent);
+        assert!(text.len() > 4 * 8 * 1024, "{}", text.len());
+        std::fs::write(d.path("l.json"), &text).unwrap();
+        let whole = stockade(&["audit", "-f", "json", &d.s("l.json")]);
+        assert_eq!(whole.status.code(), Some(1), "{whole:?}");
+        let whole = json(&whole);
+        assert_eq!(whole["summary"]["objects"], 300, "{whole}");
+        let whole = findings_where(&whole);
+        assert_eq!(whole.iter().filter(|f| f.0 == "SKD-PSS-002").count(), 300);
+        let args = ["audit", "-f", "json", "--max-document-size", "8K"];
+        for o in [
+            stockade(&[&args[..], &[&d.s("l.json")]].concat()),
+            stockade_stdin(&[&args[..], &["-"]].concat(), text.as_bytes()),
+        ] {
+            assert_eq!(o.status.code(), Some(1), "{indent}: {o:?}");
+            let v = json(&o);
+            assert_eq!(v["summary"]["objects"], 300, "{v}");
+            assert_eq!(findings_where(&v), whole, "{indent}");
+        }
+        // Cut off after its items (a failed `kubectl` in the middle): the items are audited
+        // and the List's end that never came is SKD-INPUT-001.
+        let cut = text.rfind("\"kind\": \"List\"").unwrap();
+        let o = stockade_stdin(&[&args[..], &["-"]].concat(), &text.as_bytes()[..cut]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let f = findings_at(&json(&o));
+        assert!(f.iter().any(|x| x.0 == "SKD-INPUT-001"), "{indent}");
+        assert_eq!(f.iter().filter(|x| x.0 == "SKD-PSS-002").count(), 300);
+    }
+}
