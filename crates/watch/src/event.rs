@@ -28,6 +28,12 @@ pub mod kind {
     /// Lean tier: a block device opened (report-only `cgroup/dev`), args as `DENY_DEV`.
     pub const DEV: u32 = 22;
     pub const CONNECT4: u32 = 23;
+    /// Effects (a container task's baseline, `ctr_tasks`): its mount or network namespace
+    /// became the host's.
+    pub const NS_HOST: u32 = 24;
+    /// Its credentials moved to the initial user namespace, or gained capabilities beyond its
+    /// bounding set.
+    pub const CRED_ROOT: u32 = 25;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
     // 42 was DENY_SOCKET (a `cgroup/sock_create` program, removed: the kernel runs that hook

@@ -134,6 +134,16 @@ fn open(
         .ok_or("sensor object has no rodata")?;
     ro.host_mntns = host_mntns;
     ro.host_pidns = host_pidns;
+    // the effects' reference points (bpf/sensor.bpf.c, ctr_tasks): the namespaces of the
+    // sensor's own process, which runs on the host as host_mntns is taken
+    let ns = |n: &str| {
+        std::fs::read_link(format!("/proc/self/ns/{n}"))
+            .ok()
+            .and_then(|l| crate::behaviour::ns_inode(&l.to_string_lossy()))
+            .unwrap_or(0)
+    };
+    ro.host_netns = ns("net");
+    ro.init_userns = ns("user");
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
     ro.class_c1 = class_second_bytes();

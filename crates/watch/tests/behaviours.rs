@@ -694,6 +694,107 @@ fn podman_host_pid_container_reaching_host_processes() {
     foreign_proc(Ctr::Podman(&c), w);
 }
 
+/// SKD-RUN-041, the effect: a task of a container sharing the host pid namespace joins the mount
+/// and network namespaces of a host process (nsenter; the target is the test's own `sleep`, not
+/// pid 1, which may be any process), then executes: one event, whatever the calls were.
+/// Joining a namespace that is not the host's (its own, a fresh one) gives none, and neither
+/// does anything in the table of SKD-RUN-042 (credentials becoming host root without setuid):
+/// no call can do that, only a kernel exploit, which this test cannot run; the full trigger
+/// tables above (setuid-root exec, setuid(0), unshare -U, clone(CLONE_NEWUSER)) are its
+/// negatives, counted exactly per rule.
+fn namespace_switch(ctr: Ctr<'_>, mut w: Watcher) {
+    let mut target = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let script = format!(
+        "nsenter -t $$ -m -n true; unshare -m true; nsenter -t {} -m -n true && echo joined",
+        target.id()
+    );
+    let out = ctr.exec(None, &["sh", "-c", &script], None);
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(
+        out.contains("joined"),
+        "nsenter into the host's failed: {out}"
+    );
+    let events = w.stop();
+    let mine = of_container(&events, ctr.id());
+    let sw: Vec<&&Value> = mine.iter().filter(|e| e["rule"] == "SKD-RUN-041").collect();
+    assert_eq!(sw.len(), 1, "{mine:#?}\n{}", w.log());
+    let e = sw[0];
+    assert_eq!(e["behaviour"], "namespace-to-host", "{e}");
+    assert_eq!(
+        e["args"]["namespaces"],
+        serde_json::json!(["mnt", "net"]),
+        "{e}"
+    );
+    assert_eq!(e["args"]["seen_at"], "exec", "{e}");
+    assert_eq!(e["container"]["runtime"], ctr.runtime(), "{e}");
+    assert!(
+        !mine.iter().any(|e| e["rule"] == "SKD-RUN-042"),
+        "no credential change here: {mine:#?}"
+    );
+}
+
+#[test]
+fn runc_host_pid_container_joining_host_namespaces() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-nshost", &[]);
+    let c = Runc::start("nshost", Shape::PrivilegedHostPid, None);
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+/// The same in the lean tier (no syscall hook): the effect is checked at exec, fork and exit,
+/// which every tier has.
+#[test]
+fn runc_host_pid_container_joining_host_namespaces_lean_tier() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-nshost-lean", &["--syscall-hooks", "none"]);
+    if w.log().contains("lean tier unavailable") {
+        eprintln!("SKIP: lean tier unavailable on this kernel:\n{}", w.log());
+        return;
+    }
+    let c = Runc::start("nshostl", Shape::PrivilegedHostPid, None);
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+#[test]
+fn stockade_host_pid_container_joining_host_namespaces() {
+    let _one = stockade_one_at_a_time();
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("stockade-nshost", &[]);
+    let c = Runc::start_with(
+        Runtime::Stockade,
+        "snshost",
+        Shape::PrivilegedHostPid,
+        None,
+        &[("stockade.io/landlock", "off")],
+    );
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+#[test]
+fn podman_host_pid_container_joining_host_namespaces() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    podman_env();
+    let w = Watcher::start("podman-nshost", &[]);
+    let c = Podman::start("nshost", &["--privileged", "--pid", "host"]);
+    namespace_switch(Ctr::Podman(&c), w);
+}
+
 /// Starting a CAP_SYS_ADMIN container gives one SKD-ESC-010, under runc, podman and stockade; a
 /// default container starts quietly. Stockade's init makes the rootfs mounts before the runtime
 /// has moved it into the container's cgroups (crates/runtime container.rs step 5): with
@@ -816,7 +917,8 @@ fn host_triggers(hooks: &[&str]) {
          ln -s /etc/shadow s; rm -f s; cp {h} suid && chmod u+s suid; \
          {h} connect {d}/docker.sock; {h} connect4 169.254.169.254 80; \
          {h} connect4 127.0.0.1 10250; head -c1 /proc/kallsyms >/dev/null; \
-         head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; true",
+         head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; \
+         nsenter -t $PPID -m -n true; true",
         dev = lp.dev
     );
     // once in the host namespaces, once in a private mount namespace
@@ -869,6 +971,21 @@ fn host_triggers(hooks: &[&str]) {
         host.iter().any(|e| e["rule"] == "SKD-RUN-005"),
         "expected host-attributed mount events with --include-host ({pids:?}):\n{events:#?}\n{}",
         w.log()
+    );
+    // its nsenter back into the host's mount namespace (of its parent, this test) is the effect SKD-RUN-041 checks, seen
+    // (the sensor does not know what a container is) and attributed to the host, never to a
+    // container; the half already in the host namespaces changes nothing and gives none
+    let sw: Vec<&&Value> = host.iter().filter(|e| e["rule"] == "SKD-RUN-041").collect();
+    assert_eq!(sw.len(), 1, "{sw:#?}\n{}", w.log());
+    assert_eq!(
+        sw[0]["args"]["namespaces"],
+        serde_json::json!(["mnt"]),
+        "{}",
+        sw[0]
+    );
+    assert!(
+        !host.iter().any(|e| e["rule"] == "SKD-RUN-042"),
+        "{host:#?}"
     );
 }
 
