@@ -1143,6 +1143,40 @@ static __always_inline void effects_exit(struct task_struct *p)
 	bpf_map_delete_elem(&ctr_tasks, &tid);
 }
 
+/* ---- usermode helpers: the host-side effect of release_agent, core_pattern, modprobe ----
+ *
+ * The kernel runs a usermode helper (call_usermodehelper) as a process it spawns from a kernel
+ * thread (a kworker, or kthreadd through CLONE_PARENT) and execs as root in the host's
+ * namespaces. Whatever wrote the setting (a write the open hooks saw, or a kernel exploit that
+ * overwrote modprobe_path in memory), this exec is where the host runs the attacker's file. Every
+ * such exec is reported (they are rare: module loads, hotplug, coredump pipes); user space
+ * attributes it to the container whose root holds the file (bpf/../src/run.rs, helper_owner).
+ * Init's own first exec (its parent is the idle task, a kernel thread too) is not a helper. */
+static __always_inline void umh_exec(struct task_struct *cur, struct linux_binprm *bprm,
+				     struct task_struct *task)
+{
+	if (!(BPF_CORE_READ(cur, real_parent, flags) & 0x00200000 /* PF_KTHREAD */))
+		return;
+	if (cur->tgid == 1)
+		return;
+	stat_inc(STAT_SEEN);
+	struct event *e = reserve(EV_UMH, task);
+	if (!e)
+		return;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(bprm, filename));
+	/* the helper's argument vector, NUL-separated, as far as path2 holds it */
+	unsigned long arg_start = BPF_CORE_READ(cur, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(cur, mm, arg_end);
+	u64 n = arg_end - arg_start;
+	if (n > sizeof(e->path2) - 1)
+		n = sizeof(e->path2) - 1;
+	bpf_probe_read_user(e->path2, n & 127, (void *)arg_start);
+	e->args[0] = n & 127;
+	e->args[1] = BPF_CORE_READ(cur, real_parent, pid);
+	BPF_CORE_READ_STR_INTO(&e->path3, cur, real_parent, comm);
+	submit(e, task);
+}
+
 /* ---- exec: lineage, drift, fileless, /tmp, setuid-root, container start ---- */
 
 SEC("tp_btf/sched_process_exec")
@@ -1153,8 +1187,10 @@ int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	setup_on_exec(cur);
 	int in_ctr = in_container(cur);
 	effects_check(cur, cur->pid, in_ctr, 1);
-	if (!in_ctr)
+	if (!in_ctr) {
+		umh_exec(cur, bprm, task);
 		return 0;
+	}
 	stat_inc(STAT_SEEN);
 	struct event *e = reserve(EV_EXEC, task);
 	if (!e)

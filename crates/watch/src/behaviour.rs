@@ -100,6 +100,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("SKD-RUN-040", "node-service-connect"),
     ("SKD-RUN-041", "namespace-to-host"),
     ("SKD-RUN-042", "credential-to-host-root"),
+    ("SKD-RUN-043", "usermode-helper-exec"),
     ("SKD-ESC-001", "privileged-start"),
     ("SKD-ESC-010", "sys-admin-start"),
     ("SKD-ESC-020", "engine-socket-connect"),
@@ -479,6 +480,11 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         ),
         kind::EXEC => classify_exec(ev, host),
         kind::NS_HOST | kind::CRED_ROOT => classify_effect(ev),
+        kind::UMH => det(
+            "SKD-RUN-043",
+            "usermode-helper-exec",
+            json!({"path": ev.path, "argv": ev.argv, "spawned_by": ev.path3}),
+        ),
         kind::DENY_DEV | kind::DEV => {
             let t = if a[0] == 1 { "block" } else { "char" };
             let access = a[2] >> 32;
