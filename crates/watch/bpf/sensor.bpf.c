@@ -1036,9 +1036,9 @@ PER_SYSCALL(chdir, 1)
  *   capability (no call can move a task into an ancestor user namespace), or, in the same user
  *   namespace, it holds a capability outside its former bounding set (exec, capset and set*id
  *   never grow these sets; a setuid-root exec stays inside them).
- * The baseline then becomes the current state, so one change is one event. Nothing is read
- * between these points (no timer): a task that escapes and never executes, forks or exits again
- * is not seen by this check. The table is an LRU: a full table forgets the oldest task, which is
+ * The baseline then becomes the current state, so one change is one event. Between these points
+ * a task iterator (effects_sweep), which user space runs every second, compares every task that
+ * has a baseline. The table is an LRU: a full table forgets the oldest task, which is
  * then not checked (it can never report a false change). */
 #define EFF_MNT 1
 #define EFF_NET 2
@@ -1118,6 +1118,87 @@ static __always_inline void effects_check(struct task_struct *t, u32 tid, int in
 			emit_effect(EV_CRED_ROOT, cr, &was, &now, where, t);
 	}
 	*b = now;
+}
+
+/* An event about `task`, which need not be the current task (the timer's sweep below runs in the
+ * reader's context): everything is read from the task itself. */
+static __always_inline struct event *reserve_task(u32 kind, struct task_struct *task)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	e->tid = BPF_CORE_READ(task, pid);
+	e->tgid = BPF_CORE_READ(task, tgid);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	u32 level = BPF_CORE_READ(task, thread_pid, level);
+	e->vpid = BPF_CORE_READ(task, thread_pid, numbers[level & 7].nr);
+	e->pidns = BPF_CORE_READ(task, thread_pid, numbers[level & 7].ns, ns.inum);
+	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
+	if (in_setup(e->tgid))
+		e->flags |= EVF_SETUP;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	cg_names(e, task);
+	return e;
+}
+
+/* The timer's look (user space runs this task iterator every second): every task with a
+ * baseline is compared with it, so a task that switched and then only makes syscalls is seen
+ * within a second, not at its exit. Its events go straight to the ring buffer: submit()'s
+ * reactive kill would signal the reader, not the task. */
+SEC("iter/task")
+int effects_sweep(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	if (!t)
+		return 0;
+	u32 tid = t->pid;
+	struct baseline *b = bpf_map_lookup_elem(&ctr_tasks, &tid);
+	if (!b)
+		return 0;
+	struct baseline now = {};
+	state_of(t, &now);
+	if (!now.mntns)
+		return 0;
+	u32 ns = 0, cr = 0;
+	if (now.mntns == host_mntns && b->mntns != host_mntns)
+		ns |= EFF_MNT;
+	if (now.netns == host_netns && b->netns != host_netns)
+		ns |= EFF_NET;
+	if (now.userns == init_userns && b->userns != init_userns && (now.euid == 0 || now.caps))
+		cr |= EFF_USERNS;
+	if (now.userns == b->userns && (now.caps & ~b->caps))
+		cr |= EFF_CAPS;
+	if (!ns && !cr)
+		return 0;
+	stat_inc(STAT_SEEN);
+	for (int i = 0; i < 2; i++) {
+		u32 bits = i ? cr : ns;
+		if (!bits)
+			continue;
+		struct event *e = reserve_task(i ? EV_CRED_ROOT : EV_NS_HOST, t);
+		if (!e)
+			continue;
+		e->args[0] = bits;
+		e->args[1] = 4; /* the timer */
+		e->args[2] = ((u64)b->mntns << 32) | b->netns;
+		e->args[3] = ((u64)b->userns << 32) | b->euid;
+		e->args[4] = b->caps;
+		e->args[5] = now.caps;
+		stat_inc(STAT_EMITTED);
+		bpf_ringbuf_submit(e, 0);
+	}
+	*b = now;
+	return 0;
 }
 
 static __always_inline void effects_fork(struct task_struct *parent, struct task_struct *child)

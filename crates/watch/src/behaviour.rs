@@ -532,7 +532,8 @@ fn classify_effect(ev: &RawEvent) -> Option<Detection> {
     let seen_at = match a[1] {
         1 => "exec",
         2 => "fork",
-        _ => "exit",
+        3 => "exit",
+        _ => "timer",
     };
     let (was_mnt, was_net) = ((a[2] >> 32) as u32, a[2] as u32);
     let (was_user, was_euid) = ((a[3] >> 32) as u32, a[3] as u32);

@@ -716,6 +716,9 @@ pub fn run(args: WatchArgs) -> i32 {
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
+                if let Some(s) = st.sensor.as_ref() {
+                    s.sweep_effects();
+                }
                 let lost = update_stats(&st, &metrics);
                 if lost > reported_lost {
                     eprintln!(

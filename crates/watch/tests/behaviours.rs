@@ -712,16 +712,24 @@ fn namespace_switch(ctr: Ctr<'_>, mut w: Watcher) {
         target.id()
     );
     let out = ctr.exec(None, &["sh", "-c", &script], None);
+    // the same switch by a process that then neither executes, forks nor exits for three
+    // seconds: the sensor's once-a-second look (a task iterator) sees it first
+    let pid = target.id().to_string();
+    let out2 = ctr.exec(None, &["skd-trigger", "setns_sleep", &pid], None);
     let _ = target.kill();
     let _ = target.wait();
     assert!(
         out.contains("joined"),
         "nsenter into the host's failed: {out}"
     );
+    assert!(
+        out2.contains("joined"),
+        "setns into the host's failed: {out2}"
+    );
     let events = w.stop();
     let mine = of_container(&events, ctr.id());
     let sw: Vec<&&Value> = mine.iter().filter(|e| e["rule"] == "SKD-RUN-041").collect();
-    assert_eq!(sw.len(), 1, "{mine:#?}\n{}", w.log());
+    assert_eq!(sw.len(), 2, "{mine:#?}\n{}", w.log());
     let e = sw[0];
     assert_eq!(e["behaviour"], "namespace-to-host", "{e}");
     assert_eq!(
@@ -730,6 +738,10 @@ fn namespace_switch(ctr: Ctr<'_>, mut w: Watcher) {
         "{e}"
     );
     assert_eq!(e["args"]["seen_at"], "exec", "{e}");
+    let e = sw[1];
+    assert_eq!(e["args"]["namespaces"], serde_json::json!(["mnt"]), "{e}");
+    assert_eq!(e["args"]["seen_at"], "timer", "{e}");
+    assert_eq!(e["process"]["comm"], "skd-trigger", "{e}");
     assert_eq!(e["container"]["runtime"], ctr.runtime(), "{e}");
     assert!(
         !mine.iter().any(|e| e["rule"] == "SKD-RUN-042"),
