@@ -715,11 +715,7 @@ fn mount_binds_socket(spec: &str) -> Option<String> {
     [source, target].into_iter().flatten().find_map(|p| {
         let n = crate::paths::normalize(&p);
         let name = n.rsplit('/').next().unwrap_or("");
-        let inside = crate::paths::ENGINE_SOCKETS
-            .iter()
-            .chain(crate::paths::ENGINE_DIRS)
-            .any(|s| crate::paths::is_at_or_above(s, &n));
-        (crate::paths::ENGINE_SOCKET_NAMES.contains(&name) || inside).then_some(n)
+        (crate::paths::is_engine_socket_name(name) || crate::paths::inside_engine(&n)).then_some(n)
     })
 }
 

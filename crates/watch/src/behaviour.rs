@@ -187,17 +187,6 @@ fn classify_connect4(a: &[u64]) -> Option<Detection> {
     )
 }
 
-/// Engine API sockets (basename) whose connection from a container is SKD-ESC-020.
-pub const ENGINE_SOCKETS: &[&str] = &[
-    "docker.sock",
-    "containerd.sock",
-    "crio.sock",
-    "podman.sock",
-    "dockershim.sock",
-    "cri-dockerd.sock",
-    "stockade.sock",
-];
-
 /// Targets of symlinks or hardlinks that make a link an attack on a sensitive file.
 pub const SENSITIVE_LINK_TARGETS: &[&str] = &[
     "/etc/shadow",
@@ -432,7 +421,9 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         kind::IO_URING => det("SKD-RUN-019", "io-uring", json!({"entries": a[0]})),
         kind::CONNECT => {
             let base = ev.path.rsplit('/').next().unwrap_or("");
-            if ENGINE_SOCKETS.contains(&base) {
+            // The socket names of SKD-ESC-020 in the catalogue, the same the audit and the
+            // runtime's gate read.
+            if policy::paths::is_engine_socket_name(base) {
                 det(
                     "SKD-ESC-020",
                     "engine-socket-connect",
@@ -660,6 +651,19 @@ mod tests {
             0,
         ];
         assert!(classify_connect4(&ev).is_none());
+    }
+
+    #[test]
+    fn engine_socket_names_pass_the_kernel_prefilter() {
+        // sensor.bpf.c passes on AF_UNIX connects to paths ending in ".sock" only.
+        let sockets = policy::paths::engine_sockets();
+        assert!(!sockets.is_empty());
+        for s in sockets {
+            assert!(
+                s.ends_with(".sock"),
+                "{s}: the lean tier would never see it"
+            );
+        }
     }
 
     #[test]
