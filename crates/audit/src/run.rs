@@ -921,7 +921,7 @@ impl PodStore {
         put_str(&mut b, &ctx.object.name);
         put_opt(&mut b, ctx.object.namespace.as_deref());
         put_u32(&mut b, ctx.line);
-        let fields = pod_fields(&r);
+        let fields = r.fields();
         for f in &fields {
             let (l, c) = ctx.lines.position(f).unwrap_or((0, 0));
             put_u32(&mut b, l);
@@ -1019,7 +1019,7 @@ impl PodStore {
                 r.labels.insert(k, c.string()?);
             }
             let mut lines = crate::source::FieldLines::default();
-            for (field, (l, col)) in pod_fields(&r).into_iter().zip(positions) {
+            for (field, (l, col)) in r.fields().into_iter().zip(positions) {
                 if l > 0 {
                     lines.insert(field, l, col);
                 }
@@ -1034,16 +1034,6 @@ impl PodStore {
             f(ctx, r);
         }
     }
-}
-
-/// The fields of a pod whose positions the cross-object rules need.
-fn pod_fields(r: &policy::cluster::PodRef) -> [String; 4] {
-    [
-        format!("{}.automountServiceAccountToken", r.spec_path),
-        format!("{}.serviceAccountName", r.spec_path),
-        "metadata.name".to_string(),
-        "metadata.namespace".to_string(),
-    ]
 }
 
 fn put_u32(b: &mut Vec<u8>, v: u32) {
@@ -1481,7 +1471,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
                 // Keep the positions of only the fields the cross-object rules name on a pod.
                 let r = policy::cluster::PodRef::of(w);
                 let mut lines = crate::source::FieldLines::default();
-                for field in pod_fields(&r) {
+                for field in r.fields() {
                     if let Some((l, c)) = item.lines.position(&field) {
                         lines.insert(field, l, c);
                     }

@@ -419,6 +419,9 @@ impl Index<'_> {
     }
 }
 
+/// The field a rule about a whole object names.
+const OBJECT_NAME_FIELD: &str = "metadata.name";
+
 /// What the cross-object rules need of a pod-bearing object: a few hundred bytes where a
 /// [`PodWorkload`] takes kilobytes, so a caller can keep these for the whole audited set and
 /// drop the workloads once each is evaluated.
@@ -455,6 +458,25 @@ impl PodRef {
             spec_path: w.spec_path.clone(),
             labels: w.pod_metadata.labels.clone().unwrap_or_default(),
         }
+    }
+
+    /// The fields the cross-object rules name on this object, all of them: a reader that drops
+    /// the workload keeps the positions of these for the findings.
+    pub fn fields(&self) -> [String; 4] {
+        [
+            self.automount_field(),
+            self.service_account_field(),
+            OBJECT_NAME_FIELD.to_string(),
+            "metadata.namespace".to_string(),
+        ]
+    }
+
+    fn automount_field(&self) -> String {
+        crate::cat(&self.spec_path, ".automountServiceAccountToken")
+    }
+
+    fn service_account_field(&self) -> String {
+        crate::cat(&self.spec_path, ".serviceAccountName")
     }
 
     fn namespace(&self) -> &str {
@@ -760,9 +782,9 @@ impl<'a> ClusterIndex<'a> {
                 break 'token;
             }
             let field = if w.automount_token == Some(true) {
-                format!("{}.automountServiceAccountToken", w.spec_path)
+                w.automount_field()
             } else {
-                format!("{}.serviceAccountName", w.spec_path)
+                w.service_account_field()
             };
             out.push((
                 i,
@@ -801,7 +823,7 @@ impl<'a> ClusterIndex<'a> {
                 })
                 .collect();
             for message in network_exposure(w, ns, &selecting) {
-                out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message)));
+                out.push((i, Violation::new("SKD-K8S-010", OBJECT_NAME_FIELD, message)));
             }
         }
 

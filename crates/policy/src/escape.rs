@@ -52,21 +52,9 @@ pub fn normalize_cap(cap: &str) -> String {
     }
 }
 
-/// Sysctls Pod Security allows at its newest version: namespaced and safe.
-pub const SAFE_SYSCTLS: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.ipv4.tcp_rmem",
-    "net.ipv4.tcp_wmem",
-];
+/// SKD-ESC-039 allows the sysctls Pod Security allows at this version (1.`minor`), its newest
+/// release (`[rule.params]` of SKD-PSS-010).
+const SAFE_SYSCTLS_AT: u32 = 32;
 
 /// Whether a rule with a Pod Security equivalent should be left to the PSS check for this view.
 fn left_to_pss(view: &WorkloadView, id: &str) -> bool {
@@ -229,7 +217,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
     for s in &view.sysctls {
         let name = s.value.split('=').next().unwrap_or("").trim();
-        if !SAFE_SYSCTLS.contains(&name) {
+        if !crate::pss::safe_sysctl(name, SAFE_SYSCTLS_AT) {
             push(
                 "SKD-ESC-039",
                 &s.field,

@@ -17,6 +17,65 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 // ------------------------------------------------------------------------------------------------
+// Pod-bearing kinds
+// ------------------------------------------------------------------------------------------------
+
+/// A Kubernetes kind that carries a pod spec: what `stockade audit` reads as a workload and what
+/// the admission webhook evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodKind {
+    /// API group (`""` for the core group).
+    pub group: &'static str,
+    pub kind: &'static str,
+    /// Plural resource name, as an admission request names it.
+    pub resource: &'static str,
+    /// Field path of the pod spec in the object.
+    pub spec_path: &'static str,
+}
+
+/// Every pod-bearing kind.
+pub const POD_KINDS: &[PodKind] = &[
+    pod_kind_of("", "Pod", "pods", "spec"),
+    pod_kind_of("apps", "Deployment", "deployments", "spec.template.spec"),
+    pod_kind_of("apps", "StatefulSet", "statefulsets", "spec.template.spec"),
+    pod_kind_of("apps", "DaemonSet", "daemonsets", "spec.template.spec"),
+    pod_kind_of("apps", "ReplicaSet", "replicasets", "spec.template.spec"),
+    pod_kind_of(
+        "",
+        "ReplicationController",
+        "replicationcontrollers",
+        "spec.template.spec",
+    ),
+    pod_kind_of("batch", "Job", "jobs", "spec.template.spec"),
+    pod_kind_of(
+        "batch",
+        "CronJob",
+        "cronjobs",
+        "spec.jobTemplate.spec.template.spec",
+    ),
+    pod_kind_of("", "PodTemplate", "podtemplates", "template.spec"),
+];
+
+const fn pod_kind_of(
+    group: &'static str,
+    kind: &'static str,
+    resource: &'static str,
+    spec_path: &'static str,
+) -> PodKind {
+    PodKind {
+        group,
+        kind,
+        resource,
+        spec_path,
+    }
+}
+
+/// The pod-bearing kind named `kind` (exactly, as in `kind:`), in any group.
+pub fn pod_kind(kind: &str) -> Option<&'static PodKind> {
+    POD_KINDS.iter().find(|k| k.kind == kind)
+}
+
+// ------------------------------------------------------------------------------------------------
 // Defaulting
 // ------------------------------------------------------------------------------------------------
 

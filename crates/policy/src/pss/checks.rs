@@ -1063,57 +1063,40 @@ fn seccomp_profile(ctx: &Ctx, required: bool) -> Option<Outcome> {
     None
 }
 
-const SYSCTLS_1_0: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-];
-const SYSCTLS_1_27: &[&str] = &["net.ipv4.ip_local_reserved_ports"];
-const SYSCTLS_1_29: &[&str] = &[
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-];
-const SYSCTLS_1_32: &[&str] = &["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"];
-/// Upstream master only (Kubernetes 1.37 alpha).
-const SYSCTLS_1_37: &[&str] = &[
-    "net.ipv4.tcp_slow_start_after_idle",
-    "net.ipv4.tcp_notsent_lowat",
-];
+/// Whether Pod Security allows the sysctl `name` at version 1.`minor`: it is in one of the lists
+/// `[rule.params] "v1.N"` of SKD-PSS-010 with N <= `minor`.
+pub fn safe_sysctl(name: &str, minor: u32) -> bool {
+    crate::catalogue::id::SKD_PSS_010
+        .rule()
+        .params
+        .iter()
+        .any(|(version, names)| {
+            version
+                .strip_prefix("v1.")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= minor)
+                && names.iter().any(|s| s == name)
+        })
+}
 
 fn sysctls_1_0(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0])
+    sysctls(ctx, 0)
 }
 fn sysctls_1_27(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0, SYSCTLS_1_27])
+    sysctls(ctx, 27)
 }
 fn sysctls_1_29(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29])
+    sysctls(ctx, 29)
 }
 fn sysctls_1_32(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(
-        ctx,
-        &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29, SYSCTLS_1_32],
-    )
+    sysctls(ctx, 32)
 }
 fn sysctls_1_37(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(
-        ctx,
-        &[
-            SYSCTLS_1_0,
-            SYSCTLS_1_27,
-            SYSCTLS_1_29,
-            SYSCTLS_1_32,
-            SYSCTLS_1_37,
-        ],
-    )
+    sysctls(ctx, 37)
 }
 
 /// sysctls (v1.0, v1.27, v1.29, v1.32, v1.37): only the safe set of the version.
-fn sysctls(ctx: &Ctx, allowed: &[&[&str]]) -> Option<Outcome> {
+fn sysctls(ctx: &Ctx, minor: u32) -> Option<Outcome> {
     let mut names = Vec::new();
     let mut items = Vec::new();
     let list = ctx
@@ -1122,7 +1105,7 @@ fn sysctls(ctx: &Ctx, allowed: &[&[&str]]) -> Option<Outcome> {
         .as_ref()
         .and_then(|s| s.sysctls.as_ref());
     for (i, s) in list.into_iter().flatten().enumerate() {
-        if !allowed.iter().any(|set| set.contains(&s.name.as_str())) {
+        if !safe_sysctl(&s.name, minor) {
             names.push(s.name.as_str());
             items.push((
                 format!("{}.securityContext.sysctls[{i}].name", ctx.sp),

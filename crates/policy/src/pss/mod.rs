@@ -22,6 +22,8 @@
 
 mod checks;
 
+pub use checks::safe_sysctl;
+
 use crate::catalogue::Level;
 use crate::model::{PodWorkload, Violation};
 use std::borrow::Cow;
