@@ -499,13 +499,30 @@ pub fn catalogue() -> &'static Catalogue {
     }
 }
 
-/// The rule with this exact id. Evaluation code names its rules with this; a test checks that
-/// every id used in code exists.
-pub fn rule(id: &str) -> &'static Rule {
-    match catalogue().find(id) {
-        Some(r) => r,
-        None => panic!("rule {id} used in code is missing from the catalogue"),
+/// A rule named in code: a [`RuleId`] constant of [`id`].
+pub trait RuleRef {
+    fn rule(self) -> &'static Rule;
+}
+
+impl RuleRef for RuleId {
+    fn rule(self) -> &'static Rule {
+        RuleId::rule(self)
     }
+}
+
+/// Transitional, while crates move to [`id`]: an id as a string, looked up at run time.
+impl RuleRef for &str {
+    fn rule(self) -> &'static Rule {
+        match catalogue().find(self) {
+            Some(r) => r,
+            None => panic!("rule {self} used in code is missing from the catalogue"),
+        }
+    }
+}
+
+/// The rule `id` names (`rule(id::SKD_ESC_020)`), from the catalogue in use.
+pub fn rule(id: impl RuleRef) -> &'static Rule {
+    id.rule()
 }
 
 #[cfg(test)]
@@ -528,6 +545,18 @@ mod tests {
             "runtime-socket"
         );
         assert!(catalogue().find("SKD-NOPE-1").is_none());
+    }
+
+    #[test]
+    fn the_id_constants_are_the_catalogue() {
+        let rules = catalogue().rules();
+        assert_eq!(id::ALL.len(), rules.len());
+        for (i, (k, r)) in id::ALL.iter().zip(rules).enumerate() {
+            assert_eq!(k.as_str(), r.id);
+            assert_eq!(k.index, i);
+            assert!(std::ptr::eq(k.rule(), r));
+        }
+        assert_eq!(id::SKD_ESC_020.rule().slug, "runtime-socket");
     }
 
     #[test]

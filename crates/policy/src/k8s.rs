@@ -5,6 +5,7 @@
 //! Field paths are prefixed with the workload's `spec_path` and use the manifest's own key names:
 //! `spec.template.spec.containers[0].securityContext.privileged`.
 
+use crate::catalogue::id;
 use crate::catalogue::Format;
 use crate::model::{
     ContainerView, Field, HostMount, Namespace, PodWorkload, Seccomp, UserView, Violation,
@@ -653,7 +654,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
     for (i, v) in volumes.iter().enumerate() {
         if let Some(g) = &v.git_repo {
             out.push(Violation::new(
-                "SKD-ESC-025",
+                id::SKD_ESC_025,
                 format!("{sp}.volumes[{i}].gitRepo"),
                 format!(
                     "volume {:?} clones {:?} with git on the node (gitRepo)",
@@ -675,7 +676,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
                         out.push(Violation::new(
-                            "SKD-K8S-018",
+                            id::SKD_K8S_018,
                             format!("{}.{key}", mp()),
                             format!(
                                 "container {:?} mounts volume {:?} with {key} {:?}",
@@ -689,7 +690,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
                         out.push(Violation::new(
-                            "SKD-ESC-024",
+                            id::SKD_ESC_024,
                             format!("{}.{key}", mp()),
                             format!(
                                 "container {:?} mounts hostPath volume {:?} ({}) with {key} {:?}",
@@ -701,7 +702,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
             }
             if m.mount_propagation.as_deref() == Some("Bidirectional") {
                 out.push(Violation::new(
-                    "SKD-ESC-026",
+                    id::SKD_ESC_026,
                     crate::cat(&mp(), ".mountPropagation"),
                     format!(
                         "container {:?} mounts volume {:?} at {} with mountPropagation=Bidirectional",
@@ -757,7 +758,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 };
                 if let Some(why) = pivot_target(host, port) {
                     out.push(Violation::new(
-                        "SKD-K8S-017",
+                        id::SKD_K8S_017,
                         format!("{}.{what}.{kind}.host", c.path),
                         format!(
                             "container {:?} {what} {kind} reaches {host:?} ({why}); the kubelet \
@@ -772,7 +773,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
 
     if spec.share_process_namespace == Some(true) {
         out.push(Violation::new(
-            "SKD-ESC-030",
+            id::SKD_ESC_030,
             crate::cat(sp, ".shareProcessNamespace"),
             "pod must not set shareProcessNamespace=true",
         ));
@@ -831,7 +832,7 @@ pub fn evaluate_persistent_volume(view: &WorkloadView) -> Vec<Violation> {
         .iter()
         .map(|m| {
             Violation::new(
-                "SKD-K8S-012",
+                id::SKD_K8S_012,
                 m.field.clone(),
                 format!(
                     "PersistentVolume exposes the node directory {:?} to any pod that claims it",
