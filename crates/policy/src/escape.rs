@@ -156,11 +156,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
 
     let devices = rule(id::SKD_ESC_038);
     for d in &view.devices {
-        if let Some(p) = devices
-            .param("host_paths")
-            .iter()
-            .find(|p| wildcard(p, &d.value))
-        {
+        if let Some(p) = host_device_class(&d.value) {
             push(
                 id::SKD_ESC_038,
                 &d.field,
@@ -245,6 +241,17 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         container(view, c, &mut push);
     }
     out
+}
+
+/// The device class of SKD-ESC-038 (`[rule.params] host_paths`, e.g. `/dev/sd*`) that a host
+/// device path is in, if any: the host devices that reach memory, I/O ports, disks or CPU
+/// registers.
+pub fn host_device_class(path: &str) -> Option<&'static str> {
+    rule(id::SKD_ESC_038)
+        .param("host_paths")
+        .iter()
+        .find(|p| wildcard(p, path))
+        .map(String::as_str)
 }
 
 /// `*` matches any run of characters (SKD-ESC-038's `host_paths`).
@@ -442,6 +449,17 @@ pub fn shares(view: &WorkloadView, ns: Namespace) -> bool {
 mod tests {
     use super::*;
     use crate::model::{Field, HostMount, UserView};
+
+    #[test]
+    fn host_device_classes() {
+        assert_eq!(host_device_class("/dev/nbd0"), Some("/dev/nbd*"));
+        assert_eq!(host_device_class("/dev/sda1"), Some("/dev/sd*"));
+        assert_eq!(host_device_class("/dev/mem"), Some("/dev/mem"));
+        assert_eq!(host_device_class("/dev/cpu/0/msr"), Some("/dev/cpu/*"));
+        for benign in ["/dev/null", "/dev/fuse", "/dev/tty1", "/dev/memx/a"] {
+            assert_eq!(host_device_class(benign), None, "{benign}");
+        }
+    }
 
     fn base(format: Format) -> WorkloadView {
         let mut v = WorkloadView::new(format);

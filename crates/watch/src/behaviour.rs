@@ -261,17 +261,14 @@ fn is_block_device(ev: &RawEvent, path: &str, same_ns: &[u32]) -> bool {
             return m.file_type().is_block_device();
         }
     }
-    // The task is gone: judge by name.
-    let base = path.trim_start_matches("/dev/");
-    [
-        "loop", "sd", "vd", "nvme", "xvd", "hd", "dm-", "md", "mmcblk", "nbd", "sr",
-    ]
-    .iter()
-    .any(|p| base.starts_with(p))
+    // The task is gone: judge by name, with the device classes of SKD-ESC-038 the audit uses.
+    policy::escape::host_device_class(path).is_some()
 }
 
+/// `/dev/mem`, `/dev/kmem`, `/dev/port`: the memory and I/O-port devices of SKD-ESC-038's classes
+/// (its other classes are block devices, or their control and raw-command nodes).
 fn raw_memory_device(path: &str) -> bool {
-    matches!(path, "/dev/mem" | "/dev/kmem" | "/dev/port")
+    policy::escape::host_device_class(path) == Some(path) && !path.contains('*')
 }
 
 /// Classifies one event from a container task. `None`: the event only feeds lineage or is benign.
