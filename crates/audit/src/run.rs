@@ -185,7 +185,7 @@ impl Totals {
             self.suppressed += 1;
         } else {
             self.by_severity[f.severity() as usize] += 1;
-            if f.rule.id == "SKD-INPUT-001" || f.rule.id == "SKD-INPUT-004" {
+            if f.rule.id == policy::id::SKD_INPUT_001 || f.rule.id == policy::id::SKD_INPUT_004 {
                 self.input_errors += 1;
             }
         }
@@ -1101,12 +1101,12 @@ fn audit_one(input: &Input, opts: &AuditOptions) -> Partial {
 }
 
 fn unreadable(path: &str, reason: String) -> Partial {
-    Partial::finding(file_finding(path, "SKD-INPUT-004", reason))
+    Partial::finding(file_finding(path, policy::id::SKD_INPUT_004, reason))
 }
 
 fn not_manifest(path: &str, reason: String, opts: &AuditOptions) -> Partial {
     if opts.strict {
-        Partial::finding(file_finding(path, "SKD-INPUT-005", reason))
+        Partial::finding(file_finding(path, policy::id::SKD_INPUT_005, reason))
     } else {
         Partial {
             skipped: Some(Skipped {
@@ -1144,7 +1144,7 @@ fn audit_text(path: &str, text: &str, opts: &AuditOptions) -> Partial {
     if let Some(reason) = refused {
         acc.findings.push(file_finding(
             path,
-            "SKD-INPUT-004",
+            policy::id::SKD_INPUT_004,
             format!("{reason}; not audited"),
         ));
     }
@@ -1259,7 +1259,7 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
     let mut total = 0u64;
     let doc_finding = |line: u32, message: String| Finding {
         line: Some(line),
-        ..file_finding(path, "SKD-INPUT-004", message)
+        ..file_finding(path, policy::id::SKD_INPUT_004, message)
     };
     loop {
         line.clear();
@@ -1391,7 +1391,11 @@ impl Stream<'_> {
         if let Some(reason) = refused {
             acc.findings.push(Finding {
                 line: Some(self.piece_line),
-                ..file_finding(self.path, "SKD-INPUT-004", format!("{reason}; not audited"))
+                ..file_finding(
+                    self.path,
+                    policy::id::SKD_INPUT_004,
+                    format!("{reason}; not audited"),
+                )
             });
         }
         acc.findings.sort_by(finding_order);
@@ -1401,7 +1405,7 @@ impl Stream<'_> {
 }
 
 /// A finding about a whole file (no object, no line).
-fn file_finding(path: &str, rule_id: &str, message: String) -> Finding {
+fn file_finding(path: &str, rule_id: policy::RuleId, message: String) -> Finding {
     Finding {
         rule: policy::rule(rule_id),
         file: path.into(),
@@ -1428,7 +1432,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
     if let Some(reason) = &f.skipped {
         out.findings.push(file_finding(
             &f.path,
-            "SKD-INPUT-004",
+            policy::id::SKD_INPUT_004,
             format!("{reason}; not audited"),
         ));
     }
