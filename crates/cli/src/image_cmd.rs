@@ -158,7 +158,11 @@ pub fn run(mut a: ImageArgs) -> u8 {
     }
     // A package database that cannot be read is an input error: reported as a finding (the
     // image is never taken for clean) and in the exit code.
-    if report.findings.iter().any(|f| f.rule_id == "SKD-IMG-071") {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.rule_id == policy::id::SKD_IMG_071)
+    {
         return 2;
     }
     u8::from(report.failing(a.fail_on) > 0)
@@ -206,7 +210,7 @@ fn text(r: &Report) -> String {
         r.packages.len()
     );
     let mut findings: Vec<_> = r.findings.iter().collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(b.rule_id)));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
     for f in &findings {
         let mut layer = f.layer.map(|l| format!(" [layer {l}]")).unwrap_or_default();
         if let Some(why) = &f.suppressed {

@@ -498,7 +498,7 @@ fn symlink_loops_and_dotdot_entries_do_not_escape_or_hang() {
     assert!(img.resolve("a").is_none(), "a loop resolves to nothing");
     assert!(img.resolve("dev/null").is_none());
     let ids: BTreeMap<&str, usize> = r.findings.iter().fold(BTreeMap::new(), |mut m, f| {
-        *m.entry(f.rule_id).or_default() += 1;
+        *m.entry(f.rule_id.as_str()).or_default() += 1;
         m
     });
     assert_eq!(ids.get("SKD-IMG-030"), Some(&1), "{:#?}", r.findings);

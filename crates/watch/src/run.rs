@@ -358,10 +358,10 @@ impl State {
             }
             self.recent_denials.push((key, now));
         }
-        if !self.rules.enabled(det.rule) {
+        if !self.rules.enabled(det.rule.as_str()) {
             return;
         }
-        let (title, default_sev) = match policy::catalogue::catalogue().find(det.rule) {
+        let (title, default_sev) = match policy::catalogue::catalogue().find(det.rule.as_str()) {
             Some(r) => (r.title.clone(), r.severity),
             None => (det.behaviour.to_string(), policy::catalogue::Severity::High),
         };
@@ -381,7 +381,7 @@ impl State {
             time: output::rfc3339(ev.ts_boot_ns as i128 + self.host.boot_to_real_ns),
             rule: det.rule.to_string(),
             title,
-            severity: self.rules.severity(det.rule, default_sev),
+            severity: self.rules.severity(det.rule.as_str(), default_sev),
             behaviour: det.behaviour.to_string(),
             container,
             process: ProcessOut {
@@ -408,7 +408,7 @@ impl State {
             Verdict::Killed => "killed",
             Verdict::Denied => "denied",
         };
-        self.metrics.count(det.rule, v);
+        self.metrics.count(det.rule.as_str(), v);
         if let Err(e) = self.sink.write(&rec) {
             output_failed(&e);
         }

@@ -908,7 +908,7 @@ pub fn scan_with(source: &Source, opts: &ScanOptions) -> Result<Report, ImageErr
     let (packages, db_errors) = checks::packages(&img);
     let mut findings = checks::escape_findings(&img);
     for e in db_errors {
-        let mut f = checks::Finding::new("SKD-IMG-071", e.to_string());
+        let mut f = checks::Finding::new(policy::id::SKD_IMG_071, e.to_string());
         f.path = Some(e.path.clone());
         findings.push(f);
     }
