@@ -166,7 +166,22 @@ fn helper_owner(attrib: &Attributor, host_mntns: u32, path: &str) -> Option<Cont
     if dirs.is_empty() {
         return None;
     }
-    scan_containers(attrib, host_mntns)
+    let running = scan_containers(attrib, host_mntns);
+    // `/proc/<pid>/root/...` names the process whose root it is: its container (by mount
+    // namespace) is the owner, even when other containers were started from the same root
+    // directory (plain runtime bundles may share one rootfs).
+    let via_pid = path
+        .strip_prefix("/proc/")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(_, rest)| rest.starts_with("root/"))
+        .and_then(|(pid, _)| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok())
+        .and_then(|l| behaviour::ns_inode(&l.to_string_lossy()));
+    if let Some(mnt) = via_pid {
+        if let Some((c, _, _)) = running.iter().find(|(_, _, m)| *m == mnt) {
+            return Some(c.clone());
+        }
+    }
+    running
         .into_iter()
         .find(|(_, pid, _)| {
             id(std::path::Path::new(&format!("/proc/{pid}/root")))
