@@ -37,19 +37,6 @@ use serde::Deserialize;
 /// The suppression annotation.
 pub const IGNORE_ANNOTATION: &str = "stockade.io/ignore";
 
-/// Kinds that carry a pod template, and the field path of their pod spec.
-pub const POD_KINDS: &[(&str, &str)] = &[
-    ("Pod", "spec"),
-    ("Deployment", "spec.template.spec"),
-    ("StatefulSet", "spec.template.spec"),
-    ("DaemonSet", "spec.template.spec"),
-    ("ReplicaSet", "spec.template.spec"),
-    ("ReplicationController", "spec.template.spec"),
-    ("Job", "spec.template.spec"),
-    ("CronJob", "spec.jobTemplate.spec.template.spec"),
-    ("PodTemplate", "template.spec"),
-];
-
 /// Deepest nesting of `List`s inside `List`s that is expanded.
 const MAX_LIST_NESTING: usize = 8;
 
@@ -558,7 +545,7 @@ fn read_object(
     // The object's own suppressions, once read (before its metadata moves into the subject).
     let mut own_suppressions = None;
 
-    if let Some(&(_, spec_path)) = POD_KINDS.iter().find(|(k, _)| *k == kind) {
+    if let Some(spec_path) = policy::k8s::pod_kind(&kind).map(|k| k.spec_path) {
         let (pod_metadata, spec) = if kind == "Pod" {
             match decode_field(node, "spec", &lines) {
                 Ok(spec) => (metadata.clone(), spec),

@@ -185,7 +185,7 @@ impl Totals {
             self.suppressed += 1;
         } else {
             self.by_severity[f.severity() as usize] += 1;
-            if f.rule.id == "SKD-INPUT-001" || f.rule.id == "SKD-INPUT-004" {
+            if f.rule.id == policy::id::SKD_INPUT_001 || f.rule.id == policy::id::SKD_INPUT_004 {
                 self.input_errors += 1;
             }
         }
@@ -921,7 +921,7 @@ impl PodStore {
         put_str(&mut b, &ctx.object.name);
         put_opt(&mut b, ctx.object.namespace.as_deref());
         put_u32(&mut b, ctx.line);
-        let fields = pod_fields(&r);
+        let fields = r.fields();
         for f in &fields {
             let (l, c) = ctx.lines.position(f).unwrap_or((0, 0));
             put_u32(&mut b, l);
@@ -1019,7 +1019,7 @@ impl PodStore {
                 r.labels.insert(k, c.string()?);
             }
             let mut lines = crate::source::FieldLines::default();
-            for (field, (l, col)) in pod_fields(&r).into_iter().zip(positions) {
+            for (field, (l, col)) in r.fields().into_iter().zip(positions) {
                 if l > 0 {
                     lines.insert(field, l, col);
                 }
@@ -1034,16 +1034,6 @@ impl PodStore {
             f(ctx, r);
         }
     }
-}
-
-/// The fields of a pod whose positions the cross-object rules need.
-fn pod_fields(r: &policy::cluster::PodRef) -> [String; 4] {
-    [
-        format!("{}.automountServiceAccountToken", r.spec_path),
-        format!("{}.serviceAccountName", r.spec_path),
-        "metadata.name".to_string(),
-        "metadata.namespace".to_string(),
-    ]
 }
 
 fn put_u32(b: &mut Vec<u8>, v: u32) {
@@ -1111,12 +1101,12 @@ fn audit_one(input: &Input, opts: &AuditOptions) -> Partial {
 }
 
 fn unreadable(path: &str, reason: String) -> Partial {
-    Partial::finding(file_finding(path, "SKD-INPUT-004", reason))
+    Partial::finding(file_finding(path, policy::id::SKD_INPUT_004, reason))
 }
 
 fn not_manifest(path: &str, reason: String, opts: &AuditOptions) -> Partial {
     if opts.strict {
-        Partial::finding(file_finding(path, "SKD-INPUT-005", reason))
+        Partial::finding(file_finding(path, policy::id::SKD_INPUT_005, reason))
     } else {
         Partial {
             skipped: Some(Skipped {
@@ -1154,7 +1144,7 @@ fn audit_text(path: &str, text: &str, opts: &AuditOptions) -> Partial {
     if let Some(reason) = refused {
         acc.findings.push(file_finding(
             path,
-            "SKD-INPUT-004",
+            policy::id::SKD_INPUT_004,
             format!("{reason}; not audited"),
         ));
     }
@@ -1276,7 +1266,7 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
     let mut list: Option<ListRead> = None;
     let doc_finding = |line: u32, message: String| Finding {
         line: Some(line),
-        ..file_finding(path, "SKD-INPUT-004", message)
+        ..file_finding(path, policy::id::SKD_INPUT_004, message)
     };
     loop {
         line.clear();
@@ -1806,7 +1796,11 @@ impl Stream<'_> {
         if let Some(reason) = refused {
             acc.findings.push(Finding {
                 line: Some(self.piece_line),
-                ..file_finding(self.path, "SKD-INPUT-004", format!("{reason}; not audited"))
+                ..file_finding(
+                    self.path,
+                    policy::id::SKD_INPUT_004,
+                    format!("{reason}; not audited"),
+                )
             });
         }
         acc.findings.sort_by(finding_order);
@@ -1816,7 +1810,7 @@ impl Stream<'_> {
 }
 
 /// A finding about a whole file (no object, no line).
-fn file_finding(path: &str, rule_id: &str, message: String) -> Finding {
+fn file_finding(path: &str, rule_id: policy::RuleId, message: String) -> Finding {
     Finding {
         rule: policy::rule(rule_id),
         file: path.into(),
@@ -1843,7 +1837,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
     if let Some(reason) = &f.skipped {
         out.findings.push(file_finding(
             &f.path,
-            "SKD-INPUT-004",
+            policy::id::SKD_INPUT_004,
             format!("{reason}; not audited"),
         ));
     }
@@ -1886,7 +1880,7 @@ fn partial(f: &FileReport, opts: &policy::Options) -> Partial {
                 // Keep the positions of only the fields the cross-object rules name on a pod.
                 let r = policy::cluster::PodRef::of(w);
                 let mut lines = crate::source::FieldLines::default();
-                for field in pod_fields(&r) {
+                for field in r.fields() {
                     if let Some((l, c)) = item.lines.position(&field) {
                         lines.insert(field, l, c);
                     }
