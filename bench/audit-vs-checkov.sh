@@ -10,6 +10,8 @@
 #
 # usage: [RUNS=5] [CHECKOV_RUNS=3] bench/audit-vs-checkov.sh [N=10000] [SUBSET=200]
 # needs: python3, checkov (pip install checkov), /usr/bin/time
+# STOCKADE=path uses that binary instead of building a release one (`cargo build --release -p
+# stockade`; the whole workspace in release with fat LTO is far longer on a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -17,7 +19,12 @@ SUBSET=${2:-200}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release --locked -q
+if [ -n "${STOCKADE:-}" ]; then
+  bin=$STOCKADE
+else
+  cargo build --release --locked -q -p stockade
+  bin=./target/release/stockade
+fi
 python3 bench/gen_corpus.py "$work/corpus" "$N"
 mkdir "$work/subset"
 files=("$work"/corpus/*.yaml)
@@ -37,7 +44,7 @@ measure() { # prints "seconds maxrss_kib" (seconds from a nanosecond clock)
 # Warm the page cache once for both inputs.
 cat "$work"/corpus/* "$work"/subset/* >/dev/null
 
-./target/release/stockade audit --format json -o "$work/out.json" "$work/corpus" || true
+"$bin" audit --format json -o "$work/out.json" "$work/corpus" || true
 python3 - "$work/out.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -45,10 +52,10 @@ print(f"stockade: {r['summary']['objects']} objects, {r['summary']['findings']} 
 PY
 : > "$work/s"; : > "$work/c"
 for i in $(seq "$(( RUNS > CHECKOV_RUNS ? RUNS : CHECKOV_RUNS ))"); do
-  [ "$i" -gt "$RUNS" ] || measure ./target/release/stockade audit --format json -o /dev/null "$work/corpus" >> "$work/s"
+  [ "$i" -gt "$RUNS" ] || measure "$bin" audit --format json -o /dev/null "$work/corpus" >> "$work/s"
   [ "$i" -gt "$CHECKOV_RUNS" ] || measure checkov -d "$work/subset" --framework kubernetes --skip-download --quiet -o json >> "$work/c"
 done
-read -r s2_sec s2_rss < <(measure ./target/release/stockade audit --format json -o /dev/null "$work/subset")
+read -r s2_sec s2_rss < <(measure "$bin" audit --format json -o /dev/null "$work/subset")
 
 python3 - "$N" "$SUBSET" "$s2_sec" "$work/s" "$work/c" <<'PY'
 import statistics, sys
