@@ -394,7 +394,7 @@ mod tests {
 
     fn privileged_violation() -> Violation {
         Violation::new(
-            "SKD-PSS-002",
+            policy::id::SKD_PSS_002,
             "spec.containers[0].securityContext.privileged",
             "privileged (container \"c\" must not set securityContext.privileged=true)",
         )
@@ -402,7 +402,7 @@ mod tests {
 
     fn ape_violation() -> Violation {
         Violation::new(
-            "SKD-PSS-014",
+            policy::id::SKD_PSS_014,
             "spec.containers[0].securityContext.allowPrivilegeEscalation",
             "allowPrivilegeEscalation != false (container \"c\" must set securityContext.allowPrivilegeEscalation=false)",
         )
@@ -410,7 +410,7 @@ mod tests {
 
     fn socket_violation() -> Violation {
         Violation::new(
-            "SKD-ESC-020",
+            policy::id::SKD_ESC_020,
             "spec.volumes[0].hostPath",
             "host path \"/var/run/docker.sock\" exposes the container-engine socket docker",
         )

@@ -11,7 +11,7 @@ use crate::mutate::{harden, Hardening};
 use crate::nsapi::NamespaceCache;
 use crate::nslabels::{Labels, NamespaceLabels};
 use crate::nspolicy::{LevelVersion, NamespacePolicy};
-use crate::workload::{extract, resource_of, Extracted, POD_BEARING};
+use crate::workload::{extract, resource_of, Extracted};
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube_core::response::{StatusCause, StatusDetails};
 use kube_core::{DynamicObject, Status};
@@ -451,8 +451,10 @@ impl Engine {
                 .as_ref()
                 .and_then(|o| o.types.as_ref())
                 .map(|t| t.kind.as_str());
-            let pod_bearing = POD_BEARING.iter().any(|(_, k, r)| {
-                k.eq_ignore_ascii_case(kind) || *r == resource || Some(*k) == object_kind
+            let pod_bearing = policy::k8s::POD_KINDS.iter().any(|k| {
+                k.kind.eq_ignore_ascii_case(kind)
+                    || k.resource == resource
+                    || Some(k.kind) == object_kind
             });
             if pod_bearing {
                 return invalid(format!(

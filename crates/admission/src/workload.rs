@@ -14,25 +14,10 @@ use policy::PodWorkload;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Every kind the webhook evaluates, with its API group and plural resource name.
-pub const POD_BEARING: &[(&str, &str, &str)] = &[
-    ("", "Pod", "pods"),
-    ("", "ReplicationController", "replicationcontrollers"),
-    ("", "PodTemplate", "podtemplates"),
-    ("apps", "Deployment", "deployments"),
-    ("apps", "ReplicaSet", "replicasets"),
-    ("apps", "StatefulSet", "statefulsets"),
-    ("apps", "DaemonSet", "daemonsets"),
-    ("batch", "Job", "jobs"),
-    ("batch", "CronJob", "cronjobs"),
-];
-
-/// The plural resource name of a pod-bearing kind (`Deployment` → `deployments`).
+/// The plural resource name of a pod-bearing kind (`Deployment` → `deployments`), from
+/// [`policy::k8s::POD_KINDS`], the kinds the webhook evaluates.
 pub fn resource_of(kind: &str) -> Option<&'static str> {
-    POD_BEARING
-        .iter()
-        .find(|(_, k, _)| *k == kind)
-        .map(|(_, _, r)| *r)
+    policy::k8s::pod_kind(kind).map(|k| k.resource)
 }
 
 /// What an object turned out to be.
@@ -97,12 +82,10 @@ pub fn extract(
     api_version: &str,
     object: Value,
 ) -> Result<Extracted, ExtractError> {
-    if !POD_BEARING
-        .iter()
-        .any(|(g, k, _)| *g == group && *k == kind)
-    {
+    let Some(pod_kind) = policy::k8s::pod_kind(kind).filter(|k| k.group == group) else {
         return Ok(Extracted::NotPodBearing);
-    }
+    };
+    let field = pod_kind.spec_path;
     if let Some(obj_kind) = object.get("kind").and_then(Value::as_str) {
         if obj_kind != kind {
             return Err(ExtractError::KindMismatch {
@@ -116,7 +99,7 @@ pub fn extract(
             let pod: Pod = decode(kind, object)?;
             let spec = pod.spec.ok_or(ExtractError::NoSpec {
                 kind: kind.to_string(),
-                field: "spec",
+                field,
             })?;
             PodWorkload {
                 kind: kind.to_string(),
@@ -124,53 +107,47 @@ pub fn extract(
                 pod_metadata: pod.metadata.clone(),
                 metadata: pod.metadata,
                 spec,
-                spec_path: "spec".to_string(),
+                spec_path: field.to_string(),
             }
         }
         "Deployment" => {
             let o: Deployment = decode(kind, object)?;
             let t = Some(o.spec.template);
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "StatefulSet" => {
             let o: StatefulSet = decode(kind, object)?;
             let t = Some(o.spec.template);
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "DaemonSet" => {
             let o: DaemonSet = decode(kind, object)?;
             let t = Some(o.spec.template);
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "ReplicaSet" => {
             let o: ReplicaSet = decode(kind, object)?;
             let t = o.spec.template;
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "ReplicationController" => {
             let o: ReplicationController = decode(kind, object)?;
             let t = o.spec.and_then(|s| s.template);
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "Job" => {
             let o: Job = decode(kind, object)?;
             let t = o.spec.map(|s| s.template);
-            from_template(kind, api_version, o.metadata, t, "spec.template.spec")?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "CronJob" => {
             let o: CronJob = decode(kind, object)?;
             let t = o.spec.job_template.spec.map(|s| s.template);
-            from_template(
-                kind,
-                api_version,
-                o.metadata,
-                t,
-                "spec.jobTemplate.spec.template.spec",
-            )?
+            from_template(kind, api_version, o.metadata, t, field)?
         }
         "PodTemplate" => {
             let o: PodTemplate = decode(kind, object)?;
-            from_template(kind, api_version, o.metadata, o.template, "template.spec")?
+            from_template(kind, api_version, o.metadata, o.template, field)?
         }
         _ => return Ok(Extracted::NotPodBearing),
     };

@@ -84,7 +84,7 @@ pub fn read(path: &str, text: &str) -> FileReport {
 
 fn problem(line: u32, column: u32, field: &str, message: String) -> Problem {
     Problem {
-        rule_id: "SKD-INPUT-001",
+        rule_id: policy::id::SKD_INPUT_001,
         line: Some(line),
         column: Some(column),
         object: None,

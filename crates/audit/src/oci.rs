@@ -587,7 +587,7 @@ pub fn read(path: &str, text: &str) -> FileReport {
                 format!(" (in {})", e.field)
             };
             report.problems.push(Problem {
-                rule_id: "SKD-INPUT-001",
+                rule_id: policy::id::SKD_INPUT_001,
                 line: Some(e.line),
                 column: Some(e.column),
                 object: Some(ObjectRef {

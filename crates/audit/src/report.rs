@@ -925,7 +925,7 @@ mod tests {
     use crate::run::{Finding, Skipped, Suppressed};
     use crate::source::ObjectRef;
 
-    fn finding(id: &str, file: &str, n: u32) -> Finding {
+    fn finding(id: policy::RuleId, file: &str, n: u32) -> Finding {
         Finding {
             rule: policy::rule(id),
             file: file.into(),
@@ -997,10 +997,10 @@ mod tests {
             String::from_utf8(expect(&report))
         );
         let ids = [
-            "SKD-PSS-001",
-            "SKD-PSS-005",
-            "SKD-INPUT-001",
-            "SKD-INPUT-002",
+            policy::id::SKD_PSS_001,
+            policy::id::SKD_PSS_005,
+            policy::id::SKD_INPUT_001,
+            policy::id::SKD_INPUT_002,
         ];
         for n in 0..400u32 {
             report

@@ -311,7 +311,7 @@ pub struct Item {
 /// auditor that cannot read a document never reports it clean.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    pub rule_id: &'static str,
+    pub rule_id: policy::RuleId,
     pub line: Option<u32>,
     pub column: Option<u32>,
     /// The object it concerns, when known.

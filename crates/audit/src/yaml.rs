@@ -54,11 +54,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
 /// Rule id of a document that cannot be read.
-pub const UNDECODABLE: &str = "SKD-INPUT-001";
+pub const UNDECODABLE: policy::RuleId = policy::id::SKD_INPUT_001;
 /// Rule id of a duplicate key.
-pub const DUPLICATE_KEY: &str = "SKD-INPUT-002";
+pub const DUPLICATE_KEY: policy::RuleId = policy::id::SKD_INPUT_002;
 /// Rule id of a YAML 1.1 scalar read differently by YAML 1.2 tools.
-pub const YAML11_SCALAR: &str = "SKD-INPUT-003";
+pub const YAML11_SCALAR: policy::RuleId = policy::id::SKD_INPUT_003;
 
 /// Bounds on what one input may cost.
 #[derive(Debug, Clone, Copy)]

@@ -310,7 +310,7 @@ fn wrong_types_and_duplicates_fail_closed() {
     let errs: Vec<_> = r
         .problems
         .iter()
-        .map(|p| (p.rule_id, p.line.unwrap(), p.field.as_str()))
+        .map(|p| (p.rule_id.as_str(), p.line.unwrap(), p.field.as_str()))
         .collect();
     assert!(
         errs.contains(&("SKD-INPUT-001", 4, "services.typo.privileged")),

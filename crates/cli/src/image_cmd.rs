@@ -88,7 +88,12 @@ pub fn run(mut a: ImageArgs) -> u8 {
     }
     let ignore = match &a.ignore_file {
         Some(p) => match audit::ignore::IgnoreConfig::load(p) {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                for m in c.expired() {
+                    eprintln!("stockade: warning: {p}: {m}");
+                }
+                Some(c)
+            }
             Err(e) => {
                 eprintln!("stockade: {e}");
                 return 2;
@@ -153,7 +158,11 @@ pub fn run(mut a: ImageArgs) -> u8 {
     }
     // A package database that cannot be read is an input error: reported as a finding (the
     // image is never taken for clean) and in the exit code.
-    if report.findings.iter().any(|f| f.rule_id == "SKD-IMG-071") {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.rule_id == policy::id::SKD_IMG_071)
+    {
         return 2;
     }
     u8::from(report.failing(a.fail_on) > 0)
@@ -201,7 +210,7 @@ fn text(r: &Report) -> String {
         r.packages.len()
     );
     let mut findings: Vec<_> = r.findings.iter().collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(b.rule_id)));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
     for f in &findings {
         let mut layer = f.layer.map(|l| format!(" [layer {l}]")).unwrap_or_default();
         if let Some(why) = &f.suppressed {
@@ -290,16 +299,19 @@ fn suppress(
         .collect();
     for f in &mut r.findings {
         if let Some(cfg) = ignore {
+            let today = audit::ignore::today();
             let hit = cfg.ignore.iter().find(|e| {
-                e.rules.iter().any(|x| {
-                    x == "*"
-                        || policy::catalogue()
-                            .find(x)
-                            .is_some_and(|rule| rule.id == f.rule_id)
-                }) && (e.files.is_empty()
-                    || f.path
-                        .as_deref()
-                        .is_some_and(|p| e.files.iter().any(|g| audit::ignore::wildcard(g, p))))
+                e.active_on(today)
+                    && e.rules.iter().any(|x| {
+                        x == "*"
+                            || policy::catalogue()
+                                .find(x)
+                                .is_some_and(|rule| rule.id == f.rule_id)
+                    })
+                    && (e.files.is_empty()
+                        || f.path
+                            .as_deref()
+                            .is_some_and(|p| e.files.iter().any(|g| audit::ignore::wildcard(g, p))))
                     && (e.objects.is_empty()
                         || f.package.as_deref().is_some_and(|p| {
                             e.objects.iter().any(|g| audit::ignore::wildcard(g, p))

@@ -13,7 +13,7 @@ pub fn sarif(r: &Report) -> serde_sarif::sarif::Sarif {
     use serde_sarif::sarif::{
         ArtifactLocation, Location, Message, PhysicalLocation, PropertyBag, Result,
     };
-    let (rules, index) = audit::report::sarif_rules(r.findings.iter().map(|f| f.rule_id));
+    let (rules, index) = audit::report::sarif_rules(r.findings.iter().map(|f| f.rule_id.as_str()));
     let results: Vec<Result> = r
         .findings
         .iter()
@@ -52,7 +52,7 @@ pub fn sarif(r: &Report) -> serde_sarif::sarif::Sarif {
                 .locations(vec![location])
                 .properties(PropertyBag::builder().additional_properties(props).build())
                 .build();
-            res.rule_index = index.get(f.rule_id).map(|&i| i as i64);
+            res.rule_index = index.get(f.rule_id.as_str()).map(|&i| i as i64);
             res
         })
         .collect();

@@ -238,42 +238,73 @@ struct RuleFile {
     rule: Vec<Rule>,
 }
 
-/// The rule files compiled into the binary, in catalogue order: `rules/<name>.toml`, which
-/// `build.rs` converts to JSON (parsed several times faster than the TOML at run time).
-const RULE_FILES: &[(&str, &str)] = &[
-    (
-        "pss.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/pss.json")),
-    ),
-    (
-        "escape.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/escape.json")),
-    ),
-    (
-        "k8s.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/k8s.json")),
-    ),
-    (
-        "dockerfile.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/dockerfile.json")),
-    ),
-    (
-        "input.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/input.json")),
-    ),
-    (
-        "watch.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/watch.json")),
-    ),
-    (
-        "image.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/image.json")),
-    ),
-    (
-        "host.toml",
-        include_str!(concat!(env!("OUT_DIR"), "/host.json")),
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/rules.rs"));
+
+/// A rule of the compiled catalogue, named in code by its constant in [`id`] (`id::SKD_ESC_020`):
+/// only `build.rs` makes these, from `rules/*.toml`, so an id that is not a rule does not
+/// compile. User input is looked up with [`Catalogue::find`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleId {
+    id: &'static str,
+    /// Position in the compiled catalogue.
+    index: usize,
+}
+
+impl RuleId {
+    /// The id as written in the catalogue, e.g. `SKD-ESC-020`.
+    pub const fn as_str(self) -> &'static str {
+        self.id
+    }
+
+    /// The rule of the catalogue in use (see [`catalogue`]).
+    pub fn rule(self) -> &'static Rule {
+        let c = catalogue();
+        match c.rules.get(self.index) {
+            Some(r) if r.id == self.id => r,
+            // A catalogue installed by a test may order its rules differently.
+            _ => match c.find(self.id) {
+                Some(r) => r,
+                None => panic!("rule {} is missing from the installed catalogue", self.id),
+            },
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.id == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.id == *other
+    }
+}
+
+impl PartialEq<RuleId> for &str {
+    fn eq(&self, other: &RuleId) -> bool {
+        *self == other.id
+    }
+}
+
+impl PartialEq<RuleId> for String {
+    fn eq(&self, other: &RuleId) -> bool {
+        self == other.id
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id)
+    }
+}
 
 /// The loaded catalogue.
 #[derive(Debug)]
@@ -347,9 +378,17 @@ pub enum CatalogueError {
 
 impl Catalogue {
     fn load() -> Result<Catalogue, CatalogueError> {
+        Catalogue::from_json(RULE_FILES)
+    }
+
+    /// A catalogue from rule files (`(name, JSON text)`, in catalogue order) as `build.rs` makes
+    /// them of `rules/*.toml`, checked as the compiled one is. For tests that change a rule's
+    /// knowledge and [`install`] the result; the binaries use the compiled catalogue.
+    pub fn from_json(files: &[(&'static str, &str)]) -> Result<Catalogue, CatalogueError> {
         let mut rules = Vec::new();
         let mut by_id = BTreeMap::new();
-        for (file, text) in RULE_FILES {
+        for (file, text) in files {
+            let file: &'static str = file;
             let parsed: RuleFile = serde_json::from_str(text)
                 .map_err(|source| CatalogueError::Parse { file, source })?;
             for rule in parsed.rule {
@@ -430,12 +469,25 @@ impl Catalogue {
     }
 }
 
-/// The catalogue compiled into this binary.
+/// The names of the rule files compiled into the binary (`escape.toml`, ...), in catalogue order.
+pub fn files() -> impl Iterator<Item = &'static str> {
+    RULE_FILES.iter().map(|(name, _)| *name)
+}
+
+static CATALOGUE: OnceLock<Result<Catalogue, CatalogueError>> = OnceLock::new();
+
+/// Use `c` as this process's catalogue instead of the compiled one: for a test that changes a
+/// rule's knowledge (`[rule.params]`) and checks that every user of the rule follows. Only before
+/// anything has read the catalogue: whether it was installed.
+pub fn install(c: Catalogue) -> bool {
+    CATALOGUE.set(Ok(c)).is_ok()
+}
+
+/// The catalogue compiled into this binary (or the one [`install`]ed).
 ///
 /// The rule files are part of the source tree and covered by tests, so a parse failure is a
 /// build defect, not user input; it is still reported, never a panic, through [`try_catalogue`].
 pub fn try_catalogue() -> Result<&'static Catalogue, &'static CatalogueError> {
-    static CATALOGUE: OnceLock<Result<Catalogue, CatalogueError>> = OnceLock::new();
     CATALOGUE.get_or_init(Catalogue::load).as_ref()
 }
 
@@ -447,13 +499,30 @@ pub fn catalogue() -> &'static Catalogue {
     }
 }
 
-/// The rule with this exact id. Evaluation code names its rules with this; a test checks that
-/// every id used in code exists.
-pub fn rule(id: &str) -> &'static Rule {
-    match catalogue().find(id) {
-        Some(r) => r,
-        None => panic!("rule {id} used in code is missing from the catalogue"),
+/// A rule named in code: a [`RuleId`] constant of [`id`].
+pub trait RuleRef {
+    fn rule(self) -> &'static Rule;
+}
+
+impl RuleRef for RuleId {
+    fn rule(self) -> &'static Rule {
+        RuleId::rule(self)
     }
+}
+
+/// Transitional, while crates move to [`id`]: an id as a string, looked up at run time.
+impl RuleRef for &str {
+    fn rule(self) -> &'static Rule {
+        match catalogue().find(self) {
+            Some(r) => r,
+            None => panic!("rule {self} used in code is missing from the catalogue"),
+        }
+    }
+}
+
+/// The rule `id` names (`rule(id::SKD_ESC_020)`), from the catalogue in use.
+pub fn rule(id: impl RuleRef) -> &'static Rule {
+    id.rule()
 }
 
 #[cfg(test)]
@@ -476,6 +545,18 @@ mod tests {
             "runtime-socket"
         );
         assert!(catalogue().find("SKD-NOPE-1").is_none());
+    }
+
+    #[test]
+    fn the_id_constants_are_the_catalogue() {
+        let rules = catalogue().rules();
+        assert_eq!(id::ALL.len(), rules.len());
+        for (i, (k, r)) in id::ALL.iter().zip(rules).enumerate() {
+            assert_eq!(k.as_str(), r.id);
+            assert_eq!(k.index, i);
+            assert!(std::ptr::eq(k.rule(), r));
+        }
+        assert_eq!(id::SKD_ESC_020.rule().slug, "runtime-socket");
     }
 
     #[test]

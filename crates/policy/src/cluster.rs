@@ -1,6 +1,7 @@
 //! Rules across several Kubernetes objects: RBAC, service-account tokens, NetworkPolicies and
 //! namespace Pod Security labels.
 
+use crate::catalogue::{id, RuleId};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -180,9 +181,9 @@ fn grants<'v>(
 /// Role, or reaches its holder through a RoleBinding, so it grants nothing on cluster-scoped
 /// resources (nodes, persistentvolumes, clusterroles, certificatesigningrequests, webhook
 /// configurations), whatever its `resources` say (`*` in a Role does not give nodes/proxy).
-fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static str, String)>) {
+fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(RuleId, String)>) {
     let mut p = Powers::default();
-    let mut why: Vec<(&'static str, String)> = Vec::new();
+    let mut why: Vec<(RuleId, String)> = Vec::new();
     if list(&rule.resources).is_empty() {
         return (p, why); // Non-resource URLs only.
     }
@@ -190,7 +191,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
     for (group, res) in WORKLOADS {
         if let Some(verb) = grants(rule, group, res, WORKLOAD_VERBS) {
             p.create_workloads = true;
-            why.push(("SKD-K8S-002", format!("{verb} on {res}")));
+            why.push((id::SKD_K8S_002, format!("{verb} on {res}")));
             break;
         }
     }
@@ -201,7 +202,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
     ] {
         if let Some(verb) = grants(rule, "", res, verbs) {
             p.exec = true;
-            why.push(("SKD-K8S-003", format!("{verb} on {res}")));
+            why.push((id::SKD_K8S_003, format!("{verb} on {res}")));
             break;
         }
     }
@@ -212,7 +213,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
     {
         p.nodes_proxy = true;
         why.push((
-            "SKD-K8S-004",
+            id::SKD_K8S_004,
             format!("{} on nodes/proxy", rule.verbs.join(",")),
         ));
     }
@@ -235,20 +236,20 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
         }
         if let Some(verb) = grants(rule, group, res, verbs) {
             p.escalate = true;
-            why.push(("SKD-K8S-005", format!("{verb} on {res}")));
+            why.push((id::SKD_K8S_005, format!("{verb} on {res}")));
             break;
         }
     }
     if list(&rule.resource_names).is_empty() {
         if let Some(verb) = grants(rule, "", "secrets", &["get", "list", "watch"]) {
             p.secrets = true;
-            why.push(("SKD-K8S-007", crate::cat(verb, " on secrets")));
+            why.push((id::SKD_K8S_007, crate::cat(verb, " on secrets")));
         }
     }
     // SKD-K8S-013..016: grants that lead to node or cluster takeover without a pod spec.
     if let Some(verb) = grants(rule, "", "serviceaccounts/token", &["create"]) {
         p.escalate = true;
-        why.push(("SKD-K8S-013", format!("{verb} on serviceaccounts/token")));
+        why.push((id::SKD_K8S_013, format!("{verb} on serviceaccounts/token")));
     }
     if cluster {
         if let Some(verb) = grants(
@@ -258,7 +259,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
             &["create", "update", "patch"],
         ) {
             p.create_workloads = true;
-            why.push(("SKD-K8S-014", format!("{verb} on persistentvolumes")));
+            why.push((id::SKD_K8S_014, format!("{verb} on persistentvolumes")));
         }
         const CERTS: &str = "certificates.k8s.io";
         for (res, verbs) in [
@@ -270,7 +271,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
         ] {
             if let Some(verb) = grants(rule, CERTS, res, verbs) {
                 p.escalate = true;
-                why.push(("SKD-K8S-015", format!("{verb} on {res}")));
+                why.push((id::SKD_K8S_015, format!("{verb} on {res}")));
                 break;
             }
         }
@@ -283,7 +284,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
         ] {
             let verbs = &["delete", "deletecollection", "update", "patch"][..];
             if let Some(verb) = grants(rule, ADMISSION, res, verbs) {
-                why.push(("SKD-K8S-016", format!("{verb} on {res}")));
+                why.push((id::SKD_K8S_016, format!("{verb} on {res}")));
                 break;
             }
         }
@@ -300,7 +301,7 @@ fn rule_powers(rule: &PolicyRule, namespaced: bool) -> (Powers, Vec<(&'static st
     }
     if !wild.is_empty() {
         p.wildcard = true;
-        why.push(("SKD-K8S-006", format!("`*` in {}", wild.join(", "))));
+        why.push((id::SKD_K8S_006, format!("`*` in {}", wild.join(", "))));
     }
     (p, why)
 }
@@ -419,6 +420,9 @@ impl Index<'_> {
     }
 }
 
+/// The field a rule about a whole object names.
+const OBJECT_NAME_FIELD: &str = "metadata.name";
+
 /// What the cross-object rules need of a pod-bearing object: a few hundred bytes where a
 /// [`PodWorkload`] takes kilobytes, so a caller can keep these for the whole audited set and
 /// drop the workloads once each is evaluated.
@@ -455,6 +459,25 @@ impl PodRef {
             spec_path: w.spec_path.clone(),
             labels: w.pod_metadata.labels.clone().unwrap_or_default(),
         }
+    }
+
+    /// The fields the cross-object rules name on this object, all of them: a reader that drops
+    /// the workload keeps the positions of these for the findings.
+    pub fn fields(&self) -> [String; 4] {
+        [
+            self.automount_field(),
+            self.service_account_field(),
+            OBJECT_NAME_FIELD.to_string(),
+            "metadata.namespace".to_string(),
+        ]
+    }
+
+    fn automount_field(&self) -> String {
+        crate::cat(&self.spec_path, ".automountServiceAccountToken")
+    }
+
+    fn service_account_field(&self) -> String {
+        crate::cat(&self.spec_path, ".serviceAccountName")
     }
 
     fn namespace(&self) -> &str {
@@ -580,7 +603,7 @@ impl<'a> ClusterIndex<'a> {
                 out.push((
                     i,
                     Violation::new(
-                        "SKD-K8S-008",
+                        id::SKD_K8S_008,
                         "roleRef.name",
                         format!("{kind} \"{}\" binds cluster-admin", name_of(meta)),
                     ),
@@ -598,7 +621,7 @@ impl<'a> ClusterIndex<'a> {
                     out.push((
                         i,
                         Violation::new(
-                            "SKD-K8S-008",
+                            id::SKD_K8S_008,
                             format!("subjects[{n}].name"),
                             format!(
                                 "{kind} \"{}\" grants {} to {} {}",
@@ -624,7 +647,7 @@ impl<'a> ClusterIndex<'a> {
                 None => out.push((
                     i,
                     Violation::new(
-                        "SKD-K8S-011",
+                        id::SKD_K8S_011,
                         "metadata.labels",
                         format!("Namespace \"{name}\" has no {PSA_ENFORCE} label"),
                     ),
@@ -633,7 +656,7 @@ impl<'a> ClusterIndex<'a> {
                 Some("privileged") => out.push((
                     i,
                     Violation::new(
-                        "SKD-K8S-011",
+                        id::SKD_K8S_011,
                         label_field(PSA_ENFORCE),
                         format!("Namespace \"{name}\" enforces the privileged Pod Security level"),
                     ),
@@ -641,7 +664,7 @@ impl<'a> ClusterIndex<'a> {
                 Some(other) => out.push((
                     i,
                     Violation::new(
-                        "SKD-K8S-011",
+                        id::SKD_K8S_011,
                         label_field(PSA_ENFORCE),
                         format!(
                             "Namespace \"{name}\" has an invalid {PSA_ENFORCE} level \"{other}\" \
@@ -655,7 +678,7 @@ impl<'a> ClusterIndex<'a> {
                     out.push((
                         i,
                         Violation::new(
-                            "SKD-K8S-011",
+                            id::SKD_K8S_011,
                             label_field(PSA_ENFORCE_VERSION),
                             format!(
                             "Namespace \"{name}\" has an invalid {PSA_ENFORCE_VERSION} \"{v}\" \
@@ -760,14 +783,14 @@ impl<'a> ClusterIndex<'a> {
                 break 'token;
             }
             let field = if w.automount_token == Some(true) {
-                format!("{}.automountServiceAccountToken", w.spec_path)
+                w.automount_field()
             } else {
-                format!("{}.serviceAccountName", w.spec_path)
+                w.service_account_field()
             };
             out.push((
                 i,
                 Violation::new(
-                    "SKD-K8S-001",
+                    id::SKD_K8S_001,
                     field,
                     format!(
                         "{} \"{}\" mounts the token of ServiceAccount {ns}/{sa}, which {} lets {}",
@@ -801,7 +824,10 @@ impl<'a> ClusterIndex<'a> {
                 })
                 .collect();
             for message in network_exposure(w, ns, &selecting) {
-                out.push((i, Violation::new("SKD-K8S-010", "metadata.name", message)));
+                out.push((
+                    i,
+                    Violation::new(id::SKD_K8S_010, OBJECT_NAME_FIELD, message),
+                ));
             }
         }
 
@@ -999,7 +1025,12 @@ mod tests {
         // In a Role (or through a RoleBinding) `*` reaches no cluster-scoped resource.
         let (p, why) = rule_powers(&r, true);
         assert!(!p.nodes_proxy && p.create_workloads && p.exec && p.escalate);
-        for id in ["SKD-K8S-004", "SKD-K8S-014", "SKD-K8S-015", "SKD-K8S-016"] {
+        for id in [
+            id::SKD_K8S_004,
+            id::SKD_K8S_014,
+            id::SKD_K8S_015,
+            id::SKD_K8S_016,
+        ] {
             assert!(!why.iter().any(|w| w.0 == id), "{id} in {why:?}");
         }
     }

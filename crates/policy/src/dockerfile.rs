@@ -12,6 +12,7 @@
 //!   not counted);
 //! - `stages[s].instructions[i].heredocs[h]`: the first body line of the h-th heredoc.
 
+use crate::catalogue::id;
 use crate::model::Violation;
 use std::collections::HashMap;
 
@@ -131,7 +132,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
     for (name, value) in &df.directives {
         if name == "syntax" && !trusted_frontend(value) {
             out.push(Violation::new(
-                "SKD-DKF-006",
+                id::SKD_DKF_006,
                 "directives.syntax",
                 format!(
                     "`# syntax={value}` builds with a frontend image outside the allow-list \
@@ -175,7 +176,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                     for (k, v) in env_decls(&ins.args.text()) {
                         if k.trim_matches('"') == "containerd.io/restart.loguri" {
                             out.push(Violation::new(
-                                "SKD-DKF-009",
+                                id::SKD_DKF_009,
                                 ins.field.clone(),
                                 format!(
                                     "LABEL containerd.io/restart.loguri={v:?}: containerd's \
@@ -195,7 +196,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                     for (k, _) in &decls {
                         if k == "LD_PRELOAD" || k == "LD_LIBRARY_PATH" {
                             out.push(Violation::new(
-                                "SKD-DKF-008",
+                                id::SKD_DKF_008,
                                 ins.field.clone(),
                                 format!(
                                     "ENV {k} is inherited by OCI hooks that run in the \
@@ -220,7 +221,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                             .is_ok_and(|n| n > i32::MAX as u64)
                         {
                             out.push(Violation::new(
-                                "SKD-ESC-061",
+                                id::SKD_ESC_061,
                                 ins.field.clone(),
                                 format!(
                                     "USER {u:?} names an id above 2^31-1 (containerd \
@@ -241,7 +242,7 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
                     };
                     if crate::paths::cwd_through_fd(&cwd) {
                         out.push(Violation::new(
-                            "SKD-ESC-043",
+                            id::SKD_ESC_043,
                             ins.field.clone(),
                             format!(
                                 "WORKDIR {cwd:?} goes through a process's file descriptors \
@@ -263,12 +264,12 @@ pub fn evaluate(df: &Dockerfile) -> Vec<Violation> {
     let final_stage = &df.stages[last];
     match &stage_users[last] {
         None => out.push(Violation::new(
-            "SKD-DKF-001",
+            id::SKD_DKF_001,
             final_stage.field.clone(),
             "the final stage sets no USER, so the image runs as root",
         )),
         Some((u, field)) if is_root_user(u) => out.push(Violation::new(
-            "SKD-DKF-001",
+            id::SKD_DKF_001,
             field.clone(),
             format!("the final stage runs as root (USER {u:?})"),
         )),
@@ -514,26 +515,26 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
         let v = f.value.as_deref().unwrap_or("");
         match f.name.as_str() {
             "security" if v.eq_ignore_ascii_case("insecure") => out.push(Violation::new(
-                "SKD-DKF-002",
+                id::SKD_DKF_002,
                 ins.field.clone(),
                 "RUN --security=insecure runs the step with all capabilities on the build host",
             )),
             "network" if v.eq_ignore_ascii_case("host") => out.push(Violation::new(
-                "SKD-DKF-002",
+                id::SKD_DKF_002,
                 ins.field.clone(),
                 "RUN --network=host gives the step the build host's network namespace",
             )),
             "mount" => {
                 if let Some(why) = mount_buildkit_vector(v) {
                     out.push(Violation::new(
-                        "SKD-DKF-007",
+                        id::SKD_DKF_007,
                         ins.field.clone(),
                         format!("RUN --mount={v}: {why}"),
                     ));
                 }
                 if let Some(sock) = mount_binds_socket(v) {
                     out.push(Violation::new(
-                        "SKD-DKF-002",
+                        id::SKD_DKF_002,
                         ins.field.clone(),
                         format!("RUN --mount binds the container-engine socket {sock}"),
                     ));
@@ -551,15 +552,15 @@ fn run_rules(ins: &Instruction, out: &mut Vec<Violation>) {
     let mut push = |field: &str, f: shell::Finding| {
         let (id, msg) = match f {
             shell::Finding::Setuid(cmd) => (
-                "SKD-DKF-003",
+                id::SKD_DKF_003,
                 format!("RUN adds a setuid/setgid bit: `{cmd}`"),
             ),
             shell::Finding::Setcap(cmd) => (
-                "SKD-DKF-003",
+                id::SKD_DKF_003,
                 format!("RUN adds file capabilities: `{cmd}`"),
             ),
             shell::Finding::PipeToShell(cmd) => (
-                "SKD-DKF-005",
+                id::SKD_DKF_005,
                 format!("RUN executes a downloaded script without verifying it: `{cmd}`"),
             ),
         };
@@ -647,7 +648,7 @@ fn syntax_variable(
         let v = v.as_deref().unwrap_or("");
         if !trusted_frontend(v) {
             out.push(Violation::new(
-                "SKD-DKF-006",
+                id::SKD_DKF_006,
                 ins.field.clone(),
                 format!(
                     "{} BUILDKIT_SYNTAX={v:?} selects a frontend image outside the allow-list \
@@ -715,11 +716,7 @@ fn mount_binds_socket(spec: &str) -> Option<String> {
     [source, target].into_iter().flatten().find_map(|p| {
         let n = crate::paths::normalize(&p);
         let name = n.rsplit('/').next().unwrap_or("");
-        let inside = crate::paths::ENGINE_SOCKETS
-            .iter()
-            .chain(crate::paths::ENGINE_DIRS)
-            .any(|s| crate::paths::is_at_or_above(s, &n));
-        (crate::paths::ENGINE_SOCKET_NAMES.contains(&name) || inside).then_some(n)
+        (crate::paths::is_engine_socket_name(name) || crate::paths::inside_engine(&n)).then_some(n)
     })
 }
 
@@ -751,7 +748,7 @@ fn add_rules(
         if remote || git {
             let what = if git { "a git repository" } else { "a URL" };
             out.push(Violation::new(
-                "SKD-DKF-004",
+                id::SKD_DKF_004,
                 ins.field.clone(),
                 format!("ADD fetches {what} ({s}) without --checksum"),
             ));

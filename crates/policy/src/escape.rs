@@ -4,21 +4,22 @@
 //! The same functions run for Kubernetes pods (through `k8s::pod_view`), compose services, OCI
 //! configs in `stockade audit`, and the runtime's policy gate at `create`.
 
+use crate::catalogue::{id, RuleId};
 use crate::catalogue::{rule, Format};
 use crate::model::{ContainerView, Namespace, Seccomp, Violation, WorkloadView};
 use crate::paths;
 
 /// Capabilities that get a rule of their own, by normalized name.
-const NAMED_CAPS: &[(&str, &str)] = &[
-    ("SYS_ADMIN", "SKD-ESC-010"),
-    ("SYS_PTRACE", "SKD-ESC-011"),
-    ("SYS_MODULE", "SKD-ESC-012"),
-    ("DAC_READ_SEARCH", "SKD-ESC-013"),
-    ("NET_ADMIN", "SKD-ESC-014"),
-    ("BPF", "SKD-ESC-015"),
-    ("PERFMON", "SKD-ESC-016"),
-    ("SYS_RAWIO", "SKD-ESC-017"),
-    ("ALL", "SKD-ESC-018"),
+const NAMED_CAPS: &[(&str, RuleId)] = &[
+    ("SYS_ADMIN", id::SKD_ESC_010),
+    ("SYS_PTRACE", id::SKD_ESC_011),
+    ("SYS_MODULE", id::SKD_ESC_012),
+    ("DAC_READ_SEARCH", id::SKD_ESC_013),
+    ("NET_ADMIN", id::SKD_ESC_014),
+    ("BPF", id::SKD_ESC_015),
+    ("PERFMON", id::SKD_ESC_016),
+    ("SYS_RAWIO", id::SKD_ESC_017),
+    ("ALL", id::SKD_ESC_018),
 ];
 
 /// Other capabilities with host-wide effect (SKD-ESC-019).
@@ -52,39 +53,27 @@ pub fn normalize_cap(cap: &str) -> String {
     }
 }
 
-/// Sysctls Pod Security allows at its newest version: namespaced and safe.
-pub const SAFE_SYSCTLS: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.ipv4.tcp_rmem",
-    "net.ipv4.tcp_wmem",
-];
+/// SKD-ESC-039 allows the sysctls Pod Security allows at this version (1.`minor`), its newest
+/// release (`[rule.params]` of SKD-PSS-010).
+const SAFE_SYSCTLS_AT: u32 = 32;
 
 /// Whether a rule with a Pod Security equivalent should be left to the PSS check for this view.
-fn left_to_pss(view: &WorkloadView, id: &str) -> bool {
-    view.format == Format::Kubernetes && rule(id).pss_equivalent.is_some()
+fn left_to_pss(view: &WorkloadView, rid: RuleId) -> bool {
+    view.format == Format::Kubernetes && rule(rid).pss_equivalent.is_some()
 }
 
 /// Evaluate every cross-format escape rule on a view.
 pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut push = |id: &str, field: &str, message: String| {
-        if !left_to_pss(view, id) {
-            out.push(Violation::new(id, field, message));
+    let mut push = |rid: RuleId, field: &str, message: String| {
+        if !left_to_pss(view, rid) {
+            out.push(Violation::new(rid, field, message));
         }
     };
 
     for ns in &view.host_namespaces {
         push(
-            "SKD-ESC-002",
+            id::SKD_ESC_002,
             &ns.field,
             format!("shares the host's {} namespace", ns.value.as_str()),
         );
@@ -94,7 +83,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     let kubernetes = view.format == Format::Kubernetes;
     if let (Some(f), false) = (&view.shared_pid_namespace, kubernetes) {
         push(
-            "SKD-ESC-030",
+            id::SKD_ESC_030,
             f,
             "containers share one PID namespace: each can read the others' /proc/<pid>/root and environ".into(),
         );
@@ -113,7 +102,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             // An engine socket works read-only as well: the socket rule says all there is to
             // say about this mount (unless it also exposes a wider sensitive tree, like `/`).
             push(
-                "SKD-ESC-020",
+                id::SKD_ESC_020,
                 &m.field,
                 format!("{shown} exposes the container-engine socket {sock}"),
             );
@@ -125,17 +114,17 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         }
         match (paths::sensitive(&m.host_path), m.read_only) {
             (Some(s), false) => push(
-                "SKD-ESC-021",
+                id::SKD_ESC_021,
                 &m.field,
                 format!("{shown} is writable and exposes the sensitive host path {s}"),
             ),
             (Some(s), true) => push(
-                "SKD-ESC-022",
+                id::SKD_ESC_022,
                 &m.field,
                 format!("{shown} exposes the sensitive host path {s} (read-only)"),
             ),
             (None, false) => push(
-                "SKD-ESC-023",
+                id::SKD_ESC_023,
                 &m.mount_field,
                 crate::cat(&shown, " is mounted writable"),
             ),
@@ -145,7 +134,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             let lower = p.to_ascii_lowercase();
             if lower == "bidirectional" || lower == "shared" || lower == "rshared" {
                 push(
-                    "SKD-ESC-026",
+                    id::SKD_ESC_026,
                     &m.mount_field,
                     format!(
                         "{shown} uses {p} mount propagation: mounts made inside reach the host"
@@ -158,22 +147,18 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         let lower = p.value.to_ascii_lowercase();
         if lower == "shared" || lower == "rshared" {
             push(
-                "SKD-ESC-026",
+                id::SKD_ESC_026,
                 &p.field,
                 format!("root filesystem propagation is {}", p.value),
             );
         }
     }
 
-    let devices = rule("SKD-ESC-038");
+    let devices = rule(id::SKD_ESC_038);
     for d in &view.devices {
-        if let Some(p) = devices
-            .param("host_paths")
-            .iter()
-            .find(|p| wildcard(p, &d.value))
-        {
+        if let Some(p) = host_device_class(&d.value) {
             push(
-                "SKD-ESC-038",
+                id::SKD_ESC_038,
                 &d.field,
                 format!("host device {} is exposed (class {p})", d.value),
             );
@@ -188,7 +173,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         {
             let (code, what) = class.split_once('#').unwrap_or((class, ""));
             push(
-                "SKD-ESC-038",
+                id::SKD_ESC_038,
                 &d.field,
                 format!(
                     "device {} ({} {}:{}) is a host device of class {} ({})",
@@ -204,12 +189,12 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
     if let Some(f) = &view.device_allow_all {
         push(
-            "SKD-ESC-038",
+            id::SKD_ESC_038,
             f,
             "the device cgroup allows every device (block devices, /dev/mem)".into(),
         );
     }
-    let weakening = rule("SKD-ESC-044");
+    let weakening = rule(id::SKD_ESC_044);
     for a in &view.annotations {
         let key = a.value.as_str();
         if weakening.param("exempt").iter().any(|p| wildcard(p, key)) {
@@ -221,7 +206,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
             .find(|p| key.starts_with(p.as_str()))
         {
             push(
-                "SKD-ESC-044",
+                id::SKD_ESC_044,
                 &a.field,
                 format!("annotation {key} ({p}*) can switch off or weaken an isolation layer"),
             );
@@ -229,9 +214,9 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     }
     for s in &view.sysctls {
         let name = s.value.split('=').next().unwrap_or("").trim();
-        if !SAFE_SYSCTLS.contains(&name) {
+        if !crate::pss::safe_sysctl(name, SAFE_SYSCTLS_AT) {
             push(
-                "SKD-ESC-039",
+                id::SKD_ESC_039,
                 &s.field,
                 format!("sysctl {name} is not in the safe, namespaced set"),
             );
@@ -241,7 +226,7 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
     for s in &view.sysctl_values {
         if smuggles_a_setting(&s.value) {
             push(
-                "SKD-ESC-060",
+                id::SKD_ESC_060,
                 &s.field,
                 format!(
                     "sysctl value {:?} carries a second setting (CRI-O CVE-2022-0811: \
@@ -256,6 +241,17 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
         container(view, c, &mut push);
     }
     out
+}
+
+/// The device class of SKD-ESC-038 (`[rule.params] host_paths`, e.g. `/dev/sd*`) that a host
+/// device path is in, if any: the host devices that reach memory, I/O ports, disks or CPU
+/// registers.
+pub fn host_device_class(path: &str) -> Option<&'static str> {
+    rule(id::SKD_ESC_038)
+        .param("host_paths")
+        .iter()
+        .find(|p| wildcard(p, path))
+        .map(String::as_str)
 }
 
 /// `*` matches any run of characters (SKD-ESC-038's `host_paths`).
@@ -313,7 +309,7 @@ pub fn smuggles_a_setting(value: &str) -> bool {
         })
 }
 
-fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str, &str, String)) {
+fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(RuleId, &str, String)) {
     let who = container_label(view, c);
     if let Some(uid) = c
         .user
@@ -322,7 +318,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         .filter(|u| u.value > i64::from(i32::MAX))
     {
         push(
-            "SKD-ESC-061",
+            id::SKD_ESC_061,
             &uid.field,
             format!(
                 "{who} runs as uid {} (above 2^31-1: runtimes that store it in a signed 32-bit \
@@ -332,19 +328,19 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         );
     }
     if let Some(f) = &c.privileged {
-        push("SKD-ESC-001", f, crate::cat(&who, " is privileged"));
+        push(id::SKD_ESC_001, f, crate::cat(&who, " is privileged"));
     }
     for cap in &c.cap_add {
         let name = normalize_cap(&cap.value);
-        if let Some((_, id)) = NAMED_CAPS.iter().find(|(n, _)| *n == name) {
+        if let Some(&(_, rid)) = NAMED_CAPS.iter().find(|(n, _)| *n == name) {
             push(
-                id,
+                rid,
                 &cap.field,
                 format!("{who} adds capability {}", cap.value),
             );
         } else if OTHER_DANGEROUS_CAPS.contains(&name.as_str()) {
             push(
-                "SKD-ESC-019",
+                id::SKD_ESC_019,
                 &cap.field,
                 format!("{who} adds capability {}", cap.value),
             );
@@ -352,12 +348,12 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
     }
     match &c.seccomp.value {
         Seccomp::Unconfined => push(
-            "SKD-ESC-034",
+            id::SKD_ESC_034,
             &c.seccomp.field,
             crate::cat(&who, " runs without a deny-by-default seccomp profile"),
         ),
         Seccomp::Unset if view.format == Format::Oci => push(
-            "SKD-ESC-034",
+            id::SKD_ESC_034,
             &c.seccomp.field,
             crate::cat(&who, " has no seccomp profile"),
         ),
@@ -365,14 +361,14 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
     }
     for l in &c.lsm_unconfined {
         push(
-            "SKD-ESC-035",
+            id::SKD_ESC_035,
             &l.field,
             format!("{who} disables LSM confinement ({})", l.value),
         );
     }
     if c.no_new_privs.value != Some(true) {
         push(
-            "SKD-ESC-036",
+            id::SKD_ESC_036,
             &c.no_new_privs.field,
             crate::cat(&who, " does not set no_new_privs"),
         );
@@ -391,14 +387,14 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
             .or_else(|| c.user.name.as_ref().map(|n| n.field.clone()))
             .unwrap_or_else(|| c.field.clone());
         push(
-            "SKD-ESC-037",
+            id::SKD_ESC_037,
             &field,
             crate::cat(&who, " runs as root without a user namespace"),
         );
     }
     if c.read_only_root.value != Some(true) {
         push(
-            "SKD-ESC-031",
+            id::SKD_ESC_031,
             &c.read_only_root.field,
             crate::cat(&who, " has a writable root filesystem"),
         );
@@ -406,7 +402,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
     match c.memory_limit.value {
         Some(n) if n > 0 => {}
         _ => push(
-            "SKD-ESC-032",
+            id::SKD_ESC_032,
             &c.memory_limit.field,
             crate::cat(&who, " has no memory limit"),
         ),
@@ -415,7 +411,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
         match p.value {
             Some(n) if n > 0 => {}
             _ => push(
-                "SKD-ESC-033",
+                id::SKD_ESC_033,
                 &p.field,
                 crate::cat(&who, " has no pids limit"),
             ),
@@ -424,7 +420,7 @@ fn container(view: &WorkloadView, c: &ContainerView, push: &mut impl FnMut(&str,
     if let Some(cwd) = &c.cwd {
         if paths::cwd_through_fd(&cwd.value) {
             push(
-                "SKD-ESC-043",
+                id::SKD_ESC_043,
                 &cwd.field,
                 format!(
                     "{who} starts in {:?}, a directory reached through a file descriptor (CVE-2024-21626 shape)",
@@ -453,6 +449,17 @@ pub fn shares(view: &WorkloadView, ns: Namespace) -> bool {
 mod tests {
     use super::*;
     use crate::model::{Field, HostMount, UserView};
+
+    #[test]
+    fn host_device_classes() {
+        assert_eq!(host_device_class("/dev/nbd0"), Some("/dev/nbd*"));
+        assert_eq!(host_device_class("/dev/sda1"), Some("/dev/sd*"));
+        assert_eq!(host_device_class("/dev/mem"), Some("/dev/mem"));
+        assert_eq!(host_device_class("/dev/cpu/0/msr"), Some("/dev/cpu/*"));
+        for benign in ["/dev/null", "/dev/fuse", "/dev/tty1", "/dev/memx/a"] {
+            assert_eq!(host_device_class(benign), None, "{benign}");
+        }
+    }
 
     fn base(format: Format) -> WorkloadView {
         let mut v = WorkloadView::new(format);
@@ -509,11 +516,11 @@ mod tests {
         assert_eq!(
             ids(&v),
             [
-                "SKD-ESC-010",
-                "SKD-ESC-011",
-                "SKD-ESC-015",
-                "SKD-ESC-018",
-                "SKD-ESC-019"
+                id::SKD_ESC_010,
+                id::SKD_ESC_011,
+                id::SKD_ESC_015,
+                id::SKD_ESC_018,
+                id::SKD_ESC_019
             ]
         );
     }
@@ -531,11 +538,11 @@ mod tests {
             mount_field: "services.app.volumes[0]".into(),
         };
         v.host_mounts.push(mount("/var/run/docker.sock", true));
-        assert_eq!(ids(&v), ["SKD-ESC-020"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_020]);
         v.host_mounts[0] = mount("/etc/", false);
-        assert_eq!(ids(&v), ["SKD-ESC-021"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_021]);
         v.host_mounts[0] = mount("/data", false);
-        assert_eq!(ids(&v), ["SKD-ESC-023"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_023]);
         v.host_mounts[0] = mount("/data", true);
         assert!(ids(&v).is_empty());
     }
@@ -546,7 +553,7 @@ mod tests {
         v.containers[0].privileged = Some("spec.containers[0].securityContext.privileged".into());
         assert!(ids(&v).is_empty());
         v.format = Format::Compose;
-        assert_eq!(ids(&v), ["SKD-ESC-001"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_001]);
     }
 
     #[test]
@@ -563,8 +570,8 @@ mod tests {
         let mut v = base(Format::Oci);
         v.containers[0].seccomp.value = Seccomp::Unset;
         v.containers[0].user.uid = Some(Field::new(0, "process.user.uid"));
-        assert_eq!(ids(&v), ["SKD-ESC-034", "SKD-ESC-037"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_034, id::SKD_ESC_037]);
         v.containers[0].user.userns = true;
-        assert_eq!(ids(&v), ["SKD-ESC-034"]);
+        assert_eq!(ids(&v), [id::SKD_ESC_034]);
     }
 }

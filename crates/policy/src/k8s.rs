@@ -5,6 +5,7 @@
 //! Field paths are prefixed with the workload's `spec_path` and use the manifest's own key names:
 //! `spec.template.spec.containers[0].securityContext.privileged`.
 
+use crate::catalogue::id;
 use crate::catalogue::Format;
 use crate::model::{
     ContainerView, Field, HostMount, Namespace, PodWorkload, Seccomp, UserView, Violation,
@@ -15,6 +16,65 @@ use k8s_openapi::api::core::v1::{
     ResourceRequirements, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+// ------------------------------------------------------------------------------------------------
+// Pod-bearing kinds
+// ------------------------------------------------------------------------------------------------
+
+/// A Kubernetes kind that carries a pod spec: what `stockade audit` reads as a workload and what
+/// the admission webhook evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodKind {
+    /// API group (`""` for the core group).
+    pub group: &'static str,
+    pub kind: &'static str,
+    /// Plural resource name, as an admission request names it.
+    pub resource: &'static str,
+    /// Field path of the pod spec in the object.
+    pub spec_path: &'static str,
+}
+
+/// Every pod-bearing kind.
+pub const POD_KINDS: &[PodKind] = &[
+    pod_kind_of("", "Pod", "pods", "spec"),
+    pod_kind_of("apps", "Deployment", "deployments", "spec.template.spec"),
+    pod_kind_of("apps", "StatefulSet", "statefulsets", "spec.template.spec"),
+    pod_kind_of("apps", "DaemonSet", "daemonsets", "spec.template.spec"),
+    pod_kind_of("apps", "ReplicaSet", "replicasets", "spec.template.spec"),
+    pod_kind_of(
+        "",
+        "ReplicationController",
+        "replicationcontrollers",
+        "spec.template.spec",
+    ),
+    pod_kind_of("batch", "Job", "jobs", "spec.template.spec"),
+    pod_kind_of(
+        "batch",
+        "CronJob",
+        "cronjobs",
+        "spec.jobTemplate.spec.template.spec",
+    ),
+    pod_kind_of("", "PodTemplate", "podtemplates", "template.spec"),
+];
+
+const fn pod_kind_of(
+    group: &'static str,
+    kind: &'static str,
+    resource: &'static str,
+    spec_path: &'static str,
+) -> PodKind {
+    PodKind {
+        group,
+        kind,
+        resource,
+        spec_path,
+    }
+}
+
+/// The pod-bearing kind named `kind` (exactly, as in `kind:`), in any group.
+pub fn pod_kind(kind: &str) -> Option<&'static PodKind> {
+    POD_KINDS.iter().find(|k| k.kind == kind)
+}
 
 // ------------------------------------------------------------------------------------------------
 // Defaulting
@@ -594,7 +654,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
     for (i, v) in volumes.iter().enumerate() {
         if let Some(g) = &v.git_repo {
             out.push(Violation::new(
-                "SKD-ESC-025",
+                id::SKD_ESC_025,
                 format!("{sp}.volumes[{i}].gitRepo"),
                 format!(
                     "volume {:?} clones {:?} with git on the node (gitRepo)",
@@ -616,7 +676,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
                         out.push(Violation::new(
-                            "SKD-K8S-018",
+                            id::SKD_K8S_018,
                             format!("{}.{key}", mp()),
                             format!(
                                 "container {:?} mounts volume {:?} with {key} {:?}",
@@ -630,7 +690,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 for (key, val) in [("subPath", &m.sub_path), ("subPathExpr", &m.sub_path_expr)] {
                     if let Some(s) = val.as_deref().filter(|s| !s.is_empty()) {
                         out.push(Violation::new(
-                            "SKD-ESC-024",
+                            id::SKD_ESC_024,
                             format!("{}.{key}", mp()),
                             format!(
                                 "container {:?} mounts hostPath volume {:?} ({}) with {key} {:?}",
@@ -642,7 +702,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
             }
             if m.mount_propagation.as_deref() == Some("Bidirectional") {
                 out.push(Violation::new(
-                    "SKD-ESC-026",
+                    id::SKD_ESC_026,
                     crate::cat(&mp(), ".mountPropagation"),
                     format!(
                         "container {:?} mounts volume {:?} at {} with mountPropagation=Bidirectional",
@@ -698,7 +758,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
                 };
                 if let Some(why) = pivot_target(host, port) {
                     out.push(Violation::new(
-                        "SKD-K8S-017",
+                        id::SKD_K8S_017,
                         format!("{}.{what}.{kind}.host", c.path),
                         format!(
                             "container {:?} {what} {kind} reaches {host:?} ({why}); the kubelet \
@@ -713,7 +773,7 @@ pub fn evaluate(w: &PodWorkload) -> Vec<Violation> {
 
     if spec.share_process_namespace == Some(true) {
         out.push(Violation::new(
-            "SKD-ESC-030",
+            id::SKD_ESC_030,
             crate::cat(sp, ".shareProcessNamespace"),
             "pod must not set shareProcessNamespace=true",
         ));
@@ -772,7 +832,7 @@ pub fn evaluate_persistent_volume(view: &WorkloadView) -> Vec<Violation> {
         .iter()
         .map(|m| {
             Violation::new(
-                "SKD-K8S-012",
+                id::SKD_K8S_012,
                 m.field.clone(),
                 format!(
                     "PersistentVolume exposes the node directory {:?} to any pod that claims it",

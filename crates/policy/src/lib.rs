@@ -14,7 +14,7 @@ pub mod oci;
 pub mod paths;
 pub mod pss;
 
-pub use catalogue::{catalogue, rule, Format, Level, Moment, Rule, Severity};
+pub use catalogue::{catalogue, id, rule, Format, Level, Moment, Rule, RuleId, Severity};
 pub use eval::{evaluate_pod, evaluate_view, Options};
 pub use model::{Field, PodWorkload, Violation, WorkloadView};
 pub use pss::PssVersion;

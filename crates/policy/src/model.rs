@@ -26,7 +26,11 @@ fn ser_rule_id<S: serde::Serializer>(r: &&'static Rule, s: S) -> Result<S::Ok, S
 }
 
 impl Violation {
-    pub fn new(rule_id: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        rule_id: impl crate::catalogue::RuleRef,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Violation {
             rule: crate::catalogue::rule(rule_id),
             field: field.into(),

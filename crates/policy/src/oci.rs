@@ -38,6 +38,7 @@
 //! - **limits**: `linux.resources.memory.limit` and `linux.resources.pids.limit`; values <= 0 mean
 //!   unlimited and are reported as unset.
 
+use crate::catalogue::id;
 use crate::catalogue::Format;
 use crate::eval::Options;
 use crate::model::{
@@ -430,7 +431,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         // A relative path is the bundle's ("." is the bundle directory).
         if r.path().is_absolute() && normalize(&r.path().to_string_lossy()) == "/" {
             out.push(Violation::new(
-                "SKD-ESC-050",
+                id::SKD_ESC_050,
                 "root.path",
                 format!(
                     "root.path {:?} is the host's root directory: the container would run on the whole host filesystem",
@@ -461,7 +462,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         .collect();
     if !missing.is_empty() {
         out.push(Violation::new(
-            "SKD-ESC-040",
+            id::SKD_ESC_040,
             "linux.maskedPaths",
             format!("linux.maskedPaths does not mask {}", missing.join(", ")),
         ));
@@ -473,7 +474,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         .collect();
     if !missing.is_empty() {
         out.push(Violation::new(
-            "SKD-ESC-040",
+            id::SKD_ESC_040,
             "linux.readonlyPaths",
             format!(
                 "linux.readonlyPaths does not make {} read-only",
@@ -488,7 +489,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         let dest = normalize(&m.destination().to_string_lossy());
         if m.typ().as_deref() == Some("proc") && dest != "/proc" && !mount_options(m).read_only {
             out.push(Violation::new(
-                "SKD-ESC-040",
+                id::SKD_ESC_040,
                 format!("mounts[{i}]"),
                 format!(
                     "procfs is also mounted writable at {dest}, where the masked and read-only \
@@ -508,7 +509,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
                 format!("mounts[{i}]")
             };
             out.push(Violation::new(
-                "SKD-ESC-041",
+                id::SKD_ESC_041,
                 field,
                 format!("{typ} is mounted writable at {}", m.destination().display()),
             ));
@@ -532,7 +533,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
         for (kind, hooks, context) in kinds {
             for (i, hook) in hooks.iter().flatten().enumerate() {
                 out.push(Violation::new(
-                    "SKD-ESC-042",
+                    id::SKD_ESC_042,
                     format!("hooks.{kind}[{i}]"),
                     format!("{kind} hook {} runs {context}", hook.path().display()),
                 ));
@@ -571,7 +572,7 @@ pub fn evaluate(spec: &Spec) -> Vec<Violation> {
                 ));
             }
             out.push(Violation::new(
-                "SKD-ESC-070",
+                id::SKD_ESC_070,
                 "process.capabilities.inheritable",
                 msg,
             ));
@@ -633,7 +634,7 @@ mod tests {
             let s: Spec = serde_json::from_value(v).expect("spec from JSON");
             evaluate(&s)
                 .into_iter()
-                .filter(|v| v.rule.id == "SKD-ESC-070")
+                .filter(|v| v.rule.id == id::SKD_ESC_070)
                 .collect::<Vec<_>>()
         };
         // runc's default three alone, as `stockade spec` asks: no finding
@@ -667,7 +668,7 @@ mod tests {
             let v = evaluate(&with_root(p));
             assert!(
                 v.iter()
-                    .any(|v| v.rule.id == "SKD-ESC-050" && v.field == "root.path"),
+                    .any(|v| v.rule.id == id::SKD_ESC_050 && v.field == "root.path"),
                 "{p}"
             );
         }
@@ -675,7 +676,7 @@ mod tests {
             assert!(
                 !evaluate(&with_root(p))
                     .iter()
-                    .any(|v| v.rule.id == "SKD-ESC-050"),
+                    .any(|v| v.rule.id == id::SKD_ESC_050),
                 "{p}"
             );
         }
@@ -688,7 +689,7 @@ mod tests {
         resolve_root_path(&mut s, &dir);
         std::fs::remove_dir_all(&dir).unwrap();
         let v = evaluate(&s);
-        assert!(v.iter().any(|v| v.rule.id == "SKD-ESC-050"), "{v:?}");
+        assert!(v.iter().any(|v| v.rule.id == id::SKD_ESC_050), "{v:?}");
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! Paths are normalised lexically the way the kernel would resolve them without symlinks:
 //! repeated and trailing slashes collapse, `.` disappears, `..` pops (never above `/`), and
 //! `/var/run` is the same directory as `/run` (a symlink on every current distribution).
+//!
+//! The lists are the rules' parameters in the catalogue (`[rule.params]`), read from there.
+
+use crate::catalogue::id;
 
 /// The lexical normal form of an absolute host path. Relative paths are taken from `/`.
 pub fn normalize(path: &str) -> String {
@@ -37,48 +41,48 @@ pub fn is_at_or_above(ancestor: &str, path: &str) -> bool {
         || (path.starts_with(ancestor) && path.as_bytes().get(ancestor.len()) == Some(&b'/'))
 }
 
-/// Engine API sockets, normalised (so `/var/run/...` is listed as `/run/...`).
-pub const ENGINE_SOCKETS: &[&str] = &[
-    "/run/docker.sock",
-    "/run/containerd/containerd.sock",
-    "/run/k3s/containerd/containerd.sock",
-    "/run/crio/crio.sock",
-    "/run/cri-dockerd.sock",
-    "/run/podman/podman.sock",
-    "/run/buildkit/buildkitd.sock",
-    "/run/dockershim.sock",
-];
+/// The engine API sockets of SKD-ESC-020 (`[rule.params] sockets` in `rules/escape.toml`),
+/// normalised (so `/var/run/...` is listed as `/run/...`).
+pub fn engine_sockets() -> &'static [String] {
+    id::SKD_ESC_020.rule().param("sockets")
+}
 
-/// Socket file names recognised anywhere (a socket bind-mounted from an unusual directory).
-pub const ENGINE_SOCKET_NAMES: &[&str] = &[
-    "docker.sock",
-    "containerd.sock",
-    "crio.sock",
-    "cri-dockerd.sock",
-    "podman.sock",
-    "buildkitd.sock",
-    "dockershim.sock",
-];
+/// The engine state directories of SKD-ESC-020 (`[rule.params] dirs`): their contents include a
+/// socket or give equivalent control.
+pub fn engine_dirs() -> &'static [String] {
+    id::SKD_ESC_020.rule().param("dirs")
+}
 
-/// Engine state directories whose contents include a socket or give equivalent control.
-pub const ENGINE_DIRS: &[&str] = &[
-    "/run/docker",
-    "/run/containerd",
-    "/run/crio",
-    "/run/podman",
-    "/run/buildkit",
-    "/run/k3s",
-];
+/// Whether `name` is the file name of an engine socket of SKD-ESC-020, recognised in any
+/// directory (a socket bind-mounted from an unusual one, a connect seen by `stockade watch`).
+pub fn is_engine_socket_name(name: &str) -> bool {
+    !name.is_empty()
+        && engine_sockets()
+            .iter()
+            .any(|s| s.rsplit('/').next() == Some(name))
+}
+
+/// Whether the normalised path is the socket or directory of an engine, or inside one.
+pub fn inside_engine(p: &str) -> bool {
+    engine_sockets()
+        .iter()
+        .chain(engine_dirs())
+        .any(|s| is_at_or_above(s, p))
+}
 
 /// The pod's `/dev/shm` that containerd's CRI makes for every sandbox and binds into each of
-/// its containers: `<ENGINE_CRI_SANDBOXES><sandbox id>/shm`, a tmpfs that holds no socket.
+/// its containers: `<sandbox_shm_under><sandbox id>/shm`, a tmpfs that holds no socket.
 /// Without this, every pod that containerd starts is "inside /run/containerd".
-pub const ENGINE_CRI_SANDBOXES: &str = "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/";
-
 fn engine_made_shm(p: &str) -> bool {
-    p.strip_prefix(ENGINE_CRI_SANDBOXES)
-        .and_then(|rest| rest.strip_suffix("/shm"))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/') && id != "." && id != "..")
+    id::SKD_ESC_020
+        .rule()
+        .param("sandbox_shm_under")
+        .iter()
+        .any(|under| {
+            p.strip_prefix(under.as_str())
+                .and_then(|rest| rest.strip_suffix("/shm"))
+                .is_some_and(|id| !id.is_empty() && !id.contains('/') && id != "." && id != "..")
+        })
 }
 
 /// If the host path exposes a container-engine socket, the socket (or directory) it exposes.
@@ -87,7 +91,7 @@ fn engine_made_shm(p: &str) -> bool {
 pub fn engine_socket(host_path: &str) -> Option<String> {
     let p = normalize(host_path);
     let name = p.rsplit('/').next().unwrap_or("");
-    if ENGINE_SOCKET_NAMES.contains(&name) {
+    if is_engine_socket_name(name) {
         return Some(p);
     }
     // /var holds /var/run, which is /run on current systems and a real directory on old ones.
@@ -97,9 +101,9 @@ pub fn engine_socket(host_path: &str) -> Option<String> {
     if engine_made_shm(&p) {
         return None;
     }
-    for s in ENGINE_SOCKETS.iter().chain(ENGINE_DIRS) {
+    for s in engine_sockets().iter().chain(engine_dirs()) {
         if is_at_or_above(&p, s) || is_at_or_above(s, &p) {
-            return Some((*s).to_string());
+            return Some(s.clone());
         }
     }
     None

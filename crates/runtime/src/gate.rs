@@ -153,7 +153,11 @@ impl Context {
 /// The host-path rules an engine's own per-container file is exempt from
 /// (a writable bind; one under a sensitive directory such as
 /// /var/lib/containerd, where containerd keeps its sandboxes' files).
-const ENGINE_FILE_RULES: &[&str] = &["SKD-ESC-021", "SKD-ESC-022", "SKD-ESC-023"];
+const ENGINE_FILE_RULES: &[policy::RuleId] = &[
+    policy::id::SKD_ESC_021,
+    policy::id::SKD_ESC_022,
+    policy::id::SKD_ESC_023,
+];
 
 /// Whether `mounts[i]` is one of the files an engine makes for each
 /// container (hosts, hostname, resolv.conf, .containerenv, shm): its
@@ -172,7 +176,7 @@ fn engine_file(spec: &Spec, field: &str, ctx: &Context) -> bool {
     let Some(m) = spec.mounts().as_ref().and_then(|ms| ms.get(i)) else {
         return false;
     };
-    let r = policy::catalogue::rule("SKD-ESC-023");
+    let r = policy::catalogue::rule(policy::id::SKD_ESC_023);
     let dest = m.destination().to_string_lossy();
     if !r.param("engine_files").iter().any(|f| *f == dest) {
         return false;
@@ -226,8 +230,8 @@ pub fn check(spec: &Spec, policy: Policy) -> Result<Vec<String>> {
 /// files are not findings, and the rules runtime.toml ignores are not judged.
 pub fn check_in(spec: &Spec, policy: Policy, ctx: &Context) -> Result<Vec<String>> {
     decide(spec, policy, "config.json", |v| {
-        let engines_own =
-            ENGINE_FILE_RULES.contains(&v.rule.id.as_str()) && engine_file(spec, &v.field, ctx);
+        let engines_own = ENGINE_FILE_RULES.iter().any(|r| *r == v.rule.id.as_str())
+            && engine_file(spec, &v.field, ctx);
         !ctx.ignores(v.rule) && !engines_own
     })
 }

@@ -10,7 +10,7 @@ use std::os::unix::fs::FileTypeExt;
 /// A behaviour the sensor recognised, before attribution and output.
 #[derive(Debug, Clone)]
 pub struct Detection {
-    pub rule: &'static str,
+    pub rule: policy::RuleId,
     /// Short machine name of the behaviour (stable, part of the output schema).
     pub behaviour: &'static str,
     pub args: Value,
@@ -67,45 +67,48 @@ pub fn mntns_start_ns(mntns: u32, clk_tck: u64) -> Option<u64> {
 }
 
 /// Every rule id `watch` can emit, with its behaviour name, for docs and tests.
-pub const RULES: &[(&str, &str)] = &[
-    ("SKD-RUN-001", "cgroup-release-agent-write"),
-    ("SKD-RUN-002", "cgroup-notify-on-release-write"),
-    ("SKD-RUN-003", "core-pattern-write"),
-    ("SKD-RUN-004", "escape-sysctl-write"),
-    ("SKD-RUN-005", "mount"),
-    ("SKD-RUN-006", "new-mount-api"),
-    ("SKD-RUN-007", "mknod-device"),
-    ("SKD-RUN-008", "setns"),
-    ("SKD-RUN-009", "user-namespace"),
-    ("SKD-RUN-010", "ptrace"),
-    ("SKD-RUN-011", "process-memory-write"),
-    ("SKD-RUN-012", "foreign-proc-access"),
-    ("SKD-RUN-013", "kernel-module-load"),
-    ("SKD-RUN-014", "rare-socket-family"),
-    ("SKD-RUN-015", "bpf"),
-    ("SKD-RUN-016", "perf-event-open"),
-    ("SKD-RUN-017", "open-by-handle-at"),
-    ("SKD-RUN-018", "userfaultfd"),
-    ("SKD-RUN-019", "io-uring"),
-    ("SKD-RUN-020", "exec-drift"),
-    ("SKD-RUN-021", "exec-fileless"),
-    ("SKD-RUN-022", "exec-from-tmp"),
-    ("SKD-RUN-023", "runtime-binary-write"),
-    ("SKD-RUN-024", "kubernetes-credential-read"),
-    ("SKD-RUN-025", "sensitive-link"),
-    ("SKD-RUN-026", "setuid-bit"),
-    ("SKD-RUN-027", "credential-to-root"),
-    ("SKD-RUN-028", "kernel-recon"),
-    ("SKD-RUN-029", "host-disk-tool"),
-    ("SKD-RUN-040", "node-service-connect"),
-    ("SKD-ESC-001", "privileged-start"),
-    ("SKD-ESC-010", "sys-admin-start"),
-    ("SKD-ESC-020", "engine-socket-connect"),
-    ("SKD-ESC-038", "block-device-access"),
-    ("SKD-ESC-043", "cwd-outside-root"),
+pub const RULES: &[(policy::RuleId, &str)] = &[
+    (policy::id::SKD_RUN_001, "cgroup-release-agent-write"),
+    (policy::id::SKD_RUN_002, "cgroup-notify-on-release-write"),
+    (policy::id::SKD_RUN_003, "core-pattern-write"),
+    (policy::id::SKD_RUN_004, "escape-sysctl-write"),
+    (policy::id::SKD_RUN_005, "mount"),
+    (policy::id::SKD_RUN_006, "new-mount-api"),
+    (policy::id::SKD_RUN_007, "mknod-device"),
+    (policy::id::SKD_RUN_008, "setns"),
+    (policy::id::SKD_RUN_009, "user-namespace"),
+    (policy::id::SKD_RUN_010, "ptrace"),
+    (policy::id::SKD_RUN_011, "process-memory-write"),
+    (policy::id::SKD_RUN_012, "foreign-proc-access"),
+    (policy::id::SKD_RUN_013, "kernel-module-load"),
+    (policy::id::SKD_RUN_014, "rare-socket-family"),
+    (policy::id::SKD_RUN_015, "bpf"),
+    (policy::id::SKD_RUN_016, "perf-event-open"),
+    (policy::id::SKD_RUN_017, "open-by-handle-at"),
+    (policy::id::SKD_RUN_018, "userfaultfd"),
+    (policy::id::SKD_RUN_019, "io-uring"),
+    (policy::id::SKD_RUN_020, "exec-drift"),
+    (policy::id::SKD_RUN_021, "exec-fileless"),
+    (policy::id::SKD_RUN_022, "exec-from-tmp"),
+    (policy::id::SKD_RUN_023, "runtime-binary-write"),
+    (policy::id::SKD_RUN_024, "kubernetes-credential-read"),
+    (policy::id::SKD_RUN_025, "sensitive-link"),
+    (policy::id::SKD_RUN_026, "setuid-bit"),
+    (policy::id::SKD_RUN_027, "credential-to-root"),
+    (policy::id::SKD_RUN_028, "kernel-recon"),
+    (policy::id::SKD_RUN_029, "host-disk-tool"),
+    (policy::id::SKD_RUN_040, "node-service-connect"),
+    (policy::id::SKD_RUN_041, "namespace-to-host"),
+    (policy::id::SKD_RUN_042, "credential-to-host-root"),
+    (policy::id::SKD_RUN_043, "usermode-helper-exec"),
+    (policy::id::SKD_ESC_001, "privileged-start"),
+    (policy::id::SKD_ESC_010, "sys-admin-start"),
+    (policy::id::SKD_ESC_020, "engine-socket-connect"),
+    (policy::id::SKD_ESC_038, "block-device-access"),
+    (policy::id::SKD_ESC_043, "cwd-outside-root"),
 ];
 
-fn det(rule: &'static str, behaviour: &'static str, args: Value) -> Option<Detection> {
+fn det(rule: policy::RuleId, behaviour: &'static str, args: Value) -> Option<Detection> {
     Some(Detection {
         rule,
         behaviour,
@@ -128,7 +131,7 @@ pub fn node_services() -> Vec<NodeService> {
     let Some(rule) = policy::catalogue::catalogue()
         .rules()
         .iter()
-        .find(|r| r.id == "SKD-RUN-040")
+        .find(|r| r.id == policy::id::SKD_RUN_040)
     else {
         return Vec::new();
     };
@@ -180,23 +183,12 @@ fn classify_connect4(a: &[u64]) -> Option<Detection> {
         .find(|s| s.addr == Some(ip) && s.port == port)
         .or_else(|| services.iter().find(|s| s.addr.is_none() && s.port == port))?;
     det(
-        "SKD-RUN-040",
+        policy::id::SKD_RUN_040,
         "node-service-connect",
         json!({"service": s.name, "address": ip.to_string(), "port": port,
                "host_network": host_net}),
     )
 }
-
-/// Engine API sockets (basename) whose connection from a container is SKD-ESC-020.
-pub const ENGINE_SOCKETS: &[&str] = &[
-    "docker.sock",
-    "containerd.sock",
-    "crio.sock",
-    "podman.sock",
-    "dockershim.sock",
-    "cri-dockerd.sock",
-    "stockade.sock",
-];
 
 /// Targets of symlinks or hardlinks that make a link an attack on a sensitive file.
 pub const SENSITIVE_LINK_TARGETS: &[&str] = &[
@@ -272,17 +264,14 @@ fn is_block_device(ev: &RawEvent, path: &str, same_ns: &[u32]) -> bool {
             return m.file_type().is_block_device();
         }
     }
-    // The task is gone: judge by name.
-    let base = path.trim_start_matches("/dev/");
-    [
-        "loop", "sd", "vd", "nvme", "xvd", "hd", "dm-", "md", "mmcblk", "nbd", "sr",
-    ]
-    .iter()
-    .any(|p| base.starts_with(p))
+    // The task is gone: judge by name, with the device classes of SKD-ESC-038 the audit uses.
+    policy::escape::host_device_class(path).is_some()
 }
 
+/// `/dev/mem`, `/dev/kmem`, `/dev/port`: the memory and I/O-port devices of SKD-ESC-038's classes
+/// (its other classes are block devices, or their control and raw-command nodes).
 fn raw_memory_device(path: &str) -> bool {
-    matches!(path, "/dev/mem" | "/dev/kmem" | "/dev/port")
+    policy::escape::host_device_class(path) == Some(path) && !path.contains('*')
 }
 
 /// Classifies one event from a container task. `None`: the event only feeds lineage or is benign.
@@ -294,21 +283,25 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         kind::OPEN => {
             let flags = json!({"path": ev.path, "flags": format!("{:#o}", a[0])});
             match a[1] {
-                class::RELEASE_AGENT => det("SKD-RUN-001", "cgroup-release-agent-write", flags),
-                class::NOTIFY_ON_RELEASE => {
-                    det("SKD-RUN-002", "cgroup-notify-on-release-write", flags)
+                class::RELEASE_AGENT => {
+                    det(policy::id::SKD_RUN_001, "cgroup-release-agent-write", flags)
                 }
-                class::CORE_PATTERN => det("SKD-RUN-003", "core-pattern-write", flags),
-                class::ESCAPE_SYSCTL => det("SKD-RUN-004", "escape-sysctl-write", flags),
+                class::NOTIFY_ON_RELEASE => det(
+                    policy::id::SKD_RUN_002,
+                    "cgroup-notify-on-release-write",
+                    flags,
+                ),
+                class::CORE_PATTERN => det(policy::id::SKD_RUN_003, "core-pattern-write", flags),
+                class::ESCAPE_SYSCTL => det(policy::id::SKD_RUN_004, "escape-sysctl-write", flags),
                 class::DEVICE => {
                     if is_block_device(ev, &ev.path, same_ns) || raw_memory_device(&ev.path) {
-                        det("SKD-ESC-038", "block-device-access", flags)
+                        det(policy::id::SKD_ESC_038, "block-device-access", flags)
                     } else {
                         None
                     }
                 }
                 class::PROC_MEM => det(
-                    "SKD-RUN-011",
+                    policy::id::SKD_RUN_011,
                     "process-memory-write",
                     json!({"path": ev.path, "flags": format!("{:#o}", a[0]), "target_pid": a[2]}),
                 ),
@@ -329,14 +322,16 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                         return None;
                     }
                     det(
-                        "SKD-RUN-012",
+                        policy::id::SKD_RUN_012,
                         "foreign-proc-access",
                         json!({"path": ev.path, "target_pid": target}),
                     )
                 }
-                class::SELF_EXE => det("SKD-RUN-023", "runtime-binary-write", flags),
-                class::K8S_CREDS => det("SKD-RUN-024", "kubernetes-credential-read", flags),
-                class::RECON => det("SKD-RUN-028", "kernel-recon", flags),
+                class::SELF_EXE => det(policy::id::SKD_RUN_023, "runtime-binary-write", flags),
+                class::K8S_CREDS => {
+                    det(policy::id::SKD_RUN_024, "kubernetes-credential-read", flags)
+                }
+                class::RECON => det(policy::id::SKD_RUN_028, "kernel-recon", flags),
                 _ => None,
             }
         }
@@ -352,9 +347,9 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             if ev.path2.starts_with("/dev/") && !VIRTUAL_FS.contains(&fstype) && a[0] & 0x1000 == 0
             /* MS_BIND */
             {
-                det("SKD-ESC-038", "block-device-access", args)
+                det(policy::id::SKD_ESC_038, "block-device-access", args)
             } else {
-                det("SKD-RUN-005", "mount", args)
+                det(policy::id::SKD_RUN_005, "mount", args)
             }
         }
         kind::NEWMOUNT => {
@@ -364,7 +359,7 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                 _ => "fspick",
             };
             det(
-                "SKD-RUN-006",
+                policy::id::SKD_RUN_006,
                 "new-mount-api",
                 json!({"syscall": call, "path_or_fstype": ev.path}),
             )
@@ -382,59 +377,65 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                 "char"
             };
             det(
-                "SKD-RUN-007",
+                policy::id::SKD_RUN_007,
                 "mknod-device",
                 json!({"path": ev.path, "type": t, "major": major, "minor": minor}),
             )
         }
         kind::SETNS => det(
-            "SKD-RUN-008",
+            policy::id::SKD_RUN_008,
             "setns",
             json!({"fd": a[0] as i32, "nstype": format!("{:#x}", a[1])}),
         ),
         kind::USERNS => det(
-            "SKD-RUN-009",
+            policy::id::SKD_RUN_009,
             "user-namespace",
             json!({"flags": format!("{:#x}", a[0])}),
         ),
         kind::PTRACE => det(
-            "SKD-RUN-010",
+            policy::id::SKD_RUN_010,
             "ptrace",
             json!({"request": a[0], "target_pid": a[1] as i32}),
         ),
         kind::PVM_WRITEV => det(
-            "SKD-RUN-011",
+            policy::id::SKD_RUN_011,
             "process-memory-write",
             json!({"syscall": "process_vm_writev", "target_pid": a[0] as i32}),
         ),
-        kind::MODULE => det("SKD-RUN-013", "kernel-module-load", json!({})),
+        kind::MODULE => det(policy::id::SKD_RUN_013, "kernel-module-load", json!({})),
         kind::SOCKET => det(
-            "SKD-RUN-014",
+            policy::id::SKD_RUN_014,
             "rare-socket-family",
             json!({"family": a[0], "type": a[1], "protocol": a[2]}),
         ),
-        kind::BPF => det("SKD-RUN-015", "bpf", json!({"cmd": a[0]})),
+        kind::BPF => det(policy::id::SKD_RUN_015, "bpf", json!({"cmd": a[0]})),
         kind::PERF => det(
-            "SKD-RUN-016",
+            policy::id::SKD_RUN_016,
             "perf-event-open",
             json!({"pid": a[1] as i32, "cpu": a[2] as i32}),
         ),
         kind::OPEN_BY_HANDLE => det(
-            "SKD-RUN-017",
+            policy::id::SKD_RUN_017,
             "open-by-handle-at",
             json!({"mount_fd": a[0] as i32}),
         ),
         kind::USERFAULTFD => det(
-            "SKD-RUN-018",
+            policy::id::SKD_RUN_018,
             "userfaultfd",
             json!({"flags": format!("{:#x}", a[0])}),
         ),
-        kind::IO_URING => det("SKD-RUN-019", "io-uring", json!({"entries": a[0]})),
+        kind::IO_URING => det(
+            policy::id::SKD_RUN_019,
+            "io-uring",
+            json!({"entries": a[0]}),
+        ),
         kind::CONNECT => {
             let base = ev.path.rsplit('/').next().unwrap_or("");
-            if ENGINE_SOCKETS.contains(&base) {
+            // The socket names of SKD-ESC-020 in the catalogue, the same the audit and the
+            // runtime's gate read.
+            if policy::paths::is_engine_socket_name(base) {
                 det(
-                    "SKD-ESC-020",
+                    policy::id::SKD_ESC_020,
                     "engine-socket-connect",
                     json!({"socket": ev.path}),
                 )
@@ -450,7 +451,7 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
                 .any(|s| target == *s || target.starts_with(&format!("{s}/")));
             if sensitive {
                 det(
-                    "SKD-RUN-025",
+                    policy::id::SKD_RUN_025,
                     "sensitive-link",
                     json!({"target": target, "link": ev.path2,
                            "type": if a[0] == 1 { "symlink" } else { "hardlink" }}),
@@ -460,29 +461,35 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             }
         }
         kind::CHMOD => det(
-            "SKD-RUN-026",
+            policy::id::SKD_RUN_026,
             "setuid-bit",
             json!({"path": ev.path, "mode": format!("{:#o}", a[0] & 0o7777)}),
         ),
         kind::SETUID => det(
-            "SKD-RUN-027",
+            policy::id::SKD_RUN_027,
             "credential-to-root",
             json!({"syscall": match a[0] { 1 => "setuid", 2 => "setreuid", _ => "setresuid" },
                    "uid": ev.uid, "euid": ev.euid}),
         ),
         kind::CWD_OUTSIDE => det(
-            "SKD-ESC-043",
+            policy::id::SKD_ESC_043,
             "cwd-outside-root",
             json!({"cwd_name": ev.path}),
         ),
         kind::EXEC => classify_exec(ev, host),
+        kind::NS_HOST | kind::CRED_ROOT => classify_effect(ev),
+        kind::UMH => det(
+            policy::id::SKD_RUN_043,
+            "usermode-helper-exec",
+            json!({"path": ev.path, "argv": ev.argv, "spawned_by": ev.path3}),
+        ),
         kind::DENY_DEV | kind::DEV => {
             let t = if a[0] == 1 { "block" } else { "char" };
             let access = a[2] >> 32;
             let rule = if access & 1 != 0 {
-                ("SKD-RUN-007", "mknod-device")
+                (policy::id::SKD_RUN_007, "mknod-device")
             } else {
-                ("SKD-ESC-038", "block-device-access")
+                (policy::id::SKD_ESC_038, "block-device-access")
             };
             let mut args = json!({"type": t, "major": a[1], "minor": a[2] & 0xffff_ffff,
                                   "access": access});
@@ -493,9 +500,9 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         }
         kind::DENY_SYSCTL => {
             let rule = if ev.path == "kernel/core_pattern" {
-                ("SKD-RUN-003", "core-pattern-write")
+                (policy::id::SKD_RUN_003, "core-pattern-write")
             } else {
-                ("SKD-RUN-004", "escape-sysctl-write")
+                (policy::id::SKD_RUN_004, "escape-sysctl-write")
             };
             det(
                 rule.0,
@@ -505,15 +512,59 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         }
         kind::DENY_LSM => {
             let (rule, b) = match a[0] {
-                1 | 2 => ("SKD-RUN-005", "mount"),
-                3 => ("SKD-RUN-001", "cgroup-release-agent-write"),
-                4 => ("SKD-RUN-010", "ptrace"),
-                _ => ("SKD-RUN-022", "exec-from-tmp"),
+                1 | 2 => (policy::id::SKD_RUN_005, "mount"),
+                3 => (policy::id::SKD_RUN_001, "cgroup-release-agent-write"),
+                4 => (policy::id::SKD_RUN_010, "ptrace"),
+                _ => (policy::id::SKD_RUN_022, "exec-from-tmp"),
             };
             det(rule, b, json!({"name": ev.path, "by": "bpf-lsm"}))
         }
         _ => None,
     }
+}
+
+/// An effect (bpf/sensor.bpf.c, `ctr_tasks`): what a container task became since it was last
+/// seen executing, forking or exiting.
+fn classify_effect(ev: &RawEvent) -> Option<Detection> {
+    let a = &ev.args;
+    let seen_at = match a[1] {
+        1 => "exec",
+        2 => "fork",
+        3 => "exit",
+        _ => "timer",
+    };
+    let (was_mnt, was_net) = ((a[2] >> 32) as u32, a[2] as u32);
+    let (was_user, was_euid) = ((a[3] >> 32) as u32, a[3] as u32);
+    if ev.kind == kind::NS_HOST {
+        let mut which = Vec::new();
+        if a[0] & 1 != 0 {
+            which.push("mnt");
+        }
+        if a[0] & 2 != 0 {
+            which.push("net");
+        }
+        return det(
+            policy::id::SKD_RUN_041,
+            "namespace-to-host",
+            json!({"namespaces": which, "seen_at": seen_at,
+                   "was": {"mnt": was_mnt, "net": was_net}}),
+        );
+    }
+    let mut how = Vec::new();
+    if a[0] & 4 != 0 {
+        how.push("initial-user-namespace");
+    }
+    if a[0] & 8 != 0 {
+        how.push("capabilities-beyond-bounding-set");
+    }
+    det(
+        policy::id::SKD_RUN_042,
+        "credential-to-host-root",
+        json!({"how": how, "seen_at": seen_at, "euid": ev.euid,
+               "was": {"user_ns": was_user, "euid": was_euid, "capabilities": format!("{:#x}", a[4])},
+               "capabilities": format!("{:#x}", a[5]),
+               "gained": format!("{:#x}", a[5] & !a[4])}),
+    )
 }
 
 fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
@@ -524,21 +575,21 @@ fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
     let file = ev.path.as_str();
     let args = json!({"filename": file, "file": ev.path2});
     if cwd_out != 0 {
-        return det("SKD-ESC-043", "cwd-outside-root", args);
+        return det(policy::id::SKD_ESC_043, "cwd-outside-root", args);
     }
     if ev.vpid == 1 {
         // The container's init: the moment the workload starts.
         let all = ALL_CAPS_6X & host.cap_bnd;
         if all != 0 && ev.cap_eff & all == all {
             return det(
-                "SKD-ESC-001",
+                policy::id::SKD_ESC_001,
                 "privileged-start",
                 json!({"filename": file, "cap_eff": format!("{:#x}", ev.cap_eff)}),
             );
         }
         if ev.cap_eff & CAP_SYS_ADMIN != 0 {
             return det(
-                "SKD-ESC-010",
+                policy::id::SKD_ESC_010,
                 "sys-admin-start",
                 json!({"filename": file, "cap_eff": format!("{:#x}", ev.cap_eff)}),
             );
@@ -546,21 +597,21 @@ fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
         return None;
     }
     if nlink == 0 || ev.path2.starts_with("memfd:") {
-        return det("SKD-RUN-021", "exec-fileless", args);
+        return det(policy::id::SKD_RUN_021, "exec-fileless", args);
     }
     if file.starts_with("/tmp/") || file.starts_with("/dev/shm/") || file.starts_with("/var/tmp/") {
-        return det("SKD-RUN-022", "exec-from-tmp", args);
+        return det(policy::id::SKD_RUN_022, "exec-from-tmp", args);
     }
     if ev.euid == 0 && ev.uid != 0 {
         return det(
-            "SKD-RUN-027",
+            policy::id::SKD_RUN_027,
             "credential-to-root",
             json!({"filename": file, "uid": ev.uid, "euid": ev.euid}),
         );
     }
     let base = file.rsplit('/').next().unwrap_or(file);
     if DISK_TOOLS.contains(&base) {
-        return det("SKD-RUN-029", "host-disk-tool", args);
+        return det(policy::id::SKD_RUN_029, "host-disk-tool", args);
     }
     // Drift: the executable's inode changed after the container's init started.
     let start = if ev.reaper_start_ns != 0 {
@@ -573,7 +624,7 @@ fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {
         let ctime = ctime_s as i128 * 1_000_000_000 + ctime_ns as i128;
         if ctime > start_real {
             return det(
-                "SKD-RUN-020",
+                policy::id::SKD_RUN_020,
                 "exec-drift",
                 json!({"filename": file, "file": ev.path2,
                        "file_changed": crate::output::rfc3339(ctime),
@@ -599,7 +650,7 @@ mod tests {
     fn every_watch_rule_is_in_the_catalogue_as_a_running_rule() {
         for (id, _) in RULES {
             let r = policy::catalogue::catalogue()
-                .find(id)
+                .find(id.as_str())
                 .unwrap_or_else(|| panic!("{id} missing from the catalogue"));
             assert!(
                 r.moments.contains(&policy::catalogue::Moment::Running),
@@ -613,7 +664,7 @@ mod tests {
         let rule = policy::catalogue::catalogue()
             .rules()
             .iter()
-            .find(|r| r.id == "SKD-RUN-040")
+            .find(|r| r.id == policy::id::SKD_RUN_040)
             .unwrap();
         let listed = rule.param("services");
         let parsed = node_services();
@@ -660,6 +711,19 @@ mod tests {
             0,
         ];
         assert!(classify_connect4(&ev).is_none());
+    }
+
+    #[test]
+    fn engine_socket_names_pass_the_kernel_prefilter() {
+        // sensor.bpf.c passes on AF_UNIX connects to paths ending in ".sock" only.
+        let sockets = policy::paths::engine_sockets();
+        assert!(!sockets.is_empty());
+        for s in sockets {
+            assert!(
+                s.ends_with(".sock"),
+                "{s}: the lean tier would never see it"
+            );
+        }
     }
 
     #[test]

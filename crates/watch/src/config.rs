@@ -55,7 +55,10 @@ impl RulesFile {
             source,
         })?;
         for id in file.rule.keys() {
-            if !crate::behaviour::RULES.iter().any(|(r, _)| r == id) {
+            if !crate::behaviour::RULES
+                .iter()
+                .any(|(r, _)| r.as_str() == id.as_str())
+            {
                 return Err(ConfigError::UnknownRule {
                     path: p,
                     id: id.clone(),

@@ -171,7 +171,7 @@ pub fn stand_in_evaluator(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
         for (field, name, sc) in containers() {
             if sc.as_ref().and_then(|s| s.privileged) == Some(true) {
                 v.push(Violation::new(
-                    "SKD-PSS-002",
+                    policy::id::SKD_PSS_002,
                     format!("{field}.securityContext.privileged"),
                     format!("privileged (container {name:?} must not set securityContext.privileged=true)"),
                 ));
@@ -181,7 +181,7 @@ pub fn stand_in_evaluator(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
             for (field, name, sc) in containers() {
                 if sc.as_ref().and_then(|s| s.allow_privilege_escalation) != Some(false) {
                     v.push(Violation::new(
-                        "SKD-PSS-014",
+                        policy::id::SKD_PSS_014,
                         format!("{field}.securityContext.allowPrivilegeEscalation"),
                         format!("allowPrivilegeEscalation != false (container {name:?} must set securityContext.allowPrivilegeEscalation=false)"),
                     ));
@@ -196,7 +196,7 @@ pub fn stand_in_evaluator(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
             if let Some(hp) = &vol.host_path {
                 if hp.path.trim_end_matches('/').ends_with("docker.sock") {
                     escape.push(Violation::new(
-                        "SKD-ESC-020",
+                        policy::id::SKD_ESC_020,
                         format!("{}.volumes[{i}].hostPath", w.spec_path),
                         format!(
                             "host path {:?} exposes the container-engine socket docker",

@@ -3,6 +3,7 @@
 //! one (field, message) item per offender for our violations.
 
 use crate::catalogue::Level;
+use crate::catalogue::{id, RuleId};
 use crate::k8s::{containers, key_path, metadata_path, volume_sources, ContainerRef};
 use k8s_openapi::api::core::v1::{LifecycleHandler, PodSpec, Probe, SELinuxOptions};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -83,7 +84,7 @@ pub(crate) struct Versioned {
 /// A check with every version upstream defines.
 pub(crate) struct Check {
     pub id: &'static str,
-    pub rule_id: &'static str,
+    pub rule_id: RuleId,
     pub level: Level,
     pub versions: &'static [Versioned],
 }
@@ -116,61 +117,61 @@ const fn vo(min_minor: u32, check: CheckFn, overrides: &'static [&'static str]) 
 pub(crate) static CHECKS: &[Check] = &[
     Check {
         id: "appArmorProfile",
-        rule_id: "SKD-PSS-006",
+        rule_id: id::SKD_PSS_006,
         level: Level::Baseline,
         versions: &[v(0, app_armor_profile)],
     },
     Check {
         id: "capabilities_baseline",
-        rule_id: "SKD-PSS-003",
+        rule_id: id::SKD_PSS_003,
         level: Level::Baseline,
         versions: &[v(0, capabilities_baseline)],
     },
     Check {
         id: "hostNamespaces",
-        rule_id: "SKD-PSS-001",
+        rule_id: id::SKD_PSS_001,
         level: Level::Baseline,
         versions: &[v(0, host_namespaces)],
     },
     Check {
         id: "hostPathVolumes",
-        rule_id: "SKD-PSS-004",
+        rule_id: id::SKD_PSS_004,
         level: Level::Baseline,
         versions: &[v(0, host_path_volumes)],
     },
     Check {
         id: "hostPorts",
-        rule_id: "SKD-PSS-005",
+        rule_id: id::SKD_PSS_005,
         level: Level::Baseline,
         versions: &[v(0, host_ports)],
     },
     Check {
         id: "hostProbesAndHostLifecycle",
-        rule_id: "SKD-PSS-012",
+        rule_id: id::SKD_PSS_012,
         level: Level::Baseline,
         versions: &[v(34, host_probes_and_host_lifecycle)],
     },
     Check {
         id: "privileged",
-        rule_id: "SKD-PSS-002",
+        rule_id: id::SKD_PSS_002,
         level: Level::Baseline,
         versions: &[v(0, privileged)],
     },
     Check {
         id: "procMount",
-        rule_id: "SKD-PSS-008",
+        rule_id: id::SKD_PSS_008,
         level: Level::Baseline,
         versions: &[v(0, proc_mount_1_0), v(35, proc_mount_baseline_1_35)],
     },
     Check {
         id: "seLinuxOptions",
-        rule_id: "SKD-PSS-007",
+        rule_id: id::SKD_PSS_007,
         level: Level::Baseline,
         versions: &[v(0, se_linux_options_1_0), v(31, se_linux_options_1_31)],
     },
     Check {
         id: "seccompProfile_baseline",
-        rule_id: "SKD-PSS-009",
+        rule_id: id::SKD_PSS_009,
         level: Level::Baseline,
         versions: &[
             v(0, seccomp_profile_baseline_1_0),
@@ -179,7 +180,7 @@ pub(crate) static CHECKS: &[Check] = &[
     },
     Check {
         id: "sysctls",
-        rule_id: "SKD-PSS-010",
+        rule_id: id::SKD_PSS_010,
         level: Level::Baseline,
         versions: &[
             v(0, sysctls_1_0),
@@ -191,13 +192,13 @@ pub(crate) static CHECKS: &[Check] = &[
     },
     Check {
         id: "windowsHostProcess",
-        rule_id: "SKD-PSS-011",
+        rule_id: id::SKD_PSS_011,
         level: Level::Baseline,
         versions: &[v(0, windows_host_process)],
     },
     Check {
         id: "allowPrivilegeEscalation",
-        rule_id: "SKD-PSS-014",
+        rule_id: id::SKD_PSS_014,
         level: Level::Restricted,
         versions: &[
             v(8, allow_privilege_escalation_1_8),
@@ -206,7 +207,7 @@ pub(crate) static CHECKS: &[Check] = &[
     },
     Check {
         id: "capabilities_restricted",
-        rule_id: "SKD-PSS-018",
+        rule_id: id::SKD_PSS_018,
         level: Level::Restricted,
         versions: &[
             vo(22, capabilities_restricted_1_22, &["capabilities_baseline"]),
@@ -215,31 +216,31 @@ pub(crate) static CHECKS: &[Check] = &[
     },
     Check {
         id: "procMount_restricted",
-        rule_id: "SKD-PSS-019",
+        rule_id: id::SKD_PSS_019,
         level: Level::Restricted,
         versions: &[vo(35, proc_mount_1_0, &["procMount"])],
     },
     Check {
         id: "restrictedVolumes",
-        rule_id: "SKD-PSS-013",
+        rule_id: id::SKD_PSS_013,
         level: Level::Restricted,
         versions: &[vo(0, restricted_volumes, &["hostPathVolumes"])],
     },
     Check {
         id: "runAsNonRoot",
-        rule_id: "SKD-PSS-015",
+        rule_id: id::SKD_PSS_015,
         level: Level::Restricted,
         versions: &[v(0, run_as_non_root_1_0), v(35, run_as_non_root_1_35)],
     },
     Check {
         id: "runAsUser",
-        rule_id: "SKD-PSS-016",
+        rule_id: id::SKD_PSS_016,
         level: Level::Restricted,
         versions: &[v(23, run_as_user_1_23), v(35, run_as_user_1_35)],
     },
     Check {
         id: "seccompProfile_restricted",
-        rule_id: "SKD-PSS-017",
+        rule_id: id::SKD_PSS_017,
         level: Level::Restricted,
         versions: &[
             vo(
@@ -1063,57 +1064,40 @@ fn seccomp_profile(ctx: &Ctx, required: bool) -> Option<Outcome> {
     None
 }
 
-const SYSCTLS_1_0: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-];
-const SYSCTLS_1_27: &[&str] = &["net.ipv4.ip_local_reserved_ports"];
-const SYSCTLS_1_29: &[&str] = &[
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-];
-const SYSCTLS_1_32: &[&str] = &["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"];
-/// Upstream master only (Kubernetes 1.37 alpha).
-const SYSCTLS_1_37: &[&str] = &[
-    "net.ipv4.tcp_slow_start_after_idle",
-    "net.ipv4.tcp_notsent_lowat",
-];
+/// Whether Pod Security allows the sysctl `name` at version 1.`minor`: it is in one of the lists
+/// `[rule.params] "v1.N"` of SKD-PSS-010 with N <= `minor`.
+pub fn safe_sysctl(name: &str, minor: u32) -> bool {
+    crate::catalogue::id::SKD_PSS_010
+        .rule()
+        .params
+        .iter()
+        .any(|(version, names)| {
+            version
+                .strip_prefix("v1.")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= minor)
+                && names.iter().any(|s| s == name)
+        })
+}
 
 fn sysctls_1_0(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0])
+    sysctls(ctx, 0)
 }
 fn sysctls_1_27(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0, SYSCTLS_1_27])
+    sysctls(ctx, 27)
 }
 fn sysctls_1_29(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(ctx, &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29])
+    sysctls(ctx, 29)
 }
 fn sysctls_1_32(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(
-        ctx,
-        &[SYSCTLS_1_0, SYSCTLS_1_27, SYSCTLS_1_29, SYSCTLS_1_32],
-    )
+    sysctls(ctx, 32)
 }
 fn sysctls_1_37(ctx: &Ctx) -> Option<Outcome> {
-    sysctls(
-        ctx,
-        &[
-            SYSCTLS_1_0,
-            SYSCTLS_1_27,
-            SYSCTLS_1_29,
-            SYSCTLS_1_32,
-            SYSCTLS_1_37,
-        ],
-    )
+    sysctls(ctx, 37)
 }
 
 /// sysctls (v1.0, v1.27, v1.29, v1.32, v1.37): only the safe set of the version.
-fn sysctls(ctx: &Ctx, allowed: &[&[&str]]) -> Option<Outcome> {
+fn sysctls(ctx: &Ctx, minor: u32) -> Option<Outcome> {
     let mut names = Vec::new();
     let mut items = Vec::new();
     let list = ctx
@@ -1122,7 +1106,7 @@ fn sysctls(ctx: &Ctx, allowed: &[&[&str]]) -> Option<Outcome> {
         .as_ref()
         .and_then(|s| s.sysctls.as_ref());
     for (i, s) in list.into_iter().flatten().enumerate() {
-        if !allowed.iter().any(|set| set.contains(&s.name.as_str())) {
+        if !safe_sysctl(&s.name, minor) {
             names.push(s.name.as_str());
             items.push((
                 format!("{}.securityContext.sysctls[{i}].name", ctx.sp),

@@ -22,6 +22,8 @@
 
 mod checks;
 
+pub use checks::safe_sysctl;
+
 use crate::catalogue::Level;
 use crate::model::{PodWorkload, Violation};
 use std::borrow::Cow;
@@ -74,7 +76,7 @@ pub struct CheckResult {
     /// Upstream check id (`privileged`, `runAsNonRoot`, ...).
     pub check: &'static str,
     /// Our rule id (`SKD-PSS-002`, ...).
-    pub rule_id: &'static str,
+    pub rule_id: crate::catalogue::RuleId,
     /// PSA's `ForbiddenReason`, e.g. `privileged`.
     pub reason: String,
     /// PSA's `ForbiddenDetail` aggregated over every offender, e.g.

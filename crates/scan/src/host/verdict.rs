@@ -661,14 +661,14 @@ fn runtime_finding(
 }
 
 fn simple(
-    rule: &str,
+    rule: policy::RuleId,
     status: Status,
     component: &str,
     version: String,
     title: String,
     evidence: Vec<String>,
 ) -> Finding {
-    let r = policy::catalogue().find(rule);
+    let r = Some(rule.rule());
     Finding {
         rule_id: rule.to_string(),
         severity: r.map(|r| r.severity).unwrap_or(Severity::High),
@@ -759,7 +759,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         if let Some(v) = sysctl_num(f, name) {
             if bad(v) {
                 let mut fd = simple(
-                    "SKD-HOST-004",
+                    policy::id::SKD_HOST_004,
                     Status::Vulnerable,
                     "sysctl",
                     format!("{name}={v}"),
@@ -783,7 +783,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             Some("integrity") | Some("confidentiality")
         ) {
             let mut fd = simple(
-                "SKD-HOST-004",
+                policy::id::SKD_HOST_004,
                 Status::Vulnerable,
                 "sysctl",
                 "kernel.modules_disabled=0".into(),
@@ -800,7 +800,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
     if f.kernel.is_some() {
         match userns_closed(f) {
             None => out.push(simple(
-                "SKD-HOST-003",
+                policy::id::SKD_HOST_003,
                 Status::Vulnerable,
                 "sysctl",
                 format!(
@@ -811,7 +811,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
                 vec!["neither user.max_user_namespaces=0, kernel.unprivileged_userns_clone=0 nor AppArmor's restriction is set".into()],
             )),
             Some(why) => out.push(simple(
-                "SKD-HOST-003",
+                policy::id::SKD_HOST_003,
                 Status::Mitigated,
                 "sysctl",
                 why.clone(),
@@ -822,7 +822,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         if let Some(k) = &f.kernel {
             let mac = k.lsms.iter().any(|l| l == "apparmor" || l == "selinux");
             out.push(simple(
-                "SKD-HOST-005",
+                policy::id::SKD_HOST_005,
                 if mac {
                     Status::Fixed
                 } else {
@@ -857,7 +857,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
     if let Some(d) = &f.node.docker {
         if d.seccomp_profile.as_deref() == Some("unconfined") {
             out.push(simple(
-                "SKD-HOST-006",
+                policy::id::SKD_HOST_006,
                 Status::Vulnerable,
                 "docker",
                 "seccomp-profile=unconfined".into(),
@@ -867,7 +867,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         match &d.userns_remap {
             None => out.push(simple(
-                "SKD-HOST-007",
+                policy::id::SKD_HOST_007,
                 Status::Vulnerable,
                 "docker",
                 "userns-remap unset".into(),
@@ -875,7 +875,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
                 vec!["/etc/docker/daemon.json has no \"userns-remap\"".into()],
             )),
             Some(r) => out.push(simple(
-                "SKD-HOST-007",
+                policy::id::SKD_HOST_007,
                 Status::Mitigated,
                 "docker",
                 format!("userns-remap={r}"),
@@ -895,7 +895,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if !weak.is_empty() {
             out.push(simple(
-                "SKD-HOST-008",
+                policy::id::SKD_HOST_008,
                 Status::Vulnerable,
                 "docker",
                 "daemon.json".into(),
@@ -914,7 +914,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if !ev.is_empty() {
             out.push(simple(
-                "SKD-HOST-009",
+                policy::id::SKD_HOST_009,
                 Status::Vulnerable,
                 "containerd",
                 "config.toml".into(),
@@ -931,7 +931,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             .and_then(|a| a.enabled);
         if anon != Some(false) {
             out.push(simple(
-                "SKD-HOST-010",
+                policy::id::SKD_HOST_010,
                 Status::Vulnerable,
                 "kubelet",
                 format!("anonymous.enabled={anon:?}"),
@@ -945,7 +945,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if let Some(p) = k.read_only_port.filter(|p| *p != 0) {
             out.push(simple(
-                "SKD-HOST-011",
+                policy::id::SKD_HOST_011,
                 Status::Vulnerable,
                 "kubelet",
                 format!("readOnlyPort={p}"),
@@ -955,7 +955,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if k.seccomp_default != Some(true) {
             out.push(simple(
-                "SKD-HOST-012",
+                policy::id::SKD_HOST_012,
                 Status::Vulnerable,
                 "kubelet",
                 format!("seccompDefault={:?}", k.seccomp_default),
@@ -965,7 +965,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if k.protect_kernel_defaults != Some(true) {
             out.push(simple(
-                "SKD-HOST-013",
+                policy::id::SKD_HOST_013,
                 Status::Vulnerable,
                 "kubelet",
                 format!("protectKernelDefaults={:?}", k.protect_kernel_defaults),
@@ -975,7 +975,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if !k.allowed_unsafe_sysctls.is_empty() {
             out.push(simple(
-                "SKD-HOST-014",
+                policy::id::SKD_HOST_014,
                 Status::Vulnerable,
                 "kubelet",
                 k.allowed_unsafe_sysctls.join(","),
@@ -988,7 +988,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         }
         if k.feature_gates.get("UserNamespacesSupport") == Some(&false) {
             out.push(simple(
-                "SKD-HOST-014",
+                policy::id::SKD_HOST_014,
                 Status::Vulnerable,
                 "kubelet",
                 "UserNamespacesSupport=false".into(),
@@ -1006,7 +1006,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
         let group_w_nonroot = m & 0o020 != 0 && p.gid != 0;
         if p.kind == "socket" && (world_w || p.uid != 0) {
             out.push(simple(
-                "SKD-HOST-015",
+                policy::id::SKD_HOST_015,
                 Status::Vulnerable,
                 "engine-socket",
                 format!("{} {} {}:{}", p.path, p.mode, p.uid, p.gid),
@@ -1026,7 +1026,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             ));
         } else if p.kind == "socket" && group_w_nonroot {
             out.push(simple(
-                "SKD-HOST-015",
+                policy::id::SKD_HOST_015,
                 Status::Mitigated,
                 "engine-socket",
                 format!("{} {} {}:{}", p.path, p.mode, p.uid, p.gid),
@@ -1038,7 +1038,7 @@ fn config_findings(f: &HostFacts, out: &mut Vec<Finding>) {
             ));
         } else if p.kind == "dir" && (world_w || p.uid != 0) {
             out.push(simple(
-                "SKD-HOST-015",
+                policy::id::SKD_HOST_015,
                 Status::Vulnerable,
                 "engine-state",
                 format!("{} {} {}:{}", p.path, p.mode, p.uid, p.gid),
@@ -1062,7 +1062,7 @@ pub fn judge(f: &HostFacts, root: &Root, proof: Option<&Proof>) -> Result<Vec<Fi
     let mut out = Vec::new();
     for p in &f.problems {
         out.push(simple(
-            "SKD-HOST-016",
+            policy::id::SKD_HOST_016,
             Status::Vulnerable,
             "input",
             p.path.clone(),
@@ -1077,7 +1077,7 @@ pub fn judge(f: &HostFacts, root: &Root, proof: Option<&Proof>) -> Result<Vec<Fi
             }
         }
         Err(why) => out.push(simple(
-            "SKD-HOST-017",
+            policy::id::SKD_HOST_017,
             Status::Vulnerable,
             "kernel",
             f.kernel

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 /// One image finding (JSON `findings[]` of `stockade.image/v1`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub rule_id: &'static str,
+    pub rule_id: policy::RuleId,
     pub severity: Severity,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(rule_id: &'static str, message: String) -> Finding {
+    pub fn new(rule_id: policy::RuleId, message: String) -> Finding {
         Finding {
             rule_id,
             severity: policy::rule(rule_id).severity,
@@ -75,29 +75,14 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (path, cap) in &img.captured {
-        let parse = |b: &[u8]| crate::pkgdb::parse_db(path, b);
-        let Some((_, last)) = cap.versions.last() else {
-            continue;
-        };
-        let Some(parsed) = parse(last) else {
+        let Some(parsed) = crate::pkgdb::parse_db(path, &cap.data) else {
             continue;
         };
         match parsed {
             Ok(mut pkgs) => {
                 // The layer of a package is the first layer whose database lists this version.
-                let earlier: Vec<(u16, Vec<Package>)> = cap
-                    .versions
-                    .iter()
-                    .map(|(l, b)| (*l, parse(b).and_then(Result::ok).unwrap_or_default()))
-                    .collect();
                 for p in &mut pkgs {
-                    p.layer = earlier
-                        .iter()
-                        .find(|(_, ps)| {
-                            ps.iter()
-                                .any(|q| q.name == p.name && q.version == p.version)
-                        })
-                        .map(|(l, _)| *l);
+                    p.layer = Some(cap.layer_of(&p.name, &p.version));
                 }
                 out.extend(pkgs);
             }
@@ -119,7 +104,8 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
         }
         if let Some(m) = &go.info.main {
             if !m.path.is_empty() {
-                out.push(gp(&m.path, &m.version));
+                let v = go.info.main_version().unwrap_or_else(|| m.version.clone());
+                out.push(gp(&m.path, &v));
             }
         }
         for d in &go.info.deps {
@@ -138,24 +124,25 @@ fn in_range(v: &str, introduced: &str, fixed: &str) -> bool {
 fn runtime_cves(img: &Image, out: &mut Vec<Finding>) {
     for go in img.go.values() {
         let Some(m) = &go.info.main else { continue };
-        // A binary built from a source tree (a distribution's package) says `(devel)`: its
+        // A binary built from a source tree says `(devel)`; its version is then the one its
+        // build wrote with `-ldflags -X`, else (a distribution's `-trimpath` package) its
         // package version, matched against the distribution's advisories, decides instead.
-        if !m.version.starts_with('v') {
+        let Some(version) = go.info.main_version() else {
             continue;
-        }
+        };
         for r in know::RUNTIME_CVES.iter().filter(|r| r.module == m.path) {
-            let hit = r.affected.iter().find(|(i, f)| in_range(&m.version, i, f));
+            let hit = r.affected.iter().find(|(i, f)| in_range(&version, i, f));
             if let Some((_, fixed)) = hit {
                 let mut f = Finding::new(
-                    "SKD-IMG-001",
+                    policy::id::SKD_IMG_001,
                     format!(
                         "{} {} is affected by {} (fixed in {fixed}; {})",
-                        r.name, m.version, r.cve, r.reference
+                        r.name, version, r.cve, r.reference
                     ),
                 )
                 .at(&go.path, go.layer);
                 f.package = Some(m.path.clone());
-                f.version = Some(m.version.clone());
+                f.version = Some(version.clone());
                 f.cves = vec![r.cve.to_string()];
                 f.fixed_in = Some((*fixed).to_string());
                 f.status = Some("fixed".into());
@@ -173,7 +160,7 @@ fn config_checks(img: &Image, out: &mut Vec<Finding>) {
         let name = e.split('=').next().unwrap_or("");
         if know::LOADER_ENV.contains(&name) {
             out.push(Finding::new(
-                "SKD-IMG-020",
+                policy::id::SKD_IMG_020,
                 format!("the image config's Env sets {e:?}"),
             ));
         }
@@ -182,7 +169,7 @@ fn config_checks(img: &Image, out: &mut Vec<Finding>) {
         let norm = format!("{}/", w.trim_end_matches('/'));
         if know::PROC_FD_PREFIXES.iter().any(|p| norm.starts_with(p)) {
             let mut f = Finding::new(
-                "SKD-IMG-021",
+                policy::id::SKD_IMG_021,
                 format!("the image config's WorkingDir is {w:?}"),
             );
             f.cves = vec!["CVE-2024-21626".into()];
@@ -193,7 +180,7 @@ fn config_checks(img: &Image, out: &mut Vec<Finding>) {
         for part in u.split(':') {
             if part.parse::<u64>().is_ok_and(|n| n > 0x7fff_ffff) {
                 let mut f = Finding::new(
-                    "SKD-IMG-022",
+                    policy::id::SKD_IMG_022,
                     format!("the image config's User is {u:?}: {part} is above 2147483647"),
                 );
                 f.cves = vec!["CVE-2024-40635".into()];
@@ -203,14 +190,14 @@ fn config_checks(img: &Image, out: &mut Vec<Finding>) {
     }
     if let Some(ob) = c.on_build.as_ref().filter(|o| !o.is_empty()) {
         out.push(Finding::new(
-            "SKD-IMG-023",
+            policy::id::SKD_IMG_023,
             format!("the image config has ONBUILD triggers: {}", ob.join("; ")),
         ));
     }
     for (k, v) in c.labels.iter().flatten() {
         if know::ENGINE_LABELS.contains(&k.as_str()) {
             out.push(Finding::new(
-                "SKD-IMG-024",
+                policy::id::SKD_IMG_024,
                 format!("the image config has the label {k}={v:?}"),
             ));
         }
@@ -230,7 +217,7 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                 };
                 out.push(
                     Finding::new(
-                        "SKD-IMG-010",
+                        policy::id::SKD_IMG_010,
                         format!(
                             "/{path} is {bits} (mode {:04o}, owner uid {})",
                             e.mode, e.uid
@@ -251,7 +238,7 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                 };
                 out.push(
                     Finding::new(
-                        "SKD-IMG-012",
+                        policy::id::SKD_IMG_012,
                         format!("/{path} is a {what} device node ({}:{})", e.dev.0, e.dev.1),
                     )
                     .at(path, e.layer),
@@ -262,7 +249,7 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
         if e.caps {
             out.push(
                 Finding::new(
-                    "SKD-IMG-011",
+                    policy::id::SKD_IMG_011,
                     format!("/{path} carries file capabilities (security.capability)"),
                 )
                 .at(path, e.layer),
@@ -277,7 +264,7 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
             {
                 out.push(
                     Finding::new(
-                        "SKD-IMG-050",
+                        policy::id::SKD_IMG_050,
                         format!(
                             "/{path} ({name}{}) is in the image",
                             if setuid { ", setuid" } else { "" }
@@ -295,8 +282,11 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                     .is_none_or(|m| content.windows(m.len()).any(|w| w == m.as_bytes()));
             if e.kind == Kind::File && real {
                 out.push(
-                    Finding::new("SKD-IMG-040", format!("/{path} holds {}", cred.describe()))
-                        .at(path, e.layer),
+                    Finding::new(
+                        policy::id::SKD_IMG_040,
+                        format!("/{path} holds {}", cred.describe()),
+                    )
+                    .at(path, e.layer),
                 );
             }
         }
@@ -312,13 +302,15 @@ fn file_checks(img: &Image, out: &mut Vec<Finding>) {
                     Kind::Fifo => "a FIFO".into(),
                     _ => "not a character device".into(),
                 };
-                out.push(Finding::new("SKD-IMG-030", format!("/{p} is {what}")).at(p, e.layer));
+                out.push(
+                    Finding::new(policy::id::SKD_IMG_030, format!("/{p} is {what}")).at(p, e.layer),
+                );
             }
         }
     }
     for t in &img.traversal {
         let mut f = Finding::new(
-            "SKD-IMG-060",
+            policy::id::SKD_IMG_060,
             format!("layer {} entry {:?}: {}", t.layer, t.path, t.reason),
         );
         f.layer = Some(t.layer);
@@ -341,7 +333,11 @@ pub fn escape_findings(img: &Image) -> Vec<Finding> {
 pub fn vulnerability(m: &crate::osv::Match) -> Finding {
     use crate::osv::Status;
     let escape = m.names.iter().any(|n| know::is_runtime_escape_cve(n));
-    let rule = if escape { "SKD-IMG-001" } else { "SKD-IMG-070" };
+    let rule = if escape {
+        policy::id::SKD_IMG_001
+    } else {
+        policy::id::SKD_IMG_070
+    };
     let p = &m.package;
     let (status, fixed_in, what) = match &m.status {
         Status::Fixed(v) if m.upstream_only => (

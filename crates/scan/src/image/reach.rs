@@ -76,11 +76,11 @@ pub fn grade(f: &Finding, views: &[WorkloadView], manifest: &str) -> Option<Reac
         return None;
     }
     match f.rule_id {
-        "SKD-IMG-010" | "SKD-IMG-011" => match setuid_closed(views) {
+        policy::id::SKD_IMG_010 | policy::id::SKD_IMG_011 => match setuid_closed(views) {
             Ok(why) => r(false, why),
             Err(why) => r(true, why),
         },
-        "SKD-IMG-001" => {
+        policy::id::SKD_IMG_001 => {
             if let Some(p) = privileged(views) {
                 return r(
                     true,
@@ -104,7 +104,7 @@ pub fn grade(f: &Finding, views: &[WorkloadView], manifest: &str) -> Option<Reac
                 ),
             }
         }
-        "SKD-IMG-012" => {
+        policy::id::SKD_IMG_012 => {
             if let Some(p) = privileged(views) {
                 return r(
                     true,
@@ -119,7 +119,7 @@ pub fn grade(f: &Finding, views: &[WorkloadView], manifest: &str) -> Option<Reac
                 "no container is privileged or allowed every device: the device cgroup denies opening the node".to_string(),
             )
         }
-        "SKD-IMG-021" => {
+        policy::id::SKD_IMG_021 => {
             let mut why = Vec::new();
             for c in all(views) {
                 match &c.cwd {
@@ -136,7 +136,7 @@ pub fn grade(f: &Finding, views: &[WorkloadView], manifest: &str) -> Option<Reac
             }
             r(false, why.join("; "))
         }
-        "SKD-IMG-022" => {
+        policy::id::SKD_IMG_022 => {
             let mut why = Vec::new();
             for c in all(views) {
                 match &c.user.uid {
@@ -180,7 +180,7 @@ mod tests {
     }
 
     fn runtime_finding() -> Finding {
-        Finding::new("SKD-IMG-001", "runc 1.1.5 in the image".into())
+        Finding::new(policy::id::SKD_IMG_001, "runc 1.1.5 in the image".into())
     }
 
     #[test]
@@ -207,12 +207,12 @@ mod tests {
     fn one_escalating_container_keeps_setuid_reachable() {
         let mut v = WorkloadView::new(Format::Kubernetes);
         v.containers.push(container(Some(true)));
-        let f = Finding::new("SKD-IMG-010", "setuid".into());
+        let f = Finding::new(policy::id::SKD_IMG_010, "setuid".into());
         assert!(!grade(&f, std::slice::from_ref(&v), "m").unwrap().reachable);
         v.containers.push(container(None));
         assert!(grade(&f, std::slice::from_ref(&v), "m").unwrap().reachable);
         // Not graded: credentials, vulnerable packages.
-        let c = Finding::new("SKD-IMG-040", "kubeconfig".into());
+        let c = Finding::new(policy::id::SKD_IMG_040, "kubeconfig".into());
         assert!(grade(&c, std::slice::from_ref(&v), "m").is_none());
     }
 }
