@@ -94,7 +94,7 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/p
 
 LOOPS=${LOOPS:-openclose getpid exec fork}
 CONDS=${CONDS:-base floor watch tp lean}
-[ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev"
+case " $CONDS " in *" prev "*) ;; *) [ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev" ;; esac
 echo "# stockade watch overhead: $(uname -r), $(nproc) CPUs, $ROUNDS rounds of $SECS s per run, bench pinned to CPU $BENCH_CPU"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 r=0
