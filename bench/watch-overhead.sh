@@ -14,7 +14,8 @@
 #    time and its children's, see watch-bench.c) and the median of the
 #    per-round ratios against base with a 95 % confidence interval (order
 #    statistics of the median). With WATCH_PREV=/path/to/another/stockade-watch, that binary is
-#    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run.
+#    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run; name
+#    "prevlean" in CONDS for that binary's lean tier.
 #    LOOPS="openclose getpid" and CONDS="base lean leandev" choose loops and conditions
 #    ("leandev": the lean tier with --lean-devices, its report-only cgroup/dev program).
 # 2. an event flood: container processes make 1,000,000 bpf() calls in all, alternately
@@ -76,6 +77,7 @@ start() {
 	lean) "$WATCH" --syscall-hooks none --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	leandev) "$WATCH" --syscall-hooks none --lean-devices --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prev) "$WATCH_PREV" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
+	prevlean) "$WATCH_PREV" --syscall-hooks none --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	esac
 	WPID=$!
 	while ! grep -q "running" "$T/cond.err" 2>/dev/null; do

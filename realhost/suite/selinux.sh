@@ -1,7 +1,8 @@
 #!/bin/sh
 # The realhost guest suite for the SELinux boot (Debian's refpolicy, permissive; systemd as
 # PID 1, cgroup v2 only): a bundle with process.selinuxLabel runs with that label, and the
-# tmpfs mounts the runtime makes carry linux.mountLabel; for runc and for stockade.
+# tmpfs mounts the runtime makes carry linux.mountLabel; for runc and for stockade; and stockade's
+# runtime_lsm integration tests.
 cd /realhost/in || exit 1
 . ./lib.sh
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -72,3 +73,6 @@ choose_labels
 for rt in $RUNTIMES; do
 	t "selinux-labels[$rt]" labels "$rt"
 done
+# stockade's SELinux integration tests (selinuxLabel, mountLabel, exec --process-label, labels the
+# policy does not know: one error, nothing left behind)
+runtime_tests_each runtime_lsm

@@ -6,10 +6,12 @@
 //! files = ["deploy/*.yaml"]                 # optional; `*` matches any run of characters
 //! objects = ["DaemonSet/stockade-watch"]    # optional; Kind/name or Kind/namespace/name
 //! reason = "the sensor needs host PID to attribute events"
+//! expires = 2027-06-30                      # optional; the last day (UTC) the entry applies
 //! ```
 //!
 //! Suppressed findings stay in JSON and SARIF output, marked with their reason; they do not
-//! count toward the exit code.
+//! count toward the exit code. An entry past its `expires` date suppresses nothing: the finding
+//! counts again, and [`IgnoreConfig::expired`] names the entry so the command can say so.
 
 use crate::run::{rule_matches, Finding, Suppressed};
 use serde::Deserialize;
@@ -30,6 +32,80 @@ pub struct IgnoreEntry {
     #[serde(default)]
     pub objects: Vec<String>,
     pub reason: String,
+    /// The last day (UTC) the entry applies: a TOML date (`2027-06-30`) or the same as a string.
+    #[serde(default)]
+    pub expires: Option<toml::Value>,
+    /// `expires` as days since 1970-01-01 (set by [`IgnoreConfig::parse`]).
+    #[serde(skip)]
+    pub expires_day: Option<i64>,
+}
+
+impl IgnoreEntry {
+    /// Whether the entry still applies on `today` (days since 1970-01-01, UTC).
+    pub fn active_on(&self, today: i64) -> bool {
+        self.expires_day.is_none_or(|d| today <= d)
+    }
+
+    /// Whether the entry applies today.
+    pub fn active(&self) -> bool {
+        self.active_on(today())
+    }
+}
+
+/// A TOML value as it reads in a message (a string without its quotes).
+fn value_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(_) => "an array".into(),
+        toml::Value::Table(_) => "a table".into(),
+    }
+}
+
+/// Today (UTC) as days since 1970-01-01.
+pub fn today() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(secs / 86_400).unwrap_or(i64::MAX)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01, or `None` when it is not a real date.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = &s[r];
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days_in).contains(&d).then(|| days_from_civil(y, m, d))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +130,11 @@ impl IgnoreConfig {
     }
 
     pub fn parse(path: &str, text: &str) -> Result<IgnoreConfig, IgnoreError> {
-        let cfg: IgnoreConfig = toml::from_str(text).map_err(|e| IgnoreError::Parse {
+        let mut cfg: IgnoreConfig = toml::from_str(text).map_err(|e| IgnoreError::Parse {
             path: path.to_string(),
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
-        for (i, e) in cfg.ignore.iter().enumerate() {
+        for (i, e) in cfg.ignore.iter_mut().enumerate() {
             let bad = |m: &str| IgnoreError::Parse {
                 path: path.to_string(),
                 message: format!("ignore[{i}]: {m}"),
@@ -74,16 +150,60 @@ impl IgnoreConfig {
                     return Err(bad(&format!("unknown rule {r:?}")));
                 }
             }
+            if let Some(v) = &e.expires {
+                // A TOML local date (`2027-06-30`) or a string holding one; nothing else (a
+                // date-time would leave open which time zone's day ends the entry).
+                let text = match v {
+                    toml::Value::Datetime(d) if d.time.is_some() || d.offset.is_some() => {
+                        format!("{d} (a date-time)")
+                    }
+                    v => value_text(v),
+                };
+                match parse_date(&text) {
+                    Some(day) => e.expires_day = Some(day),
+                    None => {
+                        return Err(bad(&format!(
+                            "expires: {text:?} is not a date; write the last day the entry \
+                             applies as YYYY-MM-DD"
+                        )))
+                    }
+                }
+            }
         }
         Ok(cfg)
     }
 
+    /// The entries past their `expires` date on `today`, each as `ignore[N] (rules, reason)
+    /// expired on DATE`.
+    pub fn expired_on(&self, today: i64) -> Vec<String> {
+        self.ignore
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.active_on(today))
+            .map(|(i, e)| {
+                let date = e.expires.as_ref().map(value_text).unwrap_or_default();
+                format!(
+                    "ignore[{i}] ({}: {}) expired on {date}; it suppresses nothing",
+                    e.rules.join(","),
+                    e.reason
+                )
+            })
+            .collect()
+    }
+
+    /// The entries past their `expires` date today.
+    pub fn expired(&self) -> Vec<String> {
+        self.expired_on(today())
+    }
+
     /// The suppression that applies to a finding, if any.
     pub fn matches(&self, f: &Finding) -> Option<Suppressed> {
+        let today = today();
         self.ignore
             .iter()
             .find(|e| {
-                e.rules.iter().any(|r| rule_matches(r, f.rule))
+                e.active_on(today)
+                    && e.rules.iter().any(|r| rule_matches(r, f.rule))
                     && (e.files.is_empty() || e.files.iter().any(|p| wildcard(p, &f.file)))
                     && (e.objects.is_empty()
                         || f.object.as_ref().is_some_and(|o| {
@@ -159,5 +279,52 @@ mod tests {
             "[[ignore]]\nrules=[\"privileged\"]\nreason=\"ok\"\n"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01"), Some(11_017));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("1900-02-29"), None);
+        assert_eq!(parse_date("2027-13-01"), None);
+        assert_eq!(parse_date("2027-1-01"), None);
+        assert_eq!(parse_date("+027-01-01"), None);
+        assert_eq!(parse_date("2027-01-00"), None);
+    }
+
+    #[test]
+    fn expiry_dates() {
+        let text = "[[ignore]]\nrules=[\"privileged\"]\nreason=\"old\"\nexpires=2020-01-31\n\
+                    [[ignore]]\nrules=[\"*\"]\nreason=\"new\"\nexpires=\"2999-12-31\"\n\
+                    [[ignore]]\nrules=[\"*\"]\nreason=\"always\"\n";
+        let c = IgnoreConfig::parse("x.toml", text).unwrap();
+        let day = parse_date("2020-01-31").unwrap();
+        assert!(c.ignore[0].active_on(day) && !c.ignore[0].active_on(day + 1));
+        assert!(!c.ignore[0].active() && c.ignore[1].active() && c.ignore[2].active());
+        let exp = c.expired();
+        assert_eq!(exp.len(), 1);
+        assert!(
+            exp[0].contains("ignore[0] (privileged: old) expired on 2020-01-31"),
+            "{exp:?}"
+        );
+        for bad in [
+            "expires=\"2027-02-30\"",
+            "expires=2027-01-01T00:00:00Z",
+            "expires=20270101",
+            "expires=\"soon\"",
+        ] {
+            let e = IgnoreConfig::parse(
+                "x.toml",
+                &format!("[[ignore]]\nrules=[\"*\"]\nreason=\"r\"\n{bad}\n"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("ignore[0]: expires:") && e.contains("YYYY-MM-DD"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -77,6 +77,155 @@ pub fn read_each_at(
     first_line: u32,
     limits: &yaml::Limits,
     state: &mut yaml::StreamState,
+    f: impl FnMut(FileReport),
+) -> Option<String> {
+    read_documents_at(path, text, first_line, limits, state, None, f)
+}
+
+/// The items of a `List` too large to hold whole (`kubectl get -A -o yaml` writes one document),
+/// read a few at a time: `text` is a run of whole entries of the List's top-level `items:` block
+/// sequence, starting at line `first_line`, which YAML reads as a document whose root is that
+/// sequence (lines and columns are the stream's own). Each entry is read as an item of the List,
+/// inheriting `inherited` (kind and apiVersion, for a typed list whose `kind` came before
+/// `items`). Returns why the piece was refused, if it was.
+pub fn read_list_items_at(
+    path: &str,
+    text: &str,
+    first_line: u32,
+    limits: &yaml::Limits,
+    state: &mut yaml::StreamState,
+    inherited: Option<(&str, &str)>,
+    f: impl FnMut(FileReport),
+) -> Option<String> {
+    read_documents_at(
+        path,
+        text,
+        first_line,
+        limits,
+        state,
+        Some(ListPiece { inherited }),
+        f,
+    )
+}
+
+/// What a piece of a `List` read item by item knows of its List.
+#[derive(Clone, Copy)]
+struct ListPiece<'a> {
+    inherited: Option<(&'a str, &'a str)>,
+}
+
+/// The top level of a `List` read item by item ([`read_list_items_at`]), without its items:
+/// `header`, the text up to its first entry (with the `items:` line, or `"items": [` in JSON),
+/// and `trailer`, the text after its last entry (none if the document ended there), each with
+/// the line it starts on. The two are read as one document (the List with no entries; lines
+/// after the header's are those of the trailer). Returns the problems a reader of the whole
+/// document would have met there: text that does not parse or is not a mapping, no `kind` or
+/// `apiVersion`, or a `kind` that is not a list (then the items were read as objects where
+/// Kubernetes would not read them).
+pub fn list_shell_problems(
+    header: (&str, u32),
+    trailer: Option<(&str, u32)>,
+    limits: &yaml::Limits,
+    state: &mut yaml::StreamState,
+) -> Vec<Problem> {
+    let (head, line) = header;
+    let mut text = head.to_string();
+    // Lines from `moved` on are the trailer's, which starts `shift` lines further on.
+    let moved = line.saturating_add(u32::try_from(head.matches('\n').count()).unwrap_or(u32::MAX));
+    let mut shift = 0;
+    if let Some((t, at)) = trailer {
+        text.push_str(t);
+        shift = at.saturating_sub(moved);
+    }
+    let fix = |l: u32| {
+        if l >= moved {
+            l.saturating_add(shift)
+        } else {
+            l
+        }
+    };
+    let mut problems = Vec::new();
+    let mut kind: Option<YNode> = None;
+    let mut api_version: Option<YNode> = None;
+    let mut parsed = true;
+    let read = yaml::for_each_document_in_stream(&text, line, limits, state, |doc| {
+        problems.extend(doc.problems);
+        match doc.root {
+            Ok(root) => match root.value {
+                YValue::Map(_) => {
+                    kind = root.get("kind").cloned();
+                    api_version = root.get("apiVersion").cloned();
+                }
+                ref other => problems.push(problem(
+                    &root,
+                    None,
+                    "",
+                    format!(
+                        "the List's top level is {}, not a mapping",
+                        type_name(other)
+                    ),
+                )),
+            },
+            Err(p) => {
+                parsed = false;
+                problems.push(p);
+            }
+        }
+    });
+    if let Err(p) = read {
+        parsed = false;
+        problems.push(p);
+    }
+    for p in &mut problems {
+        p.line = p.line.map(fix);
+    }
+    if !parsed {
+        // What did not parse is the problem; whether it held `kind` is not known.
+        return problems;
+    }
+    let at = |node: Option<&YNode>, message: String| Problem {
+        rule_id: yaml::UNDECODABLE,
+        line: Some(node.map_or(line, |n| fix(n.line))),
+        column: node.map(|n| n.column),
+        object: None,
+        field: String::new(),
+        message,
+    };
+    for (key, node) in [("kind", &kind), ("apiVersion", &api_version)] {
+        match node.as_ref().map(|n| &n.value) {
+            Some(YValue::Str(s)) if !s.is_empty() => {}
+            Some(_) => problems.push(at(
+                node.as_ref(),
+                format!("`{key}` must be a non-empty string"),
+            )),
+            None => problems.push(at(
+                None,
+                format!("object has no `{key}`; Kubernetes cannot decode it (kind List?)"),
+            )),
+        }
+    }
+    if let Some(YValue::Str(k)) = kind.as_ref().map(|n| &n.value) {
+        if !k.ends_with("List") {
+            problems.push(at(
+                kind.as_ref(),
+                format!(
+                    "a document of kind {k} with a top-level `items` larger than a stream \
+                     piece: its items were read as a List's (objects), which Kubernetes would \
+                     not do"
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+fn read_documents_at(
+    path: &str,
+    text: &str,
+    first_line: u32,
+    limits: &yaml::Limits,
+    state: &mut yaml::StreamState,
+    list: Option<ListPiece<'_>>,
     mut f: impl FnMut(FileReport),
 ) -> Option<String> {
     let mut report = FileReport::new(path, Some(Format::Kubernetes));
@@ -100,7 +249,31 @@ pub fn read_each_at(
             root: &root,
             index: doc.index,
         };
-        read_object(&root, "", document, None, 0, &mut report, &mut objects);
+        match (list, &root.value) {
+            (None, _) => read_object(&root, "", document, None, 0, &mut report, &mut objects),
+            (Some(piece), YValue::Seq(entries)) => {
+                for (i, item) in entries.iter().enumerate() {
+                    read_object(
+                        item,
+                        &push_index("", i),
+                        document,
+                        piece.inherited,
+                        1,
+                        &mut report,
+                        &mut objects,
+                    );
+                }
+            }
+            (Some(_), other) => report.problems.push(problem(
+                &root,
+                None,
+                "items",
+                format!(
+                    "the List's `items` continue with {}, not sequence entries",
+                    type_name(other)
+                ),
+            )),
+        }
         // Attach the document's YAML problems to the object they are in, with item-relative
         // fields.
         for mut p in doc.problems {

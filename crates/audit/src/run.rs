@@ -1234,6 +1234,9 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
     use std::io::BufRead;
     let opts = run.opts;
     let max_doc = usize::try_from(opts.max_document_size).unwrap_or(usize::MAX);
+    // A List's items are handed on in pieces of about this size, so that a piece (with the
+    // entry that ends it) stays within the document limit.
+    let list_piece = STREAM_PIECE.min(max_doc / 2).max(1);
     let mut r = std::io::BufReader::with_capacity(64 * 1024, reader);
     let mut stream = Stream {
         path,
@@ -1257,6 +1260,10 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
     let mut line: Vec<u8> = Vec::new();
     let mut line_no = 0u32;
     let mut total = 0u64;
+    // Whether the document being read is a List whose items can be read a few at a time, and,
+    // once it is read so, its header.
+    let mut scan = ListScan::Header(ListHead::default());
+    let mut list: Option<ListRead> = None;
     let doc_finding = |line: u32, message: String| Finding {
         line: Some(line),
         ..file_finding(path, policy::id::SKD_INPUT_004, message)
@@ -1291,6 +1298,15 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
             return run.emit(Partial::finding(doc_finding(doc_line, message)));
         }
         if crate::yaml::is_document_start(&line) {
+            if let Some(l) = list.take() {
+                // The List's top level ends here (or at its successor's directives).
+                let (cut, cut_line) = directive.take().unwrap_or((stream.piece.len(), line_no));
+                let rest = stream.piece.split_off(cut);
+                stream.finish_list(run, l)?;
+                stream.piece = rest;
+                stream.piece_line = cut_line;
+                directive = (!stream.piece.is_empty()).then_some((0, cut_line));
+            }
             // The document before ends here (or at its successor's directives).
             let (cut, cut_line) = directive.take().unwrap_or((stream.piece.len(), line_no));
             if let Some(reason) = bad.take() {
@@ -1333,8 +1349,19 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
         } else {
             None
         };
-        if reason.is_some() {
-            bad = reason;
+        if let Some(reason) = reason {
+            bad = Some(match list.take() {
+                None => reason,
+                // The List's items read so far are audited; the piece being read is dropped.
+                Some(_) => {
+                    doc_line = stream.piece_line;
+                    format!(
+                        "{reason}; in a List read item by item, its items from line {doc_line} \
+                         on"
+                    )
+                }
+            });
+            scan = ListScan::No;
             // The documents before are whole: evaluated now, so that the lines of those after
             // are counted from where they are.
             stream.piece.truncate(doc_start);
@@ -1344,6 +1371,75 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
             continue;
         }
         let text = std::str::from_utf8(&line).unwrap_or_default();
+        if let Some(l) = list.as_mut() {
+            // A List read item by item: a piece of whole entries is handed on at an entry's
+            // first line once it is large enough; the first line after the entries starts the
+            // List's trailer (`kind: List`, `metadata:` in kubectl's output).
+            if l.trailer.is_none() {
+                let cut = match item_line(text, l.indent, l.json) {
+                    ItemLine::Entry => stream.piece.len() >= list_piece,
+                    ItemLine::After => {
+                        l.trailer = Some(line_no);
+                        true
+                    }
+                    ItemLine::Blank | ItemLine::Inside => false,
+                };
+                if cut {
+                    stream.flush_items(run, l)?;
+                    stream.piece_line = line_no;
+                    doc_line = line_no;
+                }
+            }
+        } else if crate::yaml::is_document_start(&line) {
+            let rest = text[3..].trim();
+            scan = if rest.is_empty() || rest.starts_with('#') {
+                ListScan::Header(ListHead::default())
+            } else {
+                ListScan::No
+            };
+        } else if scan.line(text, stream.piece.len(), line_no)
+            && stream.piece.len() - doc_start >= list_piece
+        {
+            // A List too large for one piece (`kubectl get -A -o yaml` writes one document):
+            // read from here on a few items at a time.
+            let ListScan::Items {
+                head,
+                indent,
+                json,
+                first,
+                first_line,
+            } = std::mem::replace(&mut scan, ListScan::No)
+            else {
+                unreachable!("ListScan::line is true only in the items")
+            };
+            let header = stream.piece[doc_start..first].to_string();
+            let entries = stream.piece.split_off(first);
+            stream.piece.truncate(doc_start);
+            stream.flush(run)?;
+            let inherited = match (head.kind, head.api_version) {
+                (Some(k), Some(a)) => k
+                    .strip_suffix("List")
+                    .filter(|k| !k.is_empty())
+                    .map(|k| (k.to_string(), a)),
+                _ => None,
+            };
+            let l = ListRead {
+                header,
+                header_line: doc_line,
+                indent,
+                json,
+                inherited,
+                trailer: None,
+            };
+            stream.piece = entries;
+            stream.piece_line = first_line;
+            stream.flush_items(run, &l)?;
+            stream.piece_line = line_no;
+            doc_line = line_no;
+            doc_start = 0;
+            directive = None;
+            list = Some(l);
+        }
         if text.starts_with('%') {
             directive.get_or_insert((stream.piece.len(), line_no));
         } else if directive.is_some()
@@ -1356,7 +1452,265 @@ fn stream_documents(path: &str, reader: impl Read, run: &mut Run<'_>) -> Result<
     if let Some(reason) = bad {
         run.emit(Partial::finding(doc_finding(doc_line, reason)))?;
     }
+    if let Some(l) = list {
+        return stream.finish_list(run, l);
+    }
     stream.flush(run)
+}
+
+/// A `List` document being read a few items at a time.
+struct ListRead {
+    /// Its text before the first entry of `items` (with the `items:` line), and its line.
+    header: String,
+    header_line: u32,
+    /// Indentation of the entries of `items` (0 in kubectl's YAML, 8 in its JSON).
+    indent: usize,
+    /// JSON (`kubectl get -o json`): entries are objects, one `{` line to one `}` line.
+    json: bool,
+    /// Kind and apiVersion its items inherit (a typed list whose `kind` came first).
+    inherited: Option<(String, String)>,
+    /// Line of the first line after the entries, once read (the rest of the List is then in
+    /// the stream's piece).
+    trailer: Option<u32>,
+}
+
+/// What the top level of a document read so far says of a List.
+#[derive(Default)]
+struct ListHead {
+    kind: Option<String>,
+    api_version: Option<String>,
+}
+
+/// Whether the document being read is a List whose items can be read a few at a time: a
+/// block mapping whose `kind`, if it came yet, is a list, with a top-level `items:` block
+/// sequence.
+enum ListScan {
+    /// The top level, before `items:`.
+    Header(ListHead),
+    /// Just after a top-level `items:` line.
+    ItemsKey(ListHead),
+    /// In the entries of `items`, which start at `indent`; `first` is the offset in the piece
+    /// of the first entry and `first_line` its line.
+    Items {
+        head: ListHead,
+        indent: usize,
+        json: bool,
+        first: usize,
+        first_line: u32,
+    },
+    /// A JSON object's top level, before `"items": [`; `keys` is the indentation of its keys
+    /// (from the first one).
+    JsonHeader { head: ListHead, keys: Option<usize> },
+    /// Just after a top-level `"items": [` line.
+    JsonItemsKey(ListHead),
+    /// Anything else.
+    No,
+}
+
+impl ListScan {
+    /// Follow one more line of the document (`offset`: where it starts in the piece). True at
+    /// the first line of an entry of `items`, where the entries before it are whole.
+    fn line(&mut self, text: &str, offset: usize, line_no: u32) -> bool {
+        match self {
+            ListScan::No => false,
+            ListScan::Header(head) => {
+                let content = text.trim_end_matches(['\n', '\r']);
+                if content.is_empty() || content.starts_with([' ', '#']) {
+                    return false;
+                }
+                if content.trim_end() == "{" {
+                    *self = ListScan::JsonHeader {
+                        head: std::mem::take(head),
+                        keys: None,
+                    };
+                    return false;
+                }
+                if let Some(kind) = top_scalar(content, "kind") {
+                    if kind.ends_with("List") {
+                        head.kind = Some(kind);
+                    } else {
+                        *self = ListScan::No;
+                    }
+                } else if let Some(v) = top_scalar(content, "apiVersion") {
+                    head.api_version = Some(v);
+                } else if top_scalar(content, "items").is_some_and(|v| v.is_empty()) {
+                    *self = ListScan::ItemsKey(std::mem::take(head));
+                } else if content.starts_with(|c: char| "-[{?%.&!*|>\t".contains(c)) {
+                    *self = ListScan::No;
+                }
+                false
+            }
+            ListScan::ItemsKey(head) => match item_line(text, usize::MAX, false) {
+                ItemLine::Blank => false,
+                _ => {
+                    let trimmed = text.trim_start_matches(' ');
+                    if is_entry(trimmed) {
+                        *self = ListScan::Items {
+                            head: std::mem::take(head),
+                            indent: text.len() - trimmed.len(),
+                            json: false,
+                            first: offset,
+                            first_line: line_no,
+                        };
+                        true
+                    } else {
+                        *self = ListScan::No;
+                        false
+                    }
+                }
+            },
+            ListScan::JsonHeader { head, keys } => {
+                let content = text.trim_end_matches(['\n', '\r']);
+                let trimmed = content.trim_start_matches(' ');
+                if trimmed.is_empty() {
+                    return false;
+                }
+                let at = content.len() - trimmed.len();
+                let keys = *keys.get_or_insert(at);
+                if at < keys || at == 0 || !trimmed.starts_with('"') {
+                    // The object ended, or this is not a top-level key.
+                    if at <= keys {
+                        *self = ListScan::No;
+                    }
+                    return false;
+                }
+                if at > keys {
+                    return false;
+                }
+                let value = |key: &str| {
+                    let rest = trimmed.strip_prefix(key)?.trim_start().strip_prefix(':')?;
+                    let v = rest.trim().trim_end_matches(',').trim_end();
+                    Some(v.strip_prefix('"')?.strip_suffix('"')?.to_string())
+                };
+                if let Some(kind) = value("\"kind\"") {
+                    if kind.ends_with("List") {
+                        head.kind = Some(kind);
+                    } else {
+                        *self = ListScan::No;
+                    }
+                } else if let Some(v) = value("\"apiVersion\"") {
+                    head.api_version = Some(v);
+                } else if trimmed
+                    .strip_prefix("\"items\"")
+                    .and_then(|r| r.trim_start().strip_prefix(':'))
+                    .is_some_and(|r| r.trim() == "[")
+                {
+                    *self = ListScan::JsonItemsKey(std::mem::take(head));
+                }
+                false
+            }
+            ListScan::JsonItemsKey(head) => match item_line(text, usize::MAX, false) {
+                ItemLine::Blank => false,
+                _ => {
+                    let trimmed = text.trim_start_matches(' ');
+                    let indent = text.len() - trimmed.len();
+                    if trimmed.trim_end() == "{" && indent > 0 {
+                        *self = ListScan::Items {
+                            head: std::mem::take(head),
+                            indent,
+                            json: true,
+                            first: offset,
+                            first_line: line_no,
+                        };
+                        true
+                    } else {
+                        *self = ListScan::No;
+                        false
+                    }
+                }
+            },
+            ListScan::Items { indent, json, .. } => match item_line(text, *indent, *json) {
+                ItemLine::Entry => true,
+                ItemLine::Blank | ItemLine::Inside => false,
+                // The entries ended before the document grew large: read it whole.
+                ItemLine::After => {
+                    *self = ListScan::No;
+                    false
+                }
+            },
+        }
+    }
+}
+
+/// A line of a block sequence whose entries start at `indent`.
+enum ItemLine {
+    /// Blank or a comment.
+    Blank,
+    /// The first line of an entry.
+    Entry,
+    /// Inside an entry (more indented).
+    Inside,
+    /// After the sequence.
+    After,
+}
+
+fn item_line(text: &str, indent: usize, json: bool) -> ItemLine {
+    let content = text.trim_end_matches(['\n', '\r']);
+    let trimmed = content.trim_start_matches(' ');
+    if trimmed.is_empty() || (!json && trimmed.starts_with('#')) {
+        return ItemLine::Blank;
+    }
+    let at = content.len() - trimmed.len();
+    if at > indent {
+        ItemLine::Inside
+    } else if at < indent {
+        ItemLine::After
+    } else if json {
+        // An entry is an object from a `{` line to a `}` (or `},`) line at this indentation.
+        match trimmed.trim_end() {
+            "{" => ItemLine::Entry,
+            "}" | "}," => ItemLine::Inside,
+            _ => ItemLine::After,
+        }
+    } else if is_entry(trimmed) {
+        ItemLine::Entry
+    } else {
+        ItemLine::After
+    }
+}
+
+/// Make whole entries of a JSON array (`{` line to `}` or `},` line, indented) a JSON array of
+/// their own without moving a line or column: the first entry's first space becomes `[`, and
+/// what follows the last entry's closing brace (`,` or the line's end) becomes `]`.
+fn json_entries_as_sequence(piece: &mut String) {
+    if piece.starts_with(' ') {
+        piece.replace_range(0..1, "[");
+    }
+    let Some(close) = piece.rfind('}') else {
+        return;
+    };
+    match piece.as_bytes().get(close + 1) {
+        Some(b',' | b'\r' | b'\n') => piece.replace_range(close + 1..close + 2, "]"),
+        _ => piece.push(']'),
+    }
+}
+
+/// A block sequence entry's indicator: `-` followed by a space, a tab or the line's end.
+fn is_entry(trimmed: &str) -> bool {
+    let t = trimmed.trim_end_matches(['\n', '\r']);
+    t == "-" || t.starts_with("- ") || t.starts_with("-\t")
+}
+
+/// The plain or quoted scalar value of a top-level `key:` line (without a trailing comment),
+/// or None if the line is not that key's.
+fn top_scalar(content: &str, key: &str) -> Option<String> {
+    let rest = content.strip_prefix(key)?.strip_prefix(':')?;
+    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    let mut v = rest.trim();
+    if let Some(at) = v.find(" #") {
+        v = v[..at].trim_end();
+    }
+    if v.starts_with('#') {
+        v = "";
+    }
+    let unquoted = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+        .unwrap_or(v);
+    Some(unquoted.to_string())
 }
 
 /// The documents of a stream read so far and not yet evaluated.
@@ -1372,6 +1726,40 @@ struct Stream<'p> {
 impl Stream<'_> {
     /// Parse, evaluate and hand on the whole documents gathered so far.
     fn flush(&mut self, run: &mut Run<'_>) -> Result<(), AuditError> {
+        self.flush_as(run, None)
+    }
+
+    /// Parse, evaluate and hand on the whole entries of a List's items gathered so far.
+    fn flush_items(&mut self, run: &mut Run<'_>, list: &ListRead) -> Result<(), AuditError> {
+        self.flush_as(run, Some(list))
+    }
+
+    /// The end of a List read item by item: its last entries, then its top level without the
+    /// items (`kind`, `apiVersion`, what does not parse), as a reader of the whole document
+    /// would have judged it.
+    fn finish_list(&mut self, run: &mut Run<'_>, list: ListRead) -> Result<(), AuditError> {
+        if list.trailer.is_none() {
+            self.flush_items(run, &list)?;
+        }
+        let trailer = std::mem::take(&mut self.piece);
+        let state = self
+            .state
+            .get_or_insert_with(|| crate::yaml::StreamState::new(&self.limits));
+        let problems = crate::k8s::list_shell_problems(
+            (list.header.as_str(), list.header_line),
+            list.trailer.map(|line| (trailer.as_str(), line)),
+            &self.limits,
+            state,
+        );
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let mut report = FileReport::new(self.path, Some(Format::Kubernetes));
+        report.problems = problems;
+        run.emit(partial(&report, &run.opts.policy))
+    }
+
+    fn flush_as(&mut self, run: &mut Run<'_>, list: Option<&ListRead>) -> Result<(), AuditError> {
         if self.piece.is_empty() {
             return Ok(());
         }
@@ -1380,14 +1768,31 @@ impl Stream<'_> {
         let state = self
             .state
             .get_or_insert_with(|| crate::yaml::StreamState::new(&self.limits));
-        let refused = crate::k8s::read_each_at(
-            self.path,
-            &self.piece,
-            self.piece_line,
-            &self.limits,
-            state,
-            |part| acc.absorb(&part, &opts.policy),
-        );
+        let absorb = |part: FileReport| acc.absorb(&part, &opts.policy);
+        let refused = match list {
+            None => crate::k8s::read_each_at(
+                self.path,
+                &self.piece,
+                self.piece_line,
+                &self.limits,
+                state,
+                absorb,
+            ),
+            Some(l) => {
+                if l.json {
+                    json_entries_as_sequence(&mut self.piece);
+                }
+                crate::k8s::read_list_items_at(
+                    self.path,
+                    &self.piece,
+                    self.piece_line,
+                    &self.limits,
+                    state,
+                    l.inherited.as_ref().map(|(k, a)| (k.as_str(), a.as_str())),
+                    absorb,
+                )
+            }
+        };
         if let Some(reason) = refused {
             acc.findings.push(Finding {
                 line: Some(self.piece_line),

@@ -104,7 +104,12 @@ pub fn run(a: AuditArgs) -> u8 {
     }
     let ignore = match &a.ignore_file {
         Some(p) => match IgnoreConfig::load(p) {
-            Ok(c) => c,
+            Ok(c) => {
+                for m in c.expired() {
+                    eprintln!("stockade: warning: {p}: {m}");
+                }
+                c
+            }
             Err(e) => {
                 eprintln!("stockade: {e}");
                 return 2;

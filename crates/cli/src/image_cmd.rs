@@ -88,7 +88,12 @@ pub fn run(mut a: ImageArgs) -> u8 {
     }
     let ignore = match &a.ignore_file {
         Some(p) => match audit::ignore::IgnoreConfig::load(p) {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                for m in c.expired() {
+                    eprintln!("stockade: warning: {p}: {m}");
+                }
+                Some(c)
+            }
             Err(e) => {
                 eprintln!("stockade: {e}");
                 return 2;
@@ -294,16 +299,19 @@ fn suppress(
         .collect();
     for f in &mut r.findings {
         if let Some(cfg) = ignore {
+            let today = audit::ignore::today();
             let hit = cfg.ignore.iter().find(|e| {
-                e.rules.iter().any(|x| {
-                    x == "*"
-                        || policy::catalogue()
-                            .find(x)
-                            .is_some_and(|rule| rule.id == f.rule_id)
-                }) && (e.files.is_empty()
-                    || f.path
-                        .as_deref()
-                        .is_some_and(|p| e.files.iter().any(|g| audit::ignore::wildcard(g, p))))
+                e.active_on(today)
+                    && e.rules.iter().any(|x| {
+                        x == "*"
+                            || policy::catalogue()
+                                .find(x)
+                                .is_some_and(|rule| rule.id == f.rule_id)
+                    })
+                    && (e.files.is_empty()
+                        || f.path
+                            .as_deref()
+                            .is_some_and(|p| e.files.iter().any(|g| audit::ignore::wildcard(g, p))))
                     && (e.objects.is_empty()
                         || f.package.as_deref().is_some_and(|p| {
                             e.objects.iter().any(|g| audit::ignore::wildcard(g, p))

@@ -421,3 +421,208 @@ fn a_streamed_document_that_cannot_be_read_is_a_finding_at_its_line() {
     assert_eq!(last.1, doc_line(stop), "{f:?}");
     assert_eq!(f.iter().filter(|(id, _)| id == "SKD-PSS-002").count(), stop);
 }
+
+/// `n` privileged pods as the entries of a List's `items:` at `indent` (kubectl writes them at
+/// 0), each entry 10 lines, with `kind` left out when `typed` (a typed list's items inherit it).
+fn list_entries(n: usize, indent: usize, typed: bool) -> String {
+    let pad = " ".repeat(indent);
+    (0..n)
+        .map(|i| {
+            let pod = PRIVILEGED_POD.replace("name: p\n", &format!("name: p{i}\n"));
+            let pod = if typed {
+                pod.replace("kind: Pod\n", "")
+            } else {
+                pod
+            };
+            pod.lines()
+                .enumerate()
+                .map(|(j, l)| {
+                    let lead = if j == 0 { "- " } else { "  " };
+                    format!("{pad}{lead}{l}\n")
+                })
+                .collect::<String>()
+        })
+        .collect()
+}
+
+/// (rule id, line, column, object name) of every finding, sorted.
+fn findings_where(v: &serde_json::Value) -> Vec<(String, u64, u64, String)> {
+    let mut f: Vec<_> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+                f["column"].as_u64().unwrap_or(0),
+                f["object"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    f.sort();
+    f
+}
+
+#[test]
+fn a_list_larger_than_a_document_is_read_item_by_item() {
+    // `kubectl get pods -A -o yaml` writes one document, a List: its items at column 0, and
+    // `kind` after them. Read whole (the default limits) and item by item (a document limit
+    // far under the List's size, which would refuse it as one document): the same findings at
+    // the same lines and columns, from a file and from stdin.
+    let d = Scratch::new("list");
+    let kubectl = format!(
+        "apiVersion: v1\nitems:\n{}kind: List\nmetadata:\n  resourceVersion: \"\"\n",
+        list_entries(300, 0, false)
+    );
+    // A typed list written by hand: `kind` first, entries indented, items without `kind`.
+    let typed = format!(
+        "apiVersion: v1\nkind: PodList\nmetadata: {{}}\nitems:\n{}",
+        list_entries(300, 2, true)
+    );
+    for (name, text) in [("kubectl", &kubectl), ("typed", &typed)] {
+        assert!(text.len() > 4 * 8 * 1024, "{}", text.len());
+        std::fs::write(d.path(name), text).unwrap();
+        let whole = stockade(&["audit", "-f", "json", &d.s(name)]);
+        assert_eq!(whole.status.code(), Some(1), "{name}: {whole:?}");
+        let whole = json(&whole);
+        assert_eq!(whole["summary"]["objects"], 300, "{name}: {whole}");
+        let whole = findings_where(&whole);
+        assert_eq!(
+            whole.iter().filter(|f| f.0 == "SKD-PSS-002").count(),
+            300,
+            "{name}: {whole:?}"
+        );
+        let args = ["audit", "-f", "json", "--max-document-size", "8K"];
+        for o in [
+            stockade(&[&args[..], &[&d.s(name)]].concat()),
+            stockade_stdin(&[&args[..], &["-"]].concat(), text.as_bytes()),
+        ] {
+            assert_eq!(o.status.code(), Some(1), "{name}: {o:?}");
+            let v = json(&o);
+            assert_eq!(v["summary"]["objects"], 300, "{name}: {v}");
+            assert_eq!(findings_where(&v), whole, "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_list_read_item_by_item_fails_closed() {
+    let d = Scratch::new("list-bad");
+    let args = ["audit", "-f", "json", "--max-document-size", "8K"];
+    let entries = list_entries(300, 0, false);
+    let entry_lines = entries.lines().count() as u64;
+    // What follows the items does not parse: SKD-INPUT-001 at its line; every item is audited.
+    let broken = format!("apiVersion: v1\nitems:\n{entries}kind: List\nmetadata: [\n");
+    // The kind that follows the items is not a list's: the items were read as objects where
+    // Kubernetes would not read them, which is said.
+    let not_list = format!("apiVersion: v1\nitems:\n{entries}kind: Deployment\n");
+    for text in [&broken, &not_list] {
+        std::fs::write(d.path("l.yaml"), text).unwrap();
+        let o = stockade(&[&args[..], &[&d.s("l.yaml")]].concat());
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let f = findings_at(&json(&o));
+        let input: Vec<u64> = f
+            .iter()
+            .filter(|x| x.0 == "SKD-INPUT-001")
+            .map(|x| x.1)
+            .collect();
+        // One problem, after the items (the broken flow sequence at its end of input).
+        assert_eq!(input.len(), 1, "{input:?}");
+        assert!(input[0] > 2 + entry_lines, "{input:?}");
+        assert_eq!(f.iter().filter(|x| x.0 == "SKD-PSS-002").count(), 300);
+    }
+    // A NUL byte in entry 200: the entries of the piece it is in and after it are not audited
+    // (SKD-INPUT-004 at the piece's first line), those before it are.
+    let mut bytes = format!("apiVersion: v1\nitems:\n{entries}kind: List\n").into_bytes();
+    let at = 2 + 200 * 10 + 3; // entry 200's `  metadata:` line (0-based)
+    let offset: usize = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .take(at)
+        .map(<[u8]>::len)
+        .sum();
+    bytes.splice(offset..offset, b"  # \0\n".iter().copied());
+    let o = stockade_stdin(&[&args[..], &["-"]].concat(), &bytes);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let f = findings_at(&json(&o));
+    let bad: Vec<u64> = f
+        .iter()
+        .filter(|x| x.0 == "SKD-INPUT-004")
+        .map(|x| x.1)
+        .collect();
+    assert_eq!(bad.len(), 1, "{f:?}");
+    let audited = f.iter().filter(|x| x.0 == "SKD-PSS-002").count() as u64;
+    // Entries start at line 3, ten lines each: the piece dropped starts at an entry at or
+    // before entry 200, and every entry before that piece was audited.
+    assert!(bad[0] >= 3 && (bad[0] - 3) % 10 == 0, "{bad:?}");
+    assert_eq!(audited, (bad[0] - 3) / 10, "{f:?}");
+    assert!(audited <= 200 && audited > 100, "{audited}");
+}
+
+/// A List of `n` privileged pods as `kubectl get -o json` writes it (pretty, `indent` spaces).
+fn json_list(n: usize, indent: usize) -> String {
+    use serde::Serialize;
+    let items: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": format!("p{i}"), "namespace": "default"},
+                "spec": {"containers": [{
+                    "name": "c",
+                    "image": "x",
+                    "securityContext": {"privileged": true}
+                }]}
+            })
+        })
+        .collect();
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "items": items,
+        "kind": "List",
+        "metadata": {"resourceVersion": ""}
+    });
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    list.serialize(&mut ser).unwrap();
+    out.push(b'\n');
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_json_list_larger_than_a_document_is_read_item_by_item() {
+    // `kubectl get pods -A -o json`: one JSON document. Read whole and item by item, the same
+    // findings at the same lines and columns; a truncated one is an error, not a pass.
+    let d = Scratch::new("json-list");
+    for indent in [4, 2] {
+        let text = json_list(300, indent);
+        assert!(text.len() > 4 * 8 * 1024, "{}", text.len());
+        std::fs::write(d.path("l.json"), &text).unwrap();
+        let whole = stockade(&["audit", "-f", "json", &d.s("l.json")]);
+        assert_eq!(whole.status.code(), Some(1), "{whole:?}");
+        let whole = json(&whole);
+        assert_eq!(whole["summary"]["objects"], 300, "{whole}");
+        let whole = findings_where(&whole);
+        assert_eq!(whole.iter().filter(|f| f.0 == "SKD-PSS-002").count(), 300);
+        let args = ["audit", "-f", "json", "--max-document-size", "8K"];
+        for o in [
+            stockade(&[&args[..], &[&d.s("l.json")]].concat()),
+            stockade_stdin(&[&args[..], &["-"]].concat(), text.as_bytes()),
+        ] {
+            assert_eq!(o.status.code(), Some(1), "{indent}: {o:?}");
+            let v = json(&o);
+            assert_eq!(v["summary"]["objects"], 300, "{v}");
+            assert_eq!(findings_where(&v), whole, "{indent}");
+        }
+        // Cut off after its items (a failed `kubectl` in the middle): the items are audited
+        // and the List's end that never came is SKD-INPUT-001.
+        let cut = text.rfind("\"kind\": \"List\"").unwrap();
+        let o = stockade_stdin(&[&args[..], &["-"]].concat(), &text.as_bytes()[..cut]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let f = findings_at(&json(&o));
+        assert!(f.iter().any(|x| x.0 == "SKD-INPUT-001"), "{indent}");
+        assert_eq!(f.iter().filter(|x| x.0 == "SKD-PSS-002").count(), 300);
+    }
+}

@@ -168,6 +168,32 @@ fn ignore_file_suppresses_by_rule_and_object() {
         .collect();
     assert!(unsuppressed.is_empty(), "{unsuppressed:?}");
     assert!(v["summary"]["suppressed"].as_u64().unwrap_or(0) > 5);
+    // Past its expiry date the entry suppresses nothing, and stderr names it.
+    std::fs::write(
+        &cfg,
+        "[[ignore]]\nrules = [\"*\"]\nobjects = [\"DaemonSet/node-agent\"]\nreason = \"legacy agent, tracked in TICKET-1\"\nexpires = 2020-01-31\n",
+    )
+    .unwrap();
+    let o = stockade(&[
+        "audit",
+        "--format",
+        "json",
+        "--ignore-file",
+        cfg.to_str().unwrap(),
+        "examples/k8s/node-agent.yaml",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ignore[0] (*: legacy agent, tracked in TICKET-1) expired on 2020-01-31"),
+        "{err}"
+    );
+    let v = json(&o);
+    assert_eq!(
+        v["summary"]["suppressed"].as_u64().unwrap_or(0),
+        0,
+        "{}",
+        v["summary"]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

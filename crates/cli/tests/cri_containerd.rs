@@ -253,6 +253,8 @@ fn cri_pod_flow_with_stockade_and_runc_on_cgroupfs() {
         apparmor_profile: String::new(),
         expect_attr: None,
         update: Ok(()),
+        readonly_paths: Vec::new(),
+        write_check: None,
         name: format!("{}-refused", daemon.env.prefix),
         log_root: daemon.env.dir.join("logs"),
     };

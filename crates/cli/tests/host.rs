@@ -344,6 +344,93 @@ fn debian_kernel_changelog_backport_and_binary_without_package() {
     assert!(ev.contains("usr/local/bin/crio"), "{ev}");
 }
 
+/// A Go binary whose main module is `module`, with `-ldflags` `ldflags` (none: `(devel)` only).
+fn go_binary(dir: &Path, module: &str, ldflags: &str) -> Option<Vec<u8>> {
+    if Command::new("go").arg("version").output().is_err() {
+        eprintln!("SKIP: go_binary: go (golang-go) is needed to build a Go binary with build info");
+        assert!(std::env::var("CI").is_err(), "go is missing under CI");
+        return None;
+    }
+    let m = dir.join("gomod");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("go.mod"), format!("module {module}\n\ngo 1.19\n")).unwrap();
+    std::fs::write(
+        m.join("main.go"),
+        "package main\n\nvar version = \"unknown\"\n\nfunc main() { println(version) }\n",
+    )
+    .unwrap();
+    let o = Command::new("go")
+        .args([
+            "build",
+            "-buildvcs=false",
+            "-ldflags",
+            ldflags,
+            "-o",
+            "bin",
+            ".",
+        ])
+        .current_dir(&m)
+        .env(
+            "GOCACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
+        )
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "0")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bin = std::fs::read(m.join("bin")).unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    Some(bin)
+}
+
+#[test]
+fn go_binary_without_package_is_judged_by_its_build_info() {
+    // A node with runc from a source build in /usr/local/sbin and no runc package: the version
+    // its build wrote (-X main.version=1.1.11) is read from its Go build info, never by
+    // running it (a snapshot's binaries are not this machine's).
+    let tmp = std::env::temp_dir().join(format!("stockade-host-gobin-{}", std::process::id()));
+    let Some(bin) = go_binary(
+        &tmp,
+        "github.com/opencontainers/runc",
+        "-X main.version=1.1.11",
+    ) else {
+        return;
+    };
+    let s = Snap::new("gobin");
+    s.write(
+        "etc/os-release",
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
+    );
+    s.write(
+        "var/lib/dpkg/status",
+        &pkg("base-files", "12.4+deb12u5", None),
+    );
+    let p = s.path("usr/local/sbin/runc");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = s.judge(&debian12_facts());
+    let comp = r["host"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "runc")
+        .unwrap_or_else(|| panic!("{}", r["host"]["components"]));
+    assert_eq!(comp["source"], "Go build info", "{comp}");
+    assert_eq!(comp["version"], "1.1.11", "{comp}");
+    let (st, fixed, ev) = cve(&r, "CVE-2024-21626");
+    assert_eq!(st, "vulnerable", "{ev}");
+    assert_eq!(fixed.as_deref(), Some("1.1.12"), "{ev}");
+    assert!(!ev.contains("version unknown"), "{ev}");
+}
+
 #[test]
 fn ubuntu2204_vulnerable_kernel_package() {
     let s = Snap::new("jammy");

@@ -324,6 +324,64 @@ fn vex_and_ignore_file_suppress_reviewed_findings() {
     assert!(v["findings"]
         .to_string()
         .contains("VEX CVE-2024-21626 fixed: Debian backported"));
+    // Expiry dates: an entry holds through its last day, and past it suppresses nothing (the
+    // setuid su counts again, exit 1) and is named on stderr.
+    for (expires, code) in [("2999-12-31", 0), ("2020-01-31", 1)] {
+        std::fs::write(
+            &ign,
+            format!(
+                "[[ignore]]\nrules = [\"setuid-file\"]\nfiles = [\"/usr/bin/su\"]\n\
+                 reason = \"su is needed by the entrypoint\"\nexpires = {expires}\n"
+            ),
+        )
+        .unwrap();
+        let o = stockade(&[
+            "image",
+            "-f",
+            "json",
+            "--db",
+            db,
+            "--vex",
+            vex.to_str().unwrap(),
+            "--ignore-file",
+            ign.to_str().unwrap(),
+            &img,
+        ]);
+        assert_eq!(o.status.code(), Some(code), "expires {expires}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let su = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule_id"] == "SKD-IMG-010")
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if code == 0 {
+            assert!(su["suppressed"].is_string(), "{su}");
+            assert!(!err.contains("expired"), "{err}");
+        } else {
+            assert!(su.get("suppressed").is_none_or(|s| s.is_null()), "{su}");
+            assert!(
+                err.contains(
+                    "ignore[0] (setuid-file: su is needed by the entrypoint) expired on 2020-01-31"
+                ),
+                "{err}"
+            );
+        }
+    }
+    // A date that is not one: exit 2 naming the entry.
+    std::fs::write(
+        &ign,
+        "[[ignore]]\nrules = [\"*\"]\nreason = \"r\"\nexpires = \"2027-02-30\"\n",
+    )
+    .unwrap();
+    let o = stockade(&["image", "--ignore-file", ign.to_str().unwrap(), &img]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ignore[0]: expires: \"2027-02-30\" is not a date"),
+        "{err}"
+    );
     // A VEX document that is not one: exit 2 naming it.
     std::fs::write(&vex, b"{\"@context\": \"x\"}").unwrap();
     let o = stockade(&["image", "--db", db, "--vex", vex.to_str().unwrap(), &img]);

@@ -331,3 +331,55 @@ fn unit_name_in_use() {
         .success());
     assert_eq!(units_named(&unit), Vec::<String>::new());
 }
+
+/// A slice systemd will not start (masked: `systemctl mask`, as an
+/// administrator switches one off) is one clear error naming the slice, and
+/// nothing is left: no scope unit, no cgroup, no state, no process. A slice
+/// that merely does not exist yet is made by systemd, as for runc
+/// ([`default_path_and_a_new_slice`]).
+#[test]
+fn masked_slice_is_one_clear_error() {
+    if !need_systemd("masked_slice_is_one_clear_error") {
+        return;
+    }
+    let env = Env::new("sdmasked");
+    let slice = format!("{}-off.slice", env.prefix);
+    let id = env.id("m");
+    let b = env.bundle("b", &["sleep", "600"], |c| {
+        c["linux"]["cgroupsPath"] = json!(format!("{slice}:pfx:{id}"));
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}});
+    });
+    let mask = Command::new("systemctl")
+        .args(["mask", &slice])
+        .output()
+        .expect("systemctl mask");
+    assert!(mask.status.success(), "{mask:?}");
+    struct Unmask(String);
+    impl Drop for Unmask {
+        fn drop(&mut self) {
+            let _ = Command::new("systemctl").args(["unmask", &self.0]).status();
+        }
+    }
+    let _unmask = Unmask(slice.clone());
+    let before = env.footprint();
+    let mut c = env.cmd();
+    c.args(["--systemd-cgroup", "run", "-d", "--bundle"])
+        .arg(&b)
+        .arg(&id);
+    let out = env.output(c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line, got {err:?}");
+    assert!(err.contains(&slice) && err.contains("masked"), "{err}");
+    assert_eq!(env.footprint(), before, "left something behind");
+    assert!(env.footprint().is_empty(), "{:?}", env.footprint());
+    // The scope (pfx-<id>.scope) is not left loaded, failed or otherwise
+    // (systemd unloads an inactive transient unit on its next GC pass).
+    for _ in 0..50 {
+        if units_named(&id).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(units_named(&id), Vec::<String>::new(), "{err}");
+}

@@ -155,6 +155,9 @@ pub struct LinuxContainerSecurityContext {
     /// 1.6 reads only this one.
     #[prost(string, tag = "9")]
     pub apparmor_profile: String,
+    /// Replaces the runtime's default read-only paths when not empty.
+    #[prost(string, repeated, tag = "14")]
+    pub readonly_paths: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -219,6 +219,13 @@ pub struct FlowOptions {
     pub expect_attr: Option<String>,
     /// Whether to call UpdateContainerResources; `Err(reason)` skips it with that reason.
     pub update: Result<(), String>,
+    /// The container's read-only paths (CRI `readonly_paths`) in place of containerd's
+    /// ([`CONTAINERD_READONLY_PATHS`]); empty keeps containerd's.
+    pub readonly_paths: Vec<String>,
+    /// A write the container tries through ExecSync (`sh -c SCRIPT`; the script prints `written`
+    /// when the write worked) and whether it must be denied (`true`: it fails with "Permission
+    /// denied") or must work (`false`).
+    pub write_check: Option<(String, bool)>,
     /// A unique name for the pod (and the log directory under `log_root`).
     pub name: String,
     pub log_root: PathBuf,
@@ -278,6 +285,16 @@ impl FlowReport {
         self.push(name, if ok { Status::Ok } else { Status::Fail }, detail);
     }
 }
+
+/// containerd's default read-only paths of a container that is not privileged (its
+/// `oci.populateDefaultUnixSpec`).
+pub const CONTAINERD_READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 const MEMORY_START: i64 = 64 << 20;
 const MEMORY_UPDATED: i64 = 96 << 20;
@@ -385,6 +402,7 @@ fn container_steps(
                 namespace_options: Some(namespaces(opts)),
                 selinux_options: None,
                 apparmor_profile: opts.apparmor_profile.clone(),
+                readonly_paths: opts.readonly_paths.clone(),
             }),
         }),
     };
@@ -437,6 +455,9 @@ fn container_steps(
         }
         Err(e) => r.check("label", false, e.to_string()),
     }
+    if let Some((script, denied)) = &opts.write_check {
+        write_step(cri, &id, script, *denied, r);
+    }
     memory_limit_step(cri, &id, "memory limit at create", MEMORY_START, r);
     match &opts.update {
         Err(reason) => r.push("UpdateContainerResources", Status::Skip, reason.clone()),
@@ -457,6 +478,39 @@ fn container_steps(
                 memory_limit_step(cri, &id, "memory limit after update", MEMORY_UPDATED, r);
             }
         }
+    }
+}
+
+/// The write check of [`FlowOptions::write_check`].
+fn write_step(cri: &mut Cri, id: &str, script: &str, denied: bool, r: &mut FlowReport) {
+    let (name, want) = if denied {
+        ("write denied", "fails with \"Permission denied\"")
+    } else {
+        ("write allowed", "prints \"written\"")
+    };
+    match cri.exec_sync(id, &["/bin/sh", "-c", script]) {
+        Ok(out) => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let ok = if denied {
+                out.exit_code != 0
+                    && stderr.contains("Permission denied")
+                    && !stdout.contains("written")
+            } else {
+                out.exit_code == 0 && stdout.trim() == "written"
+            };
+            r.check(
+                name,
+                ok,
+                format!(
+                    "{script:?}: stdout {:?} stderr {:?} exit {} (want: {want})",
+                    stdout.trim(),
+                    stderr.trim(),
+                    out.exit_code
+                ),
+            );
+        }
+        Err(e) => r.check(name, false, e.to_string()),
     }
 }
 

@@ -90,9 +90,10 @@ fn alpine_inventory_equals_apk_info_in_both_archive_formats() {
     }
 }
 
-/// A real Go binary whose main module is runc at v1.1.11: built from a module named
-/// github.com/opencontainers/runc (Go writes `(devel)` for a source-tree build; the seven bytes
-/// are replaced by `v1.1.11`, the same length, as a release build would have them).
+/// A real Go binary whose main module is runc at 1.1.11, built from a source tree that sets its
+/// version as runc's Makefile does: the main module is `(devel)` and the version is written with
+/// `-ldflags "-X main.version=1.1.11"` (recorded in the build info when built without
+/// `-trimpath`; runc's own release builds use `-trimpath` and carry no version).
 fn runc_go_binary(t: &Path) -> Option<Vec<u8>> {
     if !have("go") {
         skip("go (golang-go) is needed to build a Go binary with build info");
@@ -105,10 +106,22 @@ fn runc_go_binary(t: &Path) -> Option<Vec<u8>> {
         "module github.com/opencontainers/runc\n\ngo 1.19\n",
     )
     .unwrap();
-    std::fs::write(m.join("main.go"), "package main\n\nfunc main() {}\n").unwrap();
+    std::fs::write(
+        m.join("main.go"),
+        "package main\n\nvar version = \"unknown\"\n\nfunc main() { println(version) }\n",
+    )
+    .unwrap();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache");
     let o = Command::new("go")
-        .args(["build", "-trimpath", "-buildvcs=false", "-o", "runc", "."])
+        .args([
+            "build",
+            "-buildvcs=false",
+            "-ldflags",
+            "-X main.gitCommit= -X main.version=1.1.11",
+            "-o",
+            "runc",
+            ".",
+        ])
         .current_dir(&m)
         .env("GOCACHE", &cache)
         .env("GOPATH", t.join("gopath"))
@@ -121,16 +134,9 @@ fn runc_go_binary(t: &Path) -> Option<Vec<u8>> {
         "go build: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let mut bin = std::fs::read(m.join("runc")).unwrap();
-    // Every copy: the `.go.buildinfo` section's and runtime.modinfo's.
-    let needle = b"mod\tgithub.com/opencontainers/runc\t(devel)";
-    let mut n = 0;
-    while let Some(at) = bin.windows(needle.len()).position(|w| w == needle) {
-        let v = at + needle.len() - 7;
-        bin[v..v + 7].copy_from_slice(b"v1.1.11");
-        n += 1;
-    }
-    assert!(n >= 1, "the build info names the main module (devel)");
+    let bin = std::fs::read(m.join("runc")).unwrap();
+    let v = Command::new(m.join("runc")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&v.stderr).trim(), "1.1.11");
     Some(bin)
 }
 
@@ -535,5 +541,152 @@ fn corrupt_package_database_is_a_finding() {
             .any(|f| f.rule_id == "SKD-IMG-071" && f.message.contains("/var/lib/dpkg/status")),
         "{:#?}",
         r.findings
+    );
+}
+
+/// A dpkg status stanza.
+fn stanza(name: &str, version: &str) -> String {
+    format!("Package: {name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: {version}\n\n")
+}
+
+#[test]
+fn each_package_gets_the_layer_that_added_it() {
+    // Layer 0 installs a and b, layer 1 adds c, layer 2 upgrades b, layer 3 rewrites the
+    // database unchanged: a stays 0, b is 2 (its version first listed there), c stays 1.
+    let t = TempDir::new("layers");
+    let dbs = [
+        stanza("a", "1.0") + &stanza("b", "1.0"),
+        stanza("a", "1.0") + &stanza("b", "1.0") + &stanza("c", "3.0"),
+        stanza("a", "1.0") + &stanza("b", "2.0") + &stanza("c", "3.0"),
+        stanza("a", "1.0") + &stanza("b", "2.0") + &stanza("c", "3.0"),
+    ];
+    let mut layers = Vec::new();
+    for db in &dbs {
+        let mut l = Layer::new();
+        l.file("var/lib/dpkg/status", 0o644, db.as_bytes());
+        let tar = l.finish();
+        layers.push((tar.clone(), tar, PLAIN));
+    }
+    let d = t.path().join("layout");
+    write_oci(&d, &layers, serde_json::json!({}));
+    let s = src(format!("oci:{}", d.display()));
+    let r = scan::image::scan(&s, &Limits::default()).unwrap();
+    let got: BTreeMap<String, (String, Option<u16>)> = r
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), (p.version.clone(), p.layer)))
+        .collect();
+    let want: BTreeMap<String, (String, Option<u16>)> =
+        [("a", "1.0", 0), ("b", "2.0", 2), ("c", "3.0", 1)]
+            .into_iter()
+            .map(|(n, v, l)| (n.to_string(), (v.to_string(), Some(l))))
+            .collect();
+    assert_eq!(got, want);
+    // Only the last version is held.
+    let img = scan::image::read(&s, &Limits::default()).unwrap();
+    assert_eq!(img.captured_bytes, dbs[3].len() as u64);
+
+    // An opaque directory over the database ends its history: a layer 1 rewriting it after
+    // `.wh..wh..opq` owns every package.
+    let mut l0 = Layer::new();
+    l0.file("var/lib/dpkg/status", 0o644, dbs[0].as_bytes());
+    let mut l1 = Layer::new();
+    l1.dir("var/lib/dpkg")
+        .file("var/lib/dpkg/.wh..wh..opq", 0o644, b"")
+        .file("var/lib/dpkg/status", 0o644, dbs[0].as_bytes());
+    let (l0, l1) = (l0.finish(), l1.finish());
+    let d = t.path().join("opaque");
+    write_oci(
+        &d,
+        &[(l0.clone(), l0, PLAIN), (l1.clone(), l1, PLAIN)],
+        serde_json::json!({}),
+    );
+    let r = scan::image::scan(&src(format!("oci:{}", d.display())), &Limits::default()).unwrap();
+    assert!(
+        r.packages.iter().all(|p| p.layer == Some(1)),
+        "{:?}",
+        r.packages
+    );
+    assert_eq!(r.packages.len(), 2);
+}
+
+#[test]
+fn captured_contents_are_bounded_for_the_whole_image() {
+    // Ten layers, each rewriting the database with 1 MiB: one version is held at a time, so a
+    // 2 MiB budget holds; two databases of 1.5 MiB each do not fit in it.
+    let t = TempDir::new("budget");
+    let big = stanza("a", "1.0").repeat((1 << 20) / stanza("a", "1.0").len());
+    let mut layers = Vec::new();
+    for _ in 0..10 {
+        let mut l = Layer::new();
+        l.file("var/lib/dpkg/status", 0o644, big.as_bytes());
+        let tar = l.finish();
+        layers.push((gzip(&tar), tar, GZ));
+    }
+    let d = t.path().join("many");
+    write_oci(&d, &layers, serde_json::json!({}));
+    let limits = Limits {
+        max_captured_total: 2 << 20,
+        ..Limits::default()
+    };
+    let s = src(format!("oci:{}", d.display()));
+    let img = scan::image::read(&s, &limits).unwrap();
+    assert_eq!(img.captured_bytes, big.len() as u64);
+
+    let half = vec![b'x'; 3 << 19];
+    let mut l = Layer::new();
+    l.file("var/lib/dpkg/status", 0o644, &half)
+        .file("lib/apk/db/installed", 0o644, &half);
+    let tar = l.finish();
+    let d = t.path().join("two");
+    write_oci(&d, &[(tar.clone(), tar, PLAIN)], serde_json::json!({}));
+    let e = scan::image::read(&src(format!("oci:{}", d.display())), &limits).unwrap_err();
+    println!("budget: {e}");
+    assert!(
+        e.to_string()
+            .contains("more than the 2097152 kept for a whole image"),
+        "{e}"
+    );
+
+    // A text database above its own limit.
+    let mut l = Layer::new();
+    l.file("var/lib/dpkg/status", 0o644, &vec![b'x'; (2 << 20) + 1]);
+    let tar = l.finish();
+    let d = t.path().join("text");
+    write_oci(&d, &[(tar.clone(), tar, PLAIN)], serde_json::json!({}));
+    let small = Limits {
+        max_captured_text: 2 << 20,
+        ..Limits::default()
+    };
+    let e = scan::image::read(&src(format!("oci:{}", d.display())), &small).unwrap_err();
+    println!("text: {e}");
+    assert!(
+        e.to_string()
+            .contains("more than the 2097152 kept for a text package database"),
+        "{e}"
+    );
+
+    // Layers that each list new packages: what earlier versions listed is bounded too.
+    let mut layers = Vec::new();
+    for i in 0..3 {
+        let mut l = Layer::new();
+        let db = stanza(&format!("a{i}"), "1") + &stanza(&format!("b{i}"), "1");
+        l.file("var/lib/dpkg/status", 0o644, db.as_bytes());
+        let tar = l.finish();
+        layers.push((tar.clone(), tar, PLAIN));
+    }
+    let d = t.path().join("distinct");
+    write_oci(&d, &layers, serde_json::json!({}));
+    let few = Limits {
+        max_first_seen: 3,
+        ..Limits::default()
+    };
+    let s = src(format!("oci:{}", d.display()));
+    assert!(scan::image::read(&s, &Limits::default()).is_ok());
+    let e = scan::image::read(&s, &few).unwrap_err();
+    println!("distinct: {e}");
+    assert!(
+        e.to_string().contains("more than 3 distinct packages"),
+        "{e}"
     );
 }

@@ -27,6 +27,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile u32 host_mntns = 0;
 const volatile u32 host_pidns = 0;
+/* The host's network namespace and the initial user namespace (inode numbers), for the effects
+ * (ctr_tasks below). */
+const volatile u32 host_netns = 0;
+const volatile u32 init_userns = 0;
 const volatile u32 self_tgid = 0;
 /* Bit c set: some absolute path class (path_classes) has c as its second byte, i.e. a path
  * "/c..." may match one; filled by user space from the same table. */
@@ -271,10 +275,14 @@ static __always_inline void setup_on_exec(struct task_struct *t)
 	}
 }
 
+static __always_inline void effects_fork(struct task_struct *parent, struct task_struct *child);
+static __always_inline void effects_exit(struct task_struct *p);
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(setup_fork, struct task_struct *parent, struct task_struct *child)
 {
 	u32 ptgid = parent->tgid, ctgid = child->tgid;
+	effects_fork(parent, child);
 	if (ptgid == ctgid)
 		return 0;
 	if (!in_setup(ptgid)) {
@@ -292,6 +300,7 @@ int BPF_PROG(setup_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(setup_exit, struct task_struct *p)
 {
+	effects_exit(p);
 	if (p->pid != p->tgid)
 		return 0;
 	u32 tgid = p->tgid;
@@ -1012,15 +1021,257 @@ PER_SYSCALL(setresuid, 3)
 PER_SYSCALL(fchdir, 1)
 PER_SYSCALL(chdir, 1)
 
+/* ---- effects: what a container task has become, whatever call made it so ----
+ *
+ * A kernel exploit shows no cause the syscall hooks know (no mount, no setns, no setuid): its
+ * payload calls commit_creds(prepare_kernel_cred(0)) or overwrites the task's cred, and
+ * switch_task_namespaces(current, &init_nsproxy), then returns to user space. What can be seen is
+ * the effect. Every task seen as a container task (in_container at an exec, or forked by one)
+ * gets a baseline here: its mount, network and user namespaces and the union of its bounding,
+ * permitted and effective capability sets. At each exec, fork and exit of such a task the
+ * current state is compared with the baseline:
+ * - EV_NS_HOST: its mount or network namespace is now the host's and was not (nsenter into pid
+ *   1's namespaces from a container sharing the host pid namespace, or the exploit's switch);
+ * - EV_CRED_ROOT: its user namespace is now the initial one and was not, holding uid 0 or a
+ *   capability (no call can move a task into an ancestor user namespace), or, in the same user
+ *   namespace, it holds a capability outside its former bounding set (exec, capset and set*id
+ *   never grow these sets; a setuid-root exec stays inside them).
+ * The baseline then becomes the current state, so one change is one event. Between these points
+ * a task iterator (effects_sweep), which user space runs every second, compares every task that
+ * has a baseline. The table is an LRU: a full table forgets the oldest task, which is
+ * then not checked (it can never report a false change). */
+#define EFF_MNT 1
+#define EFF_NET 2
+#define EFF_USERNS 4
+#define EFF_CAPS 8
+
+struct baseline {
+	u64 caps;
+	u32 mntns;
+	u32 netns;
+	u32 userns;
+	u32 euid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, struct baseline);
+} ctr_tasks SEC(".maps");
+
+static __always_inline void state_of(struct task_struct *t, struct baseline *b)
+{
+	b->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	b->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	b->userns = BPF_CORE_READ(t, cred, user_ns, ns.inum);
+	b->euid = BPF_CORE_READ(t, cred, euid.val);
+	b->caps = BPF_CORE_READ(t, cred, cap_bset.val) | BPF_CORE_READ(t, cred, cap_permitted.val) |
+		  BPF_CORE_READ(t, cred, cap_effective.val);
+}
+
+/* where: 1 exec, 2 fork, 3 exit */
+static __always_inline void emit_effect(u32 kind, u32 bits, struct baseline *was,
+					struct baseline *now, u32 where, struct task_struct *task)
+{
+	struct event *e = reserve(kind, task);
+	if (!e)
+		return;
+	e->args[0] = bits;
+	e->args[1] = where;
+	e->args[2] = ((u64)was->mntns << 32) | was->netns;
+	e->args[3] = ((u64)was->userns << 32) | was->euid;
+	e->args[4] = was->caps;
+	e->args[5] = now->caps;
+	submit(e, task);
+}
+
+/* Compares task `t` (the current task) with its baseline and reports what changed; `in_ctr`: it
+ * is a container task now (a missing baseline is then made). */
+static __always_inline void effects_check(struct task_struct *t, u32 tid, int in_ctr, u32 where)
+{
+	struct baseline now = {};
+	state_of(t, &now);
+	if (!now.mntns)
+		return;
+	struct baseline *b = bpf_map_lookup_elem(&ctr_tasks, &tid);
+	if (!b) {
+		if (in_ctr && bpf_map_update_elem(&ctr_tasks, &tid, &now, BPF_ANY))
+			stat_inc(STAT_MAP_ERRORS);
+		return;
+	}
+	u32 ns = 0, cr = 0;
+	if (now.mntns == host_mntns && b->mntns != host_mntns)
+		ns |= EFF_MNT;
+	if (now.netns == host_netns && b->netns != host_netns)
+		ns |= EFF_NET;
+	if (now.userns == init_userns && b->userns != init_userns && (now.euid == 0 || now.caps))
+		cr |= EFF_USERNS;
+	if (now.userns == b->userns && (now.caps & ~b->caps))
+		cr |= EFF_CAPS;
+	if (ns || cr) {
+		struct baseline was = *b;
+		stat_inc(STAT_SEEN);
+		if (ns)
+			emit_effect(EV_NS_HOST, ns, &was, &now, where, t);
+		if (cr)
+			emit_effect(EV_CRED_ROOT, cr, &was, &now, where, t);
+	}
+	*b = now;
+}
+
+/* An event about `task`, which need not be the current task (the timer's sweep below runs in the
+ * reader's context): everything is read from the task itself. */
+static __always_inline struct event *reserve_task(u32 kind, struct task_struct *task)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	e->tid = BPF_CORE_READ(task, pid);
+	e->tgid = BPF_CORE_READ(task, tgid);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	u32 level = BPF_CORE_READ(task, thread_pid, level);
+	e->vpid = BPF_CORE_READ(task, thread_pid, numbers[level & 7].nr);
+	e->pidns = BPF_CORE_READ(task, thread_pid, numbers[level & 7].ns, ns.inum);
+	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
+	if (in_setup(e->tgid))
+		e->flags |= EVF_SETUP;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	cg_names(e, task);
+	return e;
+}
+
+/* The timer's look (user space runs this task iterator every second): every task with a
+ * baseline is compared with it, so a task that switched and then only makes syscalls is seen
+ * within a second, not at its exit. Its events go straight to the ring buffer: submit()'s
+ * reactive kill would signal the reader, not the task. */
+SEC("iter/task")
+int effects_sweep(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	if (!t)
+		return 0;
+	u32 tid = t->pid;
+	struct baseline *b = bpf_map_lookup_elem(&ctr_tasks, &tid);
+	if (!b)
+		return 0;
+	struct baseline now = {};
+	state_of(t, &now);
+	if (!now.mntns)
+		return 0;
+	u32 ns = 0, cr = 0;
+	if (now.mntns == host_mntns && b->mntns != host_mntns)
+		ns |= EFF_MNT;
+	if (now.netns == host_netns && b->netns != host_netns)
+		ns |= EFF_NET;
+	if (now.userns == init_userns && b->userns != init_userns && (now.euid == 0 || now.caps))
+		cr |= EFF_USERNS;
+	if (now.userns == b->userns && (now.caps & ~b->caps))
+		cr |= EFF_CAPS;
+	if (!ns && !cr)
+		return 0;
+	stat_inc(STAT_SEEN);
+	for (int i = 0; i < 2; i++) {
+		u32 bits = i ? cr : ns;
+		if (!bits)
+			continue;
+		struct event *e = reserve_task(i ? EV_CRED_ROOT : EV_NS_HOST, t);
+		if (!e)
+			continue;
+		e->args[0] = bits;
+		e->args[1] = 4; /* the timer */
+		e->args[2] = ((u64)b->mntns << 32) | b->netns;
+		e->args[3] = ((u64)b->userns << 32) | b->euid;
+		e->args[4] = b->caps;
+		e->args[5] = now.caps;
+		stat_inc(STAT_EMITTED);
+		bpf_ringbuf_submit(e, 0);
+	}
+	*b = now;
+	return 0;
+}
+
+static __always_inline void effects_fork(struct task_struct *parent, struct task_struct *child)
+{
+	u32 ptid = parent->pid, ctid = child->pid;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	/* the parent is the current task (fork runs in it) */
+	effects_check(cur, ptid, in_container(cur), 2);
+	struct baseline *b = bpf_map_lookup_elem(&ctr_tasks, &ptid);
+	if (!b) {
+		bpf_map_delete_elem(&ctr_tasks, &ctid);
+		return;
+	}
+	struct baseline copy = *b;
+	if (bpf_map_update_elem(&ctr_tasks, &ctid, &copy, BPF_ANY))
+		stat_inc(STAT_MAP_ERRORS);
+}
+
+static __always_inline void effects_exit(struct task_struct *p)
+{
+	u32 tid = p->pid;
+	effects_check(bpf_get_current_task_btf(), tid, 0, 3);
+	bpf_map_delete_elem(&ctr_tasks, &tid);
+}
+
+/* ---- usermode helpers: the host-side effect of release_agent, core_pattern, modprobe ----
+ *
+ * The kernel runs a usermode helper (call_usermodehelper) as a process it spawns from a kernel
+ * thread (a kworker, or kthreadd through CLONE_PARENT) and execs as root in the host's
+ * namespaces. Whatever wrote the setting (a write the open hooks saw, or a kernel exploit that
+ * overwrote modprobe_path in memory), this exec is where the host runs the attacker's file. Every
+ * such exec is reported (they are rare: module loads, hotplug, coredump pipes); user space
+ * attributes it to the container whose root holds the file (bpf/../src/run.rs, helper_owner).
+ * Init's own first exec (its parent is the idle task, a kernel thread too) is not a helper. */
+static __always_inline void umh_exec(struct task_struct *cur, struct linux_binprm *bprm,
+				     struct task_struct *task)
+{
+	if (!(BPF_CORE_READ(cur, real_parent, flags) & 0x00200000 /* PF_KTHREAD */))
+		return;
+	if (cur->tgid == 1)
+		return;
+	stat_inc(STAT_SEEN);
+	struct event *e = reserve(EV_UMH, task);
+	if (!e)
+		return;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(bprm, filename));
+	/* the helper's argument vector, NUL-separated, as far as path2 holds it */
+	unsigned long arg_start = BPF_CORE_READ(cur, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(cur, mm, arg_end);
+	u64 n = arg_end - arg_start;
+	if (n > sizeof(e->path2) - 1)
+		n = sizeof(e->path2) - 1;
+	bpf_probe_read_user(e->path2, n & 127, (void *)arg_start);
+	e->args[0] = n & 127;
+	e->args[1] = BPF_CORE_READ(cur, real_parent, pid);
+	BPF_CORE_READ_STR_INTO(&e->path3, cur, real_parent, comm);
+	submit(e, task);
+}
+
 /* ---- exec: lineage, drift, fileless, /tmp, setuid-root, container start ---- */
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tp_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	setup_on_exec(bpf_get_current_task_btf());
-	if (!in_container(bpf_get_current_task_btf()))
+	struct task_struct *cur = bpf_get_current_task_btf();
+	setup_on_exec(cur);
+	int in_ctr = in_container(cur);
+	effects_check(cur, cur->pid, in_ctr, 1);
+	if (!in_ctr) {
+		umh_exec(cur, bprm, task);
 		return 0;
+	}
 	stat_inc(STAT_SEEN);
 	struct event *e = reserve(EV_EXEC, task);
 	if (!e)

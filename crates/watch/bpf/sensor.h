@@ -29,6 +29,12 @@ enum event_kind {
 	EV_EXEC = 21,
 	EV_DEV = 22, /* lean tier: a block device opened (report-only cgroup/dev) */
 	EV_CONNECT4 = 23, /* IPv4 connect to a node service (node_services map) */
+	/* effects (sensor.bpf.c, "ctr_tasks"): what a container task became, not what it called */
+	EV_NS_HOST = 24, /* its mount or network namespace became the host's */
+	EV_CRED_ROOT = 25, /* its credentials moved to the initial user namespace, or gained
+			    * capabilities beyond its bounding set */
+	EV_UMH = 26, /* a usermode helper executed (a process the kernel spawned from a kernel thread:
+		      * release_agent, core_pattern pipe, modprobe, hotplug...) */
 	/* from the enforcement programs (cgroup BPF, BPF-LSM) */
 	EV_DENY_DEV = 40,
 	EV_DENY_SYSCTL = 41,

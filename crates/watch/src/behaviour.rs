@@ -98,6 +98,9 @@ pub const RULES: &[(policy::RuleId, &str)] = &[
     (policy::id::SKD_RUN_028, "kernel-recon"),
     (policy::id::SKD_RUN_029, "host-disk-tool"),
     (policy::id::SKD_RUN_040, "node-service-connect"),
+    (policy::id::SKD_RUN_041, "namespace-to-host"),
+    (policy::id::SKD_RUN_042, "credential-to-host-root"),
+    (policy::id::SKD_RUN_043, "usermode-helper-exec"),
     (policy::id::SKD_ESC_001, "privileged-start"),
     (policy::id::SKD_ESC_010, "sys-admin-start"),
     (policy::id::SKD_ESC_020, "engine-socket-connect"),
@@ -474,6 +477,12 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             json!({"cwd_name": ev.path}),
         ),
         kind::EXEC => classify_exec(ev, host),
+        kind::NS_HOST | kind::CRED_ROOT => classify_effect(ev),
+        kind::UMH => det(
+            policy::id::SKD_RUN_043,
+            "usermode-helper-exec",
+            json!({"path": ev.path, "argv": ev.argv, "spawned_by": ev.path3}),
+        ),
         kind::DENY_DEV | kind::DEV => {
             let t = if a[0] == 1 { "block" } else { "char" };
             let access = a[2] >> 32;
@@ -512,6 +521,50 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
         }
         _ => None,
     }
+}
+
+/// An effect (bpf/sensor.bpf.c, `ctr_tasks`): what a container task became since it was last
+/// seen executing, forking or exiting.
+fn classify_effect(ev: &RawEvent) -> Option<Detection> {
+    let a = &ev.args;
+    let seen_at = match a[1] {
+        1 => "exec",
+        2 => "fork",
+        3 => "exit",
+        _ => "timer",
+    };
+    let (was_mnt, was_net) = ((a[2] >> 32) as u32, a[2] as u32);
+    let (was_user, was_euid) = ((a[3] >> 32) as u32, a[3] as u32);
+    if ev.kind == kind::NS_HOST {
+        let mut which = Vec::new();
+        if a[0] & 1 != 0 {
+            which.push("mnt");
+        }
+        if a[0] & 2 != 0 {
+            which.push("net");
+        }
+        return det(
+            policy::id::SKD_RUN_041,
+            "namespace-to-host",
+            json!({"namespaces": which, "seen_at": seen_at,
+                   "was": {"mnt": was_mnt, "net": was_net}}),
+        );
+    }
+    let mut how = Vec::new();
+    if a[0] & 4 != 0 {
+        how.push("initial-user-namespace");
+    }
+    if a[0] & 8 != 0 {
+        how.push("capabilities-beyond-bounding-set");
+    }
+    det(
+        policy::id::SKD_RUN_042,
+        "credential-to-host-root",
+        json!({"how": how, "seen_at": seen_at, "euid": ev.euid,
+               "was": {"user_ns": was_user, "euid": was_euid, "capabilities": format!("{:#x}", a[4])},
+               "capabilities": format!("{:#x}", a[5]),
+               "gained": format!("{:#x}", a[5] & !a[4])}),
+    )
 }
 
 fn classify_exec(ev: &RawEvent, host: &HostFacts) -> Option<Detection> {

@@ -28,6 +28,15 @@ pub mod kind {
     /// Lean tier: a block device opened (report-only `cgroup/dev`), args as `DENY_DEV`.
     pub const DEV: u32 = 22;
     pub const CONNECT4: u32 = 23;
+    /// Effects (a container task's baseline, `ctr_tasks`): its mount or network namespace
+    /// became the host's.
+    pub const NS_HOST: u32 = 24;
+    /// Its credentials moved to the initial user namespace, or gained capabilities beyond its
+    /// bounding set.
+    pub const CRED_ROOT: u32 = 25;
+    /// A usermode helper executed (spawned from a kernel thread); `path2` holds its argument
+    /// vector, NUL-separated (`args[0]` bytes), see [`super::RawEvent::argv`].
+    pub const UMH: u32 = 26;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
     // 42 was DENY_SOCKET (a `cgroup/sock_create` program, removed: the kernel runs that hook
@@ -87,6 +96,8 @@ pub struct RawEvent {
     pub path: String,
     pub path2: String,
     pub path3: String,
+    /// The argument vector of a usermode helper (`kind::UMH`), as far as the kernel copied it.
+    pub argv: Vec<String>,
 }
 
 fn cstr(b: &[i8]) -> String {
@@ -136,6 +147,19 @@ impl RawEvent {
             path: cstr(&e.path),
             path2: cstr(&e.path2),
             path3: cstr(&e.path3),
+            argv: if e.kind == kind::UMH {
+                let n = (e.args[0] as usize).min(e.path2.len());
+                e.path2[..n]
+                    .split(|&c| c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        let b: Vec<u8> = a.iter().map(|&c| c as u8).collect();
+                        String::from_utf8_lossy(&b).into_owned()
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 }

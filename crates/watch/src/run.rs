@@ -129,6 +129,52 @@ fn scan_containers(attrib: &Attributor, host_mntns: u32) -> Vec<(Container, u32,
     out
 }
 
+/// The container whose root directory holds the file a usermode helper executed (SKD-RUN-043):
+/// the helper runs in the host's namespaces, so its own cgroups and namespaces name no container.
+/// The file's path is the host's view: `/proc/<pid>/root/...` (through a container process), a
+/// path inside a container's root directory (a runc bundle's rootfs, an overlay's merged
+/// directory), or inside the upper directory of an overlay mounted on the host (the path the
+/// classic release_agent escape reads from /etc/mtab). Each directory on the path, and the mount
+/// point of each host overlay whose upper directory holds the file, is compared (device and
+/// inode) with the root directory of each running container.
+fn helper_owner(attrib: &Attributor, host_mntns: u32, path: &str) -> Option<Container> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let mut dirs: Vec<(u64, u64)> = std::path::Path::new(path)
+        .ancestors()
+        .skip(1)
+        .filter(|a| a.as_os_str().len() > 1)
+        .filter_map(id)
+        .collect();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut f = post.split(' ');
+        if f.next() != Some("overlay") {
+            continue;
+        }
+        let opts = f.nth(1).unwrap_or("");
+        let upper = opts.split(',').find_map(|o| o.strip_prefix("upperdir="));
+        if upper.is_some_and(|u| path.starts_with(&format!("{u}/"))) {
+            if let Some(mp) = pre.split(' ').nth(4) {
+                dirs.extend(id(std::path::Path::new(&mp.replace("\\040", " "))));
+            }
+        }
+    }
+    if dirs.is_empty() {
+        return None;
+    }
+    scan_containers(attrib, host_mntns)
+        .into_iter()
+        .find(|(_, pid, _)| {
+            id(std::path::Path::new(&format!("/proc/{pid}/root")))
+                .is_some_and(|r| dirs.contains(&r))
+        })
+        .map(|(c, _, _)| c)
+}
+
 /// (tgid, kind, args, path) of a denial, to fold repeats of one refused action.
 type DenialKey = (u32, u32, [u64; 6], String);
 
@@ -144,6 +190,7 @@ struct State {
     sensor: Option<Sensor>,
     recent_denials: Vec<(DenialKey, Instant)>,
     ns_pids: std::collections::HashMap<u32, Vec<u32>>,
+    host_mntns: u32,
 }
 
 impl State {
@@ -251,7 +298,13 @@ impl State {
                 },
             }
         } else {
-            match self.attrib.attribute(&ev) {
+            let owner = if ev.kind == kind::UMH {
+                helper_owner(&self.attrib, self.host_mntns, &ev.path)
+                    .map_or(Owner::Host, Owner::Container)
+            } else {
+                self.attrib.attribute(&ev)
+            };
+            match owner {
                 Owner::Container(c) => {
                     if !self.selected(&c) {
                         return;
@@ -555,6 +608,7 @@ pub fn run(args: WatchArgs) -> i32 {
         sensor,
         recent_denials: Vec::new(),
         ns_pids: std::collections::HashMap::new(),
+        host_mntns,
     };
     for dir in &args.cgroups {
         let Some(enf) = st.enforcer.as_mut() else {
@@ -662,6 +716,9 @@ pub fn run(args: WatchArgs) -> i32 {
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
+                if let Some(s) = st.sensor.as_ref() {
+                    s.sweep_effects();
+                }
                 let lost = update_stats(&st, &metrics);
                 if lost > reported_lost {
                     eprintln!(

@@ -101,6 +101,8 @@ pub fn recursion_misses(fd: BorrowedFd<'_>) -> Option<u64> {
 pub struct Sensor {
     pub skel: SensorSkel<'static>,
     _links: Vec<Link>,
+    /// The effects' task iterator (`effects_sweep`), run by [`Sensor::sweep_effects`].
+    sweep: Option<Link>,
     pub attached: Vec<String>,
     /// Programs that did not attach, with the reason (e.g. a tracepoint this kernel lacks).
     pub missing: Vec<(String, String)>,
@@ -134,6 +136,16 @@ fn open(
         .ok_or("sensor object has no rodata")?;
     ro.host_mntns = host_mntns;
     ro.host_pidns = host_pidns;
+    // the effects' reference points (bpf/sensor.bpf.c, ctr_tasks): the namespaces of the
+    // sensor's own process, which runs on the host as host_mntns is taken
+    let ns = |n: &str| {
+        std::fs::read_link(format!("/proc/self/ns/{n}"))
+            .ok()
+            .and_then(|l| crate::behaviour::ns_inode(&l.to_string_lossy()))
+            .unwrap_or(0)
+    };
+    ro.host_netns = ns("net");
+    ro.init_userns = ns("user");
     ro.self_tgid = std::process::id();
     ro.wakeup_bytes = wakeup;
     ro.class_c1 = class_second_bytes();
@@ -143,7 +155,8 @@ fn open(
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let wanted = match name.as_str() {
-            "tp_exec" => with_exec,
+            // the effects' timer (a task iterator) goes and comes with the exec program
+            "tp_exec" | "effects_sweep" => with_exec,
             // the runtime set-up lineage (setup_tasks), in every tier
             "setup_fork" | "setup_exit" => true,
             "sys_enter" => hooks == SyscallHooks::Dispatcher,
@@ -193,6 +206,7 @@ impl Sensor {
             }
         };
         let mut links = Vec::new();
+        let mut sweep = None;
         let mut attached = Vec::new();
         // Programs an operator chose not to attach (cost/coverage trade-offs, benchmarks).
         let skip: Vec<String> = std::env::var("STOCKADE_WATCH_SKIP_PROGRAMS")
@@ -234,6 +248,10 @@ impl Sensor {
                 prog.attach()
             };
             match link {
+                Ok(l) if name == "effects_sweep" => {
+                    sweep = Some(l);
+                    attached.push(name);
+                }
                 Ok(l) => {
                     links.push(l);
                     attached.push(name);
@@ -244,6 +262,7 @@ impl Sensor {
         let sensor = Sensor {
             skel,
             _links: links,
+            sweep,
             attached,
             missing,
         };
@@ -318,6 +337,18 @@ impl Sensor {
             map_errors,
             unread,
             missed_runs,
+        }
+    }
+
+    /// Runs the effects' task iterator once (bpf/sensor.bpf.c, `effects_sweep`): every task
+    /// with a baseline is compared with it; changes go to the ring buffer as events.
+    pub fn sweep_effects(&self) {
+        use std::io::Read;
+        if let Some(link) = &self.sweep {
+            if let Ok(mut it) = libbpf_rs::Iter::new(link) {
+                let mut sink = [0u8; 64];
+                while matches!(it.read(&mut sink), Ok(n) if n > 0) {}
+            }
         }
     }
 

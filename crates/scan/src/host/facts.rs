@@ -88,7 +88,8 @@ pub struct Component {
     pub package: Option<String>,
     /// The packaged (or reported) version.
     pub version: Option<DebVersion>,
-    /// `dpkg` or `binary --version`, or `binary present` when nothing told the version.
+    /// `dpkg`, `Go build info` or `binary --version`, or `binary present` when nothing told
+    /// the version.
     pub source: String,
     /// The binary path, for the binary fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,6 +351,45 @@ fn version_in(output: &str) -> Option<DebVersion> {
         .find_map(|w| DebVersion::parse(&w.replace('-', "~")).ok())
 }
 
+/// The Go main modules of each component's binary.
+const GO_MODULES: &[(&str, &[&str])] = &[
+    ("runc", &["github.com/opencontainers/runc"]),
+    (
+        "containerd",
+        &[
+            "github.com/containerd/containerd",
+            "github.com/containerd/containerd/v2",
+        ],
+    ),
+    ("cri-o", &["github.com/cri-o/cri-o"]),
+    (
+        "podman",
+        &[
+            "github.com/containers/podman/v4",
+            "github.com/containers/podman/v5",
+        ],
+    ),
+    ("docker", &["github.com/docker/docker"]),
+    ("buildkit", &["github.com/moby/buildkit"]),
+    (
+        "nvidia-container-toolkit",
+        &["github.com/NVIDIA/nvidia-container-toolkit"],
+    ),
+];
+
+/// The version a component's Go binary records (its main module's version, or the version its
+/// build set with `-ldflags -X`), when the binary is that component's.
+fn go_version(root: &Root, rel: &str, component: &str) -> Option<DebVersion> {
+    let modules = GO_MODULES.iter().find(|(c, _)| *c == component)?.1;
+    let mut f = root.open_file(rel).ok()??;
+    let info = crate::pkgdb::gobuildinfo::scan(&mut f).ok()??;
+    if !modules.contains(&info.main.as_ref()?.path.as_str()) {
+        return None;
+    }
+    let v = info.main_version()?;
+    DebVersion::parse(&v.trim_start_matches('v').replace('-', "~")).ok()
+}
+
 /// Run `bin --version` for at most two seconds (live host only).
 fn binary_version(bin: &str) -> Option<DebVersion> {
     let mut child = Command::new(bin)
@@ -458,17 +498,18 @@ pub fn gather(root: &Root, kernel: Option<KernelView>) -> Result<HostFacts, Stri
             continue;
         };
         let path = format!("/{dir}/{bin}");
-        // A snapshot's binaries are never executed: they are not this machine's.
-        let version = if root.is_live() {
-            binary_version(&path)
-        } else {
-            None
+        // The Go build info first (read, never run: a snapshot's binaries are not this
+        // machine's), then, live only, `--version`.
+        let (version, source) = match go_version(root, &format!("{dir}/{bin}"), name) {
+            Some(v) => (Some(v), "Go build info"),
+            None if root.is_live() => (binary_version(&path), "binary --version"),
+            None => (None, ""),
         };
         components.push(Component {
             name: name.clone(),
             package: None,
             source: if version.is_some() {
-                "binary --version".into()
+                source.into()
             } else {
                 "binary present, version unknown".into()
             },

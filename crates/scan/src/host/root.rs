@@ -103,6 +103,21 @@ impl Root {
         Ok(Some(out))
     }
 
+    /// `rel` opened for reading as a stream, `None` when it does not exist; not a regular file
+    /// is an error.
+    pub fn open_file(&self, rel: &str) -> std::io::Result<Option<std::fs::File>> {
+        let fd = match self.open_in(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let st = fstat(fd.as_fd()).map_err(std::io::Error::from)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        Ok(Some(std::fs::File::from(fd)))
+    }
+
     /// Owner and mode of `rel` (not following a final symlink's target outside the root).
     pub fn meta(&self, rel: &str) -> std::io::Result<Option<Meta>> {
         let fd = match self.open_in(rel, OFlag::O_PATH) {

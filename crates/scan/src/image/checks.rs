@@ -75,29 +75,14 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (path, cap) in &img.captured {
-        let parse = |b: &[u8]| crate::pkgdb::parse_db(path, b);
-        let Some((_, last)) = cap.versions.last() else {
-            continue;
-        };
-        let Some(parsed) = parse(last) else {
+        let Some(parsed) = crate::pkgdb::parse_db(path, &cap.data) else {
             continue;
         };
         match parsed {
             Ok(mut pkgs) => {
                 // The layer of a package is the first layer whose database lists this version.
-                let earlier: Vec<(u16, Vec<Package>)> = cap
-                    .versions
-                    .iter()
-                    .map(|(l, b)| (*l, parse(b).and_then(Result::ok).unwrap_or_default()))
-                    .collect();
                 for p in &mut pkgs {
-                    p.layer = earlier
-                        .iter()
-                        .find(|(_, ps)| {
-                            ps.iter()
-                                .any(|q| q.name == p.name && q.version == p.version)
-                        })
-                        .map(|(l, _)| *l);
+                    p.layer = Some(cap.layer_of(&p.name, &p.version));
                 }
                 out.extend(pkgs);
             }
@@ -119,7 +104,8 @@ pub fn packages(img: &Image) -> (Vec<Package>, Vec<DbError>) {
         }
         if let Some(m) = &go.info.main {
             if !m.path.is_empty() {
-                out.push(gp(&m.path, &m.version));
+                let v = go.info.main_version().unwrap_or_else(|| m.version.clone());
+                out.push(gp(&m.path, &v));
             }
         }
         for d in &go.info.deps {
@@ -138,24 +124,25 @@ fn in_range(v: &str, introduced: &str, fixed: &str) -> bool {
 fn runtime_cves(img: &Image, out: &mut Vec<Finding>) {
     for go in img.go.values() {
         let Some(m) = &go.info.main else { continue };
-        // A binary built from a source tree (a distribution's package) says `(devel)`: its
+        // A binary built from a source tree says `(devel)`; its version is then the one its
+        // build wrote with `-ldflags -X`, else (a distribution's `-trimpath` package) its
         // package version, matched against the distribution's advisories, decides instead.
-        if !m.version.starts_with('v') {
+        let Some(version) = go.info.main_version() else {
             continue;
-        }
+        };
         for r in know::RUNTIME_CVES.iter().filter(|r| r.module == m.path) {
-            let hit = r.affected.iter().find(|(i, f)| in_range(&m.version, i, f));
+            let hit = r.affected.iter().find(|(i, f)| in_range(&version, i, f));
             if let Some((_, fixed)) = hit {
                 let mut f = Finding::new(
                     policy::id::SKD_IMG_001,
                     format!(
                         "{} {} is affected by {} (fixed in {fixed}; {})",
-                        r.name, m.version, r.cve, r.reference
+                        r.name, version, r.cve, r.reference
                     ),
                 )
                 .at(&go.path, go.layer);
                 f.package = Some(m.path.clone());
-                f.version = Some(m.version.clone());
+                f.version = Some(version.clone());
                 f.cves = vec![r.cve.to_string()];
                 f.fixed_in = Some((*fixed).to_string());
                 f.status = Some("fixed".into());

@@ -16,7 +16,7 @@ pub mod source;
 pub use source::{ImageConfig, Source};
 
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -114,8 +114,15 @@ pub struct Limits {
     pub ratio_floor: u64,
     /// Largest uncompressed/compressed ratio accepted above `ratio_floor` (a gzip bomb).
     pub max_ratio: u64,
-    /// Largest file content kept for an inventory (a package database).
+    /// Largest rpm database kept for an inventory.
     pub max_captured: u64,
+    /// Largest text package database (dpkg, apk) or credential file kept.
+    pub max_captured_text: u64,
+    /// Most (name, version) pairs remembered from the earlier versions of one database.
+    pub max_first_seen: usize,
+    /// Largest total of the file contents kept at once (the last version of every package
+    /// database and credential candidate).
+    pub max_captured_total: u64,
 }
 
 impl Default for Limits {
@@ -124,6 +131,9 @@ impl Default for Limits {
             ratio_floor: 256 << 20,
             max_ratio: 1000,
             max_captured: 512 << 20,
+            max_captured_text: 32 << 20,
+            max_first_seen: 200_000,
+            max_captured_total: 1 << 30,
         }
     }
 }
@@ -156,11 +166,51 @@ pub struct GoBinary {
     pub info: crate::pkgdb::gobuildinfo::BuildInfo,
 }
 
-/// One captured file: every version of it, by layer (package databases are rewritten by each
-/// layer that installs something; the first version listing a package tells its layer).
+/// One captured file: its last version, and what its earlier versions said. Package databases
+/// are rewritten by each layer that installs something; the first version listing a package
+/// tells its layer. An earlier version is parsed when a later layer replaces it and then dropped,
+/// so memory holds one version of each file, not one per layer.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    pub versions: Vec<(u16, Vec<u8>)>,
+    /// The layer that wrote the last version.
+    pub layer: u16,
+    /// The last version's content.
+    pub data: Vec<u8>,
+    /// (name, version) of every package an earlier version of this database listed, with the
+    /// first layer that listed it.
+    pub first_seen: HashMap<(String, String), u16>,
+}
+
+impl Captured {
+    /// The layer that added `name` at `version`: the first earlier version listing it, else the
+    /// last version's layer.
+    pub fn layer_of(&self, name: &str, version: &str) -> u16 {
+        // Keyed by owned strings; a lookup builds the key once per package.
+        self.first_seen
+            .get(&(name.to_string(), version.to_string()))
+            .copied()
+            .unwrap_or(self.layer)
+    }
+
+    /// Replace the content with a later layer's, keeping what the replaced version listed.
+    fn replace(&mut self, path: &str, layer: u16, data: Vec<u8>, max: usize) -> io::Result<()> {
+        let old = std::mem::replace(&mut self.data, data);
+        let old_layer = std::mem::replace(&mut self.layer, layer);
+        if let Some(Ok(pkgs)) = crate::pkgdb::parse_db(path, &old) {
+            for p in pkgs {
+                self.first_seen
+                    .entry((p.name, p.version))
+                    .or_insert(old_layer);
+            }
+        }
+        if self.first_seen.len() > max {
+            return Err(io::Error::other(format!(
+                "{path}: its versions in the layers up to {old_layer} list more than {max} \
+                 distinct packages"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// An image read whole: config, layers, the final file index, captured files, Go binaries.
@@ -171,6 +221,8 @@ pub struct Image {
     pub layers: Vec<LayerInfo>,
     pub files: BTreeMap<Box<str>, FileEntry>,
     pub captured: BTreeMap<String, Captured>,
+    /// Bytes held in `captured` (the last version of each file).
+    pub captured_bytes: u64,
     pub go: BTreeMap<String, GoBinary>,
     pub traversal: Vec<Traversal>,
 }
@@ -196,6 +248,7 @@ pub fn read(source: &Source, limits: &Limits) -> Result<Image, ImageError> {
         layers: Vec::new(),
         files: BTreeMap::new(),
         captured: BTreeMap::new(),
+        captured_bytes: 0,
         go: BTreeMap::new(),
         traversal: Vec::new(),
     };
@@ -527,6 +580,17 @@ fn apply_entry<R: Read>(
             for k in under {
                 img.files.remove(&k);
             }
+            let inside = |k: &str| d.is_empty() || k.starts_with(&prefix);
+            let stale: Vec<String> = img
+                .captured
+                .iter()
+                .filter(|(k, c)| inside(k) && c.layer < layer)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in stale {
+                img.forget_captured(&k);
+            }
+            img.go.retain(|k, g| !(inside(k) && g.layer < layer));
         } else {
             let gone = if d.is_empty() {
                 hidden.to_string()
@@ -534,8 +598,16 @@ fn apply_entry<R: Read>(
                 format!("{d}/{hidden}")
             };
             remove_tree(&mut img.files, &gone);
-            img.captured
-                .retain(|k, _| k != &gone && !k.starts_with(&format!("{gone}/")));
+            let under = format!("{gone}/");
+            let mut freed = 0;
+            img.captured.retain(|k, c| {
+                let keep = k != &gone && !k.starts_with(&under);
+                if !keep {
+                    freed += c.data.len() as u64;
+                }
+                keep
+            });
+            img.captured_bytes -= freed;
             img.go.remove(&gone);
         }
         return Ok(());
@@ -595,7 +667,11 @@ fn apply_entry<R: Read>(
         {
             remove_tree(&mut img.files, &path);
         }
-        img.captured.remove(&path);
+        // A regular file keeps the history of a captured file it rewrites (read_content folds
+        // it); anything else ends it.
+        if kind != Kind::File {
+            img.forget_captured(&path);
+        }
         img.go.remove(&path);
     }
     if kind == Kind::File {
@@ -629,30 +705,69 @@ pub(crate) fn read_content(
     limits: &Limits,
 ) -> io::Result<()> {
     if capture_wanted(path) {
-        if size > limits.max_captured {
+        // rpm's databases are binary and large (a Berkeley DB of a big install: 100+ MiB); a
+        // text database or credential file that size is hostile (a dpkg status of 32 MiB is
+        // about 35,000 packages).
+        let rpm = path.starts_with("var/lib/rpm/") || path.starts_with("usr/lib/sysimage/rpm/");
+        let (max, what) = if rpm {
+            (limits.max_captured, "an rpm database")
+        } else {
+            (
+                limits.max_captured_text,
+                "a text package database or credential file",
+            )
+        };
+        if size > max {
             return Err(io::Error::other(format!(
-                "{path}: {size} bytes, more than the {} kept for a package database",
-                limits.max_captured
+                "{path}: {size} bytes, more than the {max} kept for {what}"
+            )));
+        }
+        let held = img.captured.get(path).map_or(0, |c| c.data.len() as u64);
+        let total = img.captured_bytes - held + size;
+        if total > limits.max_captured_total {
+            return Err(io::Error::other(format!(
+                "{path}: package databases and credential files would hold {total} bytes, more \
+                 than the {} kept for a whole image",
+                limits.max_captured_total
             )));
         }
         let mut buf = Vec::with_capacity(size as usize);
-        r.take(limits.max_captured).read_to_end(&mut buf)?;
-        img.captured
-            .entry(path.to_string())
-            .or_default()
-            .versions
-            .push((layer, buf));
-    } else if mode & 0o111 != 0 && size > 1024 {
-        if let Some(info) = crate::pkgdb::gobuildinfo::scan(r)? {
-            img.go.insert(
-                path.to_string(),
-                GoBinary {
-                    path: path.to_string(),
-                    layer,
-                    info,
-                },
-            );
+        r.take(max).read_to_end(&mut buf)?;
+        img.captured_bytes = img.captured_bytes - held + buf.len() as u64;
+        match img.captured.get_mut(path) {
+            Some(c) => c.replace(path, layer, buf, limits.max_first_seen)?,
+            None => {
+                img.captured.insert(
+                    path.to_string(),
+                    Captured {
+                        layer,
+                        data: buf,
+                        first_seen: HashMap::new(),
+                    },
+                );
+            }
         }
+    } else {
+        // Not (or no longer) a captured file: a regular file replacing one ends its history.
+        img.forget_captured(path);
+        if mode & 0o111 != 0 && size > 1024 {
+            read_go(img, layer, path, r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Take Go build info from an executable as it streams past.
+fn read_go(img: &mut Image, layer: u16, path: &str, r: &mut dyn Read) -> io::Result<()> {
+    if let Some(info) = crate::pkgdb::gobuildinfo::scan(r)? {
+        img.go.insert(
+            path.to_string(),
+            GoBinary {
+                path: path.to_string(),
+                layer,
+                info,
+            },
+        );
     }
     Ok(())
 }
@@ -660,10 +775,14 @@ pub(crate) fn read_content(
 impl Image {
     /// The final content of a captured file.
     pub fn content(&self, path: &str) -> Option<&[u8]> {
-        self.captured
-            .get(path)
-            .and_then(|c| c.versions.last())
-            .map(|(_, b)| b.as_slice())
+        self.captured.get(path).map(|c| c.data.as_slice())
+    }
+
+    /// Drop a captured file (removed, or replaced by something that is not a regular file).
+    fn forget_captured(&mut self, path: &str) {
+        if let Some(c) = self.captured.remove(path) {
+            self.captured_bytes -= c.data.len() as u64;
+        }
     }
 
     /// Resolve a path through symlinks inside the image (at most 40 links).

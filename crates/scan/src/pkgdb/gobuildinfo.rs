@@ -26,6 +26,60 @@ pub struct BuildInfo {
     /// The main module (version `(devel)` when built from a source tree).
     pub main: Option<Module>,
     pub deps: Vec<Module>,
+    /// The `-ldflags` build setting (Go records it for builds without `-trimpath`).
+    pub ldflags: Option<String>,
+}
+
+/// Where each runtime's build writes its version with `-ldflags -X` (its Makefile), by main
+/// module path. A release built from a source tree has the main module at `(devel)` (before Go
+/// 1.24), so this is where its version is.
+const VERSION_VARS: &[(&str, &str)] = &[
+    ("github.com/opencontainers/runc", "main.version"),
+    (
+        "github.com/containerd/containerd",
+        "github.com/containerd/containerd/version.Version",
+    ),
+    (
+        "github.com/containerd/containerd/v2",
+        "github.com/containerd/containerd/v2/version.Version",
+    ),
+    (
+        "github.com/cri-o/cri-o",
+        "github.com/cri-o/cri-o/internal/version.Version",
+    ),
+    (
+        "github.com/moby/buildkit",
+        "github.com/moby/buildkit/version.Version",
+    ),
+    (
+        "github.com/docker/docker",
+        "github.com/docker/docker/dockerversion.Version",
+    ),
+    (
+        "github.com/NVIDIA/nvidia-container-toolkit",
+        "github.com/NVIDIA/nvidia-container-toolkit/internal/info.version",
+    ),
+];
+
+impl BuildInfo {
+    /// The main module's release version, `v`-prefixed: the module version when Go recorded
+    /// one (a `go install` or a tagged Go 1.24+ build), else the `-X` version variable of a
+    /// known runtime in `-ldflags`. `None` when neither says (a `-trimpath` source build).
+    pub fn main_version(&self) -> Option<String> {
+        let m = self.main.as_ref()?;
+        if m.version.starts_with('v') {
+            return Some(m.version.clone());
+        }
+        let var = VERSION_VARS.iter().find(|(p, _)| *p == m.path)?.1;
+        let flags = self.ldflags.as_deref()?;
+        let at = flags.find(&format!("{var}="))? + var.len() + 1;
+        let v: String = flags[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\\' | '\''))
+            .collect();
+        let v = v.trim_start_matches('v');
+        (v.as_bytes().first().is_some_and(u8::is_ascii_digit)).then(|| format!("v{v}"))
+    }
 }
 
 /// Read an executable from its start; `Some` when it is an ELF Go binary with readable build
@@ -113,6 +167,7 @@ pub fn decode(b: &[u8]) -> Option<BuildInfo> {
         path: String::new(),
         main: None,
         deps: Vec::new(),
+        ldflags: None,
     };
     for line in String::from_utf8_lossy(modinfo).lines() {
         let f: Vec<&str> = line.split('\t').collect();
@@ -124,6 +179,11 @@ pub fn decode(b: &[u8]) -> Option<BuildInfo> {
             "path" => info.path = f.get(1).unwrap_or(&"").to_string(),
             "mod" => info.main = Some(module()),
             "dep" => info.deps.push(module()),
+            "build" => {
+                if let Some(v) = f.get(1).and_then(|b| b.strip_prefix("-ldflags=")) {
+                    info.ldflags = Some(v.to_string());
+                }
+            }
             // A replacement applies to the module line before it.
             "=>" => {
                 let m = module();
@@ -137,4 +197,53 @@ pub fn decode(b: &[u8]) -> Option<BuildInfo> {
         }
     }
     Some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(main: &str, version: &str, ldflags: Option<&str>) -> BuildInfo {
+        BuildInfo {
+            go_version: "go1.22.0".into(),
+            path: main.into(),
+            main: Some(Module {
+                path: main.into(),
+                version: version.into(),
+            }),
+            deps: Vec::new(),
+            ldflags: ldflags.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn main_version_from_module_or_ldflags() {
+        let runc = "github.com/opencontainers/runc";
+        assert_eq!(
+            info(runc, "v1.3.3", None).main_version().as_deref(),
+            Some("v1.3.3")
+        );
+        assert_eq!(info(runc, "(devel)", None).main_version(), None);
+        let flags = r#""-X main.gitCommit=abc -X main.version=1.1.11 -extldflags -static""#;
+        assert_eq!(
+            info(runc, "(devel)", Some(flags)).main_version().as_deref(),
+            Some("v1.1.11")
+        );
+        // As Go quotes it (the docker CLI's own build setting, with containerd's variable).
+        let ctrd = "github.com/containerd/containerd";
+        let flags = r#"" -X \"github.com/containerd/containerd/version.Version=v1.7.2\" -X \"github.com/containerd/containerd/version.Revision=x\"""#;
+        assert_eq!(
+            info(ctrd, "(devel)", Some(flags)).main_version().as_deref(),
+            Some("v1.7.2")
+        );
+        // Another module's variable, or a value that is not a version, says nothing.
+        assert_eq!(
+            info("example.com/x", "(devel)", Some("-X main.version=1.0")).main_version(),
+            None
+        );
+        assert_eq!(
+            info(runc, "(devel)", Some("-X main.version=unknown")).main_version(),
+            None
+        );
+    }
 }

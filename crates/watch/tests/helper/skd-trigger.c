@@ -189,6 +189,18 @@ int main(int argc, char **argv)
 		printf("flood %ld %.6f %.6f\n", n, t0.tv_sec + t0.tv_nsec / 1e9,
 		       t.tv_sec + t.tv_nsec / 1e9);
 		return 0;
+	} else if (!strcmp(t, "setns_sleep") && argc > 2) {
+		/* join the mount namespace of process ARG, then stay without exec, fork or exit for
+		 * three seconds (only a periodic look sees the switch before the exit) */
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", argv[2]);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		r = fd < 0 ? -1 : setns(fd, CLONE_NEWNS);
+		if (r == 0) {
+			printf("joined\n");
+			fflush(stdout);
+			sleep(3);
+		}
 	} else if (!strcmp(t, "noop")) {
 		return 0;
 	} else {
