@@ -103,6 +103,7 @@ fn watch_detects(path: &str) -> bool {
         path: path.to_string(),
         path2: String::new(),
         path3: String::new(),
+        argv: Vec::new(),
     };
     let host = watch::behaviour::HostFacts {
         pidns: 2,
