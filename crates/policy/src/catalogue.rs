@@ -243,6 +243,26 @@ include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 /// A rule of the compiled catalogue, named in code by its constant in [`id`] (`id::SKD_ESC_020`):
 /// only `build.rs` makes these, from `rules/*.toml`, so an id that is not a rule does not
 /// compile. User input is looked up with [`Catalogue::find`] instead.
+///
+/// ```
+/// assert_eq!(policy::rule(policy::id::SKD_ESC_020).slug, "runtime-socket");
+/// ```
+///
+/// A mistyped id does not compile:
+///
+/// ```compile_fail
+/// let _ = policy::rule(policy::id::SKD_ESC_0200);
+/// ```
+///
+/// nor does an id written as a string, right or wrong:
+///
+/// ```compile_fail
+/// let _ = policy::rule("SKD-ESC-020");
+/// ```
+///
+/// ```compile_fail
+/// let _ = policy::Violation::new("SKD-ESC-020", "field", "message");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RuleId {
     id: &'static str,
@@ -507,16 +527,6 @@ pub trait RuleRef {
 impl RuleRef for RuleId {
     fn rule(self) -> &'static Rule {
         RuleId::rule(self)
-    }
-}
-
-/// Transitional, while crates move to [`id`]: an id as a string, looked up at run time.
-impl RuleRef for &str {
-    fn rule(self) -> &'static Rule {
-        match catalogue().find(self) {
-            Some(r) => r,
-            None => panic!("rule {self} used in code is missing from the catalogue"),
-        }
     }
 }
 

@@ -476,7 +476,7 @@ fn kernel_finding(
         evidence.push("reachability from a container not proved (run with --prove)".into());
     }
     Finding {
-        rule_id: "SKD-HOST-001".into(),
+        rule_id: policy::id::SKD_HOST_001.to_string(),
         severity: e.severity,
         status,
         component: "kernel".into(),
@@ -635,7 +635,7 @@ fn runtime_finding(
         }
     }
     Some(Finding {
-        rule_id: "SKD-HOST-002".into(),
+        rule_id: policy::id::SKD_HOST_002.to_string(),
         severity: e.severity,
         status,
         component: c.name.clone(),
