@@ -671,17 +671,19 @@ impl Sink for Ordered<'_> {
     }
 }
 
-/// Inputs evaluated together on the workers, at most.
-const WINDOW: usize = 64;
+/// Inputs read and evaluated ahead of the one being handed on, at most: each holds one file's
+/// findings and cross-object context until its turn, so this bounds memory.
+const AHEAD: usize = 64;
 
 /// Audit files and directories (and `-` for stdin), handing the findings to `sink` as they are
 /// made: each file's in one batch, sorted by line, in input order; a large input (stdin, or a
 /// file over [`WHOLE_READ_LIMIT`]) in pieces as its documents are read; the cross-object
 /// findings last.
 ///
-/// Small files are read and evaluated on every core, a window of files at a time; what stays
-/// behind for the whole run is the small context the cross-object rules need (cluster objects
-/// and [`policy::cluster::PodRef`]s), so memory does not follow the findings or the input.
+/// Small files are read and evaluated on every core, at most [`AHEAD`] files ahead of the one
+/// being handed on (on this thread, while the workers go on); what stays behind for the whole
+/// run is the small context the cross-object rules need (cluster objects and
+/// [`policy::cluster::PodRef`]s), so memory does not follow the findings or the input.
 pub fn audit_paths_to(
     paths: &[String],
     opts: &AuditOptions,
@@ -692,21 +694,22 @@ pub fn audit_paths_to(
     run.totals.files = inputs.files.len();
     run.totals.symlinks = inputs.symlinks;
     let whole = opts.max_document_size.min(WHOLE_READ_LIMIT);
-    for window in inputs.files.chunks(WINDOW) {
-        let partials = map_parallel(window, |input: &Input| {
+    let files = &inputs.files;
+    for_each_parallel(
+        files,
+        AHEAD,
+        |input: &Input| {
             if input.note.is_none() && is_large(&input.path, whole) {
                 None
             } else {
                 Some(audit_one(input, opts))
             }
-        });
-        for (input, p) in window.iter().zip(partials) {
-            match p {
-                Some(p) => run.emit(p)?,
-                None => audit_stream(&input.path, &mut run)?,
-            }
-        }
-    }
+        },
+        |i, p| match p {
+            Some(p) => run.emit(p),
+            None => audit_stream(&files[i].path, &mut run),
+        },
+    )?;
     run.cross_object()?;
     Ok(run.totals)
 }
@@ -1906,41 +1909,101 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     file.then_with(|| (a.line, &a.rule.id, &a.field).cmp(&(b.line, &b.rule.id, &b.field)))
 }
 
-/// Run `f` over every input on as many threads as the machine has cores; results in input order.
-fn map_parallel<I: Sync, T: Send>(inputs: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+/// Run `f` over every input on as many threads as the machine has cores, and `each` on this
+/// thread over the results in input order, as they come: the workers stay at most `ahead`
+/// inputs in front of `each`, so that at most that many results wait. The first error of
+/// `each` stops the run (the workers finish the input they hold and end) and is returned.
+fn for_each_parallel<I: Sync, T: Send, E>(
+    inputs: &[I],
+    ahead: usize,
+    f: impl Fn(&I) -> T + Sync,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex, PoisonError};
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(inputs.len());
     if threads <= 1 {
-        return inputs.iter().map(&f).collect();
+        for (i, input) in inputs.iter().enumerate() {
+            each(i, f(input))?;
+        }
+        return Ok(());
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = inputs.get(i) else { break };
-                        mine.push((i, f(path)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| match w.join() {
-                Ok(v) => v,
-                // A reader panic is a bug; re-raise it rather than lose files silently.
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
+    /// How far `each` has come (inputs handed on), and whether the run has stopped.
+    struct Progress {
+        done: usize,
+        stop: bool,
+    }
+    /// Stops the workers when the loop below ends, however it ends (an error of `each`, a
+    /// panic), so that none waits for room that never comes and the scope can join them.
+    struct StopOnDrop<'a>(&'a Mutex<Progress>, &'a Condvar);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+            self.1.notify_all();
+        }
+    }
+    let progress = Mutex::new(Progress {
+        done: 0,
+        stop: false,
     });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let room = Condvar::new();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, std::thread::Result<T>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (f, next, progress, room) = (&f, &next, &progress, &room);
+            scope.spawn(move || loop {
+                // Inputs are taken in order, so the one `each` waits for is always taken by a
+                // worker that has room for it.
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(i) else { break };
+                let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                while !p.stop && i >= p.done + ahead {
+                    p = room.wait(p).unwrap_or_else(PoisonError::into_inner);
+                }
+                if p.stop {
+                    break;
+                }
+                drop(p);
+                // A reader panic is a bug: it is re-raised on this thread below rather than
+                // losing the file silently.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(input)));
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let _stop = StopOnDrop(&progress, &room);
+        let mut waiting: std::collections::HashMap<usize, std::thread::Result<T>> =
+            std::collections::HashMap::new();
+        for i in 0..inputs.len() {
+            let r = loop {
+                if let Some(r) = waiting.remove(&i) {
+                    break r;
+                }
+                match rx.recv() {
+                    Ok((j, r)) => {
+                        waiting.insert(j, r);
+                    }
+                    // Every taken input is sent unless the run stopped, and it has not.
+                    Err(_) => unreachable!("a worker ended without handing on input {i}"),
+                }
+            };
+            let t = match r {
+                Ok(t) => t,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            progress.lock().unwrap_or_else(PoisonError::into_inner).done = i + 1;
+            room.notify_all();
+            each(i, t)?;
+        }
+        Ok(())
+    })
 }
 
 /// Violations of one item (not the cross-object ones).
