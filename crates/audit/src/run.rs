@@ -142,6 +142,11 @@ pub enum AuditError {
 /// batch.
 pub trait Sink {
     fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()>;
+
+    /// The same, handed over: a sink that keeps findings moves them instead of copying.
+    fn take(&mut self, batch: Vec<Finding>) -> std::io::Result<()> {
+        self.findings(&batch)
+    }
 }
 
 /// Everything about a run but its findings: what a reporter prints around them.
@@ -443,20 +448,26 @@ impl Walk {
 
 /// Load one small input (a file that the walk found): the size and text checks.
 /// `Ok(Err(reason))` when it cannot be audited (an `SKD-INPUT-004` finding).
-fn load(path: &str, max: u64) -> Result<String, String> {
+/// Read a file whole, unless it is longer than `whole` bytes (`Ok(None)`: it is read as a
+/// stream instead).
+fn load(path: &str, max: u64, whole: u64) -> Result<Option<String>, String> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return Err(format!("cannot be opened: {e}")),
     };
     let mut bytes = Vec::new();
+    let len = f.metadata().map_or(0, |m| m.len());
+    if len > whole {
+        return Ok(None);
+    }
     // Sized from the file's length, the buffer takes the whole file in one read (growing
     // from empty costs several reads and copies per file).
-    let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
+    let len = len.min(max + 1);
     bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
     if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
         return Err(format!("cannot be read: {e}"));
     }
-    check_text(bytes, max)
+    check_text(bytes, max).map(Some)
 }
 
 /// An input read whole: within `--max-input-size`, no NUL byte, UTF-8.
@@ -600,6 +611,11 @@ impl Sink for Collect {
         self.0.extend_from_slice(batch);
         Ok(())
     }
+
+    fn take(&mut self, mut batch: Vec<Finding>) -> std::io::Result<()> {
+        self.0.append(&mut batch);
+        Ok(())
+    }
 }
 
 impl Collect {
@@ -652,7 +668,7 @@ impl<'s> Ordered<'s> {
         if self.held.is_empty() {
             return Ok(());
         }
-        self.inner.findings(&self.held)
+        self.inner.take(self.held)
     }
 }
 
@@ -661,11 +677,18 @@ impl Sink for Ordered<'_> {
         if self.through {
             return self.inner.findings(batch);
         }
-        self.held.extend_from_slice(batch);
+        self.take(batch.to_vec())
+    }
+
+    fn take(&mut self, mut batch: Vec<Finding>) -> std::io::Result<()> {
+        if self.through {
+            return self.inner.take(batch);
+        }
+        self.held.append(&mut batch);
         if self.held.len() > Self::HELD {
             self.through = true;
             let held = std::mem::take(&mut self.held);
-            self.inner.findings(&held)?;
+            self.inner.take(held)?;
         }
         Ok(())
     }
@@ -698,13 +721,7 @@ pub fn audit_paths_to(
     for_each_parallel(
         files,
         AHEAD,
-        |input: &Input| {
-            if input.note.is_none() && is_large(&input.path, whole) {
-                None
-            } else {
-                Some(audit_one(input, opts))
-            }
-        },
+        |input: &Input| audit_one(input, opts, whole),
         |i, p| match p {
             Some(p) => run.emit(p),
             None => audit_stream(&files[i].path, &mut run),
@@ -712,11 +729,6 @@ pub fn audit_paths_to(
     )?;
     run.cross_object()?;
     Ok(run.totals)
-}
-
-/// Whether an input is read on its own, as a stream (stdin; a file larger than `whole`).
-fn is_large(path: &str, whole: u64) -> bool {
-    path == "-" || std::fs::metadata(path).is_ok_and(|m| m.len() > whole)
 }
 
 /// Evaluate already-read files as one set (cross-object rules see every file).
@@ -794,7 +806,7 @@ impl<'a> Run<'a> {
 
     /// Count a partial's findings, apply the ignore file, hand them on, and keep its
     /// cross-object context.
-    fn emit(&mut self, mut p: Partial) -> Result<(), AuditError> {
+    fn emit(&mut self, p: Partial) -> Result<(), AuditError> {
         self.totals.objects += p.objects;
         self.totals.skipped.extend(p.skipped);
         for (ctx, c) in p.cluster {
@@ -804,10 +816,10 @@ impl<'a> Run<'a> {
         for (ctx, r) in p.pods {
             self.pods.push(ctx, r).map_err(spool_error)?;
         }
-        self.hand_on(&mut p.findings)
+        self.hand_on(p.findings)
     }
 
-    fn hand_on(&mut self, findings: &mut [Finding]) -> Result<(), AuditError> {
+    fn hand_on(&mut self, mut findings: Vec<Finding>) -> Result<(), AuditError> {
         for fd in findings.iter_mut() {
             if fd.suppressed.is_none() {
                 fd.suppressed = self.opts.ignore.matches(fd);
@@ -817,7 +829,7 @@ impl<'a> Run<'a> {
         if findings.is_empty() {
             return Ok(());
         }
-        self.sink.findings(findings).map_err(AuditError::Write)
+        self.sink.take(findings).map_err(AuditError::Write)
     }
 
     /// The rules across objects, over every file of the run.
@@ -849,7 +861,7 @@ impl<'a> Run<'a> {
             }
             if out.len() >= 4096 && failed.is_none() {
                 out.sort_by(finding_order);
-                if let Err(e) = self.hand_on(&mut out) {
+                if let Err(e) = self.hand_on(std::mem::take(&mut out)) {
                     failed = Some(e);
                 }
                 out.clear();
@@ -860,7 +872,7 @@ impl<'a> Run<'a> {
             return Err(e);
         }
         out.sort_by(finding_order);
-        self.hand_on(&mut out)
+        self.hand_on(out)
     }
 }
 
@@ -1090,16 +1102,24 @@ impl Cursor<'_> {
     }
 }
 
-fn audit_one(input: &Input, opts: &AuditOptions) -> Partial {
+/// Read and audit one input whole; `None` if it is to be read as a stream instead (stdin; a
+/// file longer than `whole` bytes).
+fn audit_one(input: &Input, opts: &AuditOptions, whole: u64) -> Option<Partial> {
     let path = input.path.as_str();
     match &input.note {
-        Some(InputNote::Unreadable(reason)) => return unreadable(path, reason.clone()),
-        Some(InputNote::NotManifest(reason)) => return not_manifest(path, reason.clone(), opts),
+        Some(InputNote::Unreadable(reason)) => return Some(unreadable(path, reason.clone())),
+        Some(InputNote::NotManifest(reason)) => {
+            return Some(not_manifest(path, reason.clone(), opts))
+        }
         None => {}
     }
-    match load(path, opts.max_file_size) {
-        Ok(text) => audit_text(path, &text, opts),
-        Err(reason) => unreadable(path, reason),
+    if path == "-" {
+        return None;
+    }
+    match load(path, opts.max_file_size, whole) {
+        Ok(Some(text)) => Some(audit_text(path, &text, opts)),
+        Ok(None) => None,
+        Err(reason) => Some(unreadable(path, reason)),
     }
 }
 
