@@ -1,10 +1,11 @@
 //! Orchestration: find the files, read each with its reader, ask `policy` for violations, attach
 //! locations and suppressions, and hand the findings to a reporter.
 
+pub use crate::finding::{AuditReport, Finding, Skipped, Suppressed, Totals};
 use crate::ignore::IgnoreConfig;
 use crate::source::{FileReport, Item, ObjectRef, Subject};
 use crate::yaml::YValue;
-use policy::catalogue::{Format, Level, Rule, Severity};
+use policy::catalogue::{Format, Level, Rule};
 use policy::model::Violation;
 use std::io::Read;
 use std::path::Path;
@@ -48,79 +49,6 @@ impl Default for AuditOptions {
     }
 }
 
-/// Why a finding is not counted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Suppressed {
-    /// `annotation` (in the file) or `config` (the ignore file).
-    pub source: &'static str,
-    pub reason: String,
-}
-
-/// One rule broken at one place.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub rule: &'static Rule,
-    /// Shared by every finding of the file.
-    pub file: std::sync::Arc<str>,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-    /// Shared by every finding of the object.
-    pub object: Option<std::sync::Arc<ObjectRef>>,
-    pub field: String,
-    pub message: String,
-    pub suppressed: Option<Suppressed>,
-}
-
-impl Finding {
-    pub fn severity(&self) -> Severity {
-        self.rule.severity
-    }
-}
-
-/// A file that was recognised as something other than a manifest and not audited, and what it
-/// is (with advice: a Helm chart is audited by rendering it).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Skipped {
-    pub file: String,
-    pub reason: String,
-}
-
-/// The result of an audit run.
-#[derive(Debug, Clone, Default)]
-pub struct AuditReport {
-    pub files: usize,
-    pub objects: usize,
-    pub findings: Vec<Finding>,
-    pub skipped: Vec<Skipped>,
-    /// Symbolic links followed while walking directories.
-    pub symlinks: usize,
-}
-
-impl AuditReport {
-    /// Everything but the findings, counted from them.
-    pub fn totals(&self) -> Totals {
-        let mut t = Totals {
-            files: self.files,
-            objects: self.objects,
-            skipped: self.skipped.clone(),
-            symlinks: self.symlinks,
-            ..Totals::default()
-        };
-        for f in &self.findings {
-            t.count(f);
-        }
-        t
-    }
-
-    /// Unsuppressed findings at or above `severity`.
-    pub fn failing(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.suppressed.is_none() && f.severity() >= severity)
-            .count()
-    }
-}
-
 /// An error that stops the audit (as opposed to a finding about bad input).
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -146,54 +74,6 @@ pub trait Sink {
     /// The same, handed over: a sink that keeps findings moves them instead of copying.
     fn take(&mut self, batch: Vec<Finding>) -> std::io::Result<()> {
         self.findings(&batch)
-    }
-}
-
-/// Everything about a run but its findings: what a reporter prints around them.
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub files: usize,
-    pub objects: usize,
-    pub skipped: Vec<Skipped>,
-    /// Symbolic links followed while walking directories.
-    pub symlinks: usize,
-    /// Unsuppressed findings by severity ([`Severity::ALL`]'s order).
-    pub by_severity: [usize; 5],
-    pub suppressed: usize,
-    /// Unsuppressed findings that say an input could not be read or decoded
-    /// (`SKD-INPUT-001`, `SKD-INPUT-004`): the exit code is then 2.
-    pub input_errors: usize,
-}
-
-impl Totals {
-    /// Unsuppressed findings.
-    pub fn findings(&self) -> usize {
-        self.by_severity.iter().sum()
-    }
-
-    /// Unsuppressed findings of exactly this severity.
-    pub fn of(&self, s: Severity) -> usize {
-        self.by_severity[s as usize]
-    }
-
-    /// Unsuppressed findings at or above `severity`.
-    pub fn failing(&self, severity: Severity) -> usize {
-        Severity::ALL
-            .iter()
-            .filter(|s| **s >= severity)
-            .map(|s| self.of(*s))
-            .sum()
-    }
-
-    fn count(&mut self, f: &Finding) {
-        if f.suppressed.is_some() {
-            self.suppressed += 1;
-        } else {
-            self.by_severity[f.severity() as usize] += 1;
-            if f.rule.id == policy::id::SKD_INPUT_001 || f.rule.id == policy::id::SKD_INPUT_004 {
-                self.input_errors += 1;
-            }
-        }
     }
 }
 
