@@ -1123,7 +1123,39 @@ fn audit_stream(path: &str, run: &mut Run<'_>) -> Result<(), AuditError> {
         }
         return run.emit(checked(head));
     }
-    stream_documents(path, std::io::Cursor::new(head).chain(reader), run)
+    stream_documents(
+        path,
+        HeadThen {
+            head,
+            at: 0,
+            rest: reader,
+        },
+        run,
+    )
+}
+
+/// The bytes already read (up to the whole-read size), then the rest of the input. The first
+/// part is freed as soon as it has been read, rather than kept for the whole stream.
+struct HeadThen<R> {
+    head: Vec<u8>,
+    at: usize,
+    rest: R,
+}
+
+impl<R: Read> Read for HeadThen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at < self.head.len() {
+            let n = (self.head.len() - self.at).min(buf.len());
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            if self.at == self.head.len() {
+                self.head = Vec::new();
+                self.at = 0;
+            }
+            return Ok(n);
+        }
+        self.rest.read(buf)
+    }
 }
 
 /// Read a stream of Kubernetes documents with a bounded buffer: documents are gathered into
