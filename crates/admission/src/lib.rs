@@ -15,6 +15,9 @@
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
 
+// One unsafe call, allowed where it is made: `malloc_trim` (server.rs, release_memory).
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod decide;

@@ -389,6 +389,7 @@ const LARGE_BODY: usize = 256 * 1024;
 /// Give freed heap pages back to the kernel. glibc keeps what a burst of large reviews freed in
 /// its arenas (RSS stayed at 1.16 GB after four 2.4 MB reviews); `malloc_trim` returns it, so
 /// the resident size comes back near its baseline after the load.
+#[allow(unsafe_code)]
 fn release_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.

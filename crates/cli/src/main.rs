@@ -2,6 +2,8 @@
 //!
 //! This binary only wires the crates together: argument parsing, human output and exit codes.
 
+#![forbid(unsafe_code)]
+
 mod audit_cmd;
 mod check_cmd;
 mod db_cmd;

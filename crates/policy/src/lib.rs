@@ -2,6 +2,8 @@
 //! workloads to violations. This crate parses no files and touches no kernel: readers (`audit`),
 //! the admission webhook, the runtime's policy gate and `watch` hand it typed values.
 
+#![forbid(unsafe_code)]
+
 pub mod catalogue;
 pub mod cluster;
 pub mod dockerfile;

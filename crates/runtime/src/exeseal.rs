@@ -56,6 +56,7 @@ pub fn is_sealed() -> bool {
     }
     // SAFETY: fstatvfs fills the zeroed struct for an fd we own.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: f is an open File for the whole call; st is a live, writable libc::statvfs.
     let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) };
     rc == 0 && st.f_flag & libc::ST_RDONLY != 0
 }
