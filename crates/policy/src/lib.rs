@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod civil;
 pub mod cluster;
 pub mod dockerfile;
 pub mod escape;
