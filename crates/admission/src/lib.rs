@@ -32,4 +32,4 @@ pub mod server;
 pub mod tls;
 pub mod workload;
 
-pub use cli::{run, AdmissionArgs};
+pub use cli::{run, AdmissionArgs, Error};

@@ -49,5 +49,7 @@ pub mod bpf_lsm {
     include!(concat!(env!("OUT_DIR"), "/lsm.skel.rs"));
 }
 
+mod error;
 mod run;
+pub use error::Error;
 pub use run::run;
