@@ -155,11 +155,7 @@ fn apparmor_profile_is_applied_at_exec() {
         .into_iter()
         .find(|p| Path::new(p).exists());
     let Some(parser) = parser else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "apparmor_parser is missing (apt-get install apparmor)"
-        );
-        eprintln!("SKIP: apparmor_parser is not installed (apt-get install apparmor)");
+        testkit::skip("apparmor_parser is not installed (apt-get install apparmor)");
         return;
     };
     let env = Env::new("aaon");
