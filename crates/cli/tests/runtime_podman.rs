@@ -359,7 +359,7 @@ fn podman_policy_says_how_to_proceed() {
         let (code, out, err) = p.run(&["--device", "/dev/fuse"], &["ls", "/dev/fuse"]);
         assert_eq!((code, out.as_str()), (0, "/dev/fuse\n"), "{err}");
     } else {
-        println!("SKIP: /dev/fuse: no fuse device on this host");
+        testkit::not_on_this_host("/dev/fuse: no fuse device on this host");
     }
     let (code, out, err) = p.run(
         &["--device", "/dev/null:/dev/mynull"],

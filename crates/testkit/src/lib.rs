@@ -3,6 +3,8 @@
 //! * [`skip`], [`require`], [`require_root`]: the one rule for a missing prerequisite. Under
 //!   `CI=true` (`.ci/run`; `scripts/install-deps` installs every tool) it is a failure; elsewhere
 //!   the test prints `SKIP: <test>: <why>` where a plain `cargo test` shows it, and returns.
+//!   [`not_on_this_host`]: a case that does not apply to this host's kernel or system (never a
+//!   failure, but visible).
 //! * [`which`], [`have`], [`is_root`]: what the machine has.
 //! * [`busybox`], [`busybox_rootfs`], [`bundle`]: a static-busybox root filesystem and an OCI
 //!   bundle around it (its config.json from the runtime's own `spec`).
@@ -64,6 +66,14 @@ pub fn missing(tools: &[&str]) -> Option<String> {
         .iter()
         .find(|t| !have(t))
         .map(|t| format!("{t} is not installed (scripts/install-deps installs it)"))
+}
+
+/// The running test (or a case of it) does not apply to this host because of `why`: a kernel or
+/// system feature CI cannot install (no systemd as PID 1, a cgroup layout, an LSM that is or is
+/// not enabled). Never a failure; said as `SKIP: <test>: <why>` straight to stderr like [`skip`],
+/// so that it is seen. A missing tool is [`skip`]'s, not this.
+pub fn not_on_this_host(why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIP: {}: {why}", this_test());
 }
 
 /// Whether every one of `tools` is on `$PATH`; if one is not, [`skip`] (a failure in CI) and
