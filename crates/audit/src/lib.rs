@@ -7,6 +7,8 @@
 pub mod compose;
 pub mod compose_env;
 pub mod dockerfile;
+pub mod fieldpath;
+pub mod finding;
 pub mod ignore;
 pub mod k8s;
 pub mod oci;
