@@ -17,7 +17,9 @@ use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube_core::response::{StatusCause, StatusDetails};
 use kube_core::{DynamicObject, GroupVersionKind, GroupVersionResource, Status, TypeMeta};
-use policy::{evaluate_pod, Level, Options, PodWorkload, PssVersion, Violation};
+use policy::{
+    evaluate_pod, evaluate_pod_beyond_pss, Level, Options, PodWorkload, PssVersion, Violation,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -751,17 +753,11 @@ pub fn verdicts(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
         escape: Vec::new(),
     };
     if let Some(level) = p.escape {
-        v.escape = evaluate_pod(
-            w,
-            &Options {
-                level,
-                pss_version: PssVersion::LATEST,
-                pss_only: false,
-            },
-        )
-        .into_iter()
-        .filter(|x| !x.rule.pss)
-        .collect();
+        // The rules Pod Security lacks; its own checks are `enforce`, `audit` and `warn`.
+        v.escape = evaluate_pod_beyond_pss(w, level)
+            .into_iter()
+            .filter(|x| !x.rule.pss)
+            .collect();
     }
     v
 }
