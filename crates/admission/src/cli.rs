@@ -259,6 +259,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode, Error> {
         shutdown_grace: Duration::from_secs(a.shutdown_grace),
         ..Limits::default()
     };
+    crate::server::tune_allocator();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(n) = a.threads {

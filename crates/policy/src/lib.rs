@@ -18,7 +18,7 @@ pub mod paths;
 pub mod pss;
 
 pub use catalogue::{catalogue, id, rule, Format, Level, Moment, Rule, RuleId, Severity};
-pub use eval::{evaluate_pod, evaluate_view, Options};
+pub use eval::{evaluate_pod, evaluate_pod_beyond_pss, evaluate_view, Options};
 pub use model::{Field, PodWorkload, Violation, WorkloadView};
 pub use pss::PssVersion;
 
