@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/capability.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,6 +202,55 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			sleep(3);
 		}
+	} else if (!strcmp(t, "inh_beyond_bset")) {
+		/* SKD-RUN-042's effect by a legitimate kernel path: keep CAP_SYS_ADMIN in the
+		 * inheritable set, drop it from the bounding, permitted and effective sets, fork
+		 * (the sensor's baseline becomes the lowered sets), and let the child, root, execute
+		 * a plain file: a root exec gives permitted = bounding | inheritable, so the child
+		 * holds a capability outside the bounding set it had, without set*id or a setuid
+		 * file. Needs CAP_SETPCAP and no_new_privs off; changes only this process tree. */
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2];
+		const int cap = CAP_SYS_ADMIN;
+		r = syscall(SYS_capget, &h, d);
+		if (r == 0) {
+			d[cap / 32].inheritable |= 1u << (cap % 32);
+			r = syscall(SYS_capset, &h, d);
+		}
+		if (r == 0)
+			r = prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (r == 0) {
+			d[cap / 32].permitted &= ~(1u << (cap % 32));
+			d[cap / 32].effective &= ~(1u << (cap % 32));
+			r = syscall(SYS_capset, &h, d);
+		}
+		if (r == 0) {
+			pid_t p = fork();
+			if (p == 0) {
+				execl("/proc/self/exe", "skd-trigger", "show_caps", (char *)NULL);
+				_exit(127);
+			}
+			int st = 0;
+			waitpid(p, &st, 0);
+			r = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		}
+	} else if (!strcmp(t, "show_caps")) {
+		/* prints CapPrm and CapBnd; exits 0 when CAP_SYS_ADMIN is permitted but not bounded */
+		FILE *f = fopen("/proc/self/status", "re");
+		char line[256];
+		unsigned long long prm = 0, bnd = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "CapPrm:", 7))
+				prm = strtoull(line + 7, NULL, 16);
+			else if (!strncmp(line, "CapBnd:", 7))
+				bnd = strtoull(line + 7, NULL, 16);
+		}
+		if (f)
+			fclose(f);
+		int beyond = (prm >> CAP_SYS_ADMIN & 1) && !(bnd >> CAP_SYS_ADMIN & 1);
+		printf("CapPrm %llx CapBnd %llx: %s\n", prm, bnd,
+		       beyond ? "beyond the bounding set" : "within the bounding set");
+		return beyond ? 0 : 1;
 	} else if (!strcmp(t, "noop")) {
 		return 0;
 	} else {
