@@ -3,7 +3,7 @@
 #
 #   bench/watch-overhead.sh [ROUNDS [SECONDS]]   (root; needs clang, libbpf-dev, runc, busybox-static)
 #
-# 1. open/close, getpid, exec and fork loops (bench/watch-bench.c, pinned to CPU $BENCH_CPU),
+# 1. open/close, getpid, write (one byte to /dev/null), exec and fork loops (bench/watch-bench.c, pinned to CPU $BENCH_CPU),
 #    on the host and inside a runc container, under three conditions that alternate every
 #    round, in a rotating order: nothing attached ("base"), an empty raw sys_enter program
 #    ("floor": what the kernel's syscall-tracing slow path and running a BPF program on every
@@ -92,7 +92,7 @@ stop() {
 # CPU seconds (user+system) a process has used so far
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-LOOPS=${LOOPS:-openclose getpid exec fork}
+LOOPS=${LOOPS:-openclose getpid write exec fork}
 CONDS=${CONDS:-base floor watch tp lean}
 case " $CONDS " in *" prev "*) ;; *) [ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev" ;; esac
 echo "# stockade watch overhead: $(uname -r), $(nproc) CPUs, $ROUNDS rounds of $SECS s per run, bench pinned to CPU $BENCH_CPU"

@@ -238,6 +238,14 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["skd-trigger", "inh_beyond_bset"],
             &["SKD-RUN-042"],
         ),
+        // The Dirty Pipe pattern (SKD-RUN-044), harmless on a fixed kernel: a process that
+        // cannot write a scratch file splices its first byte into a pipe and writes into the
+        // pipe; the file stays unchanged here (the trigger prints which).
+        t(
+            "splice a read-only file into a pipe, then write into it",
+            &["skd-trigger", "dirty_pipe", "/tmp/skw-dirty-pipe"],
+            &["SKD-RUN-044"],
+        ),
         t(
             "connect docker.sock",
             &["skd-trigger", "connect", "/tmp/docker.sock"],
@@ -306,6 +314,10 @@ const LEAN_UNCOVERED: &[(&str, &str)] = &[
     ("symlink to /etc/shadow", "SKD-RUN-025"),
     ("chmod u+s", "SKD-RUN-026"),
     ("cwd through a leaked host fd", "SKD-ESC-043"),
+    (
+        "splice a read-only file into a pipe, then write into it",
+        "SKD-RUN-044",
+    ),
 ];
 
 /// A (trigger, rule) the runtime itself stops before the behaviour happens, and what the
@@ -435,6 +447,17 @@ fn run_table(
         dump.join("\n"),
         w.log()
     );
+    // the Dirty Pipe pattern's event says what the trigger saw: the file changed only if the
+    // kernel merged the write into the page cache
+    for e in mine.iter().filter(|e| e["rule"] == "SKD-RUN-044") {
+        let changed = transcript.contains("CHANGED (this kernel");
+        assert_eq!(
+            e["args"]["merges_into_page_cache"], changed,
+            "{tag}: {e}\n{transcript}"
+        );
+        assert_eq!(e["args"]["file"], "skw-dirty-pipe", "{tag}: {e}");
+        assert_eq!(e["args"]["owner_uid"], 0, "{tag}: {e}");
+    }
     let rules_seen = got.len();
     let floor = if uncovered.is_empty() && blocked.is_empty() {
         30
@@ -1056,7 +1079,7 @@ fn host_triggers(hooks: &[&str]) {
          {h} connect {d}/docker.sock; {h} connect4 169.254.169.254 80; \
          {h} connect4 127.0.0.1 10250; head -c1 /proc/kallsyms >/dev/null; \
          head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; \
-         nsenter -t $PPID -m -n true; {h} inh_beyond_bset; \
+         nsenter -t $PPID -m -n true; {h} inh_beyond_bset; {h} dirty_pipe /tmp/skw-dp-$$; \
          mount -t cgroup -o none,name={hier}u cgroup cg && {{ printf '#!/bin/sh\\n:\\n' > agent; \
          chmod 755 agent; echo {d}/agent > cg/release_agent; mkdir cg/x; \
          echo 1 > cg/x/notify_on_release; sh -c 'echo $$ > cg/x/cgroup.procs'; sleep 1; \
@@ -1136,6 +1159,14 @@ fn host_triggers(hooks: &[&str]) {
         "{}",
         cr[0]
     );
+    // the Dirty Pipe pattern (SKD-RUN-044): only the private-namespace half passes the
+    // kernel's container filter, and it is the host's
+    let dp: Vec<&&Value> = host.iter().filter(|e| e["rule"] == "SKD-RUN-044").collect();
+    if hooks.is_empty() {
+        assert_eq!(dp.len(), 1, "{dp:#?}\n{}", w.log());
+    } else {
+        assert!(dp.is_empty(), "the lean tier has no write hook: {dp:#?}");
+    }
 }
 
 /// A container that is gone, state dir and all, before the sensor's events are read (a
