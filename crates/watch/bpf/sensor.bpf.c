@@ -425,7 +425,8 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 	 IN(__NR_chmod, w) | IN(__NR_fchmodat, w) | IN(__NR_fchmodat2, w) | IN(__NR_fchmod, w) | \
 	 IN(__NR_setuid, w) | IN(__NR_setreuid, w) | IN(__NR_setresuid, w) |                   \
 	 IN(__NR_fchdir, w) | IN(__NR_chdir, w) | IN(__NR_write, w) | IN(__NR_writev, w) |     \
-	 IN(__NR_pwritev2, w))
+	 IN(__NR_pwritev2, w) | IN(__NR_splice, w) | IN(__NR_tee, w) | IN(__NR_vmsplice, w) |  \
+	 IN(__NR_sendfile, w))
 
 /* Syscalls the dispatcher handles; everything else returns after this test. Read-only data,
  * not a map lookup: one load. */
@@ -756,6 +757,17 @@ static __always_inline int handle_chdir(const char *upath, struct task_struct *t
  * still the attempt. */
 #define PIPE_BUF_FLAG_CAN_MERGE 0x10
 
+/* Set, for good, by the first splice, tee, vmsplice, sendfile or io_uring_setup of a container
+ * task (the calls that put page references into a pipe, and io_uring, which can splice without
+ * a syscall): until then no container write is looked at, so a workload that never splices pays
+ * one load per write. Not seen: a pipe filled by a host process and handed to a container. */
+volatile u32 page_refs_seen = 0;
+
+static __always_inline int is_write(long id)
+{
+	return id == __NR_write || id == __NR_writev || id == __NR_pwritev2;
+}
+
 static __always_inline int handle_pipe_write(u32 fd, struct task_struct *task)
 {
 	struct file *f = fd_file(task, fd);
@@ -929,6 +941,8 @@ static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
 		s.a[0] = a0;
 		break;
 	case __NR_io_uring_setup:
+		if (!page_refs_seen)
+			page_refs_seen = 1;
 		kind = EV_IO_URING;
 		s.a[0] = a0;
 		s.a[1] = a1;
@@ -1005,7 +1019,16 @@ static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
 	case __NR_write:
 	case __NR_writev:
 	case __NR_pwritev2:
+		if (!page_refs_seen)
+			return 0;
 		return handle_pipe_write((u32)a0, task);
+	case __NR_splice:
+	case __NR_tee:
+	case __NR_vmsplice:
+	case __NR_sendfile:
+		if (!page_refs_seen)
+			page_refs_seen = 1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -1034,6 +1057,9 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
 	if (!syscall_watched(id))
 		return 0;
+	/* writes: nothing to look at before any container task spliced (page_refs_seen) */
+	if (is_write(id) && !page_refs_seen)
+		return 0;
 	/* 2. is the caller a container task (a few direct loads from the task) */
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
@@ -1055,6 +1081,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
 	int tp_##name(struct trace_event_raw_sys_enter *ctx)                               \
 	{                                                                                  \
+		if (is_write(__NR_##name) && !page_refs_seen)                              \
+			return 0;                                                          \
 		if (!in_container(bpf_get_current_task_btf()))                             \
 			return 0;                                                          \
 		stat_inc(STAT_SEEN);                                                       \
@@ -1103,6 +1131,20 @@ PER_SYSCALL(chdir, 1)
 PER_SYSCALL(write, 3)
 PER_SYSCALL(writev, 3)
 PER_SYSCALL(pwritev2, 6)
+PER_SYSCALL(splice, 6)
+PER_SYSCALL(tee, 4)
+PER_SYSCALL(vmsplice, 4)
+
+/* sendfile's tracepoint is named after its 64-bit entry point */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int tp_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!in_container(bpf_get_current_task_btf()))
+		return 0;
+	stat_inc(STAT_SEEN);
+	return handle(__NR_sendfile, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3],
+		      (struct task_struct *)bpf_get_current_task());
+}
 
 /* ---- effects: what a container task has become, whatever call made it so ----
  *
