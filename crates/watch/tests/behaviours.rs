@@ -246,6 +246,13 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
             &["skd-trigger", "dirty_pipe", "/tmp/skw-dirty-pipe"],
             &["SKD-RUN-044"],
         ),
+        // A relay's use of splice: the spliced bytes are read out before the pipe is written
+        // to, so no write meets a page-cache buffer: no event.
+        t(
+            "splice a file into a pipe, read it out, then write",
+            &["skd-trigger", "splice_relay", "/bin/busybox"],
+            &[],
+        ),
         t(
             "connect docker.sock",
             &["skd-trigger", "connect", "/tmp/docker.sock"],
@@ -458,6 +465,11 @@ fn run_table(
         assert_eq!(e["args"]["file"], "skw-dirty-pipe", "{tag}: {e}");
         assert_eq!(e["args"]["owner_uid"], 0, "{tag}: {e}");
     }
+    // the relay negative ran (it gives no event when it fails too)
+    assert!(
+        transcript.contains("then write] splice_relay: 0 (ok)"),
+        "{tag}: the splice relay did not run\n{transcript}"
+    );
     let rules_seen = got.len();
     let floor = if uncovered.is_empty() && blocked.is_empty() {
         30

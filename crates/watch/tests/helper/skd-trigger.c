@@ -296,6 +296,20 @@ int main(int argc, char **argv)
 			       "unchanged" :
 			       "CHANGED (this kernel writes into the page cache)");
 		return 0;
+	} else if (!strcmp(t, "splice_relay") && argc > 2) {
+		/* What a relay does with splice (a negative of SKD-RUN-044): splice the first bytes
+		 * of file ARG into a pipe, read them out of the pipe, then write into the now empty
+		 * pipe and read that back. No write meets a page-cache buffer. */
+		char b[64];
+		int rfd = open(argv[2], O_RDONLY | O_CLOEXEC), pp[2];
+		r = rfd < 0 || pipe2(pp, O_CLOEXEC) ? -1 : 0;
+		loff_t off = 0;
+		if (r == 0 && splice(rfd, &off, pp[1], NULL, 8, 0) <= 0)
+			r = -1;
+		if (r == 0 && read(pp[0], b, sizeof(b)) <= 0)
+			r = -1;
+		if (r == 0 && (write(pp[1], "relay", 5) != 5 || read(pp[0], b, sizeof(b)) != 5))
+			r = -1;
 	} else if (!strcmp(t, "show_caps")) {
 		/* prints CapPrm and CapBnd; exits 0 when CAP_SYS_ADMIN is permitted but not bounded */
 		FILE *f = fopen("/proc/self/status", "re");
