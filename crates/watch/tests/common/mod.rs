@@ -14,13 +14,28 @@ use std::time::{Duration, Instant};
 
 pub const WATCH: &str = env!("CARGO_BIN_EXE_stockade-watch");
 
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// This test process's scratch directory, `/tmp/skw-test-<pid>`, removed when the process exits
+/// (the test harness ends with `exit`, which runs the handler registered here).
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("skw-test-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
+        // SAFETY: atexit only records a pointer to a function that takes no arguments and
+        // captures nothing; the function below touches only the OnceLock, already set when it
+        // runs.
+        unsafe {
+            libc::atexit(remove_scratch);
+        }
         d
     })
+}
+
+extern "C" fn remove_scratch() {
+    if let Some(d) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// Why the container tests cannot run here, if they cannot, said once with
