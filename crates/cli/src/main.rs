@@ -117,6 +117,8 @@ struct RuntimeCli {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(verb) = runtime::cli::verb(&args) {
+        // Re-executed by the seal below: take over its read-only view's fd.
+        runtime::exeseal::adopt_view();
         // CVE-2019-5736: `create`/`run` of a config, and `exec` into a container, without a user
         // namespace mapping re-execute from a sealed view of the binary (exeseal.rs) before
         // anything else, so the process that parses the command line and enters the container is
