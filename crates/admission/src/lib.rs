@@ -15,8 +15,8 @@
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
 
-// Two unsafe calls, each allowed where it is made: `mallopt` (server.rs, tune_allocator) and
-// `malloc_trim` (server.rs, release_memory).
+// Unsafe code only where it is allowed, beside its SAFETY comment: glibc allocator calls
+// (server.rs: `mallopt` in tune_allocator, `malloc_trim` in release_memory).
 #![deny(unsafe_code)]
 
 pub mod cli;
