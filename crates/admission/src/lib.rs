@@ -15,6 +15,10 @@
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
 
+// Two unsafe calls, each allowed where it is made: `mallopt` (server.rs, tune_allocator) and
+// `malloc_trim` (server.rs, release_memory).
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod decide;
@@ -29,4 +33,4 @@ pub mod server;
 pub mod tls;
 pub mod workload;
 
-pub use cli::{run, AdmissionArgs};
+pub use cli::{run, AdmissionArgs, Error};

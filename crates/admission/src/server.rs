@@ -393,6 +393,7 @@ const LARGE_BODY: usize = 256 * 1024;
 /// 256 KiB (glibc raises its threshold to the size of each large block freed, up to 32 MiB, so
 /// after the first 3 MB review every request body and container list was carved from an
 /// arena and kept there). Blocks over the threshold are returned to the kernel when freed.
+#[allow(unsafe_code)]
 pub fn tune_allocator() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt takes no pointers; it only sets parameters of the allocator.
@@ -405,6 +406,7 @@ pub fn tune_allocator() {
 /// Give freed heap pages back to the kernel. glibc keeps what a burst of large reviews freed in
 /// its arenas (RSS stayed at 1.16 GB after four 2.4 MB reviews); `malloc_trim` returns it, so
 /// the resident size comes back near its baseline after the load.
+#[allow(unsafe_code)]
 fn release_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.

@@ -2,9 +2,13 @@
 //! configs into typed workloads with source locations, the orchestration that asks `policy` for
 //! violations, and the reporters (text, JSON, SARIF).
 
+#![forbid(unsafe_code)]
+
 pub mod compose;
 pub mod compose_env;
 pub mod dockerfile;
+pub mod fieldpath;
+pub mod finding;
 pub mod ignore;
 pub mod k8s;
 pub mod oci;

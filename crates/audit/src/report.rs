@@ -296,25 +296,47 @@ pub fn write_json<W: std::io::Write>(report: &AuditReport, w: W) -> std::io::Res
 }
 
 /// The JSON report written as the findings come. The summary comes first in the document and is
-/// known only at the end, so the findings' JSON is kept meanwhile: in memory up to a few
-/// megabytes, then in an unlinked temporary file (in `$TMPDIR`), so that memory stays flat
-/// however many findings there are. Findings (most of a large report) are written by hand —
-/// strings with nothing to escape copied as they are, the others escaped by `serde_json` — and
-/// the small parts around them by `serde_json`.
+/// known only at the end, so the findings are kept meanwhile: in memory up to a few megabytes,
+/// then in an unlinked temporary file (in `$TMPDIR`), so that memory stays flat however many
+/// findings there are. They are kept compactly (see [`Spool`]): only what differs from finding
+/// to finding, a file or object only when it changes; their JSON is written at the end straight
+/// to the output — strings with nothing to escape copied as they are, the others escaped by
+/// `serde_json` — and the small parts around them by `serde_json`.
 #[derive(Default)]
 pub struct JsonWriter {
     spool: Spool,
     rules: RuleBytes,
     written: usize,
+    /// The file and object of the finding kept last (a record names them only when they change).
+    file: Option<std::sync::Arc<str>>,
+    object: Option<std::sync::Arc<crate::source::ObjectRef>>,
 }
 
 impl Sink for JsonWriter {
     fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()> {
         for f in batch {
-            if self.written > 0 {
-                self.spool.buf.push(b',');
+            let new_file = !self
+                .file
+                .as_ref()
+                .is_some_and(|k| std::sync::Arc::ptr_eq(k, &f.file));
+            if new_file {
+                self.file = Some(f.file.clone());
             }
-            push_finding(&mut self.spool.buf, &json_finding(f), &mut self.rules);
+            let new_object = match &f.object {
+                Some(o) => {
+                    let new = !self
+                        .object
+                        .as_ref()
+                        .is_some_and(|k| std::sync::Arc::ptr_eq(k, o));
+                    if new {
+                        self.object = Some(o.clone());
+                    }
+                    new
+                }
+                None => false,
+            };
+            let slot = self.rules.slot(&json_finding(f));
+            self.spool.record(f, slot, new_file, new_object);
             self.written += 1;
             self.spool.spill_if_full()?;
         }
@@ -352,9 +374,8 @@ impl JsonWriter {
         buf.extend_from_slice(b",\n  \"summary\": ");
         push_pretty(&mut buf, &summary)?;
         buf.extend_from_slice(b",\n  \"findings\": [");
-        w.write_all(&buf)?;
-        buf.clear();
-        self.spool.copy_to(&mut w)?;
+        self.spool
+            .replay(self.written, &self.rules, &mut buf, &mut w)?;
         if self.written > 0 {
             buf.extend_from_slice(b"\n  ");
         }
@@ -365,7 +386,12 @@ impl JsonWriter {
     }
 }
 
-/// Bytes kept for later: in memory, then in an unlinked temporary file past [`Spool::MEMORY`].
+/// Findings kept for later: in memory, then in an unlinked temporary file past
+/// [`Spool::MEMORY`]. One record per finding: a flags byte ([`Spool::LINE`] ...), the rule's
+/// slot in [`RuleBytes`] (u32), the line and column if any (u32 each), the file if it differs
+/// from the previous record's, the object's kind, name and namespace if it differs, the field,
+/// the message, and the suppression's source and reason if suppressed; strings as a u32 length
+/// and their bytes, numbers little-endian. Records are only ever read back in order.
 #[derive(Default)]
 struct Spool {
     buf: Vec<u8>,
@@ -374,6 +400,60 @@ struct Spool {
 
 impl Spool {
     const MEMORY: usize = 4 * 1024 * 1024;
+    const LINE: u8 = 1;
+    const COLUMN: u8 = 2;
+    const NEW_FILE: u8 = 4;
+    const OBJECT: u8 = 8;
+    const NEW_OBJECT: u8 = 16;
+    const NAMESPACE: u8 = 32;
+    const SUPPRESSED: u8 = 64;
+
+    fn record(&mut self, f: &Finding, slot: u32, new_file: bool, new_object: bool) {
+        let b = &mut self.buf;
+        let mut flags = 0;
+        for (on, bit) in [
+            (f.line.is_some(), Self::LINE),
+            (f.column.is_some(), Self::COLUMN),
+            (new_file, Self::NEW_FILE),
+            (f.object.is_some(), Self::OBJECT),
+            (new_object, Self::NEW_OBJECT),
+            (
+                f.object.as_ref().is_some_and(|o| o.namespace.is_some()),
+                Self::NAMESPACE,
+            ),
+            (f.suppressed.is_some(), Self::SUPPRESSED),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        b.push(flags);
+        b.extend_from_slice(&slot.to_le_bytes());
+        for n in [f.line, f.column].into_iter().flatten() {
+            b.extend_from_slice(&n.to_le_bytes());
+        }
+        let text = |b: &mut Vec<u8>, s: &str| {
+            // A string longer than 4 GiB cannot come from an input within the size limits.
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            b.extend_from_slice(s.as_bytes());
+        };
+        if new_file {
+            text(b, &f.file);
+        }
+        if let (true, Some(o)) = (new_object, &f.object) {
+            text(b, &o.kind);
+            text(b, &o.name);
+            if let Some(ns) = &o.namespace {
+                text(b, ns);
+            }
+        }
+        text(b, &f.field);
+        text(b, &f.message);
+        if let Some(s) = &f.suppressed {
+            text(b, s.source);
+            text(b, &s.reason);
+        }
+    }
 
     fn spill_if_full(&mut self) -> std::io::Result<()> {
         use std::io::Write;
@@ -389,17 +469,110 @@ impl Spool {
         Ok(())
     }
 
-    fn copy_to<W: std::io::Write>(mut self, w: &mut W) -> std::io::Result<()> {
-        use std::io::{Seek, Write};
-        if let Some(mut f) = self.file.take() {
-            f.write_all(&self.buf)?;
-            self.buf = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0))?;
-            std::io::copy(&mut f, w)?;
+    /// Write the JSON of the `n` findings kept, `,`-separated, to `w` after what `out` holds
+    /// (`out` is the output buffer, handed back empty).
+    fn replay<W: std::io::Write>(
+        mut self,
+        n: usize,
+        rules: &RuleBytes,
+        out: &mut Vec<u8>,
+        w: &mut W,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut boxed: Box<dyn Read + '_> = match self.file.take() {
+            Some(mut f) => {
+                f.seek(std::io::SeekFrom::Start(0))?;
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, f).chain(&self.buf[..]))
+            }
+            None => Box::new(&self.buf[..]),
+        };
+        let r: &mut dyn Read = &mut *boxed;
+        let bad = |what: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the report's temporary file is damaged ({what})"),
+            )
+        };
+        let u32_ = |r: &mut dyn Read| -> std::io::Result<u32> {
+            let mut x = [0u8; 4];
+            r.read_exact(&mut x)?;
+            Ok(u32::from_le_bytes(x))
+        };
+        let text = |r: &mut dyn Read, s: &mut String| -> std::io::Result<()> {
+            let len = u32_(r)? as usize;
+            let mut bytes = std::mem::take(s).into_bytes();
+            bytes.clear();
+            bytes.resize(len, 0);
+            r.read_exact(&mut bytes)?;
+            *s = String::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
             Ok(())
-        } else {
-            w.write_all(&self.buf)
+        };
+        let (mut file, mut kind, mut name, mut ns) =
+            (String::new(), String::new(), String::new(), String::new());
+        let (mut field, mut message, mut source, mut reason) =
+            (String::new(), String::new(), String::new(), String::new());
+        for i in 0..n {
+            let mut flags = [0u8];
+            r.read_exact(&mut flags)?;
+            let flags = flags[0];
+            let has = |bit: u8| flags & bit != 0;
+            let slot = u32_(r)? as usize;
+            let (head, rem) = rules.get(slot).ok_or_else(|| bad("rule"))?;
+            let line = if has(Self::LINE) {
+                Some(u32_(r)?)
+            } else {
+                None
+            };
+            let column = if has(Self::COLUMN) {
+                Some(u32_(r)?)
+            } else {
+                None
+            };
+            if has(Self::NEW_FILE) {
+                text(r, &mut file)?;
+            }
+            if has(Self::NEW_OBJECT) {
+                text(r, &mut kind)?;
+                text(r, &mut name)?;
+                if has(Self::NAMESPACE) {
+                    text(r, &mut ns)?;
+                }
+            }
+            text(r, &mut field)?;
+            text(r, &mut message)?;
+            if has(Self::SUPPRESSED) {
+                text(r, &mut source)?;
+                text(r, &mut reason)?;
+            }
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(head);
+            push_finding(
+                out,
+                &FindingParts {
+                    file: &file,
+                    line,
+                    column,
+                    object: has(Self::OBJECT).then_some((
+                        kind.as_str(),
+                        name.as_str(),
+                        has(Self::NAMESPACE).then_some(ns.as_str()),
+                    )),
+                    field: &field,
+                    message: &message,
+                    suppressed: has(Self::SUPPRESSED).then_some((source.as_str(), reason.as_str())),
+                },
+                rem,
+            );
+            if out.len() >= 64 * 1024 {
+                w.write_all(out)?;
+                out.clear();
+            }
         }
+        w.write_all(out)?;
+        out.clear();
+        Ok(())
     }
 }
 
@@ -523,7 +696,8 @@ struct RuleBytes {
 }
 
 impl RuleBytes {
-    fn get(&mut self, f: &JsonFinding<'_>) -> (&[u8], &[u8]) {
+    /// The slot of a finding's rule, its bytes written the first time.
+    fn slot(&mut self, f: &JsonFinding<'_>) -> u32 {
         let id = f.rule_id.as_ptr() as usize;
         let i = match self.rules.iter().position(|(k, _, _)| *k == id) {
             Some(i) => i,
@@ -536,8 +710,15 @@ impl RuleBytes {
                 self.rules.len() - 1
             }
         };
-        let (_, head, rem) = &self.rules[i];
-        (head, rem)
+        // A catalogue has a few hundred rules.
+        i as u32
+    }
+
+    /// The head (through `upstream`) and the remediation of the rule in `slot`.
+    fn get(&self, slot: usize) -> Option<(&[u8], &[u8])> {
+        self.rules
+            .get(slot)
+            .map(|(_, head, rem)| (head.as_slice(), rem.as_slice()))
     }
 }
 
@@ -575,13 +756,25 @@ fn push_rule_head(buf: &mut Vec<u8>, f: &JsonFinding<'_>) {
     }
 }
 
-fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
+/// What a finding's JSON takes from the finding itself (the rest comes from its rule).
+struct FindingParts<'a> {
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    /// Kind, name, namespace.
+    object: Option<(&'a str, &'a str, Option<&'a str>)>,
+    field: &'a str,
+    message: &'a str,
+    /// Source, reason.
+    suppressed: Option<(&'a str, &'a str)>,
+}
+
+/// A finding's fields after its rule's head, `remediation` being the rule's (JSON) bytes.
+fn push_finding(buf: &mut Vec<u8>, f: &FindingParts<'_>, remediation: &[u8]) {
     let opt_u32 = |buf: &mut Vec<u8>, v: Option<u32>| match v {
         Some(n) => push_u32(buf, n),
         None => buf.extend_from_slice(b"null"),
     };
-    let (head, remediation) = rules.get(f);
-    buf.extend_from_slice(head);
     key(buf, false, "file");
     push_str(buf, f.file);
     key(buf, false, "line");
@@ -590,12 +783,12 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
     opt_u32(buf, f.column);
     key(buf, false, "object");
     match f.object {
-        Some(o) => {
+        Some((kind, name, namespace)) => {
             buf.extend_from_slice(b"{\n        \"kind\": ");
-            push_str(buf, &o.kind);
+            push_str(buf, kind);
             buf.extend_from_slice(b",\n        \"name\": ");
-            push_str(buf, &o.name);
-            if let Some(ns) = &o.namespace {
+            push_str(buf, name);
+            if let Some(ns) = namespace {
                 buf.extend_from_slice(b",\n        \"namespace\": ");
                 push_str(buf, ns);
             }
@@ -611,11 +804,11 @@ fn push_finding(buf: &mut Vec<u8>, f: &JsonFinding<'_>, rules: &mut RuleBytes) {
     buf.extend_from_slice(remediation);
     key(buf, false, "suppressed");
     match f.suppressed {
-        Some(s) => {
+        Some((source, reason)) => {
             buf.extend_from_slice(b"{\n        \"source\": ");
-            push_str(buf, s.source);
+            push_str(buf, source);
             buf.extend_from_slice(b",\n        \"reason\": ");
-            push_str(buf, &s.reason);
+            push_str(buf, reason);
             buf.extend_from_slice(b"\n      }");
         }
         None => buf.extend_from_slice(b"null"),
@@ -1013,6 +1206,45 @@ mod tests {
         });
         let (g, e) = (got(&report), expect(&report));
         assert!(g.len() > 100 * 1024, "spans several buffer flushes");
+        assert_eq!(String::from_utf8(g), String::from_utf8(e));
+    }
+
+    /// Findings that share their file and object (as a file's do), some without an object in
+    /// between, and enough of them that the spool goes to its temporary file: still the bytes
+    /// `serde_json` writes.
+    #[test]
+    fn write_json_matches_serde_past_the_spool_memory() {
+        let mut report = AuditReport::default();
+        let ids = [
+            policy::id::SKD_PSS_001,
+            policy::id::SKD_PSS_005,
+            policy::id::SKD_K8S_010,
+        ];
+        let mut file: std::sync::Arc<str> = "first.yaml".into();
+        let mut object = None;
+        let mut n = 0u32;
+        while report.findings.len() < 60_000 {
+            if n % 7 == 0 {
+                file = format!("dir/file-{n}.yaml").into();
+            }
+            if n % 3 == 0 {
+                object = finding(ids[0], "x", n).object;
+            }
+            let mut f = finding(ids[n as usize % ids.len()], "x", n);
+            f.file = file.clone();
+            if f.object.is_some() {
+                f.object = object.clone();
+            }
+            report.findings.push(f);
+            n += 1;
+        }
+        let mut g = Vec::new();
+        let mut j = JsonWriter::default();
+        j.findings(&report.findings).unwrap();
+        assert!(j.spool.file.is_some(), "the spool spilled to its file");
+        j.finish(&report.totals(), &mut g).unwrap();
+        let mut e = Vec::new();
+        serde_json::to_writer_pretty(&mut e, &json(&report)).unwrap();
         assert_eq!(String::from_utf8(g), String::from_utf8(e));
     }
 }

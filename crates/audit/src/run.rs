@@ -1,10 +1,11 @@
 //! Orchestration: find the files, read each with its reader, ask `policy` for violations, attach
 //! locations and suppressions, and hand the findings to a reporter.
 
+pub use crate::finding::{AuditReport, Finding, Skipped, Suppressed, Totals};
 use crate::ignore::IgnoreConfig;
 use crate::source::{FileReport, Item, ObjectRef, Subject};
 use crate::yaml::YValue;
-use policy::catalogue::{Format, Level, Rule, Severity};
+use policy::catalogue::{Format, Level, Rule};
 use policy::model::Violation;
 use std::io::Read;
 use std::path::Path;
@@ -48,79 +49,6 @@ impl Default for AuditOptions {
     }
 }
 
-/// Why a finding is not counted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Suppressed {
-    /// `annotation` (in the file) or `config` (the ignore file).
-    pub source: &'static str,
-    pub reason: String,
-}
-
-/// One rule broken at one place.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub rule: &'static Rule,
-    /// Shared by every finding of the file.
-    pub file: std::sync::Arc<str>,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-    /// Shared by every finding of the object.
-    pub object: Option<std::sync::Arc<ObjectRef>>,
-    pub field: String,
-    pub message: String,
-    pub suppressed: Option<Suppressed>,
-}
-
-impl Finding {
-    pub fn severity(&self) -> Severity {
-        self.rule.severity
-    }
-}
-
-/// A file that was recognised as something other than a manifest and not audited, and what it
-/// is (with advice: a Helm chart is audited by rendering it).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Skipped {
-    pub file: String,
-    pub reason: String,
-}
-
-/// The result of an audit run.
-#[derive(Debug, Clone, Default)]
-pub struct AuditReport {
-    pub files: usize,
-    pub objects: usize,
-    pub findings: Vec<Finding>,
-    pub skipped: Vec<Skipped>,
-    /// Symbolic links followed while walking directories.
-    pub symlinks: usize,
-}
-
-impl AuditReport {
-    /// Everything but the findings, counted from them.
-    pub fn totals(&self) -> Totals {
-        let mut t = Totals {
-            files: self.files,
-            objects: self.objects,
-            skipped: self.skipped.clone(),
-            symlinks: self.symlinks,
-            ..Totals::default()
-        };
-        for f in &self.findings {
-            t.count(f);
-        }
-        t
-    }
-
-    /// Unsuppressed findings at or above `severity`.
-    pub fn failing(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.suppressed.is_none() && f.severity() >= severity)
-            .count()
-    }
-}
-
 /// An error that stops the audit (as opposed to a finding about bad input).
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -142,53 +70,10 @@ pub enum AuditError {
 /// batch.
 pub trait Sink {
     fn findings(&mut self, batch: &[Finding]) -> std::io::Result<()>;
-}
 
-/// Everything about a run but its findings: what a reporter prints around them.
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub files: usize,
-    pub objects: usize,
-    pub skipped: Vec<Skipped>,
-    /// Symbolic links followed while walking directories.
-    pub symlinks: usize,
-    /// Unsuppressed findings by severity ([`Severity::ALL`]'s order).
-    pub by_severity: [usize; 5],
-    pub suppressed: usize,
-    /// Unsuppressed findings that say an input could not be read or decoded
-    /// (`SKD-INPUT-001`, `SKD-INPUT-004`): the exit code is then 2.
-    pub input_errors: usize,
-}
-
-impl Totals {
-    /// Unsuppressed findings.
-    pub fn findings(&self) -> usize {
-        self.by_severity.iter().sum()
-    }
-
-    /// Unsuppressed findings of exactly this severity.
-    pub fn of(&self, s: Severity) -> usize {
-        self.by_severity[s as usize]
-    }
-
-    /// Unsuppressed findings at or above `severity`.
-    pub fn failing(&self, severity: Severity) -> usize {
-        Severity::ALL
-            .iter()
-            .filter(|s| **s >= severity)
-            .map(|s| self.of(*s))
-            .sum()
-    }
-
-    fn count(&mut self, f: &Finding) {
-        if f.suppressed.is_some() {
-            self.suppressed += 1;
-        } else {
-            self.by_severity[f.severity() as usize] += 1;
-            if f.rule.id == policy::id::SKD_INPUT_001 || f.rule.id == policy::id::SKD_INPUT_004 {
-                self.input_errors += 1;
-            }
-        }
+    /// The same, handed over: a sink that keeps findings moves them instead of copying.
+    fn take(&mut self, batch: Vec<Finding>) -> std::io::Result<()> {
+        self.findings(&batch)
     }
 }
 
@@ -443,20 +328,26 @@ impl Walk {
 
 /// Load one small input (a file that the walk found): the size and text checks.
 /// `Ok(Err(reason))` when it cannot be audited (an `SKD-INPUT-004` finding).
-fn load(path: &str, max: u64) -> Result<String, String> {
+/// Read a file whole, unless it is longer than `whole` bytes (`Ok(None)`: it is read as a
+/// stream instead).
+fn load(path: &str, max: u64, whole: u64) -> Result<Option<String>, String> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return Err(format!("cannot be opened: {e}")),
     };
     let mut bytes = Vec::new();
+    let len = f.metadata().map_or(0, |m| m.len());
+    if len > whole {
+        return Ok(None);
+    }
     // Sized from the file's length, the buffer takes the whole file in one read (growing
     // from empty costs several reads and copies per file).
-    let len = f.metadata().map_or(0, |m| m.len()).min(max + 1);
+    let len = len.min(max + 1);
     bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
     if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
         return Err(format!("cannot be read: {e}"));
     }
-    check_text(bytes, max)
+    check_text(bytes, max).map(Some)
 }
 
 /// An input read whole: within `--max-input-size`, no NUL byte, UTF-8.
@@ -600,6 +491,11 @@ impl Sink for Collect {
         self.0.extend_from_slice(batch);
         Ok(())
     }
+
+    fn take(&mut self, mut batch: Vec<Finding>) -> std::io::Result<()> {
+        self.0.append(&mut batch);
+        Ok(())
+    }
 }
 
 impl Collect {
@@ -652,7 +548,7 @@ impl<'s> Ordered<'s> {
         if self.held.is_empty() {
             return Ok(());
         }
-        self.inner.findings(&self.held)
+        self.inner.take(self.held)
     }
 }
 
@@ -661,27 +557,36 @@ impl Sink for Ordered<'_> {
         if self.through {
             return self.inner.findings(batch);
         }
-        self.held.extend_from_slice(batch);
+        self.take(batch.to_vec())
+    }
+
+    fn take(&mut self, mut batch: Vec<Finding>) -> std::io::Result<()> {
+        if self.through {
+            return self.inner.take(batch);
+        }
+        self.held.append(&mut batch);
         if self.held.len() > Self::HELD {
             self.through = true;
             let held = std::mem::take(&mut self.held);
-            self.inner.findings(&held)?;
+            self.inner.take(held)?;
         }
         Ok(())
     }
 }
 
-/// Inputs evaluated together on the workers, at most.
-const WINDOW: usize = 64;
+/// Inputs read and evaluated ahead of the one being handed on, at most: each holds one file's
+/// findings and cross-object context until its turn, so this bounds memory.
+const AHEAD: usize = 64;
 
 /// Audit files and directories (and `-` for stdin), handing the findings to `sink` as they are
 /// made: each file's in one batch, sorted by line, in input order; a large input (stdin, or a
 /// file over [`WHOLE_READ_LIMIT`]) in pieces as its documents are read; the cross-object
 /// findings last.
 ///
-/// Small files are read and evaluated on every core, a window of files at a time; what stays
-/// behind for the whole run is the small context the cross-object rules need (cluster objects
-/// and [`policy::cluster::PodRef`]s), so memory does not follow the findings or the input.
+/// Small files are read and evaluated on every core, at most [`AHEAD`] files ahead of the one
+/// being handed on (on this thread, while the workers go on); what stays behind for the whole
+/// run is the small context the cross-object rules need (cluster objects and
+/// [`policy::cluster::PodRef`]s), so memory does not follow the findings or the input.
 pub fn audit_paths_to(
     paths: &[String],
     opts: &AuditOptions,
@@ -692,28 +597,18 @@ pub fn audit_paths_to(
     run.totals.files = inputs.files.len();
     run.totals.symlinks = inputs.symlinks;
     let whole = opts.max_document_size.min(WHOLE_READ_LIMIT);
-    for window in inputs.files.chunks(WINDOW) {
-        let partials = map_parallel(window, |input: &Input| {
-            if input.note.is_none() && is_large(&input.path, whole) {
-                None
-            } else {
-                Some(audit_one(input, opts))
-            }
-        });
-        for (input, p) in window.iter().zip(partials) {
-            match p {
-                Some(p) => run.emit(p)?,
-                None => audit_stream(&input.path, &mut run)?,
-            }
-        }
-    }
+    let files = &inputs.files;
+    for_each_parallel(
+        files,
+        AHEAD,
+        |input: &Input| audit_one(input, opts, whole),
+        |i, p| match p {
+            Some(p) => run.emit(p),
+            None => audit_stream(&files[i].path, &mut run),
+        },
+    )?;
     run.cross_object()?;
     Ok(run.totals)
-}
-
-/// Whether an input is read on its own, as a stream (stdin; a file larger than `whole`).
-fn is_large(path: &str, whole: u64) -> bool {
-    path == "-" || std::fs::metadata(path).is_ok_and(|m| m.len() > whole)
 }
 
 /// Evaluate already-read files as one set (cross-object rules see every file).
@@ -791,7 +686,7 @@ impl<'a> Run<'a> {
 
     /// Count a partial's findings, apply the ignore file, hand them on, and keep its
     /// cross-object context.
-    fn emit(&mut self, mut p: Partial) -> Result<(), AuditError> {
+    fn emit(&mut self, p: Partial) -> Result<(), AuditError> {
         self.totals.objects += p.objects;
         self.totals.skipped.extend(p.skipped);
         for (ctx, c) in p.cluster {
@@ -801,10 +696,10 @@ impl<'a> Run<'a> {
         for (ctx, r) in p.pods {
             self.pods.push(ctx, r).map_err(spool_error)?;
         }
-        self.hand_on(&mut p.findings)
+        self.hand_on(p.findings)
     }
 
-    fn hand_on(&mut self, findings: &mut [Finding]) -> Result<(), AuditError> {
+    fn hand_on(&mut self, mut findings: Vec<Finding>) -> Result<(), AuditError> {
         for fd in findings.iter_mut() {
             if fd.suppressed.is_none() {
                 fd.suppressed = self.opts.ignore.matches(fd);
@@ -814,7 +709,7 @@ impl<'a> Run<'a> {
         if findings.is_empty() {
             return Ok(());
         }
-        self.sink.findings(findings).map_err(AuditError::Write)
+        self.sink.take(findings).map_err(AuditError::Write)
     }
 
     /// The rules across objects, over every file of the run.
@@ -846,7 +741,7 @@ impl<'a> Run<'a> {
             }
             if out.len() >= 4096 && failed.is_none() {
                 out.sort_by(finding_order);
-                if let Err(e) = self.hand_on(&mut out) {
+                if let Err(e) = self.hand_on(std::mem::take(&mut out)) {
                     failed = Some(e);
                 }
                 out.clear();
@@ -857,7 +752,7 @@ impl<'a> Run<'a> {
             return Err(e);
         }
         out.sort_by(finding_order);
-        self.hand_on(&mut out)
+        self.hand_on(out)
     }
 }
 
@@ -1087,16 +982,24 @@ impl Cursor<'_> {
     }
 }
 
-fn audit_one(input: &Input, opts: &AuditOptions) -> Partial {
+/// Read and audit one input whole; `None` if it is to be read as a stream instead (stdin; a
+/// file longer than `whole` bytes).
+fn audit_one(input: &Input, opts: &AuditOptions, whole: u64) -> Option<Partial> {
     let path = input.path.as_str();
     match &input.note {
-        Some(InputNote::Unreadable(reason)) => return unreadable(path, reason.clone()),
-        Some(InputNote::NotManifest(reason)) => return not_manifest(path, reason.clone(), opts),
+        Some(InputNote::Unreadable(reason)) => return Some(unreadable(path, reason.clone())),
+        Some(InputNote::NotManifest(reason)) => {
+            return Some(not_manifest(path, reason.clone(), opts))
+        }
         None => {}
     }
-    match load(path, opts.max_file_size) {
-        Ok(text) => audit_text(path, &text, opts),
-        Err(reason) => unreadable(path, reason),
+    if path == "-" {
+        return None;
+    }
+    match load(path, opts.max_file_size, whole) {
+        Ok(Some(text)) => Some(audit_text(path, &text, opts)),
+        Ok(None) => None,
+        Err(reason) => Some(unreadable(path, reason)),
     }
 }
 
@@ -1220,7 +1123,39 @@ fn audit_stream(path: &str, run: &mut Run<'_>) -> Result<(), AuditError> {
         }
         return run.emit(checked(head));
     }
-    stream_documents(path, std::io::Cursor::new(head).chain(reader), run)
+    stream_documents(
+        path,
+        HeadThen {
+            head,
+            at: 0,
+            rest: reader,
+        },
+        run,
+    )
+}
+
+/// The bytes already read (up to the whole-read size), then the rest of the input. The first
+/// part is freed as soon as it has been read, rather than kept for the whole stream.
+struct HeadThen<R> {
+    head: Vec<u8>,
+    at: usize,
+    rest: R,
+}
+
+impl<R: Read> Read for HeadThen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at < self.head.len() {
+            let n = (self.head.len() - self.at).min(buf.len());
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            if self.at == self.head.len() {
+                self.head = Vec::new();
+                self.at = 0;
+            }
+            return Ok(n);
+        }
+        self.rest.read(buf)
+    }
 }
 
 /// Read a stream of Kubernetes documents with a bounded buffer: documents are gathered into
@@ -1906,41 +1841,101 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     file.then_with(|| (a.line, &a.rule.id, &a.field).cmp(&(b.line, &b.rule.id, &b.field)))
 }
 
-/// Run `f` over every input on as many threads as the machine has cores; results in input order.
-fn map_parallel<I: Sync, T: Send>(inputs: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+/// Run `f` over every input on as many threads as the machine has cores, and `each` on this
+/// thread over the results in input order, as they come: the workers stay at most `ahead`
+/// inputs in front of `each`, so that at most that many results wait. The first error of
+/// `each` stops the run (the workers finish the input they hold and end) and is returned.
+fn for_each_parallel<I: Sync, T: Send, E>(
+    inputs: &[I],
+    ahead: usize,
+    f: impl Fn(&I) -> T + Sync,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex, PoisonError};
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(inputs.len());
     if threads <= 1 {
-        return inputs.iter().map(&f).collect();
+        for (i, input) in inputs.iter().enumerate() {
+            each(i, f(input))?;
+        }
+        return Ok(());
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = inputs.get(i) else { break };
-                        mine.push((i, f(path)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| match w.join() {
-                Ok(v) => v,
-                // A reader panic is a bug; re-raise it rather than lose files silently.
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
+    /// How far `each` has come (inputs handed on), and whether the run has stopped.
+    struct Progress {
+        done: usize,
+        stop: bool,
+    }
+    /// Stops the workers when the loop below ends, however it ends (an error of `each`, a
+    /// panic), so that none waits for room that never comes and the scope can join them.
+    struct StopOnDrop<'a>(&'a Mutex<Progress>, &'a Condvar);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+            self.1.notify_all();
+        }
+    }
+    let progress = Mutex::new(Progress {
+        done: 0,
+        stop: false,
     });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let room = Condvar::new();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, std::thread::Result<T>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (f, next, progress, room) = (&f, &next, &progress, &room);
+            scope.spawn(move || loop {
+                // Inputs are taken in order, so the one `each` waits for is always taken by a
+                // worker that has room for it.
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(i) else { break };
+                let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                while !p.stop && i >= p.done + ahead {
+                    p = room.wait(p).unwrap_or_else(PoisonError::into_inner);
+                }
+                if p.stop {
+                    break;
+                }
+                drop(p);
+                // A reader panic is a bug: it is re-raised on this thread below rather than
+                // losing the file silently.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(input)));
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let _stop = StopOnDrop(&progress, &room);
+        let mut waiting: std::collections::HashMap<usize, std::thread::Result<T>> =
+            std::collections::HashMap::new();
+        for i in 0..inputs.len() {
+            let r = loop {
+                if let Some(r) = waiting.remove(&i) {
+                    break r;
+                }
+                match rx.recv() {
+                    Ok((j, r)) => {
+                        waiting.insert(j, r);
+                    }
+                    // Every taken input is sent unless the run stopped, and it has not.
+                    Err(_) => unreachable!("a worker ended without handing on input {i}"),
+                }
+            };
+            let t = match r {
+                Ok(t) => t,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            progress.lock().unwrap_or_else(PoisonError::into_inner).done = i + 1;
+            room.notify_all();
+            each(i, t)?;
+        }
+        Ok(())
+    })
 }
 
 /// Violations of one item (not the cross-object ones).

@@ -12,18 +12,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root_or_skip(name: &str) -> bool {
-    if need_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{name}: CI runs the tests as root"
-    );
-    println!("SKIP: {name}: needs root");
-    false
-}
-
 /// The hardened default spec's `linux.seccomp` (the default profile).
 fn default_seccomp(env: &Env) -> Value {
     let d = env.dir.join("hardened-spec");
@@ -53,7 +41,7 @@ fn mode(p: &Path) -> u32 {
 /// before the fix, get it loaded.
 #[test]
 fn umask_000_state_and_seccomp_cache_stay_private() {
-    if !root_or_skip("umask_000_state_and_seccomp_cache_stay_private") {
+    if !need_root() {
         return;
     }
     let env = Env::new("umask");
@@ -156,7 +144,7 @@ fn umask_000_state_and_seccomp_cache_stay_private() {
 /// Item 7: an id can never name the runtime's own files.
 #[test]
 fn ids_cannot_name_runtime_files() {
-    if !root_or_skip("ids_cannot_name_runtime_files") {
+    if !need_root() {
         return;
     }
     let env = Env::new("dotid");
@@ -192,7 +180,7 @@ fn save_state_hook(path: &Path) -> Value {
 /// hooks not run); `run` failing at 220 KB or more (EMSGSIZE).
 #[test]
 fn large_annotations_reach_hooks_whole() {
-    if !root_or_skip("large_annotations_reach_hooks_whole") {
+    if !need_root() {
         return;
     }
     let env = Env::new("bigann");
@@ -291,7 +279,7 @@ fn large_annotations_reach_hooks_whole() {
 /// config) runs.
 #[test]
 fn large_env_runs() {
-    if !root_or_skip("large_env_runs") {
+    if !need_root() {
         return;
     }
     let env = Env::new("bigenv");
@@ -365,7 +353,7 @@ fn marked(mark: &str) -> Vec<(u32, String, String)> {
 /// printed (docs/runtime.md records a 500-kill run).
 #[test]
 fn kill_campaign_leaves_no_residue() {
-    if !root_or_skip("kill_campaign_leaves_no_residue") {
+    if !need_root() {
         return;
     }
     let count: usize = std::env::var("STOCKADE_KILL_COUNT")
@@ -526,7 +514,7 @@ fn kill_campaign_leaves_no_residue() {
 /// the runtime's default devices, never `a *:* rwm`.
 #[test]
 fn default_spec_device_cgroup_is_closed() {
-    if !root_or_skip("default_spec_device_cgroup_is_closed") {
+    if !need_root() {
         return;
     }
     let env = Env::new("devdefault");
@@ -563,7 +551,7 @@ fn default_spec_device_cgroup_is_closed() {
             assert!(!list.contains("a *:* rwm"), "device cgroup open: {list}");
             assert!(list.contains("c 1:3 rwm"), "/dev/null not allowed: {list}");
         }
-        None => println!("SKIP: default_spec_device_cgroup_is_closed: no v1 devices hierarchy"),
+        None => testkit::not_on_this_host("no v1 devices hierarchy"),
     }
     assert!(env.stockade(&["delete", "--force", &id]).status.success());
 }
@@ -604,7 +592,7 @@ fn userns(c: &mut Value) {
 /// naming the field, instead of a late or unrelated one.
 #[test]
 fn bad_input_fails_early_and_clearly() {
-    if !root_or_skip("bad_input_fails_early_and_clearly") {
+    if !need_root() {
         return;
     }
     let env = Env::new("early");
@@ -684,7 +672,7 @@ fn bad_input_fails_early_and_clearly() {
 /// gate refuses it at its default, and audit reports it.
 #[test]
 fn host_root_as_rootfs_is_refused_and_audited() {
-    if !root_or_skip("host_root_as_rootfs_is_refused_and_audited") {
+    if !need_root() {
         return;
     }
     let env = Env::new("hostroot");

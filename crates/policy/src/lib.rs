@@ -2,7 +2,10 @@
 //! workloads to violations. This crate parses no files and touches no kernel: readers (`audit`),
 //! the admission webhook, the runtime's policy gate and `watch` hand it typed values.
 
+#![forbid(unsafe_code)]
+
 pub mod catalogue;
+pub mod civil;
 pub mod cluster;
 pub mod dockerfile;
 pub mod escape;
