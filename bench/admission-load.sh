@@ -17,7 +17,7 @@
 # Environment: RATES ("1000 2000 4000"), SECONDS_PER_RATE (10), CONNECTIONS (8), PORT (18443),
 # SERVER_THREADS (server worker threads; default one per core), WRK_CONNECTIONS ("1 16 64";
 # empty: no wrk runs), NICE (0), LARGE_RATE (2; 0: no large-review run), BIG_LOAD_RATE (2000),
-# LARGE_SECONDS (20), LARGE_ALONE_SECONDS (10; 0: no run alone).
+# LARGE_SECONDS (20), LARGE_ALONE_SECONDS (10; 0: no run alone), STOCKADE and LOADGEN (see below).
 # Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +33,16 @@ NICE=${NICE:-0}
 nice_cmd=()
 [[ "$NICE" != 0 ]] && nice_cmd=(nice -n "$NICE")
 
-cargo build --release --quiet -p stockade
-cargo build --release --quiet -p stockade-admission --example admission-load
-bin=target/release/stockade
-load=target/release/examples/admission-load
+# STOCKADE and LOADGEN name binaries built already (both or neither); otherwise both are built.
+if [[ -n "${STOCKADE:-}" && -n "${LOADGEN:-}" ]]; then
+  bin=$STOCKADE
+  load=$LOADGEN
+else
+  cargo build --release --quiet -p stockade
+  cargo build --release --quiet -p stockade-admission --example admission-load
+  bin=target/release/stockade
+  load=target/release/examples/admission-load
+fi
 
 work=$(mktemp -d)
 pid=""
