@@ -15,7 +15,8 @@
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
 
-// One unsafe call, allowed where it is made: `malloc_trim` (server.rs, release_memory).
+// Two unsafe calls, each allowed where it is made: `mallopt` (server.rs, tune_allocator) and
+// `malloc_trim` (server.rs, release_memory).
 #![deny(unsafe_code)]
 
 pub mod cli;

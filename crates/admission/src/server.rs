@@ -393,6 +393,7 @@ const LARGE_BODY: usize = 256 * 1024;
 /// 256 KiB (glibc raises its threshold to the size of each large block freed, up to 32 MiB, so
 /// after the first 3 MB review every request body and container list was carved from an
 /// arena and kept there). Blocks over the threshold are returned to the kernel when freed.
+#[allow(unsafe_code)]
 pub fn tune_allocator() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt takes no pointers; it only sets parameters of the allocator.
