@@ -10,11 +10,14 @@
 #    limit; a restricted-clean pod of many containers, so allowed) sent LARGE_RATE times a
 #    second while BIG_LOAD_RATE req/s of the normal review continue; reports the latency of
 #    both, and the server's resident memory: baseline, peak (VmHWM) and 5 s after the load.
+#    Before that, the same 3 MB review alone (LARGE_RATE/s for LARGE_ALONE_SECONDS, nothing
+#    else): its latency and the server's CPU time per review (utime + stime from /proc), the
+#    cost to read beside wall times measured on a loaded machine.
 #
 # Environment: RATES ("1000 2000 4000"), SECONDS_PER_RATE (10), CONNECTIONS (8), PORT (18443),
 # SERVER_THREADS (server worker threads; default one per core), WRK_CONNECTIONS ("1 16 64";
 # empty: no wrk runs), NICE (0), LARGE_RATE (2; 0: no large-review run), BIG_LOAD_RATE (2000),
-# LARGE_SECONDS (20).
+# LARGE_SECONDS (20), LARGE_ALONE_SECONDS (10; 0: no run alone), STOCKADE and LOADGEN (see below).
 # Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,10 +33,16 @@ NICE=${NICE:-0}
 nice_cmd=()
 [[ "$NICE" != 0 ]] && nice_cmd=(nice -n "$NICE")
 
-cargo build --release --quiet -p stockade
-cargo build --release --quiet -p stockade-admission --example admission-load
-bin=target/release/stockade
-load=target/release/examples/admission-load
+# STOCKADE and LOADGEN name binaries built already (both or neither); otherwise both are built.
+if [[ -n "${STOCKADE:-}" && -n "${LOADGEN:-}" ]]; then
+  bin=$STOCKADE
+  load=$LOADGEN
+else
+  cargo build --release --quiet -p stockade
+  cargo build --release --quiet -p stockade-admission --example admission-load
+  bin=target/release/stockade
+  load=target/release/examples/admission-load
+fi
 
 work=$(mktemp -d)
 pid=""
@@ -88,7 +97,12 @@ fi
 LARGE_RATE=${LARGE_RATE:-2}
 BIG_LOAD_RATE=${BIG_LOAD_RATE:-2000}
 LARGE_SECONDS=${LARGE_SECONDS:-20}
+LARGE_ALONE_SECONDS=${LARGE_ALONE_SECONDS:-10}
 rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+# The server's CPU time so far (user + system), in milliseconds.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz}' "/proc/$pid/stat"; }
+# Requests answered (any status) in a load generator's output.
+answered() { awk '$1 == "requests" {print $2}' "$1"; }
 if [[ "$LARGE_RATE" != 0 ]]; then
   # The normal review's pod with its containers repeated up to just under 3 MiB.
   python3 - "$work/large.json" <<'PY'
@@ -119,8 +133,23 @@ open(sys.argv[1], "w").write(json.dumps(r))
 PY
   echo
   echo "## large reviews: $(stat -c %s "$work/large.json") bytes ($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["request"]["object"]["spec"]["containers"]))' "$work/large.json") containers) at $LARGE_RATE/s while $BIG_LOAD_RATE req/s of the normal review continue, $LARGE_SECONDS s"
+  if [[ "$LARGE_ALONE_SECONDS" != 0 ]]; then
+    echo
+    echo "### 3 MB reviews alone, $LARGE_RATE/s, $LARGE_ALONE_SECONDS s (load average before: $(cut -d" " -f1-3 /proc/loadavg))"
+    c0=$(cpu_ms)
+    "${nice_cmd[@]}" "$load" --addr "127.0.0.1:$PORT" --ca "$work/tls/ca.crt" --rate "$LARGE_RATE" \
+      --seconds "$LARGE_ALONE_SECONDS" --connections 2 --warmup 0 \
+      --path /validate/restricted --body "$work/large.json" >"$work/alone.out" 2>&1 || status=1
+    c1=$(cpu_ms)
+    cat "$work/alone.out"
+    n=$(answered "$work/alone.out")
+    echo "server CPU: $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f ms for %d reviews: %.1f ms per 3 MB review", b - a, n, (b - a) / (n > 0 ? n : 1)}')"
+  fi
   sleep 2
   base=$(rss_kb VmRSS)
+  echo
+  echo "### under load (load average before: $(cut -d" " -f1-3 /proc/loadavg))"
+  c0=$(cpu_ms)
   "${nice_cmd[@]}" "$load" --addr "127.0.0.1:$PORT" --ca "$work/tls/ca.crt" --rate "$BIG_LOAD_RATE" \
     --seconds "$LARGE_SECONDS" --connections "$CONNECTIONS" \
     --path /validate/restricted --body bench/admission-review.json >"$work/normal.out" 2>&1 &
@@ -129,11 +158,13 @@ PY
     --seconds "$LARGE_SECONDS" --connections 2 --warmup 0 \
     --path /validate/restricted --body "$work/large.json" >"$work/large.out" 2>&1 || status=1
   wait "$normal" || status=1
+  c1=$(cpu_ms)
   echo "### normal reviews meanwhile"; cat "$work/normal.out"
   echo "### 3 MB reviews"; cat "$work/large.out"
   peak=$(rss_kb VmHWM)
   sleep 5
   after=$(rss_kb VmRSS)
+  echo "### server CPU during the load: $(awk -v a="$c0" -v b="$c1" -v s="$LARGE_SECONDS" 'BEGIN {printf "%.0f ms in %d s (%.2f cores)", b - a, s, (b - a) / 1000 / s}')"
   echo "### server memory: baseline ${base} kB, peak ${peak} kB, 5 s after the load ${after} kB (after/baseline $(awk -v a="$after" -v b="$base" 'BEGIN {printf "%.2f", a / b}'))"
 fi
 

@@ -1,7 +1,8 @@
 // Micro-benchmarks for bench/watch-overhead.sh: runs one loop for a given (wall-clock) time and
 // prints the CPU time per operation in nanoseconds: the process's own and that of the children
 // it reaped, so that time spent preempted by other jobs on a shared machine does not count.
-//   watch-bench LOOP SECONDS [CPU]      LOOP: openclose | getpid | exec | fork
+//   watch-bench LOOP SECONDS [CPU]      LOOP: openclose | getpid | write | exec | fork
+// (write: one byte to /dev/null, a write the sensor looks at: SKD-RUN-044 checks every write's fd)
 // With CPU, the process (and its children) is pinned to that CPU first.
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -39,6 +40,12 @@ static void one(const char *mode, const char *self)
 		close(open("/dev/null", O_RDONLY));
 	} else if (!strcmp(mode, "getpid")) {
 		syscall(SYS_getpid);
+	} else if (!strcmp(mode, "write")) {
+		static int null = -1;
+		if (null < 0)
+			null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (write(null, "x", 1) != 1)
+			_exit(1);
 	} else if (!strcmp(mode, "exec")) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -59,12 +66,12 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "noop"))
 		return 0;
 	if (argc < 3) {
-		fprintf(stderr, "usage: watch-bench openclose|getpid|exec|fork SECONDS [CPU]\n");
+		fprintf(stderr, "usage: watch-bench openclose|getpid|write|exec|fork SECONDS [CPU]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
-	if (strcmp(mode, "openclose") && strcmp(mode, "getpid") && strcmp(mode, "exec") &&
-	    strcmp(mode, "fork")) {
+	if (strcmp(mode, "openclose") && strcmp(mode, "getpid") && strcmp(mode, "write") &&
+	    strcmp(mode, "exec") && strcmp(mode, "fork")) {
 		fprintf(stderr, "watch-bench: unknown loop %s\n", mode);
 		return 2;
 	}
@@ -79,7 +86,10 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the cheap loops check the clock every 1024 operations */
-	long batch = (!strcmp(mode, "openclose") || !strcmp(mode, "getpid")) ? 1024 : 1;
+	long batch =
+		(!strcmp(mode, "openclose") || !strcmp(mode, "getpid") || !strcmp(mode, "write")) ?
+			1024 :
+			1;
 	/* warm-up: caches, page tables, the dentry of /dev/null */
 	for (long i = 0; i < batch; i++)
 		one(mode, argv[0]);

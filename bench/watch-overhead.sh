@@ -3,7 +3,7 @@
 #
 #   bench/watch-overhead.sh [ROUNDS [SECONDS]]   (root; needs clang, libbpf-dev, runc, busybox-static)
 #
-# 1. open/close, getpid, exec and fork loops (bench/watch-bench.c, pinned to CPU $BENCH_CPU),
+# 1. open/close, getpid, write (one byte to /dev/null), exec and fork loops (bench/watch-bench.c, pinned to CPU $BENCH_CPU),
 #    on the host and inside a runc container, under three conditions that alternate every
 #    round, in a rotating order: nothing attached ("base"), an empty raw sys_enter program
 #    ("floor": what the kernel's syscall-tracing slow path and running a BPF program on every
@@ -15,7 +15,8 @@
 #    per-round ratios against base with a 95 % confidence interval (order
 #    statistics of the median). With WATCH_PREV=/path/to/another/stockade-watch, that binary is
 #    a fourth condition ("prev"), for A/B comparisons of two sensor versions in one run; name
-#    "prevlean" in CONDS for that binary's lean tier.
+#    "prevlean" in CONDS for that binary's lean tier; "spliced" in CONDS: the dispatcher after
+#    a container task has spliced a file into a pipe (SKD-RUN-044 then looks at every write).
 #    LOOPS="openclose getpid" and CONDS="base lean leandev" choose loops and conditions
 #    ("leandev": the lean tier with --lean-devices, its report-only cgroup/dev program).
 # 2. an event flood: container processes make 1,000,000 bpf() calls in all, alternately
@@ -76,6 +77,7 @@ start() {
 	tp) "$WATCH" --syscall-hooks tracepoints --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	lean) "$WATCH" --syscall-hooks none --format json -o "${2:-/dev/null}" --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	leandev) "$WATCH" --syscall-hooks none --lean-devices --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
+	spliced) "$WATCH" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prev) "$WATCH_PREV" --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	prevlean) "$WATCH_PREV" --syscall-hooks none --format json -o /dev/null --runc-root "$T/runc" 2>"$T/cond.err" & ;;
 	esac
@@ -84,6 +86,11 @@ start() {
 		kill -0 "$WPID" 2>/dev/null || { cat "$T/cond.err" >&2; exit 1; }
 		sleep 0.02
 	done
+	# "spliced": the dispatcher after a container task spliced a file into a pipe (the Dirty
+	# Pipe trigger), from when on it looks at every container write (SKD-RUN-044)
+	if [ "$1" = spliced ]; then
+		runc --root "$T/runc" exec --user 65534:65534 "$ID" skd-trigger dirty_pipe /dev/shm/skw-bench-dp >/dev/null
+	fi
 }
 stop() {
 	[ -n "$WPID" ] || return 0
@@ -92,7 +99,7 @@ stop() {
 # CPU seconds (user+system) a process has used so far
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-LOOPS=${LOOPS:-openclose getpid exec fork}
+LOOPS=${LOOPS:-openclose getpid write exec fork}
 CONDS=${CONDS:-base floor watch tp lean}
 case " $CONDS " in *" prev "*) ;; *) [ -n "${WATCH_PREV:-}" ] && CONDS="$CONDS prev" ;; esac
 echo "# stockade watch overhead: $(uname -r), $(nproc) CPUs, $ROUNDS rounds of $SECS s per run, bench pinned to CPU $BENCH_CPU"

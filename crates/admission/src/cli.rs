@@ -9,6 +9,7 @@ use crate::server::{Limits, Server};
 use clap::{Args, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,39 +125,65 @@ fn init_logging(format: LogFormat, filter: &str) {
     };
 }
 
-/// Run a `stockade admission` command; the exit code (0 ok, 1 failure, 2 bad input).
-pub fn run(args: AdmissionArgs) -> i32 {
+/// What `stockade admission certs|serve` could not do. The Display starts with the subcommand
+/// (`serve: ...`); the binary prints it after `stockade admission `.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The certificates could not be made or written.
+    #[error("certs: {0}")]
+    Certs(#[source] crate::tls::TlsError),
+    /// `--config FILE`.
+    #[error("serve: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// `--namespace-labels FILE`.
+    #[error("serve: {0}")]
+    Labels(#[from] crate::nslabels::LabelsError),
+    /// The API server's address and credentials (`--kubeconfig`, or in-cluster).
+    #[error("serve: {0}")]
+    KubeConfig(#[from] crate::kubeconfig::KubeConfigError),
+    /// Flags that do not go together, an API client or policy engine that cannot be built.
+    #[error("serve: {0}")]
+    Usage(String),
+    /// The async runtime could not start.
+    #[error("serve: cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The listener or its certificates.
+    #[error("serve: {0}")]
+    Serve(#[from] crate::server::ServeError),
+}
+
+impl Error {
+    /// The process exit code: 2 for bad input (flags, files), 1 for a failure to serve.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Certs(_) | Error::Runtime(_) | Error::Serve(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Run a `stockade admission` command: exit code 0, or the error (the binary prints it).
+pub fn run(args: AdmissionArgs) -> Result<ExitCode, Error> {
     match args.command {
-        AdmissionCommand::Certs(a) => match crate::tls::generate(&a.out, &a.dns) {
-            Ok(()) => {
-                for f in [
-                    crate::tls::CA_CERT,
-                    crate::tls::TLS_CERT,
-                    crate::tls::TLS_KEY,
-                ] {
-                    println!("{}", a.out.join(f).display());
-                }
-                0
+        AdmissionCommand::Certs(a) => {
+            crate::tls::generate(&a.out, &a.dns).map_err(Error::Certs)?;
+            for f in [
+                crate::tls::CA_CERT,
+                crate::tls::TLS_CERT,
+                crate::tls::TLS_KEY,
+            ] {
+                println!("{}", a.out.join(f).display());
             }
-            Err(e) => {
-                eprintln!("stockade admission certs: {e}");
-                1
-            }
-        },
+            Ok(ExitCode::SUCCESS)
+        }
         AdmissionCommand::Serve(a) => serve(a),
     }
 }
 
-fn serve(a: ServeArgs) -> i32 {
+fn serve(a: ServeArgs) -> Result<ExitCode, Error> {
     init_logging(a.log_output, &a.log_level);
     let config = match &a.config {
-        Some(p) => match Config::load(p) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("stockade admission serve: {e}");
-                return 2;
-            }
-        },
+        Some(p) => Config::load(p)?,
         None => Config::default(),
     };
     let source = match a.namespace_source {
@@ -173,54 +200,34 @@ fn serve(a: ServeArgs) -> i32 {
         _ => None,
     };
     if let Some(flag) = conflict {
-        eprintln!(
-            "stockade admission serve: {flag} does not go with --namespace-source {}",
+        return Err(Error::Usage(format!(
+            "{flag} does not go with --namespace-source {}",
             source
                 .to_possible_value()
                 .map(|v| v.get_name().to_string())
                 .unwrap_or_default()
-        );
-        return 2;
+        )));
     }
     let labels = match (source, &a.namespace_labels) {
-        (SourceKind::File, Some(p)) => match NamespaceLabels::load(p) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!("stockade admission serve: {e}");
-                return 2;
-            }
-        },
+        (SourceKind::File, Some(p)) => Some(NamespaceLabels::load(p)?),
         (SourceKind::File, None) => {
-            eprintln!(
-                "stockade admission serve: --namespace-source file needs --namespace-labels FILE"
-            );
-            return 2;
+            return Err(Error::Usage(
+                "--namespace-source file needs --namespace-labels FILE".into(),
+            ));
         }
         _ => None,
     };
     let cache = if source == SourceKind::Api {
         let cfg = match &a.kubeconfig {
-            Some(p) => ApiConfig::from_kubeconfig(p),
-            None => ApiConfig::in_cluster(),
+            Some(p) => ApiConfig::from_kubeconfig(p)?,
+            None => ApiConfig::in_cluster()?,
         };
-        let client = match cfg.map_err(|e| e.to_string()).and_then(ApiClient::new) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("stockade admission serve: {e}");
-                return 2;
-            }
-        };
+        let client = ApiClient::new(cfg).map_err(Error::Usage)?;
         Some(Arc::new(NamespaceCache::new(client)))
     } else {
         None
     };
-    let engine = match Engine::new(config, labels) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("stockade admission serve: {e}");
-            return 2;
-        }
-    };
+    let engine = Engine::new(config, labels).map_err(Error::Usage)?;
     let engine = match &cache {
         Some(c) => engine.with_namespace_cache(c.clone()),
         None => engine,
@@ -252,32 +259,21 @@ fn serve(a: ServeArgs) -> i32 {
         shutdown_grace: Duration::from_secs(a.shutdown_grace),
         ..Limits::default()
     };
+    crate::server::tune_allocator();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(n) = a.threads {
         rt.worker_threads(n.max(1));
     }
-    let rt = match rt.build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("stockade admission serve: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
+    let rt = rt.build().map_err(Error::Runtime)?;
     rt.block_on(async move {
-        let server = match Server::bind(a.listen, a.tls_dir.clone(), engine, limits).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("stockade admission serve: {e}");
-                return 1;
-            }
-        };
+        let server = Server::bind(a.listen, a.tls_dir.clone(), engine, limits).await?;
         let watcher = cache.map(|c| tokio::spawn(c.run()));
         server.run(shutdown_signal()).await;
         if let Some(w) = watcher {
             w.abort();
         }
-        0
+        Ok(ExitCode::SUCCESS)
     })
 }
 

@@ -15,6 +15,10 @@
 //! * [`mutate`]: the hardening JSONPatch;
 //! * [`metrics`]: Prometheus text.
 
+// Unsafe code only where it is allowed, beside its SAFETY comment: glibc allocator calls
+// (server.rs: `mallopt` in tune_allocator, `malloc_trim` in release_memory).
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod decide;
@@ -29,4 +33,4 @@ pub mod server;
 pub mod tls;
 pub mod workload;
 
-pub use cli::{run, AdmissionArgs};
+pub use cli::{run, AdmissionArgs, Error};

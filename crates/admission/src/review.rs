@@ -11,11 +11,17 @@ use crate::mutate::{harden, Hardening};
 use crate::nsapi::NamespaceCache;
 use crate::nslabels::{Labels, NamespaceLabels};
 use crate::nspolicy::{LevelVersion, NamespacePolicy};
-use crate::workload::{extract, resource_of, Extracted};
-use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use crate::workload::{extract_json, object_kind, resource_of, Extracted};
+use k8s_openapi::api::authentication::v1::UserInfo;
+use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube_core::response::{StatusCause, StatusDetails};
-use kube_core::{DynamicObject, Status};
-use policy::{evaluate_pod, Level, Options, PodWorkload, PssVersion, Violation};
+use kube_core::{DynamicObject, GroupVersionKind, GroupVersionResource, Status, TypeMeta};
+use policy::{
+    evaluate_pod, evaluate_pod_beyond_pss, Level, Options, PodWorkload, PssVersion, Violation,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -291,31 +297,35 @@ impl Engine {
         looked_up: Option<&Lookup>,
         start: Instant,
     ) -> Result<Answer, String> {
-        let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
+        let review: WireReview = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => return Ok(self.refuse(format!("invalid AdmissionReview: {e}"))),
         };
-        if review.types.kind != "AdmissionReview" {
+        if review.kind != "AdmissionReview" {
             return Ok(self.refuse(format!(
                 "expected kind AdmissionReview, got {:?}",
-                review.types.kind
+                review.kind
             )));
         }
-        if review.types.api_version != API_V1 && review.types.api_version != API_V1BETA1 {
+        if review.api_version != API_V1 && review.api_version != API_V1BETA1 {
             return Ok(self.refuse(format!(
                 "unsupported apiVersion {:?} (admission.k8s.io/v1 or v1beta1)",
-                review.types.api_version
+                review.api_version
             )));
         }
-        let req: AdmissionRequest<DynamicObject> = match review.try_into() {
-            Ok(r) => r,
-            Err(_) => return Ok(self.refuse("AdmissionReview has no request".into())),
+        let types = TypeMeta {
+            api_version: review.api_version,
+            kind: review.kind,
+        };
+        let Some((req, objects)) = review.request.map(|r| r.split(types)) else {
+            return Ok(self.refuse("AdmissionReview has no request".into()));
         };
         if req.uid.is_empty() {
             return Ok(self.refuse("AdmissionReview request has no uid".into()));
         }
 
-        let (decision, hardening, outcome) = match self.process(endpoint, &req, looked_up) {
+        let (decision, hardening, outcome) = match self.process(endpoint, &req, &objects, looked_up)
+        {
             Ok(x) => x,
             Err(Miss) => return Err(req.namespace.clone().unwrap_or_default()),
         };
@@ -426,6 +436,7 @@ impl Engine {
         &self,
         endpoint: Endpoint,
         req: &AdmissionRequest<DynamicObject>,
+        objects: &Objects,
         looked_up: Option<&Lookup>,
     ) -> Result<(Decision, Option<Hardening>, Outcome), Miss> {
         let ignored = Ok((Decision::allow(), None, Outcome::Ignored));
@@ -446,11 +457,8 @@ impl Engine {
             // is denied, not let through unevaluated (fail closed); other kinds (ConfigMap,
             // Service, ...) are allowed untouched.
             let resource = req.resource.resource.as_str();
-            let object_kind = req
-                .object
-                .as_ref()
-                .and_then(|o| o.types.as_ref())
-                .map(|t| t.kind.as_str());
+            let object_kind = objects.object.and_then(|o| object_kind(o.get()));
+            let object_kind = object_kind.as_deref();
             let pod_bearing = policy::k8s::POD_KINDS.iter().any(|k| {
                 k.kind.eq_ignore_ascii_case(kind)
                     || k.resource == resource
@@ -478,7 +486,7 @@ impl Engine {
                 return Ok((Decision::exempt(Exemption::User), None, Outcome::Exempt));
             }
         }
-        let Some(object) = req.object.as_ref() else {
+        let Some(object) = objects.object else {
             return invalid("the request has no object".into());
         };
         let api_version = if group.is_empty() {
@@ -516,7 +524,7 @@ impl Engine {
             }
             Endpoint::Validate(_) => {
                 if req.operation == Operation::Update && sub.is_empty() {
-                    if let Some(old) = req.old_object.as_ref() {
+                    if let Some(old) = objects.old_object {
                         if let Ok(Some(old)) = to_workload(group, kind, &api_version, old) {
                             if !significant_update(&w, &old) {
                                 return Ok((Decision::allow(), None, Outcome::Ignored));
@@ -570,6 +578,86 @@ fn encode(resp: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&v)
 }
 
+/// An AdmissionReview as it comes off the wire. kube-core's `AdmissionReview<DynamicObject>`
+/// flattens its type meta (serde buffers the whole review in a generic tree to do that) and its
+/// `DynamicObject` flattens the object into a `serde_json::Value` again: a 3 MB pod was built
+/// three times over before it was decoded into its k8s-openapi type. Here the object and the old
+/// object stay raw JSON borrowed from the body, decoded once, straight into their kind's type.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireReview<'a> {
+    api_version: String,
+    kind: String,
+    #[serde(borrow, default)]
+    request: Option<WireRequest<'a>>,
+}
+
+/// kube-core's `AdmissionRequest`, field for field, with the objects left raw.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireRequest<'a> {
+    uid: String,
+    kind: GroupVersionKind,
+    resource: GroupVersionResource,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    request_kind: Option<GroupVersionKind>,
+    #[serde(default)]
+    request_resource: Option<GroupVersionResource>,
+    #[serde(default)]
+    request_sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    user_info: UserInfo,
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    old_object: Option<&'a RawValue>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    options: Option<RawExtension>,
+}
+
+/// The request's objects, raw JSON (`None` for an absent or `null` object).
+struct Objects<'a> {
+    object: Option<&'a RawValue>,
+    old_object: Option<&'a RawValue>,
+}
+
+impl<'a> WireRequest<'a> {
+    /// kube-core's request (without its objects) and the raw objects.
+    fn split(self, types: TypeMeta) -> (AdmissionRequest<DynamicObject>, Objects<'a>) {
+        let req = AdmissionRequest {
+            types,
+            uid: self.uid,
+            kind: self.kind,
+            resource: self.resource,
+            sub_resource: self.sub_resource,
+            request_kind: self.request_kind,
+            request_resource: self.request_resource,
+            request_sub_resource: self.request_sub_resource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            user_info: self.user_info,
+            object: None,
+            old_object: None,
+            dry_run: self.dry_run,
+            options: self.options,
+        };
+        let objects = Objects {
+            object: self.object,
+            old_object: self.old_object,
+        };
+        (req, objects)
+    }
+}
+
 fn invalid(message: String) -> Result<(Decision, Option<Hardening>, Outcome), Miss> {
     Ok((Decision::bad_request(message), None, Outcome::Invalid))
 }
@@ -578,10 +666,9 @@ fn to_workload(
     group: &str,
     kind: &str,
     api_version: &str,
-    object: &DynamicObject,
+    object: &RawValue,
 ) -> Result<Option<PodWorkload>, String> {
-    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    match extract(group, kind, api_version, value) {
+    match extract_json(group, kind, api_version, object.get()) {
         Ok(Extracted::Workload(w)) => Ok(Some(*w)),
         Ok(Extracted::NotPodBearing) => Ok(None),
         Err(e) => Err(e.to_string()),
@@ -608,12 +695,12 @@ pub fn significant_update(new: &PodWorkload, old: &PodWorkload) -> bool {
     if ann(new, SECCOMP_POD) != ann(old, SECCOMP_POD) {
         return true;
     }
-    let lists = |w: &PodWorkload| {
+    fn lists(w: &PodWorkload) -> [&[k8s_openapi::api::core::v1::Container]; 2] {
         [
-            w.spec.containers.clone(),
-            w.spec.init_containers.clone().unwrap_or_default(),
+            w.spec.containers.as_slice(),
+            w.spec.init_containers.as_deref().unwrap_or_default(),
         ]
-    };
+    }
     let (n, o) = (lists(new), lists(old));
     for (nl, ol) in n.iter().zip(o.iter()) {
         if nl.len() != ol.len() {
@@ -666,17 +753,11 @@ pub fn verdicts(w: &PodWorkload, p: &NamespacePolicy) -> Verdicts {
         escape: Vec::new(),
     };
     if let Some(level) = p.escape {
-        v.escape = evaluate_pod(
-            w,
-            &Options {
-                level,
-                pss_version: PssVersion::LATEST,
-                pss_only: false,
-            },
-        )
-        .into_iter()
-        .filter(|x| !x.rule.pss)
-        .collect();
+        // The rules Pod Security lacks; its own checks are `enforce`, `audit` and `warn`.
+        v.escape = evaluate_pod_beyond_pss(w, level)
+            .into_iter()
+            .filter(|x| !x.rule.pss)
+            .collect();
     }
     v
 }

@@ -43,11 +43,32 @@ pub enum ExtractError {
     KindMismatch { object: String, request: String },
 }
 
-fn decode<T: DeserializeOwned>(kind: &str, object: Value) -> Result<T, ExtractError> {
-    serde_json::from_value(object).map_err(|source| ExtractError::Decode {
+/// An object to decode: a `Value` already parsed, or raw JSON (a review's object, decoded once,
+/// straight into its kind's type, with no intermediate tree).
+enum Source<'a> {
+    Value(Value),
+    Json(&'a str),
+}
+
+fn decode<T: DeserializeOwned>(kind: &str, object: Source) -> Result<T, ExtractError> {
+    match object {
+        Source::Value(v) => serde_json::from_value(v),
+        Source::Json(s) => serde_json::from_str(s),
+    }
+    .map_err(|source| ExtractError::Decode {
         kind: kind.to_string(),
         source,
     })
+}
+
+/// The top-level `kind` of a JSON object, if it has one (the other fields are skipped, not
+/// built).
+pub fn object_kind(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    serde_json::from_str::<Kind>(json).ok()?.kind
 }
 
 fn from_template(
@@ -82,18 +103,52 @@ pub fn extract(
     api_version: &str,
     object: Value,
 ) -> Result<Extracted, ExtractError> {
-    let Some(pod_kind) = policy::k8s::pod_kind(kind).filter(|k| k.group == group) else {
-        return Ok(Extracted::NotPodBearing);
-    };
-    let field = pod_kind.spec_path;
     if let Some(obj_kind) = object.get("kind").and_then(Value::as_str) {
-        if obj_kind != kind {
+        if obj_kind != kind && is_pod_kind(group, kind) {
             return Err(ExtractError::KindMismatch {
                 object: obj_kind.to_string(),
                 request: kind.to_string(),
             });
         }
     }
+    extract_from(group, kind, api_version, Source::Value(object))
+}
+
+/// [`extract`] from raw JSON: the object is decoded once, straight into the k8s-openapi type
+/// of its kind (which checks `kind` and `apiVersion` where the object has them).
+pub fn extract_json(
+    group: &str,
+    kind: &str,
+    api_version: &str,
+    object: &str,
+) -> Result<Extracted, ExtractError> {
+    match extract_from(group, kind, api_version, Source::Json(object)) {
+        // Say so when it is the object's kind that does not match the request's.
+        Err(e @ ExtractError::Decode { .. }) => match object_kind(object) {
+            Some(obj_kind) if obj_kind != kind => Err(ExtractError::KindMismatch {
+                object: obj_kind,
+                request: kind.to_string(),
+            }),
+            _ => Err(e),
+        },
+        r => r,
+    }
+}
+
+fn is_pod_kind(group: &str, kind: &str) -> bool {
+    policy::k8s::pod_kind(kind).is_some_and(|k| k.group == group)
+}
+
+fn extract_from(
+    group: &str,
+    kind: &str,
+    api_version: &str,
+    object: Source,
+) -> Result<Extracted, ExtractError> {
+    let Some(pod_kind) = policy::k8s::pod_kind(kind).filter(|k| k.group == group) else {
+        return Ok(Extracted::NotPodBearing);
+    };
+    let field = pod_kind.spec_path;
     let w = match kind {
         "Pod" => {
             let pod: Pod = decode(kind, object)?;

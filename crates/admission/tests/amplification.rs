@@ -62,7 +62,7 @@ async fn huge_pod_gets_a_bounded_answer_and_health_stays_served() {
     );
     for t in big {
         let r = t.await.unwrap().unwrap();
-        assert_eq!(r.status, 200);
+        assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.body.len() < 64 * 1024);
     }
 }

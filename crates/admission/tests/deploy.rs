@@ -42,11 +42,7 @@ fn docs(yaml: &str) -> Vec<(String, String)> {
 #[test]
 fn kustomize_bases_and_overlays() {
     let Some(all) = kustomize("deploy") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the kustomize checks: kubectl is missing (scripts/install-deps installs kubernetes-client)"
-        );
-        eprintln!("SKIP: kubectl not installed: the kustomize checks of deploy/ did not run");
+        testkit::skip("kubectl not installed: the kustomize checks of deploy/ did not run");
         return;
     };
     let d = docs(&all);

@@ -73,17 +73,6 @@ pub fn today() -> i64 {
     i64::try_from(secs / 86_400).unwrap_or(i64::MAX)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD` as days since 1970-01-01, or `None` when it is not a real date.
 pub fn parse_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -105,7 +94,9 @@ pub fn parse_date(s: &str) -> Option<i64> {
         2 => 28,
         _ => return None,
     };
-    (1..=days_in).contains(&d).then(|| days_from_civil(y, m, d))
+    (1..=days_in)
+        .contains(&d)
+        .then(|| policy::civil::days_from_civil(y, m, d))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,8 @@
 //! configs into typed workloads with source locations, the orchestration that asks `policy` for
 //! violations, and the reporters (text, JSON, SARIF).
 
+#![forbid(unsafe_code)]
+
 pub mod compose;
 pub mod compose_env;
 pub mod dockerfile;

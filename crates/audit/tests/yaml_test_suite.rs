@@ -146,10 +146,7 @@ fn documented() -> BTreeMap<String, String> {
 #[test]
 fn yaml_test_suite_score_matches_docs() {
     let Some(dir) = suite_dir() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("yaml-test-suite not found (set YAML_TEST_SUITE)");
-        }
-        println!("SKIP: yaml-test-suite not found (set YAML_TEST_SUITE to its directory)");
+        testkit::skip("yaml-test-suite not found (set YAML_TEST_SUITE to its directory)");
         return;
     };
     let all = cases(&dir);

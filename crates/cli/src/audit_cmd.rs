@@ -1,11 +1,13 @@
 //! `stockade audit`.
 
+use crate::error::Error;
 use audit::ignore::IgnoreConfig;
 use audit::run::{audit_paths_to, AuditError, AuditOptions, Ordered, Totals};
 use clap::{Args, ValueEnum};
 use policy::catalogue::{Level, Severity};
 use policy::PssVersion;
 use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -97,24 +99,18 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid size {s:?} (must be between 1 byte and 2^64)"))
 }
 
-pub fn run(a: AuditArgs) -> u8 {
+pub fn run(a: AuditArgs) -> Result<ExitCode, Error> {
     if a.pss_only && a.level == Level::Hardened {
-        eprintln!("stockade: --pss-only takes --level baseline or restricted (hardened is not a Pod Security level)");
-        return 2;
+        return Err(Error::Usage("--pss-only takes --level baseline or restricted (hardened is not a Pod Security level)".into()));
     }
     let ignore = match &a.ignore_file {
-        Some(p) => match IgnoreConfig::load(p) {
-            Ok(c) => {
-                for m in c.expired() {
-                    eprintln!("stockade: warning: {p}: {m}");
-                }
-                c
+        Some(p) => {
+            let c = IgnoreConfig::load(p)?;
+            for m in c.expired() {
+                eprintln!("stockade: warning: {p}: {m}");
             }
-            Err(e) => {
-                eprintln!("stockade: {e}");
-                return 2;
-            }
-        },
+            c
+        }
         None => IgnoreConfig::default(),
     };
     let opts = AuditOptions {
@@ -140,32 +136,29 @@ pub fn run(a: AuditArgs) -> u8 {
         Ok(t) => t,
         // A closed pipe (`stockade audit . | head`) is not an error worth a message; the exit
         // code still says the report was not read whole.
-        Err(AuditError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return 2,
+        Err(AuditError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Err(Error::ClosedPipe { code: 2 })
+        }
         Err(e) => {
-            eprintln!("stockade: {e}");
             // No half-written report is left behind.
             if let Some(p) = &a.output {
                 let _ = std::fs::remove_file(p);
             }
-            return 2;
+            return Err(e.into());
         }
     };
     // A document that cannot be decoded, or an input that cannot be read whole, is an input
     // error: it is reported as a finding (so it is never taken for clean) and the exit code says
     // the input was bad.
     if totals.input_errors > 0 {
-        return 2;
+        return Ok(ExitCode::from(2));
     }
     let fail_on = a.fail_on.unwrap_or(if a.pss_only {
         Severity::Info
     } else {
         Severity::Low
     });
-    if totals.failing(fail_on) > 0 {
-        1
-    } else {
-        0
-    }
+    Ok(ExitCode::from(u8::from(totals.failing(fail_on) > 0)))
 }
 
 /// Audit, writing the report to `--output` or stdout: text and JSON as the findings are made

@@ -1,8 +1,10 @@
 //! `stockade check`: run the escape battery under runtimes and profiles, or `--compare` the
 //! standard set, and optionally fail (`--fail-on`) when a run lets something through.
 
+use crate::error::Error;
 use clap::Args;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Exit status when a run let through what `--fail-on` names.
 pub const EXIT_LET_THROUGH: u8 = 3;
@@ -46,7 +48,7 @@ pub struct CheckArgs {
     probe: Option<PathBuf>,
 }
 
-pub fn run(a: CheckArgs) -> u8 {
+pub fn run(a: CheckArgs) -> Result<ExitCode, Error> {
     let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("stockade"));
     let stockade = check::Runtime::Stockade(me.clone());
     let cases = if a.compare && a.runtime.is_none() && a.profile.is_none() {
@@ -67,25 +69,13 @@ pub fn run(a: CheckArgs) -> u8 {
             .iter()
             .map(|p| check::Profile::parse(p.trim()))
             .collect();
-        match check::cross_cases(&runtimes, &profiles) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("stockade check: {e}; name each once");
-                return 2;
-            }
-        }
+        check::cross_cases(&runtimes, &profiles).map_err(Error::CheckTwice)?
     };
     let opts = check::Options {
         only: a.only,
         probe: a.probe,
     };
-    let matrix = match check::run(&cases, &opts) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("stockade check: {e}");
-            return 2;
-        }
-    };
+    let matrix = check::run(&cases, &opts)?;
     for n in &matrix.notes {
         eprintln!("stockade check: {n}");
     }
@@ -106,7 +96,7 @@ pub fn run(a: CheckArgs) -> u8 {
                 }
             }
         }
-        return 1;
+        return Ok(ExitCode::from(1));
     }
     if let Some(level) = a.fail_on.as_deref().and_then(check::FailOn::parse) {
         let through = matrix.let_through(level);
@@ -119,8 +109,8 @@ pub fn run(a: CheckArgs) -> u8 {
                 "stockade check: --fail-on {name}: {} technique result(s) let through",
                 through.len()
             );
-            return EXIT_LET_THROUGH;
+            return Ok(ExitCode::from(EXIT_LET_THROUGH));
         }
     }
-    0
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,9 @@
 //! `stockade db`: the offline vulnerability store.
 
+use crate::error::Error;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Where the store is unless `--db` or `STOCKADE_DB` says otherwise.
 pub const DEFAULT_DB: &str = "/var/lib/stockade/db";
@@ -37,30 +39,23 @@ enum DbCommand {
     },
 }
 
-pub fn run(a: DbArgs) -> u8 {
+pub fn run(a: DbArgs) -> Result<ExitCode, Error> {
     match a.command {
         DbCommand::Import { path, db } => {
             let dir = db_dir(db);
-            match scan::osv::Store::import(&dir, &path) {
-                Ok(p) => {
-                    println!(
-                        "imported {} OSV records from {} into {}",
-                        p.records,
-                        p.source,
-                        dir.display()
-                    );
-                    0
-                }
-                Err(e) => {
-                    eprintln!("stockade: {e}");
-                    2
-                }
-            }
+            let p = scan::osv::Store::import(&dir, &path)?;
+            println!(
+                "imported {} OSV records from {} into {}",
+                p.records,
+                p.source,
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         DbCommand::Info { db } => {
             let dir = db_dir(db);
-            match scan::osv::Store::load(&dir) {
-                Ok(Some(s)) => {
+            match scan::osv::Store::load(&dir)? {
+                Some(s) => {
                     println!(
                         "{}: {} records, data {} days old",
                         dir.display(),
@@ -76,19 +71,12 @@ pub fn run(a: DbArgs) -> u8 {
                             i.newest_modified.as_deref().unwrap_or("unknown")
                         );
                     }
-                    0
+                    Ok(ExitCode::SUCCESS)
                 }
-                Ok(None) => {
-                    eprintln!(
-                        "stockade: {}: no vulnerability data imported (run `stockade db import PATH`)",
-                        dir.display()
-                    );
-                    2
-                }
-                Err(e) => {
-                    eprintln!("stockade: {e}");
-                    2
-                }
+                None => Err(Error::Usage(format!(
+                    "{}: no vulnerability data imported (run `stockade db import PATH`)",
+                    dir.display()
+                ))),
             }
         }
     }

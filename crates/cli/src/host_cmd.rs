@@ -2,8 +2,10 @@
 //! Facts from this machine or a snapshot, verdicts against the curated escape database, and with
 //! `--prove` the escape battery under the node's default runtime as reachability evidence.
 
+use crate::error::Error;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum HostFormat {
@@ -97,40 +99,23 @@ fn prove(a: &HostArgs, f: &scan::host::HostFacts) -> Result<scan::host::Proof, S
     Ok(proof)
 }
 
-pub fn run(a: HostArgs) -> u8 {
+pub fn run(a: HostArgs) -> Result<ExitCode, Error> {
     let opts = scan::host::Options {
         root: a.root.clone(),
         facts: a.facts.clone(),
     };
     if opts.root.is_none() && opts.facts.is_some() {
-        eprintln!("stockade host: --facts describes a snapshot; pass its files with --root DIR");
-        return 2;
+        return Err(Error::Host(
+            "--facts describes a snapshot; pass its files with --root DIR".into(),
+        ));
     }
-    let (facts, root) = match scan::host::gather(&opts) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("stockade host: {e}");
-            return 2;
-        }
-    };
+    let (facts, root) = scan::host::gather(&opts).map_err(Error::Host)?;
     let proof = if a.prove {
-        match prove(&a, &facts) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!("stockade host: --prove: {e}");
-                return 2;
-            }
-        }
+        Some(prove(&a, &facts).map_err(|e| Error::Host(format!("--prove: {e}")))?)
     } else {
         None
     };
-    let report = match scan::host::Report::new(&facts, &root, proof) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("stockade host: {e}");
-            return 2;
-        }
-    };
+    let report = scan::host::Report::new(&facts, &root, proof).map_err(Error::Host)?;
     let out = match a.format {
         HostFormat::Text => report.text(),
         HostFormat::Json => report.json(),
@@ -140,12 +125,12 @@ pub fn run(a: HostArgs) -> u8 {
     };
     use std::io::Write;
     if let Err(e) = std::io::stdout().write_all(out.as_bytes()) {
+        // A closed pipe (`stockade host | head`) still gives the verdict's exit code.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("stockade host: writing output: {e}");
-            return 2;
+            return Err(Error::Host(format!("writing output: {e}")));
         }
     }
-    u8::from(report.failing(a.fail_on) > 0)
+    Ok(ExitCode::from(u8::from(report.failing(a.fail_on) > 0)))
 }
 
 /// SARIF 2.1.0: the rules with audit's descriptors (help, security-severity), one result per

@@ -1,9 +1,11 @@
 //! `stockade image`.
 
+use crate::error::Error;
 use clap::{Args, ValueEnum};
 use policy::Severity;
 use scan::image::{Limits, Report, Source};
 use std::io::Write;
+use std::process::ExitCode;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ImageFormat {
@@ -69,56 +71,34 @@ pub struct ImageArgs {
     ignore_file: Option<String>,
 }
 
-pub fn run(mut a: ImageArgs) -> u8 {
+pub fn run(mut a: ImageArgs) -> Result<ExitCode, Error> {
     if let Source::Container { state_roots, .. } = &mut a.image {
         state_roots.extend(a.state_root.iter().cloned());
     } else if !a.state_root.is_empty() {
-        eprintln!("stockade: --state-root is for a container:ID input");
-        return 2;
+        return Err(Error::Usage(
+            "--state-root is for a container:ID input".into(),
+        ));
     }
     let mut vex = Vec::new();
     for p in &a.vex {
-        match scan::vex::VexDocument::load(p) {
-            Ok(d) => vex.push(d),
-            Err(e) => {
-                eprintln!("stockade: {e}");
-                return 2;
-            }
-        }
+        vex.push(scan::vex::VexDocument::load(p)?);
     }
     let ignore = match &a.ignore_file {
-        Some(p) => match audit::ignore::IgnoreConfig::load(p) {
-            Ok(c) => {
-                for m in c.expired() {
-                    eprintln!("stockade: warning: {p}: {m}");
-                }
-                Some(c)
+        Some(p) => {
+            let c = audit::ignore::IgnoreConfig::load(p)?;
+            for m in c.expired() {
+                eprintln!("stockade: warning: {p}: {m}");
             }
-            Err(e) => {
-                eprintln!("stockade: {e}");
-                return 2;
-            }
-        },
+            Some(c)
+        }
         None => None,
     };
     let workload = match &a.with {
-        Some(p) => match workloads(p) {
-            Ok(v) => Some((p.clone(), v)),
-            Err(e) => {
-                eprintln!("stockade: {e}");
-                return 2;
-            }
-        },
+        Some(p) => Some((p.clone(), workloads(p).map_err(Error::Usage)?)),
         None => None,
     };
     let dir = crate::db_cmd::db_dir(a.db.clone());
-    let store = match scan::osv::Store::load(&dir) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("stockade: {e}");
-            return 2;
-        }
-    };
+    let store = scan::osv::Store::load(&dir)?;
     // Said after the image was read, so an input error is the only line printed.
     let warning = match &store {
         None => Some(format!(
@@ -138,13 +118,7 @@ pub fn run(mut a: ImageArgs) -> u8 {
         store,
         ignore_unfixed: a.ignore_unfixed,
     };
-    let mut report = match scan::image::scan_with(&a.image, &opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("stockade: {e}");
-            return 2;
-        }
-    };
+    let mut report = scan::image::scan_with(&a.image, &opts)?;
     if let Some(w) = warning {
         eprintln!("{w}");
     }
@@ -152,10 +126,7 @@ pub fn run(mut a: ImageArgs) -> u8 {
     if let Some((path, views)) = &workload {
         report.grade(views, path);
     }
-    if let Err(e) = write(&a, &report) {
-        eprintln!("stockade: {e}");
-        return 2;
-    }
+    write(&a, &report).map_err(Error::Usage)?;
     // A package database that cannot be read is an input error: reported as a finding (the
     // image is never taken for clean) and in the exit code.
     if report
@@ -163,9 +134,9 @@ pub fn run(mut a: ImageArgs) -> u8 {
         .iter()
         .any(|f| f.rule_id == policy::id::SKD_IMG_071)
     {
-        return 2;
+        return Ok(ExitCode::from(2));
     }
-    u8::from(report.failing(a.fail_on) > 0)
+    Ok(ExitCode::from(u8::from(report.failing(a.fail_on) > 0)))
 }
 
 fn write(a: &ImageArgs, r: &Report) -> Result<(), String> {

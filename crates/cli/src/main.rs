@@ -2,9 +2,12 @@
 //!
 //! This binary only wires the crates together: argument parsing, human output and exit codes.
 
+#![forbid(unsafe_code)]
+
 mod audit_cmd;
 mod check_cmd;
 mod db_cmd;
+mod error;
 mod host_cmd;
 mod image_cmd;
 mod image_out;
@@ -114,6 +117,8 @@ struct RuntimeCli {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(verb) = runtime::cli::verb(&args) {
+        // Re-executed by the seal below: take over its read-only view's fd.
+        runtime::exeseal::adopt_view();
         // CVE-2019-5736: `create`/`run` of a config, and `exec` into a container, without a user
         // namespace mapping re-execute from a sealed view of the binary (exeseal.rs) before
         // anything else, so the process that parses the command line and enters the container is
@@ -124,9 +129,8 @@ fn main() -> ExitCode {
             let _ = runtime::exeseal::ensure_sealed();
         }
         let cli = RuntimeCli::parse_from(args);
-        return ExitCode::from(
-            u8::try_from(runtime::cli::run(&cli.global, cli.command)).unwrap_or(1),
-        );
+        return runtime::cli::run(&cli.global, cli.command)
+            .unwrap_or_else(|e| runtime::cli::report(&cli.global, &e));
     }
     // `stockade host --root DIR` judges a snapshot; the global `--root` has a default (the
     // runtime's state directory), so only an explicit one counts.
@@ -134,11 +138,11 @@ fn main() -> ExitCode {
         .iter()
         .any(|a| a == "--root" || a.to_string_lossy().starts_with("--root="));
     let cli = Cli::parse_from(args);
-    let code = match cli.command {
+    let result = match cli.command {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Rules(a) => rules_cmd::rules(a),
         Command::Explain(a) => rules_cmd::explain(a),
-        Command::Watch(a) => u8::try_from(watch::run(a)).unwrap_or(1),
+        Command::Watch(a) => watch::run(a).map_err(error::Error::from),
         Command::Check(a) => check_cmd::run(a),
         Command::Image(a) => image_cmd::run(a),
         Command::Db(a) => db_cmd::run(a),
@@ -146,15 +150,25 @@ fn main() -> ExitCode {
             a.root = root_given.then(|| cli.global.root.clone());
             host_cmd::run(a)
         }
-        Command::Admission(a) => u8::try_from(admission::run(a)).unwrap_or(1),
-        Command::Runtime(c) => u8::try_from(runtime::cli::run(&cli.global, c)).unwrap_or(1),
+        Command::Admission(a) => admission::run(a).map_err(error::Error::from),
+        Command::Runtime(c) => {
+            return runtime::cli::run(&cli.global, c)
+                .unwrap_or_else(|e| runtime::cli::report(&cli.global, &e))
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "stockade", &mut std::io::stdout());
-            0
+            Ok(ExitCode::SUCCESS)
         }
     };
-    ExitCode::from(code)
+    // The one place a command's error is printed: one line on stderr (its Display names the
+    // command), nothing for a reader of stdout that went away.
+    result.unwrap_or_else(|e| {
+        if !matches!(e, error::Error::ClosedPipe { .. }) {
+            eprintln!("{e}");
+        }
+        ExitCode::from(e.exit_code())
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `stockade rules` and `stockade explain`.
 
+use crate::error::Error;
 use clap::{Args, ValueEnum};
 use policy::catalogue::{Level, Severity};
 use std::io::Write;
+use std::process::ExitCode;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum RulesFormat {
@@ -34,20 +36,16 @@ pub struct ExplainArgs {
     id: String,
 }
 
-fn out(s: &str) -> u8 {
+/// Writes the listing; a closed pipe (`stockade rules | head`) ends it with exit code 0.
+fn out(s: &str) -> Result<ExitCode, Error> {
     let mut o = std::io::stdout().lock();
-    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
-        Ok(()) => 0,
-        // A closed pipe (`stockade rules | head`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("stockade: writing output: {e}");
-            2
-        }
-    }
+    o.write_all(s.as_bytes())
+        .and_then(|_| o.flush())
+        .map_err(|e| Error::output(e, 0))?;
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn rules(a: RulesArgs) -> u8 {
+pub fn rules(a: RulesArgs) -> Result<ExitCode, Error> {
     let rules: Vec<_> = policy::catalogue()
         .rules()
         .iter()
@@ -82,15 +80,12 @@ pub fn rules(a: RulesArgs) -> u8 {
     }
 }
 
-pub fn explain(a: ExplainArgs) -> u8 {
+pub fn explain(a: ExplainArgs) -> Result<ExitCode, Error> {
     match policy::catalogue().find(&a.id) {
         Some(r) => out(&audit::report::explain_text(r)),
-        None => {
-            eprintln!(
-                "stockade: no rule {:?} (see `stockade rules` for the list)",
-                a.id
-            );
-            2
-        }
+        None => Err(Error::Usage(format!(
+            "no rule {:?} (see `stockade rules` for the list)",
+            a.id
+        ))),
     }
 }

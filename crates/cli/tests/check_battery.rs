@@ -168,14 +168,7 @@ fn compare_prints_one_matrix() {
     // runsc (gVisor) has a column where it is installed (scripts/install-deps installs it)
     let runsc = check::locate::which("runsc").is_some();
     if !runsc {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("runsc not installed under CI=true (scripts/install-deps installs it)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP compare_prints_one_matrix: runsc column: runsc not installed"
-        );
+        testkit::skip("runsc column: runsc not installed (scripts/install-deps installs it)");
         assert!(err.contains("SKIP column runsc default"), "{err}");
     }
     let mut want = vec![
@@ -365,15 +358,7 @@ fn runsc_column_where_runsc_runs() {
     let Some(probe) = prerequisites("runsc_column_where_runsc_runs") else {
         return;
     };
-    if check::locate::which("runsc").is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("runsc not installed under CI=true (scripts/install-deps installs it)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP runsc_column_where_runsc_runs: runsc not installed (apt-get install runsc)"
-        );
+    if !testkit::require(&["runsc"]) {
         return;
     }
     let r = runs(&probe, &["--runtime", "runsc,runc"], &[]);
@@ -456,15 +441,7 @@ fn reachability_probes_three_states() {
         "{}",
         detail(&r[1], "netns-admin")
     );
-    if check::locate::which("runsc").is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("runsc not installed under CI=true (scripts/install-deps installs it)");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP reachability_probes_three_states (n/a state): runsc not installed"
-        );
+    if !testkit::require(&["runsc"]) {
         return;
     }
     let g = runs(&probe, &["--runtime", "runsc", "--only", ids], &[]);

@@ -51,6 +51,20 @@ fn rules_markdown_honours_the_filters() {
     assert!(!want.is_empty());
     let sections: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("## ")).collect();
     assert_eq!(sections, want, "{md}");
+
+    // --level alone: the rules that apply at baseline, a strict subset of the catalogue.
+    let o = stockade(&["rules", "--format", "markdown", "--level", "baseline"]);
+    assert!(o.status.success());
+    let md = stdout(&o);
+    let want: Vec<&str> = policy::catalogue()
+        .rules()
+        .iter()
+        .filter(|r| policy::Level::Baseline.includes(r.level))
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(!want.is_empty() && want.len() < policy::catalogue().rules().len());
+    let sections: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+    assert_eq!(sections, want, "{md}");
 }
 
 #[test]

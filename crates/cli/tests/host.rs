@@ -346,9 +346,8 @@ fn debian_kernel_changelog_backport_and_binary_without_package() {
 
 /// A Go binary whose main module is `module`, with `-ldflags` `ldflags` (none: `(devel)` only).
 fn go_binary(dir: &Path, module: &str, ldflags: &str) -> Option<Vec<u8>> {
-    if Command::new("go").arg("version").output().is_err() {
-        eprintln!("SKIP: go_binary: go (golang-go) is needed to build a Go binary with build info");
-        assert!(std::env::var("CI").is_err(), "go is missing under CI");
+    if !testkit::have("go") {
+        testkit::skip("go (golang-go) is needed to build a Go binary with build info");
         return None;
     }
     let m = dir.join("gomod");
@@ -956,11 +955,7 @@ fn this_machine() {
             }
         }
         None => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "runc is not installed under CI=true (scripts/install-deps installs it)"
-            );
-            println!("SKIP: runc is not installed on this machine");
+            testkit::skip("runc is not installed on this machine");
         }
     }
 }

@@ -46,21 +46,7 @@ fn config(args: &[&str], resources: Value) -> Value {
 
 #[test]
 fn pure_cgroup_v2_under_qemu() {
-    let have = |c: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {c}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root || !have("qemu-system-x86_64") || !have("cpio") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the pure cgroup v2 test: it needs root, qemu-system-x86 and cpio"
-        );
-        eprintln!("SKIP: the pure cgroup v2 test needs root, qemu-system-x86 and cpio");
+    if !testkit::require_root() || !testkit::require(&["qemu-system-x86_64", "cpio"]) {
         return;
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

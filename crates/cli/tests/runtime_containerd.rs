@@ -48,15 +48,7 @@ impl Containerd {
         let env = Env::new("ctrd");
         let d = env.dir.clone();
         let rootfs = d.join("img");
-        for s in ["bin", "etc", "tmp"] {
-            std::fs::create_dir_all(rootfs.join(s)).unwrap();
-        }
-        std::fs::set_permissions(&rootfs, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
-        for a in ["sh", "echo", "cat", "id", "sleep", "grep", "touch", "trap"] {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
-        }
+        testkit::busybox_rootfs(&rootfs);
         let st = Command::new("sh")
             .arg("-c")
             .arg(IMG_SH)

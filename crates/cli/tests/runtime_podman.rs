@@ -19,36 +19,16 @@ const IMAGE: &str = "localhost/stockade-busybox:test";
 
 impl Podman {
     fn new() -> Option<Podman> {
-        if !need_root() || Command::new("podman").arg("--version").output().is_err() {
-            eprintln!("podman not installed: skipping (apt-get install podman)");
+        if !need_root() || !testkit::require(&["podman"]) {
             return None;
         }
         let env = Env::new("podman");
         let d = &env.dir;
-        for sub in ["tmp", "net", "img/bin", "img/etc", "img/tmp", "img/root"] {
+        for sub in ["tmp", "net", "img/root"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         let img = d.join("img");
-        std::fs::set_permissions(&img, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(
-            img.join("tmp"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-        )
-        .unwrap();
-        std::fs::copy(busybox(), img.join("bin/busybox")).unwrap();
-        let list = Command::new(busybox()).arg("--list").output().unwrap();
-        for a in String::from_utf8_lossy(&list.stdout).lines() {
-            if a != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", img.join("bin").join(a));
-            }
-        }
-        std::fs::write(
-            img.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(img.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+        testkit::busybox_rootfs(&img);
         let tgz = d.join("rootfs.tgz");
         assert!(Command::new("tar")
             .args(["--numeric-owner", "-C"])
@@ -379,7 +359,7 @@ fn podman_policy_says_how_to_proceed() {
         let (code, out, err) = p.run(&["--device", "/dev/fuse"], &["ls", "/dev/fuse"]);
         assert_eq!((code, out.as_str()), (0, "/dev/fuse\n"), "{err}");
     } else {
-        println!("SKIP: /dev/fuse: no fuse device on this host");
+        testkit::not_on_this_host("/dev/fuse: no fuse device on this host");
     }
     let (code, out, err) = p.run(
         &["--device", "/dev/null:/dev/mynull"],

@@ -292,11 +292,7 @@ fn rootless_user_runs_containers() {
             "{e}"
         );
     } else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "newuidmap is missing (apt-get install uidmap)"
-        );
-        eprintln!("SKIP: newuidmap is not installed (apt-get install uidmap)");
+        testkit::skip("newuidmap is not installed (apt-get install uidmap)");
     }
 
     // 3. Limits the user's cgroups cannot hold: refused, nothing left.
@@ -314,7 +310,7 @@ fn rootless_user_runs_containers() {
         );
         assert!(!root.join(&id).exists(), "no state left");
     } else {
-        eprintln!("SKIP: not a cgroup v1 host: the limits case is for v1");
+        testkit::not_on_this_host("not a cgroup v1 host: the limits case is for v1");
     }
     let left: Vec<_> = std::fs::read_dir(&root)
         .map(|rd| {
@@ -334,19 +330,11 @@ fn rootless_podman_runs_with_stockade_as_with_runc() {
         return;
     }
     if Command::new("podman").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "podman is missing (apt-get install podman)"
-        );
-        eprintln!("SKIP: podman is not installed");
+        testkit::skip("podman is not installed");
         return;
     }
     if !Path::new("/usr/bin/newuidmap").exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "newuidmap is missing (apt-get install uidmap)"
-        );
-        eprintln!("SKIP: rootless podman needs newuidmap (apt-get install uidmap)");
+        testkit::skip("rootless podman needs newuidmap (apt-get install uidmap)");
         return;
     }
     let env = Env::new("rlpodman");
@@ -356,13 +344,8 @@ fn rootless_podman_runs_with_stockade_as_with_runc() {
     let home = user.home.clone().unwrap();
     // A busybox image of our own, imported by the user.
     let img = env.dir.join("img");
-    for d in ["bin", "etc", "tmp", "root"] {
-        std::fs::create_dir_all(img.join(d)).unwrap();
-    }
-    std::fs::copy(busybox(), img.join("bin/busybox")).unwrap();
-    for a in ["sh", "id", "cat", "echo", "sleep"] {
-        std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
-    }
+    testkit::busybox_rootfs(&img);
+    std::fs::create_dir_all(img.join("root")).unwrap();
     let tgz = home.join("rootfs.tgz");
     assert!(Command::new("tar")
         .args(["--numeric-owner", "-C"])

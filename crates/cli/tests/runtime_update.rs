@@ -118,7 +118,7 @@ fn have_cgroups() -> bool {
     if v1_memory() || v2_only() {
         return true;
     }
-    eprintln!("SKIP: no v1 memory controller and no pure cgroup v2 here");
+    testkit::not_on_this_host("no v1 memory controller and no pure cgroup v2 here");
     false
 }
 

@@ -22,23 +22,7 @@ fn plain_bundle(env: &Env, args: &str, edit: impl FnOnce(&mut serde_json::Value)
     std::fs::create_dir(&b).unwrap();
     std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o700)).unwrap();
     let rootfs = b.join("rootfs");
-    for d in ["bin", "etc", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
-    for a in [
-        "sh", "ls", "cat", "echo", "id", "chown", "su", "touch", "stat", "cp", "test",
-    ] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
-    }
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n",
-    )
-    .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
+    testkit::busybox_rootfs(&rootfs);
     assert!(!rootfs.join("run").exists() && !rootfs.join("proc").exists());
     let out = env.stockade(&["spec", "--bundle", b.to_str().unwrap()]);
     assert!(
@@ -72,7 +56,6 @@ fn run_default(env: &Env, b: &Path, id: &str) -> (i32, String, String) {
 #[test]
 fn spec_default_runs_an_ordinary_bundle() {
     if !need_root() {
-        println!("SKIP: the runtime needs root");
         return;
     }
     let env = Env::new("userns");
@@ -104,7 +87,6 @@ fn spec_default_runs_an_ordinary_bundle() {
 #[test]
 fn spec_default_runs_where_host_mounts_are_shared() {
     if !need_root() {
-        println!("SKIP: the runtime needs root");
         return;
     }
     let env = Env::new("usernssh");
@@ -146,7 +128,6 @@ fn spec_default_runs_where_host_mounts_are_shared() {
 #[test]
 fn chown_su_and_bind_mount_ownership() {
     if !need_root() {
-        println!("SKIP: the runtime needs root");
         return;
     }
     let env = Env::new("usernsrw");
@@ -198,7 +179,6 @@ fn chown_su_and_bind_mount_ownership() {
 #[test]
 fn idmapped_and_recursive_read_only_bind_mounts() {
     if !need_root() {
-        println!("SKIP: the runtime needs root");
         return;
     }
     let env = Env::new("usernsid");

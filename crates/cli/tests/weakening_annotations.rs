@@ -100,7 +100,6 @@ spec:
 #[test]
 fn the_gate_judges_the_landlock_annotation() {
     if !need_root() {
-        println!("SKIP: the runtime needs root");
         return;
     }
     let env = Env::new("anngate");

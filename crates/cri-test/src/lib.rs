@@ -6,6 +6,8 @@
 //! [`pod_flow`] is the flow both run: RunPodSandbox, CreateContainer, StartContainer, ExecSync,
 //! UpdateContainerResources, StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 
 use std::path::{Path, PathBuf};

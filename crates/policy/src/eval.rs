@@ -42,18 +42,30 @@ pub fn evaluate_pod(w: &PodWorkload, opts: &Options) -> Vec<Violation> {
         );
     }
     if !opts.pss_only {
-        let view = crate::k8s::pod_view(w);
-        out.extend(
-            crate::escape::evaluate(&view)
-                .into_iter()
-                .filter(|v| keep(v, opts)),
-        );
-        out.extend(
-            crate::k8s::evaluate(w)
-                .into_iter()
-                .filter(|v| keep(v, opts)),
-        );
+        out.extend(evaluate_pod_beyond_pss(w, opts.level));
     }
+    out
+}
+
+/// The violations [`evaluate_pod`] adds to the Pod Security checks at `level`: the escape rules
+/// over the workload's normalized view, then the Kubernetes rules Pod Security lacks. For a
+/// caller that has the Pod Security verdict already (the admission webhook evaluates each
+/// level once), without computing it again.
+pub fn evaluate_pod_beyond_pss(w: &PodWorkload, level: Level) -> Vec<Violation> {
+    let opts = Options {
+        level,
+        ..Options::default()
+    };
+    let view = crate::k8s::pod_view(w);
+    let mut out: Vec<Violation> = crate::escape::evaluate(&view)
+        .into_iter()
+        .filter(|v| keep(v, &opts))
+        .collect();
+    out.extend(
+        crate::k8s::evaluate(w)
+            .into_iter()
+            .filter(|v| keep(v, &opts)),
+    );
     out
 }
 

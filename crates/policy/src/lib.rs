@@ -2,7 +2,10 @@
 //! workloads to violations. This crate parses no files and touches no kernel: readers (`audit`),
 //! the admission webhook, the runtime's policy gate and `watch` hand it typed values.
 
+#![forbid(unsafe_code)]
+
 pub mod catalogue;
+pub mod civil;
 pub mod cluster;
 pub mod dockerfile;
 pub mod escape;
@@ -15,7 +18,7 @@ pub mod paths;
 pub mod pss;
 
 pub use catalogue::{catalogue, id, rule, Format, Level, Moment, Rule, RuleId, Severity};
-pub use eval::{evaluate_pod, evaluate_view, Options};
+pub use eval::{evaluate_pod, evaluate_pod_beyond_pss, evaluate_view, Options};
 pub use model::{Field, PodWorkload, Violation, WorkloadView};
 pub use pss::PssVersion;
 

@@ -158,39 +158,48 @@ pub fn mknod(path: impl AsRef<Path>, mode: libc::mode_t, major: u32, minor: u32)
 
 pub fn lstat(path: impl AsRef<Path>) -> SysResult<libc::stat> {
     let c = cpath(path);
-    // SAFETY: st is plain old data; c is a valid C string.
+    // SAFETY: the libc struct is a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a NUL-terminated path that outlives the call; st is a live, writable
+    // libc::stat that lstat fills.
     check(unsafe { libc::lstat(c.as_ptr(), &mut st) } as libc::c_long)?;
     Ok(st)
 }
 
 pub fn stat(path: impl AsRef<Path>) -> SysResult<libc::stat> {
     let c = cpath(path);
-    // SAFETY: as above.
+    // SAFETY: the libc struct is a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a NUL-terminated path that outlives the call; st is a live, writable
+    // libc::stat that stat fills.
     check(unsafe { libc::stat(c.as_ptr(), &mut st) } as libc::c_long)?;
     Ok(st)
 }
 
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
-    // SAFETY: st is plain old data.
+    // SAFETY: the libc struct is a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a live, writable libc::stat; a bad fd only makes fstat fail with EBADF.
     check(unsafe { libc::fstat(fd, &mut st) } as libc::c_long)?;
     Ok(st)
 }
 
 pub fn statfs(path: impl AsRef<Path>) -> SysResult<libc::statfs> {
     let c = cpath(path);
-    // SAFETY: as above.
+    // SAFETY: the libc struct is a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a NUL-terminated path that outlives the call; st is a live, writable
+    // libc::statfs that statfs fills.
     check(unsafe { libc::statfs(c.as_ptr(), &mut st) } as libc::c_long)?;
     Ok(st)
 }
 
 pub fn statvfs_flags(path: impl AsRef<Path>) -> SysResult<u64> {
     let c = cpath(path);
-    // SAFETY: as above.
+    // SAFETY: the libc struct is a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a NUL-terminated path that outlives the call; st is a live, writable
+    // libc::statvfs that statvfs fills.
     check(unsafe { libc::statvfs(c.as_ptr(), &mut st) } as libc::c_long)?;
     Ok(st.f_flag)
 }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use oci_spec::runtime::Process;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -346,24 +347,32 @@ pub fn verb<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<&'static str> {
     None
 }
 
-/// Run one command; returns the process exit code.
-pub fn run(global: &GlobalOpts, cmd: Command) -> i32 {
-    match dispatch(global, cmd) {
-        Ok(code) => code,
-        Err(e) => {
-            // A refusal's line shows the first few violations; the log gets
-            // every one (before the error line, which shims read last).
-            if let Error::Policy { violations, .. } = &e {
-                if violations.len() > crate::error::POLICY_SHOWN {
-                    for v in violations {
-                        log_warning(global, &format!("policy: {v}"));
-                    }
-                }
-            }
-            log_error(global, &e.to_string());
-            1
+/// Run one command: its exit code (for `run` and `exec`, the process's own), or the error,
+/// which the binary hands to [`report`].
+pub fn run(global: &GlobalOpts, cmd: Command) -> Result<ExitCode> {
+    dispatch(global, cmd).map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Says a failed command's error as runc does, and returns the exit code (1). The error line
+/// goes to stderr and, with `--log`, to the log as a logrus-style line (shims read it there);
+/// a policy refusal's line shows the first few violations, and the log gets every one first.
+/// A reader of stdout that went away (`stockade features | head`) is no error: nothing is
+/// said and the exit code is 0, as runc's.
+pub fn report(global: &GlobalOpts, e: &Error) -> ExitCode {
+    if let Error::Io { path, source } = e {
+        if path.as_os_str() == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
         }
     }
+    if let Error::Policy { violations, .. } = e {
+        if violations.len() > crate::error::POLICY_SHOWN {
+            for v in violations {
+                log_warning(global, &format!("policy: {v}"));
+            }
+        }
+    }
+    log_error(global, &e.to_string());
+    ExitCode::from(1)
 }
 
 /// Where warnings go without `--log`: this file in the state root (only
@@ -441,14 +450,13 @@ fn print_json(v: &serde_json::Value) -> Result<()> {
 }
 
 /// One line on stdout. A reader that went away (`stockade features |
-/// head`) ends the command quietly, as it ends runc; `println!` would panic.
+/// head`) ends the command with an error that [`report`] ends quietly, as
+/// runc ends; `println!` would panic.
 fn say(line: std::fmt::Arguments) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    match writeln!(o, "{line}").and_then(|_| o.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::io("stdout", e)),
-    }
+    writeln!(o, "{line}")
+        .and_then(|_| o.flush())
+        .map_err(|e| Error::io("stdout", e))
 }
 
 fn create_opts(global: &GlobalOpts, a: &CreateArgs) -> Result<CreateOpts> {

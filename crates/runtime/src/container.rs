@@ -605,6 +605,8 @@ fn create_inner(
     drop(tree);
     st.cgroup.add(st.pid)?;
     let _ = ours.send(tag::CGROUP, b"");
+    // The exe seal's detached mount goes while the init makes the container.
+    crate::exeseal::release_view();
 
     // 6. Serve the init's requests until it is ready.
     loop {
@@ -1085,6 +1087,8 @@ pub fn exec(store: &Store, id: &str, opts: ExecOpts) -> Result<i32> {
     let r = (|| {
         st.cgroup.add(pid.as_raw())?;
         ours.send(tag::GO, b"")?;
+        // The exe seal's detached mount goes while the process joins.
+        crate::exeseal::release_view();
         match ours.recv()? {
             None => Ok(()),
             Some((tag::ERROR, m)) => Err(Error::Init(String::from_utf8_lossy(&m).into_owned())),

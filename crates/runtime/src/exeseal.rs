@@ -34,11 +34,92 @@
 //! uid 100000), and the re-execution (an exec, plus the detached mount's
 //! teardown when its last process exits) is about 1 ms of a 10 ms start.
 //! `exec` decides the same way from the container's config in its state.
+//!
+//! The detached mount goes away when the fd that `open_tree(2)` returned is
+//! closed, and that close waits for an expedited RCU grace period
+//! (`namespace_unlock`): 0.7–1.4 ms here, about what the whole re-execution
+//! otherwise costs. Closed at the exec (O_CLOEXEC), it would hold up the
+//! re-executed runtime before its first instruction. So [`ensure_sealed`]
+//! hands the fd across the exec (named in [`VIEW_FD_ENV`]), the re-executed
+//! runtime takes it over at once ([`adopt_view`]: O_CLOEXEC again, the
+//! variable removed, the fd checked to be the read-only view of the binary it
+//! runs from), every child it makes closes its copy at once
+//! ([`crate::spawn`]), and the runtime closes it ([`release_view`]) while it
+//! waits for the container's init anyway. The fd is only ever the read-only
+//! view that `/proc/self/exe` already names, so holding it longer gives no
+//! process anything it could write.
 
 use crate::error::{Error, Result, SysContext};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The environment variable that names, in the re-executed runtime, the fd of
+/// the detached read-only view it was executed from.
+pub const VIEW_FD_ENV: &str = "_STOCKADE_EXESEAL_FD";
+
+/// The adopted view's fd, or -1.
+static VIEW_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// In the re-executed runtime, first thing: take over the view's fd that
+/// [`ensure_sealed`] left open across the exec (see the module comment), and
+/// remove [`VIEW_FD_ENV`] from the environment. The fd is taken only when it
+/// is the binary we run from (same device and inode as `/proc/self/exe`) on a
+/// read-only mount; anything else named there is left alone. Call it while
+/// the process has one thread.
+pub fn adopt_view() {
+    let Some(v) = std::env::var_os(VIEW_FD_ENV) else {
+        return;
+    };
+    std::env::remove_var(VIEW_FD_ENV);
+    let Some(fd) = v.to_str().and_then(|s| s.parse::<RawFd>().ok()) else {
+        return;
+    };
+    if fd <= 2 || VIEW_FD.load(Ordering::Relaxed) >= 0 || !is_view_of_self(fd) {
+        return;
+    }
+    // SAFETY: fcntl with integer arguments on an fd checked above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0 {
+        VIEW_FD.store(fd, Ordering::Relaxed);
+    }
+}
+
+/// Whether `fd` is our own binary (as `/proc/self/exe` names it) on a
+/// read-only mount.
+fn is_view_of_self(fd: RawFd) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(exe) = std::fs::metadata("/proc/self/exe") else {
+        return false;
+    };
+    // SAFETY: fstat and fstatvfs fill zeroed structs for an fd number; a
+    // closed or foreign fd only makes them fail or describe another file.
+    let (st, vfs) = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        let mut vfs: libc::statvfs = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 || libc::fstatvfs(fd, &mut vfs) != 0 {
+            return false;
+        }
+        (st, vfs)
+    };
+    st.st_dev == exe.dev() && st.st_ino == exe.ino() && vfs.f_flag & libc::ST_RDONLY != 0
+}
+
+/// The adopted view's fd, for children to close ([`crate::spawn`]).
+pub fn view_fd() -> Option<RawFd> {
+    Some(VIEW_FD.load(Ordering::Relaxed)).filter(|fd| *fd >= 0)
+}
+
+/// Close the adopted view's fd (see the module comment): where the runtime
+/// waits for its child anyway, so that the mount's teardown overlaps the
+/// child's work. Idempotent; at exit the kernel closes it otherwise.
+pub fn release_view() {
+    let fd = VIEW_FD.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: the fd was adopted by adopt_view and is closed once (swap).
+        unsafe { libc::close(fd) };
+    }
+}
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -56,6 +137,7 @@ pub fn is_sealed() -> bool {
     }
     // SAFETY: fstatvfs fills the zeroed struct for an fd we own.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: f is an open File for the whole call; st is a live, writable libc::statvfs.
     let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) };
     rc == 0 && st.f_flag & libc::ST_RDONLY != 0
 }
@@ -230,15 +312,16 @@ pub fn ensure_sealed() -> Result<()> {
     if is_sealed() {
         return Ok(());
     }
-    let dst = match readonly_view() {
-        Ok(fd) => fd,
-        Err(_) => sealed_copy()?,
+    let (dst, view) = match readonly_view() {
+        Ok(fd) => (fd, true),
+        Err(_) => (sealed_copy()?, false),
     };
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()))
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::Usage("argument with a NUL byte".into()))?;
-    let env: Vec<CString> = std::env::vars_os()
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != VIEW_FD_ENV)
         .map(|(k, v)| {
             let mut b = k.into_encoded_bytes();
             b.push(b'=');
@@ -247,6 +330,18 @@ pub fn ensure_sealed() -> Result<()> {
         })
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::Usage("environment with a NUL byte".into()))?;
+    if view {
+        // Keep the view's fd open across the exec (see the module comment);
+        // the re-executed runtime sets O_CLOEXEC on it again (adopt_view).
+        // SAFETY: fcntl with integer arguments on our fd.
+        let rc = unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_SETFD, 0) };
+        if let (0, Ok(var)) = (
+            rc,
+            CString::new(format!("{VIEW_FD_ENV}={}", dst.as_raw_fd())),
+        ) {
+            env.push(var);
+        }
+    }
     let e = nix::unistd::execveat(&dst, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
         .unwrap_err();
     Err(Error::sys("exe seal: execveat of the sealed copy", e))
@@ -271,6 +366,22 @@ mod tests {
         mode: 0o100755,
         acl: false,
     };
+
+    /// adopt_view takes over only the read-only view of the binary we run from.
+    #[test]
+    fn only_the_readonly_view_of_our_binary_is_ours() {
+        let exe = std::fs::File::open("/proc/self/exe").unwrap();
+        // A plain fd of our binary is the view only where the binary itself
+        // sits on a read-only mount.
+        assert_eq!(is_view_of_self(exe.as_raw_fd()), is_sealed());
+        let other = std::fs::File::open("/dev/null").unwrap();
+        assert!(!is_view_of_self(other.as_raw_fd()));
+        assert!(!is_view_of_self(-1));
+        match readonly_view() {
+            Ok(v) => assert!(is_view_of_self(v.as_raw_fd())),
+            Err(e) => println!("SKIP: only_the_readonly_view_of_our_binary_is_ours (view): {e}"),
+        }
+    }
 
     #[test]
     fn user_namespace_without_the_owner_needs_no_seal() {

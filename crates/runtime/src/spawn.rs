@@ -58,6 +58,9 @@ pub fn spawn(
     // The child keeps only its own end: holding ours too, it would never
     // read end-of-file when the runtime dies.
     target.close.push(ours.raw());
+    // The exe seal's view (exeseal.rs): the child drops its copy at once, so
+    // that the runtime's release_view is the last close.
+    target.close.extend(crate::exeseal::view_fd());
     if target.join.is_empty() && !target.nondumpable {
         // Nothing to join: clone the target directly (one process less on
         // the start-up path).

@@ -19,11 +19,7 @@ fn have_dpkg() -> bool {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "dpkg is missing under CI=true"
-        );
-        println!("SKIP: dpkg not found; cannot compare against dpkg --compare-versions");
+        testkit::skip("dpkg not found; cannot compare against dpkg --compare-versions");
     }
     ok
 }

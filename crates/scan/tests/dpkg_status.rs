@@ -15,11 +15,7 @@ fn real_status() -> Option<Vec<u8>> {
     match std::fs::read("/var/lib/dpkg/status") {
         Ok(b) if Command::new("dpkg-query").arg("--version").output().is_ok() => Some(b),
         _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "no dpkg database or dpkg-query under CI=true"
-            );
-            println!("SKIP: no /var/lib/dpkg/status or dpkg-query on this machine");
+            testkit::skip("no /var/lib/dpkg/status or dpkg-query on this machine");
             None
         }
     }

@@ -424,7 +424,9 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 	 IN(__NR_symlink, w) | IN(__NR_symlinkat, w) | IN(__NR_link, w) | IN(__NR_linkat, w) | \
 	 IN(__NR_chmod, w) | IN(__NR_fchmodat, w) | IN(__NR_fchmodat2, w) | IN(__NR_fchmod, w) | \
 	 IN(__NR_setuid, w) | IN(__NR_setreuid, w) | IN(__NR_setresuid, w) |                   \
-	 IN(__NR_fchdir, w) | IN(__NR_chdir, w))
+	 IN(__NR_fchdir, w) | IN(__NR_chdir, w) | IN(__NR_write, w) | IN(__NR_writev, w) |     \
+	 IN(__NR_pwritev2, w) | IN(__NR_splice, w) | IN(__NR_tee, w) | IN(__NR_vmsplice, w) |  \
+	 IN(__NR_sendfile, w))
 
 /* Syscalls the dispatcher handles; everything else returns after this test. Read-only data,
  * not a map lookup: one load. */
@@ -671,14 +673,20 @@ static __always_inline int cwd_outside(struct task_struct *task)
 /* A file descriptor's mount is in another mount namespace than the task's: a directory fd
  * leaked from outside (runc's CVE-2024-21626). Checked at sys_enter of chdir/fchdir: a sys_exit
  * hook would put every syscall's exit on the slow path and cost more than it tells here. */
-static __always_inline int fd_outside(struct task_struct *task, u32 fd)
+static __always_inline struct file *fd_file(struct task_struct *task, u32 fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return NULL;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xffff]);
+	return f;
+}
+
+static __always_inline int fd_outside(struct task_struct *task, u32 fd)
+{
+	struct file *f = fd_file(task, fd);
 	if (!f)
 		return 0;
 	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
@@ -732,6 +740,85 @@ static __always_inline int handle_chdir(const char *upath, struct task_struct *t
 	if (!digits || !fd_outside(task, fd))
 		return 0;
 	return emit_cwd(task, fd, b);
+}
+
+/* ---- a write into a pipe whose newest buffer is a file's page cache (Dirty Pipe class) ----
+ *
+ * splice(2) from a file into a pipe puts a reference to the file's page-cache page in the pipe,
+ * not a copy. A write(2) into the pipe then appends to the newest buffer when the buffer is
+ * marked mergeable (PIPE_BUF_FLAG_CAN_MERGE): CVE-2022-0847 left that flag set on spliced
+ * page-cache pages, so the write went into the page cache of a file the task could only read
+ * (/etc/passwd, a setuid binary, runc's binary on the host through /proc/self/exe). Checked at
+ * each write/writev/pwritev2 of a container task: the fd is a pipe (S_IFIFO), the pipe is not
+ * empty, and its newest buffer's page belongs to a file mapping (page->mapping set, not anonymous).
+ * args: fd, the buffer's flags (0x10 CAN_MERGE: this write goes into the page cache), the file's
+ * inode number, its device, its mode and owner; path: the file's name. Reported whether or not
+ * this kernel merges: the pattern has no other use worth the risk, and on a fixed kernel it is
+ * still the attempt. */
+#define PIPE_BUF_FLAG_CAN_MERGE 0x10
+
+/* Set, for good, by the first splice, tee, vmsplice, sendfile or io_uring_setup of a container
+ * task (the calls that put page references into a pipe, and io_uring, which can splice without
+ * a syscall): until then no container write is looked at, so a workload that never splices pays
+ * one load per write. Not seen: a pipe filled by a host process and handed to a container. */
+volatile u32 page_refs_seen = 0;
+
+static __always_inline int is_write(long id)
+{
+	return id == __NR_write || id == __NR_writev || id == __NR_pwritev2;
+}
+
+static __always_inline int handle_pipe_write(u32 fd, struct task_struct *task)
+{
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	u16 mode = BPF_CORE_READ(ino, i_mode);
+	if ((mode & 0170000) != 0010000 /* S_IFIFO */)
+		return 0;
+	struct pipe_inode_info *pipe = BPF_CORE_READ(f, private_data);
+	if (!pipe)
+		return 0;
+	u32 head = BPF_CORE_READ(pipe, head), tail = BPF_CORE_READ(pipe, tail);
+	u32 ring = BPF_CORE_READ(pipe, ring_size);
+	if (head == tail || ring == 0)
+		return 0;
+	struct pipe_buffer *bufs = BPF_CORE_READ(pipe, bufs);
+	u64 sz = bpf_core_type_size(struct pipe_buffer);
+	struct pipe_buffer *buf = (void *)bufs + (u64)((head - 1) & (ring - 1)) * sz;
+	struct page *page = BPF_CORE_READ(buf, page);
+	if (!page)
+		return 0;
+	/* a tail page of a large folio: its head page holds the mapping */
+	unsigned long ch = BPF_CORE_READ(page, compound_head);
+	if (ch & 1)
+		page = (struct page *)(ch - 1);
+	unsigned long mapping = (unsigned long)BPF_CORE_READ(page, mapping);
+	/* none: the pipe's own anonymous buffer; low bits: anonymous, KSM or movable */
+	if (!mapping || (mapping & 3))
+		return 0;
+	struct inode *host = BPF_CORE_READ((struct address_space *)mapping, host);
+	if (!host)
+		return 0;
+	struct event *e = reserve(EV_PIPE_PAGE_WRITE, task);
+	if (!e)
+		return 0;
+	e->args[0] = fd;
+	e->args[1] = BPF_CORE_READ(buf, flags);
+	e->args[2] = BPF_CORE_READ(host, i_ino);
+	e->args[3] = BPF_CORE_READ(host, i_sb, s_dev);
+	e->args[4] = BPF_CORE_READ(host, i_mode);
+	e->args[5] = BPF_CORE_READ(host, i_uid.val);
+	/* the file's name: its first dentry alias */
+	struct hlist_node *alias = BPF_CORE_READ(host, i_dentry.first);
+	if (alias) {
+		struct dentry *d =
+			(void *)alias - bpf_core_field_offset(struct dentry, d_u.d_alias);
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(d, d_name.name));
+	}
+	submit(e, task);
+	return 0;
 }
 
 #define CLONE_NEWUSER 0x10000000ULL
@@ -854,6 +941,8 @@ static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
 		s.a[0] = a0;
 		break;
 	case __NR_io_uring_setup:
+		if (!page_refs_seen)
+			page_refs_seen = 1;
 		kind = EV_IO_URING;
 		s.a[0] = a0;
 		s.a[1] = a1;
@@ -926,6 +1015,20 @@ static __always_inline int handle(long id, u64 a0, u64 a1, u64 a2, u64 a3,
 		return emit_cwd(task, (u32)a0, NULL);
 	case __NR_chdir:
 		return handle_chdir((const char *)a0, task);
+	/* writes: only into a pipe holding a file's page (Dirty Pipe class) */
+	case __NR_write:
+	case __NR_writev:
+	case __NR_pwritev2:
+		if (!page_refs_seen)
+			return 0;
+		return handle_pipe_write((u32)a0, task);
+	case __NR_splice:
+	case __NR_tee:
+	case __NR_vmsplice:
+	case __NR_sendfile:
+		if (!page_refs_seen)
+			page_refs_seen = 1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -954,6 +1057,9 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	/* 1. is this syscall watched at all (the cost every syscall of every task pays) */
 	if (!syscall_watched(id))
 		return 0;
+	/* writes: nothing to look at before any container task spliced (page_refs_seen) */
+	if (is_write(id) && !page_refs_seen)
+		return 0;
 	/* 2. is the caller a container task (a few direct loads from the task) */
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
@@ -975,6 +1081,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
 	int tp_##name(struct trace_event_raw_sys_enter *ctx)                               \
 	{                                                                                  \
+		if (is_write(__NR_##name) && !page_refs_seen)                              \
+			return 0;                                                          \
 		if (!in_container(bpf_get_current_task_btf()))                             \
 			return 0;                                                          \
 		stat_inc(STAT_SEEN);                                                       \
@@ -1020,6 +1128,23 @@ PER_SYSCALL(setreuid, 2)
 PER_SYSCALL(setresuid, 3)
 PER_SYSCALL(fchdir, 1)
 PER_SYSCALL(chdir, 1)
+PER_SYSCALL(write, 3)
+PER_SYSCALL(writev, 3)
+PER_SYSCALL(pwritev2, 6)
+PER_SYSCALL(splice, 6)
+PER_SYSCALL(tee, 4)
+PER_SYSCALL(vmsplice, 4)
+
+/* sendfile's tracepoint is named after its 64-bit entry point */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int tp_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!in_container(bpf_get_current_task_btf()))
+		return 0;
+	stat_inc(STAT_SEEN);
+	return handle(__NR_sendfile, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3],
+		      (struct task_struct *)bpf_get_current_task());
+}
 
 /* ---- effects: what a container task has become, whatever call made it so ----
  *

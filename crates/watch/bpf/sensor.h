@@ -35,6 +35,8 @@ enum event_kind {
 			    * capabilities beyond its bounding set */
 	EV_UMH = 26, /* a usermode helper executed (a process the kernel spawned from a kernel thread:
 		      * release_agent, core_pattern pipe, modprobe, hotplug...) */
+	EV_PIPE_PAGE_WRITE = 27, /* a write into a pipe whose newest buffer is a file's page-cache
+				  * page (spliced from the file): the Dirty Pipe pattern */
 	/* from the enforcement programs (cgroup BPF, BPF-LSM) */
 	EV_DENY_DEV = 40,
 	EV_DENY_SYSCTL = 41,

@@ -101,6 +101,7 @@ pub const RULES: &[(policy::RuleId, &str)] = &[
     (policy::id::SKD_RUN_041, "namespace-to-host"),
     (policy::id::SKD_RUN_042, "credential-to-host-root"),
     (policy::id::SKD_RUN_043, "usermode-helper-exec"),
+    (policy::id::SKD_RUN_044, "pipe-page-cache-write"),
     (policy::id::SKD_ESC_001, "privileged-start"),
     (policy::id::SKD_ESC_010, "sys-admin-start"),
     (policy::id::SKD_ESC_020, "engine-socket-connect"),
@@ -483,6 +484,20 @@ pub fn classify(ev: &RawEvent, host: &HostFacts, same_ns: &[u32]) -> Option<Dete
             "usermode-helper-exec",
             json!({"path": ev.path, "argv": ev.argv, "spawned_by": ev.path3}),
         ),
+        kind::PIPE_PAGE_WRITE => {
+            // PIPE_BUF_FLAG_CAN_MERGE on the spliced page: the write lands in the file's page
+            // cache (a kernel with CVE-2022-0847); without it the kernel gives the write a buffer
+            // of its own and the file is unchanged
+            let merges = a[1] & 0x10 != 0;
+            det(
+                policy::id::SKD_RUN_044,
+                "pipe-page-cache-write",
+                json!({"fd": a[0] as i32, "file": ev.path, "inode": a[2],
+                       "dev": format!("{}:{}", a[3] >> 20, a[3] & 0xf_ffff),
+                       "mode": format!("{:#o}", a[4] & 0o7777), "owner_uid": a[5],
+                       "merges_into_page_cache": merges}),
+            )
+        }
         kind::DENY_DEV | kind::DEV => {
             let t = if a[0] == 1 { "block" } else { "char" };
             let access = a[2] >> 32;

@@ -16,6 +16,7 @@
 use crate::attrib::Container;
 use crate::bpf_enforce::{EnforceSkel, EnforceSkelBuilder};
 use crate::bpf_lsm::{LsmSkel, LsmSkelBuilder};
+use crate::Error;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::collections::HashMap;
@@ -47,12 +48,14 @@ fn cgroup_lines(pid: u32) -> Vec<(String, String)> {
 }
 
 impl Enforcer {
-    pub fn load(cgroup2: PathBuf, want_lsm: bool) -> Result<(Enforcer, Option<String>), String> {
+    /// Loads the cgroup programs, and with `want_lsm` the BPF-LSM ones; the second value says
+    /// why BPF-LSM is not in use when it was wanted.
+    pub fn load(cgroup2: PathBuf, want_lsm: bool) -> Result<(Enforcer, Option<Error>), Error> {
         let storage = Box::leak(Box::new(MaybeUninit::uninit()));
         let cg = EnforceSkelBuilder::default()
             .open(storage)
             .and_then(|o| o.load())
-            .map_err(|e| format!("cgroup programs: {e}"))?;
+            .map_err(Error::bpf("cgroup programs"))?;
         let mut lsm_err = None;
         let lsm = if want_lsm {
             let storage = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -65,13 +68,15 @@ impl Enforcer {
                     for p in skel.object_mut().progs_mut() {
                         match p.attach() {
                             Ok(l) => links.push(l),
-                            Err(e) => lsm_err = Some(format!("attach {:?}: {e}", p.name())),
+                            Err(e) => {
+                                lsm_err = Some(Error::bpf(format!("attach {:?}", p.name()))(e))
+                            }
                         }
                     }
                     Some((skel, links))
                 }
                 Err(e) => {
-                    lsm_err = Some(format!("BPF-LSM load: {e}"));
+                    lsm_err = Some(Error::bpf("BPF-LSM load")(e));
                     None
                 }
             }
@@ -116,14 +121,14 @@ impl Enforcer {
 
     /// Finds or makes the container's cgroup2 directory (moving its processes when it sits in the
     /// root) and attaches the programs. Returns the directory.
-    pub fn add(&mut self, c: &Container, pid: u32) -> Result<(PathBuf, u64), String> {
+    pub fn add(&mut self, c: &Container, pid: u32) -> Result<(PathBuf, u64), Error> {
         if let Some((dir, _)) = self.attached.get(&key(c)) {
             let id = std::fs::metadata(dir).map(|m| m.ino()).unwrap_or(0);
             return Ok((dir.clone(), id));
         }
         let lines = cgroup_lines(pid);
         if lines.is_empty() {
-            return Err(format!("pid {pid} is gone"));
+            return Err(Error::PidGone(pid));
         }
         let v2 = lines
             .iter()
@@ -137,17 +142,19 @@ impl Enforcer {
                 .cgroup2
                 .join("stockade-watch")
                 .join(format!("{}-{}", c.runtime, c.id));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir).map_err(Error::io("mkdir", &dir))?;
             self.move_processes(&lines, pid, &dir)?;
             dir
         };
-        let f = std::fs::File::open(&dir).map_err(|e| format!("open {}: {e}", dir.display()))?;
+        let f = std::fs::File::open(&dir).map_err(Error::io("open", &dir))?;
         let fd = f.as_raw_fd();
         let mut links = Vec::new();
         for p in self.cg.object_mut().progs_mut() {
-            let l = p
-                .attach_cgroup(fd)
-                .map_err(|e| format!("attach {:?} to {}: {e}", p.name(), dir.display()))?;
+            let l = p.attach_cgroup(fd).map_err(Error::bpf(format!(
+                "attach {:?} to {}",
+                p.name(),
+                dir.display()
+            )))?;
             links.push(l);
         }
         let id = std::fs::metadata(&dir).map(|m| m.ino()).unwrap_or(0);
@@ -155,7 +162,7 @@ impl Enforcer {
             lsm.maps
                 .target_cgroups
                 .update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|e| format!("target_cgroups: {e}"))?;
+                .map_err(Error::bpf("target_cgroups"))?;
         }
         self.by_cgroup.insert(id, c.clone());
         self.attached.insert(key(c), (dir.clone(), links));
@@ -163,22 +170,23 @@ impl Enforcer {
     }
 
     /// Confines a cgroup2 directory given by the operator (`--cgroup`).
-    pub fn add_dir(&mut self, c: &Container, dir: &Path) -> Result<u64, String> {
-        let f = std::fs::File::open(dir).map_err(|e| format!("open {}: {e}", dir.display()))?;
+    pub fn add_dir(&mut self, c: &Container, dir: &Path) -> Result<u64, Error> {
+        let f = std::fs::File::open(dir).map_err(Error::io("open", dir))?;
         let fd = f.as_raw_fd();
         let mut links = Vec::new();
         for p in self.cg.object_mut().progs_mut() {
-            links.push(
-                p.attach_cgroup(fd)
-                    .map_err(|e| format!("attach {:?} to {}: {e}", p.name(), dir.display()))?,
-            );
+            links.push(p.attach_cgroup(fd).map_err(Error::bpf(format!(
+                "attach {:?} to {}",
+                p.name(),
+                dir.display()
+            )))?);
         }
         let id = std::fs::metadata(dir).map(|m| m.ino()).unwrap_or(0);
         if let Some((lsm, _)) = &self.lsm {
             lsm.maps
                 .target_cgroups
                 .update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|e| format!("target_cgroups: {e}"))?;
+                .map_err(Error::bpf("target_cgroups"))?;
         }
         self.by_cgroup.insert(id, c.clone());
         self.attached.insert(key(c), (dir.to_path_buf(), links));
@@ -191,7 +199,7 @@ impl Enforcer {
         lines: &[(String, String)],
         pid: u32,
         dir: &Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let v1 = lines
             .iter()
             .find(|(ctrl, _)| ctrl.split(',').any(|c| c == "pids"))

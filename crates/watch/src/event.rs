@@ -37,6 +37,10 @@ pub mod kind {
     /// A usermode helper executed (spawned from a kernel thread); `path2` holds its argument
     /// vector, NUL-separated (`args[0]` bytes), see [`super::RawEvent::argv`].
     pub const UMH: u32 = 26;
+    /// A write into a pipe whose newest buffer is a file's page-cache page (spliced from the
+    /// file): the Dirty Pipe pattern. `args`: fd, the buffer's flags, the file's inode, device,
+    /// mode and owner; `path`: its name.
+    pub const PIPE_PAGE_WRITE: u32 = 27;
     pub const DENY_DEV: u32 = 40;
     pub const DENY_SYSCTL: u32 = 41;
     // 42 was DENY_SOCKET (a `cgroup/sock_create` program, removed: the kernel runs that hook

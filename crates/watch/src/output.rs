@@ -304,26 +304,8 @@ impl<W: Write> Write for Guard<W> {
 /// RFC 3339 UTC time with microseconds from nanoseconds since the epoch.
 pub fn rfc3339(ns: i128) -> String {
     let secs = ns.div_euclid(1_000_000_000) as i64;
-    let micros = (ns.rem_euclid(1_000_000_000) / 1000) as u32;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // civil-from-days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    policy::civil::rfc3339(secs, nanos, 6)
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ use crate::output::{self, Guard, Namespaces, ProcessOut, Record, Sink, Verdict};
 use crate::probe::{Probe, Tier};
 use crate::proctree::ProcTree;
 use crate::sensor::Sensor;
+use crate::Error;
 use libbpf_rs::RingBufferBuilder;
 use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -430,8 +432,10 @@ impl State {
     }
 }
 
-/// Runs `stockade watch`; returns the process exit code.
-pub fn run(args: WatchArgs) -> i32 {
+/// Runs `stockade watch` until it is stopped: exit code 0, or 1 when `--probe` finds nothing
+/// usable. Errors are returned, not printed (the binary prints them, `stockade watch: ...`);
+/// start-up and status lines go to stderr as the run goes.
+pub fn run(args: WatchArgs) -> Result<ExitCode, Error> {
     let probe = Probe::run();
     let tier = probe.tier();
     let sensor_ok = probe.sensor_ok();
@@ -446,16 +450,14 @@ pub fn run(args: WatchArgs) -> i32 {
             Ok(()) => eprintln!("stockade watch: detection: available"),
             Err(e) => eprintln!("stockade watch: detection: unavailable: {e}"),
         }
-        return if tier == Tier::None { 1 } else { 0 };
+        return Ok(if tier == Tier::None {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let rules = match &args.rules {
-        Some(p) => match RulesFile::load(p) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("stockade watch: {e}");
-                return 2;
-            }
-        },
+        Some(p) => RulesFile::load(p)?,
         None => RulesFile::default(),
     };
     let text = match args.format {
@@ -479,9 +481,11 @@ pub fn run(args: WatchArgs) -> i32 {
                     Guard::new(f, handle, lines.clone()),
                 ))
             }
-            Err(e) => {
-                eprintln!("stockade watch: --output {}: {e}", p.display());
-                return 2;
+            Err(source) => {
+                return Err(Error::Output {
+                    path: p.clone(),
+                    source,
+                })
             }
         },
         None => Box::new(std::io::BufWriter::with_capacity(
@@ -498,10 +502,7 @@ pub fn run(args: WatchArgs) -> i32 {
     if let Some(addr) = args.metrics {
         match metrics::serve(addr, metrics.clone()) {
             Ok(a) => eprintln!("stockade watch: metrics at http://{a}/metrics"),
-            Err(e) => {
-                eprintln!("stockade watch: --metrics {addr}: {e}");
-                return 2;
-            }
+            Err(source) => return Err(Error::Metrics { addr, source }),
         }
     }
     libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, |_lvl, msg| {
@@ -596,8 +597,7 @@ pub fn run(args: WatchArgs) -> i32 {
         }
     }
     if sensor.is_none() && enforcer.is_none() {
-        eprintln!("stockade watch: nothing to do on this kernel/privilege level; exiting");
-        return 1;
+        return Err(Error::NothingToDo);
     }
 
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
@@ -627,8 +627,7 @@ pub fn run(args: WatchArgs) -> i32 {
     };
     for dir in &args.cgroups {
         let Some(enf) = st.enforcer.as_mut() else {
-            eprintln!("stockade watch: --cgroup {} needs --enforce", dir.display());
-            return 2;
+            return Err(Error::CgroupNeedsEnforce(dir.clone()));
         };
         let c = Container {
             id: format!("cgroup:{}", dir.display()),
@@ -652,8 +651,10 @@ pub fn run(args: WatchArgs) -> i32 {
                 );
             }
             Err(e) => {
-                eprintln!("stockade watch: --cgroup {}: {e}", dir.display());
-                return 2;
+                return Err(Error::Cgroup {
+                    dir: dir.clone(),
+                    source: Box::new(e),
+                })
             }
         }
     }
@@ -702,10 +703,7 @@ pub fn run(args: WatchArgs) -> i32 {
         }
         let rb = match builder.build() {
             Ok(rb) => rb,
-            Err(e) => {
-                eprintln!("stockade watch: ring buffer: {e}");
-                return 1;
-            }
+            Err(e) => return Err(Error::RingBuffer(e)),
         };
         eprintln!("stockade watch: running");
         while !STOP.load(Ordering::SeqCst) {
@@ -769,13 +767,12 @@ pub fn run(args: WatchArgs) -> i32 {
     update_stats(&st, &metrics);
     eprintln!("stockade watch: stopped; {}", stats_line(&metrics));
     if let Some(e) = st.sink.error() {
-        eprintln!(
-            "stockade watch: error: the output failed ({e}); {} events were not written; exiting 1",
-            st.sink.lost()
-        );
-        return 1;
+        return Err(Error::OutputFailed {
+            source: std::io::Error::new(e.kind(), e.to_string()),
+            lost: st.sink.lost(),
+        });
     }
-    0
+    Ok(ExitCode::SUCCESS)
 }
 
 /// An output error is fatal: said once, and the loop stops (the exit code
@@ -853,7 +850,7 @@ fn load_sensor(
     host_mntns: u32,
     host_pidns: u32,
     args: &WatchArgs,
-) -> Result<(Sensor, SyscallHooks), String> {
+) -> Result<(Sensor, SyscallHooks), Error> {
     let wakeup = args.wakeup_kib * 1024;
     let hooks = args.syscall_hooks;
     let lean = match Sensor::load(
@@ -869,7 +866,9 @@ fn load_sensor(
             None => return Ok((s, hooks)),
             Some((n, e)) => format!("{n} not attached: {}", e.lines().next().unwrap_or("")),
         },
-        Err(e) if hooks == SyscallHooks::None => e.lines().next().unwrap_or("").to_string(),
+        Err(e) if hooks == SyscallHooks::None => {
+            e.to_string().lines().next().unwrap_or("").to_string()
+        }
         Err(e) => return Err(e),
     };
     eprintln!(

@@ -4,6 +4,7 @@ use crate::bpf::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use crate::cli::SyscallHooks;
 use crate::event::class;
 use crate::probe::Probe;
+use crate::Error;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::mem::MaybeUninit;
@@ -116,7 +117,7 @@ fn open(
     hooks: SyscallHooks,
     lean_devices: bool,
     with_exec: bool,
-) -> Result<OpenSensorSkel<'static>, String> {
+) -> Result<OpenSensorSkel<'static>, Error> {
     let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
         Box::leak(Box::new(MaybeUninit::uninit()));
     let mut builder = SensorSkelBuilder::default();
@@ -125,15 +126,15 @@ fn open(
             builder
                 .obj_builder
                 .btf_custom_path(p)
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::bpf(format!("BTF {}", p.display())))?;
         }
     }
-    let mut open = builder.open(storage).map_err(|e| format!("open: {e}"))?;
+    let mut open = builder.open(storage).map_err(Error::bpf("open"))?;
     let ro = open
         .maps
         .rodata_data
         .as_deref_mut()
-        .ok_or("sensor object has no rodata")?;
+        .ok_or(Error::Object("sensor object has no rodata"))?;
     ro.host_mntns = host_mntns;
     ro.host_pidns = host_pidns;
     // the effects' reference points (bpf/sensor.bpf.c, ctr_tasks): the namespaces of the
@@ -183,7 +184,7 @@ impl Sensor {
         wakeup: u64,
         hooks: SyscallHooks,
         lean_devices: bool,
-    ) -> Result<Sensor, String> {
+    ) -> Result<Sensor, Error> {
         let mut missing = Vec::new();
         let open_with = |exec| {
             open(
@@ -202,7 +203,7 @@ impl Sensor {
                 // The exec program reads more kernel types than the syscall dispatcher; when it
                 // is what the kernel refuses, keep the syscall behaviours.
                 missing.push(("tp_exec".to_string(), format!("load: {e}")));
-                open_with(false)?.load().map_err(|e| format!("load: {e}"))?
+                open_with(false)?.load().map_err(Error::bpf("load"))?
             }
         };
         let mut links = Vec::new();
@@ -272,7 +273,7 @@ impl Sensor {
     }
 
     /// The node services of SKD-RUN-040 (its catalogue parameters) into `node_services`.
-    fn fill_node_services(&self) -> Result<(), String> {
+    fn fill_node_services(&self) -> Result<(), Error> {
         for s in crate::behaviour::node_services() {
             let mut key = [0u8; 8];
             key[..4].copy_from_slice(&s.addr.map(|a| a.octets()).unwrap_or([0; 4]));
@@ -281,12 +282,12 @@ impl Sensor {
                 .maps
                 .node_services
                 .update(&key, &[1u8], MapFlags::ANY)
-                .map_err(|e| format!("node_services: {e}"))?;
+                .map_err(Error::bpf("node_services"))?;
         }
         Ok(())
     }
 
-    fn fill_path_classes(&self) -> Result<(), String> {
+    fn fill_path_classes(&self) -> Result<(), Error> {
         for (prefix, cls, write_only) in PATH_CLASSES {
             let mut key = vec![0u8; 4 + PATH_LEN];
             key[..4].copy_from_slice(&((prefix.len() * 8) as u32).to_ne_bytes());
@@ -296,7 +297,7 @@ impl Sensor {
                 .maps
                 .path_classes
                 .update(&key, &v.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|e| format!("path_classes: {e}"))?;
+                .map_err(Error::bpf("path_classes"))?;
         }
         Ok(())
     }
@@ -360,21 +361,21 @@ impl Sensor {
     }
 
     /// Marks a container's cgroup2 directory as enforced (reactive kills apply to its tasks).
-    pub fn enforce_cgroup(&self, id: u64) -> Result<(), String> {
+    pub fn enforce_cgroup(&self, id: u64) -> Result<(), Error> {
         self.skel
             .maps
             .enforced_cgroups
             .update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|e| e.to_string())
+            .map_err(Error::bpf("enforced_cgroups"))
     }
 
     /// Marks a container's mount namespace as enforced (reactive kills apply to it).
-    pub fn enforce_mntns(&self, mntns: u32) -> Result<(), String> {
+    pub fn enforce_mntns(&self, mntns: u32) -> Result<(), Error> {
         self.skel
             .maps
             .enforced_mntns
             .update(&mntns.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|e| e.to_string())
+            .map_err(Error::bpf("enforced_mntns"))
     }
 }
 

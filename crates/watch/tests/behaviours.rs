@@ -227,6 +227,32 @@ fn triggers(hierarchy: &str, blockdev: &str) -> Vec<Trigger> {
                 &["SKD-RUN-027"],
             )
         },
+        // SKD-RUN-042's effect by a legitimate kernel path (no exploit needed): a root task
+        // keeps CAP_SYS_ADMIN in its inheritable set, lowers its bounding, permitted and
+        // effective sets, forks, and its child executes a plain file: a root exec gives
+        // permitted = bounding | inheritable, a capability outside the bounding set the child
+        // had, with no set*id call and no setuid file. It stands in for commit_creds(
+        // prepare_kernel_cred(0)), which gives the full set the same way, unseen by any call.
+        t(
+            "inheritable capability beyond the bounding set, then exec",
+            &["skd-trigger", "inh_beyond_bset"],
+            &["SKD-RUN-042"],
+        ),
+        // The Dirty Pipe pattern (SKD-RUN-044), harmless on a fixed kernel: a process that
+        // cannot write a scratch file splices its first byte into a pipe and writes into the
+        // pipe; the file stays unchanged here (the trigger prints which).
+        t(
+            "splice a read-only file into a pipe, then write into it",
+            &["skd-trigger", "dirty_pipe", "/tmp/skw-dirty-pipe"],
+            &["SKD-RUN-044"],
+        ),
+        // A relay's use of splice: the spliced bytes are read out before the pipe is written
+        // to, so no write meets a page-cache buffer: no event.
+        t(
+            "splice a file into a pipe, read it out, then write",
+            &["skd-trigger", "splice_relay", "/bin/busybox"],
+            &[],
+        ),
         t(
             "connect docker.sock",
             &["skd-trigger", "connect", "/tmp/docker.sock"],
@@ -295,6 +321,10 @@ const LEAN_UNCOVERED: &[(&str, &str)] = &[
     ("symlink to /etc/shadow", "SKD-RUN-025"),
     ("chmod u+s", "SKD-RUN-026"),
     ("cwd through a leaked host fd", "SKD-ESC-043"),
+    (
+        "splice a read-only file into a pipe, then write into it",
+        "SKD-RUN-044",
+    ),
 ];
 
 /// A (trigger, rule) the runtime itself stops before the behaviour happens, and what the
@@ -423,6 +453,22 @@ fn run_table(
         "{tag}: events per rule differ\n--- events\n{}\n--- triggers\n{transcript}\n--- log\n{}",
         dump.join("\n"),
         w.log()
+    );
+    // the Dirty Pipe pattern's event says what the trigger saw: the file changed only if the
+    // kernel merged the write into the page cache
+    for e in mine.iter().filter(|e| e["rule"] == "SKD-RUN-044") {
+        let changed = transcript.contains("CHANGED (this kernel");
+        assert_eq!(
+            e["args"]["merges_into_page_cache"], changed,
+            "{tag}: {e}\n{transcript}"
+        );
+        assert_eq!(e["args"]["file"], "skw-dirty-pipe", "{tag}: {e}");
+        assert_eq!(e["args"]["owner_uid"], 0, "{tag}: {e}");
+    }
+    // the relay negative ran (it gives no event when it fails too)
+    assert!(
+        transcript.contains("then write] splice_relay: 0 (ok)"),
+        "{tag}: the splice relay did not run\n{transcript}"
     );
     let rules_seen = got.len();
     let floor = if uncovered.is_empty() && blocked.is_empty() {
@@ -697,11 +743,10 @@ fn podman_host_pid_container_reaching_host_processes() {
 /// SKD-RUN-041, the effect: a task of a container sharing the host pid namespace joins the mount
 /// and network namespaces of a host process (nsenter; the target is the test's own `sleep`, not
 /// pid 1, which may be any process), then executes: one event, whatever the calls were.
-/// Joining a namespace that is not the host's (its own, a fresh one) gives none, and neither
-/// does anything in the table of SKD-RUN-042 (credentials becoming host root without setuid):
-/// no call can do that, only a kernel exploit, which this test cannot run; the full trigger
-/// tables above (setuid-root exec, setuid(0), unshare -U, clone(CLONE_NEWUSER)) are its
-/// negatives, counted exactly per rule.
+/// Joining a namespace that is not the host's (its own, a fresh one) gives none, and no
+/// SKD-RUN-042 (credentials becoming host root without setuid) either: its positive trigger,
+/// and its negatives (setuid-root exec, setuid(0), unshare -U, clone(CLONE_NEWUSER)), are in
+/// the trigger tables above, counted exactly per rule.
 fn namespace_switch(ctr: Ctr<'_>, mut w: Watcher) {
     let mut target = std::process::Command::new("sleep")
         .arg("60")
@@ -1046,7 +1091,7 @@ fn host_triggers(hooks: &[&str]) {
          {h} connect {d}/docker.sock; {h} connect4 169.254.169.254 80; \
          {h} connect4 127.0.0.1 10250; head -c1 /proc/kallsyms >/dev/null; \
          head -c 8 {dev} >/dev/null; head -c1 /proc/1/environ >/dev/null 2>&1; \
-         nsenter -t $PPID -m -n true; \
+         nsenter -t $PPID -m -n true; {h} inh_beyond_bset; {h} dirty_pipe /tmp/skw-dp-$$; \
          mount -t cgroup -o none,name={hier}u cgroup cg && {{ printf '#!/bin/sh\\n:\\n' > agent; \
          chmod 755 agent; echo {d}/agent > cg/release_agent; mkdir cg/x; \
          echo 1 > cg/x/notify_on_release; sh -c 'echo $$ > cg/x/cgroup.procs'; sleep 1; \
@@ -1115,10 +1160,25 @@ fn host_triggers(hooks: &[&str]) {
         "{}",
         sw[0]
     );
-    assert!(
-        !host.iter().any(|e| e["rule"] == "SKD-RUN-042"),
-        "{host:#?}"
+    // the same for the inheritable-capability exec (SKD-RUN-042): seen in the private-namespace
+    // half (a task the sensor took for a container task), attributed to the host; the half in
+    // the host namespaces has no baseline and gives none
+    let cr: Vec<&&Value> = host.iter().filter(|e| e["rule"] == "SKD-RUN-042").collect();
+    assert_eq!(cr.len(), 1, "{cr:#?}\n{}", w.log());
+    assert_eq!(
+        cr[0]["args"]["how"],
+        serde_json::json!(["capabilities-beyond-bounding-set"]),
+        "{}",
+        cr[0]
     );
+    // the Dirty Pipe pattern (SKD-RUN-044): only the private-namespace half passes the
+    // kernel's container filter, and it is the host's
+    let dp: Vec<&&Value> = host.iter().filter(|e| e["rule"] == "SKD-RUN-044").collect();
+    if hooks.is_empty() {
+        assert_eq!(dp.len(), 1, "{dp:#?}\n{}", w.log());
+    } else {
+        assert!(dp.is_empty(), "the lean tier has no write hook: {dp:#?}");
+    }
 }
 
 /// A container that is gone, state dir and all, before the sensor's events are read (a

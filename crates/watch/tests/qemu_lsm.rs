@@ -9,20 +9,7 @@ use std::process::Command;
 
 #[test]
 fn bpf_lsm_denies_inside_cgroup_allows_outside_under_qemu() {
-    let have = |c: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {c}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !have("qemu-system-x86_64") || !have("clang") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the QEMU BPF-LSM test: it needs root, qemu-system-x86 and clang"
-        );
-        eprintln!("SKIP: the QEMU BPF-LSM test needs root, qemu-system-x86 and clang");
+    if !testkit::require_root() || !testkit::require(&["qemu-system-x86_64", "clang"]) {
         return;
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -11,20 +11,11 @@ pub fn stockade() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stockade"))
 }
 
-fn have(cmd: &str) -> bool {
-    check::locate::which(cmd).is_some()
-}
-
-/// The static probe, or why the check tests cannot run. Under `CI=true` every prerequisite is
-/// installed by scripts/install-deps, so a missing one fails the test; elsewhere it prints
-/// `SKIP <test>: <why>` and the test returns.
-pub fn prerequisites(test: &str) -> Option<PathBuf> {
-    let why = (|| {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err("not root (stockade check starts containers)".to_string());
-        }
-        for c in [
+/// The static probe, or `None` when the check tests cannot run here: [`testkit::skip`] (a
+/// failure under `CI=true`, where scripts/install-deps installs everything).
+pub fn prerequisites(_test: &str) -> Option<PathBuf> {
+    if !testkit::require_root()
+        || !testkit::require(&[
             "runc",
             "crun",
             "losetup",
@@ -33,26 +24,18 @@ pub fn prerequisites(test: &str) -> Option<PathBuf> {
             "nsenter",
             "ip",
             "sleep",
-        ] {
-            if !have(c) {
-                return Err(format!("{c} not installed (scripts/install-deps)"));
-            }
-        }
-        if check::locate::busybox().is_none() {
-            return Err("no static busybox (apt-get install busybox-static)".into());
-        }
-        check::locate::probe().map_err(|e| e.to_string())
-    })();
-    match why {
+        ])
+    {
+        return None;
+    }
+    if check::locate::busybox().is_none() {
+        testkit::skip("no static busybox (apt-get install busybox-static)");
+        return None;
+    }
+    match check::locate::probe() {
         Ok(p) => Some(p),
-        Err(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{test}: prerequisite missing under CI=true: {why}");
-            }
-            // Straight to fd 2: libtest captures eprintln! of passing tests, and a skip must
-            // be visible in a plain `cargo test`.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+        Err(e) => {
+            testkit::skip(&e.to_string());
             None
         }
     }

@@ -2,7 +2,7 @@
 //! busybox-static bundle, and cleanup that leaves nothing on the host.
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -13,12 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_stockade");
 static N: AtomicUsize = AtomicUsize::new(0);
 
 pub fn busybox() -> PathBuf {
-    for p in ["/bin/busybox", "/usr/bin/busybox"] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("busybox-static is required: apt-get install busybox-static");
+    testkit::busybox().expect("busybox-static is required: apt-get install busybox-static")
 }
 
 /// A test environment: a temporary directory with a state root.
@@ -53,76 +48,9 @@ impl Env {
 
     /// A bundle with a busybox rootfs and a config edited by `edit`.
     pub fn bundle(&self, name: &str, args: &[&str], edit: impl FnOnce(&mut Value)) -> PathBuf {
-        let b = self.dir.join(name);
-        let rootfs = b.join("rootfs");
-        for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
-            std::fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        std::fs::set_permissions(&rootfs, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(
-            rootfs.join("tmp"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-        )
-        .unwrap();
-        std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
-        for a in [
-            "sh",
-            "ls",
-            "cat",
-            "echo",
-            "sleep",
-            "id",
-            "hostname",
-            "mount",
-            "grep",
-            "true",
-            "false",
-            "mkdir",
-            "chmod",
-            "touch",
-            "readlink",
-            "umask",
-            "ps",
-            "head",
-            "wc",
-            "test",
-            "env",
-            "pwd",
-            "domainname",
-            "stat",
-            "trap",
-            "kill",
-        ] {
-            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a));
-        }
-        std::fs::write(
-            rootfs.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
-        let out = Command::new(BIN)
-            .args(["spec", "--unhardened", "--bundle"])
-            .arg(&b)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "spec: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut cfg: Value =
-            serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
-        cfg["process"]["terminal"] = json!(false);
-        cfg["process"]["args"] = json!(args);
-        edit(&mut cfg);
-        std::fs::write(
-            b.join("config.json"),
-            serde_json::to_vec_pretty(&cfg).unwrap(),
-        )
-        .unwrap();
-        b
+        let mut spec = Command::new(BIN);
+        spec.args(["spec", "--unhardened"]);
+        testkit::bundle(&self.dir.join(name), spec, args, edit)
     }
 
     pub fn cmd(&self) -> Command {
@@ -297,8 +225,8 @@ impl Drop for Env {
     }
 }
 
-/// Skip (pass) a test when not root.
+/// Whether the test can go on as root; if not, a visible `SKIP: <test>: needs root` (a failure
+/// under `CI=true`, where the tests run as root), and the test returns.
 pub fn need_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    testkit::require_root()
 }

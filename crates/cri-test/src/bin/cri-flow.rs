@@ -13,6 +13,8 @@
 //! With --runtime-binary, UpdateContainerResources is skipped (with the reason) when that binary
 //! has no `update` command.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 

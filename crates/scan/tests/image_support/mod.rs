@@ -25,24 +25,10 @@ pub fn corpus(rel: &str) -> Option<PathBuf> {
 
 /// `SKIP: reason` (a failure under `CI=true`, where install-deps provides everything).
 pub fn skip(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{reason} (CI=true: scripts/install-deps provides it)"
-    );
-    println!("SKIP: {reason}");
+    testkit::skip(reason);
 }
 
-pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use testkit::{have, is_root};
 
 pub struct TempDir(pub PathBuf);
 

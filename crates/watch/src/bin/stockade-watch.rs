@@ -12,5 +12,11 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    std::process::ExitCode::from(u8::try_from(watch::run(cli.args)).unwrap_or(1))
+    match watch::run(cli.args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stockade watch: {e}");
+            std::process::ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -14,48 +14,49 @@ use std::time::{Duration, Instant};
 
 pub const WATCH: &str = env!("CARGO_BIN_EXE_stockade-watch");
 
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// This test process's scratch directory, `/tmp/skw-test-<pid>`, removed when the process exits
+/// (the test harness ends with `exit`, which runs the handler registered here).
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let d = std::env::temp_dir().join(format!("skw-test-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
+        // SAFETY: atexit only records a pointer to a function that takes no arguments and
+        // captures nothing; the function below touches only the OnceLock, already set when it
+        // runs.
+        unsafe {
+            libc::atexit(remove_scratch);
+        }
         d
     })
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+extern "C" fn remove_scratch() {
+    if let Some(d) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
-/// Why the container tests cannot run here, if they cannot. CI installs every prerequisite, so
-/// there a reason to skip is a failure.
+/// Why the container tests cannot run here, if they cannot, said once with
+/// [`testkit::skip`]: CI installs every prerequisite, so there a reason to skip is a failure.
 pub fn skip_reason(need_podman: bool) -> Option<String> {
-    let why = skip_reason_inner(need_podman);
-    if let (Some(w), Ok("true")) = (&why, std::env::var("CI").as_deref()) {
-        panic!("CI must run the watch container tests, but: {w}");
+    let why = if !testkit::is_root() {
+        Some("not root".into())
+    } else if testkit::busybox().is_none() {
+        Some("busybox-static not installed".into())
+    } else {
+        let tools: &[&str] = if need_podman {
+            &["runc", "clang", "podman"]
+        } else {
+            &["runc", "clang"]
+        };
+        testkit::missing(tools)
+    };
+    if let Some(w) = &why {
+        testkit::skip(w);
     }
     why
-}
-
-fn skip_reason_inner(need_podman: bool) -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for c in ["runc", "clang", "busybox"] {
-        if !have(c) {
-            return Some(format!("{c} not installed"));
-        }
-    }
-    if need_podman && !have("podman") {
-        return Some("podman not installed".into());
-    }
-    None
 }
 
 pub fn sh(cmd: &str) -> std::process::Output {
@@ -98,97 +99,51 @@ pub fn rootfs() -> PathBuf {
     R.get_or_init(|| {
         let r = scratch().join("rootfs");
         let bin = r.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
+        testkit::busybox_rootfs(&r);
         for d in [
             "sbin",
-            "tmp",
             "proc",
             "sys",
             "dev",
-            "etc",
             "mnt",
+            "root",
             "var/run/secrets/kubernetes.io/serviceaccount",
         ] {
             std::fs::create_dir_all(r.join(d)).unwrap();
         }
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for a in String::from_utf8_lossy(&list.stdout).lines() {
-            if a != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", bin.join(a));
-            }
-        }
         std::fs::copy(helper(), bin.join("skd-trigger")).unwrap();
-        std::fs::write(
-            r.join("etc/passwd"),
-            "root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(r.join("etc/group"), "root:x:0:\nuser:x:1000:\n").unwrap();
         std::fs::write(
             r.join("var/run/secrets/kubernetes.io/serviceaccount/token"),
             "scratch-token-not-a-secret\n",
         )
         .unwrap();
-        sh(&format!(
-            "chmod 755 {} && chmod 1777 {}/tmp",
-            r.display(),
-            r.display()
-        ));
         r
     })
     .clone()
 }
 
-/// A scratch loop device (4 MiB file), detached on drop.
-pub struct Loop {
-    pub dev: String,
-    file: PathBuf,
-}
+/// A scratch loop device (4 MiB file under the test's scratch directory), detached and the file
+/// deleted on drop.
+pub struct Loop(testkit::LoopDevice);
 
 impl Loop {
     pub fn new(tag: &str) -> Loop {
         let file = scratch().join(format!("{tag}.img"));
-        std::fs::write(&file, vec![0u8; 4 << 20]).unwrap();
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "losetup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Loop {
-            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            file,
-        }
+        Loop(testkit::LoopDevice::new(&file, 4, false).unwrap_or_else(|e| panic!("losetup: {e}")))
     }
 }
 
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
-        let _ = std::fs::remove_file(&self.file);
+impl std::ops::Deref for Loop {
+    type Target = testkit::LoopDevice;
+    fn deref(&self) -> &testkit::LoopDevice {
+        &self.0
     }
 }
 
 /// The host's capability names that fit its bounding set (the VM lacks CAP_SYS_RESOURCE).
 fn host_caps() -> Vec<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bnd = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
-        .unwrap();
     // The names by number, from the escape battery's probe (the one list in the tree).
-    probe::state::cap::NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bnd & (1 << i) != 0)
-        .map(|(_, n)| format!("CAP_{n}"))
-        .collect()
+    testkit::cap_names_in(testkit::bounding_set(), &probe::state::cap::NAMES)
 }
 
 pub enum Shape {
@@ -267,9 +222,7 @@ pub fn stockade_skip_reason() -> Option<String> {
         return None;
     }
     let why = "stockade binary not built (cargo build -p stockade)".to_string();
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI must run the watch container tests in stockade containers, but: {why}");
-    }
+    testkit::skip(&why);
     Some(why)
 }
 

