@@ -81,19 +81,11 @@ impl Root {
     /// The bytes of `rel`, `None` when it does not exist. A file larger than [`MAX_FILE`], or
     /// not a regular file (a FIFO would block), is an error.
     pub fn read(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>> {
-        let fd = match self.open_in(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(file) = self.open_file(rel)? else {
+            return Ok(None);
         };
-        let st = fstat(fd.as_fd()).map_err(std::io::Error::from)?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(std::io::Error::other("not a regular file"));
-        }
         let mut out = Vec::new();
-        std::fs::File::from(fd)
-            .take(MAX_FILE + 1)
-            .read_to_end(&mut out)?;
+        file.take(MAX_FILE + 1).read_to_end(&mut out)?;
         if out.len() as u64 > MAX_FILE {
             return Err(std::io::Error::other(format!(
                 "larger than {} MiB",
