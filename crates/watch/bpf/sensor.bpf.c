@@ -204,7 +204,9 @@ static __always_inline void cg_names(struct event *e, struct task_struct *task)
 	}
 }
 
-static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
+/* A zeroed event of `kind` from the ring buffer, stamped with the time; NULL (counted as a
+ * drop) when the buffer is full. */
+static __always_inline struct event *reserve_blank(u32 kind)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -212,12 +214,15 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	u64 pt = bpf_get_current_pid_tgid();
 	e->kind = kind;
 	e->ts_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->tid = (u32)pt;
-	e->tgid = pt >> 32;
+	return e;
+}
+
+/* What an event says about its task, read from `task` (e->tgid set first): parent,
+ * namespaces, credentials, setup flag, parent's name and cgroup names. */
+static __always_inline void task_fields(struct event *e, struct task_struct *task)
+{
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	u32 level = BPF_CORE_READ(task, thread_pid, level);
 	e->vpid = BPF_CORE_READ(task, thread_pid, numbers[level & 7].nr);
@@ -228,14 +233,26 @@ static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
 	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
 	if (in_setup(e->tgid))
 		e->flags |= EVF_SETUP;
+	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
+	cg_names(e, task);
+}
+
+static __always_inline struct event *reserve(u32 kind, struct task_struct *task)
+{
+	struct event *e = reserve_blank(kind);
+	if (!e)
+		return NULL;
+	u64 pt = bpf_get_current_pid_tgid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->tid = (u32)pt;
+	e->tgid = pt >> 32;
+	task_fields(e, task);
 	/* start of the container's init, when the pid-namespace reaper shares the task's mount
 	 * namespace (not so in a container that shares the host pid namespace: 0 then) */
 	struct task_struct *reaper = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, child_reaper);
 	if (BPF_CORE_READ(reaper, nsproxy, mnt_ns, ns.inum) == e->mntns)
 		e->reaper_start_ns = BPF_CORE_READ(reaper, start_boottime);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
-	cg_names(e, task);
 	return e;
 }
 
@@ -1249,30 +1266,14 @@ static __always_inline void effects_check(struct task_struct *t, u32 tid, int in
  * reader's context): everything is read from the task itself. */
 static __always_inline struct event *reserve_task(u32 kind, struct task_struct *task)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(STAT_DROPS);
+	struct event *e = reserve_blank(kind);
+	if (!e)
 		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->kind = kind;
-	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	e->tid = BPF_CORE_READ(task, pid);
 	e->tgid = BPF_CORE_READ(task, tgid);
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	u32 level = BPF_CORE_READ(task, thread_pid, level);
-	e->vpid = BPF_CORE_READ(task, thread_pid, numbers[level & 7].nr);
-	e->pidns = BPF_CORE_READ(task, thread_pid, numbers[level & 7].ns, ns.inum);
-	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	e->uid = BPF_CORE_READ(task, cred, uid.val);
-	e->euid = BPF_CORE_READ(task, cred, euid.val);
-	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
-	if (in_setup(e->tgid))
-		e->flags |= EVF_SETUP;
+	task_fields(e, task);
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
-	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
-	cg_names(e, task);
 	return e;
 }
 
