@@ -245,28 +245,33 @@ impl<'a> ContainerRef<'a> {
 }
 
 /// Every container in PSA's visiting order: initContainers, containers, ephemeralContainers.
-pub(crate) fn containers<'a>(spec: &'a PodSpec, spec_path: &'a str) -> Vec<ContainerRef<'a>> {
+/// Borrowed and built as it is visited: a rule walking the containers allocates nothing (a pod
+/// of 6,741 containers made a 1 MB list for each of the five walks of one evaluation).
+pub(crate) fn containers<'a>(
+    spec: &'a PodSpec,
+    spec_path: &'a str,
+) -> impl Iterator<Item = ContainerRef<'a>> + Clone + 'a {
     let init = spec.init_containers.as_deref().unwrap_or(&[]);
     let ephemeral = spec.ephemeral_containers.as_deref().unwrap_or(&[]);
-    let mut out = Vec::with_capacity(init.len() + spec.containers.len() + ephemeral.len());
-    let path = |list, index| ContainerPath {
+    let path = move |list, index| ContainerPath {
         spec_path,
         list,
         index,
     };
-    for (i, c) in init.iter().enumerate() {
-        out.push(ContainerRef::from_container(c, path("initContainers", i)));
-    }
-    for (i, c) in spec.containers.iter().enumerate() {
-        out.push(ContainerRef::from_container(c, path("containers", i)));
-    }
-    for (i, c) in ephemeral.iter().enumerate() {
-        out.push(ContainerRef::from_ephemeral(
-            c,
-            path("ephemeralContainers", i),
-        ));
-    }
-    out
+    let init = init
+        .iter()
+        .enumerate()
+        .map(move |(i, c)| ContainerRef::from_container(c, path("initContainers", i)));
+    let main = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(move |(i, c)| ContainerRef::from_container(c, path("containers", i)));
+    let ephemeral = ephemeral
+        .iter()
+        .enumerate()
+        .map(move |(i, c)| ContainerRef::from_ephemeral(c, path("ephemeralContainers", i)));
+    init.chain(main).chain(ephemeral)
 }
 
 /// The field path of the pod metadata that goes with `spec_path`: `spec` → `metadata`,
@@ -380,6 +385,10 @@ fn split_quantity(s: &str) -> Option<(&str, &str)> {
 // The normalized view
 // ------------------------------------------------------------------------------------------------
 
+/// The key prefix of a container's AppArmor annotation (the container's name follows).
+pub(crate) const APPARMOR_CONTAINER_ANNOTATION_PREFIX: &str =
+    "container.apparmor.security.beta.kubernetes.io/";
+
 /// The normalized view of a pod-bearing object, for the cross-format escape rules.
 ///
 /// Values are the effective ones: a container's securityContext overrides the pod's for the
@@ -393,6 +402,12 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
     let mut view = WorkloadView::new(Format::Kubernetes);
 
     let userns = spec.host_users == Some(false);
+    // The pod's per-container AppArmor annotations, if it has any (most have none: no key is
+    // built for each container to look up).
+    let aa_annotations = w.pod_metadata.annotations.as_ref().filter(|a| {
+        a.keys()
+            .any(|k| k.starts_with(APPARMOR_CONTAINER_ANNOTATION_PREFIX))
+    });
     for c in containers(spec, sp) {
         let sc = c.security_context;
         let scp = format!("{}.securityContext", c.path);
@@ -460,18 +475,15 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
                 }
             }
         }
-        let aa_key = format!("container.apparmor.security.beta.kubernetes.io/{}", c.name);
-        if let Some(v) = w
-            .pod_metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(&aa_key))
-        {
-            if v == "unconfined" {
-                lsm_unconfined.push(Field::new(
-                    format!("apparmor:{v}"),
-                    key_path(&crate::cat(&mp, ".annotations"), &aa_key),
-                ));
+        if let Some(a) = aa_annotations {
+            let aa_key = crate::cat(APPARMOR_CONTAINER_ANNOTATION_PREFIX, c.name);
+            if let Some(v) = a.get(&aa_key) {
+                if v == "unconfined" {
+                    lsm_unconfined.push(Field::new(
+                        format!("apparmor:{v}"),
+                        key_path(&crate::cat(&mp, ".annotations"), &aa_key),
+                    ));
+                }
             }
         }
         let selinux = match sc.and_then(|s| s.se_linux_options.as_ref()) {
@@ -539,19 +551,17 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
         view.shared_pid_namespace = Some(crate::cat(sp, ".shareProcessNamespace"));
     }
 
-    let all = containers(spec, sp);
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
         let Some(hp) = vol.host_path.as_ref() else {
             continue;
         };
-        let mounts: Vec<(String, &VolumeMount)> = all
-            .iter()
+        let mounts: Vec<(String, &VolumeMount)> = containers(spec, sp)
             .flat_map(|c| {
                 c.volume_mounts
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| m.name == vol.name)
-                    .map(|(j, m)| (format!("{}.volumeMounts[{j}]", c.path), m))
+                    .map(move |(j, m)| (format!("{}.volumeMounts[{j}]", c.path), m))
             })
             .collect();
         let read_only = !mounts.is_empty() && mounts.iter().all(|(_, m)| m.read_only == Some(true));

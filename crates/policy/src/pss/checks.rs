@@ -35,7 +35,7 @@ impl<'a> Ctx<'a> {
             spec,
             sp: spec_path,
             mp: metadata_path(spec_path),
-            containers: containers(spec, spec_path),
+            containers: containers(spec, spec_path).collect(),
             with_detail,
         }
     }
@@ -379,7 +379,7 @@ fn app_armor_profile(ctx: &Ctx) -> Option<Outcome> {
     fn allowed_annotation(v: &str) -> bool {
         v.is_empty() || v == "runtime/default" || v.starts_with("localhost/")
     }
-    const PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+    const PREFIX: &str = crate::k8s::APPARMOR_CONTAINER_ANNOTATION_PREFIX;
 
     let mut setters: Vec<String> = Vec::new();
     let mut bad_values: BTreeSet<String> = BTreeSet::new();
