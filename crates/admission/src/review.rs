@@ -495,7 +495,7 @@ impl Engine {
             format!("{group}/{}", req.kind.version)
         };
         let w = match to_workload(group, kind, &api_version, object) {
-            Ok(Some(w)) => w,
+            Ok(Some(w)) => FreeLater::new(w),
             Ok(None) => return ignored,
             Err(e) => return invalid(e),
         };
@@ -660,6 +660,44 @@ impl<'a> WireRequest<'a> {
 
 fn invalid(message: String) -> Result<(Decision, Option<Hardening>, Outcome), Miss> {
     Ok((Decision::bad_request(message), None, Outcome::Invalid))
+}
+
+/// A decoded workload that, when it is large, is freed after the answer has gone out rather
+/// than on its path: freeing the 6,741 containers of a 3 MB pod (some 100,000 blocks) took a
+/// tenth of the review's time. On the blocking pool when there is a Tokio runtime (the
+/// server); at once otherwise.
+struct FreeLater(PodWorkload);
+
+/// Containers from which a workload is freed off the answer's path.
+const FREE_LATER_CONTAINERS: usize = 256;
+
+impl FreeLater {
+    fn new(w: PodWorkload) -> Self {
+        FreeLater(w)
+    }
+}
+
+impl std::ops::Deref for FreeLater {
+    type Target = PodWorkload;
+    fn deref(&self) -> &PodWorkload {
+        &self.0
+    }
+}
+
+impl Drop for FreeLater {
+    fn drop(&mut self) {
+        let s = &self.0.spec;
+        let n = s.containers.len()
+            + s.init_containers.as_ref().map_or(0, Vec::len)
+            + s.ephemeral_containers.as_ref().map_or(0, Vec::len);
+        if n >= FREE_LATER_CONTAINERS {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                // The spec holds the containers; the rest is small.
+                let spec = std::mem::take(&mut self.0.spec);
+                rt.spawn_blocking(move || drop(spec));
+            }
+        }
+    }
 }
 
 fn to_workload(

@@ -400,6 +400,7 @@ pub fn pod_view(w: &PodWorkload) -> WorkloadView {
     let mp = metadata_path(sp);
     let pod_sc = spec.security_context.as_ref();
     let mut view = WorkloadView::new(Format::Kubernetes);
+    view.containers.reserve(containers(spec, sp).size_hint().0);
 
     let userns = spec.host_users == Some(false);
     // The pod's per-container AppArmor annotations, if it has any (most have none: no key is
