@@ -416,20 +416,20 @@ const LARGE_BODY: usize = 256 * 1024;
 const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// Set glibc's allocator up for a server that sees bursts of large reviews, before any thread
-/// starts: at most two arenas (glibc's default is eight per core, one taken by each new thread
-/// of the blocking pool, each keeping what its thread freed), so what a burst can hold is
-/// bounded by the evaluation permits and two arenas; large blocks (a 3 MB body, the decoded
-/// list of 6,741 containers) come from the arenas too (mmap threshold 32 MiB, glibc's
-/// largest), and `free` does not shrink the heap by itself (trim threshold 1 GiB): within a
-/// burst each review reuses the pages of the one before. Mapping a fresh block for each
-/// review and unmapping it at its end made a third of a 3 MB review's CPU time page faults.
-/// [`release_memory`] hands it all back after the burst.
+/// starts: one arena (glibc's default is eight per core, one taken by each new thread of the
+/// blocking pool, each keeping what its thread freed; and `malloc_trim` cannot shrink the top of
+/// a thread's arena, only the main one's: with two arenas 16 MB stayed resident after a burst);
+/// large blocks (a 3 MB body, the decoded list of 6,741 containers) come from the arena too
+/// (mmap threshold 32 MiB, glibc's largest), and `free` does not shrink the heap by itself
+/// (trim threshold 1 GiB): within a burst each review reuses the pages of the one before.
+/// Mapping a fresh block for each review and unmapping it at its end made a third of a 3 MB
+/// review's CPU time page faults. [`release_memory`] hands it all back after the burst.
 #[allow(unsafe_code)]
 pub fn tune_allocator() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt takes no pointers; it only sets parameters of the allocator.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
     }
