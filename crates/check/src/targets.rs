@@ -17,9 +17,10 @@
 //! * an lxcfs instance of the check's own (`lxcfs-rw`, E48), when `/dev/fuse`, the `lxcfs`
 //!   binary and a cgroup v1 devices controller exist: the check opens `/dev/fuse` and mounts the
 //!   FUSE file system itself at `lxcfs` in the work directory (in the host's mount namespace,
-//!   where the runtimes bind it from), then starts `lxcfs -f /dev/fd/N` on that connection in a
-//!   mount namespace of its own with a private tmpfs on `/run`, so its pid file and its
-//!   `/run/lxcfs` directories never reach the host. The `lxcfs` profile binds it read-write at
+//!   where the runtimes bind it from; on a private bind of the directory, so it does not
+//!   propagate), then starts `lxcfs -f /dev/fd/N` on that connection in a
+//!   mount namespace of its own with a private tmpfs on `/run` (and without its copy of the
+//!   FUSE mount), so its pid file and its `/run/lxcfs` directories never reach the host. The `lxcfs` profile binds it read-write at
 //!   `/var/lib/lxcfs`. Drop unmounts it and ends the daemon (nothing left: no mount, no
 //!   process, no FUSE connection).
 //!
@@ -56,6 +57,8 @@ pub struct Fixture {
     /// Why no lxcfs instance runs (the probe reports `lxcfs-rw` not applicable with it).
     pub no_lxcfs: Option<String>,
     lxcfs_daemon: Option<Child>,
+    /// The private bind under the FUSE mount, unmounted after it.
+    lxcfs_bind: Option<PathBuf>,
     /// Bind-mounted namespace files to unmount on drop.
     ns_mounts: Vec<PathBuf>,
     /// The fake node services (in `netns-node`); closed on drop.
@@ -138,6 +141,7 @@ impl Fixture {
             lxcfs: None,
             no_lxcfs: None,
             lxcfs_daemon: None,
+            lxcfs_bind: None,
             loopdev: None,
             sleeper: None,
             _listener: listener,
@@ -219,6 +223,41 @@ impl Fixture {
         ))
         .unwrap_or_default();
         let target = crate::sys_path(&mnt);
+        // The mount point is first a private bind of itself, so the FUSE mount on it does not
+        // propagate into the host's other mount namespaces (where it would outlive our umount).
+        // SAFETY: valid NUL-terminated strings; a bind of our own empty directory onto itself.
+        let r = unsafe {
+            libc::mount(
+                target.as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "bind the lxcfs mount point: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        self.lxcfs_bind = Some(mnt.clone());
+        // SAFETY: as above; only the propagation type of our bind changes.
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "make the lxcfs mount point private: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
         // SAFETY: valid NUL-terminated strings; a FUSE mount on our own empty directory, served
         // by the connection `fuse` holds.
         let r = unsafe {
@@ -267,6 +306,11 @@ impl Fixture {
                     std::ptr::null(),
                 ) != 0
                 {
+                    return Err(err());
+                }
+                // The daemon's copy of the FUSE mount goes: the host's is the only one, so
+                // unmounting it ends the connection.
+                if libc::umount2(target.as_ptr(), libc::MNT_DETACH) != 0 {
                     return Err(err());
                 }
                 if libc::mount(
@@ -325,6 +369,11 @@ impl Fixture {
                 // SAFETY: as above, detached when still busy.
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
             }
+        }
+        if let Some(b) = self.lxcfs_bind.take() {
+            let c = crate::sys_path(&b);
+            // SAFETY: c is a valid NUL-terminated path; our own bind of the mount point.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
         if let Some(mut d) = self.lxcfs_daemon.take() {
             for i in 0..60 {
