@@ -707,9 +707,11 @@ fn result_of(run: &serde_json::Value, id: &str) -> (String, String, String) {
 /// past the read-only cgroupfs that stops E46 in the same run; under runc the stand-in disk is
 /// then mknod'ed and read (escaped); stockade's hybrid-host second layer (the cgroup v2 device
 /// program, docs/runtime.md) still refuses the open there, so it stays exposed: the write itself
-/// went through. Blocked under stockade's default, both ways: it never gets the mount (mount
-/// namespace), and given the same read-write bind its user namespace makes lxcfs refuse the
-/// open (the caller's host uid is not root). The allow-list is put back in every run.
+/// went through. Blocked under stockade's default three ways: it never gets the mount (mount
+/// namespace); a config binding /var/lib/lxcfs read-write is refused by the default policy gate
+/// (SKD-ESC-021); and given a read-write bind anyway (of the check's instance, whose path the
+/// gate does not know) its user namespace makes lxcfs refuse the open (the caller's host uid is
+/// not root). The allow-list is put back in every run.
 #[test]
 fn lxcfs_rw_exposed_with_the_rw_mount_blocked_by_default() {
     let Some(probe) = prerequisites("lxcfs_rw_exposed_with_the_rw_mount_blocked_by_default") else {
@@ -780,12 +782,34 @@ fn lxcfs_rw_exposed_with_the_rw_mount_blocked_by_default() {
         &["--profile", p.to_str().unwrap(), "--only", "lxcfs-rw"],
         &[],
     );
-    std::fs::remove_dir_all(&dir).unwrap();
     let (res, layer, d) = result_of(&r[0], "lxcfs-rw");
     assert_eq!((res.as_str(), layer.as_str()), ("blocked", "userns"), "{d}");
     assert!(
         d.contains("open devices.allow through lxcfs: EACCES"),
         "{d}"
+    );
+    // the same bind from where lxcfs lives on a host: stockade's default policy gate refuses the
+    // config at create (SKD-ESC-021), so the container never gets the mount
+    c["mounts"].as_array_mut().unwrap().last_mut().unwrap()["source"] = "/var/lib/lxcfs".into();
+    std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let (code, stdout, stderr) = run(
+        &probe,
+        &[
+            "--profile",
+            p.to_str().unwrap(),
+            "--only",
+            "lxcfs-rw",
+            "--json",
+        ],
+        &[],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let err = v["runs"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("violates the default") && err.contains("SKD-ESC-021"),
+        "{err}"
     );
 }
 
