@@ -349,6 +349,12 @@ impl Fixture {
             if ready.is_dir() {
                 return Ok(());
             }
+            if mnt.join("proc").is_dir() && !mnt.join("cgroup").exists() {
+                return Err(
+                    "this lxcfs serves no cgroup tree (lxcfs >= 6 serves it only with --enable-cgroup)"
+                        .into(),
+                );
+            }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Err("lxcfs serves no cgroup/devices tree after 5 s (lxcfs >= 6 serves it only with --enable-cgroup)".into())
