@@ -803,10 +803,12 @@ impl PodStore {
                 .spill
                 .insert(std::io::BufWriter::new(crate::report::temp_file()?)),
         };
+        // Each document of a stream names its file with a new `Arc`: compare the names too, or
+        // this index grows by one entry per spilled pod (the growth of a 1 GB stream's memory).
         if !self
             .files
             .last()
-            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file))
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file) || **f == *ctx.file)
         {
             self.files.push(ctx.file.clone());
         }
@@ -2022,7 +2024,6 @@ mod tests {
     #[test]
     fn pods_spilled_to_the_store_come_back_as_they_went_in() {
         use super::{ItemCtx, PodStore};
-        let file: std::sync::Arc<str> = "stream.yaml".into();
         let pod = |i: usize| {
             let r = policy::cluster::PodRef {
                 kind: "Deployment".into(),
@@ -2036,7 +2037,8 @@ mod tests {
             let mut lines = crate::source::FieldLines::default();
             lines.insert("metadata.name".into(), i as u32 + 1, 3);
             let ctx = ItemCtx {
-                file: file.clone(),
+                // As in a stream, where every document names its file with an `Arc` of its own.
+                file: "stream.yaml".into(),
                 object: std::sync::Arc::new(crate::ObjectRef {
                     kind: "Deployment".into(),
                     name: format!("p{i}"),
@@ -2058,6 +2060,8 @@ mod tests {
             store.push(ctx, r).unwrap();
         }
         assert!(store.spill.is_some());
+        // One file named, not one entry per spilled pod (memory that grew with a stream).
+        assert_eq!(store.files.len(), 1);
         let mut i = 0;
         store
             .for_each(|ctx, r| {
