@@ -1860,8 +1860,9 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 
 /// Run `f` over every input on as many threads as the machine has cores, and `each` on this
 /// thread over the results in input order, as they come: the workers stay at most `ahead`
-/// inputs in front of `each`, so that at most that many results wait. The first error of
-/// `each` stops the run (the workers finish the inputs they hold and end) and is returned.
+/// inputs in front of the run `each` is on, so that at most that many results (and that run's)
+/// wait. The first error of `each` stops the run (the workers finish the inputs they hold and
+/// end) and is returned.
 ///
 /// Each worker has its own state (`state()`, e.g. a read buffer kept from input to input) and
 /// takes the inputs in runs of consecutive ones, handing back each run's results together:
