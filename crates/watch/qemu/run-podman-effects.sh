@@ -7,7 +7,8 @@
 # module, and runs guest-podman-effects.sh there: `stockade-watch --include-host` while podman
 # containers (a user namespace of their own, and rootful without one) write the module's proc
 # file, which runs commit_creds(prepare_kernel_cred(&init_task)) in the writer. Prints the
-# guest's RESULT and EVENT <json> lines; exits non-zero when the guest did not finish.
+# guest's RESULT lines and the SKD-RUN-042 events; exits non-zero unless each podman container
+# gave the one expected (the events are in OUTDIR/out.txt).
 # REALHOST_IMAGE: the image directory (default target/realhost; realhost/build-image.sh makes it).
 set -eu
 HERE=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -25,5 +26,22 @@ REALHOST_IMAGE=$IMG "$HERE/realhost/run.sh" --out "$OUT/run" \
 	--add "$WATCH:stockade-watch" --add "$OUT/skd-trigger" --add "$OUT/mod-$rel/skd_cred.ko" \
 	--add "$HERE/realhost/suite/lib.sh" \
 	"$HERE/crates/watch/qemu/guest-podman-effects.sh" | tr -d '\r' >"$OUT/out.txt" || true
-grep -E '^(GUEST|WATCH|RESULT|EVENT)' "$OUT/out.txt"
+grep -E '^(GUEST|WATCH|RESULT)' "$OUT/out.txt"
 grep -q '^GUEST-DONE' "$OUT/out.txt" || { echo "FAIL: the guest did not finish ($OUT/run)"; tail -20 "$OUT/out.txt"; exit 1; }
+grep -q '^GUEST module skd_cred loaded' "$OUT/out.txt" || { echo "FAIL: the module did not load"; exit 1; }
+# SKD-RUN-042 per podman container: (how, seen_at), and none attributed elsewhere
+python3 - "$OUT/out.txt" <<'PY'
+import json, sys
+evs = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("EVENT ")]
+got = sorted((e["container"]["runtime"], e["args"]["how"][0], e["args"]["seen_at"])
+             for e in evs if e["rule"] == "SKD-RUN-042")
+want = sorted([("podman", "initial-user-namespace", "timer"),
+               ("podman", "initial-user-namespace", "exec"),
+               ("podman", "capabilities-beyond-bounding-set", "timer")])
+for g in got:
+    print("SKD-RUN-042", *g)
+if got != want:
+    print("FAIL: SKD-RUN-042 events", got, "want", want)
+    sys.exit(1)
+print("ok: SKD-RUN-042 in podman containers: userns at exec and by the timer, rootful by the bounding set")
+PY
