@@ -298,20 +298,6 @@ fn large_env_runs() {
     assert!(n > 300_000, "env of {n} bytes");
 }
 
-/// A small deterministic generator for the campaign (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Every process that carries the campaign's marker in its environment
 /// (`STOCKADE_KILLMARK=<prefix>`: the runtimes the campaign starts, the
 /// processes they fork or clone before any execve, and every container
@@ -375,7 +361,7 @@ fn kill_campaign_leaves_no_residue() {
         !verbs.is_empty(),
         "STOCKADE_KILL_VERBS names none of create, run, exec"
     );
-    let mut rng = Rng(seed.max(1));
+    let mut rng = testkit::Rng::new(seed);
     let env = Env::new("killc");
     let mark = env.prefix.clone();
     let b = env.bundle("b", &["sleep", "1000"], |c| {
@@ -408,7 +394,7 @@ fn kill_campaign_leaves_no_residue() {
     let mut counts = std::collections::BTreeMap::<&str, [usize; 4]>::new();
     let t = Instant::now();
     for i in 0..count {
-        let verb = verbs[rng.below(verbs.len() as u64) as usize];
+        let verb = verbs[rng.index(verbs.len())];
         let delay = Duration::from_micros(rng.below(60_000));
         let id = env.id(&format!("k{i}"));
         let mut c = env.cmd();

@@ -24,23 +24,6 @@ fn have_dpkg() -> bool {
     ok
 }
 
-/// xorshift64*: a fixed seed, so a failure names a pair that reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, s: &'a [&'a str]) -> &'a str {
-        s[self.below(s.len())]
-    }
-}
-
 const PIECES: &[&str] = &[
     "0",
     "1",
@@ -73,7 +56,7 @@ const REV_PIECES: &[&str] = &[
     "0", "1", "2", "10", ".", "+", "~", "deb12u", "ubuntu", "a", "b", "~bpo",
 ];
 
-fn gen(rng: &mut Rng) -> String {
+fn gen(rng: &mut testkit::Rng) -> String {
     let mut s = String::new();
     match rng.below(6) {
         0 => s.push_str("1:"),
@@ -100,7 +83,7 @@ fn gen(rng: &mut Rng) -> String {
 }
 
 /// A near miss of `s`: one piece appended, removed or swapped, so the pair is often close.
-fn mutate(rng: &mut Rng, s: &str) -> String {
+fn mutate(rng: &mut testkit::Rng, s: &str) -> String {
     let mut t = s.to_string();
     match rng.below(5) {
         0 => t.push_str(rng.pick(&["~", "+b1", "a", ".0", "~rc1"])),
@@ -119,7 +102,7 @@ fn order_matches_dpkg_compare_versions() {
     if !have_dpkg() {
         return;
     }
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = testkit::Rng::new(0x5eed_1234_abcd_ef01);
     let mut pairs = Vec::new();
     while pairs.len() < 1500 {
         let a = gen(&mut rng);

@@ -12,25 +12,7 @@ use image_support::*;
 use std::cmp::Ordering;
 use std::process::Command;
 
-/// A small deterministic generator (xorshift), so a failure names a reproducible pair.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
-
-fn rpm_version(g: &mut Gen) -> String {
+fn rpm_version(g: &mut testkit::Rng) -> String {
     let mut s = String::new();
     if g.below(4) == 0 {
         s.push_str(&format!("{}:", g.below(3)));
@@ -57,8 +39,8 @@ fn rpm_version(g: &mut Gen) -> String {
 }
 
 /// Pairs: each generated version against a neighbour, a mutation of itself, and itself.
-fn pairs(seed: u64, n: usize, gen: fn(&mut Gen) -> String) -> Vec<(String, String)> {
-    let mut g = Gen(seed);
+fn pairs(seed: u64, n: usize, gen: fn(&mut testkit::Rng) -> String) -> Vec<(String, String)> {
+    let mut g = testkit::Rng::new(seed);
     let mut out = Vec::new();
     for _ in 0..n {
         let a = gen(&mut g);
@@ -121,7 +103,7 @@ fn rpm_order_equals_rpm_vercmp() {
     println!("rpm: {} pairs agree with rpm.vercmp", pairs.len());
 }
 
-fn apk_version(g: &mut Gen) -> String {
+fn apk_version(g: &mut testkit::Rng) -> String {
     let mut s = g.below(20).to_string();
     for _ in 0..g.below(4) {
         s.push('.');

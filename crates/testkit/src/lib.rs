@@ -10,6 +10,7 @@
 //!   bundle around it (its config.json from the runtime's own `spec`).
 //! * [`LoopDevice`]: a scratch loop device, detached and deleted on drop.
 //! * [`bounding_set`], [`cap_names_in`]: the capabilities this process may hold.
+//! * [`Rng`]: a small seeded generator, so a randomised test's failure names a case that reproduces.
 
 #![forbid(unsafe_code)]
 
@@ -261,6 +262,40 @@ pub fn cap_names_in(set: u64, names: &[&str]) -> Vec<String> {
         .filter(|(i, _)| *i < 64 && set & (1 << i) != 0)
         .map(|(_, n)| format!("CAP_{n}"))
         .collect()
+}
+
+/// A small deterministic generator (xorshift64*) for randomised tests: a fixed seed, so a
+/// failure names a case that reproduces. Not for anything but tests.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (0, which xorshift cannot leave, is taken as 1).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// An index into a slice of `len` (> 0) items.
+    pub fn index(&mut self, len: usize) -> usize {
+        (self.next_u64() % len as u64) as usize
+    }
+
+    /// One of `items` (not empty).
+    pub fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
+        items[self.index(items.len())]
+    }
 }
 
 #[cfg(test)]
