@@ -10,7 +10,8 @@
 # container (its default spec: own user namespace, uid 65534) and host processes run the
 # SKD-RUN-042 and SKD-RUN-044 triggers, and prints the events as `EVENT <json>` lines;
 # crates/watch/tests/qemu_effects.rs checks them. Without the headers or a working kbuild the
-# guest runs without the module (the init-user-namespace cases then say so).
+# guest runs without the module (the init-user-namespace cases then say so); without the kernel
+# the script exits 3.
 # Needs: qemu-system-x86, clang, gcc-12, make, busybox-static, python3, apt.
 # GUEST_ENV="STOCKADE_WATCH_DEBUG=1" puts libbpf's log in the WATCH lines (kernel arguments with = are
 # /init's environment).
@@ -29,7 +30,8 @@ done
 pkg=${KERNEL_PKG:-$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/.*Depends: //p' | head -1)}
 rel=${pkg#linux-image-}
 "$HERE/crates/watch/qemu/skd-cred/build.sh" "$rel" "$OUT" || echo "run-effects-test.sh: no module"
-KERNEL=$(ls "k-$rel"/boot/vmlinuz-*)
+KERNEL=$(ls "k-$rel"/boot/vmlinuz-* 2>/dev/null) ||
+	{ echo "run-effects-test.sh: no kernel: apt-get download $pkg failed"; exit 3; }
 
 rm -rf initramfs && mkdir -p initramfs/bin initramfs/lib64 initramfs/lib/x86_64-linux-gnu \
 	initramfs/proc initramfs/sys initramfs/dev initramfs/tmp initramfs/run initramfs/newroot \
