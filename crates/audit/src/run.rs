@@ -327,15 +327,20 @@ impl Walk {
 }
 
 /// Load one small input (a file that the walk found): the size and text checks.
-/// `Ok(Err(reason))` when it cannot be audited (an `SKD-INPUT-004` finding).
-/// Read a file whole, unless it is longer than `whole` bytes (`Ok(None)`: it is read as a
-/// stream instead).
-fn load(path: &str, max: u64, whole: u64) -> Result<Option<String>, String> {
+/// `Err(reason)` when it cannot be audited (an `SKD-INPUT-004` finding).
+/// Read a file whole into `buf` (the reading worker's own, kept from file to file so that each
+/// file does not allocate, fault in and free a buffer of its own), unless it is longer than
+/// `whole` bytes (`Ok(None)`: it is read as a stream instead).
+fn load<'b>(
+    path: &str,
+    max: u64,
+    whole: u64,
+    buf: &'b mut Vec<u8>,
+) -> Result<Option<&'b str>, String> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return Err(format!("cannot be opened: {e}")),
     };
-    let mut bytes = Vec::new();
     let len = f.metadata().map_or(0, |m| m.len());
     if len > whole {
         return Ok(None);
@@ -343,15 +348,20 @@ fn load(path: &str, max: u64, whole: u64) -> Result<Option<String>, String> {
     // Sized from the file's length, the buffer takes the whole file in one read (growing
     // from empty costs several reads and copies per file).
     let len = len.min(max + 1);
-    bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
-    if let Err(e) = f.take(max + 1).read_to_end(&mut bytes) {
+    buf.clear();
+    buf.reserve(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    if let Err(e) = f.take(max + 1).read_to_end(buf) {
         return Err(format!("cannot be read: {e}"));
     }
-    check_text(bytes, max).map(Some)
+    check_bytes(buf, max).map(Some)
 }
 
+/// A reading worker's buffer is kept up to this capacity; one grown past it by a large file is
+/// freed after that file, so that a few large files do not pin memory for the rest of the run.
+const KEPT_READ_BUFFER: usize = 1024 * 1024;
+
 /// An input read whole: within `--max-input-size`, no NUL byte, UTF-8.
-fn check_text(bytes: Vec<u8>, max: u64) -> Result<String, String> {
+fn check_bytes(bytes: &[u8], max: u64) -> Result<&str, String> {
     if bytes.len() as u64 > max {
         return Err(format!(
             "larger than --max-input-size ({max} bytes); not audited (raise --max-input-size, \
@@ -363,11 +373,11 @@ fn check_text(bytes: Vec<u8>, max: u64) -> Result<String, String> {
             "binary input (NUL byte at offset {at}); not audited"
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    std::str::from_utf8(bytes).map_err(|e| {
         format!(
             "not UTF-8 text (invalid byte at offset {}); not audited (convert it with \
              `iconv -t UTF-8`)",
-            e.utf8_error().valid_up_to()
+            e.valid_up_to()
         )
     })
 }
@@ -601,7 +611,8 @@ pub fn audit_paths_to(
     for_each_parallel(
         files,
         AHEAD,
-        |input: &Input| audit_one(input, opts, whole),
+        Vec::new,
+        |buf: &mut Vec<u8>, input: &Input| audit_one(input, opts, whole, buf),
         |i, p| match p {
             Some(p) => run.emit(p),
             None => audit_stream(&files[i].path, &mut run),
@@ -803,10 +814,12 @@ impl PodStore {
                 .spill
                 .insert(std::io::BufWriter::new(crate::report::temp_file()?)),
         };
+        // Each document of a stream names its file with a new `Arc`: compare the names too, or
+        // this index grows by one entry per spilled pod (the growth of a 1 GB stream's memory).
         if !self
             .files
             .last()
-            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file))
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, &ctx.file) || **f == *ctx.file)
         {
             self.files.push(ctx.file.clone());
         }
@@ -983,8 +996,8 @@ impl Cursor<'_> {
 }
 
 /// Read and audit one input whole; `None` if it is to be read as a stream instead (stdin; a
-/// file longer than `whole` bytes).
-fn audit_one(input: &Input, opts: &AuditOptions, whole: u64) -> Option<Partial> {
+/// file longer than `whole` bytes). `buf` is the reading worker's buffer.
+fn audit_one(input: &Input, opts: &AuditOptions, whole: u64, buf: &mut Vec<u8>) -> Option<Partial> {
     let path = input.path.as_str();
     match &input.note {
         Some(InputNote::Unreadable(reason)) => return Some(unreadable(path, reason.clone())),
@@ -996,11 +1009,15 @@ fn audit_one(input: &Input, opts: &AuditOptions, whole: u64) -> Option<Partial> 
     if path == "-" {
         return None;
     }
-    match load(path, opts.max_file_size, whole) {
-        Ok(Some(text)) => Some(audit_text(path, &text, opts)),
+    let partial = match load(path, opts.max_file_size, whole, buf) {
+        Ok(Some(text)) => Some(audit_text(path, text, opts)),
         Ok(None) => None,
         Err(reason) => Some(unreadable(path, reason)),
+    };
+    if buf.capacity() > KEPT_READ_BUFFER {
+        *buf = Vec::new();
     }
+    partial
 }
 
 fn unreadable(path: &str, reason: String) -> Partial {
@@ -1093,8 +1110,8 @@ fn audit_stream(path: &str, run: &mut Run<'_>) -> Result<(), AuditError> {
     if head.is_empty() && path == "-" {
         return Err(AuditError::EmptyStdin);
     }
-    let checked = |bytes| match check_text(bytes, opts.max_file_size) {
-        Ok(text) => audit_text(path, &text, opts),
+    let checked = |bytes: Vec<u8>| match check_bytes(&bytes, opts.max_file_size) {
+        Ok(text) => audit_text(path, text, opts),
         Err(reason) => unreadable(path, reason),
     };
     if head.len() as u64 <= whole {
@@ -1843,12 +1860,19 @@ fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 
 /// Run `f` over every input on as many threads as the machine has cores, and `each` on this
 /// thread over the results in input order, as they come: the workers stay at most `ahead`
-/// inputs in front of `each`, so that at most that many results wait. The first error of
-/// `each` stops the run (the workers finish the input they hold and end) and is returned.
-fn for_each_parallel<I: Sync, T: Send, E>(
+/// inputs in front of the run `each` is on, so that at most that many results (and that run's)
+/// wait. The first error of `each` stops the run (the workers finish the inputs they hold and
+/// end) and is returned.
+///
+/// Each worker has its own state (`state()`, e.g. a read buffer kept from input to input) and
+/// takes the inputs in runs of consecutive ones, handing back each run's results together:
+/// this thread then wakes once per run rather than once per input, and a worker is woken only
+/// if it waits for room.
+fn for_each_parallel<I: Sync, S, T: Send, E>(
     inputs: &[I],
     ahead: usize,
-    f: impl Fn(&I) -> T + Sync,
+    state: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &I) -> T + Sync,
     mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<(), E> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1858,15 +1882,25 @@ fn for_each_parallel<I: Sync, T: Send, E>(
         .unwrap_or(1)
         .min(inputs.len());
     if threads <= 1 {
+        let mut s = state();
         for (i, input) in inputs.iter().enumerate() {
-            each(i, f(input))?;
+            each(i, f(&mut s, input))?;
         }
         return Ok(());
     }
-    /// How far `each` has come (inputs handed on), and whether the run has stopped.
+    // Runs short enough that every worker gets many of them (a few inputs keep one run each),
+    // and at most `ahead` inputs in runs ahead of `each`.
+    let run = (inputs.len() / (threads * 16))
+        .clamp(1, 16)
+        .min(ahead.max(1));
+    let runs = inputs.len().div_ceil(run);
+    let runs_ahead = (ahead / run).max(1);
+    /// How far `each` has come (runs handed on), whether the run has stopped, and how many
+    /// workers wait for room.
     struct Progress {
         done: usize,
         stop: bool,
+        waiting: usize,
     }
     /// Stops the workers when the loop below ends, however it ends (an error of `each`, a
     /// panic), so that none waits for room that never comes and the scope can join them.
@@ -1880,59 +1914,83 @@ fn for_each_parallel<I: Sync, T: Send, E>(
     let progress = Mutex::new(Progress {
         done: 0,
         stop: false,
+        waiting: 0,
     });
     let room = Condvar::new();
     let next = AtomicUsize::new(0);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, std::thread::Result<T>)>();
+    type Results<T> = Vec<std::thread::Result<T>>;
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Results<T>)>();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (f, next, progress, room) = (&f, &next, &progress, &room);
-            scope.spawn(move || loop {
-                // Inputs are taken in order, so the one `each` waits for is always taken by a
-                // worker that has room for it.
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(input) = inputs.get(i) else { break };
-                let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
-                while !p.stop && i >= p.done + ahead {
-                    p = room.wait(p).unwrap_or_else(PoisonError::into_inner);
-                }
-                if p.stop {
-                    break;
-                }
-                drop(p);
-                // A reader panic is a bug: it is re-raised on this thread below rather than
-                // losing the file silently.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(input)));
-                if tx.send((i, r)).is_err() {
-                    break;
+            let (state, f, next, progress, room) = (&state, &f, &next, &progress, &room);
+            scope.spawn(move || {
+                let mut s = state();
+                loop {
+                    // Runs are taken in order, so the one `each` waits for is always taken by
+                    // a worker that has room for it.
+                    let r = next.fetch_add(1, Ordering::Relaxed);
+                    if r >= runs {
+                        break;
+                    }
+                    let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                    while !p.stop && r >= p.done + runs_ahead {
+                        p.waiting += 1;
+                        p = room.wait(p).unwrap_or_else(PoisonError::into_inner);
+                        p.waiting -= 1;
+                    }
+                    if p.stop {
+                        break;
+                    }
+                    drop(p);
+                    let end = ((r + 1) * run).min(inputs.len());
+                    let results: Results<T> = inputs[r * run..end]
+                        .iter()
+                        .map(|input| {
+                            // A reader panic is a bug: it is re-raised on this thread below
+                            // rather than losing the file silently.
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                f(&mut s, input)
+                            }))
+                        })
+                        .collect();
+                    if tx.send((r, results)).is_err() {
+                        break;
+                    }
                 }
             });
         }
         drop(tx);
         let _stop = StopOnDrop(&progress, &room);
-        let mut waiting: std::collections::HashMap<usize, std::thread::Result<T>> =
+        let mut waiting: std::collections::HashMap<usize, Results<T>> =
             std::collections::HashMap::new();
-        for i in 0..inputs.len() {
-            let r = loop {
-                if let Some(r) = waiting.remove(&i) {
-                    break r;
+        for r in 0..runs {
+            let results = loop {
+                if let Some(results) = waiting.remove(&r) {
+                    break results;
                 }
                 match rx.recv() {
-                    Ok((j, r)) => {
-                        waiting.insert(j, r);
+                    Ok((j, results)) => {
+                        waiting.insert(j, results);
                     }
-                    // Every taken input is sent unless the run stopped, and it has not.
-                    Err(_) => unreachable!("a worker ended without handing on input {i}"),
+                    // Every taken run is sent unless the run stopped, and it has not.
+                    Err(_) => unreachable!("a worker ended without handing on run {r}"),
                 }
             };
-            let t = match r {
-                Ok(t) => t,
-                Err(panic) => std::panic::resume_unwind(panic),
+            let wake = {
+                let mut p = progress.lock().unwrap_or_else(PoisonError::into_inner);
+                p.done = r + 1;
+                p.waiting > 0
             };
-            progress.lock().unwrap_or_else(PoisonError::into_inner).done = i + 1;
-            room.notify_all();
-            each(i, t)?;
+            if wake {
+                room.notify_all();
+            }
+            for (k, result) in results.into_iter().enumerate() {
+                match result {
+                    Ok(t) => each(r * run + k, t)?,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
         }
         Ok(())
     })
@@ -2022,7 +2080,6 @@ mod tests {
     #[test]
     fn pods_spilled_to_the_store_come_back_as_they_went_in() {
         use super::{ItemCtx, PodStore};
-        let file: std::sync::Arc<str> = "stream.yaml".into();
         let pod = |i: usize| {
             let r = policy::cluster::PodRef {
                 kind: "Deployment".into(),
@@ -2036,7 +2093,8 @@ mod tests {
             let mut lines = crate::source::FieldLines::default();
             lines.insert("metadata.name".into(), i as u32 + 1, 3);
             let ctx = ItemCtx {
-                file: file.clone(),
+                // As in a stream, where every document names its file with an `Arc` of its own.
+                file: "stream.yaml".into(),
                 object: std::sync::Arc::new(crate::ObjectRef {
                     kind: "Deployment".into(),
                     name: format!("p{i}"),
@@ -2058,6 +2116,8 @@ mod tests {
             store.push(ctx, r).unwrap();
         }
         assert!(store.spill.is_some());
+        // One file named, not one entry per spilled pod (memory that grew with a stream).
+        assert_eq!(store.files.len(), 1);
         let mut i = 0;
         store
             .for_each(|ctx, r| {

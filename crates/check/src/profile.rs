@@ -11,8 +11,12 @@
 //!   capability the host has, no seccomp, no no_new_privs, read-write rootfs, `/sys`, `/proc/sys`
 //!   and cgroupfs, no masked paths, every device allowed, and the host canary directory and the
 //!   fake engine socket bind-mounted in.
+//! * `lxcfs`: `docker` plus `-v /var/lib/lxcfs:/var/lib/lxcfs:rw`, the read-write bind of lxcfs
+//!   that LXD and the Kubernetes lxcfs admission set-ups give a container (the check's own
+//!   lxcfs instance, targets.rs; without one, the docker profile alone).
 //! * a file: a complete `config.json`; a mount `source` of `@hostdir` (or starting with
-//!   `@hostdir/`) is replaced by the check's host canary directory.
+//!   `@hostdir/`) is replaced by the check's host canary directory, `@lxcfs` by its lxcfs
+//!   instance's mount point.
 //!
 //! The docker and privileged profiles set every security-relevant field explicitly, so they stay
 //! the same whatever the runtime's `spec` defaults become. In every profile `check` then sets
@@ -30,6 +34,7 @@ pub enum Profile {
     Default,
     Docker,
     Privileged,
+    Lxcfs,
     File(PathBuf),
 }
 
@@ -39,6 +44,7 @@ impl Profile {
             "default" => Profile::Default,
             "docker" => Profile::Docker,
             "privileged" => Profile::Privileged,
+            "lxcfs" => Profile::Lxcfs,
             f => Profile::File(PathBuf::from(f)),
         }
     }
@@ -48,10 +54,14 @@ impl Profile {
             Profile::Default => "default".into(),
             Profile::Docker => "docker".into(),
             Profile::Privileged => "privileged".into(),
+            Profile::Lxcfs => "lxcfs".into(),
             Profile::File(p) => p.display().to_string(),
         }
     }
 }
+
+/// Where lxcfs lives on a host and in the containers that bind it (`/var/lib/lxcfs`).
+pub const LXCFS_DIR: &str = "/var/lib/lxcfs";
 
 /// Docker's default capabilities (moby `oci/caps/defaults.go`).
 pub const DOCKER_CAPS: [&str; 14] = [
@@ -351,6 +361,17 @@ fn from_file(path: &Path, fx: &Fixture) -> Result<Value> {
                 if let Some(rest) = src.strip_prefix("@hostdir") {
                     let p = format!("{}{rest}", fx.hostdir.display());
                     m["source"] = json!(p);
+                } else if let Some(rest) = src.strip_prefix("@lxcfs") {
+                    let Some(l) = &fx.lxcfs else {
+                        return Err(Error::Profile {
+                            path: path.to_path_buf(),
+                            msg: format!(
+                                "a mount source is @lxcfs but the check runs no lxcfs ({})",
+                                fx.no_lxcfs.as_deref().unwrap_or("not started")
+                            ),
+                        });
+                    };
+                    m["source"] = json!(format!("{}{rest}", l.display()));
                 }
             }
         }
@@ -370,6 +391,13 @@ pub fn write_config(
         Profile::Default => runtime_spec(rt, bundle)?,
         Profile::Docker => docker_like(rt, bundle, fx, false)?,
         Profile::Privileged => docker_like(rt, bundle, fx, true)?,
+        Profile::Lxcfs => {
+            let mut c = docker_like(rt, bundle, fx, false)?;
+            if let (Some(l), Some(m)) = (&fx.lxcfs, c["mounts"].as_array_mut()) {
+                m.push(json!({"destination": LXCFS_DIR, "type": "bind", "source": l, "options": ["rbind", "rw"]}));
+            }
+            c
+        }
         Profile::File(p) => from_file(p, fx)?,
     };
     if !c["root"].is_object() {

@@ -150,11 +150,14 @@ pub fn run_case(fx: &Fixture, case: &Case, opts: &Options, n: usize) -> Result<V
     std::fs::create_dir_all(&root).map_err(io("create the runtime state directory"))?;
     let id = format!("stockade-check-{}-{n}", std::process::id());
     let mut cmd = rt.command();
-    // The docker and privileged profiles measure what the configuration lets through, so
+    // The docker, privileged and lxcfs profiles measure what the configuration lets through, so
     // stockade's policy gate (which would refuse them at create) is switched off for them,
     // unless the caller chose a policy.
     if matches!(rt, Runtime::Stockade(_))
-        && matches!(case.profile, Profile::Docker | Profile::Privileged)
+        && matches!(
+            case.profile,
+            Profile::Docker | Profile::Privileged | Profile::Lxcfs
+        )
         && std::env::var_os("STOCKADE_POLICY").is_none()
     {
         cmd.env("STOCKADE_POLICY", "off");

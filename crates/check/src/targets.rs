@@ -14,13 +14,23 @@
 //!   :2376) and a loopback service (127.0.0.1:10248); the docker and privileged profiles run in
 //!   `netns-ctr` (default route via the node). Nothing is added to the host's own network.
 //!
+//! * an lxcfs instance of the check's own (`lxcfs-rw`, E48), when `/dev/fuse`, the `lxcfs`
+//!   binary and a cgroup v1 devices controller exist: the check opens `/dev/fuse` and mounts the
+//!   FUSE file system itself at `lxcfs` in the work directory (in the host's mount namespace,
+//!   where the runtimes bind it from; on a private bind of the directory, so it does not
+//!   propagate), then starts `lxcfs -f /dev/fd/N` on that connection in a
+//!   mount namespace of its own with a private tmpfs on `/run` (and without its copy of the
+//!   FUSE mount), so its pid file and its `/run/lxcfs` directories never reach the host. The `lxcfs` profile binds it read-write at
+//!   `/var/lib/lxcfs`. Drop unmounts it and ends the daemon (nothing left: no mount, no
+//!   process, no FUSE connection).
+//!
 //! The directory lives under the host's root file system on purpose (`$TMPDIR`, else `/tmp`):
 //! `shocker`'s handle to inode 2 must be able to reach the file system the canary is on. It is
 //! mode 0711 so a container whose root is mapped to an unprivileged host uid can still reach its
 //! rootfs, with an unguessable name.
 
 use crate::{io, Error, Result};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,6 +52,13 @@ pub struct Fixture {
     loopdev: Option<String>,
     sleeper: Option<Child>,
     _listener: UnixListener,
+    /// The mount point (host path) of the check's lxcfs instance, when one runs.
+    pub lxcfs: Option<PathBuf>,
+    /// Why no lxcfs instance runs (the probe reports `lxcfs-rw` not applicable with it).
+    pub no_lxcfs: Option<String>,
+    lxcfs_daemon: Option<Child>,
+    /// The private bind under the FUSE mount, unmounted after it.
+    lxcfs_bind: Option<PathBuf>,
     /// Bind-mounted namespace files to unmount on drop.
     ns_mounts: Vec<PathBuf>,
     /// The fake node services (in `netns-node`); closed on drop.
@@ -67,6 +84,7 @@ impl Drop for Fixture {
         if let Some(l) = &self.loopdev {
             let _ = Command::new("losetup").args(["-d", l]).status();
         }
+        self.stop_lxcfs();
         self.node_listeners.clear();
         for m in self.ns_mounts.drain(..).rev() {
             let c = crate::sys_path(&m);
@@ -120,6 +138,10 @@ impl Fixture {
             busybox: busybox.map(Path::to_path_buf),
             notes: Vec::new(),
             ctr_netns: None,
+            lxcfs: None,
+            no_lxcfs: None,
+            lxcfs_daemon: None,
+            lxcfs_bind: None,
             loopdev: None,
             sleeper: None,
             _listener: listener,
@@ -146,6 +168,12 @@ impl Fixture {
                 "no stand-in node network ({e}): host-services is n/a in every profile"
             )),
         }
+        if let Err(e) = fx.start_lxcfs() {
+            fx.stop_lxcfs();
+            fx.notes
+                .push(format!("no lxcfs instance ({e}): lxcfs-rw is n/a"));
+            fx.no_lxcfs = Some(e);
+        }
         let mut cmd = Command::new("sleep");
         cmd.arg("3600").stdin(Stdio::null()).stdout(Stdio::null());
         // SAFETY: prctl between fork and exec is async-signal-safe. The sleeper dies with us,
@@ -160,6 +188,213 @@ impl Fixture {
         fx.sleeper_pid = sleeper.id();
         fx.sleeper = Some(sleeper);
         Ok(fx)
+    }
+
+    /// The check's own lxcfs instance (module docs): the FUSE mount made here, the daemon in a
+    /// mount namespace with a private `/run`, serving the connection it inherits as fd N.
+    fn start_lxcfs(&mut self) -> std::result::Result<(), String> {
+        let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        if probe::techniques::devices_allow::devices_path(&cgroups).is_none() {
+            return Err("no cgroup v1 devices controller on this host".into());
+        }
+        let bin = crate::locate::which("lxcfs")
+            .ok_or("no lxcfs binary in PATH (Debian package lxcfs)")?;
+        match std::fs::metadata("/dev/fuse") {
+            Ok(m)
+                if m.file_type().is_char_device()
+                    && (libc::major(m.rdev()), libc::minor(m.rdev())) == (10, 229) => {}
+            Ok(_) => return Err("/dev/fuse is not the FUSE device (char 10:229)".into()),
+            Err(e) => return Err(format!("no /dev/fuse: {e}")),
+        }
+        let fuse = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open("/dev/fuse")
+            .map_err(|e| format!("open /dev/fuse: {e}"))?;
+        let mnt = self.dir.join("lxcfs");
+        std::fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&mnt)
+            .map_err(|e| format!("create the lxcfs mount point: {e}"))?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fuse);
+        let data = std::ffi::CString::new(format!(
+            "fd={raw},rootmode=40000,user_id=0,group_id=0,allow_other"
+        ))
+        .unwrap_or_default();
+        let target = crate::sys_path(&mnt);
+        // The mount point is first a private bind of itself, so the FUSE mount on it does not
+        // propagate into the host's other mount namespaces (where it would outlive our umount).
+        // SAFETY: valid NUL-terminated strings; a bind of our own empty directory onto itself.
+        let r = unsafe {
+            libc::mount(
+                target.as_ptr(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "bind the lxcfs mount point: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        self.lxcfs_bind = Some(mnt.clone());
+        // SAFETY: as above; only the propagation type of our bind changes.
+        let r = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                target.as_ptr(),
+                std::ptr::null(),
+                libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "make the lxcfs mount point private: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: valid NUL-terminated strings; a FUSE mount on our own empty directory, served
+        // by the connection `fuse` holds.
+        let r = unsafe {
+            libc::mount(
+                c"lxcfs".as_ptr(),
+                target.as_ptr(),
+                c"fuse.lxcfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                data.as_ptr().cast(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "mount the lxcfs FUSE file system: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        self.lxcfs = Some(mnt.clone());
+        let log = std::fs::File::create(self.dir.join("lxcfs.log"))
+            .map_err(|e| format!("create lxcfs.log: {e}"))?;
+        let log2 = log.try_clone().map_err(|e| format!("dup lxcfs.log: {e}"))?;
+        let mut cmd = Command::new(&bin);
+        cmd.arg("-f")
+            .arg(format!("/dev/fd/{raw}"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        // SAFETY: between fork and exec only async-signal-safe calls (prctl, unshare, mount,
+        // fcntl) on pre-built C strings. The daemon dies with us; its mount namespace is its
+        // own (private propagation, so its /run tmpfs and the cgroup mounts lxcfs makes never
+        // reach the host); the FUSE fd loses CLOEXEC so lxcfs inherits it.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                let err = std::io::Error::last_os_error;
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(err());
+                }
+                if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                    return Err(err());
+                }
+                if libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return Err(err());
+                }
+                // The daemon's copy of the FUSE mount goes: the host's is the only one, so
+                // unmounting it ends the connection.
+                if libc::umount2(target.as_ptr(), libc::MNT_DETACH) != 0 {
+                    return Err(err());
+                }
+                if libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c"/run".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    c"mode=0700".as_ptr().cast(),
+                ) != 0
+                {
+                    return Err(err());
+                }
+                if libc::fcntl(raw, libc::F_SETFD, 0) != 0 {
+                    return Err(err());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", bin.display()))?;
+        self.lxcfs_daemon = Some(child);
+        // Only the daemon holds the connection now: if it dies, the mount answers ENOTCONN
+        // instead of blocking.
+        drop(fuse);
+        let ready = mnt.join("cgroup/devices");
+        for _ in 0..100 {
+            if let Some(Ok(Some(st))) = self.lxcfs_daemon.as_mut().map(Child::try_wait) {
+                let log = std::fs::read_to_string(self.dir.join("lxcfs.log")).unwrap_or_default();
+                return Err(format!(
+                    "{} -f /dev/fd/{raw} exited ({st}): {}",
+                    bin.display(),
+                    log.trim()
+                ));
+            }
+            if ready.is_dir() {
+                return Ok(());
+            }
+            if mnt.join("proc").is_dir() && !mnt.join("cgroup").exists() {
+                return Err(
+                    "this lxcfs serves no cgroup tree (lxcfs >= 6 serves it only with --enable-cgroup)"
+                        .into(),
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err("lxcfs serves no cgroup/devices tree after 5 s (lxcfs >= 6 serves it only with --enable-cgroup)".into())
+    }
+
+    /// PID of the check's lxcfs daemon while it runs.
+    pub fn lxcfs_pid(&self) -> Option<u32> {
+        self.lxcfs_daemon.as_ref().map(Child::id)
+    }
+
+    /// Unmount the lxcfs FUSE file system (the daemon's read then fails and it exits), then
+    /// end the daemon if it has not.
+    fn stop_lxcfs(&mut self) {
+        if let Some(mnt) = self.lxcfs.take() {
+            let c = crate::sys_path(&mnt);
+            // SAFETY: c is a valid NUL-terminated path; unmounting our own FUSE mount.
+            if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
+                // SAFETY: as above, detached when still busy.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        if let Some(b) = self.lxcfs_bind.take() {
+            let c = crate::sys_path(&b);
+            // SAFETY: c is a valid NUL-terminated path; our own bind of the mount point.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        if let Some(mut d) = self.lxcfs_daemon.take() {
+            for i in 0..60 {
+                if let Ok(Some(_)) = d.try_wait() {
+                    return;
+                }
+                if i == 20 {
+                    // SAFETY: signalling our own child, not yet reaped (try_wait said so).
+                    unsafe { libc::kill(d.id() as libc::pid_t, libc::SIGTERM) };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = d.kill();
+            let _ = d.wait();
+        }
     }
 
     /// A network namespace kept by a bind mount on `file` (created empty, mode 0600).
@@ -332,6 +567,11 @@ impl Fixture {
         }
         if let Some(s) = self.service_args() {
             a.extend(["--service".into(), s]);
+        }
+        if let Some(l) = &self.lxcfs {
+            a.extend(["--lxcfs".into(), l.display().to_string()]);
+        } else if let Some(why) = &self.no_lxcfs {
+            a.extend(["--no-lxcfs".into(), why.clone()]);
         }
         if let Some(o) = only {
             a.extend(["--only".into(), o.to_string()]);

@@ -11,6 +11,8 @@ fn profile_and_runtime_names() {
     assert_eq!(Profile::parse("default"), Profile::Default);
     assert_eq!(Profile::parse("docker"), Profile::Docker);
     assert_eq!(Profile::parse("privileged"), Profile::Privileged);
+    assert_eq!(Profile::parse("lxcfs"), Profile::Lxcfs);
+    assert_eq!(Profile::Lxcfs.name(), "lxcfs");
     assert_eq!(
         Profile::parse("x/config.json"),
         Profile::File(PathBuf::from("x/config.json"))

@@ -20,11 +20,12 @@ pub struct CheckArgs {
     )]
     runtime: Option<Vec<String>>,
     /// Configurations, comma-separated: default (the runtime's own `spec`), docker
-    /// (Docker-like), privileged, or a config.json file [default: default]
+    /// (Docker-like), privileged, lxcfs (docker plus a read-write bind of the check's own lxcfs
+    /// at /var/lib/lxcfs), or a config.json file [default: default]
     #[arg(
         long,
         value_delimiter = ',',
-        value_name = "default|docker|privileged|FILE,..."
+        value_name = "default|docker|privileged|lxcfs|FILE,..."
     )]
     profile: Option<Vec<String>>,
     /// One matrix. Alone: stockade, runc, crun and runsc defaults (runsc and crun where

@@ -672,3 +672,295 @@ fn devices_allow_rewrite_three_states() {
     // a real rewrite (the list was restricted), and put back: the technique compares
     // devices.list after the restore with the list before and says so when they differ
 }
+
+/// Whether the read-write lxcfs technique can run here: the lxcfs binary (scripts/install-deps;
+/// a failure under CI=true), /dev/fuse and a cgroup v1 devices controller (this host's kernel
+/// and cgroup layout: a visible SKIP elsewhere).
+fn lxcfs_host() -> bool {
+    if !testkit::require(&["lxcfs"]) {
+        return false;
+    }
+    if !std::path::Path::new("/dev/fuse").exists() {
+        testkit::not_on_this_host("no /dev/fuse");
+        return false;
+    }
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if probe::techniques::devices_allow::devices_path(&cg).is_none() {
+        testkit::not_on_this_host("no cgroup v1 devices controller");
+        return false;
+    }
+    true
+}
+
+/// `(result, layer, detail)` of technique `id` in one run.
+fn result_of(run: &serde_json::Value, id: &str) -> (String, String, String) {
+    let (res, layer) = outcome(run, id);
+    let r = run["results"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["id"] == id))
+        .unwrap();
+    (res, layer, r["detail"].as_str().unwrap_or("").to_string())
+}
+
+/// E48 lxcfs-rw. Exposed: the lxcfs profile (the Docker-like config plus a read-write bind of
+/// the check's own lxcfs at /var/lib/lxcfs) writes `a` to its own devices.allow through lxcfs
+/// past the read-only cgroupfs that stops E46 in the same run; under runc the stand-in disk is
+/// then mknod'ed and read (escaped); stockade's hybrid-host second layer (the cgroup v2 device
+/// program, docs/runtime.md) still refuses the open there, so it stays exposed: the write itself
+/// went through. Blocked under stockade's default three ways: it never gets the mount (mount
+/// namespace); a config binding /var/lib/lxcfs read-write is refused by the default policy gate
+/// (SKD-ESC-021); and given a read-write bind anyway (of the check's instance, whose path the
+/// gate does not know) its user namespace makes lxcfs refuse the open (the caller's host uid is
+/// not root). The allow-list is put back in every run.
+#[test]
+fn lxcfs_rw_exposed_with_the_rw_mount_blocked_by_default() {
+    let Some(probe) = prerequisites("lxcfs_rw_exposed_with_the_rw_mount_blocked_by_default") else {
+        return;
+    };
+    if !lxcfs_host() {
+        return;
+    }
+    let r = runs(
+        &probe,
+        &[
+            "--runtime",
+            "stockade,runc",
+            "--profile",
+            "default,lxcfs",
+            "--only",
+            "lxcfs-rw,devices-allow",
+        ],
+        &[],
+    );
+    for run in &r[..2] {
+        let (res, layer, d) = result_of(run, "lxcfs-rw");
+        assert_eq!(
+            (res.as_str(), layer.as_str()),
+            ("blocked", "mount-ns"),
+            "{}: {d}",
+            run["runtime"]
+        );
+        assert!(d.contains("no lxcfs mount in this container"), "{d}");
+    }
+    for run in &r[2..] {
+        let (res, layer, _) = result_of(run, "devices-allow");
+        assert_eq!(
+            (res.as_str(), layer.as_str()),
+            ("blocked", "read-only-mount")
+        );
+        let (res, _, d) = result_of(run, "lxcfs-rw");
+        assert!(
+            d.contains("devices.list became \"a *:* rwm\""),
+            "{}: {d}",
+            run["runtime"]
+        );
+        assert!(!d.contains("restoring"), "{d}");
+        if run["runtime"] == "runc" {
+            assert_eq!(res, "escaped", "{d}");
+            assert!(d.contains("read 512 bytes"), "{d}");
+        } else {
+            assert!(res == "exposed" || res == "escaped", "{res}: {d}");
+        }
+    }
+    // stockade's default with the same read-write bind (a config file from `stockade spec`)
+    let dir = std::env::temp_dir().join(format!("skd-lxcfs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(check_support::stockade())
+        .arg("spec")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let p = dir.join("config.json");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/var/lib/lxcfs", "type": "bind", "source": "@lxcfs", "options": ["rbind", "rw"]
+    }));
+    std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let r = runs(
+        &probe,
+        &["--profile", p.to_str().unwrap(), "--only", "lxcfs-rw"],
+        &[],
+    );
+    let (res, layer, d) = result_of(&r[0], "lxcfs-rw");
+    assert_eq!((res.as_str(), layer.as_str()), ("blocked", "userns"), "{d}");
+    assert!(
+        d.contains("open devices.allow through lxcfs: EACCES"),
+        "{d}"
+    );
+    // the same bind from where lxcfs lives on a host: stockade's default policy gate refuses the
+    // config at create (SKD-ESC-021), so the container never gets the mount
+    c["mounts"].as_array_mut().unwrap().last_mut().unwrap()["source"] = "/var/lib/lxcfs".into();
+    std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let (code, stdout, stderr) = run(
+        &probe,
+        &[
+            "--profile",
+            p.to_str().unwrap(),
+            "--only",
+            "lxcfs-rw",
+            "--json",
+        ],
+        &[],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let err = v["runs"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("violates the default") && err.contains("SKD-ESC-021"),
+        "{err}"
+    );
+}
+
+/// E48's n/a state, with the reason in `--json`: the check runs no lxcfs when the host has no
+/// lxcfs binary (PATH without it) or no FUSE device (the check in a mount namespace of its own
+/// whose /dev/fuse is an empty file), so the lxcfs profile has nothing to bind and the
+/// technique says why. The cgroup-v2-only case is the probe's (E46's devices_path, units.rs).
+#[test]
+fn lxcfs_rw_not_applicable_without_lxcfs_or_fuse() {
+    let Some(probe) = prerequisites("lxcfs_rw_not_applicable_without_lxcfs_or_fuse") else {
+        return;
+    };
+    if !lxcfs_host() {
+        return;
+    }
+    // PATH: every program of the test's PATH but lxcfs, as symlinks in a directory of our own
+    let dir = std::env::temp_dir().join(format!("skd-nolxcfs-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in std::env::split_paths(&std::env::var_os("PATH").unwrap()) {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            if name == "lxcfs" || bin.join(&name).exists() {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink(e.path(), bin.join(&name));
+        }
+    }
+    let args = [
+        "--runtime",
+        "runc",
+        "--profile",
+        "lxcfs",
+        "--only",
+        "lxcfs-rw",
+    ];
+    let r = runs(&probe, &args, &[("PATH", bin.to_str().unwrap())]);
+    let (res, _, d) = result_of(&r[0], "lxcfs-rw");
+    assert_eq!(res, "not-applicable", "{d}");
+    assert!(d.contains("no lxcfs binary"), "{d}");
+    // no FUSE device: /dev/fuse covered by an empty file in the check's own mount namespace
+    let empty = dir.join("not-fuse");
+    std::fs::write(&empty, "").unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {} /dev/fuse && exec \"$0\" \"$@\"",
+            empty.display()
+        ))
+        .arg(check_support::stockade())
+        .arg("check")
+        .args(args)
+        .args(["--json", "--probe"])
+        .arg(&probe)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (res, _, d) = result_of(&v["runs"][0], "lxcfs-rw");
+    assert_eq!(res, "not-applicable", "{d}");
+    assert!(d.contains("/dev/fuse is not the FUSE device"), "{d}");
+}
+
+/// The kernel's open FUSE connections (their ids), from a fusectl file system mounted in a
+/// mount namespace of its own (the host need not have it mounted).
+fn fuse_connections() -> Vec<String> {
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t fusectl fusectl /sys/fs/fuse/connections && ls /sys/fs/fuse/connections")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// The check's lxcfs instance leaves nothing behind: while the targets exist, a FUSE mount
+/// served by a daemon of the check's (its /run private, so no /run/lxcfs appears on the host);
+/// after they are dropped, no mount, no process, no FUSE connection.
+#[test]
+fn lxcfs_instance_is_torn_down() {
+    let Some(probe) = prerequisites("lxcfs_instance_is_torn_down") else {
+        return;
+    };
+    if !lxcfs_host() {
+        return;
+    }
+    let run_lxcfs_before = std::path::Path::new("/run/lxcfs").exists();
+    let fx = check::targets::Fixture::new(&probe, None).unwrap();
+    let mnt = fx
+        .lxcfs
+        .clone()
+        .unwrap_or_else(|| panic!("no lxcfs: {:?}", fx.no_lxcfs));
+    let pid = fx.lxcfs_pid().unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    // the top mount at the mount point (under it: the check's private bind of the directory)
+    let line = mountinfo
+        .lines()
+        .rfind(|l| l.split(' ').nth(4) == Some(mnt.to_str().unwrap()))
+        .unwrap_or_else(|| panic!("{} not mounted", mnt.display()));
+    assert!(line.contains(" - fuse.lxcfs lxcfs "), "{line}");
+    // the FUSE connection's id is the minor of the mount's device
+    let minor = line
+        .split(' ')
+        .nth(2)
+        .unwrap()
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        fuse_connections().contains(&minor),
+        "connection {minor} not in {:?}",
+        fuse_connections()
+    );
+    assert!(mnt.join("cgroup/devices/devices.list").exists());
+    assert!(std::fs::read_link(format!("/proc/{pid}/exe"))
+        .unwrap()
+        .ends_with("lxcfs"));
+    assert_eq!(
+        std::path::Path::new("/run/lxcfs").exists(),
+        run_lxcfs_before
+    );
+    drop(fx);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(&format!(" {} ", mnt.display())),
+        "still mounted"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "lxcfs {pid} still runs"
+    );
+    assert!(
+        !fuse_connections().contains(&minor),
+        "FUSE connection {minor} still open"
+    );
+    assert_eq!(
+        std::path::Path::new("/run/lxcfs").exists(),
+        run_lxcfs_before
+    );
+}

@@ -123,11 +123,20 @@ pub fn evaluate(view: &WorkloadView) -> Vec<Violation> {
                 &m.field,
                 format!("{shown} exposes the sensitive host path {s} (read-only)"),
             ),
-            (None, false) => push(
-                id::SKD_ESC_023,
-                &m.mount_field,
-                crate::cat(&shown, " is mounted writable"),
-            ),
+            (None, false) => match paths::sensitive_when_writable(&m.host_path) {
+                Some(s) => push(
+                    id::SKD_ESC_021,
+                    &m.field,
+                    format!(
+                        "{shown} is writable and exposes {s}, the cgroup tree lxcfs writes as host root"
+                    ),
+                ),
+                None => push(
+                    id::SKD_ESC_023,
+                    &m.mount_field,
+                    crate::cat(&shown, " is mounted writable"),
+                ),
+            },
             (None, true) => {}
         }
         if let (Some(p), false) = (&m.propagation, kubernetes) {
@@ -545,6 +554,16 @@ mod tests {
         assert_eq!(ids(&v), [id::SKD_ESC_023]);
         v.host_mounts[0] = mount("/data", true);
         assert!(ids(&v).is_empty());
+        // lxcfs (E48): its cgroup tree writable is critical; read-only, or its /proc files
+        // (what it is bound for) in any mode, no finding beyond a plain writable host path
+        v.host_mounts[0] = mount("/var/lib/lxcfs", false);
+        assert_eq!(ids(&v), [id::SKD_ESC_021]);
+        v.host_mounts[0] = mount("/var/lib/lxcfs", true);
+        assert!(ids(&v).is_empty());
+        v.host_mounts[0] = mount("/var/lib/lxcfs/proc/meminfo", true);
+        assert!(ids(&v).is_empty());
+        v.host_mounts[0] = mount("/var/lib/lxcfs/proc/meminfo", false);
+        assert_eq!(ids(&v), [id::SKD_ESC_023]);
     }
 
     #[test]

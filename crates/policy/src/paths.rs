@@ -163,6 +163,18 @@ pub fn sensitive(host_path: &str) -> Option<&'static str> {
     WHOLE_TREE.iter().copied().find(|s| is_at_or_above(s, &p))
 }
 
+/// If the host path is at, above or inside a tree that is sensitive only when mounted writable
+/// (SKD-ESC-021's `writable_only` in `rules/escape.toml`: the cgroup tree of lxcfs), that tree.
+pub fn sensitive_when_writable(host_path: &str) -> Option<&'static str> {
+    let p = normalize(host_path);
+    id::SKD_ESC_021
+        .rule()
+        .param("writable_only")
+        .iter()
+        .find(|s| is_at_or_above(&p, s) || is_at_or_above(s, &p))
+        .map(String::as_str)
+}
+
 /// Host files that are harmless to bind in any mode: character devices that discard or give
 /// nothing (binding `/dev/null` over a file masks it).
 pub const BENIGN_DEVICES: &[&str] = &[
@@ -327,5 +339,22 @@ mod tests {
         assert_eq!(sensitive("/lib/modules/6.1"), Some("/lib/modules"));
         assert_eq!(sensitive("/data/app"), None);
         assert_eq!(sensitive("/var/lib/app"), None);
+    }
+
+    #[test]
+    fn lxcfs_cgroup_tree_is_sensitive_when_writable() {
+        let tree = Some("/var/lib/lxcfs/cgroup");
+        assert_eq!(sensitive_when_writable("/var/lib/lxcfs"), tree);
+        assert_eq!(sensitive_when_writable("/var/lib/lxcfs/"), tree);
+        assert_eq!(
+            sensitive_when_writable("/var/lib/lxcfs/cgroup/devices"),
+            tree
+        );
+        assert_eq!(sensitive_when_writable("/var/lib/../lib/lxcfs"), tree);
+        // lxcfs's /proc files are what it is bound for; they take no writes
+        assert_eq!(sensitive_when_writable("/var/lib/lxcfs/proc/meminfo"), None);
+        assert_eq!(sensitive_when_writable("/var/lib/lxcfs2"), None);
+        // not on the always-sensitive list: a read-only bind of it is no finding
+        assert_eq!(sensitive("/var/lib/lxcfs"), None);
     }
 }

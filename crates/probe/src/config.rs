@@ -26,6 +26,11 @@ pub struct Config {
     pub target_pid: Option<i32>,
     /// A runtime process whose /proc/<pid>/exe should not be writable (E17).
     pub runtime_pid: Option<i32>,
+    /// Host path of an lxcfs instance the caller runs (E48); the technique looks for any lxcfs
+    /// mount in its own mount namespace, and names this one when it finds none.
+    pub lxcfs: Option<PathBuf>,
+    /// Why the caller runs no lxcfs (no /dev/fuse, no lxcfs binary): E48 is not applicable.
+    pub no_lxcfs: Option<String>,
     /// Host path of a harmless program for the cgroup v1 release_agent (E02).
     pub release_agent: Option<PathBuf>,
     /// Container path where that program leaves its marker.
@@ -58,6 +63,8 @@ impl Default for Config {
             block_canary: "canary".into(),
             target_pid: None,
             runtime_pid: None,
+            lxcfs: None,
+            no_lxcfs: None,
             release_agent: None,
             release_marker: None,
             fork_cap: 4096,
@@ -92,6 +99,8 @@ Targets (each also from STOCKADE_PROBE_<NAME>, e.g. STOCKADE_PROBE_CANARY):
   --block-canary NAME    file to read on that device once mounted (default: canary)
   --target-pid PID       a host process of yours (a sleeper), never pid 1
   --runtime-pid PID      a runtime process whose binary must not be writable
+  --lxcfs PATH           host path of an lxcfs instance of yours (E48 looks for its mount)
+  --no-lxcfs REASON      why no lxcfs runs on the host (E48 is then not applicable)
   --release-agent PATH   host path of a harmless program for the cgroup v1 release_agent
   --release-marker PATH  container path where that program leaves its marker
   --fork-cap N           stop the fork bomb at N processes (default 4096)
@@ -175,6 +184,8 @@ impl Config {
                 "block-canary" => c.block_canary = v,
                 "target-pid" => c.target_pid = Some(parse_pid(&v)?),
                 "runtime-pid" => c.runtime_pid = Some(parse_pid(&v)?),
+                "lxcfs" => c.lxcfs = Some(v.into()),
+                "no-lxcfs" => c.no_lxcfs = Some(v),
                 "release-agent" => c.release_agent = Some(v.into()),
                 "release-marker" => c.release_marker = Some(v.into()),
                 "fork-cap" => {
@@ -195,7 +206,7 @@ impl Config {
             }
             Ok(())
         };
-        const KEYS: [&str; 18] = [
+        const KEYS: [&str; 20] = [
             "canary",
             "host-canary",
             "canary-content",
@@ -205,6 +216,8 @@ impl Config {
             "block-canary",
             "target-pid",
             "runtime-pid",
+            "lxcfs",
+            "no-lxcfs",
             "release-agent",
             "release-marker",
             "fork-cap",

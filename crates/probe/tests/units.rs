@@ -451,3 +451,82 @@ fn devices_allow_finds_the_v1_devices_hierarchy_only() {
     // a controller whose name merely contains "devices" is not it
     assert_eq!(devices_path("3:notdevices:/x\n"), None);
 }
+
+#[test]
+fn lxcfs_rw_finds_the_cgroup_tree_of_an_lxcfs_mount_only() {
+    use probe::sys::parse_mountinfo;
+    use probe::techniques::lxcfs_rw::{devices_tree, is_lxcfs};
+    let m = parse_mountinfo(
+        "900 800 0:52 / /var/lib/lxcfs rw,nosuid,nodev,relatime - fuse.lxcfs lxcfs rw,user_id=0,group_id=0,allow_other\n\
+         901 800 0:52 /proc/meminfo /proc/meminfo rw,nosuid,nodev,relatime - fuse.lxcfs lxcfs rw,user_id=0,group_id=0,allow_other\n\
+         902 800 0:53 / /mnt/other rw - fuse.sshfs host:/ rw\n\
+         903 800 0:52 /cgroup /lxcfs-cg rw - fuse lxcfs rw\n",
+    );
+    assert!(is_lxcfs(&m[0]) && is_lxcfs(&m[1]) && is_lxcfs(&m[3]));
+    assert!(!is_lxcfs(&m[2]));
+    assert_eq!(
+        devices_tree(&m[0].root, &m[0].mount_point),
+        Some("/var/lib/lxcfs/cgroup/devices".into())
+    );
+    // a /proc file bound over /proc (the lxcfs admission webhooks' usual bind) is no cgroup tree
+    assert_eq!(devices_tree(&m[1].root, &m[1].mount_point), None);
+    assert_eq!(
+        devices_tree(&m[3].root, &m[3].mount_point),
+        Some("/lxcfs-cg/devices".into())
+    );
+}
+
+#[test]
+fn lxcfs_rw_is_not_applicable_with_the_callers_reason() {
+    // The caller's reason for running no lxcfs (the check's, e.g. "no lxcfs binary") is the
+    // answer where the test's mount namespace has no lxcfs mount; on a cgroup v2 host the missing
+    // devices controller is.
+    let mounted = probe::sys::mountinfo()
+        .iter()
+        .any(probe::techniques::lxcfs_rw::is_lxcfs);
+    if mounted {
+        testkit::not_on_this_host("an lxcfs mount is visible here (the technique would use it)");
+        return;
+    }
+    let v1 = std::fs::read_to_string("/proc/self/cgroup")
+        .map(|t| probe::techniques::devices_allow::devices_path(&t).is_some())
+        .unwrap_or(false);
+    let cfg = Config::parse(
+        [
+            "--only",
+            "lxcfs-rw",
+            "--no-lxcfs",
+            "no lxcfs binary in PATH",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(cfg.no_lxcfs.as_deref(), Some("no lxcfs binary in PATH"));
+    let rs = probe::run_battery(&probe::Ctx::new(cfg));
+    assert_eq!(rs.len(), 1);
+    let o = &rs[0].outcome;
+    assert_eq!(o.kind(), "not-applicable", "{o:?}");
+    let why = if v1 {
+        "no lxcfs binary in PATH"
+    } else {
+        "no cgroup v1 devices controller"
+    };
+    assert!(o.text().contains(why), "{o:?}");
+    // with an instance named instead, no mount here is the mount namespace's doing
+    let cfg = Config::parse(
+        ["--only", "lxcfs-rw", "--lxcfs", "/run/x/lxcfs"]
+            .iter()
+            .map(|s| s.to_string()),
+        |_| None,
+    )
+    .unwrap();
+    let o = &probe::run_battery(&probe::Ctx::new(cfg))[0].outcome;
+    if v1 {
+        assert_eq!(o.kind(), "blocked", "{o:?}");
+        assert!(o.text().contains("/run/x/lxcfs"), "{o:?}");
+    } else {
+        assert_eq!(o.kind(), "not-applicable", "{o:?}");
+    }
+}

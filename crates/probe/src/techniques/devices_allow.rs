@@ -39,7 +39,7 @@ pub fn devices_path(proc_self_cgroup: &str) -> Option<String> {
     })
 }
 
-fn lists_pid(dir: &std::path::Path, pid: u32) -> bool {
+pub(crate) fn lists_pid(dir: &std::path::Path, pid: u32) -> bool {
     sys::read_to_string(dir.join("cgroup.procs"))
         .map(|t| t.lines().any(|l| l.trim() == pid.to_string()))
         .unwrap_or(false)
@@ -111,7 +111,7 @@ fn run(ctx: &Ctx) -> Outcome {
 }
 
 /// mknod the scratch block device and read its first sector: Ok(what was read) or Err(why not).
-fn open_stand_in(ctx: &Ctx) -> Option<Result<String, String>> {
+pub(crate) fn open_stand_in(ctx: &Ctx) -> Option<Result<String, String>> {
     let (maj, min) = ctx.cfg.block_dev?;
     let majmin = format!("{maj}:{min}");
     if let Some(m) = sys::mountinfo().into_iter().find(|m| m.dev == majmin) {
@@ -147,7 +147,7 @@ fn open_stand_in(ctx: &Ctx) -> Option<Result<String, String>> {
 }
 
 /// Put the allow-list back as `devices.list` showed it.
-fn restore(dir: &std::path::Path, before: &str, all_before: bool) -> Result<(), String> {
+pub(crate) fn restore(dir: &std::path::Path, before: &str, all_before: bool) -> Result<(), String> {
     if all_before {
         return Ok(());
     }

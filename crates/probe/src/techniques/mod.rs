@@ -33,6 +33,7 @@ pub mod kernel_module;
 pub mod kexec_load;
 pub mod keyctl;
 pub mod leaked_fds_cwd;
+pub mod lxcfs_rw;
 pub mod masked_paths;
 pub mod memory_exhaustion;
 pub mod modprobe_path;
@@ -114,6 +115,7 @@ pub const ALL: &[Technique] = &[
     io_uring::T,
     cgroupfs_write::T,
     devices_allow::T,
+    lxcfs_rw::T,
     chroot_breakout::T,
     mount_fs::PROC,
     mount_fs::SYSFS,
