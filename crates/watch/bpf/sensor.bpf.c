@@ -162,6 +162,17 @@ yes:
 	return 1;
 }
 
+/* The capability set `field` of the kernel cred pointer `c`, as one u64. kernel_cap_t is
+ * `u64 val` since Linux 6.3 and `__u32 cap[2]` before (Debian 12's 6.1): the same eight bytes,
+ * low word first. The whole struct is read (its offset relocated, a struct for a struct), not
+ * its member, so the one read loads on both. */
+#define CRED_CAPS(c, field)                                                                      \
+	({                                                                                       \
+		u64 __caps = 0;                                                                  \
+		bpf_core_read(&__caps, sizeof(__caps), &(c)->field);                             \
+		__caps;                                                                          \
+	})
+
 struct kernfs_node___old {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
@@ -230,7 +241,8 @@ static __always_inline void task_fields(struct event *e, struct task_struct *tas
 	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
-	e->cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	e->cap_eff = CRED_CAPS(cred, cap_effective);
 	if (in_setup(e->tgid))
 		e->flags |= EVF_SETUP;
 	BPF_CORE_READ_STR_INTO(&e->pcomm, task, real_parent, comm);
@@ -398,9 +410,12 @@ static __always_inline void submit(struct event *e, struct task_struct *task)
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
+	/* map keys from the stack: before 6.2 the verifier takes no ring-buffer memory as a key */
+	u32 mntns = e->mntns;
+	u64 cgroup_id = e->cgroup_id;
 	if ((kill_mask & (1ULL << (e->kind & 63))) && !(e->flags & EVF_SETUP) &&
-	    (bpf_map_lookup_elem(&enforced_mntns, &e->mntns) ||
-	     bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id))) {
+	    (bpf_map_lookup_elem(&enforced_mntns, &mntns) ||
+	     bpf_map_lookup_elem(&enforced_cgroups, &cgroup_id))) {
 		bpf_send_signal(9);
 		e->verdict = VERDICT_KILLED;
 		stat_inc(STAT_KILLS);
@@ -1208,8 +1223,8 @@ static __always_inline void state_of(struct task_struct *t, struct baseline *b)
 	b->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	b->userns = BPF_CORE_READ(t, cred, user_ns, ns.inum);
 	b->euid = BPF_CORE_READ(t, cred, euid.val);
-	b->caps = BPF_CORE_READ(t, cred, cap_bset.val) | BPF_CORE_READ(t, cred, cap_permitted.val) |
-		  BPF_CORE_READ(t, cred, cap_effective.val);
+	const struct cred *c = BPF_CORE_READ(t, cred);
+	b->caps = CRED_CAPS(c, cap_bset) | CRED_CAPS(c, cap_permitted) | CRED_CAPS(c, cap_effective);
 }
 
 /* where: 1 exec, 2 fork, 3 exit */
@@ -1523,14 +1538,18 @@ int lean_sysctl(struct bpf_sysctl *ctx)
 
 /* Connecting to an engine socket checks no capability: the lean tier sees AF_UNIX connects
  * through a cgroup/connect_unix program (Linux >= 6.7) on the cgroup2 root, which runs on
- * AF_UNIX connect() only. It reads the kernel's copy of the address; it never denies. */
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+ * AF_UNIX connect() only. It reads the kernel's copy of the address; it never denies. The kfunc
+ * is weak: a kernel without it (6.1 has none, it came in 6.2) still loads the object's other
+ * programs (libbpf refuses the whole object over a missing strong one). */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
 SEC("cgroup/connect_unix")
 int lean_connect_unix(struct bpf_sock_addr *ctx)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (!in_container(t))
+		return 1;
+	if (!bpf_ksym_exists(bpf_cast_to_kern_ctx))
 		return 1;
 	struct bpf_sock_addr_kern *k = bpf_cast_to_kern_ctx(ctx);
 	struct sun_addr sa = {};

@@ -6,7 +6,7 @@
 //!
 //! | cgroup names                                   | runtime                          |
 //! |------------------------------------------------|----------------------------------|
-//! | `libpod-<id>` / `libpod-<id>.scope`            | podman (libpod)                  |
+//! | `libpod-<id>` / `libpod-<id>.scope`, or `container` under `libpod-<id>.scope` (crun's systemd sub-cgroup on cgroup v2) | podman (libpod) |
 //! | `docker-<id>.scope`, or `<id>` under `docker`  | docker                           |
 //! | `<id>` / `cri-containerd-<id>.scope` / `crio-<id>.scope` under `pod<uid>` or `kubepods-*-pod<uid>.slice` | containerd/CRI-O with the pod uid |
 //! | `<id>` with a runc state dir (`--runc-root`, /run/runc, /run/containerd/runc/*) | runc |
@@ -268,6 +268,13 @@ impl Attributor {
         if let Some(id) = strip(leaf, "libpod-", ".scope") {
             return c(id, "podman", None);
         }
+        // crun under the systemd cgroup manager on cgroup v2 runs the container in a sub-cgroup
+        // of its scope (run.oci.systemd.subgroup, `container` unless set)
+        if leaf == "container" && !parent.starts_with("libpod-conmon-") {
+            if let Some(id) = strip(parent, "libpod-", ".scope") {
+                return c(id, "podman", None);
+            }
+        }
         if let Some(id) = strip(leaf, "docker-", ".scope") {
             return c(id, "docker", None);
         }
@@ -385,6 +392,13 @@ mod tests {
             Some("7f0c5e2a-1111-2222-3333-444455556666")
         );
         assert_eq!(owner("libpod-conmon-abc", "", ""), Owner::Host);
+        let Owner::Container(c) =
+            owner("container", &format!("libpod-{id}.scope"), "machine.slice")
+        else {
+            panic!()
+        };
+        assert_eq!((c.id.as_str(), c.runtime.as_str()), (id, "podman"));
+        assert_eq!(owner("container", "system.slice", ""), Owner::Host);
         // a stockade container under a --stockade-root; the same id without a state dir is not
         let root = std::env::temp_dir().join(format!("skw-attrib-{}", std::process::id()));
         std::fs::create_dir_all(root.join("ctr-1")).unwrap();

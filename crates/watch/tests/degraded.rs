@@ -23,8 +23,7 @@ fn watch_once(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
 
 #[test]
 fn probe_states_the_tier_in_the_first_line() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(&[], &["--probe"]);
@@ -39,8 +38,7 @@ fn probe_states_the_tier_in_the_first_line() {
 
 #[test]
 fn not_root_is_a_clear_message_not_a_crash() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     use std::os::unix::process::CommandExt;
@@ -60,8 +58,7 @@ fn not_root_is_a_clear_message_not_a_crash() {
 
 #[test]
 fn missing_btf_keeps_cgroup_enforcement() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(
@@ -116,8 +113,7 @@ fn missing_btf_keeps_cgroup_enforcement() {
 
 #[test]
 fn no_ring_buffer_names_what_is_missing() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(
@@ -138,8 +134,7 @@ fn no_ring_buffer_names_what_is_missing() {
 
 #[test]
 fn no_lsm_and_no_cgroup2_fall_to_the_reactive_tier() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(
@@ -153,8 +148,7 @@ fn no_lsm_and_no_cgroup2_fall_to_the_reactive_tier() {
 
 #[test]
 fn rules_file_disables_and_regrades() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let rules = scratch().join("rules.toml");
@@ -192,8 +186,7 @@ fn rules_file_disables_and_regrades() {
 
 #[test]
 fn metrics_endpoint_and_text_output() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(&[], &["--metrics", "0.0.0.0:9464", "--duration", "1"]);
@@ -241,8 +234,7 @@ fn metrics_endpoint_and_text_output() {
 /// attached) cannot run the lean tier: one clear line, then the dispatcher.
 #[test]
 fn lean_tier_without_cap_capable_falls_back_to_the_dispatcher() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(
@@ -276,8 +268,7 @@ fn lean_tier_without_cap_capable_falls_back_to_the_dispatcher() {
 /// The lean tier states what it does not cover at start-up.
 #[test]
 fn lean_tier_lists_what_it_does_not_cover() {
-    if let Some(why) = skip_reason(false) {
-        eprintln!("SKIP: {why}");
+    if skip_reason(false).is_some() {
         return;
     }
     let (code, err) = watch_once(

@@ -310,6 +310,28 @@ int main(int argc, char **argv)
 			r = -1;
 		if (r == 0 && (write(pp[1], "relay", 5) != 5 || read(pp[0], b, sizeof(b)) != 5))
 			r = -1;
+	} else if (!strcmp(t, "cred_root") && argc > 2) {
+		/* SKD-RUN-042's initial-user-namespace half, with the QEMU guest's test module
+		 * (crates/watch/qemu/skd-cred): a write to its proc file ARG runs
+		 * commit_creds(prepare_kernel_cred(&init_task)) in this task, the payload of a kernel
+		 * exploit without the bug. Drops to uid 65534 first when root, writes, prints what it
+		 * became, then stays three seconds without exec, fork or exit (only the sensor's
+		 * periodic look sees the change before the exit). */
+		if (getuid() == 0 && (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)))
+			return 3;
+		int fd = open(argv[2], O_WRONLY | O_CLOEXEC);
+		r = fd < 0 ? -1 : write(fd, "1", 1);
+		if (fd >= 0)
+			close(fd);
+		if (r == 1) {
+			char ns[64] = "";
+			ssize_t n = readlink("/proc/self/ns/user", ns, sizeof(ns) - 1);
+			ns[n > 0 ? n : 0] = 0;
+			printf("cred_root: uid %d euid %d %s\n", (int)getuid(), (int)geteuid(), ns);
+			fflush(stdout);
+			sleep(3);
+			r = 0;
+		}
 	} else if (!strcmp(t, "show_caps")) {
 		/* prints CapPrm and CapBnd; exits 0 when CAP_SYS_ADMIN is permitted but not bounded */
 		FILE *f = fopen("/proc/self/status", "re");
