@@ -868,6 +868,7 @@ fn release_agent_runs(ctr: Ctr<'_>, root_expr: &str, mut w: Watcher) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = std::fs::remove_file(&marker);
+    reap_named_hierarchy(&hier);
     assert!(ran, "the release agent did not run on the host: {out}");
     let events = w.stop();
     let mine = of_container(&events, ctr.id());
@@ -1105,6 +1106,8 @@ fn host_triggers(hooks: &[&str]) {
         child.wait().unwrap();
     }
     let events = w.stop();
+    reap_named_hierarchy(&hier);
+    reap_named_hierarchy(&format!("{hier}u"));
     let linked = |e: &Value| {
         let p = &e["process"];
         pids.contains(&p["pid"].as_u64().unwrap_or(0))

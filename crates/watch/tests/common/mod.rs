@@ -66,6 +66,39 @@ pub fn sh(cmd: &str) -> std::process::Output {
         .expect("run sh")
 }
 
+/// Removes the named cgroup v1 hierarchy `name` a trigger mounted, if the kernel still lists it.
+/// A hierarchy outlives its last unmount when a child cgroup was removed just before it: the
+/// child is freed after the unmount, and nothing destroys the root then. Mounting it again (by its
+/// name, in a private mount namespace) once the child is gone and unmounting destroys it. Fails the
+/// test if it cannot be removed: tests leave nothing on the host.
+pub fn reap_named_hierarchy(name: &str) {
+    let want = format!("name={name}");
+    let listed = || {
+        std::fs::read_to_string("/proc/self/cgroup")
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.split(':').nth(1) == Some(want.as_str()))
+            })
+            .unwrap_or(false)
+    };
+    for _ in 0..50 {
+        if !listed() {
+            return;
+        }
+        let script = format!(
+            "d=$(mktemp -d) && mount -t cgroup -o none,name={name} cgroup \"$d\" && umount \"$d\"; rmdir \"$d\""
+        );
+        let _ = Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .status();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !listed(),
+        "the named cgroup hierarchy {name} is still there after 10 s"
+    );
+}
+
 /// A unique-enough suffix for container and hierarchy names.
 pub fn uniq(tag: &str) -> String {
     let t = std::time::SystemTime::now()
