@@ -17,6 +17,15 @@ fn huge_pod(n: usize) -> Value {
     pod("huge", json!({"containers": containers}))
 }
 
+/// A review of a pod with one plain container, as bytes.
+fn one_container_review() -> Vec<u8> {
+    let review = ReviewBuilder::new(pod(
+        "p",
+        json!({"containers": [container("c", Value::Null)]}),
+    ));
+    serde_json::to_vec(&review.build()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_pods_get_bounded_answers() {
     let s = TestServer::default().await;
@@ -83,14 +92,7 @@ async fn health_is_served_while_every_evaluation_worker_is_busy() {
     let workers = limits.eval_workers.max(1);
     let s = TestServer::start(engine, limits).await;
     let c = s.client();
-    let body = serde_json::to_vec(
-        &ReviewBuilder::new(pod(
-            "p",
-            json!({"containers": [container("c", Value::Null)]}),
-        ))
-        .build(),
-    )
-    .unwrap();
+    let body = one_container_review();
     let mut held = Vec::new();
     for _ in 0..workers + 1 {
         let c2 = s.client();
@@ -126,14 +128,7 @@ async fn health_is_served_while_every_evaluation_worker_is_busy() {
 async fn content_type_is_strict() {
     let s = TestServer::default().await;
     let c = s.client();
-    let body = serde_json::to_vec(
-        &ReviewBuilder::new(pod(
-            "p",
-            json!({"containers": [container("c", Value::Null)]}),
-        ))
-        .build(),
-    )
-    .unwrap();
+    let body = one_container_review();
     for (ct, want) in [
         (None, 415),
         (Some("application/jsonfoo"), 415),

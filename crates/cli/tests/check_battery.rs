@@ -3,7 +3,7 @@
 //! (scripts/install-deps); without them each test prints `SKIP` (a failure under `CI=true`).
 
 mod check_support;
-use check_support::{ids_with, outcome, prerequisites, run, runs};
+use check_support::{ids_with, outcome, prerequisites, result_of, run, runs};
 
 /// The host-root escapes the issue names: none may escape under any runtime's default.
 const HOST_ROOT: [&str; 4] = [
@@ -690,16 +690,6 @@ fn lxcfs_host() -> bool {
         return false;
     }
     true
-}
-
-/// `(result, layer, detail)` of technique `id` in one run.
-fn result_of(run: &serde_json::Value, id: &str) -> (String, String, String) {
-    let (res, layer) = outcome(run, id);
-    let r = run["results"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["id"] == id))
-        .unwrap();
-    (res, layer, r["detail"].as_str().unwrap_or("").to_string())
 }
 
 /// E48 lxcfs-rw. Exposed: the lxcfs profile (the Docker-like config plus a read-write bind of

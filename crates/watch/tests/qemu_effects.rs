@@ -18,16 +18,12 @@
 //!
 //! The kernel and header packages are cached under target/qemu-effects.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-/// The `stockade` binary of this build, next to the test executable's `deps/` directory.
-fn stockade_bin() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("stockade");
-    bin.is_file().then_some(bin)
-}
+use common::stockade_bin;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
 
 fn count(evs: &[Value], f: impl Fn(&Value) -> bool) -> usize {
     evs.iter().filter(|e| f(e)).count()

@@ -75,14 +75,18 @@ pub fn runs(probe: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
 
 /// `(result, layer)` of technique `id` in one run.
 pub fn outcome(run: &Value, id: &str) -> (String, String) {
+    let (res, layer, _) = result_of(run, id);
+    (res, layer)
+}
+
+/// `(result, layer, detail)` of technique `id` in one run.
+pub fn result_of(run: &Value, id: &str) -> (String, String, String) {
     let r = run["results"]
         .as_array()
         .and_then(|rs| rs.iter().find(|r| r["id"] == id))
         .unwrap_or_else(|| panic!("{id} missing from {}", run["profile"]));
-    (
-        r["result"].as_str().unwrap_or("").to_string(),
-        r["layer"].as_str().unwrap_or("").to_string(),
-    )
+    let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    (text("result"), text("layer"), text("detail"))
 }
 
 /// Ids of the techniques with result `kind`.

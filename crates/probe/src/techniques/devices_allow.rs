@@ -14,7 +14,7 @@ use crate::outcome::Layer;
 use crate::state::cap;
 use crate::{errno_name, sys, Ctx, Outcome, Technique};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const T: Technique = Technique {
     id: "devices-allow",
@@ -39,7 +39,7 @@ pub fn devices_path(proc_self_cgroup: &str) -> Option<String> {
     })
 }
 
-pub(crate) fn lists_pid(dir: &std::path::Path, pid: u32) -> bool {
+pub(crate) fn lists_pid(dir: &Path, pid: u32) -> bool {
     sys::read_to_string(dir.join("cgroup.procs"))
         .map(|t| t.lines().any(|l| l.trim() == pid.to_string()))
         .unwrap_or(false)
@@ -68,6 +68,22 @@ fn run(ctx: &Ctx) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::inconclusive(format!("devices.list: {}", errno_name(e))),
     };
+    allow_all_and_open(ctx, dir, &before, "", Some(cap::SYS_ADMIN), "")
+}
+
+/// E46's steps in the allow-list directory `dir` (the cgroup's own, or lxcfs's view of it), whose
+/// `devices.list` read `before`: write `a` to `devices.allow`, mknod and read the stand-in disk,
+/// put the list back. Escaped when the stand-in was read, exposed when only the write went
+/// through. `via` names the route in each step (e.g. " through lxcfs"), `write_cap` is the
+/// capability a refused write points at, `note` is said after the file's path.
+pub(crate) fn allow_all_and_open(
+    ctx: &Ctx,
+    dir: &Path,
+    before: &str,
+    via: &str,
+    write_cap: Option<u32>,
+    note: &str,
+) -> Outcome {
     let allow = dir.join("devices.allow");
     let fd = match sys::open(&allow, libc::O_WRONLY) {
         Ok(fd) => fd,
@@ -76,29 +92,32 @@ fn run(ctx: &Ctx) -> Outcome {
                 e,
                 &allow.to_string_lossy(),
                 libc::O_WRONLY,
-                "open devices.allow",
+                &format!("open devices.allow{via}"),
             )
         }
     };
     if let Err(e) = sys::write_fd(&fd, b"a") {
-        return ctx.blocked(e, Some(cap::SYS_ADMIN), "write \"a\" to devices.allow");
+        return ctx.blocked(e, write_cap, &format!("write \"a\" to devices.allow{via}"));
     }
     drop(fd);
-    let all_before = before.lines().any(|l| l.trim() == "a *:* rwm");
+    let all = |t: &str| t.lines().any(|l| l.trim() == "a *:* rwm");
+    let all_before = all(before);
+    let after = sys::read_to_string(dir.join("devices.list")).unwrap_or_default();
     let opened = open_stand_in(ctx);
-    let restored = restore(dir, &before, all_before);
+    let restored = restore(dir, before, all_before);
     let mut d = format!(
-        "wrote \"a\" to {}{}",
+        "wrote \"a\" to {}{note}{}",
         allow.display(),
         if all_before {
-            " (it already allowed every device)"
+            "; it already allowed every device"
+        } else if all(&after) {
+            "; devices.list became \"a *:* rwm\""
         } else {
             ""
         }
     );
     match &opened {
-        Some(Ok(msg)) => d.push_str(&format!("; {msg}")),
-        Some(Err(msg)) => d.push_str(&format!("; {msg}")),
+        Some(Ok(msg)) | Some(Err(msg)) => d.push_str(&format!("; {msg}")),
         None => d.push_str("; no --block-dev target to open"),
     }
     if let Err(e) = restored {
@@ -147,7 +166,7 @@ pub(crate) fn open_stand_in(ctx: &Ctx) -> Option<Result<String, String>> {
 }
 
 /// Put the allow-list back as `devices.list` showed it.
-pub(crate) fn restore(dir: &std::path::Path, before: &str, all_before: bool) -> Result<(), String> {
+pub(crate) fn restore(dir: &Path, before: &str, all_before: bool) -> Result<(), String> {
     if all_before {
         return Ok(());
     }

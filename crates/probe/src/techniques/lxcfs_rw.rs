@@ -17,7 +17,7 @@
 //! serves no cgroup tree (lxcfs 6 without `--enable-cgroup`).
 
 use crate::outcome::Layer;
-use crate::techniques::devices_allow::{devices_path, lists_pid, open_stand_in, restore};
+use crate::techniques::devices_allow::{allow_all_and_open, devices_path, lists_pid};
 use crate::{sys, Ctx, Outcome, Technique};
 use std::path::{Path, PathBuf};
 
@@ -151,47 +151,12 @@ fn run(ctx: &Ctx) -> Outcome {
             )
         }
     };
-    let allow = dir.join("devices.allow");
-    let fd = match sys::open(&allow, libc::O_WRONLY) {
-        Ok(fd) => fd,
-        Err(e) => {
-            return ctx.blocked_open(
-                e,
-                &allow.to_string_lossy(),
-                libc::O_WRONLY,
-                "open devices.allow through lxcfs",
-            )
-        }
-    };
-    if let Err(e) = sys::write_fd(&fd, b"a") {
-        return ctx.blocked(e, None, "write \"a\" to devices.allow through lxcfs");
-    }
-    drop(fd);
-    let all_before = before.lines().any(|l| l.trim() == "a *:* rwm");
-    let after = sys::read_to_string(dir.join("devices.list")).unwrap_or_default();
-    let opened = open_stand_in(ctx);
-    let restored = restore(&dir, &before, all_before);
-    let mut d = format!(
-        "wrote \"a\" to {} (lxcfs at {}, as host root){}",
-        allow.display(),
-        m.mount_point,
-        if all_before {
-            "; it already allowed every device"
-        } else if after.lines().any(|l| l.trim() == "a *:* rwm") {
-            "; devices.list became \"a *:* rwm\""
-        } else {
-            ""
-        }
-    );
-    match &opened {
-        Some(Ok(msg)) | Some(Err(msg)) => d.push_str(&format!("; {msg}")),
-        None => d.push_str("; no --block-dev target to open"),
-    }
-    if let Err(e) = restored {
-        d.push_str(&format!("; restoring the allow-list failed: {e}"));
-    }
-    match opened {
-        Some(Ok(_)) => Outcome::escaped(d),
-        _ => Outcome::exposed(d),
-    }
+    allow_all_and_open(
+        ctx,
+        &dir,
+        &before,
+        " through lxcfs",
+        None,
+        &format!(" (lxcfs at {}, as host root)", m.mount_point),
+    )
 }
