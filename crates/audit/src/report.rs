@@ -410,6 +410,11 @@ impl Spool {
 
     fn record(&mut self, f: &Finding, slot: u32, new_file: bool, new_object: bool) {
         let b = &mut self.buf;
+        if b.capacity() == 0 {
+            // Its whole size at once (it is cleared, not freed, when spilled): growing it by
+            // doubling copied it each time onto fresh pages.
+            b.reserve(Self::MEMORY + 64 * 1024);
+        }
         let mut flags = 0;
         for (on, bit) in [
             (f.line.is_some(), Self::LINE),

@@ -532,7 +532,12 @@ impl Collect {
 /// flat.
 pub struct Ordered<'s> {
     inner: &'s mut dyn Sink,
-    held: Vec<Finding>,
+    /// The batches held, as they came (each file's findings are one batch, already sorted):
+    /// kept apart rather than appended to one growing list, which copied every finding held
+    /// each time the list doubled.
+    held: Vec<Vec<Finding>>,
+    /// How many findings `held` has.
+    count: usize,
     through: bool,
 }
 
@@ -543,22 +548,30 @@ impl<'s> Ordered<'s> {
         Ordered {
             inner,
             held: Vec::new(),
+            count: 0,
             through: false,
         }
     }
 
     /// Hand on what is held.
-    pub fn finish(mut self) -> std::io::Result<()> {
-        if !self
+    pub fn finish(self) -> std::io::Result<()> {
+        let in_order = self
             .held
-            .is_sorted_by(|a, b| finding_order(a, b) != std::cmp::Ordering::Greater)
-        {
-            self.held.sort_by(finding_order);
-        }
-        if self.held.is_empty() {
+            .iter()
+            .flatten()
+            .is_sorted_by(|a, b| finding_order(a, b) != std::cmp::Ordering::Greater);
+        if in_order {
+            for batch in self.held {
+                self.inner.take(batch)?;
+            }
             return Ok(());
         }
-        self.inner.take(self.held)
+        let mut all = Vec::with_capacity(self.count);
+        for batch in self.held {
+            all.extend(batch);
+        }
+        all.sort_by(finding_order);
+        self.inner.take(all)
     }
 }
 
@@ -570,15 +583,20 @@ impl Sink for Ordered<'_> {
         self.take(batch.to_vec())
     }
 
-    fn take(&mut self, mut batch: Vec<Finding>) -> std::io::Result<()> {
+    fn take(&mut self, batch: Vec<Finding>) -> std::io::Result<()> {
         if self.through {
             return self.inner.take(batch);
         }
-        self.held.append(&mut batch);
-        if self.held.len() > Self::HELD {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.count += batch.len();
+        self.held.push(batch);
+        if self.count > Self::HELD {
             self.through = true;
-            let held = std::mem::take(&mut self.held);
-            self.inner.take(held)?;
+            for batch in std::mem::take(&mut self.held) {
+                self.inner.take(batch)?;
+            }
         }
         Ok(())
     }
@@ -805,6 +823,11 @@ impl PodStore {
 
     fn push(&mut self, ctx: ItemCtx, r: policy::cluster::PodRef) -> std::io::Result<()> {
         if self.spill.is_none() && self.memory.len() < Self::IN_MEMORY {
+            if self.memory.capacity() == 0 {
+                // Room for all at once (pages are touched only as it fills): growing it by
+                // doubling copied every pod kept each time.
+                self.memory.reserve_exact(Self::IN_MEMORY);
+            }
             self.memory.push((ctx, r));
             return Ok(());
         }

@@ -16,6 +16,10 @@ mod rules_cmd;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+/// glibc's malloc, or mimalloc once a command turns it on (the audit): crates/heap.
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap;
+
 const ABOUT: &str =
     "Stockade stops container escapes when a workload is declared, started and run.";
 
