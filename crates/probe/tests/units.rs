@@ -390,9 +390,14 @@ fn host_services_states_without_a_container() {
         o.text().contains(&format!("fake 127.0.0.1:{port}")),
         "{o:?}"
     );
-    // nothing listening there any more: not reached, for want of a network path (the layer
-    // that blocks it in a container is its network namespace)
+    // nothing listening there: not reached, for want of a network path (the layer that blocks
+    // it in a container is its network namespace). The port is held by a bound socket that does
+    // not listen: once the listener above was dropped, another test of this binary could be
+    // given the freed port meanwhile (this failed once in four full runs).
     drop(l);
+    let (_held, port) = bound_not_listening();
+    let mut a = only.clone();
+    a.extend(["--service".into(), format!("fake=127.0.0.1:{port}")]);
     let o = run(&a);
     assert_eq!(o.kind(), "blocked", "{o:?}");
     assert!(o.text().contains("ECONNREFUSED"), "{o:?}");
@@ -529,4 +534,39 @@ fn lxcfs_rw_is_not_applicable_with_the_callers_reason() {
     } else {
         assert_eq!(o.kind(), "not-applicable", "{o:?}");
     }
+}
+
+/// A loopback TCP port bound by a socket that does not listen: a connection to it is refused,
+/// and no other socket on this host is given the port while the fd is held.
+fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: socket(2) with constant arguments; the fd is owned right below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: a new fd that nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_in is plain data, valid all zero.
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a sockaddr_in of `len` bytes.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(&addr).cast::<libc::sockaddr>(),
+            len,
+        )
+    };
+    assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+    // SAFETY: getsockname writes at most `len` bytes into `addr` and updates `len`.
+    let r = unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            std::ptr::from_mut(&mut addr).cast::<libc::sockaddr>(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "getsockname: {}", std::io::Error::last_os_error());
+    (fd, u16::from_be(addr.sin_port))
 }
