@@ -25,6 +25,7 @@ impl User {
     /// `home`: make a home directory there (podman keeps its storage in it).
     fn new(env: &Env, tag: &str, home: bool) -> Option<User> {
         let name = format!("stk{tag}{}", std::process::id() % 100000);
+        let accounts = accounts();
         let _ = Command::new("userdel").arg(&name).output();
         let home = home.then(|| env.dir.join("home"));
         let mut c = Command::new("useradd");
@@ -47,8 +48,9 @@ impl User {
         let start =
             3_000_000 + (std::process::id() % 1000) * 131072 + if tag == "pm" { 65536 } else { 0 };
         for f in ["/etc/subuid", "/etc/subgid"] {
-            edit_lines(f, &name, Some(format!("{name}:{start}:65536")));
+            edit_lines(&accounts, f, &name, Some(format!("{name}:{start}:65536")));
         }
+        drop(accounts);
         let xdg = env.dir.join("xdg");
         std::fs::create_dir_all(&xdg).unwrap();
         std::os::unix::fs::chown(&xdg, Some(uid), Some(uid)).unwrap();
@@ -149,6 +151,7 @@ impl Drop for User {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let accounts = accounts();
         let out = Command::new("userdel").arg(&self.name).output();
         if !out.as_ref().is_ok_and(|o| o.status.success()) {
             eprintln!("userdel {} failed: {out:?}", self.name);
@@ -161,18 +164,29 @@ impl Drop for User {
                 .status();
         }
         for f in ["/etc/subuid", "/etc/subgid"] {
-            edit_lines(f, &self.name, None);
+            edit_lines(&accounts, f, &self.name, None);
         }
     }
 }
 
+/// The tests of this file run in parallel, and each changes the same account files: `useradd`
+/// and `userdel` rewrite /etc/subuid and /etc/subgid too (useradd adds a range of its own), so a
+/// test's edit made while the other test's `useradd` ran was lost to its rewrite (the subgid line
+/// of ours reverted to useradd's 100000 range: newgidmap then refused the mapping). One change at
+/// a time: useradd/userdel and our edits hold this lock.
+fn accounts() -> std::sync::MutexGuard<'static, ()> {
+    static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Replace the lines of `name` in `file` by `line` (or remove them),
 /// leaving every other line as it is.
-fn edit_lines(file: &str, name: &str, line: Option<String>) {
-    // The tests of this file run in parallel, and each reads, edits and rewrites the same
-    // files: one at a time, or one test's line is lost to the other's rewrite.
-    static EDIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+fn edit_lines(
+    _accounts: &std::sync::MutexGuard<'_, ()>,
+    file: &str,
+    name: &str,
+    line: Option<String>,
+) {
     let old = std::fs::read_to_string(file).unwrap_or_default();
     let mut out: Vec<String> = old
         .lines()
