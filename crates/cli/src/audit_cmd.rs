@@ -165,7 +165,7 @@ pub fn run(a: AuditArgs) -> Result<ExitCode, Error> {
 /// (memory stays flat however many there are), SARIF from all the findings at the end.
 fn audit_and_report(a: &AuditArgs, opts: &AuditOptions, color: bool) -> Result<Totals, AuditError> {
     // Every document's scalars and every finding are small blocks, made by the workers and
-    // freed by the thread that writes the report: mimalloc takes a fifth less CPU time than
+    // freed by the thread that writes the report: mimalloc takes 15-30 % less CPU time than
     // glibc's malloc over the run (docs/benchmarks.md).
     heap::use_mimalloc();
     let (sink, name): (Box<dyn Write>, String) = match &a.output {

@@ -6,8 +6,8 @@
 //! measured against it. A command that allocates many small, short-lived blocks across threads
 //! — the audit: every scalar of every document, every finding, freed by another thread than
 //! the one that made it — calls [`use_mimalloc`] once before it starts its workers; from then
-//! on new blocks come from mimalloc, whose thread-local free lists cost a fifth of glibc's CPU
-//! time on the audit (docs/benchmarks.md).
+//! on new blocks come from mimalloc, with which the audit takes 15–30 % less CPU time than with
+//! glibc (docs/benchmarks.md).
 //!
 //! Blocks made before the switch are still glibc's. Every free asks mimalloc whether it owns
 //! the block (`mi_is_in_heap_region`, a lookup in mimalloc's own page map, false for any
@@ -78,11 +78,11 @@ pub fn uses_mimalloc() -> bool {
 }
 
 /// mimalloc's `mi_malloc` aligns to 16 bytes (`MI_MAX_ALIGN_SIZE`); larger alignments, or an
-/// alignment above the size, go through `mi_malloc_aligned`.
+/// alignment above the size, go through the `_aligned` calls.
 const MI_MIN_ALIGN: usize = 16;
 
-fn plain(layout: &Layout) -> bool {
-    layout.align() <= MI_MIN_ALIGN && layout.align() <= layout.size()
+fn plain(align: usize, size: usize) -> bool {
+    align <= MI_MIN_ALIGN && align <= size
 }
 
 /// Whether mimalloc handed out the block at `p` (any address may be asked).
@@ -92,46 +92,53 @@ pub fn from_mimalloc(p: *const u8) -> bool {
     unsafe { mi::mi_is_in_heap_region(p.cast()) }
 }
 
+impl Heap {
+    /// A new block of `layout` (zero-filled if `zeroed`): mimalloc's after the switch, unless it
+    /// has none to give; glibc's otherwise.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size (GlobalAlloc::alloc's contract).
+    unsafe fn new_block(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if uses_mimalloc() {
+            let (size, align) = (layout.size(), layout.align());
+            // SAFETY: the size is non-zero (the caller's contract) and the alignment a power of
+            // two, which is all these calls need.
+            let p = unsafe {
+                match (plain(align, size), zeroed) {
+                    (true, false) => mi::mi_malloc(size),
+                    (true, true) => mi::mi_zalloc(size),
+                    (false, false) => mi::mi_malloc_aligned(size, align),
+                    (false, true) => mi::mi_zalloc_aligned(size, align),
+                }
+            };
+            if !p.is_null() {
+                return p.cast();
+            }
+        }
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe {
+            if zeroed {
+                System.alloc_zeroed(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+}
+
 // SAFETY: every block is returned by the allocator that made it (`from_mimalloc` tells them
 // apart), each of which meets GlobalAlloc's contract for the layouts it is given: mimalloc's
 // `mi_malloc` for alignments up to 16 bytes (no larger than the size), `mi_malloc_aligned`
 // otherwise, and Rust's `System` (glibc) as before.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if uses_mimalloc() {
-            // SAFETY: the layout's size is non-zero (the caller's contract) and its alignment
-            // a power of two, which is all mi_malloc(_aligned) need.
-            let p = unsafe {
-                if plain(&layout) {
-                    mi::mi_malloc(layout.size())
-                } else {
-                    mi::mi_malloc_aligned(layout.size(), layout.align())
-                }
-            };
-            if !p.is_null() {
-                return p.cast();
-            }
-        }
         // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(layout) }
+        unsafe { self.new_block(layout, false) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if uses_mimalloc() {
-            // SAFETY: as in `alloc`.
-            let p = unsafe {
-                if plain(&layout) {
-                    mi::mi_zalloc(layout.size())
-                } else {
-                    mi::mi_zalloc_aligned(layout.size(), layout.align())
-                }
-            };
-            if !p.is_null() {
-                return p.cast();
-            }
-        }
         // SAFETY: the caller's contract for `alloc_zeroed` is passed on unchanged.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { self.new_block(layout, true) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -150,7 +157,7 @@ unsafe impl GlobalAlloc for Heap {
             // SAFETY: mimalloc made this live block; on failure it is left as it was and null
             // is returned, as GlobalAlloc::realloc requires.
             return unsafe {
-                if layout.align() <= MI_MIN_ALIGN && layout.align() <= new_size {
+                if plain(layout.align(), new_size) {
                     mi::mi_realloc(ptr.cast(), new_size)
                 } else {
                     mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align())
